@@ -1,0 +1,49 @@
+# Written Answers Archive. `make help` lists the targets.
+SOURCES ?= content
+BUILD ?= build
+MEMBERS ?= ../shared/corpus/members
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ANSWERS := $(BIN)/answers
+PACKAGE := $(wildcard scripts/answers/*.py scripts/answers/*/*.py)
+
+.PHONY: help setup db pages site build serve test bench fetch clean
+.DELETE_ON_ERROR:
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed ## Create the virtual environment with the pinned dependencies
+
+db: $(VENV)/.installed ## Read SOURCES into $(BUILD)/answers.db (incremental)
+	$(ANSWERS) db $(SOURCES) --db $(BUILD)/answers.db --members $(MEMBERS) $(if $(STRICT),--strict)
+
+pages: db ## Write one Markdown page per question into $(BUILD)/pages (not built yet)
+	@echo "pages: not built yet"
+
+site: pages ## Render $(BUILD)/site from the pages (not built yet)
+	@echo "site: not built yet"
+
+build: db pages site ## db, pages and site
+
+serve: build ## Build, then serve the archive on :8000 and Datasette on :8001 (not built yet)
+	@echo "serve: not built yet"
+
+fetch: $(VENV)/.installed ## Fetch new answers from the official API into content/ (not built yet)
+	@echo "fetch: not built yet"
+
+bench: $(VENV)/.installed ## Run the benchmarks and print the figures (not built yet)
+	@echo "bench: not built yet"
+
+test: $(VENV)/.installed ## Run the whole test suite
+	$(BIN)/pytest
+
+clean: ## Remove the build outputs
+	rm -rf $(BUILD)

@@ -1,0 +1,77 @@
+"""The `answers` command: one subcommand per stage. The only module that parses arguments or prints."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import store
+
+
+@click.group()
+def cli() -> None:
+    "Build the Written Answers Archive: sources -> database -> pages -> site."
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--db", "db_path", default="build/answers.db", type=click.Path(), show_default=True,
+              help="The database to build or bring up to date.")
+@click.option("--members", "members_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder of member reference data (names, parties, ministerial posts).")
+@click.option("--strict", is_flag=True, envvar="STRICT",
+              help="Fail (exit 1) if any record was rejected.")
+def db(sources: tuple[str, ...], db_path: str, members_dir: str | None, strict: bool) -> None:
+    "Read source answers (files or folders, any supported format) into the database."
+    directory = load_directory(members_dir)
+
+    def progress(items):
+        return click.progressbar(items, label="Reading sources", file=sys.stderr,
+                                 item_show_func=lambda item: item[1] if item else None)
+
+    try:
+        report = store.build_database(sources, Path(db_path), directory, progress=progress)
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    print_db_report(report, db_path)
+    if strict and report.rejected:
+        raise click.ClickException(f"{report.rejected} records rejected (strict mode)")
+
+
+def load_directory(members_dir: str | None):
+    if not members_dir:
+        return None
+    from .members import MemberDirectory
+
+    if not Path(members_dir).is_dir():
+        click.echo(f"Member data not found at {members_dir}: members keep the names sources give.",
+                   err=True)
+        return None
+    return MemberDirectory.load(Path(members_dir))
+
+
+def print_db_report(report: store.BuildReport, db_path: str) -> None:
+    mode = "rebuilt" if report.rebuilt else "updated"
+    skipped = sum(f.skipped for f in report.files)
+    click.echo(f"{db_path} {mode}: {len(report.files)} source files "
+               f"({skipped} unchanged and skipped), {len(report.ignored)} ignored.")
+    click.echo(f"{'format':<22}{'files':>7}{'read':>9}{'stored':>9}{'dupes':>9}{'rejected':>10}")
+    for name, row in sorted(report.by_format().items()):
+        click.echo(f"{name:<22}{row['files']:>7}{row['read']:>9}{row['stored']:>9}"
+                   f"{row['duplicates']:>9}{row['rejected']:>10}")
+    click.echo(f"Clipped texts replaced by full texts: {report.full_texts_applied}")
+    for file in report.files:
+        if file.rejected:
+            click.echo(f"  {file.rejected} rejected in {file.path} (see the rejects table)", err=True)
+        if not file.balanced():
+            click.echo(f"  accounting error in {file.path}: {file}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="answers")
+
+
+if __name__ == "__main__":
+    main()

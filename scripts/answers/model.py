@@ -1,0 +1,171 @@
+"""The normalized records every reader produces, and the rules that identify and rank them.
+
+A reader turns one source file into a stream of `Question`, `FullText` and `SourceError`
+items. Everything after the readers (the store, the pages, the site) only sees these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+
+HOUSES = ("Commons", "Lords", "Scottish Parliament")
+
+
+class SourceError(Exception):
+    "A record that could not be read: which file, where in it, and why."
+
+    def __init__(self, file: str, location: str, reason: str):
+        super().__init__(f"{file}: {location}: {reason}")
+        self.file = file
+        self.location = location
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """A member as one source names them.
+
+    `id` is the MNIS id as a string ("4399") where the source or a name look-up gives it,
+    the parlparse id ("uk.org.publicwhip/member/2038") for TheyWorkForYou XML, and
+    "name:<slug>" when a source gives only a name.
+    """
+
+    id: str
+    name: str | None = None
+    party: str | None = None
+    constituency: str | None = None
+    house: str | None = None
+
+
+@dataclass
+class Question:
+    """One written question and (when it has one) its answer, as a source printed it."""
+
+    house: str
+    uin: str | None
+    date_tabled: str | None  # ISO dates throughout: YYYY-MM-DD
+    date_answered: str | None = None
+    date_for_answer: str | None = None
+    date_holding_answer: str | None = None
+    date_answer_corrected: str | None = None
+    heading: str | None = None
+    answering_body: str | None = None
+    answering_body_id: int | None = None  # the official API's id, where known
+    asking_member: MemberRef | None = None
+    answering_member: MemberRef | None = None
+    correcting_member: MemberRef | None = None
+    # The title line a page printed under the answerer's name. Often the member's *later*
+    # office: kept as published, never presented as the office held on the answer date.
+    answerer_title_as_published: str | None = None
+    question_text: str | None = None
+    answer_html: str | None = None  # unsanitized here; the store sanitizes before writing
+    original_answer_html: str | None = None  # the answer before a correction
+    is_holding: bool = False
+    is_withdrawn: bool = False
+    is_named_day: bool = False
+    is_correction: bool = False
+    member_has_interest: bool = False
+    question_is_clipped: bool = False
+    answer_is_clipped: bool = False
+    grouped_keys: list[str] = field(default_factory=list)  # the other questions sharing this answer
+    api_id: int | None = None  # id in the official Written Questions API
+    official_url: str | None = None
+    location: str = ""  # where in its file this record came from, for errors and provenance
+
+    @property
+    def key(self) -> str:
+        return question_key(self)
+
+    @property
+    def url(self) -> str:
+        return question_url(self)
+
+    def record_hash(self) -> str:
+        "A digest of what the source said, so that exact duplicates collapse."
+        data = asdict(self)
+        data.pop("location")
+        blob = json.dumps(data, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def freshness(self) -> tuple:
+        """How far along in its life this snapshot of the question is.
+
+        A later snapshot (answered where it was not, substantive where it was holding, a
+        correction, a later answer date) ranks higher and replaces an earlier one, whatever
+        order the files are read in.
+        """
+        has_answer = bool(self.answer_html)
+        return (
+            self.date_answer_corrected or "",
+            has_answer and not self.is_holding,
+            has_answer,
+            self.date_answered or "",
+            not self.answer_is_clipped,
+            not self.question_is_clipped,
+        )
+
+
+@dataclass(frozen=True)
+class FullText:
+    "The unclipped text of an official API question, by its API id (the longform files)."
+
+    api_id: int
+    question_text: str | None
+    answer_html: str | None
+    location: str = ""
+
+
+def slugify(text: str) -> str:
+    "Lower-case ASCII words joined by hyphens: 'Home Office' -> 'home-office'."
+    text = text.replace("&", " and ")
+    text = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return text or "none"
+
+
+def house_slug(house: str) -> str:
+    return slugify(house)
+
+
+def identity_date(question: Question) -> str:
+    """The date half of a question's identity: the date tabled.
+
+    TheyWorkForYou XML gives no date tabled, only the day the answer was published; its
+    questions use that date instead. A question with neither is dated "undated".
+    """
+    return question.date_tabled or question.date_answered or "undated"
+
+
+def content_id(question: Question) -> str:
+    """A stable stand-in for a missing UIN: 'p' + 10 hex digits of sha256 over the heading
+    and the question text, whitespace collapsed. The same page always gets the same id."""
+    text = f"{question.heading or ''}\n{question.question_text or ''}"
+    text = re.sub(r"\s+", " ", text).strip()
+    return "p" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def make_key(house: str, date: str, uin: str) -> str:
+    """The primary key: house, date tabled and UIN ('commons-2024-08-30-3283').
+
+    UINs are reused from one session to the next, so the UIN alone is not an identity;
+    with the house and the date tabled it is.
+    """
+    return f"{house_slug(house)}-{date}-{slugify(uin)}"
+
+
+def question_key(question: Question) -> str:
+    uin = question.uin or content_id(question)
+    return make_key(question.house, identity_date(question), uin)
+
+
+def question_url(question: Question) -> str:
+    "The page's path in the archive, relative, ending in '/': 'commons/2024-08-30/3283/'."
+    uin = question.uin or content_id(question)
+    return f"{house_slug(question.house)}/{identity_date(question)}/{slugify(uin)}/"
+
+
+def name_member_id(name: str) -> str:
+    "The member id used when a source gives a name and nothing else."
+    return "name:" + slugify(name)

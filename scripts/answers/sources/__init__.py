@@ -1,0 +1,48 @@
+"""Readers: one module per source format, each turning one file into model records.
+
+Every reader module exposes:
+
+- `FORMAT`: the format's name as stored in the `sources` table;
+- `matches(path) -> bool`: whether a file is in this format (by its name);
+- `read(path) -> Iterator[Question | FullText | SourceError]`: every record of the file.
+  A bad record is *yielded* as a `SourceError` (never raised), so that the rest of the
+  file is still read and every record is accounted for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from . import api_json, data_parliament_csv, longform_sqlite, page_text, parlparse_xml
+
+READERS = (api_json, longform_sqlite, parlparse_xml, data_parliament_csv, page_text)
+
+
+def reader_for(path: Path):
+    "The reader module for a file, or None when no reader handles it."
+    for reader in READERS:
+        if reader.matches(path):
+            return reader
+    return None
+
+
+def discover(inputs: Iterable[str | Path]) -> list[Path]:
+    "Every file under the given files and folders, sorted, so that builds are repeatable."
+    files: set[Path] = set()
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.update(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            files.add(path)
+        else:
+            raise FileNotFoundError(f"source not found: {path}")
+    return sorted(files)
+
+
+def read(path: Path) -> Iterator:
+    reader = reader_for(path)
+    if reader is None:
+        raise ValueError(f"no reader for {path}")
+    return reader.read(path)

@@ -1,0 +1,11 @@
+"""Reader for the parlparse_xml format (not written yet)."""
+
+FORMAT = "parlparse_xml"
+
+
+def matches(path):
+    return False
+
+
+def read(path):
+    return iter(())

@@ -1,0 +1,476 @@
+"""The database: schema, merge rules, full-text search and provenance (sqlite-utils).
+
+`build_database` reads source files into `answers.db`. It works on a copy and moves it into
+place only when the build has finished, so a killed build leaves the previous database intact.
+Unchanged source files (same path, same sha256) are skipped; if a file seen before has
+changed or gone, or the code that builds the database has changed, the database is rebuilt
+from scratch, because rows it stored may have been superseded since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import nh3
+import sqlite_utils
+
+from . import sources
+from .model import FullText, MemberRef, Question, SourceError, slugify
+
+SCHEMA_VERSION = "1"
+
+# Tags and attributes an answer may keep: the structure of a parliamentary answer (paragraphs,
+# lists, tables, emphasis, links) and nothing that runs or restyles the page.
+ANSWER_TAGS = {
+    "p", "br", "hr", "div", "span", "blockquote", "pre", "code",
+    "strong", "b", "em", "i", "u", "sub", "sup", "s", "small",
+    "ul", "ol", "li", "dl", "dt", "dd",
+    "h2", "h3", "h4", "h5", "h6",
+    "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "colgroup", "col",
+    "a",
+}
+ANSWER_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "ol": {"start"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+def sanitize_html(html: str | None) -> str | None:
+    "Answer HTML with scripts, event handlers, styles and javascript: URLs removed."
+    if html is None:
+        return None
+    cleaned = nh3.clean(
+        html,
+        tags=ANSWER_TAGS,
+        attributes=ANSWER_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener",
+    )
+    return cleaned.strip()
+
+
+def html_to_text(html: str | None) -> str | None:
+    "Plain text of sanitized HTML: block elements become line breaks, tags go."
+    if html is None:
+        return None
+    import html as html_module
+    import re
+
+    text = re.sub(r"(?i)<br\s*/?>", "\n", html)
+    text = re.sub(r"(?i)</(p|div|li|tr|h[2-6]|blockquote|table|caption)>", "\n", text)
+    text = re.sub(r"(?i)</t[dh]>", "\t", text)
+    text = re.sub(r"<[^>]+>", "", text)
+    text = html_module.unescape(text).replace("\xa0", " ")
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines()]
+    return "\n".join(line for line in lines if line).strip()
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: bool = False  # unchanged since the last build
+
+    def balanced(self) -> bool:
+        return self.read == self.stored + self.duplicates + self.rejected
+
+
+@dataclass
+class BuildReport:
+    files: list[FileReport] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # files no reader handles
+    rebuilt: bool = False
+    full_texts_applied: int = 0
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    def by_format(self) -> dict[str, dict[str, int]]:
+        totals: dict[str, dict[str, int]] = {}
+        for report in self.files:
+            row = totals.setdefault(
+                report.format, {"files": 0, "read": 0, "stored": 0, "duplicates": 0, "rejected": 0}
+            )
+            row["files"] += 1
+            for name in ("read", "stored", "duplicates", "rejected"):
+                row[name] += getattr(report, name)
+        return totals
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version() -> str:
+    "A digest of the code that shapes the database: a change to it forces a full rebuild."
+    digest = hashlib.sha256(SCHEMA_VERSION.encode())
+    package = Path(__file__).parent
+    for path in sorted([package / "store.py", package / "model.py", package / "members.py"]
+                       + list((package / "sources").glob("*.py"))):
+        if path.exists():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
+    db["sources"].create(
+        {"id": int, "path": str, "format": str, "sha256": str, "read": int,
+         "stored": int, "duplicates": int, "rejected": int},
+        pk="id", not_null={"path", "format", "sha256"}, if_not_exists=True,
+    )
+    db["sources"].create_index(["path"], unique=True, if_not_exists=True)
+    db["rejects"].create(
+        {"id": int, "source_id": int, "location": str, "reason": str},
+        pk="id", foreign_keys=[("source_id", "sources", "id")], if_not_exists=True,
+    )
+    db["members"].create(
+        {"id": str, "mnis_id": int, "name": str, "party": str, "constituency": str, "house": str},
+        pk="id", if_not_exists=True,
+    )
+    db["answering_bodies"].create(
+        {"name": str, "slug": str, "api_id": int}, pk="name", if_not_exists=True,
+    )
+    db["answering_bodies"].create_index(["slug"], unique=True, if_not_exists=True)
+    db["questions"].create(
+        {
+            "key": str, "house": str, "uin": str,
+            "date_tabled": str, "date_for_answer": str, "date_answered": str,
+            "date_holding_answer": str, "date_answer_corrected": str,
+            "heading": str, "answering_body": str,
+            "asking_member_id": str, "answering_member_id": str, "correcting_member_id": str,
+            "answerer_title_as_published": str,
+            "answering_member_office": str, "answering_member_office_source": str,
+            "question_text": str, "answer_html": str, "answer_text": str,
+            "original_answer_html": str,
+            "is_holding": int, "is_withdrawn": int, "is_named_day": int, "is_correction": int,
+            "member_has_interest": int, "question_is_clipped": int, "answer_is_clipped": int,
+            "grouped_keys": str, "api_id": int, "official_url": str, "url": str,
+            "source_id": int, "source_location": str,
+        },
+        pk="key",
+        foreign_keys=[
+            ("answering_body", "answering_bodies", "name"),
+            ("asking_member_id", "members", "id"),
+            ("answering_member_id", "members", "id"),
+            ("correcting_member_id", "members", "id"),
+            ("source_id", "sources", "id"),
+        ],
+        if_not_exists=True,
+    )
+    for columns in (["house"], ["date_tabled"], ["date_answered"], ["answering_body"],
+                    ["asking_member_id"], ["answering_member_id"], ["uin"], ["api_id"],
+                    ["is_holding"], ["url"]):
+        db["questions"].create_index(columns, if_not_exists=True)
+    # Internal: what each stored row was built from, to rank later snapshots against it.
+    db["question_snapshots"].create(
+        {"key": str, "record_hash": str, "freshness": str}, pk="key", if_not_exists=True,
+    )
+    db["full_texts"].create(
+        {"api_id": int, "question_text": str, "answer_html": str, "source_id": int},
+        pk="api_id", foreign_keys=[("source_id", "sources", "id")], if_not_exists=True,
+    )
+    if "questions_fts" not in db.table_names():
+        db["questions"].enable_fts(
+            ["heading", "question_text", "answer_text"], tokenize="porter", create_triggers=True,
+        )
+
+
+class Store:
+    """Writes model records into an open database, applying the identity and merge rules."""
+
+    def __init__(self, db: sqlite_utils.Database, directory=None):
+        self.db = db
+        self.directory = directory  # a members.MemberDirectory, or None
+        create_schema(db)
+        self.snapshots = {
+            row["key"]: (row["record_hash"], tuple(json.loads(row["freshness"])))
+            for row in db["question_snapshots"].rows
+        }
+        self.members: dict[str, dict] = {}
+        self.bodies: dict[str, dict] = {}
+
+    # -- members and bodies ---------------------------------------------------------------
+
+    def member_id(self, ref: MemberRef | None, on_date: str | None) -> str | None:
+        if ref is None:
+            return None
+        if self.directory is not None:
+            ref = self.directory.resolve(ref, on_date)
+        row = self.members.setdefault(ref.id, {"id": ref.id})
+        if ref.id.isdigit():
+            row["mnis_id"] = int(ref.id)
+        for name in ("name", "party", "constituency", "house"):
+            value = getattr(ref, name)
+            if value and not row.get(name):
+                row[name] = value
+        return ref.id
+
+    def body_name(self, question: Question) -> str | None:
+        name = question.answering_body
+        if not name:
+            return None
+        row = self.bodies.setdefault(name, {"name": name, "slug": slugify(name)})
+        if question.answering_body_id and not row.get("api_id"):
+            row["api_id"] = question.answering_body_id
+        return name
+
+    # -- questions ------------------------------------------------------------------------
+
+    def add_question(self, question: Question, source_id: int) -> bool:
+        "Store a question unless an equal or later snapshot is held. True if stored."
+        key = question.key
+        record_hash = question.record_hash()
+        freshness = question.freshness()
+        held = self.snapshots.get(key)
+        if held is not None and (held[0] == record_hash or held[1] > freshness):
+            return False
+        row = self.question_row(question, source_id)
+        if held is not None:
+            self.keep_original_answer(row)
+        self.db["questions"].upsert(row, pk="key", alter=False)
+        self.db["question_snapshots"].upsert(
+            {"key": key, "record_hash": record_hash, "freshness": json.dumps(freshness)}, pk="key"
+        )
+        self.snapshots[key] = (record_hash, freshness)
+        return True
+
+    def keep_original_answer(self, row: dict) -> None:
+        "A correction that replaces a stored answer keeps the answer it corrects."
+        if not row["is_correction"] or row["original_answer_html"]:
+            return
+        previous = self.db.execute(
+            "select answer_html from questions where key = :key", {"key": row["key"]}
+        ).fetchone()
+        if previous and previous[0] and previous[0] != row["answer_html"]:
+            row["original_answer_html"] = previous[0]
+
+    def question_row(self, q: Question, source_id: int) -> dict:
+        answer_html = sanitize_html(q.answer_html) or None
+        on_date = q.date_answered or q.date_tabled
+        return {
+            "key": q.key,
+            "house": q.house,
+            "uin": q.uin,
+            "date_tabled": q.date_tabled,
+            "date_for_answer": q.date_for_answer,
+            "date_answered": q.date_answered,
+            "date_holding_answer": q.date_holding_answer,
+            "date_answer_corrected": q.date_answer_corrected,
+            "heading": q.heading,
+            "answering_body": self.body_name(q),
+            "asking_member_id": self.member_id(q.asking_member, q.date_tabled),
+            "answering_member_id": self.member_id(q.answering_member, on_date),
+            "correcting_member_id": self.member_id(q.correcting_member, q.date_answer_corrected),
+            "answerer_title_as_published": q.answerer_title_as_published,
+            "answering_member_office": None,
+            "answering_member_office_source": None,
+            "question_text": q.question_text,
+            "answer_html": answer_html,
+            "answer_text": html_to_text(answer_html),
+            "original_answer_html": sanitize_html(q.original_answer_html) or None,
+            "is_holding": int(q.is_holding),
+            "is_withdrawn": int(q.is_withdrawn),
+            "is_named_day": int(q.is_named_day),
+            "is_correction": int(q.is_correction),
+            "member_has_interest": int(q.member_has_interest),
+            "question_is_clipped": int(q.question_is_clipped),
+            "answer_is_clipped": int(q.answer_is_clipped),
+            "grouped_keys": json.dumps(q.grouped_keys) if q.grouped_keys else None,
+            "api_id": q.api_id,
+            "official_url": q.official_url,
+            "url": q.url,
+            "source_id": source_id,
+            "source_location": q.location,
+        }
+
+    def add_full_text(self, full_text: FullText, source_id: int) -> bool:
+        row = {
+            "api_id": full_text.api_id,
+            "question_text": full_text.question_text,
+            "answer_html": full_text.answer_html or None,
+            "source_id": source_id,
+        }
+        held = self.db.execute(
+            "select question_text, answer_html from full_texts where api_id = :api_id",
+            {"api_id": full_text.api_id},
+        ).fetchone()
+        if held is not None and held == (row["question_text"], row["answer_html"]):
+            return False
+        if held is not None and held[1] and not row["answer_html"]:
+            return False  # an earlier fetch, from before the question was answered
+        self.db["full_texts"].upsert(row, pk="api_id")
+        return True
+
+    def flush(self) -> None:
+        "Write the members and answering bodies gathered so far."
+        if self.members:
+            self.db["members"].upsert_all(self.members.values(), pk="id", alter=True)
+        if self.bodies:
+            self.db["answering_bodies"].upsert_all(self.bodies.values(), pk="name", alter=True)
+
+    # -- one source file ------------------------------------------------------------------
+
+    def load_file(self, path: Path, display_path: str, sha256: str, records: Iterable) -> FileReport:
+        reader = sources.reader_for(path)
+        report = FileReport(path=display_path, format=reader.FORMAT)
+        table = self.db["sources"]
+        existing = self.db.execute(
+            "select id from sources where path = :path", {"path": display_path}
+        ).fetchone()
+        source_id = existing[0] if existing else table.insert(
+            {"path": display_path, "format": reader.FORMAT, "sha256": sha256}
+        ).last_pk
+        for record in records:
+            report.read += 1
+            if isinstance(record, SourceError):
+                report.rejected += 1
+                self.db["rejects"].insert(
+                    {"source_id": source_id, "location": record.location, "reason": record.reason}
+                )
+            elif isinstance(record, FullText):
+                stored = self.add_full_text(record, source_id)
+                report.stored += stored
+                report.duplicates += not stored
+            else:
+                stored = self.add_question(record, source_id)
+                report.stored += stored
+                report.duplicates += not stored
+        table.update(source_id, {
+            "format": reader.FORMAT, "sha256": sha256, "read": report.read,
+            "stored": report.stored, "duplicates": report.duplicates, "rejected": report.rejected,
+        })
+        self.flush()
+        return report
+
+    # -- after all files --------------------------------------------------------------------
+
+    def apply_full_texts(self) -> int:
+        """Replace clipped text with the full text wherever a longform entry holds it.
+
+        The full answer must begin with what the clipped answer shows, so that a longform
+        entry fetched at another time (say, before a correction) never replaces a different
+        answer.
+        """
+        changed = 0
+        rows = self.db.execute(
+            """select q.key, q.question_text, q.question_is_clipped, q.answer_text,
+                      q.answer_is_clipped, f.question_text, f.answer_html
+               from questions q join full_texts f on f.api_id = q.api_id
+               where q.question_is_clipped = 1 or q.answer_is_clipped = 1"""
+        ).fetchall()
+        for key, q_text, q_clipped, a_text, a_clipped, full_q, full_a in rows:
+            update = {}
+            if q_clipped and full_q and same_start(q_text, full_q):
+                update.update(question_text=full_q, question_is_clipped=0)
+            if a_clipped and full_a:
+                full_html = sanitize_html(full_a)
+                full_text = html_to_text(full_html)
+                if same_start(a_text, full_text):
+                    update.update(answer_html=full_html, answer_text=full_text, answer_is_clipped=0)
+            if update:
+                self.db["questions"].update(key, update)
+                changed += 1
+        return changed
+
+
+def same_start(clipped: str | None, full: str | None) -> bool:
+    "Whether a clipped text is the beginning of a full one, ignoring spacing and the '...'."
+    if not clipped or not full:
+        return False
+    import re
+
+    def squash(text: str) -> str:
+        return re.sub(r"\W+", "", text).lower()
+
+    prefix = squash(clipped.removesuffix("..."))[:200]
+    return bool(prefix) and squash(full).startswith(prefix)
+
+
+def build_database(
+    inputs: Iterable[str | Path],
+    db_path: Path,
+    directory=None,
+    progress: Callable[[Iterable], Iterable] | None = None,
+) -> BuildReport:
+    """Read every source file under `inputs` into the database at `db_path`."""
+    files = sources.discover(inputs)
+    report = BuildReport()
+    readable = []
+    for path in files:
+        if sources.reader_for(path) is None:
+            report.ignored.append(str(path))
+        else:
+            readable.append((path, str(path), file_sha256(path)))
+
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    work_path = db_path.with_name(db_path.name + ".tmp")
+    if work_path.exists():
+        work_path.unlink()
+    version = code_version()
+    report.rebuilt = not can_update(db_path, readable, version)
+    if not report.rebuilt:
+        shutil.copyfile(db_path, work_path)
+    db = sqlite_utils.Database(work_path)
+    store = Store(db, directory)
+    known = {row["path"]: row["sha256"] for row in db["sources"].rows}
+    todo = [item for item in readable if known.get(item[1]) != item[2]]
+    for path, display, sha in readable:
+        if known.get(display) == sha:
+            row = db.execute(
+                "select format, read, stored, duplicates, rejected from sources where path = :p",
+                {"p": display},
+            ).fetchone()
+            report.files.append(FileReport(display, *row, skipped=True))
+    iterator = progress(todo) if progress else todo
+    with db.atomic():
+        for path, display, sha in iterator:
+            report.files.append(store.load_file(path, display, sha, sources.read(path)))
+        report.full_texts_applied = store.apply_full_texts()
+        if directory is not None:
+            directory.apply_offices(db)
+        db["meta"].upsert({"name": "code_version", "value": version}, pk="name")
+    report.files.sort(key=lambda f: f.path)
+    db.close()
+    os.replace(work_path, db_path)
+    return report
+
+
+def can_update(db_path: Path, readable: list[tuple[Path, str, str]], version: str) -> bool:
+    """Whether the existing database can be brought up to date by adding files to it: it
+    exists, was built by this code, and every file it was built from is still there unchanged."""
+    if not db_path.exists():
+        return False
+    try:
+        db = sqlite_utils.Database(db_path)
+        if "meta" not in db.table_names():
+            return False
+        row = db.execute("select value from meta where name = 'code_version'").fetchone()
+        if not row or row[0] != version:
+            return False
+        current = {display: sha for _, display, sha in readable}
+        for path, sha in db.execute("select path, sha256 from sources").fetchall():
+            if current.get(path) != sha:
+                return False
+        return True
+    finally:
+        db.close()

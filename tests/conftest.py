@@ -1,0 +1,28 @@
+"""Shared fixtures. The tests read the real corpus in ../shared: without it they fail, loudly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+SEEDS = SHARED / "seeds"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+if not CORPUS.is_dir() or not SEEDS.is_dir():
+    raise RuntimeError(
+        f"The shared corpus is missing: expected {CORPUS} and {SEEDS} beside the project."
+    )
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    return CORPUS
+
+
+@pytest.fixture(scope="session")
+def seeds() -> Path:
+    return SEEDS
