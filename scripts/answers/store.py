@@ -15,7 +15,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Iterable
 
 import nh3
 import sqlite_utils
@@ -193,6 +194,17 @@ def create_schema(db: sqlite_utils.Database) -> None:
         db["questions"].enable_fts(
             ["heading", "question_text", "answer_text"], tokenize="porter", create_triggers=True,
         )
+    # The questions without their answer bodies, for listings light enough to page through,
+    # and with the year answered as a column of its own, for faceting. `rowid` lets full-text
+    # search (questions_fts) find rows of the view.
+    db.create_view("question_list", QUESTION_LIST_SQL, replace=True)
+
+
+QUESTION_LIST_SQL = """select rowid, key, house, uin, date_tabled, date_for_answer, date_answered,
+  substr(date_answered, 1, 4) as year_answered, heading, answering_body,
+  asking_member_id, answering_member_id, answering_member_office, question_text,
+  is_holding, is_withdrawn, is_named_day, is_correction, url
+from questions"""
 
 
 class Store:
@@ -410,9 +422,13 @@ def build_database(
     inputs: Iterable[str | Path],
     db_path: Path,
     directory=None,
-    progress: Callable[[Iterable], Iterable] | None = None,
+    progress: Callable[[list], ContextManager[Iterable]] | None = None,
 ) -> BuildReport:
-    """Read every source file under `inputs` into the database at `db_path`."""
+    """Read every source file under `inputs` into the database at `db_path`.
+
+    `progress`, if given, wraps the list of files still to read in a context manager that
+    yields an iterable over them (click.progressbar does).
+    """
     files = sources.discover(inputs)
     report = BuildReport()
     readable = []
@@ -441,8 +457,7 @@ def build_database(
                 {"p": display},
             ).fetchone()
             report.files.append(FileReport(display, *row, skipped=True))
-    iterator = progress(todo) if progress else todo
-    with db.atomic():
+    with db.atomic(), (progress or nullcontext)(todo) as iterator:
         for path, display, sha in iterator:
             report.files.append(store.load_file(path, display, sha, sources.read(path)))
         report.full_texts_applied = store.apply_full_texts()
