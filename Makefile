@@ -39,8 +39,8 @@ serve: build ## Build, then serve the archive on :8000 and Datasette on :8001 (n
 fetch: $(VENV)/.installed ## Fetch new answers from the official API into content/ (not built yet)
 	@echo "fetch: not built yet"
 
-bench: $(VENV)/.installed ## Run the benchmarks and print the figures (not built yet)
-	@echo "bench: not built yet"
+bench: $(VENV)/.installed ## Time each stage over the whole shared corpus and the JSON API; print the figures
+	$(BIN)/python bench/run.py
 
 test: $(VENV)/.installed ## Run the whole test suite
 	$(BIN)/pytest
