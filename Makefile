@@ -1,7 +1,7 @@
 # Written Answers Archive. `make help` lists the targets.
 SOURCES ?= content
 BUILD ?= build
-MEMBERS ?= ../shared/corpus/members
+MEMBERS ?= ../shared/corpus/members ../shared/corpus/parlparse-members
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed ## Create the virtual environment with the pinned dependencies
 
 db: $(VENV)/.installed ## Read SOURCES into $(BUILD)/answers.db (incremental)
-	$(ANSWERS) db $(SOURCES) --db $(BUILD)/answers.db --members $(MEMBERS) $(if $(STRICT),--strict)
+	$(ANSWERS) db $(SOURCES) --db $(BUILD)/answers.db $(foreach folder,$(MEMBERS),--members $(folder)) $(if $(STRICT),--strict)
 
 pages: db ## Write one Markdown page per question into $(BUILD)/pages (not built yet)
 	@echo "pages: not built yet"

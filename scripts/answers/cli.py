@@ -19,13 +19,15 @@ def cli() -> None:
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--db", "db_path", default="build/answers.db", type=click.Path(), show_default=True,
               help="The database to build or bring up to date.")
-@click.option("--members", "members_dir", type=click.Path(file_okay=False), default=None,
-              help="Folder of member reference data (names, parties, ministerial posts).")
+@click.option("--members", "members_dirs", type=click.Path(file_okay=False), multiple=True,
+              help="Folder of member reference data (names, parties, ministerial posts); "
+                   "repeat for several folders.")
 @click.option("--strict", is_flag=True, envvar="STRICT",
               help="Fail (exit 1) if any record was rejected.")
-def db(sources: tuple[str, ...], db_path: str, members_dir: str | None, strict: bool) -> None:
+def db(sources: tuple[str, ...], db_path: str, members_dirs: tuple[str, ...],
+       strict: bool) -> None:
     "Read source answers (files or folders, any supported format) into the database."
-    directory = load_directory(members_dir)
+    directory = load_directory(members_dirs)
 
     def progress(items):
         return click.progressbar(items, label="Reading sources", file=sys.stderr,
@@ -40,16 +42,18 @@ def db(sources: tuple[str, ...], db_path: str, members_dir: str | None, strict: 
         raise click.ClickException(f"{report.rejected} records rejected (strict mode)")
 
 
-def load_directory(members_dir: str | None):
-    if not members_dir:
-        return None
+def load_directory(members_dirs: tuple[str, ...]):
     from .members import MemberDirectory
 
-    if not Path(members_dir).is_dir():
-        click.echo(f"Member data not found at {members_dir}: members keep the names sources give.",
-                   err=True)
+    found = [Path(folder) for folder in members_dirs if Path(folder).is_dir()]
+    for folder in members_dirs:
+        if not Path(folder).is_dir():
+            click.echo(f"Member data not found at {folder}: going on without it.", err=True)
+    if not found:
+        if members_dirs:
+            click.echo("No member data: members keep the names sources give.", err=True)
         return None
-    return MemberDirectory.load(Path(members_dir))
+    return MemberDirectory.load(found)
 
 
 def print_db_report(report: store.BuildReport, db_path: str) -> None:
