@@ -49,7 +49,9 @@ SCOTTISH_PARTIES = {
     "NPA": "No Party Affiliation",
 }
 # "Peter Peacock (Highlands and Islands) (Lab)": name, then constituency or region, then party.
-SCOTTISH_SPEAKER = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<place>[^()]+)\)\s*\((?P<party>[^()]+)\)$")
+SCOTTISH_SPEAKER = re.compile(
+    r"^(?P<name>[^()]+?)\s*\((?P<place>[^()]+)\)\s*\((?P<party>[^()]+)\)$"
+)
 
 # Commons major headings are printed in capitals; these words stay in capitals when the
 # heading is put in title case.
