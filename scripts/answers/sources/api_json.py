@@ -41,6 +41,9 @@ HTML_START = re.compile(r"\s*<(p|div|table|ul|ol|h[1-6]|span|strong|em|b|i|br|bl
                         re.IGNORECASE)
 
 
+ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+
+
 class RecordError(ValueError):
     "A record that cannot become a Question; the message is the reason given in `rejects`."
 
@@ -383,8 +386,15 @@ def answer_as_html(text: str | None) -> str | None:
         return None
     if HTML_START.match(text):
         return text
-    paragraphs = [line.strip() for line in text.splitlines() if line.strip()]
+    paragraphs = [line.strip() for line in decode_entities(text).splitlines() if line.strip()]
     return "".join(f"<p>{html.escape(line, quote=False)}</p>" for line in paragraphs)
+
+
+def decode_entities(text: str) -> str:
+    """The list endpoint's plain text is the answer with its tags stripped but its entities
+    left encoded ('R&amp;D', '&quot;cure&quot;'), beside bare '&'s. Only complete entities
+    (with their ';') are decoded, so that text such as '&not' or 'M&S' stays as written."""
+    return ENTITY.sub(lambda match: html.unescape(match.group(0)), text)
 
 
 def question_is_clipped(text: str | None) -> bool:
