@@ -1,0 +1,278 @@
+"""The pages stage: the database -> one Markdown page per question, with YAML front matter.
+
+`build/pages/<url>index.md` holds everything a reader or a tool needs about one question:
+the front matter gives the facts (dates, members with their names, the answering body,
+states, provenance); the body gives the question and the answer in readable Markdown.
+The same row always gives the same bytes, and a file is only written when its bytes change.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nh3
+import sqlite_utils
+import yaml
+from markdownify import MarkdownConverter
+
+from . import urls
+from .output import Output
+
+try:  # libyaml is several times faster; the pure-Python dumper gives the same text
+    from yaml import CSafeDumper as Dumper
+except ImportError:  # pragma: no cover
+    from yaml import SafeDumper as Dumper
+
+QUESTION_COLUMNS = (
+    "key", "house", "uin", "url", "date_tabled", "date_for_answer", "date_answered",
+    "date_holding_answer", "date_answer_corrected", "heading", "answerer_title_as_published",
+    "answering_member_office", "answering_member_office_source", "api_id", "official_url",
+    "source_location",
+)
+FLAGS = (
+    "is_holding", "is_withdrawn", "is_named_day", "is_correction", "member_has_interest",
+    "question_is_clipped", "answer_is_clipped",
+)
+# Elements that make a table cell more than one line of inline text: a Markdown table
+# cannot hold them, so such a table stays HTML.
+INLINE_MARKUP = re.compile(r"([`*_\[\]|])")
+LINE_START_MARKUP = re.compile(r"^(\s*)([#>+-])", re.MULTILINE)
+ORDERED_ITEM = re.compile(r"^(\s*\d+)\.(?=\s|$)", re.MULTILINE)
+SETEXT_EQUALS = re.compile(r"^(\s*)=", re.MULTILINE)
+BLOCK_IN_CELL = {"table", "ul", "ol", "dl", "blockquote", "pre", "div", "br", "hr",
+                 "h2", "h3", "h4", "h5", "h6"}
+
+
+@dataclass
+class PagesReport:
+    questions: int = 0
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+
+
+class AnswerConverter(MarkdownConverter):
+    """HTML answers -> Markdown that Python-Markdown reads back the same way.
+
+    Nested list content is indented four spaces (Python-Markdown's rule), and a table that a
+    Markdown table cannot hold without loss (spans, captions, blocks in cells, ragged rows)
+    is kept as its sanitized HTML.
+    """
+
+    class Options(MarkdownConverter.DefaultOptions):
+        heading_style = "ATX"
+        bullets = "-"
+        escape_misc = False  # its escapes are CommonMark's; Python-Markdown's differ (escape())
+        table_infer_header = True
+        strip_document = "strip"
+
+    def escape(self, text, parent_tags):
+        """Escape text for Python-Markdown: only characters it knows how to unescape get a
+        backslash; '&' and '<' become entities, so that text never turns into markup."""
+        if not text:
+            return ""
+        text = text.replace("\\", "\\\\")
+        text = text.replace("&", "&amp;").replace("<", "&lt;")
+        text = INLINE_MARKUP.sub(r"\\\1", text)
+        text = LINE_START_MARKUP.sub(r"\1\\\2", text)
+        text = ORDERED_ITEM.sub(r"\1\\.", text)
+        return SETEXT_EQUALS.sub(r"\1&#61;", text)
+
+    def convert_li(self, el, text, parent_tags):
+        text = (text or "").strip()
+        if not text:
+            return "\n"
+        parent = el.parent
+        if parent is not None and parent.name == "ol":
+            start = str(parent.get("start") or "1")
+            number = (int(start) if start.isdigit() else 1) + len(el.find_previous_siblings("li"))
+            bullet = f"{number}. "
+        else:
+            bullet = "- "
+        lines = text.split("\n")
+        rest = ["    " + line if line.strip() else "" for line in lines[1:]]
+        return "\n".join([bullet + lines[0], *rest]) + "\n"
+
+    def convert_table(self, el, text, parent_tags):
+        if is_simple_table(el):
+            return super().convert_table(el, text, parent_tags)
+        return "\n\n" + nh3.clean(str(el)) + "\n\n"
+
+
+def is_simple_table(table) -> bool:
+    "Whether a table converts to a Markdown table without loss."
+    if table.find_parent("table") or table.find(["caption", "tfoot", "colgroup"]):
+        return False
+    rows = table.find_all("tr")
+    if not rows or len(table.find_all("thead")) > 1:
+        return False
+    widths = set()
+    for row in rows:
+        cells = row.find_all(["td", "th"], recursive=False)
+        widths.add(len(cells))
+        for cell in cells:
+            if cell.get("colspan", "1") != "1" or cell.get("rowspan", "1") != "1":
+                return False
+            if cell.find(BLOCK_IN_CELL) or len(cell.find_all("p")) > 1:
+                return False
+    thead = table.find("thead")
+    if thead is not None and len(thead.find_all("tr")) != 1:
+        return False
+    return len(widths) == 1 and 0 not in widths
+
+
+CONVERTER = AnswerConverter()
+
+
+def html_to_markdown(answer_html: str | None) -> str:
+    if not answer_html:
+        return ""
+    return tidy_markdown(CONVERTER.convert(answer_html))
+
+
+def text_to_markdown(text: str | None) -> str:
+    "Plain text (a question) -> Markdown paragraphs, with Markdown's own characters escaped."
+    if not text:
+        return ""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n|\r?\n", text) if p.strip()]
+    return html_to_markdown("".join(f"<p>{html.escape(p)}</p>" for p in paragraphs))
+
+
+def tidy_markdown(markdown: str) -> str:
+    "No trailing spaces on lines that don't mean a line break, no runs of blank lines."
+    markdown = re.sub(r"[ \t]+\n(?=\s*\n)", "\n", markdown)
+    markdown = re.sub(r"\n{3,}", "\n\n", markdown)
+    return markdown.strip()
+
+
+# -- reading the database ----------------------------------------------------------------
+
+
+def load_members(db: sqlite_utils.Database) -> dict[str, dict]:
+    members = {}
+    for row in db.query("select id, name, party, constituency, house from members"):
+        member = {k: v for k, v in row.items() if v not in (None, "")}
+        member["url"] = urls.member_url(row["id"], row["name"])
+        members[row["id"]] = member
+    return members
+
+
+def load_bodies(db: sqlite_utils.Database) -> dict[str, dict]:
+    return {
+        row["name"]: {"name": row["name"], "slug": row["slug"], "url": urls.body_url(row["slug"])}
+        for row in db.query("select name, slug from answering_bodies")
+    }
+
+
+def load_question_index(db: sqlite_utils.Database) -> dict[str, dict]:
+    "Key -> where a question lives, to link grouped questions."
+    return {
+        row["key"]: {"key": row["key"], "uin": row["uin"], "url": row["url"],
+                     "heading": row["heading"], "date_tabled": row["date_tabled"]}
+        for row in db.query("select key, uin, url, heading, date_tabled from questions")
+    }
+
+
+def load_sources(db: sqlite_utils.Database) -> dict[int, dict]:
+    return {row["id"]: {"path": row["path"], "format": row["format"]}
+            for row in db.query("select id, path, format from sources")}
+
+
+def question_rows(db: sqlite_utils.Database):
+    return db.query("select * from questions order by key")
+
+
+# -- one page ----------------------------------------------------------------------------
+
+
+def front_matter(row: dict, context: "PageContext") -> dict:
+    data = {name: row[name] for name in QUESTION_COLUMNS if row.get(name) not in (None, "")}
+    data.update({name: bool(row[name]) for name in FLAGS})
+    data["title"] = page_title(row)
+    for role in ("asking", "answering", "correcting"):
+        member_id = row.get(f"{role}_member_id")
+        if member_id:
+            data[f"{role}_member"] = context.members.get(
+                member_id, {"id": member_id, "url": urls.member_url(member_id)})
+    if row.get("answering_body"):
+        data["answering_body"] = context.bodies.get(
+            row["answering_body"], {"name": row["answering_body"]})
+    if row.get("heading"):
+        data["heading_url"] = urls.heading_url(row["heading"])
+    grouped = json.loads(row["grouped_keys"]) if row.get("grouped_keys") else []
+    if grouped:
+        data["grouped_questions"] = [context.questions.get(key, {"key": key}) for key in grouped]
+    if row.get("source_id") in context.sources:
+        data["source"] = context.sources[row["source_id"]]
+    data["has_answer"] = bool(row.get("answer_html"))
+    data["has_original_answer"] = bool(row.get("original_answer_html"))
+    return data
+
+
+def page_title(row: dict) -> str:
+    "The heading, or for the many unanswered questions that have none, a plain description."
+    if row.get("heading"):
+        return row["heading"]
+    body = row.get("answering_body") or row.get("house")
+    return f"Question {row.get('uin') or row['key']} to {body}"
+
+
+def page_body(row: dict) -> str:
+    sections = ["## Question", text_to_markdown(row.get("question_text"))
+                or "*No question text was published.*"]
+    if row.get("answer_html"):
+        sections += ["## Answer", html_to_markdown(row["answer_html"])]
+    if row.get("original_answer_html"):
+        sections += ["## Original answer", html_to_markdown(row["original_answer_html"])]
+    return "\n\n".join(sections) + "\n"
+
+
+def render_page(row: dict, context: "PageContext") -> str:
+    header = yaml.dump(front_matter(row, context), Dumper=Dumper, sort_keys=True,
+                       allow_unicode=True, default_flow_style=False, width=100)
+    return f"---\n{header}---\n\n{page_body(row)}"
+
+
+@dataclass
+class PageContext:
+    members: dict[str, dict]
+    bodies: dict[str, dict]
+    questions: dict[str, dict]
+    sources: dict[int, dict]
+
+    @classmethod
+    def load(cls, db: sqlite_utils.Database) -> "PageContext":
+        return cls(load_members(db), load_bodies(db), load_question_index(db), load_sources(db))
+
+
+def write_pages(db_path: Path, out_dir: Path) -> PagesReport:
+    "Write one Markdown page per question; remove pages of questions no longer in the db."
+    db = sqlite_utils.Database(db_path)
+    try:
+        context = PageContext.load(db)
+        output = Output(out_dir)
+        report = PagesReport()
+        for row in question_rows(db):
+            output.write(row["url"] + "index.md", render_page(row, context))
+            report.questions += 1
+    finally:
+        db.close()
+    report.removed = output.remove_stale("**/index.md")
+    report.written = output.written
+    report.unchanged = output.unchanged
+    return report
+
+
+def read_page(path: Path) -> tuple[dict, str]:
+    "A page's front matter and Markdown body."
+    text = path.read_text(encoding="utf-8")
+    _, header, body = text.split("---\n", 2)
+    try:
+        from yaml import CSafeLoader as Loader
+    except ImportError:  # pragma: no cover
+        from yaml import SafeLoader as Loader
+    return yaml.load(header, Loader=Loader), body.lstrip("\n")

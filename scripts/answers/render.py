@@ -1,0 +1,106 @@
+"""Turning Markdown and templates into HTML: the one Markdown function and the Jinja2 set-up.
+
+Markdown rendering is most of a page's cost, so it sits behind `render_markdown` alone:
+the renderer can be swapped for a faster one on evidence without touching anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import markdown
+import nh3
+from markupsafe import Markup
+
+from . import urls
+from .store import ANSWER_ATTRIBUTES, ANSWER_TAGS, URL_SCHEMES
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATES = ROOT / "templates" / "site"
+STATIC = ROOT / "static"
+
+_markdown = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
+
+
+def render_markdown(text: str) -> str:
+    """Markdown -> HTML, sanitized again (pages on disk can be edited by hand), with every
+    table in a scrollable region so that a wide table never widens the page on a phone."""
+    _markdown.reset()
+    html = nh3.clean(_markdown.convert(text), tags=ANSWER_TAGS, attributes=ANSWER_ATTRIBUTES,
+                     url_schemes=URL_SCHEMES, link_rel="nofollow noopener")
+    return wrap_tables(html)
+
+
+def wrap_tables(html: str) -> str:
+    # A focusable, labelled region: keyboard users can scroll it too (WCAG 2.1.1).
+    return html.replace(
+        "<table>", '<div class="table-scroll" role="region" tabindex="0" aria-label="Table">'
+        "<table>").replace("</table>", "</table></div>")
+
+
+@dataclass
+class SiteConfig:
+    base_url: str = "http://127.0.0.1:8000/"
+    datasette_url: str = "http://127.0.0.1:8001"
+    title: str = "Written Answers Archive"
+
+    def __post_init__(self) -> None:
+        if not self.base_url.endswith("/"):
+            self.base_url += "/"
+        self.datasette_url = self.datasette_url.rstrip("/")
+
+    def absolute(self, url: str) -> str:
+        return self.base_url + url
+
+    def datasette_row(self, key: str) -> str:
+        return f"{self.datasette_url}/answers/questions/{key}"
+
+
+def long_date(value: str | None) -> str:
+    "'2018-11-29' -> '29 November 2018'."
+    if not value:
+        return ""
+    day = dt.date.fromisoformat(value[:10])
+    return f"{day.day} {day:%B %Y}"
+
+
+def month_name(month: str | int) -> str:
+    return dt.date(2000, int(month), 1).strftime("%B")
+
+
+def number(value: int) -> str:
+    return f"{value:,}"
+
+
+@jinja2.pass_context
+def link(context, target: str) -> str:
+    """A relative link from the page being rendered (its `page_url`) to an archive path.
+
+    The 404 page is served at any path, so its links are absolute instead."""
+    if context.get("absolute_links"):
+        return context["config"].absolute(target)
+    return urls.relative(context["page_url"], target)
+
+
+def make_environment(config: SiteConfig) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every template, .xml included
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(long_date=long_date, month_name=month_name, number=number,
+                       safe_html=Markup)
+    env.globals.update(link=link, config=config, urls=urls)
+    return env
+
+
+def to_json(data) -> str:
+    "JSON twins: stable key order, readable, UTF-8."
+    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"

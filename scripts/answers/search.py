@@ -1,0 +1,31 @@
+"""The search index: Pagefind over the question pages of a built archive.
+
+Pagefind reads the HTML and writes `pagefind/` beside it; only the question pages carry
+`data-pagefind-body`, so only their question and answer text is indexed, with filters for
+house, department and year.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+class SearchIndexError(RuntimeError):
+    "Pagefind failed."
+
+
+def needs_index(site_dir: Path, html_written: int) -> bool:
+    "Index again when a page changed or when there is no index yet."
+    return html_written > 0 or not (Path(site_dir) / "pagefind" / "pagefind.js").exists()
+
+
+def index(site_dir: Path) -> str:
+    "Run Pagefind over the archive; returns its summary line."
+    command = [sys.executable, "-m", "pagefind", "--site", str(site_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SearchIndexError(f"pagefind failed ({result.returncode}): {result.stderr.strip()}")
+    lines = [line.strip() for line in result.stdout.splitlines() if "Indexed" in line]
+    return "; ".join(lines) or "done"

@@ -1,0 +1,190 @@
+"""The site stage: Markdown pages (+ listings from the database) -> the static archive.
+
+Question pages come from `build/pages/**/index.md`; listings, feeds and the sitemap come
+from the database (listings.py, feeds.py). Every file goes through one `Output`, which
+writes only changed bytes and refuses any path outside the output folder.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from . import feeds, listings
+from .output import Output
+from .pages import read_page
+from .render import STATIC, SiteConfig, make_environment, render_markdown, to_json
+
+SITEMAP_LIMIT = 50_000  # URLs per sitemap file (the sitemaps protocol's limit)
+CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
+
+
+@dataclass
+class SiteReport:
+    question_pages: int = 0
+    written: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def html_written(self) -> int:
+        return sum(1 for path in self.written if path.endswith(".html"))
+
+
+# -- question pages ----------------------------------------------------------------------
+
+
+def neighbours(db: sqlite_utils.Database) -> dict[str, dict]:
+    """Each question's previous and next question within its answering body, in date order
+    (answer date, or the date tabled while unanswered)."""
+    rows = db.query(
+        """select url, coalesce(heading, '') as heading, uin, answering_body,
+                  coalesce(date_answered, date_tabled, '') as day
+           from questions where answering_body is not null
+           order by answering_body, day, key"""
+    )
+    links: dict[str, dict] = {}
+    previous = None
+    for row in rows:
+        entry = {"url": row["url"], "title": row["heading"] or f"Question {row['uin']}"}
+        links[row["url"]] = {"previous": None, "next": None}
+        if previous and previous["body"] == row["answering_body"]:
+            links[row["url"]]["previous"] = previous["entry"]
+            links[previous["entry"]["url"]]["next"] = entry
+        previous = {"body": row["answering_body"], "entry": entry}
+    return links
+
+
+def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) -> dict:
+    return {
+        "page_url": meta["url"],
+        "q": meta,
+        "body_html": body_html,
+        "nav": nav,
+        "canonical": config.absolute(meta["url"]),
+        "datasette_row": config.datasette_row(meta["key"]),
+        "feed_url": meta["answering_body"]["url"] + "feed.xml"
+        if meta.get("answering_body", {}).get("url") else "feed.xml",
+    }
+
+
+def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
+    "One Markdown page -> (its url, its HTML page, its JSON twin)."
+    meta, body = read_page(path)
+    body_html = render_markdown(body)
+    html = env.get_template("question.html").render(question_context(meta, body_html, nav, config))
+    twin = dict(meta, markdown=body, html=body_html)
+    return meta["url"], html, to_json(twin)
+
+
+_worker: dict = {}
+
+
+def _start_worker(out_dir: str, config: SiteConfig) -> None:
+    _worker["env"] = make_environment(config)
+    _worker["config"] = config
+    _worker["out_dir"] = out_dir
+
+
+def _render_chunk(items: list[tuple[str, dict]]) -> tuple[list[str], int]:
+    "Render and write a chunk of question pages in a worker process."
+    output = Output(Path(_worker["out_dir"]))
+    for path, nav in items:
+        url, html, twin = render_question(Path(path), nav, _worker["env"], _worker["config"])
+        output.write(url + "index.html", html)
+        output.write(url + "index.json", twin)
+    return output.written, output.unchanged
+
+
+def write_question_pages(pages_dir: Path, out_dir: Path, links: dict, config: SiteConfig,
+                         workers: int) -> tuple[int, list[str], int]:
+    paths = sorted(str(p) for p in pages_dir.glob("**/index.md"))
+    empty = {"previous": None, "next": None}
+    items = [(p, links.get(url_of(pages_dir, p), empty)) for p in paths]
+    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    written: list[str] = []
+    unchanged = 0
+    if workers <= 1 or len(chunks) <= 1:
+        _start_worker(str(out_dir), config)
+        results = map(_render_chunk, chunks)
+    else:
+        pool = ProcessPoolExecutor(workers, initializer=_start_worker,
+                                   initargs=(str(out_dir), config))
+        results = pool.map(_render_chunk, chunks)
+    for chunk_written, chunk_unchanged in results:
+        written += chunk_written
+        unchanged += chunk_unchanged
+    if workers > 1 and len(chunks) > 1:
+        pool.shutdown()
+    return len(paths), written, unchanged
+
+
+def url_of(pages_dir: Path, page_path: str) -> str:
+    "'…/pages/commons/2024-08-30/3283/index.md' -> 'commons/2024-08-30/3283/'."
+    return Path(page_path).parent.relative_to(pages_dir).as_posix() + "/"
+
+
+# -- everything else ---------------------------------------------------------------------
+
+
+def write_static(output: Output) -> None:
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            output.write("static/" + path.relative_to(STATIC).as_posix(), path.read_bytes())
+
+
+def write_sitemaps(output: Output, env, entries: list[dict], config: SiteConfig) -> None:
+    """sitemap.xml: one file while the archive has at most 50,000 pages, else an index of
+    numbered files."""
+    parts = [entries[i:i + SITEMAP_LIMIT] for i in range(0, len(entries), SITEMAP_LIMIT)] or [[]]
+    if len(parts) == 1:
+        output.write("sitemap.xml", env.get_template("sitemap.xml").render(
+            page_url="", entries=parts[0]))
+        return
+    names = []
+    for number, part in enumerate(parts, start=1):
+        name = f"sitemap-{number}.xml"
+        output.write(name, env.get_template("sitemap.xml").render(page_url="", entries=part))
+        names.append(name)
+    output.write("sitemap.xml", env.get_template("sitemap_index.xml").render(
+        page_url="", sitemaps=names))
+
+
+def sitemap_entries(db: sqlite_utils.Database, listing_urls: list[str]) -> list[dict]:
+    entries = [{"url": url, "lastmod": None} for url in listing_urls]
+    entries += [
+        {"url": row["url"], "lastmod": row["lastmod"]}
+        for row in db.query(
+            """select url, coalesce(date_answer_corrected, date_answered, date_tabled) as lastmod
+               from questions order by url""")
+    ]
+    return entries
+
+
+def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
+               workers: int | None = None) -> SiteReport:
+    config = config or SiteConfig()
+    workers = workers or min(2, os.cpu_count() or 1)
+    db = sqlite_utils.Database(db_path)
+    report = SiteReport()
+    try:
+        count, written, unchanged = write_question_pages(
+            pages_dir, out_dir, neighbours(db), config, workers)
+        report.question_pages = count
+        report.written += written
+        report.unchanged += unchanged
+        env = make_environment(config)
+        output = Output(out_dir)
+        write_static(output)
+        listing_urls = listings.write_listings(db, env, output, config)
+        feeds.write_feeds(db, env, output, config)
+        write_sitemaps(output, env, sitemap_entries(db, listing_urls), config)
+        output.write("robots.txt", env.get_template("robots.txt").render(page_url=""))
+    finally:
+        db.close()
+    report.written += output.written
+    report.unchanged += output.unchanged
+    return report
