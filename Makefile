@@ -25,11 +25,11 @@ setup: $(VENV)/.installed ## Create the virtual environment with the pinned depe
 db: $(VENV)/.installed ## Read SOURCES into $(BUILD)/answers.db (incremental)
 	$(ANSWERS) db $(SOURCES) --db $(BUILD)/answers.db $(foreach folder,$(MEMBERS),--members $(folder)) $(if $(STRICT),--strict)
 
-pages: db ## Write one Markdown page per question into $(BUILD)/pages (not built yet)
-	@echo "pages: not built yet"
+pages: db ## Write one Markdown page per question into $(BUILD)/pages (only changed files)
+	$(ANSWERS) pages --db $(BUILD)/answers.db --out $(BUILD)/pages
 
-site: pages ## Render $(BUILD)/site from the pages (not built yet)
-	@echo "site: not built yet"
+site: pages ## Render $(BUILD)/site from the pages and the database, with search (BASE_URL=)
+	$(ANSWERS) site --db $(BUILD)/answers.db --pages $(BUILD)/pages --out $(BUILD)/site $(if $(BASE_URL),--base-url $(BASE_URL))
 
 build: db pages site ## db, pages and site
 

@@ -73,6 +73,57 @@ def print_db_report(report: store.BuildReport, db_path: str) -> None:
             click.echo(f"  accounting error in {file.path}: {file}", err=True)
 
 
+@cli.command()
+@click.option("--db", "db_path", default="build/answers.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The database to read.")
+@click.option("--out", "out_dir", default="build/pages", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The folder of Markdown pages to write.")
+def pages(db_path: Path, out_dir: Path) -> None:
+    "Write one Markdown page (YAML front matter + body) per question; only changed files."
+    from . import pages as pages_stage
+
+    report = pages_stage.write_pages(db_path, out_dir)
+    click.echo(f"{out_dir}: {report.questions} pages, {len(report.written)} written, "
+               f"{report.unchanged} unchanged, {len(report.removed)} removed.")
+
+
+@cli.command()
+@click.option("--db", "db_path", default="build/answers.db", show_default=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The database the listings and feeds come from.")
+@click.option("--pages", "pages_dir", default="build/pages", show_default=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The Markdown pages, one per question.")
+@click.option("--out", "out_dir", default="build/site", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The folder to write.")
+@click.option("--base-url", default="http://127.0.0.1:8000/", show_default=True, envvar="BASE_URL",
+              help="Where the archive is published: canonical URLs, feeds and the sitemap.")
+@click.option("--datasette-url", default="http://127.0.0.1:8001", show_default=True,
+              envvar="DATASETTE_URL", help="Where Datasette serves the database.")
+@click.option("--workers", default=2, show_default=True, help="Processes rendering pages.")
+@click.option("--search/--no-search", default=True, show_default=True,
+              help="Index the question pages for search (Pagefind) when any page changed.")
+def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
+         workers: int, search: bool) -> None:
+    "Render the static archive: question pages, listings, feeds, sitemap, search index."
+    from . import search as search_stage
+    from . import site as site_stage
+    from .render import SiteConfig
+
+    config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
+    report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers)
+    click.echo(f"{out_dir}: {report.question_pages} question pages; {len(report.written)} files "
+               f"written, {report.unchanged} unchanged.")
+    if search and search_stage.needs_index(out_dir, report.html_written):
+        try:
+            result = search_stage.index(out_dir)
+        except search_stage.SearchIndexError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"Search index: {result}")
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="answers")
 
