@@ -26,3 +26,11 @@ def corpus() -> Path:
 @pytest.fixture(scope="session")
 def seeds() -> Path:
     return SEEDS
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory, corpus, seeds):
+    "A small real archive (db, pages, site with search), built once a session: see sitebuild.py."
+    from sitebuild import build_test_site
+
+    return build_test_site(tmp_path_factory.mktemp("archive"), corpus, seeds)
