@@ -36,8 +36,14 @@ def fresh_store() -> store.Store:
     return store.Store(sqlite_utils.Database(memory=True))
 
 
-def stored(db: sqlite_utils.Database, key: str) -> dict:
-    return db["questions"].get(key)
+def stored(fresh_store: store.Store, key: str) -> dict:
+    fresh_store.flush()
+    return fresh_store.db["questions"].get(key)
+
+
+def count(fresh_store: store.Store) -> int:
+    fresh_store.flush()
+    return fresh_store.db["questions"].count
 
 
 # -- sanitizing -----------------------------------------------------------------------------
@@ -78,13 +84,13 @@ def test_key_and_url_use_house_date_tabled_and_uin():
 def test_reused_uin_on_another_date_is_another_question(fresh_store):
     assert fresh_store.add_question(question(), source_id=1)
     assert fresh_store.add_question(question(date_tabled="2016-05-20"), source_id=1)
-    assert fresh_store.db["questions"].count == 2
+    assert count(fresh_store) == 2
 
 
 def test_exact_duplicate_collapses(fresh_store):
     assert fresh_store.add_question(question(), source_id=1)
     assert not fresh_store.add_question(question(location="another place"), source_id=2)
-    assert fresh_store.db["questions"].count == 1
+    assert count(fresh_store) == 1
 
 
 @pytest.mark.parametrize("order", ["earlier first", "later first"])
@@ -98,7 +104,7 @@ def test_later_snapshot_wins_whatever_the_order(fresh_store, order):
     if order == "later first":
         snapshots.reverse()
     results = [fresh_store.add_question(s, source_id=1) for s in snapshots]
-    row = stored(fresh_store.db, answered.key)
+    row = stored(fresh_store, answered.key)
     assert row["answer_text"] == "There are 24,000 schools."
     assert row["is_holding"] == 0
     assert row["date_answered"] == "2025-01-14"
@@ -112,7 +118,7 @@ def test_correction_keeps_the_answer_it_corrects(fresh_store):
                         is_correction=True, date_answer_corrected="2025-02-01")
     fresh_store.add_question(original, source_id=1)
     fresh_store.add_question(corrected, source_id=2)
-    row = stored(fresh_store.db, original.key)
+    row = stored(fresh_store, original.key)
     assert row["answer_html"] == "<p>There are 24,400 schools.</p>"
     assert row["original_answer_html"] == "<p>There are 24,000 schools.</p>"
     assert row["is_correction"] == 1
@@ -132,6 +138,7 @@ def test_members_and_bodies_are_named_and_linked(fresh_store):
 
 def test_full_text_search_finds_words_by_stem(fresh_store):
     fresh_store.add_question(question(answer_html="<p>Inspections are published yearly.</p>"), 1)
+    fresh_store.flush()
     hits = fresh_store.db.execute(
         "select key from questions_fts join questions on questions.rowid = questions_fts.rowid "
         "where questions_fts match :q", {"q": "inspection"}).fetchall()

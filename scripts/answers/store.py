@@ -25,6 +25,7 @@ from . import sources
 from .model import FullText, MemberRef, Question, SourceError, slugify
 
 SCHEMA_VERSION = "1"
+BATCH_SIZE = 1000
 
 # Tags and attributes an answer may keep: the structure of a parliamentary answer (paragraphs,
 # lists, tables, emphasis, links) and nothing that runs or restyles the page.
@@ -220,6 +221,11 @@ class Store:
         }
         self.members: dict[str, dict] = {}
         self.bodies: dict[str, dict] = {}
+        # Rows waiting to be written, by primary key: a later row for a key replaces the
+        # earlier one before anything is written.
+        self.pending_questions: dict[str, dict] = {}
+        self.pending_snapshots: dict[str, dict] = {}
+        self.pending_full_texts: dict[int, dict] = {}
 
     # -- members and bodies ---------------------------------------------------------------
 
@@ -259,22 +265,29 @@ class Store:
         row = self.question_row(question, source_id)
         if held is not None:
             self.keep_original_answer(row)
-        self.db["questions"].upsert(row, pk="key", alter=False)
-        self.db["question_snapshots"].upsert(
-            {"key": key, "record_hash": record_hash, "freshness": json.dumps(freshness)}, pk="key"
-        )
+        self.pending_questions[key] = row
+        self.pending_snapshots[key] = {
+            "key": key, "record_hash": record_hash, "freshness": json.dumps(freshness)
+        }
         self.snapshots[key] = (record_hash, freshness)
+        if len(self.pending_questions) >= BATCH_SIZE:
+            self.write_pending()
         return True
 
     def keep_original_answer(self, row: dict) -> None:
         "A correction that replaces a stored answer keeps the answer it corrects."
         if not row["is_correction"] or row["original_answer_html"]:
             return
-        previous = self.db.execute(
-            "select answer_html from questions where key = :key", {"key": row["key"]}
-        ).fetchone()
-        if previous and previous[0] and previous[0] != row["answer_html"]:
-            row["original_answer_html"] = previous[0]
+        previous = self.pending_questions.get(row["key"])
+        if previous is not None:
+            previous_answer = previous["answer_html"]
+        else:
+            found = self.db.execute(
+                "select answer_html from questions where key = :key", {"key": row["key"]}
+            ).fetchone()
+            previous_answer = found[0] if found else None
+        if previous_answer and previous_answer != row["answer_html"]:
+            row["original_answer_html"] = previous_answer
 
     def question_row(self, q: Question, source_id: int) -> dict:
         answer_html = sanitize_html(q.answer_html) or None
@@ -322,19 +335,39 @@ class Store:
             "answer_html": full_text.answer_html or None,
             "source_id": source_id,
         }
-        held = self.db.execute(
-            "select question_text, answer_html from full_texts where api_id = :api_id",
-            {"api_id": full_text.api_id},
-        ).fetchone()
+        held = self.held_full_text(full_text.api_id)
         if held is not None and held == (row["question_text"], row["answer_html"]):
             return False
         if held is not None and held[1] and not row["answer_html"]:
             return False  # an earlier fetch, from before the question was answered
-        self.db["full_texts"].upsert(row, pk="api_id")
+        self.pending_full_texts[full_text.api_id] = row
+        if len(self.pending_full_texts) >= BATCH_SIZE:
+            self.write_pending()
         return True
 
+    def held_full_text(self, api_id: int) -> tuple | None:
+        pending = self.pending_full_texts.get(api_id)
+        if pending is not None:
+            return pending["question_text"], pending["answer_html"]
+        return self.db.execute(
+            "select question_text, answer_html from full_texts where api_id = :api_id",
+            {"api_id": api_id},
+        ).fetchone()
+
+    def write_pending(self) -> None:
+        "Write buffered rows in batches: one statement a row costs several times more."
+        if self.pending_questions:
+            self.db["questions"].upsert_all(self.pending_questions.values(), pk="key")
+            self.db["question_snapshots"].upsert_all(self.pending_snapshots.values(), pk="key")
+        if self.pending_full_texts:
+            self.db["full_texts"].upsert_all(self.pending_full_texts.values(), pk="api_id")
+        self.pending_questions.clear()
+        self.pending_snapshots.clear()
+        self.pending_full_texts.clear()
+
     def flush(self) -> None:
-        "Write the members and answering bodies gathered so far."
+        "Write the questions, members and answering bodies gathered so far."
+        self.write_pending()
         if self.members:
             self.db["members"].upsert_all(self.members.values(), pk="id", alter=True)
         if self.bodies:
