@@ -488,10 +488,12 @@ def merge_records(member_id: str, records: list[NameRecord]) -> MemberRef:
 
 
 def normalise_name(name: str) -> str:
-    "'Rt Hon Siân Berry MP' -> 'sian berry': no accents, case, punctuation or honorifics."
+    """'Rt Hon Siân Berry MP' -> 'sian berry': no accents, case, punctuation or honorifics.
+    Hyphens and apostrophes separate words, as in the slugs of "name:" ids, so that
+    "O'Brien" and "name:...-o-brien" meet."""
     text = unicodedata.normalize("NFKD", name)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    words = re.findall(r"[a-z0-9]+(?:['’][a-z]+)?", text.replace("-", " "))
+    words = re.findall(r"[a-z0-9]+", text)
     return " ".join(word for word in words if word not in HONORIFICS)
 
 
