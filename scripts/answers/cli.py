@@ -124,6 +124,28 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
         click.echo(f"Search index: {result}")
 
 
+@cli.command()
+@click.option("--build", "build_dir", default="build", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The build folder: answers.db and site/ in it.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--site-port", default=8000, show_default=True, help="Port of the static archive.")
+@click.option("--datasette-port", default=8001, show_default=True, help="Port of Datasette.")
+def serve(build_dir: Path, host: str, site_port: int, datasette_port: int) -> None:
+    "Serve the built archive and, beside it, Datasette over its database (Ctrl-C stops both)."
+    from . import serve as serving
+
+    options = serving.ServeOptions(site_dir=build_dir / "site", db_path=build_dir / "answers.db",
+                                   host=host, site_port=site_port, datasette_port=datasette_port)
+    click.echo(f"Archive:   {options.site_url}")
+    click.echo(f"Datasette: {options.datasette_url}")
+    try:
+        serving.serve(options)
+    except serving.ServeError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo("Stopped.")
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="answers")
 

@@ -1,0 +1,87 @@
+"""Datasette plugin for the archive: answers shown as HTML, and links to the archive's pages.
+
+Only the columns named below are touched; every other cell keeps Datasette's own rendering.
+Its configuration (metadata.yml, plugins: answer_html:) has one key, `archive_url`: where the
+static archive is served, so that a question's relative `url` becomes a link to its page.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+from datasette import hookimpl
+from datasette.utils import tilde_encode
+
+from answers.store import sanitize_html
+
+DATABASE = "answers"
+DEFAULT_ARCHIVE_URL = "http://127.0.0.1:8000/"
+# Sanitized HTML in the database, shown as HTML rather than as escaped source.
+HTML_COLUMNS = {("questions", "answer_html"), ("questions", "original_answer_html")}
+# Tables and views whose `key` is a question's key (None: the results of a canned query).
+QUESTION_KEY_TABLES = {"question_list", None}
+# The markers the `search` query's snippet() puts around matched words.
+SNIPPET_MARKS = re.compile(r"(<mark>|</mark>)")
+
+
+def archive_url(datasette) -> str:
+    "The archive's base URL, ending in '/'."
+    config = datasette.plugin_config("answer_html") or {}
+    base = config.get("archive_url") or DEFAULT_ARCHIVE_URL
+    return base if base.endswith("/") else base + "/"
+
+
+def page_url(base: str, path: str | None) -> str | None:
+    "The absolute URL of an archive page from its relative path."
+    return urljoin(base, path) if path else None
+
+
+def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
+    """A snippet split into (text, is_match) pieces. The text stays text: only the markers
+    that snippet() added become highlighting, whatever the answer itself contains."""
+    parts, marked = [], False
+    for piece in SNIPPET_MARKS.split(snippet):
+        if piece == "<mark>":
+            marked = True
+        elif piece == "</mark>":
+            marked = False
+        elif piece:
+            parts.append((piece, marked))
+    return parts
+
+
+async def render_macro(datasette, name: str, *args):
+    "A cell rendered by a macro of templates/datasette/_answer_cells.html, which holds the markup."
+    template = datasette.jinja_env.get_template("_answer_cells.html")
+    module = await template.make_module_async()
+    return await getattr(module, name)(*args)
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    # archive_url(url) in SQL, so that canned queries (and their Atom feeds) can link pages.
+    base = archive_url(datasette)
+    conn.create_function("archive_url", 1, lambda path: page_url(base, path), deterministic=True)
+
+
+@hookimpl
+def extra_template_vars(datasette):
+    return {"archive_url": archive_url(datasette)}
+
+
+@hookimpl
+def render_cell(value, column, table, database, datasette):
+    if database != DATABASE or not isinstance(value, str) or not value:
+        return None
+    if (table, column) in HTML_COLUMNS:
+        # Sanitized when the database was built; cleaned again here in case it was not.
+        return render_macro(datasette, "answer_html", sanitize_html(value))
+    if column == "url" and table in {"questions", "question_list", None}:
+        return render_macro(datasette, "archive_link", page_url(archive_url(datasette), value), value)
+    if column == "key" and table in QUESTION_KEY_TABLES:
+        href = datasette.urls.row(DATABASE, "questions", tilde_encode(value))
+        return render_macro(datasette, "question_link", href, value)
+    if column == "snippet" and table is None:
+        return render_macro(datasette, "snippet", snippet_parts(value))
+    return None

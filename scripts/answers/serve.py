@@ -1,0 +1,181 @@
+"""Serve what the build made: the static archive and, beside it, Datasette over the database.
+
+Both run in this one process: the archive (build/site) with Python's http.server in a thread,
+Datasette with uvicorn in the main thread. Ctrl-C or SIGTERM stops Datasette gracefully, then
+the archive's server; both sockets are closed before `serve` returns.
+
+`make_datasette` is the one place the Datasette configuration is assembled (metadata.yml, our
+plugins, our templates, the settings below), so that the tests exercise what production serves.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import uvicorn
+import yaml
+from datasette.app import Datasette
+
+PROJECT = Path(__file__).resolve().parents[2]
+METADATA = PROJECT / "metadata.yml"
+PLUGINS = PROJECT / "plugins"
+TEMPLATES = PROJECT / "templates" / "datasette"
+
+# Measured on the whole corpus (see the README's API section for the figures).
+SETTINGS = {
+    # Suggesting facets costs more than the rest of a table page put together; the facets
+    # configured in metadata.yml are still computed.
+    "suggest_facets": False,
+    # Generous, so that primary-key lookups never fail under load, yet a runaway ?sql= query
+    # is still stopped.
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 1000,
+    "max_returned_rows": 1000,
+    "default_page_size": 50,
+    # The database is immutable between builds.
+    "default_cache_ttl": 3600,
+}
+
+
+class ServeError(Exception):
+    "The servers could not start."
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    site_dir: Path
+    db_path: Path
+    host: str = "127.0.0.1"
+    site_port: int = 8000
+    datasette_port: int = 8001
+
+    @property
+    def site_url(self) -> str:
+        return f"http://{self.host}:{self.site_port}/"
+
+    @property
+    def datasette_url(self) -> str:
+        return f"http://{self.host}:{self.datasette_port}/"
+
+
+def load_metadata(path: Path = METADATA, archive_url: str | None = None) -> dict:
+    "metadata.yml, with the archive's address replaced when it is served elsewhere."
+    metadata = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if archive_url:
+        metadata.setdefault("plugins", {}).setdefault("answer_html", {})["archive_url"] = archive_url
+    return metadata
+
+
+def make_datasette(
+    db_path: Path,
+    archive_url: str | None = None,
+    inspect_file: Path | None = None,
+    settings: dict | None = None,
+) -> Datasette:
+    """Datasette over the database, configured as the archive serves it.
+
+    The database is opened immutable: Datasette may then cache counts (from `inspect_file`)
+    and skip locking. The file must be named answers.db: its stem is the database's name.
+    """
+    inspect_data = json.loads(inspect_file.read_text()) if inspect_file else None
+    return Datasette(
+        immutables=[str(db_path)],
+        inspect_data=inspect_data,
+        metadata=load_metadata(archive_url=archive_url),
+        plugins_dir=str(PLUGINS),
+        template_dir=str(TEMPLATES),
+        settings={**SETTINGS, **(settings or {})},
+    )
+
+
+def inspect_path_for(db_path: Path) -> Path:
+    return db_path.with_name("counts.json")
+
+
+def ensure_inspect_file(db_path: Path) -> Path:
+    """`datasette inspect` the database into counts.json beside it, unless that is newer.
+
+    Table counts of an immutable database are then read from the file, not counted per request.
+    """
+    inspect_file = inspect_path_for(db_path)
+    if inspect_file.exists() and inspect_file.stat().st_mtime >= db_path.stat().st_mtime:
+        return inspect_file
+    subprocess.run(
+        [sys.executable, "-m", "datasette", "inspect", str(db_path), "--inspect-file", str(inspect_file)],
+        check=True,
+    )
+    return inspect_file
+
+
+def bind(host: str, port: int) -> socket.socket:
+    "A listening socket, or ServeError if the port is taken."
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from error
+    sock.listen(128)
+    return sock
+
+
+class SiteServer(ThreadingHTTPServer):
+    "http.server over the built site, on a socket bound beforehand."
+
+    daemon_threads = True
+
+    def __init__(self, sock: socket.socket, site_dir: Path):
+        handler = functools.partial(SimpleHTTPRequestHandler, directory=str(site_dir))
+        super().__init__(sock.getsockname(), handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+
+
+def check_inputs(options: ServeOptions) -> None:
+    if not options.db_path.is_file():
+        raise ServeError(f"no database at {options.db_path}: run `make build` first")
+    if not (options.site_dir / "index.html").is_file():
+        raise ServeError(f"no site at {options.site_dir}: run `make build` first")
+    if options.db_path.name != "answers.db":
+        raise ServeError(f"the database must be named answers.db, not {options.db_path.name}")
+
+
+def serve(options: ServeOptions) -> None:
+    """Serve the archive and Datasette until interrupted (Ctrl-C or SIGTERM)."""
+    check_inputs(options)
+    inspect_file = ensure_inspect_file(options.db_path)
+    datasette = make_datasette(options.db_path, options.site_url, inspect_file)
+    site_socket = bind(options.host, options.site_port)
+    try:
+        datasette_socket = bind(options.host, options.datasette_port)
+    except ServeError:
+        site_socket.close()
+        raise
+    site = SiteServer(site_socket, options.site_dir)
+    site_thread = threading.Thread(target=site.serve_forever, name="archive-site", daemon=True)
+    site_thread.start()
+    # uvicorn stops gracefully on SIGINT or SIGTERM, then re-raises the signal with the
+    # handler that was there before: making that KeyboardInterrupt for SIGTERM too lets the
+    # `finally` below close the archive's server in both cases.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        config = uvicorn.Config(datasette.app(), log_level="info", lifespan="on")
+        uvicorn.Server(config).run(sockets=[datasette_socket])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        site.shutdown()
+        site.server_close()
+        datasette_socket.close()
+        site_thread.join()
