@@ -2,6 +2,8 @@
 SOURCES ?= content
 BUILD ?= build
 MEMBERS ?= ../shared/corpus/members ../shared/corpus/parlparse-members
+SITE_PORT ?= 8000
+DATASETTE_PORT ?= 8001
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -33,8 +35,8 @@ site: pages ## Render $(BUILD)/site from the pages and the database, with search
 
 build: db pages site ## db, pages and site
 
-serve: build ## Build, then serve the archive on :8000 and Datasette on :8001 (not built yet)
-	@echo "serve: not built yet"
+serve: build ## Build, then serve the archive on :8000 and Datasette on :8001 (SITE_PORT=, DATASETTE_PORT=)
+	$(ANSWERS) serve --build $(BUILD) --site-port $(SITE_PORT) --datasette-port $(DATASETTE_PORT)
 
 fetch: $(VENV)/.installed ## Fetch new answers from the official API into content/ (not built yet)
 	@echo "fetch: not built yet"
