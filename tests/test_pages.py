@@ -1,0 +1,209 @@
+"""The pages stage: one Markdown page per question, complete, readable, stable, incremental."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import sqlite_utils
+
+from answers import pages
+from answers.model import MemberRef, Question
+from answers.render import render_markdown
+from answers.store import Store
+
+SEED_URL = "commons/2018-11-21/p40657d7024/"
+
+
+# -- HTML answers -> Markdown ------------------------------------------------------------
+
+
+def test_simple_table_becomes_a_markdown_table():
+    html = ("<p>Figures:</p><table><tr><td>Year</td><td>Pupils</td></tr>"
+            "<tr><td>2023</td><td>1,204</td></tr></table>")
+    assert pages.html_to_markdown(html) == (
+        "Figures:\n\n| Year | Pupils |\n| --- | --- |\n| 2023 | 1,204 |")
+
+
+@pytest.mark.parametrize("table", [
+    '<table><tr><td colspan="2">Total</td></tr><tr><td>a</td><td>b</td></tr></table>',
+    '<table><tr><td rowspan="2">a</td><td>b</td></tr><tr><td>c</td></tr></table>',
+    "<table><caption>Costs</caption><tr><td>a</td></tr></table>",
+    "<table><tr><td><p>one</p><p>two</p></td></tr></table>",
+    "<table><tr><td>a<br>b</td></tr></table>",
+    "<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>",
+])
+def test_table_that_markdown_cannot_hold_stays_html(table):
+    markdown = pages.html_to_markdown(table)
+    assert markdown.startswith("<table>") and markdown.endswith("</table>")
+    assert "| ---" not in markdown
+
+
+def test_nested_list_is_indented_for_python_markdown():
+    markdown = pages.html_to_markdown("<ul><li>one<ul><li>inner</li></ul></li><li>two</li></ul>")
+    assert markdown == "- one\n    - inner\n- two"
+    assert render_markdown(markdown).count("<ul>") == 2
+
+
+def test_ordered_list_keeps_its_start():
+    assert pages.html_to_markdown('<ol start="3"><li>c</li><li>d</li></ol>') == "3. c\n4. d"
+
+
+@pytest.mark.parametrize("text", [
+    "Costs rose by 5 * 2 = 10_000 [sic] in `2023`",
+    "# not a heading",
+    "1. not a list",
+    "- not a bullet",
+    "a <b>tag</b> & an &amp; entity",
+    "a | pipe and a back\\slash",
+])
+def test_question_text_reads_back_as_the_same_text(text):
+    "Markdown's own characters in a question are escaped: the reader sees the text as asked."
+    html = render_markdown(pages.text_to_markdown(text))
+    import html as html_module
+    import re
+
+    plain = html_module.unescape(re.sub(r"<[^>]+>", "", html)).strip()
+    assert plain == text
+    assert "<h1" not in html and "<li" not in html and "<b>" not in html
+
+
+# -- pages from the real test archive ----------------------------------------------------
+
+
+def test_every_question_has_a_page(built_site):
+    db = sqlite_utils.Database(built_site.db)
+    urls = {row["url"] for row in db.query("select url from questions")}
+    written = {str(p.parent.relative_to(built_site.pages)) + "/"
+               for p in built_site.pages.glob("**/index.md")}
+    assert written == urls
+    assert built_site.pages_report.questions == len(urls) > 1000
+
+
+def test_seed_page_front_matter(built_site):
+    meta, body = pages.read_page(built_site.pages / SEED_URL / "index.md")
+    assert meta["answering_member"]["name"] == "Victoria Atkins"
+    assert meta["answering_member"]["id"] == "4399"
+    assert meta["answering_member"]["url"] == "members/4399-victoria-atkins/"
+    # The printed title is kept under its own name, apart from the office held then.
+    assert meta["answerer_title_as_published"] == "Secretary of State for Health and Social Care"
+    assert meta["answering_member_office"] != meta["answerer_title_as_published"]
+    assert meta["answering_body"] == {"name": "Home Office", "slug": "home-office",
+                                      "url": "bodies/home-office/"}
+    assert (meta["date_tabled"], meta["date_answered"]) == ("2018-11-21", "2018-11-29")
+    assert meta["title"] == "Offences against Children: Internet"
+    assert meta["source"]["format"] == "page-text"
+    assert body.startswith("## Question\n\nTo ask the Secretary of State for the Home Department")
+    assert "## Answer\n\nWe have prioritised child sexual abuse" in body
+    assert "Reticulating Splines" not in body
+
+
+def test_api_page_names_members_and_keeps_the_corrected_state(built_site):
+    meta, _ = pages.read_page(built_site.pages / "commons/2024-08-30/3283/index.md")
+    assert meta["uin"] == "3283"
+    assert meta["asking_member"]["name"] == "Mark Ferguson"
+    assert meta["answering_member"]["name"] == "Catherine McKinnell"
+    assert meta["answering_member_office"] == "Minister for School Standards"
+    assert meta["is_correction"] is True
+    assert meta["date_answer_corrected"] == "2024-11-26"
+    assert meta["official_url"] == (
+        "https://questions-statements.parliament.uk/written-questions/detail/2024-08-30/3283")
+
+
+def test_api_page_with_full_answer_and_its_table(built_site):
+    "The clipped answer was replaced by the full one from the longform file, table and all."
+    meta, body = pages.read_page(built_site.pages / "commons/2024-08-30/3171/index.md")
+    assert meta["answer_is_clipped"] is False
+    assert meta["asking_member"]["name"] == "Mr Richard Holden"
+    assert "| --- |" in body or "<table>" in body
+    assert "..." not in body[-20:]
+
+
+def test_pages_are_stable_and_incremental(built_site, tmp_path):
+    "Writing again changes nothing; a changed row rewrites only its own page."
+    db_path = tmp_path / "answers.db"
+    shutil.copy(built_site.db, db_path)
+    out = tmp_path / "pages"
+    shutil.copytree(built_site.pages, out)
+    again = pages.write_pages(db_path, out)
+    assert again.written == [] and again.unchanged == again.questions
+
+    db = sqlite_utils.Database(db_path)
+    db["questions"].update("commons-2024-08-30-3283", {"answer_html": "<p>Changed.</p>"})
+    db.close()
+    changed = pages.write_pages(db_path, out)
+    assert changed.written == ["commons/2024-08-30/3283/index.md"]
+    assert "Changed." in (out / "commons/2024-08-30/3283/index.md").read_text()
+
+
+# -- edge cases from hand-built rows -----------------------------------------------------
+
+
+@pytest.fixture
+def edge_db(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "edge.db")
+    store = Store(db)
+    whip = MemberRef("uk.org.publicwhip/member/2038", name="Jane Doe", party="Labour")
+    minister = MemberRef("name:john-roe", name="John Roe")
+    questions = [
+        Question(house="Commons", uin="101", date_tabled="2009-10-20", date_answered="2009-10-26",
+                 heading="Prisons: Food", answering_body="Ministry of Justice",
+                 asking_member=whip, answering_member=minister,
+                 question_text="To ask about prison food.", answer_html="<p>Corrected.</p>",
+                 original_answer_html="<p>First version.</p>", is_correction=True,
+                 date_answer_corrected="2009-11-02", grouped_keys=["commons-2009-10-20-102",
+                                                                   "commons-2001-01-01-999"]),
+        Question(house="Commons", uin="102", date_tabled="2009-10-20", date_answered="2009-10-26",
+                 heading="Prisons: Food", answering_body="Ministry of Justice",
+                 asking_member=whip, answering_member=minister, is_holding=True,
+                 question_text="To ask more about prison food.",
+                 answer_html="<p>I will write.</p>", grouped_keys=["commons-2009-10-20-101"]),
+        Question(house="Lords", uin="HL1", date_tabled="2009-10-21", is_withdrawn=True,
+                 answering_body="Home Office", question_text="Withdrawn question."),
+    ]
+    for number, question in enumerate(questions):
+        store.add_question(question, source_id=None)
+    store.flush()
+    db.close()
+    return tmp_path / "edge.db"
+
+
+def test_edge_case_pages(edge_db, tmp_path):
+    report = pages.write_pages(edge_db, tmp_path / "pages")
+    assert report.questions == 3
+    meta, body = pages.read_page(tmp_path / "pages/commons/2009-10-20/101/index.md")
+    assert meta["asking_member"]["url"].startswith("members/uk-org-publicwhip-member-2038-")
+    assert meta["asking_member"]["name"] == "Jane Doe"
+    assert meta["answering_member"]["url"].startswith("members/name-john-roe-")
+    assert meta["is_correction"] and meta["has_original_answer"]
+    assert body.endswith("## Answer\n\nCorrected.\n\n## Original answer\n\nFirst version.\n")
+    # A grouped question in the archive is linked; one that is not keeps its key only.
+    assert meta["grouped_questions"] == [
+        {"key": "commons-2009-10-20-102", "uin": "102", "url": "commons/2009-10-20/102/",
+         "heading": "Prisons: Food", "date_tabled": "2009-10-20"},
+        {"key": "commons-2001-01-01-999"},
+    ]
+    holding, _ = pages.read_page(tmp_path / "pages/commons/2009-10-20/102/index.md")
+    assert holding["is_holding"] is True
+    withdrawn, body = pages.read_page(tmp_path / "pages/lords/2009-10-21/hl1/index.md")
+    assert withdrawn["is_withdrawn"] and not withdrawn["has_answer"]
+    assert withdrawn["title"] == "Question HL1 to Home Office"
+    assert "## Answer" not in body
+
+
+def test_same_row_gives_identical_bytes(edge_db, tmp_path):
+    first = pages.write_pages(edge_db, tmp_path / "a")
+    second = pages.write_pages(edge_db, tmp_path / "b")
+    for relative in first.written:
+        assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
+    assert len(first.written) == len(second.written) == 3
+
+
+def test_stale_page_is_removed(edge_db, tmp_path):
+    out = tmp_path / "pages"
+    pages.write_pages(edge_db, out)
+    stale = out / "commons/1999-01-01/1/index.md"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("---\n{}\n---\n")
+    report = pages.write_pages(edge_db, out)
+    assert report.removed == ["commons/1999-01-01/1/index.md"] and not stale.exists()
