@@ -57,7 +57,8 @@ def build(questions: list[Question], directory: MemberDirectory) -> sqlite_utils
 
 
 @pytest.mark.parametrize("member_id, expected", [
-    ("4399", MemberRef("4399", "Victoria Atkins", "Conservative", "Louth and Horncastle", "Commons")),
+    ("4399", MemberRef("4399", "Victoria Atkins", "Conservative", "Louth and Horncastle",
+                       "Commons")),
     ("5031", MemberRef("5031", "Mark Ferguson", "Labour", "Gateshead Central and Whickham",
                        "Commons")),
     ("4125", MemberRef("4125", "Catherine McKinnell", "Labour", "Newcastle upon Tyne North",
@@ -220,7 +221,8 @@ def test_a_bare_rank_names_its_department(directory):
 def test_reversed_treasury_ranges_end_when_the_next_holder_starts(directory):
     # Lucy Rigby: Economic Secretary from 2025-09-06, "ending" 2025-05-14 in the data;
     # Rachel Blake took the post on 2026-05-14, when Rigby became Chief Secretary.
-    assert directory.office_on("5333", "2025-10-29", "Treasury") == ("Economic Secretary", IFG_SOURCE)
+    assert directory.office_on("5333", "2025-10-29", "Treasury") == (
+        "Economic Secretary", IFG_SOURCE)
     assert directory.office_on("5333", "2026-06-01", "Treasury") == (
         "Chief Secretary to the Treasury", IFG_SOURCE)
     assert directory.office_on("4797", "2025-12-01", "Treasury") == (
@@ -270,7 +272,8 @@ def post(title: str, organisation: str | None) -> Post:
 def test_answering_body_matching(body, expected):
     posts = [
         post("Economic Secretary", "HM Treasury"),
-        post("Parliamentary Under-Secretary of State", "Office of the Secretary of State for Scotland"),
+        post("Parliamentary Under-Secretary of State",
+             "Office of the Secretary of State for Scotland"),
         post("Minister for Women and Equalities", "Cabinet Office"),
         post("Minister for Safeguarding", "Home Office"),
         post("Solicitor General", "Attorney General's Office"),

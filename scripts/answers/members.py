@@ -502,7 +502,8 @@ def normalise_name(name: str) -> str:
 
 def ifg_posts(folder: Path) -> dict[str, list[Post]]:
     "MNIS id -> the government posts IfG records, with the two reversed ranges repaired."
-    people = {row["id"]: mnis_id(row.get("id_parliament")) for row in read_csv(folder / "person.csv")}
+    people = {row["id"]: mnis_id(row.get("id_parliament"))
+              for row in read_csv(folder / "person.csv")}
     posts = {row["id"]: row for row in read_csv(folder / "post.csv")}
     organisations = {row["id"]: row for row in read_csv(folder / "organisation.csv")}
     appointments = repair_reversed_ranges(read_csv(folder / "appointment.csv"))
@@ -571,7 +572,7 @@ def posts_in_body(posts: list[Post], body: str | None) -> list[Post]:
 
 
 def body_words(name: str) -> set[str]:
-    "The distinguishing words of a department's name, singular: 'Work and Pensions' -> {work, pension}."
+    "A department's distinguishing words, singular: 'Work and Pensions' -> {work, pension}."
     words = set()
     for word in re.findall(r"[a-z]+", normalise_name(name)):
         if word in BODY_STOPWORDS:
