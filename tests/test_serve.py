@@ -1,0 +1,131 @@
+"""`answers serve`: the archive and Datasette side by side, started as a user starts them and
+stopped with Ctrl-C (SIGINT) or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from answers import store
+
+from conftest import CORPUS
+
+ANSWERS = Path(sys.executable).with_name("answers")
+HOME_PAGE = "<!doctype html><title>Written Answers Archive</title><h1>Written Answers Archive</h1>\n"
+
+
+@pytest.fixture(scope="session")
+def build_dir(tmp_path_factory) -> Path:
+    "A small build: a real database, and a one-page site standing in for build/site."
+    build = tmp_path_factory.mktemp("build")
+    store.build_database([CORPUS / "samples" / "api-edge-cases.json"], build / "answers.db")
+    (build / "site").mkdir()
+    (build / "site" / "index.html").write_text(HOME_PAGE, encoding="utf-8")
+    return build
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    "Nothing listens on the port, and a new server may listen there again."
+    with socket.socket() as client:
+        if client.connect_ex(("127.0.0.1", port)) == 0:
+            return False
+    with socket.socket() as server:
+        # As servers do: connections just closed (TIME_WAIT) do not hold the port.
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            server.bind(("127.0.0.1", port))
+            server.listen(1)
+        except OSError:
+            return False
+        return True
+
+
+def start(build_dir: Path, site_port: int, datasette_port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(ANSWERS), "serve", "--build", str(build_dir),
+         "--site-port", str(site_port), "--datasette-port", str(datasette_port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def wait_until_up(url: str, process: subprocess.Popen, attempts: int = 150) -> httpx.Response:
+    for _ in range(attempts):
+        if process.poll() is not None:
+            raise AssertionError(f"server exited early: {process.stdout.read()}")
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_serve_answers_both_servers_and_stops_cleanly(build_dir, stop_signal):
+    site_port, datasette_port = free_port(), free_port()
+    process = start(build_dir, site_port, datasette_port)
+    try:
+        api = wait_until_up(f"http://127.0.0.1:{datasette_port}/answers/questions.json?_shape=array&_size=5",
+                            process)
+        home = httpx.get(f"http://127.0.0.1:{site_port}/", timeout=5)
+    finally:
+        process.send_signal(stop_signal)
+        output, _ = process.communicate(timeout=30)
+
+    assert api.status_code == 200
+    rows = api.json()
+    assert len(rows) == 5
+    assert all(row["key"].startswith("commons-") and row["url"].endswith("/") for row in rows)
+    assert home.status_code == 200
+    assert home.text == HOME_PAGE
+
+    assert process.returncode == 0, output
+    assert f"Archive:   http://127.0.0.1:{site_port}/" in output
+    assert "Stopped." in output
+    assert port_is_free(site_port) and port_is_free(datasette_port)
+
+
+def test_serve_counts_tables_once_into_an_inspect_file(build_dir):
+    site_port, datasette_port = free_port(), free_port()
+    process = start(build_dir, site_port, datasette_port)
+    try:
+        wait_until_up(f"http://127.0.0.1:{datasette_port}/answers.json", process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    counts = json.loads((build_dir / "counts.json").read_text())
+    assert counts["answers"]["tables"]["questions"]["count"] == 59  # the samples' 59 records
+
+
+def test_serve_refuses_a_port_in_use(build_dir):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy = taken.getsockname()[1]
+        result = subprocess.run(
+            [str(ANSWERS), "serve", "--build", str(build_dir),
+             "--site-port", str(free_port()), "--datasette-port", str(busy)],
+            capture_output=True, text=True, timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{busy}" in result.stderr
+
+
+def test_serve_without_a_build_says_what_to_do(tmp_path):
+    result = subprocess.run([str(ANSWERS), "serve", "--build", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "run `make build` first" in result.stderr
