@@ -251,6 +251,7 @@ def json_type(value) -> str:
 
 
 def to_question(value: dict, location: str) -> Question:
+    api_id = required_id(value)
     house = required_house(value)
     uin = required_uin(value)
     date_tabled = iso_date(value, "dateTabled", required=True)
@@ -281,7 +282,7 @@ def to_question(value: dict, location: str) -> Question:
         question_is_clipped=question_is_clipped(question_text),
         answer_is_clipped=answer_is_clipped(answer_text),
         grouped_keys=grouped_keys(value, house, date_tabled),
-        api_id=required_id(value),
+        api_id=api_id,
         official_url=OFFICIAL_URL.format(date=date_tabled, uin=uin),
         location=location,
     )
