@@ -181,7 +181,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     )
     for columns in (["house"], ["date_tabled"], ["date_answered"], ["answering_body"],
                     ["asking_member_id"], ["answering_member_id"], ["uin"], ["api_id"],
-                    ["is_holding"], ["url"]):
+                    ["is_holding"], ["is_named_day"], ["url"]):
         db["questions"].create_index(columns, if_not_exists=True)
     # Internal: what each stored row was built from, to rank later snapshots against it.
     db["question_snapshots"].create(
