@@ -1,0 +1,123 @@
+"""The archive in a real browser (Debian's Chromium through Playwright): navigation, search,
+phone widths and accessibility."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SEED_URL = "commons/2018-11-21/p40657d7024/"
+TABLE_URL = "commons/2024-08-30/3171/"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url(built_site):
+    handler = functools.partial(QuietHandler, directory=str(built_site.site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def test_home_to_department_to_question_to_member_and_back(page, base_url):
+    page.goto(base_url)
+    page.get_by_role("link", name="Departments").first.click()
+    page.get_by_role("link", name="Home Office", exact=True).click()
+    assert page.url == base_url + "bodies/home-office/"
+    assert page.locator("h1").inner_text() == "Home Office"
+    first = page.locator("ol.items h3 a").first
+    title = first.inner_text()
+    first.click()
+    assert page.locator("h1").inner_text() == title
+    question_url = page.url
+    assert page.get_by_role("definition").filter(has_text="Home Office").count() == 1
+    answerer = page.locator(".answerer-name a")
+    name = answerer.inner_text()
+    answerer.click()
+    assert page.url.startswith(base_url + "members/")
+    assert page.locator("h1").inner_text() == name
+    page.go_back()
+    assert page.url == question_url
+    page.go_back()
+    assert page.url == base_url + "bodies/home-office/"
+
+
+def test_seed_question_reads_truthfully_in_the_browser(page, base_url):
+    page.goto(base_url + SEED_URL)
+    answerer = page.locator(".answerer")
+    assert answerer.locator(".answerer-name").inner_text() == "Victoria Atkins"
+    assert answerer.locator(".office").inner_text() != "Secretary of State for Health and Social Care"
+    assert answerer.locator(".printed-title").inner_text().startswith(
+        "Title printed on the source page")
+
+
+def test_search_finds_a_word_from_a_known_answer(page, base_url):
+    page.goto(base_url + "search/?q=grooming")
+    results = page.locator(".pagefind-ui__result-link")
+    results.first.wait_for(timeout=15000)
+    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    assert any(SEED_URL in href for href in hrefs)
+
+
+def test_answer_with_a_table_fits_a_phone(browser, base_url):
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(base_url + TABLE_URL)
+    assert page.locator(".table-scroll table").count() >= 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    context.close()
+
+
+@pytest.mark.parametrize("path", ["", "bodies/department-for-education/", SEED_URL, TABLE_URL,
+                                  "members/4399-victoria-atkins/"])
+def test_no_serious_accessibility_violations(page, base_url, path):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.goto(base_url + path)
+    results = Axe().run(page)
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
+
+
+def test_pages_work_without_javascript(browser, base_url):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(base_url)
+    page.locator("ol.items h3 a").first.click()
+    assert page.locator(".prose h2").first.inner_text() == "Question"
+    page.goto(base_url + "search/")
+    assert page.locator("noscript").count() == 1
+    context.close()
