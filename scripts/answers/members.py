@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import hashlib
 import io
 import json
 import re
@@ -117,6 +118,8 @@ class MemberDirectory:
     ifg_posts: dict[str, list[Post]] = field(default_factory=dict)  # MNIS id -> posts
     parlparse_posts: dict[str, list[Post]] = field(default_factory=dict)  # person id -> posts
     person_of: dict[str, str] = field(default_factory=dict)  # parlparse member/lord -> person
+    # A digest of the reference files: the store rebuilds the database when it changes.
+    fingerprint: str = ""
 
     # -- loading ------------------------------------------------------------------------
 
@@ -124,7 +127,7 @@ class MemberDirectory:
     def load(cls, paths: Iterable[Path]) -> "MemberDirectory":
         "Read every reference file found under the given folders."
         files = ReferenceFiles.find(paths)
-        directory = cls()
+        directory = cls(fingerprint=files.fingerprint())
         records: dict[str, list[NameRecord]] = defaultdict(list)
         for member_id, record in mnis_name_records(files):
             records[member_id].append(record)
@@ -267,13 +270,24 @@ class ReferenceFiles:
     ministers_2010: Path | None = None
     ministers_xml: Path | None = None
 
+    all_files: list[Path] = field(default_factory=list)
+
     @classmethod
     def find(cls, paths: Iterable[Path]) -> "ReferenceFiles":
         found = cls()
         for folder in paths:
             for path in sorted(Path(folder).rglob("*")):
-                found.add(path)
+                if path.is_file():
+                    found.all_files.append(path)
+                    found.add(path)
         return found
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for path in self.all_files:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
 
     def add(self, path: Path) -> None:
         name = path.name.removesuffix(".gz")

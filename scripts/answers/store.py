@@ -195,10 +195,28 @@ def create_schema(db: sqlite_utils.Database) -> None:
         db["questions"].enable_fts(
             ["heading", "question_text", "answer_text"], tokenize="porter", create_triggers=True,
         )
+        narrow_fts_update_trigger(db)
     # The questions without their answer bodies, for listings light enough to page through,
     # and with the year answered as a column of its own, for faceting. `rowid` lets full-text
     # search (questions_fts) find rows of the view.
     db.create_view("question_list", QUESTION_LIST_SQL, replace=True)
+
+
+def narrow_fts_update_trigger(db: sqlite_utils.Database) -> None:
+    """Re-index a row only when an indexed column changes: filling in offices or flags
+    otherwise re-indexes every answer (3.6 of the 4.4 s of a full office update)."""
+    db.executescript(
+        """
+        drop trigger if exists questions_au;
+        create trigger questions_au after update of heading, question_text, answer_text
+        on questions begin
+          insert into questions_fts (questions_fts, rowid, heading, question_text, answer_text)
+            values ('delete', old.rowid, old.heading, old.question_text, old.answer_text);
+          insert into questions_fts (rowid, heading, question_text, answer_text)
+            values (new.rowid, new.heading, new.question_text, new.answer_text);
+        end;
+        """
+    )
 
 
 QUESTION_LIST_SQL = """select rowid, key, house, uin, date_tabled, date_for_answer, date_answered,
@@ -475,7 +493,7 @@ def build_database(
     work_path = db_path.with_name(db_path.name + ".tmp")
     if work_path.exists():
         work_path.unlink()
-    version = code_version()
+    version = code_version() + (directory.fingerprint if directory is not None else "")
     report.rebuilt = not can_update(db_path, readable, version)
     if not report.rebuilt:
         shutil.copyfile(db_path, work_path)
