@@ -38,8 +38,8 @@ build: db pages site ## db, pages and site
 serve: build ## Build, then serve the archive on :8000 and Datasette on :8001 (SITE_PORT=, DATASETTE_PORT=)
 	$(ANSWERS) serve --build $(BUILD) --site-port $(SITE_PORT) --datasette-port $(DATASETTE_PORT)
 
-fetch: $(VENV)/.installed ## Fetch new answers from the official API into content/ (not built yet)
-	@echo "fetch: not built yet"
+fetch: $(VENV)/.installed ## New and changed questions from the official API into content/api (SINCE=, UNTIL=, API_URL=)
+	$(ANSWERS) fetch --content content $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(API_URL),--api-url $(API_URL))
 
 bench: $(VENV)/.installed ## Time each stage over the whole shared corpus and the JSON API; print the figures
 	$(BIN)/python bench/run.py

@@ -146,6 +146,78 @@ def serve(build_dir: Path, host: str, site_port: int, datasette_port: int) -> No
     click.echo("Stopped.")
 
 
+@cli.command()
+@click.option("--content", "content_dir", default="content", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The content folder: responses go to its api/ folder.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="First date to ask for (tabled, answered or corrected). Default: the end "
+                   "date of the last fetch, or 30 days ago on the first.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Last date to ask for. Default: today.")
+@click.option("--api-url", default=None, envvar="API_URL",
+              help="Root of the Written Questions API; /questions is appended.  "
+                   "[default: https://questions-statements-api.parliament.uk/api/writtenquestions]")
+@click.option("--house", "houses", multiple=True, type=click.Choice(["Commons", "Lords"]),
+              help="A House to fetch (repeatable). Default: both.")
+@click.option("--rate", default=2.0, show_default=True, help="Requests a second at most (0: no limit).")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for a response.")
+@click.option("--retries", default=5, show_default=True, help="Retries of a failed request.")
+def fetch(content_dir: Path, since, until, api_url: str | None, houses: tuple[str, ...],
+          rate: float, timeout: float, retries: int) -> None:
+    "Fetch new and changed questions from the official API into CONTENT/api/ (resumable)."
+    from . import fetch as fetching
+
+    settings = fetching.Settings(
+        api_url=api_url or fetching.DEFAULT_API_URL, houses=houses or fetching.HOUSES,
+        rate=rate, timeout=timeout, max_retries=retries,
+    )
+    with FetchProgress() as progress:
+        try:
+            summary = fetching.fetch(content_dir, since=since and since.date(),
+                                     until=until and until.date(), settings=settings,
+                                     on_event=progress.show)
+        except (fetching.FetchError, ValueError, OSError) as error:
+            raise click.ClickException(f"{error} (run again to resume)") from error
+    print_fetch_summary(summary)
+
+
+class FetchProgress:
+    "A progress bar over the fetch's date ranges, made when the first event says how many."
+
+    def __init__(self):
+        self.bar = None
+
+    def __enter__(self) -> "FetchProgress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.render_finish()
+
+    def show(self, event) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=event.windows, label="Fetching", file=sys.stderr,
+                                         item_show_func=lambda text: text)
+            self.bar.render_progress()
+        text = f"{event.window}: {event.records}"
+        if event.total:
+            text += f"/{event.total}"
+        self.bar.update(event.windows_done - self.bar.pos, current_item=text)
+
+
+def print_fetch_summary(summary) -> None:
+    how = "resumed and finished" if summary.resumed else "finished"
+    click.echo(f"Fetch {summary.since}..{summary.until} {how}: {summary.pages} pages, "
+               f"{summary.records} records, {summary.unique_ids} unique ids, "
+               f"{summary.full_texts} full texts ({summary.full_texts_missing} not found), "
+               f"{summary.retries} retries, {summary.repasses} ranges paged again.")
+    for path in summary.files_changed:
+        click.echo(f"  wrote {path}")
+    if not summary.files_changed:
+        click.echo("  nothing new: no file changed.")
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="answers")
 

@@ -28,12 +28,15 @@ def reader_for(path: Path):
 
 
 def discover(inputs: Iterable[str | Path]) -> list[Path]:
-    "Every file under the given files and folders, sorted, so that builds are repeatable."
+    """Every file under the given files and folders, sorted, so that builds are repeatable.
+    Hidden files and folders within a folder (a fetch's state, a half-written temporary file,
+    editor backups) are not source answers and are passed over."""
     files: set[Path] = set()
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files.update(p for p in path.rglob("*") if p.is_file())
+            files.update(p for p in path.rglob("*") if p.is_file()
+                         and not any(part.startswith(".") for part in p.relative_to(path).parts))
         elif path.is_file():
             files.add(path)
         else:
