@@ -187,6 +187,7 @@ def test_the_same_data_fetched_twice_gives_the_same_bytes(tmp_path, november):
     two = (tmp_path / "two" / "api" / "2024-11.json.gz").read_bytes()
     assert one == two
     assert one[4:8] == b"\0\0\0\0"  # no timestamp in the gzip header
+    assert (tmp_path / "one" / "api" / "2024-11.json.gz").stat().st_mode & 0o777 == 0o644
 
 
 def test_new_data_is_added_and_old_responses_kept(tmp_path, november):

@@ -155,7 +155,7 @@ def serve(build_dir: Path, host: str, site_port: int, datasette_port: int) -> No
                    "date of the last fetch, or 30 days ago on the first.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Last date to ask for. Default: today.")
-@click.option("--api-url", default=None, envvar="API_URL",
+@click.option("--api-url", default=None,
               help="Root of the Written Questions API; /questions is appended.  "
                    "[default: https://questions-statements-api.parliament.uk/api/writtenquestions]")
 @click.option("--house", "houses", multiple=True, type=click.Choice(["Commons", "Lords"]),

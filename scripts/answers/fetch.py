@@ -6,9 +6,10 @@ responses as the API returned them, one gzip file a month under `content/api/`:
 
 - `content/api/YYYY-MM.json.gz`: a JSON list of list-page envelopes (`{results, totalResults}`)
   and single-question responses (`{value, links}`), in the order they were fetched. The month
-  is the month of the date range a response was fetched for. A response that says nothing the
-  file does not already hold (every record in it is already there, byte for byte) is not
-  added, so fetching unchanged data changes no file.
+  is the month of the date range a response was fetched for. A page whose every record the
+  file already holds, byte for byte, is not added (nor is a single-question response the file
+  already holds), so fetching unchanged data changes no file. Records repeated across pages
+  are kept as returned: the database build collapses them.
 - `content/api/.fetch-state.json`: the end date of the last complete fetch, and the progress
   of an unfinished one (which query, which `skip`, counters), saved after every page.
 - `content/api/.fetch-journal.jsonl`: responses fetched but not yet filed into the month
@@ -347,6 +348,7 @@ def write_atomically(path: Path, data: bytes) -> bool:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)  # temporary files are private; content is not
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
