@@ -434,7 +434,7 @@ class Store:
         entry fetched at another time (say, before a correction) never replaces a different
         answer.
         """
-        changed = 0
+        updates = []
         rows = self.db.execute(
             """select q.key, q.question_text, q.question_is_clipped, q.answer_text,
                       q.answer_is_clipped, f.question_text, f.answer_html
@@ -442,7 +442,8 @@ class Store:
                where q.question_is_clipped = 1 or q.answer_is_clipped = 1"""
         ).fetchall()
         for key, q_text, q_clipped, a_text, a_clipped, full_q, full_a in rows:
-            update = {}
+            update = {"key": key, "question_text": q_text, "question_is_clipped": q_clipped,
+                      "answer_html": None, "answer_text": a_text, "answer_is_clipped": a_clipped}
             if q_clipped and full_q and same_start(q_text, full_q):
                 update.update(question_text=full_q, question_is_clipped=0)
             if a_clipped and full_a:
@@ -450,10 +451,17 @@ class Store:
                 full_text = html_to_text(full_html)
                 if same_start(a_text, full_text):
                     update.update(answer_html=full_html, answer_text=full_text, answer_is_clipped=0)
-            if update:
-                self.db["questions"].update(key, update)
-                changed += 1
-        return changed
+            if update["question_is_clipped"] != q_clipped or update["answer_is_clipped"] != a_clipped:
+                updates.append(update)
+        self.db.conn.executemany(
+            """update questions set question_text = :question_text,
+                 question_is_clipped = :question_is_clipped,
+                 answer_html = coalesce(:answer_html, answer_html),
+                 answer_text = :answer_text, answer_is_clipped = :answer_is_clipped
+               where key = :key""",
+            updates,
+        )
+        return len(updates)
 
 
 def same_start(clipped: str | None, full: str | None) -> bool:
