@@ -59,10 +59,11 @@ def write_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConf
             by_body[entry["body_slug"]].append(entry)
         for member_id in {entry["asking_member_id"], entry["answering_member_id"]} - {None}:
             by_member[member_id].append(entry)
-    for slug, body_entries in sorted(by_body.items()):
-        url = urls.body_url(slug)
-        write_feed(output, env, config, url, url + "feed.xml",
-                   f"Answers from {body_entries[0]['answering_body']}", body_entries)
+    # Every body page links a feed, so bodies with nothing answered yet get an empty one.
+    for row in db.query("select name, slug from answering_bodies order by slug"):
+        url = urls.body_url(row["slug"])
+        write_feed(output, env, config, url, url + "feed.xml", f"Answers from {row['name']}",
+                   by_body.get(row["slug"], []))
     names = {row["id"]: row["name"] for row in db.query("select id, name from members")}
     # Every member page links a feed, so members with nothing answered yet get an empty one.
     for member_id in member_ids(db):
