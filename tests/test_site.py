@@ -262,8 +262,9 @@ def test_about_page_states_sources_coverage_and_licences(built_site):
 
 
 def test_api_page_and_404(built_site):
-    api = text_of(parse(built_site.site / "api/index.html"))
-    assert "JSON" in api
+    api = parse(built_site.site / "api/index.html")
+    assert text_of(api.xpath("//h1")[0]) == "The archive's API"  # from templates/site/api.md
+    assert "commons-2024-08-30-3283" in text_of(api.xpath("//pre")[0])
     missing = parse(built_site.site / "404.html")
     assert "https://answers.example.org/archive/search/" in missing.xpath("//main//a/@href")
 

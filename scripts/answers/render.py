@@ -23,14 +23,19 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "templates" / "site"
 STATIC = ROOT / "static"
 
-_markdown = markdown.Markdown(extensions=["tables", "sane_lists"], output_format="html")
+# fenced_code serves the site's own pages (the API page); answers never produce fences,
+# because the pages stage escapes their backticks.
+_markdown = markdown.Markdown(extensions=["tables", "sane_lists", "fenced_code"],
+                              output_format="html")
+# An answer never holds an h1 (the store drops it); the site's own pages start with one.
+RENDER_TAGS = ANSWER_TAGS | {"h1"}
 
 
 def render_markdown(text: str) -> str:
     """Markdown -> HTML, sanitized again (pages on disk can be edited by hand), with every
     table in a scrollable region so that a wide table never widens the page on a phone."""
     _markdown.reset()
-    html = nh3.clean(_markdown.convert(text), tags=ANSWER_TAGS, attributes=ANSWER_ATTRIBUTES,
+    html = nh3.clean(_markdown.convert(text), tags=RENDER_TAGS, attributes=ANSWER_ATTRIBUTES,
                      url_schemes=URL_SCHEMES, link_rel="nofollow noopener")
     return wrap_tables(html)
 
