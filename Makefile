@@ -8,7 +8,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ANSWERS := $(BIN)/answers
-PACKAGE := $(wildcard scripts/answers/*.py scripts/answers/*/*.py)
 
 .PHONY: help setup db pages site build serve test bench fetch clean
 .DELETE_ON_ERROR:
