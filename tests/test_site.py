@@ -231,6 +231,20 @@ def test_member_page_lists_asked_and_answered_apart(built_site):
     assert twin["answered"] >= 1 and twin["id"] == "4399"
 
 
+def test_member_page_lists_government_posts_with_dates_and_source(built_site):
+    document = parse(built_site.site / "members/4399-victoria-atkins/index.html")
+    posts = [text_of(li) for li in document.xpath("//section[@aria-labelledby='posts-heading']//li")]
+    assert "Minister for Safeguarding, Home Office 9 November 2017 to 16 September 2021" in posts
+    assert ("Secretary of State for Health and Social Care, Department of Health and Social Care "
+            "13 November 2023 to 5 July 2024") in posts
+    source = document.xpath("//section[@aria-labelledby='posts-heading']//p")[0]
+    assert "Institute for Government Ministers Database" in text_of(source)
+    twin = json.loads((built_site.site / "members/4399-victoria-atkins/index.json").read_text())
+    assert {"post": "Minister for Safeguarding", "organisation": "Home Office",
+            "start_date": "2017-11-09", "end_date": "2021-09-16",
+            "source": "Institute for Government Ministers Database (CC BY 4.0)"} in twin["posts"]
+
+
 def test_days_hierarchy(built_site):
     day = parse(built_site.site / "days/2018/11/29/index.html")
     assert "../../../../" + SEED_URL in day.xpath("//ol[@class='items']//h3/a/@href")

@@ -88,6 +88,17 @@ def load_members(db) -> dict[str, dict]:
     }
 
 
+def load_posts(db) -> dict[str, list[dict]]:
+    "Each member's government posts, earliest first (none when no post data was loaded)."
+    posts: dict[str, list[dict]] = {}
+    if "member_posts" not in db.table_names():
+        return posts
+    for row in db.query("""select member_id, post, organisation, start_date, end_date, source
+                           from member_posts order by member_id, start_date, post"""):
+        posts.setdefault(row.pop("member_id"), []).append(row)
+    return posts
+
+
 def load_items(db, members: dict[str, dict]) -> list[dict]:
     "Every question as a listing shows it, newest first."
     bodies = {row["name"]: {"name": row["name"], "url": urls.body_url(row["slug"])}
@@ -189,7 +200,8 @@ def write_bodies(site: Listings, items: list[dict]) -> None:
               twin={"bodies": entries})
 
 
-def write_members(site: Listings, items: list[dict], members: dict[str, dict]) -> None:
+def write_members(site: Listings, items: list[dict], members: dict[str, dict],
+                  posts: dict[str, list[dict]]) -> None:
     asked = group(items, lambda i: i["asker_id"])
     answered = group(items, lambda i: i["answerer_id"])
     entries = []
@@ -201,10 +213,12 @@ def write_members(site: Listings, items: list[dict], members: dict[str, dict]) -
         context = {"title": member["display"], "member": member,
                    "asked": mine["asked"][:MEMBER_PREVIEW],
                    "answered": mine["answered"][:MEMBER_PREVIEW],
-                   "counts": {k: len(v) for k, v in mine.items()}, "feed": url + "feed.xml"}
+                   "counts": {k: len(v) for k, v in mine.items()}, "feed": url + "feed.xml",
+                   "posts": posts.get(member_id, [])}
         site.page("member.html", url, context, twin={
             "id": member_id, "name": member.get("name"), "party": member.get("party"),
             "constituency": member.get("constituency"), "house": member.get("house"),
+            "posts": posts.get(member_id, []),
             "asked": len(mine["asked"]), "answered": len(mine["answered"]),
             "asked_url": site.config.absolute(url + "asked/index.json"),
             "answered_url": site.config.absolute(url + "answered/index.json")})
@@ -288,7 +302,7 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
     write_home(site, items, stats)
     write_days(site, items)
     write_bodies(site, items)
-    write_members(site, items, members)
+    write_members(site, items, members, load_posts(db))
     write_headings(site, items)
     write_about(site, stats)
     write_api(site)
