@@ -24,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed ## Create the virtual environment with the pinned dependencies
 
 db: $(VENV)/.installed ## Read SOURCES into $(BUILD)/answers.db (incremental)
-	$(ANSWERS) db $(SOURCES) --db $(BUILD)/answers.db $(foreach folder,$(MEMBERS),--members $(folder)) $(if $(STRICT),--strict)
+	$(ANSWERS) db $(SOURCES) --db $(BUILD)/answers.db $(foreach folder,$(MEMBERS),--members $(folder)) $(if $(filter 1,$(STRICT)),--strict)
 
 pages: db ## Write one Markdown page per question into $(BUILD)/pages (only changed files)
 	$(ANSWERS) pages --db $(BUILD)/answers.db --out $(BUILD)/pages

@@ -288,6 +288,7 @@ def test_bad_records_are_rejected_and_the_rest_read():
         ("record 2", "record is not an object but a string"),
         ("record 3 (id 9000203)", "dateTabled is not a date: '3 June 2024'"),
         ("record 4 (id 9000204)", "unknown house 'Senedd'"),
+        ("record 6 (id 9000206)", "groupedQuestions is a number, not a list"),
     ]
     good = records[4]
     assert (good.api_id, good.answer_html) == (

@@ -77,7 +77,7 @@ def test_question_numbers_in_the_files_are_all_stored(built):
 def test_every_file_balances_without_rejects_or_collisions(built):
     _, report = built
     files = [f for f in report.files if f.format == "parlparse-xml"]
-    assert len(files) == 13 + 3 + 5
+    assert len(files) + len(report.superseded) == 13 + 3 + 5
     for file in files:
         assert file.balanced(), file
         assert (file.rejected, file.duplicates) == (0, 0), file
@@ -89,8 +89,30 @@ def test_superseded_versions_contribute_nothing(built):
     superseded = ["answers2009-10-26a.xml", "answers2009-10-26b.xml", "answers2009-10-26c.xml",
                   "answers2009-10-26d.xml", "answers2009-10-26e.xml", "answers2009-10-27a.xml",
                   "answers2009-10-27b.xml", "answers2009-10-28a.xml", "answers2009-10-28b.xml"]
-    assert {name: read[name] for name in superseded} == dict.fromkeys(superseded, 0)
+    assert sorted(Path(path).name for path in report.superseded) == superseded
+    assert not set(superseded) & set(read)
     assert [read[name] for name in LATEST_COMMONS] == [500, 328, 291, 317]
+
+
+def test_a_later_version_arriving_replaces_the_earlier_in_the_database(tmp_path):
+    """An incremental build that gains a later version of a day rebuilds, so that what only
+    the earlier version held (112 questions in 26e) does not linger."""
+    folder = tmp_path / "wrans"
+    folder.mkdir()
+    shutil.copy(PARLPARSE / "wrans" / "answers2009-10-26e.xml", folder)
+    db_path = tmp_path / "answers.db"
+    first = store.build_database([folder], db_path)
+    shutil.copy(PARLPARSE / "wrans" / "answers2009-10-26f.xml", folder)
+    second = store.build_database([folder], db_path)
+    db = sqlite_utils.Database(db_path)
+    keys = {row["key"] for row in db.query("select key from questions")}
+    sources_held = [Path(row["path"]).name for row in db.query("select path from sources")]
+    db.close()
+    assert first.files[0].read == 112 and second.rebuilt
+    assert [Path(path).name for path in second.superseded] == ["answers2009-10-26e.xml"]
+    assert sources_held == ["answers2009-10-26f.xml"]
+    assert keys == {q.key for q in records(folder / "answers2009-10-26f.xml")
+                    if isinstance(q, Question)}
 
 
 def test_each_identity_is_stored_once_with_the_documented_key(built):
@@ -371,9 +393,9 @@ def test_build_keeps_good_files_beside_bad_ones(tmp_path):
     assert by_name == {
         "answers2020-01-06a.xml": (1, 0, 0, 1),
         "spwa2020-01-07.xml": (4, 3, 0, 1),
-        "lordswrans2020-01-08a.xml": (0, 0, 0, 0),
         "lordswrans2020-01-08b.xml": (2, 2, 0, 0),
     }
+    assert [Path(path).name for path in report.superseded] == ["lordswrans2020-01-08a.xml"]
     reasons = sorted(row["reason"] for row in db["rejects"].rows)
     assert reasons == ["mismatched tag", "reply with no question before it"]
     assert db["questions"].count == 5

@@ -124,6 +124,20 @@ def test_correction_keeps_the_answer_it_corrects(fresh_store):
     assert row["is_correction"] == 1
 
 
+def test_correction_read_first_still_keeps_the_answer_it_corrects(fresh_store):
+    original = question(answer_html="<p>There are 24,000 schools.</p>", date_answered="2025-01-14")
+    holding = question(answer_html="<p>I will reply shortly.</p>", is_holding=True,
+                       date_answered="2025-01-09")
+    corrected = replace(original, answer_html="<p>There are 24,400 schools.</p>",
+                        is_correction=True, date_answer_corrected="2025-02-01")
+    assert fresh_store.add_question(corrected, source_id=1)
+    assert not fresh_store.add_question(holding, source_id=2)
+    assert not fresh_store.add_question(original, source_id=3)
+    row = stored(fresh_store, original.key)
+    assert row["answer_html"] == "<p>There are 24,400 schools.</p>"
+    assert row["original_answer_html"] == "<p>There are 24,000 schools.</p>"
+
+
 def test_members_and_bodies_are_named_and_linked(fresh_store):
     fresh_store.add_question(question(asking_member=MemberRef(id="5031", name="Mark Ferguson")), 1)
     fresh_store.flush()
@@ -215,6 +229,34 @@ def test_unchanged_files_are_skipped_and_changed_ones_rebuild(tmp_path):
     assert read_rows(db_path, "select count(*) from questions") == [(39,)]
 
 
+def test_what_a_killed_build_left_behind_does_not_harm_the_next(tmp_path):
+    """A build killed outright leaves its working copy and SQLite's hot journal beside it;
+    replayed onto the next build's copy, that journal would corrupt it."""
+    sources_dir = tmp_path / "content"
+    sources_dir.mkdir()
+    shutil.copy(CORPUS / "samples" / "api-edge-cases.json", sources_dir / "a.json")
+    db_path = tmp_path / "answers.db"
+    leftover = sqlite_utils.Database(tmp_path / ".answers.db.building")
+    leftover["junk"].insert_all({"n": n} for n in range(5000))
+    leftover.close()
+    (tmp_path / ".answers.db.building-journal").write_bytes(b"\xd9\xd5\x05\xf9" + bytes(4096))
+    store.build_database([sources_dir], db_path)
+    assert read_rows(db_path, "pragma integrity_check") == [("ok",)]
+    assert read_rows(db_path, "select count(*) from questions") == [(59,)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.db", "content"]
+
+
+def test_an_unreadable_database_is_rebuilt(tmp_path):
+    sources_dir = tmp_path / "content"
+    sources_dir.mkdir()
+    shutil.copy(CORPUS / "samples" / "api-edge-cases.json", sources_dir / "a.json")
+    db_path = tmp_path / "answers.db"
+    db_path.write_bytes(b"this is not a database" * 100)
+    report = store.build_database([sources_dir], db_path)
+    assert report.rebuilt
+    assert read_rows(db_path, "select count(*) from questions") == [(59,)]
+
+
 def test_a_failed_build_leaves_the_previous_database_intact(tmp_path, monkeypatch):
     sources_dir = tmp_path / "content"
     sources_dir.mkdir()
@@ -233,3 +275,4 @@ def test_a_failed_build_leaves_the_previous_database_intact(tmp_path, monkeypatc
         store.build_database([sources_dir], db_path)
     assert db_path.read_bytes() == before
     assert read_rows(db_path, "select count(*) from questions") == [(59,)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.db", "content"]

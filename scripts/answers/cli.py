@@ -60,7 +60,8 @@ def print_db_report(report: store.BuildReport, db_path: str) -> None:
     mode = "rebuilt" if report.rebuilt else "updated"
     skipped = sum(f.skipped for f in report.files)
     click.echo(f"{db_path} {mode}: {len(report.files)} source files "
-               f"({skipped} unchanged and skipped), {len(report.ignored)} ignored.")
+               f"({skipped} unchanged and skipped), {len(report.superseded)} superseded by a "
+               f"later version, {len(report.ignored)} in no supported format.")
     click.echo(f"{'format':<22}{'files':>7}{'read':>9}{'stored':>9}{'dupes':>9}{'rejected':>10}")
     for name, row in sorted(report.by_format().items()):
         click.echo(f"{name:<22}{row['files']:>7}{row['read']:>9}{row['stored']:>9}"
@@ -115,8 +116,8 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
     report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers)
     click.echo(f"{out_dir}: {report.question_pages} question pages; {len(report.written)} files "
-               f"written, {report.unchanged} unchanged.")
-    if search and search_stage.needs_index(out_dir, report.html_written):
+               f"written, {report.unchanged} unchanged, {len(report.removed)} outdated removed.")
+    if search and search_stage.needs_index(out_dir, report.html_changed):
         try:
             result = search_stage.index(out_dir)
         except search_stage.SearchIndexError as error:

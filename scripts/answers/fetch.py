@@ -40,6 +40,8 @@ from typing import Callable, Iterable, Iterator
 
 import httpx
 
+from .sources import api_json
+
 DEFAULT_API_URL = "https://questions-statements-api.parliament.uk/api/writtenquestions"
 HOUSES = ("Commons", "Lords")
 # Each kind of date the list endpoint filters on, with its query parameter prefix: together
@@ -47,9 +49,6 @@ HOUSES = ("Commons", "Lords")
 KINDS = ("tabled", "answered", "corrected")
 MAX_TAKE = 100  # the API's largest page
 DEFAULT_DAYS = 30  # the first fetch, with no state and no --since, looks back this far
-QUESTION_CLIP_LENGTH = 255
-ANSWER_CLIP_LENGTH = 258  # 255 characters and "..."
-
 STATE_NAME = ".fetch-state.json"
 JOURNAL_NAME = ".fetch-journal.jsonl"
 
@@ -310,10 +309,8 @@ def record_id(item) -> int:
 
 def is_clipped(value: dict) -> bool:
     "Whether the list endpoint cut this record's question or answer."
-    question = value.get("questionText") or ""
-    answer = value.get("answerText") or ""
-    return (len(question) == QUESTION_CLIP_LENGTH
-            or (len(answer) == ANSWER_CLIP_LENGTH and answer.endswith("...")))
+    return (api_json.question_is_clipped(value.get("questionText"))
+            or api_json.answer_is_clipped(value.get("answerText")))
 
 
 def stage(value: dict) -> list:

@@ -109,10 +109,11 @@ def ensure_inspect_file(db_path: Path) -> Path:
     inspect_file = inspect_path_for(db_path)
     if inspect_file.exists() and inspect_file.stat().st_mtime >= db_path.stat().st_mtime:
         return inspect_file
-    subprocess.run(
-        [sys.executable, "-m", "datasette", "inspect", str(db_path), "--inspect-file", str(inspect_file)],
-        check=True,
-    )
+    command = [sys.executable, "-m", "datasette", "inspect", str(db_path),
+               "--inspect-file", str(inspect_file)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ServeError(f"could not count the tables of {db_path}: {result.stderr.strip()}")
     return inspect_file
 
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from contextlib import nullcontext
@@ -94,6 +95,7 @@ class FileReport:
 class BuildReport:
     files: list[FileReport] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # files no reader handles
+    superseded: list[str] = field(default_factory=list)  # earlier versions of a file, skipped
     rebuilt: bool = False
     full_texts_applied: int = 0
 
@@ -278,7 +280,10 @@ class Store:
         record_hash = question.record_hash()
         freshness = question.freshness()
         held = self.snapshots.get(key)
-        if held is not None and (held[0] == record_hash or held[1] > freshness):
+        if held is not None and held[0] == record_hash:
+            return False
+        if held is not None and held[1] > freshness:
+            self.keep_earlier_answer(key, question)
             return False
         row = self.question_row(question, source_id)
         if held is not None:
@@ -306,6 +311,17 @@ class Store:
             previous_answer = found[0] if found else None
         if previous_answer and previous_answer != row["answer_html"]:
             row["original_answer_html"] = previous_answer
+
+    def keep_earlier_answer(self, key: str, earlier: Question) -> None:
+        """An earlier snapshot read after the correction that replaced it: its substantive
+        answer is the one the correction corrects, whatever order the files came in."""
+        if not earlier.answer_html or earlier.is_holding:
+            return
+        row = self.pending_questions.get(key) or self.db["questions"].get(key)
+        original = sanitize_html(earlier.answer_html)
+        if row["is_correction"] and not row["original_answer_html"] and original != row["answer_html"]:
+            row["original_answer_html"] = original
+            self.pending_questions[key] = row
 
     def question_row(self, q: Question, source_id: int) -> dict:
         answer_html = sanitize_html(q.answer_html) or None
@@ -488,63 +504,88 @@ def build_database(
     `progress`, if given, wraps the list of files still to read in a context manager that
     yields an iterable over them (click.progressbar does).
     """
-    files = sources.discover(inputs)
     report = BuildReport()
-    readable = []
-    for path in files:
-        if sources.reader_for(path) is None:
-            report.ignored.append(str(path))
-        else:
-            readable.append((path, str(path), file_sha256(path)))
-
+    readable = survey(sources.discover(inputs), report)
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    work_path = db_path.with_name(db_path.name + ".tmp")
-    if work_path.exists():
-        work_path.unlink()
+    work_path = db_path.with_name(f".{db_path.name}.building")
+    remove_database_files(work_path)  # what a killed build left, its journal included
     version = code_version() + (directory.fingerprint if directory is not None else "")
     report.rebuilt = not can_update(db_path, readable, version)
     if not report.rebuilt:
         shutil.copyfile(db_path, work_path)
-    db = sqlite_utils.Database(work_path)
-    store = Store(db, directory)
-    known = {row["path"]: row["sha256"] for row in db["sources"].rows}
-    todo = [item for item in readable if known.get(item[1]) != item[2]]
+    try:
+        db = sqlite_utils.Database(work_path)
+        try:
+            load_changed_files(Store(db, directory), readable, report, progress)
+            db["meta"].upsert({"name": "code_version", "value": version}, pk="name")
+        finally:
+            db.close()
+        os.replace(work_path, db_path)
+    finally:
+        remove_database_files(work_path)
+    report.files.sort(key=lambda f: f.path)
+    return report
+
+
+def survey(files: list[Path], report: BuildReport) -> list[tuple[Path, str, str]]:
+    """The files to build from, as (path, path as recorded, sha256). Files no reader handles
+    are ignored; superseded versions (a later version of the same file is present) are
+    skipped, so that a file becoming superseded counts as gone and forces a rebuild."""
+    readable = []
+    for path in files:
+        if sources.reader_for(path) is None:
+            report.ignored.append(str(path))
+        elif sources.is_superseded(path):
+            report.superseded.append(str(path))
+        else:
+            readable.append((path, str(path), file_sha256(path)))
+    return readable
+
+
+def load_changed_files(store: Store, readable, report: BuildReport, progress) -> None:
+    "Read the files the database does not hold yet, then the passes over all rows."
+    db = store.db
+    known = {row["path"]: row for row in db["sources"].rows}
+    todo = []
     for path, display, sha in readable:
-        if known.get(display) == sha:
-            row = db.execute(
-                "select format, read, stored, duplicates, rejected from sources where path = :p",
-                {"p": display},
-            ).fetchone()
-            report.files.append(FileReport(display, *row, skipped=True))
+        held = known.get(display)
+        if held is not None and held["sha256"] == sha:
+            report.files.append(FileReport(
+                display, held["format"], held["read"], held["stored"], held["duplicates"],
+                held["rejected"], skipped=True))
+        else:
+            todo.append((path, display, sha))
     with db.atomic(), (progress or nullcontext)(todo) as iterator:
         for path, display, sha in iterator:
             report.files.append(store.load_file(path, display, sha, sources.read(path)))
         report.full_texts_applied = store.apply_full_texts()
-        if directory is not None:
-            directory.apply_offices(db)
-        db["meta"].upsert({"name": "code_version", "value": version}, pk="name")
-    report.files.sort(key=lambda f: f.path)
-    db.close()
-    os.replace(work_path, db_path)
-    return report
+        if store.directory is not None:
+            store.directory.apply_offices(db)
+
+
+def remove_database_files(path: Path) -> None:
+    "A database file and the journal files SQLite keeps beside it."
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def can_update(db_path: Path, readable: list[tuple[Path, str, str]], version: str) -> bool:
     """Whether the existing database can be brought up to date by adding files to it: it
-    exists, was built by this code, and every file it was built from is still there unchanged."""
+    exists, was built by this code, and every file it was built from is still there unchanged.
+    A database that cannot be read is rebuilt."""
     if not db_path.exists():
         return False
+    db = sqlite_utils.Database(db_path)
     try:
-        db = sqlite_utils.Database(db_path)
         if "meta" not in db.table_names():
             return False
         row = db.execute("select value from meta where name = 'code_version'").fetchone()
         if not row or row[0] != version:
             return False
         current = {display: sha for _, display, sha in readable}
-        for path, sha in db.execute("select path, sha256 from sources").fetchall():
-            if current.get(path) != sha:
-                return False
-        return True
+        held = db.execute("select path, sha256 from sources").fetchall()
+        return all(current.get(path) == sha for path, sha in held)
+    except sqlite3.DatabaseError:
+        return False
     finally:
         db.close()

@@ -4,7 +4,9 @@ Every reader module exposes:
 
 - `FORMAT`: the format's name as stored in the `sources` table;
 - `matches(path) -> bool`: whether a file is in this format (by its name);
-- `read(path) -> Iterator[Question | FullText | SourceError]`: every record of the file.
+- `read(path) -> Iterator[Question | FullText | SourceError]`: every record of the file;
+- optionally `superseded(path) -> bool`: whether a later version of the file is present, in
+  which case the build skips it.
   A bad record is *yielded* as a `SourceError` (never raised), so that the rest of the
   file is still read and every record is accounted for.
 """
@@ -42,6 +44,13 @@ def discover(inputs: Iterable[str | Path]) -> list[Path]:
         else:
             raise FileNotFoundError(f"source not found: {path}")
     return sorted(files)
+
+
+def is_superseded(path: Path) -> bool:
+    """Whether a later version of the same file sits beside it (a reader that knows versions
+    says so with `superseded(path)`; parlparse writes a new letter each time it re-parses a day)."""
+    superseded = getattr(reader_for(path), "superseded", None)
+    return bool(superseded and superseded(path))
 
 
 def read(path: Path) -> Iterator:

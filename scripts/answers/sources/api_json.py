@@ -76,7 +76,10 @@ def read(path: Path) -> Iterator[Question | SourceError]:
 def load_text(path: Path) -> tuple[str, str | None]:
     """The file's text and, when it is damaged, why: decompression and decoding stop at the
     damage but keep everything before it, so that the records there can still be read."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return "", f"cannot read the file: {error.strerror or error}"
     damage = None
     if path.name.lower().endswith(".gz"):
         data, damage = gunzip_salvaging(data)
@@ -416,6 +419,9 @@ def grouped_keys(value: dict, house: str, date_tabled: str) -> list[str]:
     groupedQuestionsDates; a grouped UIN without a date takes this question's date tabled,
     which is the date of most grouped questions (15,612 of 16,800 in the corpus)."""
     dates = {}
+    for name in ("groupedQuestionsDates", "groupedQuestions"):
+        if not isinstance(value.get(name) or [], list):
+            raise RecordError(f"{name} is {json_type(value[name])}, not a list")
     for entry in value.get("groupedQuestionsDates") or []:
         if isinstance(entry, dict) and entry.get("questionUin"):
             uin = str(entry["questionUin"]).strip()

@@ -86,6 +86,12 @@ class Block:
     replies: list[ET.Element] = field(default_factory=list)
 
 
+def superseded(path: Path) -> bool:
+    "Whether a later version (letter) of the same day sits beside this file."
+    path = Path(path)
+    return is_superseded(path, day_of(path))
+
+
 def read(path: Path) -> Iterator[Question | SourceError]:
     path = Path(path)
     day = day_of(path)
