@@ -1,5 +1,7 @@
 """Builds the small real archive the site, pages and browser tests share (once a session):
-the seed page, one month of the official API with its full texts, and the API edge cases."""
+the seed page, one month of the official API with its full texts, the API edge cases, and one
+day of Lords answers from TheyWorkForYou (questions with no answering body, members named by
+parlparse ids)."""
 
 from __future__ import annotations
 
@@ -28,12 +30,13 @@ def test_sources(corpus: Path, seeds: Path) -> list[Path]:
         corpus / "uk-parliament-wq-longform-sqlite" / "2024-08.sqlite.gz",
         corpus / "samples" / "api-edge-cases.json",
         corpus / "samples" / "api-edge-cases-longform.json",
+        corpus / "twfy-parlparse-xml" / "lordswrans" / "lordswrans2009-10-29a.xml",
     ]
 
 
 def build_test_site(folder: Path, corpus: Path, seeds: Path) -> BuiltSite:
     db_path = folder / "answers.db"
-    directory = MemberDirectory.load([corpus / "members"])
+    directory = MemberDirectory.load([corpus / "members", corpus / "parlparse-members"])
     store.build_database(test_sources(corpus, seeds), db_path, directory)
     pages_report = pages.write_pages(db_path, folder / "pages")
     config = SiteConfig(base_url="https://answers.example.org/archive/")

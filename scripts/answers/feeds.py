@@ -11,6 +11,7 @@ from collections import defaultdict
 import sqlite_utils
 
 from . import urls
+from .lookups import load_members, member_or_placeholder
 from .output import Output
 from .render import SiteConfig
 
@@ -64,14 +65,12 @@ def write_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConf
         url = urls.body_url(row["slug"])
         write_feed(output, env, config, url, url + "feed.xml", f"Answers from {row['name']}",
                    by_body.get(row["slug"], []))
-    names = {row["id"]: row["name"] for row in db.query("select id, name from members")}
+    members = load_members(db)
     # Every member page links a feed, so members with nothing answered yet get an empty one.
     for member_id in member_ids(db):
-        name = names.get(member_id)
-        url = urls.member_url(member_id, name)
-        write_feed(output, env, config, url, url + "feed.xml",
-                   f"Answers to and by {name or 'member ' + member_id}",
-                   by_member.get(member_id, []))
+        member = member_or_placeholder(members, member_id)
+        write_feed(output, env, config, member["url"], member["url"] + "feed.xml",
+                   f"Answers to and by {member['display']}", by_member.get(member_id, []))
 
 
 def member_ids(db: sqlite_utils.Database) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from . import urls
+from .lookups import load_bodies, load_members, member_or_placeholder
 from .output import Output
 from .render import TEMPLATES, SiteConfig, render_markdown, to_json
 
@@ -80,14 +81,6 @@ def listing_twin(context: dict, items: list[dict], pagination: dict, config: Sit
 # -- what listings show ------------------------------------------------------------------
 
 
-def load_members(db) -> dict[str, dict]:
-    return {
-        row["id"]: dict(row, url=urls.member_url(row["id"], row["name"]),
-                        display=row["name"] or f"Member {row['id']}")
-        for row in db.query("select id, name, party, constituency, house from members")
-    }
-
-
 def load_posts(db) -> dict[str, list[dict]]:
     "Each member's government posts, earliest first (none when no post data was loaded)."
     posts: dict[str, list[dict]] = {}
@@ -101,8 +94,7 @@ def load_posts(db) -> dict[str, list[dict]]:
 
 def load_items(db, members: dict[str, dict]) -> list[dict]:
     "Every question as a listing shows it, newest first."
-    bodies = {row["name"]: {"name": row["name"], "url": urls.body_url(row["slug"])}
-              for row in db.query("select name, slug from answering_bodies")}
+    bodies = load_bodies(db)
     rows = db.query(
         f"""select key, url, heading, uin, house, date_tabled, date_answered, answering_body,
                    asking_member_id, answering_member_id, is_holding, is_withdrawn,
@@ -206,8 +198,7 @@ def write_members(site: Listings, items: list[dict], members: dict[str, dict],
     answered = group(items, lambda i: i["answerer_id"])
     entries = []
     for member_id in sorted(set(asked) | set(answered)):
-        member = members.get(member_id) or {"id": member_id, "display": f"Member {member_id}",
-                                            "url": urls.member_url(member_id)}
+        member = member_or_placeholder(members, member_id)
         url = member["url"]
         mine = {"asked": asked.get(member_id, []), "answered": answered.get(member_id, [])}
         context = {"title": member["display"], "member": member,

@@ -5,6 +5,7 @@ timestamps mean something)."""
 from __future__ import annotations
 
 import os
+from fnmatch import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,11 +57,28 @@ class Output:
         self.written.append(relative_path)
         return True
 
-    def remove_stale(self, pattern: str) -> list[str]:
-        "Delete files matching `pattern` that this build did not write or confirm."
+    def remove_stale(self, names: tuple[str, ...], keep: tuple[str, ...] = ()) -> list[str]:
+        """Delete the files whose names match any of `names` (glob patterns) that this build
+        did not write or confirm, leaving alone the top-level folders named in `keep`; then
+        the folders that removal left empty. Returns the removed paths, relative."""
         removed = []
-        for path in sorted(self.root.glob(pattern)):
-            if path.is_file() and str(path.resolve()) not in self.seen:
-                path.unlink()
-                removed.append(str(path.relative_to(self.root)))
+        for folder, subfolders, files in os.walk(self.root):
+            here = Path(folder)
+            if here == self.root:
+                subfolders[:] = [name for name in subfolders if name not in keep]
+            subfolders.sort()
+            for name in sorted(files):
+                path = here / name
+                if any(fnmatch(name, pattern) for pattern in names) and str(path) not in self.seen:
+                    path.unlink()
+                    removed.append(path.relative_to(self.root).as_posix())
+        self.prune_empty_folders(removed)
         return removed
+
+    def prune_empty_folders(self, removed: list[str]) -> None:
+        "Remove the folders that held removed files and are now empty, deepest first."
+        folders = {parent for path in removed for parent in (self.root / path).parents
+                   if parent.is_relative_to(self.root) and parent != self.root}
+        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()

@@ -11,16 +11,18 @@ from __future__ import annotations
 import html
 import json
 import re
+from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
-import nh3
 import sqlite_utils
 import yaml
 from markdownify import MarkdownConverter
 
 from . import urls
+from .lookups import load_bodies, load_members, member_or_placeholder
 from .output import Output
+from .store import sanitize_html
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
     from yaml import CSafeDumper as Dumper
@@ -100,7 +102,7 @@ class AnswerConverter(MarkdownConverter):
     def convert_table(self, el, text, parent_tags):
         if is_simple_table(el):
             return super().convert_table(el, text, parent_tags)
-        return "\n\n" + nh3.clean(str(el)) + "\n\n"
+        return "\n\n" + sanitize_html(str(el)) + "\n\n"
 
 
 def is_simple_table(table) -> bool:
@@ -152,22 +154,6 @@ def tidy_markdown(markdown: str) -> str:
 # -- reading the database ----------------------------------------------------------------
 
 
-def load_members(db: sqlite_utils.Database) -> dict[str, dict]:
-    members = {}
-    for row in db.query("select id, name, party, constituency, house from members"):
-        member = {k: v for k, v in row.items() if v not in (None, "")}
-        member["url"] = urls.member_url(row["id"], row["name"])
-        members[row["id"]] = member
-    return members
-
-
-def load_bodies(db: sqlite_utils.Database) -> dict[str, dict]:
-    return {
-        row["name"]: {"name": row["name"], "slug": row["slug"], "url": urls.body_url(row["slug"])}
-        for row in db.query("select name, slug from answering_bodies")
-    }
-
-
 def load_question_index(db: sqlite_utils.Database) -> dict[str, dict]:
     "Key -> where a question lives, to link grouped questions."
     return {
@@ -178,7 +164,9 @@ def load_question_index(db: sqlite_utils.Database) -> dict[str, dict]:
 
 
 def load_sources(db: sqlite_utils.Database) -> dict[int, dict]:
-    return {row["id"]: {"path": row["path"], "format": row["format"]}
+    """Source id -> the source file's name and format. Only the name: the path is the
+    builder's own (often absolute), and the name with the format is what identifies it."""
+    return {row["id"]: {"file": PurePath(row["path"]).name, "format": row["format"]}
             for row in db.query("select id, path, format from sources")}
 
 
@@ -196,8 +184,7 @@ def front_matter(row: dict, context: "PageContext") -> dict:
     for role in ("asking", "answering", "correcting"):
         member_id = row.get(f"{role}_member_id")
         if member_id:
-            data[f"{role}_member"] = context.members.get(
-                member_id, {"id": member_id, "url": urls.member_url(member_id)})
+            data[f"{role}_member"] = member_facts(context.members, member_id)
     if row.get("answering_body"):
         data["answering_body"] = context.bodies.get(
             row["answering_body"], {"name": row["answering_body"]})
@@ -211,6 +198,13 @@ def front_matter(row: dict, context: "PageContext") -> dict:
     data["has_answer"] = bool(row.get("answer_html"))
     data["has_original_answer"] = bool(row.get("original_answer_html"))
     return data
+
+
+def member_facts(members: dict[str, dict], member_id: str) -> dict:
+    "A member as a page's front matter gives them: only the facts some source gave."
+    member = member_or_placeholder(members, member_id)
+    return {key: value for key, value in member.items()
+            if key != "display" and value not in (None, "")}
 
 
 def page_title(row: dict) -> str:
@@ -251,17 +245,14 @@ class PageContext:
 
 def write_pages(db_path: Path, out_dir: Path) -> PagesReport:
     "Write one Markdown page per question; remove pages of questions no longer in the db."
-    db = sqlite_utils.Database(db_path)
-    try:
+    report = PagesReport()
+    output = Output(out_dir)
+    with closing(sqlite_utils.Database(db_path)) as db:
         context = PageContext.load(db)
-        output = Output(out_dir)
-        report = PagesReport()
         for row in question_rows(db):
             output.write(row["url"] + "index.md", render_page(row, context))
             report.questions += 1
-    finally:
-        db.close()
-    report.removed = output.remove_stale("**/index.md")
+    report.removed = output.remove_stale(("index.md", "*.tmp"))
     report.written = output.written
     report.unchanged = output.unchanged
     return report

@@ -16,9 +16,9 @@ class SearchIndexError(RuntimeError):
     "Pagefind failed."
 
 
-def needs_index(site_dir: Path, html_written: int) -> bool:
-    "Index again when a page changed or when there is no index yet."
-    return html_written > 0 or not (Path(site_dir) / "pagefind" / "pagefind.js").exists()
+def needs_index(site_dir: Path, html_changed: int) -> bool:
+    "Index again when a page was written or removed, or when there is no index yet."
+    return html_changed > 0 or not (Path(site_dir) / "pagefind" / "pagefind.js").exists()
 
 
 def index(site_dir: Path) -> str:

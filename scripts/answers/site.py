@@ -8,9 +8,11 @@ writes only changed bytes and refuses any path outside the output folder.
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlite_utils
 
@@ -28,10 +30,16 @@ class SiteReport:
     question_pages: int = 0
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
 
     @property
     def html_written(self) -> int:
         return sum(1 for path in self.written if path.endswith(".html"))
+
+    @property
+    def html_changed(self) -> int:
+        "HTML pages written or removed: either way the search index is out of date."
+        return self.html_written + sum(1 for path in self.removed if path.endswith(".html"))
 
 
 # -- question pages ----------------------------------------------------------------------
@@ -59,6 +67,7 @@ def neighbours(db: sqlite_utils.Database) -> dict[str, dict]:
 
 
 def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) -> dict:
+    body_url = meta.get("answering_body", {}).get("url")
     return {
         "page_url": meta["url"],
         "q": meta,
@@ -66,9 +75,17 @@ def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) 
         "nav": nav,
         "canonical": config.absolute(meta["url"]),
         "datasette_row": config.datasette_row(meta["key"]),
-        "feed_url": meta["answering_body"]["url"] + "feed.xml"
-        if meta.get("answering_body", {}).get("url") else "feed.xml",
+        "feed_url": body_url + "feed.xml" if body_url else "feed.xml",
+        "official_url": web_link(meta.get("official_url")),
     }
+
+
+def web_link(url: str | None) -> str | None:
+    """A URL from source data, only if it is a web address: anything else (javascript:,
+    data:, a relative path) would become a link that runs code or leads nowhere."""
+    if url and urlsplit(url.strip()).scheme.lower() in ("http", "https"):
+        return url.strip()
+    return None
 
 
 def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
@@ -89,37 +106,39 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
     _worker["out_dir"] = out_dir
 
 
-def _render_chunk(items: list[tuple[str, dict]]) -> tuple[list[str], int]:
-    "Render and write a chunk of question pages in a worker process."
+def _render_chunk(items: list[tuple[str, dict]]) -> tuple[list[str], int, set[str]]:
+    """Render and write a chunk of question pages in a worker process. Returns what it wrote,
+    how many files were already up to date, and every path it wrote or confirmed (so that
+    the build knows which files are still part of the archive)."""
     output = Output(Path(_worker["out_dir"]))
     for path, nav in items:
         url, html, twin = render_question(Path(path), nav, _worker["env"], _worker["config"])
         output.write(url + "index.html", html)
         output.write(url + "index.json", twin)
-    return output.written, output.unchanged
+    return output.written, output.unchanged, output.seen
 
 
-def write_question_pages(pages_dir: Path, out_dir: Path, links: dict, config: SiteConfig,
-                         workers: int) -> tuple[int, list[str], int]:
+def write_question_pages(pages_dir: Path, output: Output, links: dict, config: SiteConfig,
+                         workers: int) -> int:
+    """Render every Markdown page into `output` (in `workers` processes when there is more
+    than one chunk of pages); returns how many pages there were."""
     paths = sorted(str(p) for p in pages_dir.glob("**/index.md"))
     empty = {"previous": None, "next": None}
     items = [(p, links.get(url_of(pages_dir, p), empty)) for p in paths]
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
-    written: list[str] = []
-    unchanged = 0
     if workers <= 1 or len(chunks) <= 1:
-        _start_worker(str(out_dir), config)
-        results = map(_render_chunk, chunks)
+        _start_worker(str(output.root), config)
+        results = list(map(_render_chunk, chunks))
     else:
-        pool = ProcessPoolExecutor(workers, initializer=_start_worker,
-                                   initargs=(str(out_dir), config))
-        results = pool.map(_render_chunk, chunks)
-    for chunk_written, chunk_unchanged in results:
-        written += chunk_written
-        unchanged += chunk_unchanged
-    if workers > 1 and len(chunks) > 1:
-        pool.shutdown()
-    return len(paths), written, unchanged
+        # The with-block shuts the pool down even when a chunk fails.
+        with ProcessPoolExecutor(workers, initializer=_start_worker,
+                                 initargs=(str(output.root), config)) as pool:
+            results = list(pool.map(_render_chunk, chunks))
+    for written, unchanged, seen in results:
+        output.written += written
+        output.unchanged += unchanged
+        output.seen |= seen
+    return len(paths)
 
 
 def url_of(pages_dir: Path, page_path: str) -> str:
@@ -164,27 +183,30 @@ def sitemap_entries(db: sqlite_utils.Database, listing_urls: list[str]) -> list[
     return entries
 
 
+# Files the site stage generates; anything else in the output folder (pagefind/, files a
+# deployment adds) is not the build's to remove.
+GENERATED = ("index.html", "index.json", "feed.xml", "sitemap*.xml", "*.tmp")
+NOT_GENERATED = ("static", "pagefind")
+
+
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
                workers: int | None = None) -> SiteReport:
+    """Write the whole archive, then remove the files of pages that no longer exist (a
+    question, member, body, heading, day or listing page that this build did not write)."""
     config = config or SiteConfig()
     workers = workers or min(2, os.cpu_count() or 1)
-    db = sqlite_utils.Database(db_path)
+    output = Output(out_dir)
     report = SiteReport()
-    try:
-        count, written, unchanged = write_question_pages(
-            pages_dir, out_dir, neighbours(db), config, workers)
-        report.question_pages = count
-        report.written += written
-        report.unchanged += unchanged
+    with closing(sqlite_utils.Database(db_path)) as db:
+        report.question_pages = write_question_pages(
+            pages_dir, output, neighbours(db), config, workers)
         env = make_environment(config)
-        output = Output(out_dir)
         write_static(output)
         listing_urls = listings.write_listings(db, env, output, config)
         feeds.write_feeds(db, env, output, config)
         write_sitemaps(output, env, sitemap_entries(db, listing_urls), config)
         output.write("robots.txt", env.get_template("robots.txt").render(page_url=""))
-    finally:
-        db.close()
-    report.written += output.written
-    report.unchanged += output.unchanged
+    report.removed = output.remove_stale(GENERATED, keep=NOT_GENERATED)
+    report.written = output.written
+    report.unchanged = output.unchanged
     return report
