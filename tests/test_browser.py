@@ -13,6 +13,7 @@ pytestmark = pytest.mark.browser
 
 SEED_URL = "commons/2018-11-21/p40657d7024/"
 TABLE_URL = "commons/2024-08-30/3171/"
+NO_BODY_URL = "lords/2009-10-29/hl5813/"  # TheyWorkForYou names no answering body
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -101,7 +102,8 @@ def test_answer_with_a_table_fits_a_phone(browser, base_url):
 
 
 @pytest.mark.parametrize("path", ["", "bodies/department-for-education/", SEED_URL, TABLE_URL,
-                                  "members/4399-victoria-atkins/", "api/", "search/?q=school"])
+                                  NO_BODY_URL, "members/4399-victoria-atkins/", "api/",
+                                  "search/?q=school"])
 def test_no_serious_accessibility_violations(page, base_url, path):
     from axe_playwright_python.sync_playwright import Axe
 

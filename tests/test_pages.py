@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 
 import pytest
 import sqlite_utils
 
-from answers import pages
+from answers import pages, store
 from answers.model import MemberRef, Question
 from answers.render import render_markdown
 from answers.store import Store
@@ -37,6 +38,17 @@ def test_table_that_markdown_cannot_hold_stays_html(table):
     markdown = pages.html_to_markdown(table)
     assert markdown.startswith("<table>") and markdown.endswith("</table>")
     assert "| ---" not in markdown
+
+
+def test_table_kept_as_html_follows_the_archives_sanitizer_rules():
+    "Only what an answer may hold: no images, no headings of the page's rank, links marked."
+    table = ('<table><tr><td colspan="2"><img src="https://example.org/x.png" alt="x">'
+             '<h1>Total</h1><a href="https://example.org/">source</a></td></tr></table>')
+    markdown = pages.html_to_markdown(table)
+    assert markdown.startswith("<table>") and markdown.endswith("</table>")
+    assert "<img" not in markdown and "<h1" not in markdown
+    assert markdown == store.sanitize_html(table)
+    assert 'rel="nofollow noopener"' in markdown
 
 
 def test_nested_list_is_indented_for_python_markdown():
@@ -92,7 +104,8 @@ def test_seed_page_front_matter(built_site):
                                       "url": "bodies/home-office/"}
     assert (meta["date_tabled"], meta["date_answered"]) == ("2018-11-21", "2018-11-29")
     assert meta["title"] == "Offences against Children: Internet"
-    assert meta["source"]["format"] == "page-text"
+    # The source file by name and format: never the path it was read from on the build machine.
+    assert meta["source"] == {"file": "000_2a41393b050c1048.txt", "format": "page-text"}
     assert body.startswith("## Question\n\nTo ask the Secretary of State for the Home Department")
     assert "## Answer\n\nWe have prioritised child sexual abuse" in body
     assert "Reticulating Splines" not in body
@@ -207,3 +220,32 @@ def test_stale_page_is_removed(edge_db, tmp_path):
     stale.write_text("---\n{}\n---\n")
     report = pages.write_pages(edge_db, out)
     assert report.removed == ["commons/1999-01-01/1/index.md"] and not stale.exists()
+
+
+def test_an_unreadable_database_fails_with_its_own_error(tmp_path):
+    "A database without the archive's tables: the build stops with the database's error."
+    sqlite_utils.Database(tmp_path / "empty.db")["other"].insert({"a": 1})
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        pages.write_pages(tmp_path / "empty.db", tmp_path / "pages")
+    assert not list((tmp_path / "pages").glob("**/index.md"))
+
+
+def test_a_member_with_no_name_gets_the_same_address_on_the_page_and_in_the_archive(tmp_path):
+    "Pages and listings read members through one lookup, so their links agree."
+    from answers import listings, render
+    from answers.output import Output
+
+    db = sqlite_utils.Database(tmp_path / "m.db")
+    store_ = Store(db)
+    store_.add_question(Question(house="Lords", uin="HL9", date_tabled="2009-10-21",
+                                 asking_member=MemberRef("uk.org.publicwhip/lord/1"),
+                                 question_text="A question."), source_id=None)
+    store_.flush()
+    row = next(db.query("select * from questions"))
+    meta = pages.front_matter(row, pages.PageContext.load(db))
+    output = Output(tmp_path / "site")
+    listings.write_listings(db, render.make_environment(render.SiteConfig()), output,
+                            render.SiteConfig())
+    db.close()
+    assert "name" not in meta["asking_member"]
+    assert (tmp_path / "site" / meta["asking_member"]["url"] / "index.html").is_file()

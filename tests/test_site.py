@@ -4,6 +4,7 @@ truthfully, feeds and sitemaps are valid, and builds are incremental."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -13,7 +14,7 @@ import lxml.html
 import pytest
 import sqlite_utils
 
-from answers import site
+from answers import pages, search, site, urls
 from answers.output import DuplicateOutputError, Output, OutsideOutputError
 from answers.render import SiteConfig, make_environment, render_markdown
 
@@ -63,17 +64,23 @@ def internal_targets(html_path: Path, site_root: Path):
         yield link, target
 
 
-def test_no_broken_internal_links(built_site):
-    root = built_site.site.resolve()
+def broken_internal_links(site_root: Path) -> tuple[int, list[tuple[str, str]]]:
+    "How many pages link internally, and every (page, link) whose target does not exist."
+    root = site_root.resolve()
     broken = []
-    pages = list(root.rglob("*.html"))
-    for page in pages:
+    html_pages = list(root.rglob("*.html"))
+    for page in html_pages:
         if page.name == "404.html" or "pagefind" in page.parts:
             continue  # the 404 page links absolutely, being served at any address
         for link, target in internal_targets(page, root):
             if not target.is_relative_to(root) or not target.exists():
                 broken.append((str(page.relative_to(root)), link))
-    assert len(pages) > 2000
+    return len(html_pages), broken
+
+
+def test_no_broken_internal_links(built_site):
+    count, broken = broken_internal_links(built_site.site)
+    assert count > 2000
     assert broken == []
 
 
@@ -128,6 +135,89 @@ def test_seed_page_facts_and_text(built_site):
     citation = text_of(document.xpath("//p[@id='citation']")[0])
     assert citation.endswith("https://answers.example.org/archive/" + SEED_URL)
     assert "answered 29 November 2018 by Victoria Atkins" in citation
+
+
+def facts_of(document) -> dict[str, str]:
+    return {text_of(div.xpath("dt")[0]): text_of(div.xpath("dd")[0])
+            for div in document.xpath("//dl[@class='facts']/div")}
+
+
+def test_questions_with_no_answering_body_have_their_pages(built_site):
+    "Lords answers from TheyWorkForYou name no answering body: the page says so and links on."
+    rows = db_rows(built_site, "select url, uin from questions where answering_body is null")
+    assert rows
+    for row in rows:
+        document = parse(built_site.site / row["url"] / "index.html")
+        assert facts_of(document)["To"] == "Not given by the source"
+        description = document.xpath("//meta[@name='description']/@content")[0]
+        assert description.startswith(f"Written question {row['uin']} in the House of Lords")
+        feeds = document.xpath("//link[@type='application/atom+xml']/@href")
+        assert feeds == ["../../../feed.xml"]  # only the archive's feed, there being no body's
+
+
+def test_members_named_by_parlparse_ids_have_pages(built_site):
+    rows = db_rows(built_site, """select q.url, m.id, m.name from questions q
+                                  join members m on m.id = q.asking_member_id
+                                  where m.id like '%/%' order by q.key""")
+    assert rows
+    for row in rows:
+        member_url = urls.member_url(row["id"], row["name"])
+        member = parse(built_site.site / member_url / "index.html")
+        assert text_of(member.xpath("//h1")[0]) == row["name"]
+        question = parse(built_site.site / row["url"] / "index.html")
+        asker = question.xpath("//dl[@class='facts']/div[dt='Asked by']//a/@href")[0]
+        assert asker == urls.relative(row["url"], member_url)
+
+
+def test_provenance_names_the_source_file_but_not_where_it_was_built(built_site, corpus):
+    document = parse(built_site.site / SEED_URL / "index.html")
+    provenance = text_of(document.xpath("//p[@class='provenance']")[0])
+    assert provenance.startswith("From the page-text source file 000_2a41393b050c1048.txt")
+    lords = db_rows(built_site, "select url from questions where house = 'Lords' limit 1")[0]
+    for url in (SEED_URL, lords["url"]):
+        for name in ("index.html", "index.json"):
+            assert str(corpus.parent) not in (built_site.site / url / name).read_text()
+
+
+NO_NEIGHBOURS = {"previous": None, "next": None}
+
+
+def hand_made_page(folder: Path, official_url: str) -> Path:
+    "A Markdown page for a question whose source gave this official URL and a clipped answer."
+    row = {name: 0 for name in pages.FLAGS}
+    row.update(key="commons-2024-01-02-1", url="commons/2024-01-02/1/", house="Commons",
+               uin="1", date_tabled="2024-01-02", heading="Links", official_url=official_url,
+               question_text="To ask about links.", answer_html="<p>Partly...</p>",
+               answer_is_clipped=1)
+    path = folder / row["url"] / "index.md"
+    path.parent.mkdir(parents=True)
+    path.write_text(pages.render_page(row, pages.PageContext({}, {}, {}, {})))
+    return path
+
+
+@pytest.mark.parametrize("official_url", [
+    "javascript:alert(document.cookie)", " JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "/relative/path"])
+def test_official_url_that_is_not_a_web_address_is_not_linked(tmp_path, official_url):
+    config = SiteConfig()
+    _, html, _ = site.render_question(hand_made_page(tmp_path, official_url), NO_NEIGHBOURS,
+                                      make_environment(config), config)
+    document = lxml.html.fromstring(html)
+    hrefs = document.xpath("//@href")
+    unsafe = ("javascript", "data", "vbscript")
+    assert not [href for href in hrefs if href.strip().lower().startswith(unsafe)]
+    assert "/relative/path" not in hrefs
+    assert "Official record" not in text_of(document)
+
+
+def test_official_web_address_is_linked(tmp_path):
+    config = SiteConfig()
+    url = "https://questions-statements.parliament.uk/written-questions/detail/2024-01-02/1"
+    _, html, _ = site.render_question(hand_made_page(tmp_path, url), NO_NEIGHBOURS,
+                                      make_environment(config), config)
+    document = lxml.html.fromstring(html)
+    assert document.xpath("//ul[@class='record-links']//a/@href")[0] == url
+    assert document.xpath("//p[@class='notice']/a/@href") == [url]
 
 
 def test_question_page_links_official_record_datasette_and_neighbours(built_site):
@@ -202,6 +292,16 @@ def test_search_covers_only_question_text(built_site):
     home = parse(built_site.site / "index.html")
     assert not home.xpath("//*[@data-pagefind-body]")
     assert (built_site.site / "pagefind" / "pagefind-ui.js").is_file()
+
+
+def test_search_page_says_what_is_searched(built_site):
+    "Every question page is indexed, awaiting an answer or not, and the search page says so."
+    unanswered = db_rows(built_site, "select url from questions where date_answered is null")
+    assert unanswered
+    document = parse(built_site.site / unanswered[0]["url"] / "index.html")
+    assert document.xpath("//article[@data-pagefind-body]")
+    lede = text_of(parse(built_site.site / "search/index.html").xpath("//p[@class='lede']")[0])
+    assert "awaiting an answer" in lede and "every answered question" not in lede
 
 
 # -- listings ----------------------------------------------------------------------------
@@ -344,7 +444,7 @@ def site_copy(built_site, tmp_path):
 def test_second_build_rewrites_nothing(built_site, site_copy):
     report = site.build_site(site_copy / "answers.db", site_copy / "pages", site_copy / "site",
                              built_site.config, workers=2)
-    assert report.written == []
+    assert report.written == [] and report.removed == []
     assert report.unchanged == len(built_site.site_report.written)
 
 
@@ -366,6 +466,92 @@ def test_changed_question_rewrites_only_what_shows_it(built_site, site_copy):
         assert url in content or key in content, path
     assert 2 < len(report.written) < 20
     assert "A changed answer." in (site_copy / "site" / url / "index.html").read_text()
+
+
+def questions_to_remove(db: sqlite_utils.Database) -> dict:
+    """Questions whose removal should take listing pages with them, chosen from the data:
+    one alone on its day, one asked by a parlparse member who asked nothing else, and enough
+    of one body's questions that its last listing page goes."""
+    lonely = next(db.query(
+        """select key, coalesce(date_answered, date_tabled) as day from questions q
+           where key != :seed and (select count(*) from questions o
+                 where coalesce(o.date_answered, o.date_tabled)
+                       = coalesce(q.date_answered, q.date_tabled)) = 1
+           order by key limit 1""", {"seed": "commons-2018-11-21-p40657d7024"}))
+    member = next(db.query(
+        """select min(q.key) as key, m.id, m.name from questions q
+           join members m on m.id = q.asking_member_id
+           where m.id like '%/%' and m.id not in (select answering_member_id from questions
+                                                  where answering_member_id is not null)
+           group by m.id having count(*) = 1 order by m.id limit 1"""))
+    body = next(db.query(
+        """select answering_body as name, b.slug, count(*) as n from questions q
+           join answering_bodies b on b.name = q.answering_body
+           group by answering_body having n > 50 and n % 50 != 0 order by n % 50, name
+           limit 1"""))
+    body_keys = [row["key"] for row in db.query(
+        """select key from questions where answering_body = :name
+           and key not in (:lonely, :member) order by key limit :extra""",
+        {"name": body["name"], "lonely": lonely["key"], "member": member["key"],
+         "extra": body["n"] % 50})]
+    return {"lonely": lonely, "member": member, "body": body,
+            "keys": [lonely["key"], member["key"], *body_keys]}
+
+
+def test_outdated_pages_are_removed(built_site, site_copy):
+    db = sqlite_utils.Database(site_copy / "answers.db")
+    chosen = questions_to_remove(db)
+    gone_urls = [row["url"] for row in db.query(
+        "select url from questions where key in (select value from json_each(:keys))",
+        {"keys": json.dumps(chosen["keys"])})]
+    db.execute("delete from questions where key in (select value from json_each(:keys))",
+               {"keys": json.dumps(chosen["keys"])})
+    db.conn.commit()
+    db.close()
+    out = site_copy / "site"
+    pagefind_files = sorted(p for p in (out / "pagefind").rglob("*"))
+    (out / "days" / "index.html.tmp").write_text("left by a killed build")
+    pages.write_pages(site_copy / "answers.db", site_copy / "pages")
+
+    report = site.build_site(site_copy / "answers.db", site_copy / "pages", out,
+                             built_site.config, workers=2)
+
+    day, member = chosen["lonely"]["day"], chosen["member"]
+    gone_listings = [urls.day_url(day),
+                     urls.member_url(member["id"], member["name"]),
+                     urls.page_url(urls.body_url(chosen["body"]["slug"]),
+                                   -(-chosen["body"]["n"] // 50))]
+    for url in gone_urls + gone_listings:
+        assert not (out / url).exists(), url  # its page, JSON twin, feed and folder
+    assert not (out / "days" / "index.html.tmp").exists()
+    assert {url + "index.html" for url in gone_urls} <= set(report.removed)
+    assert report.html_changed > 0 and search.needs_index(out, report.html_changed)
+    # Nothing links to what went; the sitemap no longer lists it; search and static stay.
+    count, broken = broken_internal_links(out)
+    assert broken == []
+    sitemap = (out / "sitemap.xml").read_text()
+    assert not [url for url in gone_urls if built_site.config.absolute(url) + "<" in sitemap]
+    assert sorted(p for p in (out / "pagefind").rglob("*")) == pagefind_files
+    assert (out / "static" / "style.css").is_file()
+    # A build with nothing gone removes nothing.
+    again = site.build_site(site_copy / "answers.db", site_copy / "pages", out,
+                            built_site.config, workers=2)
+    assert again.removed == [] and again.written == []
+
+
+def test_a_failing_page_stops_the_build_and_leaves_no_worker_processes(built_site, tmp_path,
+                                                                        monkeypatch):
+    pages_dir = tmp_path / "pages"
+    day = Path("commons") / "2024-08-30"
+    shutil.copytree(built_site.pages / day, pages_dir / day)
+    broken = pages_dir / day / "0000" / "index.md"
+    broken.parent.mkdir()
+    broken.write_text("no front matter here")
+    monkeypatch.setattr(site, "CHUNK", 2)  # several chunks, so that a pool is used
+    with pytest.raises(ValueError):
+        site.write_question_pages(pages_dir, Output(tmp_path / "site"), {}, SiteConfig(),
+                                  workers=2)
+    assert multiprocessing.active_children() == []
 
 
 def test_output_refuses_paths_outside_and_double_writes(tmp_path):
