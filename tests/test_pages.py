@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+from pathlib import Path
 
 import pytest
 import sqlite_utils
@@ -133,20 +135,31 @@ def test_api_page_with_full_answer_and_its_table(built_site):
 
 
 def test_pages_are_stable_and_incremental(built_site, tmp_path):
-    "Writing again changes nothing; a changed row rewrites only its own page."
+    """Writing again converts and changes nothing; a changed row converts and rewrites only
+    its own page, and the pages are those a build from scratch writes."""
     db_path = tmp_path / "answers.db"
     shutil.copy(built_site.db, db_path)
     out = tmp_path / "pages"
     shutil.copytree(built_site.pages, out)
     again = pages.write_pages(db_path, out)
     assert again.written == [] and again.unchanged == again.questions
+    assert again.rendered == 0 and again.skipped == again.questions
 
     db = sqlite_utils.Database(db_path)
     db["questions"].update("commons-2024-08-30-3283", {"answer_html": "<p>Changed.</p>"})
     db.close()
     changed = pages.write_pages(db_path, out)
     assert changed.written == ["commons/2024-08-30/3283/index.md"]
+    assert changed.rendered == 1 and changed.skipped == changed.questions - 1
     assert "Changed." in (out / "commons/2024-08-30/3283/index.md").read_text()
+    pages.write_pages(db_path, tmp_path / "fresh")
+    assert files_of(out) == files_of(tmp_path / "fresh")
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    "Every file under a folder (the manifest included) -> its bytes."
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 # -- edge cases from hand-built rows -----------------------------------------------------
@@ -220,6 +233,68 @@ def test_stale_page_is_removed(edge_db, tmp_path):
     stale.write_text("---\n{}\n---\n")
     report = pages.write_pages(edge_db, out)
     assert report.removed == ["commons/1999-01-01/1/index.md"] and not stale.exists()
+
+
+def test_a_changed_joined_fact_converts_every_page_that_shows_it(edge_db, tmp_path):
+    "A grouped question's heading is shown on the pages grouping it; a member's name on theirs."
+    out = tmp_path / "pages"
+    pages.write_pages(edge_db, out)
+    db = sqlite_utils.Database(edge_db)
+    db["questions"].update("commons-2009-10-20-102", {"heading": "Prisons: Meals"})
+    db.conn.commit()
+    changed = pages.write_pages(edge_db, out)
+    assert sorted(changed.written) == ["commons/2009-10-20/101/index.md",
+                                       "commons/2009-10-20/102/index.md"]
+    assert changed.rendered == 2 and changed.skipped == 1
+    db["members"].update("uk.org.publicwhip/member/2038", {"name": "Jane Roe"})
+    db.close()
+    renamed = pages.write_pages(edge_db, out)
+    assert renamed.rendered == 2 and len(renamed.written) == 2
+    pages.write_pages(edge_db, tmp_path / "fresh")
+    assert files_of(out) == files_of(tmp_path / "fresh")
+
+
+@pytest.mark.parametrize("spoil", ["delete", "corrupt", "truncate", "wrong shape", "code"])
+def test_without_a_usable_manifest_every_page_is_converted(edge_db, tmp_path, monkeypatch,
+                                                           spoil):
+    "No manifest, an unreadable one or one from other code: convert all, write nothing new."
+    out = tmp_path / "pages"
+    pages.write_pages(edge_db, out)
+    manifest = out / ".manifest.json"
+    if spoil == "delete":
+        manifest.unlink()
+    elif spoil == "corrupt":
+        manifest.write_bytes(b"\xff\x00 not json")
+    elif spoil == "truncate":
+        manifest.write_text(manifest.read_text()[:40])
+    elif spoil == "wrong shape":
+        data = json.loads(manifest.read_text())
+        data["entries"] = {url: [digest] for url, digest in data["entries"].items()}
+        manifest.write_text(json.dumps(data))
+    else:
+        monkeypatch.setattr(pages, "pages_code_version", lambda: "other code")
+    report = pages.write_pages(edge_db, out)
+    assert report.rendered == report.questions == 3 and report.skipped == 0
+    assert report.written == [] and report.removed == []
+    assert json.loads(manifest.read_text())["entries"]  # written again, whole
+
+
+def test_a_missing_page_is_written_again_and_a_stopped_build_leaves_no_manifest(edge_db, tmp_path,
+                                                                               monkeypatch):
+    out = tmp_path / "pages"
+    pages.write_pages(edge_db, out)
+    (out / "lords/2009-10-21/hl1/index.md").unlink()
+    report = pages.write_pages(edge_db, out)
+    assert report.written == ["lords/2009-10-21/hl1/index.md"] and report.rendered == 1
+
+    def fail(*args):
+        raise RuntimeError("stopped")
+
+    monkeypatch.setattr(pages, "page_text", fail)
+    (out / "lords/2009-10-21/hl1/index.md").unlink()
+    with pytest.raises(RuntimeError):
+        pages.write_pages(edge_db, out)
+    assert not (out / ".manifest.json").exists()
 
 
 def test_an_unreadable_database_fails_with_its_own_error(tmp_path):

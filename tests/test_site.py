@@ -446,6 +446,7 @@ def test_second_build_rewrites_nothing(built_site, site_copy):
                              built_site.config, workers=2)
     assert report.written == [] and report.removed == []
     assert report.unchanged == len(built_site.site_report.written)
+    assert report.rendered == 0 and report.skipped == report.question_pages > 1000
 
 
 def test_changed_question_rewrites_only_what_shows_it(built_site, site_copy):
@@ -465,7 +466,82 @@ def test_changed_question_rewrites_only_what_shows_it(built_site, site_copy):
         content = (site_copy / "site" / path).read_text()
         assert url in content or key in content, path
     assert 2 < len(report.written) < 20
+    assert report.rendered == 1  # its neighbours' links name it by heading, not by answer
     assert "A changed answer." in (site_copy / "site" / url / "index.html").read_text()
+    assert_same_as_fresh_build(built_site, site_copy)
+
+
+def assert_same_as_fresh_build(built_site, folder: Path) -> None:
+    "The incrementally built archive is byte for byte the one a build from scratch writes."
+    site.build_site(folder / "answers.db", folder / "pages", folder / "fresh",
+                    built_site.config, workers=2)
+    assert files_of(folder / "site", "pagefind") == files_of(folder / "fresh", "pagefind")
+
+
+def files_of(folder: Path, leave_out: str) -> dict[str, bytes]:
+    "Every file under a folder (the manifest included) but those in one top-level folder."
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.relative_to(folder).parts[0] != leave_out}
+
+
+def test_changed_neighbour_renders_the_pages_that_link_it(built_site, site_copy):
+    "A new heading is shown in its neighbours' previous and next links, so they render too."
+    from answers import pages
+
+    db = sqlite_utils.Database(site_copy / "answers.db")
+    url = "commons/2024-08-30/3283/"
+    nav = site.neighbours(db)[url]
+    linked_from = {link["url"] for link in (nav["previous"], nav["next"]) if link}
+    db["questions"].update("commons-2024-08-30-3283", {"heading": "A changed heading"})
+    db.close()
+    pages.write_pages(site_copy / "answers.db", site_copy / "pages")
+    report = site.build_site(site_copy / "answers.db", site_copy / "pages", site_copy / "site",
+                             built_site.config, workers=2)
+    assert linked_from and report.rendered == 1 + len(linked_from)
+    rewritten = {path.removesuffix("index.html") for path in report.written}
+    assert {url} | linked_from <= rewritten
+    assert_same_as_fresh_build(built_site, site_copy)
+
+
+@pytest.mark.parametrize("spoil", ["delete", "corrupt", "other config", "other template"])
+def test_without_a_usable_manifest_every_question_page_is_rendered(built_site, site_copy,
+                                                                   monkeypatch, spoil):
+    "No manifest, an unreadable one, another config or other templates: render them all."
+    from answers import render
+
+    out, config = site_copy / "site", built_site.config
+    manifest = out / ".manifest.json"
+    if spoil == "delete":
+        manifest.unlink()
+    elif spoil == "corrupt":
+        manifest.write_text(manifest.read_text()[:-100])
+    elif spoil == "other config":
+        config = SiteConfig(base_url="https://elsewhere.example.org/")
+    else:
+        templates = site_copy / "templates"
+        shutil.copytree(render.TEMPLATES, templates)
+        with (templates / "question.html").open("a") as question:
+            question.write("{# a comment renders as nothing #}")
+        monkeypatch.setattr(render, "TEMPLATES", templates)
+        monkeypatch.setattr(site, "TEMPLATES", templates)
+    report = site.build_site(site_copy / "answers.db", site_copy / "pages", out, config,
+                             workers=2)
+    assert report.rendered == report.question_pages > 1000 and report.skipped == 0
+    if spoil == "other config":  # every question page gives its canonical, absolute URL
+        assert report.html_written > report.question_pages
+    else:
+        assert report.written == [] and report.removed == []
+    again = site.build_site(site_copy / "answers.db", site_copy / "pages", out, config,
+                            workers=2)
+    assert again.rendered == 0 and again.written == []
+
+
+def test_a_missing_question_file_is_written_again(built_site, site_copy):
+    out = site_copy / "site"
+    (out / SEED_URL / "index.json").unlink()
+    report = site.build_site(site_copy / "answers.db", site_copy / "pages", out,
+                             built_site.config, workers=2)
+    assert report.written == [SEED_URL + "index.json"] and report.rendered == 1
 
 
 def questions_to_remove(db: sqlite_utils.Database) -> dict:
@@ -537,6 +613,7 @@ def test_outdated_pages_are_removed(built_site, site_copy):
     again = site.build_site(site_copy / "answers.db", site_copy / "pages", out,
                             built_site.config, workers=2)
     assert again.removed == [] and again.written == []
+    assert again.rendered == 0 and (out / ".manifest.json").is_file()
 
 
 def test_a_failing_page_stops_the_build_and_leaves_no_worker_processes(built_site, tmp_path,

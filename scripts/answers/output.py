@@ -1,13 +1,24 @@
 """Writing files into an output folder: never outside it, never the same file twice in a
 build, and never a file whose bytes have not changed (so that builds are incremental and
-timestamps mean something)."""
+timestamps mean something).
+
+A `Manifest` beside the output records what each page was made from, so that a build can skip
+rendering the pages whose inputs and code are the same as last time.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from fnmatch import fnmatch
+import stat
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from importlib import metadata
 from pathlib import Path
+from typing import Callable
+
+MANIFEST_NAME = ".manifest.json"  # hidden: no stage or tool takes it for a page
 
 
 class OutsideOutputError(ValueError):
@@ -40,10 +51,7 @@ class Output:
         "Write a file unless it already holds these bytes. Returns whether it was written."
         data = content.encode("utf-8") if isinstance(content, str) else content
         path = self.path_for(relative_path)
-        key = str(path)
-        if key in self.seen:
-            raise DuplicateOutputError(f"written twice in one build: {relative_path}")
-        self.seen.add(key)
+        self.claim(str(path), relative_path)
         try:
             if path.read_bytes() == data:
                 self.unchanged += 1
@@ -56,6 +64,36 @@ class Output:
         os.replace(temporary, path)
         self.written.append(relative_path)
         return True
+
+    def claim(self, key: str, relative_path: str) -> None:
+        "Mark a file (its absolute path) as part of this build; a second claim is an error."
+        if key in self.seen:
+            raise DuplicateOutputError(f"written twice in one build: {relative_path}")
+        self.seen.add(key)
+
+    def keep(self, *relative_paths: str) -> bool:
+        """Claim files that this build knows to be up to date without rendering them, if all
+        of them are there, and count them unchanged. Returns whether they were; if not, none
+        is claimed, so that the caller can render and `write` them all.
+
+        Nothing is written here, so instead of resolving links (which costs more than the
+        rest of a skipped page) only a plain path to a regular file is accepted, the way
+        `remove_stale` sees it: anything else ('..', a file that is a link) is left to
+        `write` and its checks."""
+        paths = [self.plain_path(relative) for relative in relative_paths]
+        if not all(path and is_regular_file(path) for path in paths):
+            return False
+        for path, relative in zip(paths, relative_paths):
+            self.claim(path, relative)
+        self.unchanged += len(paths)
+        return True
+
+    def plain_path(self, relative_path: str) -> str | None:
+        "The absolute path of a relative path made of plain names only; else None."
+        parts = relative_path.split("/")
+        if any(part in ("", ".", "..") for part in parts):
+            return None
+        return os.path.join(self.root, *parts)
 
     def remove_stale(self, names: tuple[str, ...], keep: tuple[str, ...] = ()) -> list[str]:
         """Delete the files whose names match any of `names` (glob patterns) that this build
@@ -82,3 +120,73 @@ class Output:
         for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
+
+
+def is_regular_file(path: str) -> bool:
+    "A file, and not a link to one."
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+@dataclass
+class Manifest:
+    """Each page's key -> the digest of everything its files were rendered from, as the last
+    complete build recorded them under the same code `version`. `previous` is what that build
+    recorded (empty when there was none, it was unreadable or the code differs); `current` is
+    what this build records."""
+
+    path: Path | None
+    version: str
+    previous: dict = field(default_factory=dict)
+    current: dict = field(default_factory=dict)
+
+    @classmethod
+    def take(cls, folder: Path, version: str, valid_entry: Callable[[object], bool]) -> "Manifest":
+        """Read the last build's manifest and delete it. Until this build saves its own there
+        is none, so a build stopped half way cannot leave entries that vouch for files it
+        changed since: the next build renders everything."""
+        manifest = cls(Path(folder) / MANIFEST_NAME, version)
+        try:
+            data = json.loads(manifest.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # missing, unreadable or not JSON: as if there were none
+            data = None
+        manifest.path.unlink(missing_ok=True)
+        if (isinstance(data, dict) and data.get("version") == version
+                and isinstance(data.get("entries"), dict)
+                and all(valid_entry(entry) for entry in data["entries"].values())):
+            manifest.previous = data["entries"]
+        return manifest
+
+    def save(self) -> None:
+        "Write what this build recorded: beside the manifest, then rename, so never half."
+        data = json.dumps({"version": self.version, "entries": self.current},
+                          sort_keys=True, separators=(",", ":"))
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        temporary.write_text(data, encoding="utf-8")
+        os.replace(temporary, self.path)
+
+
+def code_version(files: list[Path], packages: tuple[str, ...], *settings: str) -> str:
+    """A digest of the source files, library versions and settings that decide a stage's
+    output: when any of them changes, no page's manifest entry holds and all are rendered."""
+    digest = hashlib.sha256()
+    for path in files:
+        data = Path(path).read_bytes()
+        digest.update(f"{Path(path).name}\0{len(data)}\0".encode("utf-8") + data)
+    for name in packages:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "missing"
+        digest.update(f"{name}=={version}\0".encode("utf-8"))
+    for setting in settings:
+        digest.update(f"{len(setting)}\0{setting}".encode("utf-8"))
+    return digest.hexdigest()
+
+
+def inputs_digest(*inputs) -> str:
+    "A digest of a page's inputs (JSON data), stable across runs."
+    text = json.dumps(inputs, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

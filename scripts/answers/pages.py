@@ -4,6 +4,8 @@
 the front matter gives the facts (dates, members with their names, the answering body,
 states, provenance); the body gives the question and the answer in readable Markdown.
 The same row always gives the same bytes, and a file is only written when its bytes change.
+A manifest (`.manifest.json`) records a digest of each page's inputs, so that a page whose
+inputs and code are unchanged is not converted again.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import sqlite_utils
 import yaml
 from markdownify import MarkdownConverter
 
-from . import urls
+from . import lookups, model, store, urls
 from .lookups import load_bodies, load_members, member_or_placeholder
-from .output import Output
+from .output import Manifest, Output, code_version, inputs_digest
 from .store import sanitize_html
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
@@ -39,6 +41,7 @@ FLAGS = (
     "is_holding", "is_withdrawn", "is_named_day", "is_correction", "member_has_interest",
     "question_is_clipped", "answer_is_clipped",
 )
+BODY_COLUMNS = ("question_text", "answer_html", "original_answer_html")
 # Elements that make a table cell more than one line of inline text: a Markdown table
 # cannot hold them, so such a table stays HTML.
 INLINE_MARKUP = re.compile(r"([`*_\[\]|])")
@@ -52,6 +55,8 @@ BLOCK_IN_CELL = {"table", "ul", "ol", "dl", "blockquote", "pre", "div", "br", "h
 @dataclass
 class PagesReport:
     questions: int = 0
+    rendered: int = 0  # pages converted (whether or not their bytes changed)
+    skipped: int = 0  # pages whose inputs matched the manifest: not converted
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
@@ -215,20 +220,30 @@ def page_title(row: dict) -> str:
     return f"Question {row.get('uin') or row['key']} to {body}"
 
 
-def page_body(row: dict) -> str:
-    sections = ["## Question", text_to_markdown(row.get("question_text"))
+def body_inputs(row: dict) -> dict:
+    "The only columns a page's Markdown body is made from."
+    return {name: row.get(name) for name in BODY_COLUMNS}
+
+
+def page_body(texts: dict) -> str:
+    sections = ["## Question", text_to_markdown(texts["question_text"])
                 or "*No question text was published.*"]
-    if row.get("answer_html"):
-        sections += ["## Answer", html_to_markdown(row["answer_html"])]
-    if row.get("original_answer_html"):
-        sections += ["## Original answer", html_to_markdown(row["original_answer_html"])]
+    if texts["answer_html"]:
+        sections += ["## Answer", html_to_markdown(texts["answer_html"])]
+    if texts["original_answer_html"]:
+        sections += ["## Original answer", html_to_markdown(texts["original_answer_html"])]
     return "\n\n".join(sections) + "\n"
 
 
 def render_page(row: dict, context: "PageContext") -> str:
-    header = yaml.dump(front_matter(row, context), Dumper=Dumper, sort_keys=True,
+    return page_text(front_matter(row, context), body_inputs(row))
+
+
+def page_text(meta: dict, texts: dict) -> str:
+    "A page from its front matter and body columns: all that its bytes depend on, besides code."
+    header = yaml.dump(meta, Dumper=Dumper, sort_keys=True,
                        allow_unicode=True, default_flow_style=False, width=100)
-    return f"---\n{header}---\n\n{page_body(row)}"
+    return f"---\n{header}---\n\n{page_body(texts)}"
 
 
 @dataclass
@@ -243,24 +258,54 @@ class PageContext:
         return cls(load_members(db), load_bodies(db), load_question_index(db), load_sources(db))
 
 
+def pages_code_version() -> str:
+    "What besides its inputs decides a page's bytes: this code and the libraries it calls."
+    modules = (__file__, lookups.__file__, urls.__file__, model.__file__, store.__file__)
+    return code_version([Path(module) for module in modules],
+                        ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
+
+
 def write_pages(db_path: Path, out_dir: Path) -> PagesReport:
-    "Write one Markdown page per question; remove pages of questions no longer in the db."
+    """Write one Markdown page per question, converting only those whose inputs changed since
+    the last build; remove pages of questions no longer in the db."""
     report = PagesReport()
     output = Output(out_dir)
+    manifest = Manifest.take(output.root, pages_code_version(), lambda entry: isinstance(entry, str))
     with closing(sqlite_utils.Database(db_path)) as db:
         context = PageContext.load(db)
         for row in question_rows(db):
-            output.write(row["url"] + "index.md", render_page(row, context))
-            report.questions += 1
+            write_page(row, context, output, manifest, report)
     report.removed = output.remove_stale(("index.md", "*.tmp"))
+    manifest.save()
     report.written = output.written
     report.unchanged = output.unchanged
     return report
 
 
+def write_page(row: dict, context: PageContext, output: Output, manifest: Manifest,
+               report: PagesReport) -> None:
+    """One question's page. Its front matter is cheap to work out and holds every joined fact
+    the page shows; converting the body and dumping YAML are the cost, skipped when the
+    digest of both inputs matches the last build's and the page is still there."""
+    meta, texts = front_matter(row, context), body_inputs(row)
+    digest = inputs_digest(meta, texts)
+    path = row["url"] + "index.md"
+    if manifest.previous.get(row["url"]) == digest and output.keep(path):
+        report.skipped += 1
+    else:
+        output.write(path, page_text(meta, texts))
+        report.rendered += 1
+    manifest.current[row["url"]] = digest
+    report.questions += 1
+
+
 def read_page(path: Path) -> tuple[dict, str]:
     "A page's front matter and Markdown body."
-    text = path.read_text(encoding="utf-8")
+    return parse_page(path.read_text(encoding="utf-8"))
+
+
+def parse_page(text: str) -> tuple[dict, str]:
+    "A page's text -> its front matter and Markdown body."
     _, header, body = text.split("---\n", 2)
     try:
         from yaml import CSafeLoader as Loader

@@ -2,24 +2,27 @@
 
 Question pages come from `build/pages/**/index.md`; listings, feeds and the sitemap come
 from the database (listings.py, feeds.py). Every file goes through one `Output`, which
-writes only changed bytes and refuses any path outside the output folder.
+writes only changed bytes and refuses any path outside the output folder. A manifest
+(`.manifest.json`) records a digest of what each question page was rendered from (its
+Markdown and its neighbours), so that unchanged question pages are not rendered again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from contextlib import closing
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from . import feeds, listings
-from .output import Output
-from .pages import read_page
-from .render import STATIC, SiteConfig, make_environment, render_markdown, to_json
+from . import feeds, listings, model, pages, render, store, urls
+from .output import Manifest, Output, code_version, inputs_digest
+from .pages import parse_page
+from .render import STATIC, TEMPLATES, SiteConfig, make_environment, render_markdown, to_json
 
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file (the sitemaps protocol's limit)
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
@@ -28,6 +31,8 @@ CHUNK = 400  # question pages per task: large enough to amortize, small enough t
 @dataclass
 class SiteReport:
     question_pages: int = 0
+    rendered: int = 0  # question pages rendered (whether or not their bytes changed)
+    skipped: int = 0  # question pages whose inputs matched the manifest: not rendered
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
@@ -90,7 +95,12 @@ def web_link(url: str | None) -> str | None:
 
 def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
     "One Markdown page -> (its url, its HTML page, its JSON twin)."
-    meta, body = read_page(path)
+    return render_question_text(path.read_text(encoding="utf-8"), nav, env, config)
+
+
+def render_question_text(text: str, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
+    "A Markdown page's text -> (its url, its HTML page, its JSON twin)."
+    meta, body = parse_page(text)
     body_html = render_markdown(body)
     html = env.get_template("question.html").render(question_context(meta, body_html, nav, config))
     twin = dict(meta, markdown=body, html=body_html)
@@ -106,25 +116,70 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
     _worker["out_dir"] = out_dir
 
 
-def _render_chunk(items: list[tuple[str, dict]]) -> tuple[list[str], int, set[str]]:
+def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, set[str], dict]:
     """Render and write a chunk of question pages in a worker process. Returns what it wrote,
-    how many files were already up to date, and every path it wrote or confirmed (so that
-    the build knows which files are still part of the archive)."""
+    how many files were already up to date, every path it wrote or confirmed (so that the
+    build knows which files are still part of the archive), and each page's manifest entry."""
     output = Output(Path(_worker["out_dir"]))
-    for path, nav in items:
-        url, html, twin = render_question(Path(path), nav, _worker["env"], _worker["config"])
+    entries = {}
+    for path, key, nav in items:
+        # Read once: the digest must describe exactly the text that was rendered.
+        text = Path(path).read_text(encoding="utf-8")
+        url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"])
         output.write(url + "index.html", html)
         output.write(url + "index.json", twin)
-    return output.written, output.unchanged, output.seen
+        entries[key] = [question_digest(text, nav), url]
+    return output.written, output.unchanged, output.seen, entries
+
+
+def question_digest(text: str, nav: dict) -> str:
+    "Everything a question page is rendered from, besides the code and the config."
+    return inputs_digest(text, nav)
+
+
+def is_manifest_entry(entry) -> bool:
+    "[digest, url of the page's files]"
+    return (isinstance(entry, list) and len(entry) == 2
+            and all(isinstance(part, str) for part in entry))
+
+
+def site_code_version(config: SiteConfig) -> str:
+    "What besides its inputs decides a question page's bytes: code, templates and config."
+    modules = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__,
+               store.__file__)
+    templates = sorted(path for path in TEMPLATES.rglob("*") if path.is_file())
+    return code_version([Path(module) for module in modules] + templates,
+                        ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"),
+                        json.dumps(asdict(config), sort_keys=True))
+
+
+def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Manifest) -> bool:
+    """Whether a page was rendered from this same text and navigation by the last build and
+    its files are still there; if so they are kept, and its entry carried over."""
+    entry = manifest.previous.get(key)
+    if entry is None or question_digest(path.read_text(encoding="utf-8"), nav) != entry[0]:
+        return False
+    if not output.keep(entry[1] + "index.html", entry[1] + "index.json"):
+        return False
+    manifest.current[key] = entry
+    return True
 
 
 def write_question_pages(pages_dir: Path, output: Output, links: dict, config: SiteConfig,
-                         workers: int) -> int:
-    """Render every Markdown page into `output` (in `workers` processes when there is more
-    than one chunk of pages); returns how many pages there were."""
-    paths = sorted(str(p) for p in pages_dir.glob("**/index.md"))
+                         workers: int, manifest: Manifest | None = None) -> tuple[int, int]:
+    """Render the Markdown pages into `output` (in `workers` processes when there is more
+    than one chunk of pages to render), skipping those the manifest shows up to date;
+    returns how many were rendered and how many skipped."""
+    manifest = manifest or Manifest(None, "")
     empty = {"previous": None, "next": None}
-    items = [(p, links.get(url_of(pages_dir, p), empty)) for p in paths]
+    items, skipped = [], 0
+    for path in sorted(pages_dir.glob("**/index.md")):
+        key = url_of(pages_dir, path)
+        nav = links.get(key, empty)
+        if is_up_to_date(path, key, nav, output, manifest):
+            skipped += 1
+        else:
+            items.append((str(path), key, nav))
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     if workers <= 1 or len(chunks) <= 1:
         _start_worker(str(output.root), config)
@@ -134,16 +189,17 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
         with ProcessPoolExecutor(workers, initializer=_start_worker,
                                  initargs=(str(output.root), config)) as pool:
             results = list(pool.map(_render_chunk, chunks))
-    for written, unchanged, seen in results:
+    for written, unchanged, seen, entries in results:
         output.written += written
         output.unchanged += unchanged
         output.seen |= seen
-    return len(paths)
+        manifest.current.update(entries)
+    return len(items), skipped
 
 
 def url_of(pages_dir: Path, page_path: str) -> str:
     "'…/pages/commons/2024-08-30/3283/index.md' -> 'commons/2024-08-30/3283/'."
-    return Path(page_path).parent.relative_to(pages_dir).as_posix() + "/"
+    return Path(os.path.relpath(os.path.dirname(page_path), pages_dir)).as_posix() + "/"
 
 
 # -- everything else ---------------------------------------------------------------------
@@ -197,9 +253,11 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     workers = workers or min(2, os.cpu_count() or 1)
     output = Output(out_dir)
     report = SiteReport()
+    manifest = Manifest.take(output.root, site_code_version(config), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db:
-        report.question_pages = write_question_pages(
-            pages_dir, output, neighbours(db), config, workers)
+        report.rendered, report.skipped = write_question_pages(
+            pages_dir, output, neighbours(db), config, workers, manifest)
+        report.question_pages = report.rendered + report.skipped
         env = make_environment(config)
         write_static(output)
         listing_urls = listings.write_listings(db, env, output, config)
@@ -207,6 +265,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         write_sitemaps(output, env, sitemap_entries(db, listing_urls), config)
         output.write("robots.txt", env.get_template("robots.txt").render(page_url=""))
     report.removed = output.remove_stale(GENERATED, keep=NOT_GENERATED)
+    manifest.save()
     report.written = output.written
     report.unchanged = output.unchanged
     return report
