@@ -86,7 +86,8 @@ def pages(db_path: Path, out_dir: Path) -> None:
     from . import pages as pages_stage
 
     report = pages_stage.write_pages(db_path, out_dir)
-    click.echo(f"{out_dir}: {report.questions} pages, {len(report.written)} written, "
+    click.echo(f"{out_dir}: {report.questions} pages ({report.rendered} converted, "
+               f"{report.skipped} unchanged inputs skipped); {len(report.written)} written, "
                f"{report.unchanged} unchanged, {len(report.removed)} removed.")
 
 
@@ -115,8 +116,9 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
 
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
     report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers)
-    click.echo(f"{out_dir}: {report.question_pages} question pages; {len(report.written)} files "
-               f"written, {report.unchanged} unchanged, {len(report.removed)} outdated removed.")
+    click.echo(f"{out_dir}: {report.question_pages} question pages ({report.rendered} rendered, "
+               f"{report.skipped} unchanged inputs skipped); {len(report.written)} files written, "
+               f"{report.unchanged} unchanged, {len(report.removed)} outdated removed.")
     if search and search_stage.needs_index(out_dir, report.html_changed):
         try:
             result = search_stage.index(out_dir)
