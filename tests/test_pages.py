@@ -297,6 +297,17 @@ def test_a_missing_page_is_written_again_and_a_stopped_build_leaves_no_manifest(
     assert not (out / ".manifest.json").exists()
 
 
+def test_a_page_changed_by_another_hand_is_written_again(edge_db, tmp_path):
+    out = tmp_path / "pages"
+    pages.write_pages(edge_db, out)
+    page = out / "lords/2009-10-21/hl1/index.md"
+    original = page.read_bytes()
+    page.write_bytes(original + b"\nEdited by hand.\n")
+    report = pages.write_pages(edge_db, out)
+    assert report.written == ["lords/2009-10-21/hl1/index.md"] and report.rendered == 1
+    assert page.read_bytes() == original
+
+
 def test_an_unreadable_database_fails_with_its_own_error(tmp_path):
     "A database without the archive's tables: the build stops with the database's error."
     sqlite_utils.Database(tmp_path / "empty.db")["other"].insert({"a": 1})

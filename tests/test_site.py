@@ -544,6 +544,19 @@ def test_a_missing_question_file_is_written_again(built_site, site_copy):
     assert report.written == [SEED_URL + "index.json"] and report.rendered == 1
 
 
+def test_question_files_changed_by_another_hand_are_written_again(built_site, site_copy):
+    out = site_copy / "site"
+    html, twin = out / SEED_URL / "index.html", out / SEED_URL / "index.json"
+    originals = html.read_bytes(), twin.read_bytes()
+    html.write_bytes(originals[0] + b"<!-- edited -->")
+    twin.write_text("{}")
+    report = site.build_site(site_copy / "answers.db", site_copy / "pages", out,
+                             built_site.config, workers=2)
+    assert sorted(report.written) == [SEED_URL + "index.html", SEED_URL + "index.json"]
+    assert report.rendered == 1
+    assert (html.read_bytes(), twin.read_bytes()) == originals
+
+
 def questions_to_remove(db: sqlite_utils.Database) -> dict:
     """Questions whose removal should take listing pages with them, chosen from the data:
     one alone on its day, one asked by a parlparse member who asked nothing else, and enough

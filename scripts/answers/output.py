@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import stat
+import sys
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from importlib import metadata
@@ -71,17 +72,20 @@ class Output:
             raise DuplicateOutputError(f"written twice in one build: {relative_path}")
         self.seen.add(key)
 
-    def keep(self, *relative_paths: str) -> bool:
+    def keep(self, files: dict[str, str]) -> bool:
         """Claim files that this build knows to be up to date without rendering them, if all
-        of them are there, and count them unchanged. Returns whether they were; if not, none
+        of them are there and still hold what was written (`files` maps each path to the
+        sha256 of its bytes as written), and count them unchanged. Returns whether they were; if not, none
         is claimed, so that the caller can render and `write` them all.
 
         Nothing is written here, so instead of resolving links (which costs more than the
         rest of a skipped page) only a plain path to a regular file is accepted, the way
         `remove_stale` sees it: anything else ('..', a file that is a link) is left to
         `write` and its checks."""
+        relative_paths = list(files)
         paths = [self.plain_path(relative) for relative in relative_paths]
-        if not all(path and is_regular_file(path) for path in paths):
+        if not all(path and is_regular_file(path) and file_digest(path) == files[relative]
+                   for path, relative in zip(paths, relative_paths)):
             return False
         for path, relative in zip(paths, relative_paths):
             self.claim(path, relative)
@@ -120,6 +124,18 @@ class Output:
         for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
+
+
+def file_digest(path) -> str:
+    "sha256 of a file's bytes."
+    with open(path, "rb") as file:
+        return hashlib.sha256(file.read()).hexdigest()
+
+
+def bytes_digest(content: str | bytes) -> str:
+    "sha256 of what a build writes, as `file_digest` will find it on disk."
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest()
 
 
 def is_regular_file(path: str) -> bool:
@@ -171,7 +187,8 @@ class Manifest:
 def code_version(files: list[Path], packages: tuple[str, ...], *settings: str) -> str:
     """A digest of the source files, library versions and settings that decide a stage's
     output: when any of them changes, no page's manifest entry holds and all are rendered."""
-    digest = hashlib.sha256()
+    # The Python version too: both stages lean on its html.parser.
+    digest = hashlib.sha256(sys.version.encode("utf-8"))
     for path in files:
         data = Path(path).read_bytes()
         digest.update(f"{Path(path).name}\0{len(data)}\0".encode("utf-8") + data)

@@ -23,7 +23,7 @@ from markdownify import MarkdownConverter
 
 from . import lookups, model, store, urls
 from .lookups import load_bodies, load_members, member_or_placeholder
-from .output import Manifest, Output, code_version, inputs_digest
+from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
 from .store import sanitize_html
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
@@ -265,12 +265,19 @@ def pages_code_version() -> str:
                         ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
 
 
+def is_manifest_entry(entry) -> bool:
+    """[digest of the page's inputs, digest of the page written]: a page is kept only if both
+    hold, so a page edited or restored by another hand is written again."""
+    return (isinstance(entry, list) and len(entry) == 2
+            and all(isinstance(part, str) for part in entry))
+
+
 def write_pages(db_path: Path, out_dir: Path) -> PagesReport:
     """Write one Markdown page per question, converting only those whose inputs changed since
     the last build; remove pages of questions no longer in the db."""
     report = PagesReport()
     output = Output(out_dir)
-    manifest = Manifest.take(output.root, pages_code_version(), lambda entry: isinstance(entry, str))
+    manifest = Manifest.take(output.root, pages_code_version(), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db:
         context = PageContext.load(db)
         for row in question_rows(db):
@@ -290,12 +297,15 @@ def write_page(row: dict, context: PageContext, output: Output, manifest: Manife
     meta, texts = front_matter(row, context), body_inputs(row)
     digest = inputs_digest(meta, texts)
     path = row["url"] + "index.md"
-    if manifest.previous.get(row["url"]) == digest and output.keep(path):
+    entry = manifest.previous.get(row["url"])
+    if entry and entry[0] == digest and output.keep({path: entry[1]}):
         report.skipped += 1
+        manifest.current[row["url"]] = entry
     else:
-        output.write(path, page_text(meta, texts))
+        text = page_text(meta, texts)
+        output.write(path, text)
         report.rendered += 1
-    manifest.current[row["url"]] = digest
+        manifest.current[row["url"]] = [digest, bytes_digest(text)]
     report.questions += 1
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from . import feeds, listings, model, pages, render, store, urls
-from .output import Manifest, Output, code_version, inputs_digest
+from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
 from .pages import parse_page
 from .render import STATIC, TEMPLATES, SiteConfig, make_environment, render_markdown, to_json
 
@@ -128,7 +128,7 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
         url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"])
         output.write(url + "index.html", html)
         output.write(url + "index.json", twin)
-        entries[key] = [question_digest(text, nav), url]
+        entries[key] = [question_digest(text, nav), url, bytes_digest(html), bytes_digest(twin)]
     return output.written, output.unchanged, output.seen, entries
 
 
@@ -138,8 +138,9 @@ def question_digest(text: str, nav: dict) -> str:
 
 
 def is_manifest_entry(entry) -> bool:
-    "[digest, url of the page's files]"
-    return (isinstance(entry, list) and len(entry) == 2
+    """[digest of the page's inputs, url of its files, digests of its HTML and JSON as written]:
+    a page is kept only if its files still hold what the build wrote."""
+    return (isinstance(entry, list) and len(entry) == 4
             and all(isinstance(part, str) for part in entry))
 
 
@@ -159,7 +160,7 @@ def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Man
     entry = manifest.previous.get(key)
     if entry is None or question_digest(path.read_text(encoding="utf-8"), nav) != entry[0]:
         return False
-    if not output.keep(entry[1] + "index.html", entry[1] + "index.json"):
+    if not output.keep({entry[1] + "index.html": entry[2], entry[1] + "index.json": entry[3]}):
         return False
     manifest.current[key] = entry
     return True
