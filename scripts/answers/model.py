@@ -130,10 +130,6 @@ def slugify(text: str) -> str:
     return text or "none"
 
 
-def house_slug(house: str) -> str:
-    return slugify(house)
-
-
 def identity_date(question: Question) -> str:
     """The date half of a question's identity: the date tabled.
 
@@ -157,7 +153,7 @@ def make_key(house: str, date: str, uin: str) -> str:
     UINs are reused from one session to the next, so the UIN alone is not an identity;
     with the house and the date tabled it is.
     """
-    return f"{house_slug(house)}-{date}-{slugify(uin)}"
+    return f"{slugify(house)}-{date}-{slugify(uin)}"
 
 
 def question_key(question: Question) -> str:
@@ -168,7 +164,7 @@ def question_key(question: Question) -> str:
 def question_url(question: Question) -> str:
     "The page's path in the archive, relative, ending in '/': 'commons/2024-08-30/3283/'."
     uin = question.uin or content_id(question)
-    return f"{house_slug(question.house)}/{identity_date(question)}/{slugify(uin)}/"
+    return f"{slugify(question.house)}/{identity_date(question)}/{slugify(uin)}/"
 
 
 def name_member_id(name: str) -> str:

@@ -10,8 +10,10 @@ from scratch, because rows it stored may have been superseded since.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
+import re
 import shutil
 import sqlite3
 from dataclasses import dataclass, field
@@ -61,18 +63,15 @@ def sanitize_html(html: str | None) -> str | None:
     return cleaned.strip()
 
 
-def html_to_text(html: str | None) -> str | None:
+def html_to_text(markup: str | None) -> str | None:
     "Plain text of sanitized HTML: block elements become line breaks, tags go."
-    if html is None:
+    if markup is None:
         return None
-    import html as html_module
-    import re
-
-    text = re.sub(r"(?i)<br\s*/?>", "\n", html)
+    text = re.sub(r"(?i)<br\s*/?>", "\n", markup)
     text = re.sub(r"(?i)</(p|div|li|tr|h[2-6]|blockquote|table|caption)>", "\n", text)
     text = re.sub(r"(?i)</t[dh]>", "\t", text)
     text = re.sub(r"<[^>]+>", "", text)
-    text = html_module.unescape(text).replace("\xa0", " ")
+    text = html.unescape(text).replace("\xa0", " ")
     lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines()]
     return "\n".join(line for line in lines if line).strip()
 
@@ -480,15 +479,15 @@ class Store:
         return len(updates)
 
 
+def squash(text: str) -> str:
+    "Letters and digits only, lower-cased: spacing, punctuation and markup left behind."
+    return re.sub(r"\W+", "", text).lower()
+
+
 def same_start(clipped: str | None, full: str | None) -> bool:
     "Whether a clipped text is the beginning of a full one, ignoring spacing and the '...'."
     if not clipped or not full:
         return False
-    import re
-
-    def squash(text: str) -> str:
-        return re.sub(r"\W+", "", text).lower()
-
     prefix = squash(clipped.removesuffix("..."))[:200]
     return bool(prefix) and squash(full).startswith(prefix)
 
