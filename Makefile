@@ -9,11 +9,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 ANSWERS := $(BIN)/answers
 
-.PHONY: help setup db pages site build serve test bench fetch clean
+.PHONY: help setup db pages site build serve lint test test-fast bench fetch clean
 .DELETE_ON_ERROR:
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,10 @@ fetch: $(VENV)/.installed ## New and changed questions from the official API int
 bench: $(VENV)/.installed ## Time each stage over the whole shared corpus and the JSON API; print the figures
 	$(BIN)/python bench/run.py
 
-test: $(VENV)/.installed ## Run the whole test suite
+lint: $(VENV)/.installed ## Check the code with ruff (rules in pyproject.toml)
+	$(BIN)/ruff check .
+
+test: lint ## Lint, then run the whole test suite
 	$(BIN)/pytest
 
 clean: ## Remove the build outputs

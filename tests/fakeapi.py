@@ -89,7 +89,7 @@ class FakeApi:
 
     # -- serving --------------------------------------------------------------------------------
 
-    def __enter__(self) -> "FakeApi":
+    def __enter__(self) -> FakeApi:
         api = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -14,7 +14,6 @@ import pytest
 from answers import store
 from answers.model import MemberRef, Question, SourceError
 from answers.sources import api_json
-
 from conftest import CORPUS, FIXTURES
 
 API = CORPUS / "uk-parliament-wq-api-json"
@@ -414,7 +413,8 @@ def test_a_correction_keeps_the_answer_it_corrects(tmp_path, correction_first):
     build(tmp_path, tmp_path / "a.json")  # the first file alone, then the second added to it
     _, db = build(tmp_path, tmp_path / "a.json", tmp_path / "b.json")
     row = db.execute("select * from questions").fetchone()
-    assert (row["is_correction"], row["date_answer_corrected"], row["correcting_member_id"]) == (1, "2023-12-21", "4044")
+    correction = (row["is_correction"], row["date_answer_corrected"], row["correcting_member_id"])
+    assert correction == (1, "2023-12-21", "4044")
     assert row["answer_text"].startswith("The Learning Support Fund (LSF) is available broadly")
     if not correction_first:
         assert row["original_answer_html"] == "<p>The Learning Support Fund is not available to pharmacy students.</p>"

@@ -12,7 +12,6 @@ from answers import store
 from answers.model import MemberRef, Question, SourceError
 from answers.sources import data_parliament_csv as reader
 from answers.sources import reader_for
-
 from conftest import CORPUS, FIXTURES
 
 CSV_CORPUS = CORPUS / "data-parliament-uk-answered-csv"

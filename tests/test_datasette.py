@@ -18,7 +18,6 @@ from datasette.app import Datasette
 
 from answers import serve, store
 from answers.members import MemberDirectory
-
 from conftest import CORPUS
 
 ARCHIVE_URL = "http://archive.test/"

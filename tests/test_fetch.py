@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from answers import fetch, store
 from answers.cli import cli
 from answers.sources import discover
-
 from conftest import CORPUS, FIXTURES
 from fakeapi import FakeApi, clip_for_list, load_month
 

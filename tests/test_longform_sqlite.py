@@ -16,7 +16,6 @@ import pytest
 from answers import store
 from answers.model import FullText, SourceError
 from answers.sources import longform_sqlite
-
 from conftest import CORPUS
 
 LONGFORM = CORPUS / "uk-parliament-wq-longform-sqlite"
@@ -247,7 +246,8 @@ def test_replaced_answers_keep_their_tables(builds):
     categories = json.loads((SAMPLES / "api-edge-cases-categories.json").read_text())
     ids = [int(i) for i, name in categories.items() if name == "answered_clipped_with_longform"]
     rows = db.execute(
-        "select api_id, answer_html, answer_is_clipped from questions where api_id in (select value from json_each(:ids))",
+        "select api_id, answer_html, answer_is_clipped from questions"
+        " where api_id in (select value from json_each(:ids))",
         {"ids": json.dumps(ids)},
     ).fetchall()
     assert len(rows) == 10 and all(row["answer_is_clipped"] == 0 for row in rows)

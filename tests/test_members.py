@@ -6,7 +6,6 @@ import pytest
 import sqlite_utils
 
 from answers import store
-from answers.sources import page_text
 from answers.members import (
     IFG_SOURCE,
     PARLPARSE_XML_SOURCE,
@@ -17,7 +16,7 @@ from answers.members import (
     repair_reversed_ranges,
 )
 from answers.model import MemberRef, Question
-
+from answers.sources import page_text
 from conftest import CORPUS, FIXTURES, SEEDS
 
 MEMBERS = CORPUS / "members"

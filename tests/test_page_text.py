@@ -11,7 +11,6 @@ import sqlite_utils
 from answers import store
 from answers.model import MemberRef, Question, SourceError, content_id
 from answers.sources import page_text, reader_for
-
 from conftest import FIXTURES, SEEDS
 
 PAGES = FIXTURES / "pages"
@@ -139,7 +138,8 @@ def test_asked_on_dates(tmp_path, line, expected):
 
 def test_impossible_date_is_rejected_with_its_line(tmp_path):
     path = tmp_path / "page.txt"
-    path.write_text("Heading\n(asked on 30th February 2021)\nQuestion to the Home Office:\nTo ask the Home Secretary, why.\n")
+    path.write_text("Heading\n(asked on 30th February 2021)\nQuestion to the Home Office:\n"
+                    "To ask the Home Secretary, why.\n")
     error = read_one(path)
     assert isinstance(error, SourceError)
     assert (error.location, error.reason) == ("line 2", "no such date: 30 February 2021")

@@ -187,7 +187,7 @@ def edge_db(tmp_path):
         Question(house="Lords", uin="HL1", date_tabled="2009-10-21", is_withdrawn=True,
                  answering_body="Home Office", question_text="Withdrawn question."),
     ]
-    for number, question in enumerate(questions):
+    for question in questions:
         store.add_question(question, source_id=None)
     store.flush()
     db.close()

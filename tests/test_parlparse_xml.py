@@ -14,7 +14,6 @@ import sqlite_utils
 from answers import store
 from answers.model import MemberRef, Question, SourceError, make_key
 from answers.sources import parlparse_xml
-
 from conftest import CORPUS, FIXTURES
 
 PARLPARSE = CORPUS / "twfy-parlparse-xml"

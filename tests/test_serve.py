@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from answers import store
-
 from conftest import CORPUS
 
 ANSWERS = Path(sys.executable).with_name("answers")

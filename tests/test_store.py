@@ -12,7 +12,6 @@ import sqlite_utils
 
 from answers import store
 from answers.model import MemberRef, Question
-
 from conftest import CORPUS, FIXTURES
 
 

@@ -191,7 +191,7 @@ class FetchProgress:
     def __init__(self):
         self.bar = None
 
-    def __enter__(self) -> "FetchProgress":
+    def __enter__(self) -> FetchProgress:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -32,11 +32,11 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import httpx
 
@@ -212,7 +212,7 @@ def retry_after_seconds(header: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(header)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class Client:
@@ -250,7 +250,7 @@ class Client:
                 return self.attempt(url, params, check, missing_ok)
             except Transient as failure:
                 if attempt >= self.settings.max_retries:
-                    raise FetchError(f"{url}: {failure} (gave up after {attempt + 1} attempts)")
+                    raise FetchError(f"{url}: {failure} (gave up after {attempt + 1} attempts)") from failure
                 self.on_retry(str(failure))
                 self.sleep(self.delay(attempt, failure.retry_after))
                 attempt += 1

@@ -27,9 +27,9 @@ import re
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import sqlite_utils
 
@@ -124,7 +124,7 @@ class MemberDirectory:
     # -- loading ------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, paths: Iterable[Path]) -> "MemberDirectory":
+    def load(cls, paths: Iterable[Path]) -> MemberDirectory:
         "Read every reference file found under the given folders."
         files = ReferenceFiles.find(paths)
         directory = cls(fingerprint=files.fingerprint())
@@ -273,7 +273,7 @@ class ReferenceFiles:
     all_files: list[Path] = field(default_factory=list)
 
     @classmethod
-    def find(cls, paths: Iterable[Path]) -> "ReferenceFiles":
+    def find(cls, paths: Iterable[Path]) -> ReferenceFiles:
         found = cls()
         for folder in paths:
             for path in sorted(Path(folder).rglob("*")):
@@ -582,7 +582,7 @@ def posts_in_body(posts: list[Post], body: str | None) -> list[Post]:
     best = max(scores)
     if best == 0:
         return posts
-    return [post for post, score in zip(posts, scores) if score == best]
+    return [post for post, score in zip(posts, scores, strict=True) if score == best]
 
 
 def body_words(name: str) -> set[str]:

@@ -118,7 +118,7 @@ class FullText:
     location: str = ""
 
 
-def member_fields(value: "MemberRef") -> list:
+def member_fields(value: MemberRef) -> list:
     "How a member reference enters a record's digest."
     return list(astuple(value))
 

@@ -13,11 +13,11 @@ import json
 import os
 import stat
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 MANIFEST_NAME = ".manifest.json"  # hidden: no stage or tool takes it for a page
 
@@ -85,9 +85,9 @@ class Output:
         relative_paths = list(files)
         paths = [self.plain_path(relative) for relative in relative_paths]
         if not all(path and is_regular_file(path) and file_digest(path) == files[relative]
-                   for path, relative in zip(paths, relative_paths)):
+                   for path, relative in zip(paths, relative_paths, strict=True)):
             return False
-        for path, relative in zip(paths, relative_paths):
+        for path, relative in zip(paths, relative_paths, strict=True):
             self.claim(path, relative)
         self.unchanged += len(paths)
         return True
@@ -159,7 +159,7 @@ class Manifest:
     current: dict = field(default_factory=dict)
 
     @classmethod
-    def take(cls, folder: Path, version: str, valid_entry: Callable[[object], bool]) -> "Manifest":
+    def take(cls, folder: Path, version: str, valid_entry: Callable[[object], bool]) -> Manifest:
         """Read the last build's manifest and delete it. Until this build saves its own there
         is none, so a build stopped half way cannot leave entries that vouch for files it
         changed since: the next build renders everything."""
@@ -191,15 +191,15 @@ def code_version(files: list[Path], packages: tuple[str, ...], *settings: str) -
     digest = hashlib.sha256(sys.version.encode("utf-8"))
     for path in files:
         data = Path(path).read_bytes()
-        digest.update(f"{Path(path).name}\0{len(data)}\0".encode("utf-8") + data)
+        digest.update(f"{Path(path).name}\0{len(data)}\0".encode() + data)
     for name in packages:
         try:
             version = metadata.version(name)
         except metadata.PackageNotFoundError:
             version = "missing"
-        digest.update(f"{name}=={version}\0".encode("utf-8"))
+        digest.update(f"{name}=={version}\0".encode())
     for setting in settings:
-        digest.update(f"{len(setting)}\0{setting}".encode("utf-8"))
+        digest.update(f"{len(setting)}\0{setting}".encode())
     return digest.hexdigest()
 
 

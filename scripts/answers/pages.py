@@ -182,7 +182,7 @@ def question_rows(db: sqlite_utils.Database):
 # -- one page ----------------------------------------------------------------------------
 
 
-def front_matter(row: dict, context: "PageContext") -> dict:
+def front_matter(row: dict, context: PageContext) -> dict:
     data = {name: row[name] for name in QUESTION_COLUMNS if row.get(name) not in (None, "")}
     data.update({name: bool(row[name]) for name in FLAGS})
     data["title"] = page_title(row)
@@ -235,7 +235,7 @@ def page_body(texts: dict) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def render_page(row: dict, context: "PageContext") -> str:
+def render_page(row: dict, context: PageContext) -> str:
     return page_text(front_matter(row, context), body_inputs(row))
 
 
@@ -254,7 +254,7 @@ class PageContext:
     sources: dict[int, dict]
 
     @classmethod
-    def load(cls, db: sqlite_utils.Database) -> "PageContext":
+    def load(cls, db: sqlite_utils.Database) -> PageContext:
         return cls(load_members(db), load_bodies(db), load_question_index(db), load_sources(db))
 
 

@@ -16,10 +16,10 @@ import os
 import re
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from contextlib import nullcontext
-from typing import Callable, ContextManager, Iterable
 
 import nh3
 import sqlite_utils
@@ -496,7 +496,7 @@ def build_database(
     inputs: Iterable[str | Path],
     db_path: Path,
     directory=None,
-    progress: Callable[[list], ContextManager[Iterable]] | None = None,
+    progress: Callable[[list], AbstractContextManager[Iterable]] | None = None,
 ) -> BuildReport:
     """Read every source file under `inputs` into the database at `db_path`.
 

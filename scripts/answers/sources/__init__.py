@@ -13,8 +13,8 @@ Every reader module exposes:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from . import api_json, data_parliament_csv, longform_sqlite, page_text, parlparse_xml
 

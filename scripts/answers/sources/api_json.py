@@ -21,9 +21,9 @@ import html
 import json
 import re
 import zlib
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 from ..model import HOUSES, MemberRef, Question, SourceError, make_key
 from .files import base_name

@@ -60,10 +60,10 @@ import gzip
 import io
 import re
 import zlib
+from collections.abc import Iterator
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterator
 
 from ..model import MemberRef, Question, SourceError, name_member_id
 from .files import base_name, read_bytes
@@ -197,7 +197,7 @@ def row_record(file: str, text: str, header: list[str], number: int, start: int,
     location = f"row {number}"
     if isinstance(row, csv.Error):
         return SourceError(file, location, f"unreadable CSV: {row}")
-    fields = dict(zip(header, row))
+    fields = dict(zip(header, row, strict=False))
     uin = clean(fields.get("Question_ID"))
     if uin:
         location = f"row {number} (Question_ID {uin})"

@@ -14,9 +14,9 @@ import shutil
 import sqlite3
 import tempfile
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..model import FullText, SourceError
 from .files import base_name

@@ -49,10 +49,10 @@ import gzip
 import html
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 from ..model import MemberRef, Question, SourceError, name_member_id
 from .files import base_name, read_bytes

@@ -19,10 +19,10 @@ import html
 import re
 import xml.etree.ElementTree as ET
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import ascii_lowercase
-from typing import Iterator
 from urllib.parse import urljoin
 
 from ..model import MemberRef, Question, SourceError, name_member_id
