@@ -1,14 +1,264 @@
-// Pagefind's search box, started from the page's own address: search/?q=word searches at once,
-// so the search forms elsewhere in the archive work as plain links.
-window.addEventListener("DOMContentLoaded", function () {
-  var ui = new PagefindUI({ element: "#search", showSubResults: false, showImages: false });
-  // Pagefind's input carries only a title; give it an accessible name of its own.
-  var input = document.querySelector("#search input");
-  if (input) {
-    input.setAttribute("aria-label", "Search the answers");
+// The search page: a results list of our own over Pagefind's JavaScript API.
+//
+// Nothing that comes out of the index is ever parsed as HTML: titles, filter values and
+// metadata are set as text, and an excerpt is split on the <mark> tags Pagefind adds, each
+// piece becoming a text node. A value in the index can therefore never become markup,
+// whatever it holds.
+//
+// The index is split into bundles (one per year of the question's date); each is loaded as a
+// module of its own, searched in parallel, and the results merged: by score for relevance,
+// or bundle by bundle (newest year first) when sorted by date.
+(function () {
+  "use strict";
+
+  var PAGE_SIZE = 10;
+  var FILTER_LABELS = { house: "House", body: "Answering body", year: "Year",
+                        status: "Answered or not", member: "Asked by" };
+  var root = document.getElementById("search");
+  if (!root || !window.fetch) {
+    return;
   }
-  var query = new URLSearchParams(window.location.search).get("q");
-  if (query) {
-    ui.triggerSearch(query);
+  var form = document.getElementById("search-form");
+  var input = document.getElementById("search-q");
+  var sortSelect = document.getElementById("search-sort");
+  var filterBox = document.getElementById("search-filters");
+  var status = document.getElementById("search-status");
+  var list = document.getElementById("search-results");
+  var more = document.getElementById("search-more");
+  var siteRoot = new URL(root.getAttribute("data-site-root"), window.location.href);
+  var chosen = {};  // filter name -> list of chosen values
+  var bundles = null;
+  var shown = [];
+  var searchNumber = 0;
+
+  function loadBundles() {
+    if (!bundles) {
+      var listing = new URL(root.getAttribute("data-bundles"), window.location.href);
+      bundles = fetch(listing).then(function (response) {
+        if (!response.ok) {
+          throw new Error("the search index is missing");
+        }
+        return response.json();
+      }).then(function (names) {
+        return Promise.all(names.map(function (name) {
+          var base = new URL(name, listing);
+          return import(new URL("pagefind.js", base).href).then(function (pagefind) {
+            // Loading the filters first makes every search report its filter counts.
+            return pagefind.options({ baseUrl: siteRoot.pathname }).then(function () {
+              return pagefind.filters();
+            }).then(function () {
+              return pagefind;
+            });
+          });
+        }));
+      });
+    }
+    return bundles;
   }
-});
+
+  // Pagefind's text is HTML-escaped; turn its entities back into characters, as text.
+  var ENTITIES = { amp: "&", lt: "<", gt: ">", quot: "\"", apos: "'", nbsp: "\u00a0" };
+  function decode(text) {
+    return text.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, function (whole, name) {
+      if (name[0] === "#") {
+        var code = name[1] === "x" || name[1] === "X" ? parseInt(name.slice(2), 16)
+                                                      : parseInt(name.slice(1), 10);
+        return code > 0 && code < 0x110000 ? String.fromCodePoint(code) : whole;
+      }
+      return Object.prototype.hasOwnProperty.call(ENTITIES, name.toLowerCase())
+        ? ENTITIES[name.toLowerCase()] : whole;
+    });
+  }
+
+  function element(name, text, className) {
+    var node = document.createElement(name);
+    if (text) {
+      node.textContent = text;
+    }
+    if (className) {
+      node.className = className;
+    }
+    return node;
+  }
+
+  // An excerpt as text nodes, with <mark> elements of our own where Pagefind marked a match.
+  function excerptElement(excerpt) {
+    var paragraph = element("p", "", "item-snippet");
+    var marked = false;
+    excerpt.split(/(<mark>|<\/mark>)/).forEach(function (piece) {
+      if (piece === "<mark>" || piece === "</mark>") {
+        marked = piece === "<mark>";
+      } else if (piece) {
+        var text = decode(piece);
+        paragraph.appendChild(marked ? element("mark", text) : document.createTextNode(text));
+      }
+    });
+    return paragraph;
+  }
+
+  function resultElement(data) {
+    var item = element("li");
+    var heading = element("h3");
+    var link = element("a", decode(data.meta.title || data.url));
+    link.href = safeHref(data.url);
+    heading.appendChild(link);
+    item.appendChild(heading);
+    var facts = [data.meta.uin, data.meta.house, data.meta.body, data.meta.date]
+      .filter(Boolean).map(decode);
+    if (facts.length) {
+      item.appendChild(element("p", facts.join(" · "), "item-meta"));
+    }
+    item.appendChild(excerptElement(data.excerpt || ""));
+    return item;
+  }
+
+  // Only a link within the archive: anything else in the index is not followed.
+  function safeHref(url) {
+    var target = new URL(url, siteRoot);
+    return target.origin === siteRoot.origin ? target.href : siteRoot.href;
+  }
+
+  function mergeFilters(responses) {
+    var merged = {};
+    responses.forEach(function (response) {
+      Object.keys(response.filters || {}).forEach(function (name) {
+        merged[name] = merged[name] || {};
+        Object.keys(response.filters[name]).forEach(function (value) {
+          merged[name][value] = (merged[name][value] || 0) + response.filters[name][value];
+        });
+      });
+    });
+    return merged;
+  }
+
+  function mergeResults(responses, byDate) {
+    var results = [];
+    responses.forEach(function (response) {
+      results = results.concat(response.results);
+    });
+    if (!byDate) {
+      // Stable: equal scores keep the order of the bundles.
+      results = results.map(function (result, index) { return [result, index]; })
+        .sort(function (a, b) { return b[0].score - a[0].score || a[1] - b[1]; })
+        .map(function (pair) { return pair[0]; });
+    }
+    return results;
+  }
+
+  function renderFilters(filters) {
+    var open = {};
+    filterBox.querySelectorAll("details[open]").forEach(function (details) {
+      open[details.getAttribute("data-filter")] = true;
+    });
+    filterBox.replaceChildren();
+    Object.keys(FILTER_LABELS).filter(function (name) { return filters[name]; })
+      .forEach(function (name) {
+        filterBox.appendChild(filterGroup(name, filters[name], open[name]));
+      });
+  }
+
+  function filterGroup(name, counts, isOpen) {
+    var details = element("details", "", "filter");
+    details.setAttribute("data-filter", name);
+    details.open = Boolean(isOpen);
+    details.appendChild(element("summary", FILTER_LABELS[name]));
+    var fieldset = element("fieldset");
+    fieldset.appendChild(element("legend", FILTER_LABELS[name], "visually-hidden"));
+    var values = Object.keys(counts).filter(function (value) {
+      return counts[value] > 0 || (chosen[name] || []).indexOf(value) >= 0;
+    });
+    values.sort(function (a, b) {
+      return name === "year" ? b.localeCompare(a) : counts[b] - counts[a] || a.localeCompare(b);
+    });
+    values.forEach(function (value) {
+      var label = element("label");
+      var box = element("input");
+      box.type = "checkbox";
+      box.value = value;
+      box.checked = (chosen[name] || []).indexOf(value) >= 0;
+      box.addEventListener("change", function () {
+        var current = (chosen[name] || []).filter(function (v) { return v !== value; });
+        chosen[name] = box.checked ? current.concat([value]) : current;
+        search();
+      });
+      label.appendChild(box);
+      label.appendChild(document.createTextNode(" " + decode(value) + " (" + counts[value] + ")"));
+      fieldset.appendChild(label);
+    });
+    details.appendChild(fieldset);
+    return details;
+  }
+
+  function chosenFilters() {
+    var filters = {};
+    Object.keys(chosen).forEach(function (name) {
+      if (chosen[name].length) {
+        filters[name] = { any: chosen[name] };
+      }
+    });
+    return filters;
+  }
+
+  function showMore() {
+    var next = shown.results.slice(shown.count, shown.count + PAGE_SIZE);
+    shown.count += next.length;
+    more.hidden = shown.count >= shown.results.length;
+    return Promise.all(next.map(function (result) { return result.data(); }))
+      .then(function (pages) {
+        pages.forEach(function (data) { list.appendChild(resultElement(data)); });
+      });
+  }
+
+  function search() {
+    var number = ++searchNumber;
+    var term = input.value.trim();
+    var filters = chosenFilters();
+    var byDate = sortSelect.value === "date";
+    if (!term && !Object.keys(filters).length) {
+      list.replaceChildren();
+      more.hidden = true;
+      status.textContent = "";
+      return Promise.resolve();
+    }
+    status.textContent = "Searching…";
+    var options = { filters: filters };
+    if (byDate) {
+      options.sort = { date: "desc" };
+    }
+    return loadBundles().then(function (pagefinds) {
+      return Promise.all(pagefinds.map(function (pagefind) {
+        return pagefind.search(term || null, options);
+      }));
+    }).then(function (responses) {
+      if (number !== searchNumber) {
+        return;  // a newer search has started
+      }
+      var results = mergeResults(responses.filter(Boolean), byDate);
+      renderFilters(mergeFilters(responses.filter(Boolean)));
+      status.textContent = results.length === 1 ? "1 result" : results.length + " results";
+      list.replaceChildren();
+      shown = { results: results, count: 0 };
+      return showMore();
+    }).catch(function (error) {
+      status.textContent = "Search failed: " + error.message;
+    });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var address = new URL(window.location.href);
+    address.searchParams.set("q", input.value);
+    address.searchParams.set("sort", sortSelect.value);
+    window.history.replaceState(null, "", address);
+    search();
+  });
+  sortSelect.addEventListener("change", function () { search(); });
+  more.addEventListener("click", function () { showMore(); });
+
+  var params = new URLSearchParams(window.location.search);
+  input.value = params.get("q") || "";
+  if (params.get("sort") === "date") {
+    sortSelect.value = "date";
+  }
+  search();
+}());

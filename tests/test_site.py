@@ -288,10 +288,10 @@ def test_search_covers_only_question_text(built_site):
     body = document.xpath("//*[@data-pagefind-body]")
     assert len(body) == 1 and body[0].tag == "article"
     filters = {e.get("data-pagefind-filter") for e in document.xpath("//*[@data-pagefind-filter]")}
-    assert filters == {"year:2018", "house", "department"}
+    assert filters == {"year:2018", "house", "body"}
     home = parse(built_site.site / "index.html")
     assert not home.xpath("//*[@data-pagefind-body]")
-    assert (built_site.site / "pagefind" / "pagefind-ui.js").is_file()
+    assert (built_site.site / "pagefind" / "pagefind.js").is_file()
 
 
 def test_search_page_says_what_is_searched(built_site):

@@ -27,5 +27,7 @@ def index(site_dir: Path) -> str:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise SearchIndexError(f"pagefind failed ({result.returncode}): {result.stderr.strip()}")
+    # The search page loads the bundles this list names (one, the whole index, here).
+    (Path(site_dir) / "pagefind" / "bundles.json").write_text('["./"]', encoding="utf-8")
     lines = [line.strip() for line in result.stdout.splitlines() if "Indexed" in line]
     return "; ".join(lines) or "done"
