@@ -8,7 +8,7 @@ static archive is served, so that a question's relative `url` becomes a link to 
 from __future__ import annotations
 
 import re
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from datasette import hookimpl
 from datasette.utils import tilde_encode
@@ -25,16 +25,31 @@ QUESTION_KEY_TABLES = {"question_list", None}
 SNIPPET_MARKS = re.compile(r"(<mark>|</mark>)")
 
 
+def is_web_url(url: str) -> bool:
+    "Only http(s) URLs become links: never javascript:, data: or any other scheme."
+    parts = urlsplit(url)
+    return parts.scheme in {"http", "https"} and bool(parts.netloc)
+
+
 def archive_url(datasette) -> str:
     "The archive's base URL, ending in '/'."
     config = datasette.plugin_config("answer_html") or {}
     base = config.get("archive_url") or DEFAULT_ARCHIVE_URL
+    if not is_web_url(base):
+        raise ValueError(f"answer_html: archive_url must be an http(s) URL, not {base!r}")
     return base if base.endswith("/") else base + "/"
 
 
 def page_url(base: str, path: str | None) -> str | None:
-    "The absolute URL of an archive page from its relative path."
-    return urljoin(base, path) if path else None
+    """The absolute URL of an archive page from its relative path, or None.
+
+    The path comes from the data (or from a ?sql= query), so it is untrusted: urljoin keeps
+    an absolute URL of any scheme ("javascript:...") or host ("//elsewhere"), and only a
+    URL that stays under the archive's own base becomes a link."""
+    if not path:
+        return None
+    url = urljoin(base, path)
+    return url if is_web_url(url) and url.startswith(base) else None
 
 
 def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
@@ -67,7 +82,8 @@ def prepare_connection(conn, database, datasette):
 
 @hookimpl
 def extra_template_vars(datasette):
-    return {"archive_url": archive_url(datasette)}
+    base = archive_url(datasette)
+    return {"archive_url": base, "archive_page_url": lambda path: page_url(base, path)}
 
 
 @hookimpl
@@ -78,7 +94,10 @@ def render_cell(value, column, table, database, datasette):
         # Sanitized when the database was built; cleaned again here in case it was not.
         return render_macro(datasette, "answer_html", sanitize_html(value))
     if column == "url" and table in {"questions", "question_list", None}:
-        return render_macro(datasette, "archive_link", page_url(archive_url(datasette), value), value)
+        href = page_url(archive_url(datasette), value)
+        # Anything that is not a page of the archive stays text, even an http(s) URL elsewhere.
+        return render_macro(datasette, "archive_link", href, value) if href else render_macro(
+            datasette, "text", value)
     if column == "key" and table in QUESTION_KEY_TABLES:
         href = datasette.urls.row(DATABASE, "questions", tilde_encode(value))
         return render_macro(datasette, "question_link", href, value)

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import json
 import re
+import shutil
 import sqlite3
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import feedparser
 import pytest
@@ -277,6 +280,87 @@ def test_bad_sql_gives_a_clean_400_without_echoing_markup(get):
     data = response.json()
     assert data["ok"] is False
     assert data["error"] == 'near "<": syntax error'
+
+
+# -- links: only http(s), and a question's url only within the archive -----------------------
+
+HOSTILE_URLS = [
+    "javascript:void(document.title=1)",
+    " JavaScript:alert(1)",
+    "java\tscript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "vbscript:msgbox(1)",
+    "//evil.example/commons/",
+    "https://evil.example/commons/",
+]
+
+
+def links_of(page: str) -> list[str]:
+    "Every href and src of a page, unescaped as the browser reads them."
+    return [html.unescape(value) for value in re.findall(r'(?:href|src)="([^"]*)"', page)]
+
+
+def assert_links_are_safe(page: str) -> None:
+    for link in links_of(page):
+        parts = urlsplit(link.strip())
+        assert parts.scheme in ("", "http", "https"), link
+        assert parts.netloc != "evil.example", link
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_a_hostile_url_from_sql_is_shown_as_text_not_a_link(get, url):
+    response = get("/answers?sql=" + quote(f"select '{url}' as url, 'k' as key"))
+    assert response.status_code == 200
+    assert_links_are_safe(response.text)
+    assert html.escape(url.strip(), quote=False) in response.text  # still shown, as text
+
+
+def test_the_reported_javascript_url_is_not_a_link(get):
+    page = get("/answers?sql=select 'javascript:void(document.title=1)' as url").text
+    assert '<td class="col-url">javascript:void(document.title=1)</td>' in page
+    assert "archive-link" not in page
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_archive_url_in_sql_gives_null_for_a_hostile_url(get, url):
+    rows = rows_of(get, "/answers.json?_shape=array&sql=" + quote(f"select archive_url('{url}') as link"))
+    assert rows == [{"link": None}]
+
+
+def test_a_question_url_becomes_a_link_into_the_archive(get):
+    page = get("/answers?sql=" + quote("select 'commons/2024-08-30/3283/' as url")).text
+    assert f'<a class="archive-link" href="{ARCHIVE_URL}commons/2024-08-30/3283/"' in page
+
+
+@pytest.fixture(scope="module")
+def hostile_get(answers_db, tmp_path_factory):
+    "GET from a copy of the database whose first questions carry hostile urls."
+    db_path = tmp_path_factory.mktemp("hostile") / "answers.db"
+    shutil.copy(answers_db, db_path)
+    connection = sqlite3.connect(db_path)
+    keys = [key for (key,) in connection.execute(
+        "select key from questions order by key limit ?", (len(HOSTILE_URLS),))]
+    with connection:
+        connection.executemany("update questions set url = ? where key = ?", zip(HOSTILE_URLS, keys, strict=True))
+    connection.close()
+    hostile = serve.make_datasette(db_path, archive_url=ARCHIVE_URL)
+    loop = asyncio.new_event_loop()
+    yield keys, lambda path: loop.run_until_complete(hostile.client.get(path))
+    loop.close()
+
+
+def test_hostile_urls_in_the_data_never_become_links(hostile_get):
+    keys, get = hostile_get
+    in_list = "key__in=" + quote(",".join(keys))
+    for path in (f"/answers/questions?{in_list}", f"/answers/question_list?{in_list}",
+                 "/answers/recent_answers?body="):
+        response = get(path)
+        assert response.status_code == 200, path
+        assert_links_are_safe(response.text)
+    for key in keys:
+        page = get(f"/answers/questions/{key}").text
+        assert_links_are_safe(page)
+        assert "Read this question and its answer in the archive" not in page
 
 
 # -- configuration -----------------------------------------------------------------------------
