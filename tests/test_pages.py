@@ -335,3 +335,56 @@ def test_a_member_with_no_name_gets_the_same_address_on_the_page_and_in_the_arch
     db.close()
     assert "name" not in meta["asking_member"]
     assert (tmp_path / "site" / meta["asking_member"]["url"] / "index.html").is_file()
+
+
+# -- hostile values ----------------------------------------------------------------------
+
+# Values that end a YAML document or look like front matter's own delimiter.
+DOCUMENT_MARKERS = ["a---", "---", "--- x", "x\n---\ny", "x\n---", "...", "x\n...\ny",
+                    "heading: forged", "x\r\n---\r\ny", "x\u2028---", "x\x85---\x85y"]
+
+
+def hostile_row(value: str) -> tuple[dict, pages.PageContext]:
+    "A question row, and what it joins, with `value` in every free-text field."
+    row = {name: 0 for name in pages.FLAGS}
+    row.update(key="commons-2024-01-02-1", url="commons/2024-01-02/1/", house="Commons",
+               uin=value, date_tabled="2024-01-02", heading=value,
+               answerer_title_as_published=value, source_location=value,
+               asking_member_id="m1", answering_body=value, source_id=1,
+               question_text=value, answer_html=f"<p>{value}</p>")
+    members = {"m1": {"id": "m1", "name": value, "party": value, "constituency": value,
+                      "house": "Commons", "url": "members/m1/", "display": value}}
+    bodies = {value: {"name": value, "slug": "x", "url": "bodies/x/"}}
+    context = pages.PageContext(members, bodies, {}, {1: {"file": value, "format": "api-json"}})
+    return row, context
+
+
+@pytest.mark.parametrize("value", DOCUMENT_MARKERS)
+def test_front_matter_holds_values_that_look_like_its_delimiters(value):
+    "A heading, UIN, member or file name holding '---' comes back as it went in."
+    row, context = hostile_row(value)
+    meta, body = pages.parse_page(pages.render_page(row, context))
+    assert meta == pages.front_matter(row, context)
+    assert (meta["heading"], meta["uin"], meta["source"]["file"]) == (value, value, value)
+    assert meta["asking_member"]["name"] == value
+    assert body.startswith("## Question\n\n")
+
+
+@pytest.mark.parametrize("text", ["no front matter", "---\nkey: value\n", "---\n- a list\n---\n"])
+def test_a_page_that_is_not_front_matter_and_markdown_is_refused(text):
+    with pytest.raises(pages.PageError):
+        pages.parse_page(text)
+
+
+def test_long_names_get_short_distinct_stable_slugs():
+    from answers.model import SLUG_LIMIT, slugify
+
+    long_name = "Department for " + "Very Long Names and " * 30
+    first, second = slugify(long_name + "Sport"), slugify(long_name + "Culture")
+    assert len(first) <= SLUG_LIMIT and len(second) <= SLUG_LIMIT
+    assert first != second and first == slugify(long_name + "Sport")
+    assert first.startswith("department-for-very-long-names-and-")
+    assert slugify("x" * 1000) != slugify("x" * 999) and len(slugify("x" * 1000)) <= SLUG_LIMIT
+    # Names of every usual length keep the slug they always had, so no address moves.
+    assert slugify("Home Office") == "home-office"
+    assert slugify("a" * SLUG_LIMIT) == "a" * SLUG_LIMIT

@@ -659,3 +659,77 @@ def test_output_refuses_paths_outside_and_double_writes(tmp_path):
 def test_rendered_markdown_is_sanitized():
     html = render_markdown('Hello <script>alert(1)</script> <a href="javascript:x()">x</a>')
     assert "<script" not in html and "javascript:" not in html
+
+
+# -- hostile values: the site never stops on one bad value --------------------------------
+
+
+def test_names_too_long_for_a_file_name_still_get_their_pages(tmp_path):
+    "A heading, body and member name whose slugs would pass 255 bytes: pages all the same."
+    from hostile import build_site_from_questions
+    from answers.model import MemberRef, Question
+
+    long = "Extremely Long Name " * 20
+    archive = build_site_from_questions(tmp_path, [Question(
+        house="Commons", uin="1", date_tabled="2024-01-02", date_answered="2024-01-05",
+        heading=long + "Heading", answering_body=long + "Body",
+        asking_member=MemberRef("name:x", name=long + "Member"), question_text="Q?",
+        answer_html="<p>A.</p>")])
+    heading_page = parse(archive / urls.heading_url(long + "Heading") / "index.html")
+    assert text_of(heading_page.xpath("//h1")[0]) == (long + "Heading").strip()
+    body_pages = list((archive / "bodies").glob("*/index.html"))
+    assert len(body_pages) == 1 and text_of(parse(body_pages[0]).xpath("//h1")[0]) == (
+        long + "Body").strip()
+    assert max(len(path.name.encode()) for path in archive.rglob("*")) <= 255
+
+
+def test_dates_that_are_not_dates_are_shown_as_given(tmp_path):
+    "Bad answer, holding and tabled dates: the question page shows them as the source gave."
+    from hostile import build_site_from_questions
+    from answers.model import Question
+
+    archive = build_site_from_questions(tmp_path, [Question(
+        house="Commons", uin="7", date_tabled="2024-13-45", date_answered="2024-02-30",
+        date_holding_answer="2024-99-01", date_for_answer="someday", heading="Dates",
+        answering_body="Home Office", question_text="When?", answer_html="<p>Then.</p>")])
+    document = parse(archive / "commons/2024-13-45/7/index.html")
+    facts = facts_of(document)
+    assert (facts["Tabled"], facts["Answered"]) == ("2024-13-45", "2024-02-30")
+    assert (facts["Holding answer"], facts["Due for answer"]) == ("2024-99-01", "someday")
+    # A calendar holds real days only; the question is still listed under its body.
+    assert not (archive / "days/2024/13").exists() and not (archive / "days/2024/02/30").exists()
+    assert "commons/2024-13-45/7/" in (archive / "bodies/home-office/index.html").read_text()
+
+
+def test_a_huge_answer_gives_a_short_feed_entry_that_links_its_page(tmp_path):
+    from hostile import build_site_from_questions
+    from answers import feeds
+    from answers.model import Question
+
+    answer = "<p>" + "Every word of a very long answer. " * 60_000 + "</p><p>The end.</p>"
+    question = "To ask " + "how long a question can be " * 10_000
+    archive = build_site_from_questions(tmp_path, [Question(
+        house="Commons", uin="9", date_tabled="2024-01-02", date_answered="2024-01-05",
+        heading="Long", answering_body="Home Office", question_text=question,
+        answer_html=answer)])
+    for path in ("feed.xml", "bodies/home-office/feed.xml"):
+        data = (archive / path).read_bytes()
+        assert len(data) < 4 * feeds.ENTRY_TEXT_LIMIT + 3000
+        entry = feedparser.parse(data).entries[0]
+        content = entry.content[0].value
+        assert "The end." not in content and content.count("Every word") > 50
+        assert "a very long answer. Every" in content  # cut after a whole word
+        link = lxml.html.fromstring(content).xpath("//a/@href")
+        assert link == [SiteConfig().absolute("commons/2024-01-02/9/")]
+        assert entry.summary.endswith(" question can…")
+        assert len(entry.summary) <= feeds.ENTRY_TEXT_LIMIT + 1
+    # The page itself holds the whole answer.
+    assert "The end." in (archive / "commons/2024-01-02/9/index.html").read_text()
+
+
+def test_a_feed_entry_of_usual_length_is_whole():
+    from answers import feeds
+
+    row = {"question_text": "To ask what.", "answer_html": "<p>This.</p>"}
+    assert feeds.entry_texts(row) == {"question_text": "To ask what.",
+                                      "answer_html": "<p>This.</p>", "is_cut": False}

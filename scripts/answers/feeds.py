@@ -14,20 +14,48 @@ from . import urls
 from .lookups import load_members, member_or_placeholder
 from .output import Output
 from .render import SiteConfig
+from .store import sanitize_html
 
 FEED_SIZE = 50
+# Characters of an answer's HTML (and of a question's text) that a feed entry carries: a
+# reader of the feed sees the start, and the entry links to the page for the rest.
+ENTRY_TEXT_LIMIT = 4000
 
 
 def atom_time(day: str) -> str:
     return f"{day[:10]}T00:00:00Z"
 
 
+def cut_at_word(text: str | None, limit: int = ENTRY_TEXT_LIMIT) -> tuple[str, bool]:
+    "The text, or its first `limit` characters ending at a word; and whether it was cut."
+    if not text or len(text) <= limit:
+        return text or "", False
+    cut = text[:limit]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(), True
+
+
+def entry_texts(row: dict) -> dict:
+    """An entry's summary and content, each cut to ENTRY_TEXT_LIMIT. A cut answer is
+    sanitized again, which closes the elements the cut left open and drops a cut tag."""
+    summary, summary_cut = cut_at_word(row["question_text"])
+    content, content_cut = cut_at_word(row["answer_html"])
+    return {"question_text": summary + ("…" if summary_cut else ""),
+            "answer_html": sanitize_html(content) if content_cut else content,
+            "is_cut": summary_cut or content_cut}
+
+
 def load_entries(db: sqlite_utils.Database) -> list[dict]:
     "Every answered question as a feed entry, newest first."
+    # Only as much of each text as an entry can show is read: an answer can be huge.
     rows = db.query(
-        """select q.key, q.url, q.heading, q.uin, q.house, q.date_answered,
+        f"""select q.key, q.url, q.heading, q.uin, q.house, q.date_answered,
                   coalesce(q.date_answer_corrected, q.date_answered) as updated,
-                  q.answer_html, q.question_text, q.answering_body, b.slug as body_slug,
+                  substr(q.answer_html, 1, {ENTRY_TEXT_LIMIT + 1}) as answer_html,
+                  substr(q.question_text, 1, {ENTRY_TEXT_LIMIT + 1}) as question_text,
+                  q.answering_body, b.slug as body_slug,
                   q.asking_member_id, q.answering_member_id,
                   a.name as answerer_name
            from questions q
@@ -37,7 +65,8 @@ def load_entries(db: sqlite_utils.Database) -> list[dict]:
            order by updated desc, q.key desc"""
     )
     return [dict(row, title=row["heading"] or f"Question {row['uin'] or row['key']}",
-                 updated=atom_time(row["updated"]), published=atom_time(row["date_answered"]))
+                 updated=atom_time(row["updated"]), published=atom_time(row["date_answered"]),
+                 **entry_texts(row))
             for row in rows]
 
 

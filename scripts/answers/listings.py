@@ -7,6 +7,7 @@ question rewrites exactly the listings that show it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -146,8 +147,17 @@ def write_home(site: Listings, items: list[dict], stats: dict) -> None:
                                            site.config)["items"]})
 
 
+def calendar_day(value: str | None) -> str | None:
+    """The day a listing files a question under, if its date is a real one: a date a source
+    got wrong ('2024-13-45') is shown as given on the question's page, but has no day page."""
+    try:
+        return dt.date.fromisoformat(value).isoformat() if value else None
+    except ValueError:
+        return None
+
+
 def write_days(site: Listings, items: list[dict]) -> None:
-    by_day = group(items, lambda i: i["day"] if i["day"] and i["day"][:4].isdigit() else None)
+    by_day = group(items, lambda i: calendar_day(i["day"]))
     years: dict = defaultdict(lambda: defaultdict(dict))
     for day, day_items in by_day.items():
         year, month, _ = day.split("-")

@@ -123,11 +123,26 @@ def member_fields(value: MemberRef) -> list:
     return list(astuple(value))
 
 
+# A slug names a folder of the archive, and a file name may be at most 255 bytes; with room
+# left for what is added to a slug (a member's id, a digest), slugs stop well short of that.
+SLUG_LIMIT = 150
+SLUG_DIGEST = 10  # hex digits of sha256 that tell apart slugs cut to the same words
+
+
 def slugify(text: str) -> str:
-    "Lower-case ASCII words joined by hyphens: 'Home Office' -> 'home-office'."
+    """Lower-case ASCII words joined by hyphens: 'Home Office' -> 'home-office'.
+
+    A slug longer than SLUG_LIMIT is cut after a whole word and ends in a digest of the whole
+    slug, so that two long names sharing their first words still get two slugs."""
     text = text.replace("&", " and ")
     text = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
-    return text or "none"
+    if len(text) <= SLUG_LIMIT:
+        return text or "none"
+    digest = hashlib.sha256(text.encode("ascii")).hexdigest()[:SLUG_DIGEST]
+    cut = text[:SLUG_LIMIT - SLUG_DIGEST - 1]
+    if text[len(cut)] != "-" and "-" in cut:
+        cut = cut.rsplit("-", 1)[0]
+    return f"{cut.rstrip('-')}-{digest}"
 
 
 def identity_date(question: Question) -> str:

@@ -28,8 +28,10 @@ from .store import sanitize_html
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
     from yaml import CSafeDumper as Dumper
+    from yaml import CSafeLoader as Loader
 except ImportError:  # pragma: no cover
     from yaml import SafeDumper as Dumper
+    from yaml import SafeLoader as Loader
 
 QUESTION_COLUMNS = (
     "key", "house", "uin", "url", "date_tabled", "date_for_answer", "date_answered",
@@ -314,11 +316,26 @@ def read_page(path: Path) -> tuple[dict, str]:
     return parse_page(path.read_text(encoding="utf-8"))
 
 
+FRONT_MATTER_END = "\n---\n"
+
+
+class PageError(ValueError):
+    "A page whose text is not front matter between two '---' lines followed by Markdown."
+
+
 def parse_page(text: str) -> tuple[dict, str]:
-    "A page's text -> its front matter and Markdown body."
-    _, header, body = text.split("---\n", 2)
-    try:
-        from yaml import CSafeLoader as Loader
-    except ImportError:  # pragma: no cover
-        from yaml import SafeLoader as Loader
-    return yaml.load(header, Loader=Loader), body.lstrip("\n")
+    """A page's text -> its front matter and Markdown body.
+
+    The front matter ends at the first line that is exactly '---'. PyYAML never writes such
+    a line inside a mapping: every line of a value after the first is indented, so a heading
+    or a name holding '---' (or a line of it) cannot end the front matter early."""
+    if not text.startswith("---\n"):
+        raise PageError("a page must start with a '---' line")
+    end = text.find(FRONT_MATTER_END, 3)
+    if end < 0:
+        raise PageError("the front matter has no closing '---' line")
+    header, body = text[4:end + 1], text[end + len(FRONT_MATTER_END):]
+    meta = yaml.load(header, Loader=Loader)
+    if not isinstance(meta, dict):
+        raise PageError("the front matter is not a mapping")
+    return meta, body.lstrip("\n")

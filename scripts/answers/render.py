@@ -66,15 +66,22 @@ class SiteConfig:
 
 
 def long_date(value: str | None) -> str:
-    "'2018-11-29' -> '29 November 2018'."
+    "'2018-11-29' -> '29 November 2018'; a value that is not a date is shown as given."
     if not value:
         return ""
-    day = dt.date.fromisoformat(value[:10])
+    try:
+        day = dt.date.fromisoformat(value[:10])
+    except (TypeError, ValueError):
+        return str(value)
     return f"{day.day} {day:%B %Y}"
 
 
 def month_name(month: str | int) -> str:
-    return dt.date(2000, int(month), 1).strftime("%B")
+    "'11' -> 'November'; a value that is not a month is shown as given."
+    try:
+        return dt.date(2000, int(month), 1).strftime("%B")
+    except (TypeError, ValueError):
+        return str(month)
 
 
 def number(value: int) -> str:
