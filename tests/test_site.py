@@ -14,9 +14,11 @@ import lxml.html
 import pytest
 import sqlite_utils
 
-from answers import pages, search, site, urls
+from answers import feeds, pages, search, site, urls
+from answers.model import MemberRef, Question
 from answers.output import DuplicateOutputError, Output, OutsideOutputError
 from answers.render import SiteConfig, make_environment, render_markdown
+from hostile import build_site_from_questions
 
 SEED_URL = "commons/2018-11-21/p40657d7024/"
 
@@ -666,8 +668,6 @@ def test_rendered_markdown_is_sanitized():
 
 def test_names_too_long_for_a_file_name_still_get_their_pages(tmp_path):
     "A heading, body and member name whose slugs would pass 255 bytes: pages all the same."
-    from hostile import build_site_from_questions
-    from answers.model import MemberRef, Question
 
     long = "Extremely Long Name " * 20
     archive = build_site_from_questions(tmp_path, [Question(
@@ -685,8 +685,6 @@ def test_names_too_long_for_a_file_name_still_get_their_pages(tmp_path):
 
 def test_dates_that_are_not_dates_are_shown_as_given(tmp_path):
     "Bad answer, holding and tabled dates: the question page shows them as the source gave."
-    from hostile import build_site_from_questions
-    from answers.model import Question
 
     archive = build_site_from_questions(tmp_path, [Question(
         house="Commons", uin="7", date_tabled="2024-13-45", date_answered="2024-02-30",
@@ -702,9 +700,6 @@ def test_dates_that_are_not_dates_are_shown_as_given(tmp_path):
 
 
 def test_a_huge_answer_gives_a_short_feed_entry_that_links_its_page(tmp_path):
-    from hostile import build_site_from_questions
-    from answers import feeds
-    from answers.model import Question
 
     answer = "<p>" + "Every word of a very long answer. " * 60_000 + "</p><p>The end.</p>"
     question = "To ask " + "how long a question can be " * 10_000
@@ -728,7 +723,6 @@ def test_a_huge_answer_gives_a_short_feed_entry_that_links_its_page(tmp_path):
 
 
 def test_a_feed_entry_of_usual_length_is_whole():
-    from answers import feeds
 
     row = {"question_text": "To ask what.", "answer_html": "<p>This.</p>"}
     assert feeds.entry_texts(row) == {"question_text": "To ask what.",
