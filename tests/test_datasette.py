@@ -363,6 +363,49 @@ def test_hostile_urls_in_the_data_never_become_links(hostile_get):
         assert "Read this question and its answer in the archive" not in page
 
 
+# -- bounds on one query: no single call runs past the time limit or fills the memory ------------
+
+
+def sql_error(get, query: str) -> dict:
+    response = get("/answers.json?sql=" + quote(query))
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    data = response.json()
+    assert data["ok"] is False
+    return data
+
+
+def test_a_printf_that_would_run_a_minute_is_refused_before_it_runs(get):
+    data = sql_error(get, "with recursive c(x) as (select 1 union all select x+1 from c where x<10) "
+                          "select sum(length(printf('%.*c',900000000+x,'x'))) from c")
+    assert data["error"] == "not authorized to use function: printf"
+    assert sql_error(get, "select FORMAT('%.*c', 900000000, 'x')")["error"] == (
+        "not authorized to use function: FORMAT")
+
+
+def test_a_value_longer_than_the_cap_is_an_error(get):
+    data = sql_error(get, "with recursive c(x) as (select 1 union all select x+1 from c where x<100000) "
+                          "select length(group_concat('0123456789abcdef')) from c")
+    assert data["error"] == "string or blob too big"
+
+
+def test_a_result_too_large_to_hold_is_an_error(get):
+    data = sql_error(get, "with recursive c(x) as (select 1 union all select x+1 from c where x<100) "
+                          "select zeroblob(999999) from c")
+    assert data["error"].startswith("result too large")
+
+
+def test_the_largest_stored_values_are_still_served_whole(get, sql):
+    longest, length = sql("select api_id, length(answer_html) from full_texts "
+                          "order by length(answer_html) desc limit 1")[0]
+    assert length > 4_000
+    rows = rows_of(get, f"/answers/full_texts.json?_shape=array&api_id={longest}")
+    assert len(rows[0]["answer_html"]) == length
+    everything = rows_of(get, "/answers.json?_shape=array&sql=" + quote(
+        "select key, answer_html, question_text from questions limit 1000"))
+    assert len(everything) == 1000
+
+
 # -- configuration -----------------------------------------------------------------------------
 
 
