@@ -363,6 +363,48 @@ def test_hostile_urls_in_the_data_never_become_links(hostile_get):
         assert "Read this question and its answer in the archive" not in page
 
 
+# -- bad parameters are the client's error ------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    "/answers/questions.json?_sort=nonexistent",
+    "/answers/question_list.json?_sort_desc=nonexistent",
+    "/answers/members.json?_sort=nonexistent",
+])
+def test_sorting_by_no_column_is_a_400_in_datasettes_json_shape(get, path):
+    response = get(path)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"ok": False, "error": "Cannot sort table by nonexistent",
+                               "status": 400, "title": None}
+
+
+def test_sorting_by_no_column_is_a_400_page(get):
+    response = get("/answers/questions?_sort=%3Cb%3Enonexistent")
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Cannot sort table by &lt;b&gt;nonexistent" in response.text
+    assert "<b>nonexistent" not in response.text
+
+
+@pytest.mark.parametrize("path", [
+    "/answers/question_list.json?_next=zz",
+    "/answers/questions.json?_timelimit=abc",
+    "/answers/questions.json?_through=x",
+])
+def test_unparseable_parameters_are_400s(get, path):
+    response = get(path)
+    assert response.status_code == 400
+    data = response.json()
+    assert (data["ok"], data["status"]) == (False, 400)
+    assert data["error"].startswith("Invalid parameter: ")
+
+
+def test_a_good_sort_still_sorts(get, sql):
+    rows = rows_of(get, "/answers/question_list.json?_shape=array&_sort=key&_size=3")
+    assert [row["key"] for row in rows] == [k for (k,) in sql("select key from questions order by key limit 3")]
+
+
 # -- bounds on one query: no single call runs past the time limit or fills the memory ------------
 
 
