@@ -366,17 +366,24 @@ def test_hostile_urls_in_the_data_never_become_links(hostile_get):
 # -- bad parameters are the client's error ------------------------------------------------------
 
 
+def json_400(get, path: str) -> dict:
+    "The JSON error Datasette answers the path with, checked to be a 400."
+    response = get(path)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    data = response.json()
+    assert (data["ok"], data["status"]) == (False, 400)
+    return data
+
+
 @pytest.mark.parametrize("path", [
     "/answers/questions.json?_sort=nonexistent",
     "/answers/question_list.json?_sort_desc=nonexistent",
     "/answers/members.json?_sort=nonexistent",
 ])
 def test_sorting_by_no_column_is_a_400_in_datasettes_json_shape(get, path):
-    response = get(path)
-    assert response.status_code == 400
-    assert response.headers["content-type"].startswith("application/json")
-    assert response.json() == {"ok": False, "error": "Cannot sort table by nonexistent",
-                               "status": 400, "title": None}
+    assert json_400(get, path) == {"ok": False, "error": "Cannot sort table by nonexistent",
+                                   "status": 400, "title": None}
 
 
 def test_sorting_by_no_column_is_a_400_page(get):
@@ -393,11 +400,7 @@ def test_sorting_by_no_column_is_a_400_page(get):
     "/answers/questions.json?_through=x",
 ])
 def test_unparseable_parameters_are_400s(get, path):
-    response = get(path)
-    assert response.status_code == 400
-    data = response.json()
-    assert (data["ok"], data["status"]) == (False, 400)
-    assert data["error"].startswith("Invalid parameter: ")
+    assert json_400(get, path)["error"].startswith("Invalid parameter: ")
 
 
 def test_a_good_sort_still_sorts(get, sql):
@@ -409,12 +412,7 @@ def test_a_good_sort_still_sorts(get, sql):
 
 
 def sql_error(get, query: str) -> dict:
-    response = get("/answers.json?sql=" + quote(query))
-    assert response.status_code == 400
-    assert response.headers["content-type"].startswith("application/json")
-    data = response.json()
-    assert data["ok"] is False
-    return data
+    return json_400(get, "/answers.json?sql=" + quote(query))
 
 
 def test_a_printf_that_would_run_a_minute_is_refused_before_it_runs(get):
