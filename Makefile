@@ -1,7 +1,10 @@
 # Written Answers Archive. `make help` lists the targets.
 SOURCES ?= content
 BUILD ?= build
-MEMBERS ?= ../shared/corpus/members ../shared/corpus/parlparse-members
+# Member reference data: the shared corpus's where it is beside this folder, otherwise the
+# extract kept in the repository for the sample in content/ (`make extract` remakes it).
+SHARED_MEMBERS := $(wildcard ../shared/corpus/members ../shared/corpus/parlparse-members)
+MEMBERS ?= $(if $(SHARED_MEMBERS),$(SHARED_MEMBERS),reference/members)
 SITE_PORT ?= 8000
 DATASETTE_PORT ?= 8001
 PYTHON ?= python3
@@ -9,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ANSWERS := $(BIN)/answers
 
-.PHONY: help setup db pages site build serve lint test test-fast bench fetch clean
+.PHONY: help setup db pages site build serve lint test test-fast bench fetch extract clean
 .DELETE_ON_ERROR:
 
 help: ## List the targets
@@ -40,14 +43,20 @@ serve: build ## Build, then serve the archive on :8000 and Datasette on :8001 (S
 fetch: $(VENV)/.installed ## New and changed questions from the official API into content/api (SINCE=, UNTIL=, API_URL=)
 	$(ANSWERS) fetch --content content $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(API_URL),--api-url $(API_URL))
 
+extract: $(VENV)/.installed ## Remake reference/members: the member rows content/ needs, from ../shared/corpus/members
+	$(ANSWERS) extract-members content --members ../shared/corpus/members --out reference
+
 bench: $(VENV)/.installed ## Time each stage over the whole shared corpus and the JSON API; print the figures
 	$(BIN)/python bench/run.py
 
 lint: $(VENV)/.installed ## Check the code with ruff (rules in pyproject.toml)
 	$(BIN)/ruff check .
 
-test: lint ## Lint, then run the whole test suite
+test: lint ## Lint, then run the whole test suite (corpus tests skipped without ../shared/corpus)
 	$(BIN)/pytest
+
+test-fast: $(VENV)/.installed ## Unit tests only: no corpus, no browser
+	$(BIN)/pytest -m "not corpus and not browser"
 
 clean: ## Remove the build outputs
 	rm -rf $(BUILD)

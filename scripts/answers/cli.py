@@ -185,6 +185,29 @@ def fetch(content_dir: Path, since, until, api_url: str | None, houses: tuple[st
     print_fetch_summary(summary)
 
 
+@cli.command("extract-members")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--members", "members_dirs", required=True, multiple=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the full member reference data; repeat for several folders.")
+@click.option("--out", "out_dir", default="reference", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write the extract into (one subfolder per --members folder).")
+def extract_members(sources: tuple[str, ...], members_dirs: tuple[Path, ...], out_dir: Path) -> None:
+    "Write the member reference rows the questions in SOURCES need, in the same file formats."
+    from . import extract
+    from .members import MemberDirectory
+
+    directory = MemberDirectory.load(members_dirs)
+    wanted = extract.sample_member_ids(sources, directory)
+    report = extract.extract(members_dirs, out_dir, wanted)
+    click.echo(f"{out_dir}: the reference rows of {report.members} members.")
+    for path, (kept, total) in sorted(report.rows.items()):
+        click.echo(f"  {path}: {kept} of {total} rows")
+    for path in report.left_out:
+        click.echo(f"  left out (not needed): {path}")
+
+
 class FetchProgress:
     "A progress bar over the fetch's date ranges, made when the first event says how many."
 
