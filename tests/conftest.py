@@ -1,7 +1,15 @@
-"""Shared fixtures. The tests read the real corpus in ../shared: without it they fail, loudly."""
+"""Shared fixtures, and when the tests over the whole corpus run.
+
+Unit tests run anywhere. Tests over the real corpus in ../shared (those marked `corpus`, and
+every test that uses the `corpus`, `seeds` or `built_site` fixture, which this file marks) run
+where ../shared/corpus and ../shared/seeds exist. Without them they are skipped, with a reason
+that names what is missing; in CI (CI=true) a missing corpus stops the run with an error
+instead, so that a machine set up wrongly never passes by skipping.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,10 +20,43 @@ CORPUS = SHARED / "corpus"
 SEEDS = SHARED / "seeds"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-if not CORPUS.is_dir() or not SEEDS.is_dir():
-    raise RuntimeError(
-        f"The shared corpus is missing: expected {CORPUS} and {SEEDS} beside the project."
-    )
+# Fixtures that read the shared corpus: a test using any of them is a corpus test.
+CORPUS_FIXTURES = {"corpus", "seeds", "built_site"}
+
+
+def missing_corpus() -> list[Path]:
+    return [path for path in (CORPUS, SEEDS) if not path.is_dir()]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def missing_message(missing: list[Path]) -> str:
+    folders = " and ".join(str(path) for path in missing)
+    return f"the shared corpus is missing ({folders} not found)"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    "Mark the tests that use a corpus fixture, before `-m` selects by marker."
+    for item in items:
+        if CORPUS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.corpus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    "Skip the selected corpus tests when the corpus is missing, or fail the run in CI."
+    missing = missing_corpus()
+    corpus_tests = [item for item in session.items if item.get_closest_marker("corpus")]
+    if not missing or not corpus_tests:
+        return
+    message = missing_message(missing)
+    if in_ci():
+        pytest.exit(f"CI=true and {message}: {len(corpus_tests)} corpus tests cannot run", returncode=1)
+    for item in corpus_tests:
+        item.add_marker(pytest.mark.skip(reason=f"{message}: this test reads it"))
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,7 @@ def test_matches_json_files_plain_or_gzipped(name, handled):
 
 # -- one record, field by field ------------------------------------------------------------
 
+@pytest.mark.corpus
 def test_maps_every_field_of_a_list_record(samples):
     assert samples[1674556] == Question(
         house="Commons",
@@ -107,6 +108,7 @@ def test_maps_every_field_of_a_list_record(samples):
     assert samples[1674556].key == "commons-2023-12-01-4784"
 
 
+@pytest.mark.corpus
 def test_reads_all_59_samples_in_file_order(samples):
     assert len(samples) == 59
     locations = [q.location for q in samples.values()]
@@ -114,6 +116,7 @@ def test_reads_all_59_samples_in_file_order(samples):
     assert locations[-1].startswith("record 59 ")
 
 
+@pytest.mark.corpus
 def test_clipped_answers_are_flagged_and_short_ones_are_not(samples, categories):
     clipped = categories["answered_clipped_with_longform"] + categories["answered_clipped_no_longform"]
     for api_id in clipped:
@@ -125,24 +128,28 @@ def test_clipped_answers_are_flagged_and_short_ones_are_not(samples, categories)
         assert not samples[api_id].answer_is_clipped, api_id
 
 
+@pytest.mark.corpus
 def test_questions_of_255_characters_are_flagged_clipped(samples):
     for question in samples.values():
         assert question.question_is_clipped == (len(question.question_text) == 255)
     assert sum(q.question_is_clipped for q in samples.values()) >= 10
 
 
+@pytest.mark.corpus
 def test_unanswered_questions_have_no_answer(samples, categories):
     for api_id in categories["unanswered"]:
         question = samples[api_id]
         assert (question.answer_html, question.date_answered, question.answer_is_clipped) == (None, None, False)
 
 
+@pytest.mark.corpus
 def test_holding_answers_are_flagged(samples, categories):
     assert [(samples[i].is_holding, samples[i].date_holding_answer) for i in categories["holding"]] == [
         (True, "2024-11-18"), (True, "2024-11-18"), (True, "2024-11-19"),
     ]
 
 
+@pytest.mark.corpus
 def test_questions_answered_after_a_holding_answer_keep_both_dates(samples, categories):
     for api_id in categories["holding_date_then_answered"]:
         question = samples[api_id]
@@ -151,6 +158,7 @@ def test_questions_answered_after_a_holding_answer_keep_both_dates(samples, cate
         assert question.answer_html
 
 
+@pytest.mark.corpus
 def test_corrections_carry_their_date_and_correcting_member(samples, categories):
     corrections = [samples[i] for i in categories["correction"]]
     assert [(q.is_correction, q.date_answer_corrected, q.correcting_member) for q in corrections] == [
@@ -164,16 +172,19 @@ def test_corrections_carry_their_date_and_correcting_member(samples, categories)
     assert all(q.original_answer_html is None for q in corrections)
 
 
+@pytest.mark.corpus
 def test_member_interest_and_missing_headings(samples, categories):
     assert all(samples[i].member_has_interest for i in categories["member_has_interest"])
     assert [samples[i].heading for i in categories["answered_no_heading"]] == [None, None, None]
 
 
+@pytest.mark.corpus
 def test_non_ascii_text_is_kept(samples, categories):
     texts = [samples[i].question_text + (samples[i].answer_html or "") for i in categories["non_ascii"]]
     assert all(not text.isascii() for text in texts)
 
 
+@pytest.mark.corpus
 def test_grouped_questions_become_keys_with_their_own_dates(samples):
     assert samples[1674559].grouped_keys == ["commons-2023-12-04-4933", "commons-2023-12-04-4938"]
     assert samples[1674584].grouped_keys == ["commons-2023-12-01-4848", "commons-2023-12-01-4850"]
@@ -213,6 +224,7 @@ def test_list_responses_and_single_question_responses_in_one_file():
                                              constituency="Exampleton")
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("shape", ["envelope", "single", "bare", "concatenated"])
 def test_each_api_shape_alone(tmp_path, shape):
     records = json.loads((SAMPLES / "api-edge-cases.json").read_text())[:2]
@@ -243,6 +255,7 @@ def test_truncated_json_keeps_the_records_before_the_damage():
     ]
 
 
+@pytest.mark.corpus
 def test_truncated_gzip_keeps_the_records_before_the_damage(tmp_path):
     text = (SAMPLES / "api-edge-cases.json").read_bytes()
     packed = gzip.compress(text)
@@ -259,6 +272,7 @@ def test_truncated_gzip_keeps_the_records_before_the_damage(tmp_path):
     assert [q.api_id for q in questions] == every_id[: len(questions)]
 
 
+@pytest.mark.corpus
 def test_a_truncated_list_response_keeps_its_complete_records(tmp_path):
     records = json.loads((SAMPLES / "api-edge-cases.json").read_text())[:3]
     text = json.dumps([{"results": records, "totalResults": 3}])
@@ -324,6 +338,7 @@ def test_whole_api_corpus_accounts_for_every_record(whole_corpus):
     assert sum(row["read"] for row in rows) == 59916
 
 
+@pytest.mark.corpus
 def test_repeated_rows_in_one_snapshot_collapse(tmp_path):
     report, db = build(tmp_path, MARCH_WITH_REPEATS)
     [file] = report.files
@@ -348,6 +363,7 @@ def answered_later() -> Question:
     ([NOVEMBER_EARLY, NOVEMBER_MIDDLE], [NOVEMBER]),
     ([NOVEMBER], [NOVEMBER_EARLY, NOVEMBER_MIDDLE]),
 ])
+@pytest.mark.corpus
 def test_a_later_answer_wins_whatever_order_files_come_in(tmp_path, first, then):
     question = answered_later()
     staging = tmp_path / "sources"
@@ -382,6 +398,7 @@ def earlier_snapshot(record: dict, **changes) -> dict:
     return {"value": {**record["value"], **changes}, "links": record["links"]}
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("holding_first", [True, False])
 def test_substantive_answer_replaces_a_holding_answer(tmp_path, holding_first):
     answered = sample_record(1674671)  # holding answer on 2023-12-06, answered on 2023-12-07
@@ -400,6 +417,7 @@ def test_substantive_answer_replaces_a_holding_answer(tmp_path, holding_first):
                                                                       else [(1, 0), (1, 0)])
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("correction_first", [True, False])
 def test_a_correction_keeps_the_answer_it_corrects(tmp_path, correction_first):
     corrected = sample_record(1675274)

@@ -37,6 +37,7 @@ def relative(report_file):
     return str(Path(report_file.path).relative_to(CSV_CORPUS))
 
 
+@pytest.mark.corpus
 def test_every_row_is_accounted_for(built):
     report, db = built
     counts = {relative(f): (f.read, f.stored, f.duplicates, f.rejected) for f in report.files}
@@ -61,6 +62,7 @@ def test_every_row_is_accounted_for(built):
     assert sources == (14874, 14513, 361, 0)
 
 
+@pytest.mark.corpus
 def test_reused_uins_stay_apart(built):
     _, db = built
     rows = db.execute("select key, house, date_tabled, date_answered, answering_body from questions "
@@ -76,6 +78,7 @@ def test_reused_uins_stay_apart(built):
     assert reused == 80
 
 
+@pytest.mark.corpus
 def test_houses_follow_the_question_id(built):
     _, db = built
     assert dict(db.execute("select house, count(*) from questions group by house").fetchall()) == {
@@ -84,11 +87,13 @@ def test_houses_follow_the_question_id(built):
                       "and uin not like 'HL%'").fetchone()[0] == 0
 
 
+@pytest.mark.corpus
 def test_na_answer_dates_are_null(built):
     _, db = built
     assert db.execute("select count(*) from questions where date_answered is null").fetchone()[0] == 13
 
 
+@pytest.mark.corpus
 def test_sample_row_as_stored(built):
     _, db = built
     row = db.execute(
@@ -104,6 +109,7 @@ def test_sample_row_as_stored(built):
         "Lord Trefgarne", None, None, "Lord Wallace of Saltaire", "row 2 (Question_ID HL2235)")
 
 
+@pytest.mark.corpus
 def test_names_are_reordered(built):
     _, db = built
     members = dict(db.execute("select id, name from members").fetchall())
@@ -116,6 +122,7 @@ def test_names_are_reordered(built):
     assert shannon == ("Democratic Unionist Party", "Strangford")
 
 
+@pytest.mark.corpus
 def test_answering_bodies_by_file(built):
     _, db = built
     rows = db.execute(
@@ -139,6 +146,7 @@ def test_answering_bodies_by_file(built):
     }
 
 
+@pytest.mark.corpus
 def test_answer_html_is_kept_and_sanitized(built):
     _, db = built
     answer_html, answer_text = db.execute(
@@ -171,6 +179,7 @@ def test_body_from_the_file_name(path, body):
     assert reader.body_name(reader.body_names(Path(path)), "2016-01-01") == body
 
 
+@pytest.mark.corpus
 def test_cdl_file_reads_exactly():
     records = list(reader.read(CSV_CORPUS / "Data/cdl/cdl_archived_pqs.csv"))
     assert len(records) == 10 and all(isinstance(r, Question) for r in records)
@@ -185,6 +194,7 @@ def test_cdl_file_reads_exactly():
     assert first.official_url is None
 
 
+@pytest.mark.corpus
 def test_gzipped_file_reads_the_same(tmp_path):
     source = CSV_CORPUS / "Data/cdl/cdl_archived_pqs.csv"
     packed = tmp_path / "cdl_archived_pqs.csv.gz"

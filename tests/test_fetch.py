@@ -98,6 +98,7 @@ def stop_after(pages: int):
 
 # -- the whole story: faults, an interruption, a resume, a build ---------------------------------
 
+@pytest.mark.corpus
 def test_fetch_a_month_through_faults_and_an_interruption_then_build(tmp_path, november):
     records, longform = november
     arriving = records[5]["id"]  # arrives while we page, pushing a record onto the next page too
@@ -159,6 +160,7 @@ def test_fetch_a_month_through_faults_and_an_interruption_then_build(tmp_path, n
 
 # -- a fetch that changes nothing, and reproducible bytes ---------------------------------------
 
+@pytest.mark.corpus
 def test_fetching_unchanged_data_again_changes_no_file(tmp_path, november):
     records, longform = november
     subset = records[:150]
@@ -177,6 +179,7 @@ def test_fetching_unchanged_data_again_changes_no_file(tmp_path, november):
     assert again.unique_ids == 150
 
 
+@pytest.mark.corpus
 def test_the_same_data_fetched_twice_gives_the_same_bytes(tmp_path, november):
     records, longform = november
     with FakeApi(records[:120], longform) as api:
@@ -189,6 +192,7 @@ def test_the_same_data_fetched_twice_gives_the_same_bytes(tmp_path, november):
     assert (tmp_path / "one" / "api" / "2024-11.json.gz").stat().st_mode & 0o777 == 0o644
 
 
+@pytest.mark.corpus
 def test_new_data_is_added_and_old_responses_kept(tmp_path, november):
     records, longform = november
     content = tmp_path / "content"
@@ -234,6 +238,7 @@ def test_choose_run_resumes_only_the_same_range():
         fetch.choose_run(state, date(2024, 12, 9), None, today, fetch.HOUSES)
 
 
+@pytest.mark.corpus
 def test_retries_run_out_then_a_later_fetch_resumes(tmp_path, november):
     records, longform = november
     subset = records[:100]
@@ -250,6 +255,7 @@ def test_retries_run_out_then_a_later_fetch_resumes(tmp_path, november):
     assert json.loads((content / "api" / fetch.STATE_NAME).read_text())["run"] is None
 
 
+@pytest.mark.corpus
 def test_a_record_that_moves_between_pages_is_found_by_a_second_pass(tmp_path, november):
     records, longform = november
     subset = records[:100]
@@ -261,6 +267,7 @@ def test_a_record_that_moves_between_pages_is_found_by_a_second_pass(tmp_path, n
     assert set(listed_ids(month_responses(content))) == {value["id"] for value in subset}
 
 
+@pytest.mark.corpus
 def test_a_journal_left_by_a_crash_is_filed_and_a_torn_line_ignored(tmp_path, november):
     records, _ = november
     folder = tmp_path / "content" / "api"
@@ -358,6 +365,7 @@ def test_windows_split_at_month_ends():
     ]
 
 
+@pytest.mark.corpus
 def test_clipped_records_are_those_the_list_endpoint_cut(november):
     records, _ = november
     assert len(clipped_ids(records)) == 2008

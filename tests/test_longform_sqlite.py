@@ -52,6 +52,7 @@ def test_matches_sqlite_files_plain_or_gzipped(name, handled):
     assert longform_sqlite.matches(Path(name)) is handled
 
 
+@pytest.mark.corpus
 def test_reads_one_month_of_full_texts():
     records = read_all(LONGFORM / "2024-08.sqlite.gz")
     assert errors(records) == []
@@ -65,6 +66,7 @@ def test_reads_one_month_of_full_texts():
     assert sample.answer_html.startswith("<p>The Government has committed to making the UK the green finance")
 
 
+@pytest.mark.corpus
 def test_unanswered_entries_have_no_answer():
     records = read_all(LONGFORM / "2026-07.sqlite.gz")
     assert len(records) == 1633
@@ -72,6 +74,7 @@ def test_unanswered_entries_have_no_answer():
     assert all(r.question_text for r in records)
 
 
+@pytest.mark.corpus
 def test_entries_match_the_published_samples():
     samples = json.loads((SAMPLES / "api-edge-cases-longform.json").read_text())
     found = {}
@@ -86,6 +89,7 @@ def test_entries_match_the_published_samples():
         )
 
 
+@pytest.mark.corpus
 def test_a_plain_sqlite_file_reads_the_same(tmp_path):
     plain = tmp_path / "2024-08.sqlite"
     with gzip.open(LONGFORM / "2024-08.sqlite.gz", "rb") as packed, open(plain, "wb") as unpacked:
@@ -134,6 +138,7 @@ def test_a_database_without_the_dict_table_is_one_error(tmp_path):
     assert errors(read_all(path)) == [("file", "not a readable longform database: no such table: Dict")]
 
 
+@pytest.mark.corpus
 def test_a_truncated_download_is_one_error(tmp_path):
     data = (LONGFORM / "2024-08.sqlite.gz").read_bytes()
     path = tmp_path / "2024-08.sqlite.gz"
@@ -143,6 +148,7 @@ def test_a_truncated_download_is_one_error(tmp_path):
     assert len(errors(records)) == 1
 
 
+@pytest.mark.corpus
 def test_the_unpacked_copy_is_removed(tmp_path, monkeypatch):
     scratch = tmp_path / "scratch"
     scratch.mkdir()

@@ -70,22 +70,26 @@ def build(questions: list[Question], directory: MemberDirectory) -> sqlite_utils
     # Named only by the 2024 election results and the lists of current MPs.
     ("5231", MemberRef("5231", "Mr Adnan Hussain", "Independent", "Blackburn", "Commons")),
 ])
+@pytest.mark.corpus
 def test_mnis_ids_get_current_name_party_and_seat(directory, member_id, expected):
     assert directory.resolve(MemberRef(member_id), "2025-01-01") == expected
 
 
+@pytest.mark.corpus
 def test_an_id_the_maiden_speeches_give_two_names_takes_the_election_results(directory):
     # The maiden-speech file puts 3958 on both Fiona Bruce and Jason McCartney (3953).
     assert directory.resolve(MemberRef("3958")).name == "Fiona Bruce"
     assert directory.resolve(MemberRef("name:jason-mccartney", name="Jason McCartney")).id == "3953"
 
 
+@pytest.mark.corpus
 def test_fields_a_source_gives_are_kept(directory):
     ref = MemberRef("4399", name="Victoria Atkins MP", party="Conservative Party")
     assert directory.resolve(ref) == MemberRef(
         "4399", "Victoria Atkins MP", "Conservative Party", "Louth and Horncastle", "Commons")
 
 
+@pytest.mark.corpus
 def test_unknown_ids_are_left_as_they_are(directory):
     assert directory.resolve(MemberRef("99999999")) == MemberRef("99999999")
     scottish = MemberRef("uk.org.publicwhip/member/80001", name="Someone")
@@ -105,18 +109,21 @@ def test_unknown_ids_are_left_as_they_are(directory):
     (MemberRef("name:x", name="Baroness Neville-Rolfe"), "4284"),
     (MemberRef("name:x", name="Lord Bridges of Headley"), "4535"),
 ])
+@pytest.mark.corpus
 def test_a_unique_name_becomes_the_mnis_id_and_keeps_the_name(directory, ref, member_id):
     resolved = directory.resolve(ref, "2018-01-01")
     assert resolved.id == member_id
     assert resolved.name == (ref.name or directory.members[member_id].name)
 
 
+@pytest.mark.corpus
 def test_name_resolution_fills_party_and_seat(directory):
     resolved = directory.resolve(MemberRef("name:victoria-atkins", name="Victoria Atkins"))
     assert resolved == MemberRef("4399", "Victoria Atkins", "Conservative",
                                  "Louth and Horncastle", "Commons")
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("ref", [
     MemberRef("name:mike-wood", name="Mike Wood"),  # two MPs: Batley (401), Dudley South (4384)
     MemberRef("name:nobody-at-all", name="Nobody At All"),
@@ -148,6 +155,7 @@ def test_normalise_name(name, normal):
 # -- parlparse ids (2009) ---------------------------------------------------------------
 
 
+@pytest.mark.corpus
 def test_parlparse_ids_get_names_from_all_members_and_peers(directory):
     assert directory.resolve(MemberRef("uk.org.publicwhip/member/1491")) == MemberRef(
         "uk.org.publicwhip/member/1491", "Jonathan R Shaw", "Labour", "Chatham & Aylesford",
@@ -156,6 +164,7 @@ def test_parlparse_ids_get_names_from_all_members_and_peers(directory):
         "uk.org.publicwhip/lord/100004", "Lord Addington", "Liberal Democrat", None, "Lords")
 
 
+@pytest.mark.corpus
 def test_shaw_answering_for_work_and_pensions_gets_the_dwp_post(directory):
     question = answered(uin="296000", date_tabled="2009-10-29", date_answered="2009-10-29",
                         answering_body="Work and Pensions",
@@ -166,6 +175,7 @@ def test_shaw_answering_for_work_and_pensions_gets_the_dwp_post(directory):
     assert row["answering_member_office_source"] == PARLPARSE_XML_SOURCE
 
 
+@pytest.mark.corpus
 def test_concurrent_posts_outside_the_body_are_all_listed(directory):
     office = directory.office_on("uk.org.publicwhip/member/1491", "2009-10-29", None)
     assert office == (
@@ -174,6 +184,7 @@ def test_concurrent_posts_outside_the_body_are_all_listed(directory):
         PARLPARSE_XML_SOURCE)
 
 
+@pytest.mark.corpus
 def test_a_lords_minister_gets_a_data_parliament_post(directory):
     assert directory.office_on("uk.org.publicwhip/lord/100839", "2009-10-26", "Transport") == (
         "Secretary of State for Transport", "parlparse ministers-2010.json (data.parliament.uk)")
@@ -182,11 +193,13 @@ def test_a_lords_minister_gets_a_data_parliament_post(directory):
 # -- offices from the IfG database ------------------------------------------------------
 
 
+@pytest.mark.corpus
 def test_mckinnell_on_2024_09_09_is_minister_for_school_standards(directory):
     assert directory.office_on("4125", "2024-09-09", "Department for Education") == (
         "Minister for School Standards", IFG_SOURCE)
 
 
+@pytest.mark.corpus
 def test_seed_answer_gets_the_home_office_post_held_in_2018(directory):
     seed = next(SEEDS.glob("*.txt"))
     (question,) = [q for q in page_text.read(seed) if isinstance(q, Question)]
@@ -201,22 +214,26 @@ def test_seed_answer_gets_the_home_office_post_held_in_2018(directory):
     assert db["members"].get("4399")["name"] == "Victoria Atkins"
 
 
+@pytest.mark.corpus
 def test_without_a_body_every_post_held_that_day_is_listed(directory):
     assert directory.office_on("4399", "2018-11-29", None) == (
         "Minister for Safeguarding; Minister for Women", IFG_SOURCE)
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("day", ["2017-11-08", "2024-07-06", "2022-09-01"])
 def test_no_office_where_no_post_covers_the_date(directory, day):
     # Before her first post, after her last, and between two posts: never a later office.
     assert directory.office_on("4399", day, "Department of Health and Social Care") is None
 
 
+@pytest.mark.corpus
 def test_a_bare_rank_names_its_department(directory):
     office, _ = directory.office_on("4399", "2022-06-01", "Ministry of Justice")
     assert office == "Minister of State, Ministry of Justice"
 
 
+@pytest.mark.corpus
 def test_reversed_treasury_ranges_end_when_the_next_holder_starts(directory):
     # Lucy Rigby: Economic Secretary from 2025-09-06, "ending" 2025-05-14 in the data;
     # Rachel Blake took the post on 2026-05-14, when Rigby became Chief Secretary.
@@ -299,6 +316,7 @@ def api_month(tmp_path_factory, directory) -> sqlite_utils.Database:
     return sqlite_utils.Database(db_path)
 
 
+@pytest.mark.corpus
 def test_api_question_gets_member_name_and_office(api_month):
     (row,) = api_month.query(
         """select q.answering_member_office, q.answering_member_office_source, m.name, m.party
@@ -309,6 +327,7 @@ def test_api_question_gets_member_name_and_office(api_month):
                    "name": "Catherine McKinnell", "party": "Labour"}
 
 
+@pytest.mark.corpus
 def test_every_government_answer_of_the_month_has_an_office(api_month):
     missing = api_month.execute(
         """select answering_body, count(*) from questions
@@ -320,11 +339,13 @@ def test_every_government_answer_of_the_month_has_an_office(api_month):
     assert answered_count > 1000
 
 
+@pytest.mark.corpus
 def test_every_member_of_the_month_is_named(api_month):
     unnamed = api_month.execute("select id from members where name is null").fetchall()
     assert unnamed == []
 
 
+@pytest.mark.corpus
 def test_member_posts_list_every_post_of_the_members_named(api_month):
     rows = list(api_month.query(
         "select post, organisation, start_date, end_date, source from member_posts "

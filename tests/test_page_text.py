@@ -33,6 +33,7 @@ def seed():
     return read_one(SEED)
 
 
+@pytest.mark.corpus
 def test_seed_fields(seed):
     assert isinstance(seed, Question)
     assert (seed.heading, seed.date_tabled, seed.date_answered, seed.answering_body, seed.house) == (
@@ -47,6 +48,7 @@ def test_seed_fields(seed):
     assert seed.location == "line 1"
 
 
+@pytest.mark.corpus
 def test_seed_answer_paragraphs(seed):
     found = paragraphs(seed.answer_html)
     assert len(found) == 5
@@ -63,12 +65,14 @@ def test_seed_answer_paragraphs(seed):
     assert "no ‘no-go areas’ of inquiry" in found[2]
 
 
+@pytest.mark.corpus
 def test_seed_has_no_page_noise(seed):
     for name, value in vars(seed).items():
         for noise in NOISE:
             assert noise not in str(value), (name, noise)
 
 
+@pytest.mark.corpus
 def test_seed_key_is_stable_and_documented(seed):
     again = read_one(SEED)
     assert again.key == seed.key
@@ -86,6 +90,7 @@ def test_matches_pages_but_not_parlparse_change_lists(tmp_path):
     assert reader_for(SEED) is page_text
 
 
+@pytest.mark.corpus
 def test_gzipped_page_reads_like_the_plain_one(tmp_path, seed):
     packed = tmp_path / "seed.txt.gz"
     packed.write_bytes(gzip.compress(SEED.read_bytes()))
@@ -230,6 +235,7 @@ def test_answer_markup_is_escaped_text():
     assert page.question_text.endswith("guidance is given on <b>phishing</b> emails.")
 
 
+@pytest.mark.corpus
 def test_stored_answer_never_becomes_markup(tmp_path):
     db_path = tmp_path / "answers.db"
     report = store.build_database([PAGES / "script_answer.txt", SEED], db_path)

@@ -47,6 +47,7 @@ def parlparse_rows(db: sqlite_utils.Database, sql_where: str = "1", params=None)
     return [dict(row) for row in db.query(query, params or {})]
 
 
+@pytest.mark.corpus
 def test_questions_per_house(built):
     db, _ = built
     counts = {row["house"]: row["n"] for row in db.query(
@@ -58,6 +59,7 @@ def test_questions_per_house(built):
     assert counts == {"Commons": 1436, "Lords": 102, "Scottish Parliament": 256}
 
 
+@pytest.mark.corpus
 def test_question_numbers_in_the_files_are_all_stored(built):
     db, _ = built
     commons_numbers = sum(
@@ -73,6 +75,7 @@ def test_question_numbers_in_the_files_are_all_stored(built):
     assert len(stored) == 1436 - 1  # 296062 is answered on the 26th and again on the 28th
 
 
+@pytest.mark.corpus
 def test_every_file_balances_without_rejects_or_collisions(built):
     _, report = built
     files = [f for f in report.files if f.format == "parlparse-xml"]
@@ -82,6 +85,7 @@ def test_every_file_balances_without_rejects_or_collisions(built):
         assert (file.rejected, file.duplicates) == (0, 0), file
 
 
+@pytest.mark.corpus
 def test_superseded_versions_contribute_nothing(built):
     _, report = built
     read = {Path(f.path).name: f.read for f in report.files if f.format == "parlparse-xml"}
@@ -93,6 +97,7 @@ def test_superseded_versions_contribute_nothing(built):
     assert [read[name] for name in LATEST_COMMONS] == [500, 328, 291, 317]
 
 
+@pytest.mark.corpus
 def test_a_later_version_arriving_replaces_the_earlier_in_the_database(tmp_path):
     """An incremental build that gains a later version of a day rebuilds, so that what only
     the earlier version held (112 questions in 26e) does not linger."""
@@ -114,6 +119,7 @@ def test_a_later_version_arriving_replaces_the_earlier_in_the_database(tmp_path)
                     if isinstance(q, Question)}
 
 
+@pytest.mark.corpus
 def test_each_identity_is_stored_once_with_the_documented_key(built):
     db, _ = built
     rows = parlparse_rows(db)
@@ -124,6 +130,7 @@ def test_each_identity_is_stored_once_with_the_documented_key(built):
         assert row["key"] == make_key(row["house"], row["date_answered"], row["uin"])
 
 
+@pytest.mark.corpus
 def test_house_follows_the_folder(built):
     db, _ = built
     houses = {"wrans": "Commons", "lordswrans": "Lords", "sp-written": "Scottish Parliament"}
@@ -135,6 +142,7 @@ def test_house_follows_the_folder(built):
     assert seen == set(houses)
 
 
+@pytest.mark.corpus
 def test_a_known_commons_question(built):
     db, _ = built
     row = db["questions"].get("commons-2009-10-29-292659")
@@ -168,6 +176,7 @@ def test_a_known_commons_question(built):
     assert db["members"].get("uk.org.publicwhip/member/1491")["name"] == "Jonathan R Shaw"
 
 
+@pytest.mark.corpus
 def test_grouped_scottish_questions_share_the_reply_and_point_at_each_other(built):
     db, _ = built
     first = db["questions"].get("scottish-parliament-2009-10-26-s3w-28168")
@@ -185,6 +194,7 @@ def test_grouped_scottish_questions_share_the_reply_and_point_at_each_other(buil
         "uk.org.publicwhip/member/80381")
 
 
+@pytest.mark.corpus
 def test_scottish_speaker_names_give_constituency_and_party(built):
     db, _ = built
     asker = db["members"].get("uk.org.publicwhip/member/80312")
@@ -196,6 +206,7 @@ def test_scottish_speaker_names_give_constituency_and_party(built):
     assert (answerer["name"], answerer["party"]) == ("Michael Russell", None)
 
 
+@pytest.mark.corpus
 def test_a_numbered_list_of_questions_becomes_one_question_per_number(built):
     db, _ = built
     uins = ["294335", "294343", "294347", "294349"]
@@ -213,6 +224,7 @@ def test_a_numbered_list_of_questions_becomes_one_question_per_number(built):
         assert row["answering_body"] == "Northern Ireland"
 
 
+@pytest.mark.corpus
 def test_lords_questions(built):
     db, _ = built
     row = db["questions"].get("lords-2009-10-29-hl5932")
@@ -222,6 +234,7 @@ def test_lords_questions(built):
     assert "compensation of £750 for each TB-affected alpaca" in row["answer_html"]
 
 
+@pytest.mark.corpus
 def test_entities_come_through_as_characters(built):
     db, _ = built
     rows = parlparse_rows(db)
@@ -232,6 +245,7 @@ def test_entities_come_through_as_characters(built):
     assert sum("£" in (row["answer_html"] or "") for row in rows) > 100
 
 
+@pytest.mark.corpus
 def test_holding_answer_line_becomes_a_date(built):
     db, _ = built
     row = db["questions"].get("commons-2009-10-29-295709")
@@ -242,6 +256,7 @@ def test_holding_answer_line_becomes_a_date(built):
     assert scottish["date_holding_answer"] == "2009-10-26"
 
 
+@pytest.mark.corpus
 def test_answering_bodies_in_title_case(built):
     db, _ = built
     bodies = {(row["house"], row["answering_body"]) for row in parlparse_rows(db)}
@@ -253,6 +268,7 @@ def test_answering_bodies_in_title_case(built):
         "Scottish Executive", "Scottish Parliamentary Corporate Body"}
 
 
+@pytest.mark.corpus
 def test_scottish_question_status_files_are_not_answers():
     status_files = sorted((PARLPARSE / "sp-questions").glob("*.xml"))
     assert len(status_files) == 6

@@ -72,6 +72,7 @@ def wait_until_up(url: str, process: subprocess.Popen, attempts: int = 150) -> h
     raise AssertionError(f"{url} never answered")
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
 def test_serve_answers_both_servers_and_stops_cleanly(build_dir, stop_signal):
     site_port, datasette_port = free_port(), free_port()
@@ -97,6 +98,7 @@ def test_serve_answers_both_servers_and_stops_cleanly(build_dir, stop_signal):
     assert port_is_free(site_port) and port_is_free(datasette_port)
 
 
+@pytest.mark.corpus
 def test_serve_counts_tables_once_into_an_inspect_file(build_dir):
     site_port, datasette_port = free_port(), free_port()
     process = start(build_dir, site_port, datasette_port)
@@ -109,6 +111,7 @@ def test_serve_counts_tables_once_into_an_inspect_file(build_dir):
     assert counts["answers"]["tables"]["questions"]["count"] == 59  # the samples' 59 records
 
 
+@pytest.mark.corpus
 def test_serve_refuses_a_port_in_use(build_dir):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

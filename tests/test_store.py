@@ -177,6 +177,7 @@ def bad_build(tmp_path) -> tuple[store.BuildReport, Path]:
     return report, db_path
 
 
+@pytest.mark.corpus
 def test_bad_input_is_rejected_with_reasons_and_the_rest_is_stored(bad_build):
     report, db_path = bad_build
     by_name = {Path(f.path).name: f for f in report.files}
@@ -196,6 +197,7 @@ def test_bad_input_is_rejected_with_reasons_and_the_rest_is_stored(bad_build):
     assert all(location and reason for _, location, reason in reasons)
 
 
+@pytest.mark.corpus
 def test_hostile_answer_is_stored_sanitized(bad_build):
     _, db_path = bad_build
     [(html, text)] = read_rows(db_path, "select answer_html, answer_text from questions "
@@ -206,6 +208,7 @@ def test_hostile_answer_is_stored_sanitized(bad_build):
     assert text.startswith("Figures below.")
 
 
+@pytest.mark.corpus
 def test_unchanged_files_are_skipped_and_changed_ones_rebuild(tmp_path):
     sources_dir = tmp_path / "content"
     sources_dir.mkdir()
@@ -228,6 +231,7 @@ def test_unchanged_files_are_skipped_and_changed_ones_rebuild(tmp_path):
     assert read_rows(db_path, "select count(*) from questions") == [(39,)]
 
 
+@pytest.mark.corpus
 def test_what_a_killed_build_left_behind_does_not_harm_the_next(tmp_path):
     """A build killed outright leaves its working copy and SQLite's hot journal beside it;
     replayed onto the next build's copy, that journal would corrupt it."""
@@ -245,6 +249,7 @@ def test_what_a_killed_build_left_behind_does_not_harm_the_next(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.db", "content"]
 
 
+@pytest.mark.corpus
 def test_an_unreadable_database_is_rebuilt(tmp_path):
     sources_dir = tmp_path / "content"
     sources_dir.mkdir()
@@ -256,6 +261,7 @@ def test_an_unreadable_database_is_rebuilt(tmp_path):
     assert read_rows(db_path, "select count(*) from questions") == [(59,)]
 
 
+@pytest.mark.corpus
 def test_a_failed_build_leaves_the_previous_database_intact(tmp_path, monkeypatch):
     sources_dir = tmp_path / "content"
     sources_dir.mkdir()
