@@ -1,0 +1,137 @@
+"""The `answers` command as a user runs it: db, pages and site on small fixtures, their exit
+codes and the figures their summaries print."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner, Result
+
+from answers.cli import cli
+from conftest import FIXTURES
+
+GOOD = FIXTURES / "api" / "responses.json"  # 3 questions, all readable
+BAD = FIXTURES / "api" / "bad-records.json"  # 6 records: 1 question, 5 rejected
+
+
+def run(*args: str | Path, env: dict | None = None) -> Result:
+    return CliRunner().invoke(cli, [str(arg) for arg in args], env=env)
+
+
+def format_row(output: str, name: str) -> list[int]:
+    "The figures of one format's row in the db summary: files, read, stored, dupes, rejected."
+    line = next(line for line in output.splitlines() if line.split()[:1] == [name])
+    return [int(figure) for figure in line.split()[1:]]
+
+
+@pytest.fixture
+def sources(tmp_path) -> Path:
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    shutil.copy(GOOD, folder / "responses.json")
+    shutil.copy(BAD, folder / "bad-records.json")
+    return folder
+
+
+@pytest.fixture
+def built_db(tmp_path) -> Path:
+    db_path = tmp_path / "answers.db"
+    result = run("db", GOOD, "--db", db_path)
+    assert result.exit_code == 0, result.output
+    return db_path
+
+
+def test_db_prints_the_figures_of_each_format_and_names_the_file_with_rejects(sources, tmp_path):
+    db_path = tmp_path / "answers.db"
+    result = run("db", sources, "--db", db_path)
+    assert result.exit_code == 0, result.output
+    assert f"{db_path} rebuilt: 2 source files (0 unchanged and skipped)" in result.stdout
+    assert format_row(result.stdout, "api-json") == [2, 9, 4, 0, 5]
+    assert f"5 rejected in {sources / 'bad-records.json'} (see the rejects table)" in result.stderr
+    db = sqlite_utils.Database(db_path)
+    assert db["questions"].count == 4 and db["rejects"].count == 5
+
+
+def test_db_again_skips_the_unchanged_files_and_reports_the_same_figures(sources, tmp_path):
+    db_path = tmp_path / "answers.db"
+    run("db", sources, "--db", db_path)
+    result = run("db", sources, "--db", db_path)
+    assert result.exit_code == 0
+    assert f"{db_path} updated: 2 source files (2 unchanged and skipped)" in result.stdout
+    assert format_row(result.stdout, "api-json") == [2, 9, 4, 0, 5]
+
+
+def test_strict_fails_with_exit_1_when_a_record_is_rejected_and_keeps_the_rest(sources, tmp_path):
+    db_path = tmp_path / "answers.db"
+    result = run("db", sources, "--db", db_path, "--strict")
+    assert result.exit_code == 1
+    assert "Error: 5 records rejected (strict mode)" in result.stderr
+    assert sqlite_utils.Database(db_path)["questions"].count == 4
+
+
+def test_strict_from_the_environment_as_make_passes_it(sources, tmp_path):
+    result = run("db", sources, "--db", tmp_path / "answers.db", env={"STRICT": "1"})
+    assert result.exit_code == 1
+    assert "5 records rejected (strict mode)" in result.stderr
+
+
+def test_strict_passes_when_nothing_is_rejected(tmp_path):
+    result = run("db", GOOD, "--db", tmp_path / "answers.db", "--strict")
+    assert result.exit_code == 0, result.output
+    assert format_row(result.stdout, "api-json") == [1, 3, 3, 0, 0]
+
+
+def test_db_refuses_a_source_that_does_not_exist(tmp_path):
+    result = run("db", tmp_path / "nowhere", "--db", tmp_path / "answers.db")
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+    assert not (tmp_path / "answers.db").exists()
+
+
+def test_pages_prints_what_it_converted_wrote_and_skipped(built_db, tmp_path):
+    out = tmp_path / "pages"
+    first = run("pages", "--db", built_db, "--out", out)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.strip() == (f"{out}: 3 pages (3 converted, 0 unchanged inputs skipped); "
+                                    "3 written, 0 unchanged, 0 removed.")
+    assert len(list(out.rglob("index.md"))) == 3
+    again = run("pages", "--db", built_db, "--out", out)
+    assert again.stdout.strip() == (f"{out}: 3 pages (0 converted, 3 unchanged inputs skipped); "
+                                    "0 written, 3 unchanged, 0 removed.")
+
+
+def site_files(folder: Path) -> list[Path]:
+    "The files of the archive, without the hidden manifest the build keeps for itself."
+    return [path for path in folder.rglob("*") if path.is_file() and not path.name.startswith(".")]
+
+
+def test_site_prints_figures_that_match_the_files_it_wrote(built_db, tmp_path):
+    pages_dir, out = tmp_path / "pages", tmp_path / "site"
+    run("pages", "--db", built_db, "--out", pages_dir)
+    first = run("site", "--db", built_db, "--pages", pages_dir, "--out", out, "--no-search")
+    assert first.exit_code == 0, first.output
+    written = len(site_files(out))
+    assert first.stdout.strip() == (f"{out}: 3 question pages (3 rendered, 0 unchanged inputs "
+                                    f"skipped); {written} files written, 0 unchanged, 0 outdated removed.")
+    assert len(list(out.rglob("index.json"))) >= 3
+    again = run("site", "--db", built_db, "--pages", pages_dir, "--out", out, "--no-search")
+    assert again.stdout.strip() == (f"{out}: 3 question pages (0 rendered, 3 unchanged inputs "
+                                    f"skipped); 0 files written, {written} unchanged, 0 outdated removed.")
+
+
+def test_site_indexes_the_question_pages_for_search(built_db, tmp_path):
+    pages_dir, out = tmp_path / "pages", tmp_path / "site"
+    run("pages", "--db", built_db, "--out", pages_dir)
+    result = run("site", "--db", built_db, "--pages", pages_dir, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "Indexed 3 pages" in result.stdout
+    assert (out / "pagefind" / "pagefind.js").is_file()
+
+
+def test_site_needs_the_pages_folder(built_db, tmp_path):
+    result = run("site", "--db", built_db, "--pages", tmp_path / "no-pages", "--out", tmp_path / "site")
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
