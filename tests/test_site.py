@@ -16,7 +16,7 @@ import sqlite_utils
 
 from answers import feeds, pages, search, site, urls
 from answers.model import MemberRef, Question
-from answers.output import DuplicateOutputError, Output, OutsideOutputError
+from answers.output import Output
 from answers.render import SiteConfig, make_environment, render_markdown
 from hostile import build_site_from_questions
 
@@ -644,18 +644,6 @@ def test_a_failing_page_stops_the_build_and_leaves_no_worker_processes(built_sit
         site.write_question_pages(pages_dir, Output(tmp_path / "site"), {}, SiteConfig(),
                                   workers=2)
     assert multiprocessing.active_children() == []
-
-
-def test_output_refuses_paths_outside_and_double_writes(tmp_path):
-    output = Output(tmp_path / "out")
-    with pytest.raises(OutsideOutputError):
-        output.write("../escape.html", "no")
-    with pytest.raises(OutsideOutputError):
-        output.write("/etc/passwd", "no")
-    assert output.write("a/index.html", "yes")
-    with pytest.raises(DuplicateOutputError):
-        output.write("a/index.html", "again")
-    assert not (tmp_path / "escape.html").exists()
 
 
 def test_rendered_markdown_is_sanitized():
