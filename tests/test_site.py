@@ -685,6 +685,10 @@ def test_dates_that_are_not_dates_are_shown_as_given(tmp_path):
     # A calendar holds real days only; the question is still listed under its body.
     assert not (archive / "days/2024/13").exists() and not (archive / "days/2024/02/30").exists()
     assert "commons/2024-13-45/7/" in (archive / "bodies/home-office/index.html").read_text()
+    # Feeds and the sitemap hold real dates only: Atom requires them, a sitemap may leave out.
+    assert feedparser.parse((archive / "feed.xml").read_bytes()).entries == []
+    sitemap = (archive / "sitemap.xml").read_text()
+    assert "commons/2024-13-45/7/</loc></url>" in sitemap and "<lastmod>" not in sitemap
 
 
 def test_a_huge_answer_gives_a_short_feed_entry_that_links_its_page(tmp_path):

@@ -13,7 +13,7 @@ import sqlite_utils
 from . import urls
 from .lookups import load_members, member_or_placeholder
 from .output import Output
-from .render import SiteConfig
+from .render import SiteConfig, real_date
 from .store import sanitize_html
 
 FEED_SIZE = 50
@@ -48,7 +48,8 @@ def entry_texts(row: dict) -> dict:
 
 
 def load_entries(db: sqlite_utils.Database) -> list[dict]:
-    "Every answered question as a feed entry, newest first."
+    """Every answered question as a feed entry, newest first. An answer whose date is not a
+    real date has no place in time order, and Atom requires real dates: it is left out."""
     # Only as much of each text as an entry can show is read: an answer can be huge.
     rows = db.query(
         f"""select q.key, q.url, q.heading, q.uin, q.house, q.date_answered,
@@ -65,9 +66,9 @@ def load_entries(db: sqlite_utils.Database) -> list[dict]:
            order by updated desc, q.key desc"""
     )
     return [dict(row, title=row["heading"] or f"Question {row['uin'] or row['key']}",
-                 updated=atom_time(row["updated"]), published=atom_time(row["date_answered"]),
-                 **entry_texts(row))
-            for row in rows]
+                 updated=atom_time(real_date(row["updated"]) or row["date_answered"]),
+                 published=atom_time(row["date_answered"]), **entry_texts(row))
+            for row in rows if real_date(row["date_answered"])]
 
 
 def write_feed(output: Output, env, config: SiteConfig, url: str, path: str, title: str,

@@ -7,7 +7,6 @@ question rewrites exactly the listings that show it.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -16,7 +15,7 @@ import sqlite_utils
 from . import urls
 from .lookups import load_bodies, load_members, member_or_placeholder
 from .output import Output
-from .render import TEMPLATES, SiteConfig, render_markdown, to_json
+from .render import TEMPLATES, SiteConfig, real_date, render_markdown, to_json
 
 PAGE_SIZE = 50
 HOME_LATEST = 20
@@ -147,17 +146,8 @@ def write_home(site: Listings, items: list[dict], stats: dict) -> None:
                                            site.config)["items"]})
 
 
-def calendar_day(value: str | None) -> str | None:
-    """The day a listing files a question under, if its date is a real one: a date a source
-    got wrong ('2024-13-45') is shown as given on the question's page, but has no day page."""
-    try:
-        return dt.date.fromisoformat(value).isoformat() if value else None
-    except ValueError:
-        return None
-
-
 def write_days(site: Listings, items: list[dict]) -> None:
-    by_day = group(items, lambda i: calendar_day(i["day"]))
+    by_day = group(items, lambda i: real_date(i["day"]))
     years: dict = defaultdict(lambda: defaultdict(dict))
     for day, day_items in by_day.items():
         year, month, _ = day.split("-")

@@ -65,6 +65,15 @@ class SiteConfig:
         return f"{self.datasette_url}/answers/questions/{key}"
 
 
+def real_date(value: str | None) -> str | None:
+    """An ISO date if the value is a real one, else None: a date a source got wrong
+    ('2024-13-45') is shown as given, but never placed on a calendar, in a feed or a sitemap."""
+    try:
+        return dt.date.fromisoformat(value[:10]).isoformat() if value else None
+    except (TypeError, ValueError):
+        return None
+
+
 def long_date(value: str | None) -> str:
     "'2018-11-29' -> '29 November 2018'; a value that is not a date is shown as given."
     if not value:

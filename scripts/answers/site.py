@@ -22,7 +22,7 @@ import sqlite_utils
 from . import feeds, listings, model, pages, render, store, urls
 from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
 from .pages import parse_page
-from .render import STATIC, TEMPLATES, SiteConfig, make_environment, render_markdown, to_json
+from .render import STATIC, TEMPLATES, SiteConfig, make_environment, real_date, render_markdown, to_json
 
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file (the sitemaps protocol's limit)
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
@@ -232,7 +232,7 @@ def write_sitemaps(output: Output, env, entries: list[dict], config: SiteConfig)
 def sitemap_entries(db: sqlite_utils.Database, listing_urls: list[str]) -> list[dict]:
     entries = [{"url": url, "lastmod": None} for url in listing_urls]
     entries += [
-        {"url": row["url"], "lastmod": row["lastmod"]}
+        {"url": row["url"], "lastmod": real_date(row["lastmod"])}
         for row in db.query(
             """select url, coalesce(date_answer_corrected, date_answered, date_tabled) as lastmod
                from questions order by url""")
