@@ -388,3 +388,12 @@ def test_long_names_get_short_distinct_stable_slugs():
     # Names of every usual length keep the slug they always had, so no address moves.
     assert slugify("Home Office") == "home-office"
     assert slugify("a" * SLUG_LIMIT) == "a" * SLUG_LIMIT
+
+
+def test_markup_nested_too_deep_for_the_converter_keeps_its_text():
+    "Hundreds of nested elements (no real answer has them) give the text, not a stopped build."
+    answer = store.sanitize_html("<p>First.</p>" + "<b>" * 3000 + "Deep." + "</b>" * 3000
+                                 + "<ul><li>" * 600 + "Deeper.")
+    markdown = pages.html_to_markdown(answer)
+    assert markdown.startswith("First.\n\nDeep.") and markdown.endswith("Deeper.")
+    assert render_markdown(markdown).startswith("<p>First.</p>")

@@ -24,7 +24,7 @@ from markdownify import MarkdownConverter
 from . import lookups, model, store, urls
 from .lookups import load_bodies, load_members, member_or_placeholder
 from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
-from .store import sanitize_html
+from .store import html_to_text, sanitize_html
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
     from yaml import CSafeDumper as Dumper
@@ -140,7 +140,12 @@ CONVERTER = AnswerConverter()
 def html_to_markdown(answer_html: str | None) -> str:
     if not answer_html:
         return ""
-    return tidy_markdown(CONVERTER.convert(answer_html))
+    try:
+        return tidy_markdown(CONVERTER.convert(answer_html))
+    except RecursionError:
+        # Markup nested deeper than the converter can follow (a few hundred levels; no real
+        # answer comes near): the answer's text is kept, in its paragraphs, without the markup.
+        return text_to_markdown(html_to_text(answer_html))
 
 
 def text_to_markdown(text: str | None) -> str:
