@@ -16,9 +16,10 @@ import os
 import re
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 
 import nh3
@@ -47,6 +48,89 @@ ANSWER_ATTRIBUTES = {
     "ol": {"start"},
 }
 URL_SCHEMES = {"http", "https", "mailto"}
+
+# Characters XML 1.0 forbids (C0 controls but tab and line breaks, and two non-characters):
+# one in any text field would make the feeds ill-formed, so they go before anything is stored.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SQLITE_MAX_INTEGER = 2**63 - 1
+DATE_FIELDS = ("date_tabled", "date_answered", "date_for_answer", "date_holding_answer",
+               "date_answer_corrected")
+
+
+class RejectedRecord(ValueError):
+    "A record the store will not hold; the message is the reason given in `rejects`."
+
+
+def safe_text(text: str) -> str:
+    """Text that can go anywhere (SQLite, XML, a terminal): a lone surrogate (an undecodable
+    byte in a file name, a bad JSON escape) is spelt out as its escape, XML-forbidden
+    characters are removed."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return XML_FORBIDDEN.sub("", text)
+
+
+def clean_text(value, name: str):
+    "A text field with XML-forbidden characters removed; a lone surrogate rejects the record."
+    if not isinstance(value, str):
+        return value
+    if LONE_SURROGATE.search(value):
+        raise RejectedRecord(f"{name} holds a lone surrogate (an invalid character)")
+    return XML_FORBIDDEN.sub("", value)
+
+
+def clean_member(ref: MemberRef | None, name: str) -> MemberRef | None:
+    if ref is None:
+        return None
+    return replace(ref, **{f.name: clean_text(getattr(ref, f.name), f"{name}.{f.name}")
+                           for f in fields(ref)})
+
+
+def check_date(value: str | None, name: str) -> None:
+    "An ISO date (YYYY-MM-DD) that exists in the calendar, or nothing."
+    if value is None:
+        return
+    try:
+        if not ISO_DATE.fullmatch(value):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise RejectedRecord(f"{name} is not a valid date: {value!r}") from None
+
+
+def check_integer(value: int | None, name: str) -> None:
+    if value is not None and not (-SQLITE_MAX_INTEGER <= value <= SQLITE_MAX_INTEGER):
+        raise RejectedRecord(f"{name} is beyond the range of a 64-bit integer")
+
+
+def is_web_url(url: str | None) -> bool:
+    return bool(url) and re.match(r"(?i)https?://[^\s/]", url) is not None
+
+
+def checked_question(q: Question) -> tuple[Question, bool]:
+    """The question with every text field made safe to store, and whether a non-web
+    `official_url` was dropped. Raises RejectedRecord for what cannot be stored at all:
+    a lone surrogate, an invalid date, an integer beyond SQLite's range."""
+    changes = {}
+    for f in fields(q):
+        value = getattr(q, f.name)
+        if isinstance(value, MemberRef):
+            changes[f.name] = clean_member(value, f.name)
+        elif isinstance(value, list):
+            changes[f.name] = [clean_text(item, f.name) for item in value]
+        elif f.name == "location":
+            changes[f.name] = safe_text(value)
+        else:
+            changes[f.name] = clean_text(value, f.name)
+    for name in DATE_FIELDS:
+        check_date(changes[name], name)
+    check_integer(q.api_id, "api_id")
+    check_integer(q.answering_body_id, "answering_body_id")
+    url_dropped = changes["official_url"] is not None and not is_web_url(changes["official_url"])
+    if url_dropped:
+        changes["official_url"] = None
+    return replace(q, **changes), url_dropped
 
 
 def sanitize_html(html: str | None) -> str | None:
@@ -86,6 +170,8 @@ class FileReport:
     rejected: int = 0
     skipped: bool = False  # unchanged since the last build
 
+    urls_dropped: int = 0  # official URLs that were not http(s), left out
+
     def balanced(self) -> bool:
         return self.read == self.stored + self.duplicates + self.rejected
 
@@ -97,10 +183,16 @@ class BuildReport:
     superseded: list[str] = field(default_factory=list)  # earlier versions of a file, skipped
     rebuilt: bool = False
     full_texts_applied: int = 0
+    links_outside: list[str] = field(default_factory=list)  # symlinks leading out of a folder
+    links_dangling: list[str] = field(default_factory=list)  # symlinks leading nowhere
 
     @property
     def rejected(self) -> int:
         return sum(f.rejected for f in self.files)
+
+    @property
+    def urls_dropped(self) -> int:
+        return sum(f.urls_dropped for f in self.files)
 
     def by_format(self) -> dict[str, dict[str, int]]:
         totals: dict[str, dict[str, int]] = {}
@@ -138,7 +230,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["meta"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
     db["sources"].create(
         {"id": int, "path": str, "format": str, "sha256": str, "read": int,
-         "stored": int, "duplicates": int, "rejected": int},
+         "stored": int, "duplicates": int, "rejected": int, "urls_dropped": int},
         pk="id", not_null={"path", "format", "sha256"}, if_not_exists=True,
     )
     db["sources"].create_index(["path"], unique=True, if_not_exists=True)
@@ -254,7 +346,7 @@ class Store:
         if self.directory is not None:
             ref = self.directory.resolve(ref, on_date)
         row = self.members.setdefault(ref.id, {"id": ref.id})
-        if ref.id.isdigit():
+        if ref.id.isascii() and ref.id.isdigit() and int(ref.id) <= SQLITE_MAX_INTEGER:
             row["mnis_id"] = int(ref.id)
         for name in ("name", "party", "constituency", "house"):
             value = getattr(ref, name)
@@ -266,7 +358,7 @@ class Store:
         name = question.answering_body
         if not name:
             return None
-        row = self.bodies.setdefault(name, {"name": name, "slug": slugify(name)})
+        row = self.bodies.setdefault(name, {"name": name})
         if question.answering_body_id and not row.get("api_id"):
             row["api_id"] = question.answering_body_id
         return name
@@ -404,7 +496,21 @@ class Store:
         if self.members:
             self.db["members"].upsert_all(self.members.values(), pk="id", alter=True)
         if self.bodies:
-            self.db["answering_bodies"].upsert_all(self.bodies.values(), pk="name", alter=True)
+            self.write_bodies()
+
+    def write_bodies(self) -> None:
+        """Upsert the answering bodies, giving every body held its slug afresh: a new name
+        can change which of two alike names keeps the plain slug."""
+        table = self.db["answering_bodies"]
+        held = {row["name"]: row["slug"] for row in table.rows}
+        slugs = body_slugs(set(held) | set(self.bodies))
+        moved = [name for name, slug in held.items() if slugs[name] != slug]
+        # Clear moved slugs first: the unique index must hold after every single update.
+        self.db.conn.executemany("update answering_bodies set slug = null where name = ?",
+                                 [(name,) for name in moved])
+        rows = [dict(self.bodies.get(name, {"name": name}), slug=slugs[name])
+                for name in sorted(set(self.bodies) | set(moved))]
+        table.upsert_all(rows, pk="name", alter=True)
 
     # -- one source file ------------------------------------------------------------------
 
@@ -418,27 +524,42 @@ class Store:
         source_id = existing[0] if existing else table.insert(
             {"path": display_path, "format": reader.FORMAT, "sha256": sha256}
         ).last_pk
-        for record in records:
+        for record in guarded(records, display_path):
             report.read += 1
             if isinstance(record, SourceError):
-                report.rejected += 1
-                self.db["rejects"].insert(
-                    {"source_id": source_id, "location": record.location, "reason": record.reason}
-                )
-            elif isinstance(record, FullText):
-                stored = self.add_full_text(record, source_id)
-                report.stored += stored
-                report.duplicates += not stored
-            else:
-                stored = self.add_question(record, source_id)
-                report.stored += stored
-                report.duplicates += not stored
+                self.reject(report, source_id, record.location, record.reason)
+                continue
+            try:
+                stored = self.add_record(record, source_id, report)
+            except RejectedRecord as error:
+                self.reject(report, source_id, record.location, str(error))
+                continue
+            report.stored += stored
+            report.duplicates += not stored
         table.update(source_id, {
             "format": reader.FORMAT, "sha256": sha256, "read": report.read,
             "stored": report.stored, "duplicates": report.duplicates, "rejected": report.rejected,
+            "urls_dropped": report.urls_dropped,
         })
         self.flush()
         return report
+
+    def add_record(self, record: Question | FullText, source_id: int, report: FileReport) -> bool:
+        "Check and store one record; raises RejectedRecord for one that cannot be stored."
+        if isinstance(record, FullText):
+            check_integer(record.api_id, "api_id")
+            return self.add_full_text(replace(
+                record, question_text=clean_text(record.question_text, "question_text"),
+                answer_html=clean_text(record.answer_html, "answer_html")), source_id)
+        question, url_dropped = checked_question(record)
+        report.urls_dropped += url_dropped
+        return self.add_question(question, source_id)
+
+    def reject(self, report: FileReport, source_id: int, location: str, reason: str) -> None:
+        report.rejected += 1
+        self.db["rejects"].insert(
+            {"source_id": source_id, "location": safe_text(location), "reason": safe_text(reason)}
+        )
 
     # -- after all files --------------------------------------------------------------------
 
@@ -477,6 +598,36 @@ class Store:
             updates,
         )
         return len(updates)
+
+
+def guarded(records: Iterable, file: str) -> Iterator:
+    """A reader's records; should the reader itself fail, the failure ends the file as one
+    SourceError rather than ending the build."""
+    iterator = iter(records)
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except Exception as error:  # a reader's bug must not lose the other files
+            yield SourceError(file, "reader stopped", f"{type(error).__name__}: {error}")
+            return
+        yield record
+
+
+def body_slugs(names: Iterable[str]) -> dict[str, str]:
+    """Each answering body's slug. Where names slugify alike ('Culture, Media & Sport' and
+    'Culture, Media and Sport'), the first in sorted order keeps the plain slug and each
+    other gets a suffix from a digest of its name: no slug depends on the order of files."""
+    by_slug: dict[str, list[str]] = {}
+    for name in sorted(names):
+        by_slug.setdefault(slugify(name), []).append(name)
+    slugs = {}
+    for slug, group in by_slug.items():
+        slugs[group[0]] = slug
+        for name in group[1:]:
+            slugs[name] = f"{slug}-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:6]}"
+    return slugs
 
 
 def squash(text: str) -> str:
@@ -533,11 +684,11 @@ def survey(files: list[Path], report: BuildReport) -> list[tuple[Path, str, str]
     readable = []
     for path in files:
         if sources.reader_for(path) is None:
-            report.ignored.append(str(path))
+            report.ignored.append(safe_text(str(path)))
         elif sources.is_superseded(path):
-            report.superseded.append(str(path))
+            report.superseded.append(safe_text(str(path)))
         else:
-            readable.append((path, str(path), file_sha256(path)))
+            readable.append((path, safe_text(str(path)), file_sha256(path)))
     return readable
 
 
@@ -551,7 +702,7 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
         if held is not None and held["sha256"] == sha:
             report.files.append(FileReport(
                 display, held["format"], held["read"], held["stored"], held["duplicates"],
-                held["rejected"], skipped=True))
+                held["rejected"], skipped=True, urls_dropped=held["urls_dropped"] or 0))
         else:
             todo.append((path, display, sha))
     with db.atomic(), (progress or nullcontext)(todo) as iterator:

@@ -33,6 +33,7 @@ FORMAT = "api-json"
 QUESTION_CLIP_LENGTH = 255
 ANSWER_CLIP_MARK = "..."
 ANSWER_CLIP_LENGTH = 255 + len(ANSWER_CLIP_MARK)
+GZIP_PIECE = 4096  # compressed bytes fed to zlib at a time
 OFFICIAL_URL = "https://questions-statements.parliament.uk/written-questions/detail/{date}/{uin}"
 
 # Text that starts with a tag is the HTML of a single-question response; the list endpoint
@@ -91,16 +92,25 @@ def load_text(path: Path) -> tuple[str, str | None]:
 
 
 def gunzip_salvaging(data: bytes) -> tuple[bytes, str | None]:
-    "Gzip data decompressed as far as it goes, and why it stopped early (None if it did not)."
+    """Gzip data decompressed as far as it goes, and why it stopped early (None if it did not).
+
+    The data goes in small pieces, so that a bad checksum or trailer, or damage in the middle,
+    loses only what follows it: a single call would raise and keep nothing."""
     decompressor = zlib.decompressobj(wbits=31)  # 31: expect a gzip header and trailer
-    try:
-        output = decompressor.decompress(data)
-    except zlib.error as error:
-        return b"", f"not readable as gzip ({error})"
-    if not decompressor.eof:
-        output += decompressor.flush()
-        return output, f"gzip data ends early, after {len(output)} uncompressed bytes"
-    return output, None
+    output = bytearray()
+    for start in range(0, len(data), GZIP_PIECE):
+        try:
+            output += decompressor.decompress(data[start:start + GZIP_PIECE])
+        except zlib.error as error:
+            if not output:
+                return b"", f"not readable as gzip ({error})"
+            return bytes(output), (f"gzip data damaged within compressed bytes {start}-"
+                                   f"{start + GZIP_PIECE} ({error}), after {len(output)} "
+                                   "uncompressed bytes")
+        if decompressor.eof:
+            return bytes(output), None
+    output += decompressor.flush()
+    return bytes(output), f"gzip data ends early, after {len(output)} uncompressed bytes"
 
 
 def join_damage(reason: str, earlier: str | None) -> str:
@@ -139,20 +149,31 @@ def decode_documents(text: str) -> Iterator:
     while position < len(text):
         try:
             value, position = DECODER.raw_decode(text, position)
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:  # JSONDecodeError is a ValueError
             yield from salvage(text, position, error)
             return
         yield value
         position = skip_space(text, position)
 
 
-def salvage(text: str, position: int, error: json.JSONDecodeError) -> Iterator:
+def unreadable_value(error: Exception) -> str:
+    "Why a value cannot be read: nested too deep, a number too long, or invalid JSON."
+    if isinstance(error, json.JSONDecodeError):
+        return error.msg
+    if isinstance(error, RecursionError):
+        return "value nested too deeply to read"
+    return f"value cannot be read: {error}"
+
+
+def salvage(text: str, position: int, error: Exception) -> Iterator:
     if text.startswith("[", position):
         yield from salvage_array(text, position)
     elif text.startswith("{", position):
         yield from salvage_object(text, position)
-    else:
+    elif isinstance(error, json.JSONDecodeError):
         yield Damage(error.pos, error.msg)
+    else:
+        yield Damage(position, unreadable_value(error))
 
 
 def salvage_array(text: str, position: int) -> Iterator:
@@ -165,6 +186,9 @@ def salvage_array(text: str, position: int) -> Iterator:
             value, position = DECODER.raw_decode(text, position)
         except json.JSONDecodeError as error:
             yield from salvage(text, position, error)
+            return
+        except (ValueError, RecursionError) as error:  # a sound element too deep or too long
+            yield Damage(position, unreadable_value(error))
             return
         yield value
         position = skip_space(text, position)
@@ -197,6 +221,9 @@ def salvage_object(text: str, position: int) -> Iterator:
                 yield from salvage_array(text, start)
             else:
                 yield Damage(error.pos, error.msg)
+            return
+        except (ValueError, RecursionError) as error:
+            yield Damage(start or position, unreadable_value(error))
             return
         if name == "results":
             yield value

@@ -68,6 +68,8 @@ def full_text_or_error(key, value, file: str) -> FullText | SourceError:
         entry = json.loads(value)
     except (TypeError, ValueError) as error:  # ValueError covers bad JSON and bad UTF-8
         return SourceError(file, location, f"value is not JSON: {error}")
+    except RecursionError:
+        return SourceError(file, location, "value is JSON nested too deeply to read")
     if not isinstance(entry, dict):
         return SourceError(file, location, "value is not a JSON object")
     question_text = entry.get("question_text")
