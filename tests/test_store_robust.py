@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from answers import store
-
 from conftest import FIXTURES
 
 ROBUST = FIXTURES / "robust"
@@ -51,7 +50,7 @@ def test_alike_body_names_get_distinct_slugs_whatever_the_order(tmp_path):
     slugs = []
     for order in (names, names[::-1]):
         folder = tmp_path / "-".join(order).replace(" ", "")
-        for number, (file, body) in enumerate(zip(("a.json", "b.json"), order)):
+        for number, (file, body) in enumerate(zip(("a.json", "b.json"), order, strict=True)):
             write_api(folder / file, [api_record(number, answeringBodyName=body)])
         report, db_path = build(folder, folder)
         assert report.rejected == 0
