@@ -121,6 +121,8 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
     click.echo(f"{out_dir}: {report.question_pages} question pages ({report.rendered} rendered, "
                f"{report.skipped} unchanged inputs skipped); {len(report.written)} files written, "
                f"{report.unchanged} unchanged, {len(report.removed)} outdated removed.")
+    click.echo(f"Downloads: {report.downloads.files} files ({len(report.downloads.written)} written, "
+               f"{report.downloads.skipped} with unchanged rows skipped).")
     if search and search_stage.needs_index(out_dir, report.html_changed):
         try:
             result = search_stage.index(out_dir)

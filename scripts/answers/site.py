@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from . import feeds, listings, model, pages, render, store, urls
+from . import downloads, feeds, listings, model, pages, render, store, urls
 from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
 from .pages import parse_page
 from .render import STATIC, TEMPLATES, SiteConfig, make_environment, real_date, render_markdown, to_json
@@ -36,6 +36,7 @@ class SiteReport:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
+    downloads: downloads.DownloadsReport | None = None
 
     @property
     def html_written(self) -> int:
@@ -265,6 +266,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         feeds.write_feeds(db, env, output, config)
         write_sitemaps(output, env, sitemap_entries(db, listing_urls), config)
         output.write("robots.txt", env.get_template("robots.txt").render(page_url=""))
+    report.downloads = downloads.write_downloads(db_path, output, env, config)
     report.removed = output.remove_stale(GENERATED, keep=NOT_GENERATED)
     manifest.save()
     report.written = output.written

@@ -1,0 +1,507 @@
+"""The downloads stage: the database -> `downloads/` in the static archive, the data whole,
+described and versioned.
+
+Reads `answers.db` and the column descriptions in `metadata.yml` (their single source). Writes
+into the site's `downloads/` folder:
+
+- `answers.db.gz`, the database;
+- `questions-<year>.csv.gz` and `questions-<year>.ndjson.gz`, the questions tabled in each year
+  with their answers (`questions-no-date-tabled.*` for those without a date tabled);
+- `<table>.csv` and `<table>.ndjson` for each reference table in `TABLES`;
+- `datapackage.json` (a Frictionless Data Package: every file, its fields, types and
+  descriptions, licences, sources, the build date and the schema version), `SHA256SUMS`
+  and `index.html`, the page that explains them.
+
+Incremental: one pass of SQL over the rows gives a digest of each file's rows; a manifest
+(`downloads/.manifest.json`) keeps it with the size and modification time of the files made
+from them. Files whose rows have the same digest and which are still as written are neither
+made nor read again. gzip output carries no time and no file name, so the same rows always
+give the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import zlib
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .output import MANIFEST_NAME, Manifest, Output, bytes_digest, code_version, file_digest
+from .render import ROOT
+
+# The version of the downloads' layout: file names, their columns and the columns' types.
+# Semantic versioning, for the people whose code reads these files:
+#   MAJOR: a column or file is renamed or removed, or a column's type changes (readers break);
+#   MINOR: a column, table or file is added (readers keep working);
+#   PATCH: only descriptions, licences or sources change.
+# tests/test_downloads.py pins the columns of every version: a change of columns fails there
+# until this is bumped and the new column set is pinned beside the old.
+SCHEMA_VERSION = "1.0.0"
+
+FOLDER = "downloads/"
+METADATA = ROOT / "metadata.yml"
+DATABASE_FILE = "answers.db.gz"
+COMPRESS_LEVEL = 6  # zlib's default; 9 makes the database 1% smaller in 2.5 times the time
+NO_DATE_TABLED = "no-date-tabled"
+# The year a question was tabled; always four digits or NO_DATE_TABLED, so safe in a file name.
+YEAR_TABLED = ("case when date_tabled glob '[0-9][0-9][0-9][0-9]-*' "
+               f"then substr(date_tabled, 1, 4) else '{NO_DATE_TABLED}' end")
+
+OPEN_PARLIAMENT_LICENCE = {
+    "name": "OPL-3.0", "title": "Open Parliament Licence v3.0",
+    "path": "https://www.parliament.uk/site-information/copyright-parliament/open-parliament-licence/",
+}
+CC_BY = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 International",
+         "path": "https://creativecommons.org/licenses/by/4.0/"}
+SOURCES = [
+    {"title": "UK Parliament Written Questions API",
+     "path": "https://questions-statements.parliament.uk/written-questions"},
+    {"title": "mySociety, uk-parl-written-questions (API snapshots and longform full texts; "
+              "CC BY 4.0, mySociety and UK Parliament)",
+     "path": "https://github.com/mysociety/uk-parl-written-questions"},
+    {"title": "TheyWorkForYou parlparse (written answers XML, members and ministers)",
+     "path": "https://github.com/mysociety/parlparse"},
+    {"title": "data.parliament.uk answered questions, as archived by pq-tool",
+     "path": "https://github.com/moj-analytical-services/pq-tool"},
+    {"title": "Institute for Government Ministers Database (CC BY 4.0)",
+     "path": "https://github.com/instituteforgov/ifg-ministers-database-public"},
+    {"title": "House of Commons Library election results (psephology)",
+     "path": "https://github.com/ukparliament/psephology"},
+]
+
+
+@dataclass(frozen=True)
+class Export:
+    """A table written as CSV and NDJSON: whole, or one pair of files for each value of `by`
+    (an SQL expression over its rows). Adding a table to the downloads is one line in TABLES."""
+
+    table: str
+    description: str | None = None  # what a file holds; else the table's in metadata.yml
+    by: str | None = None
+    compressed: bool = False
+
+
+QUESTIONS = Export("questions", "Questions tabled in {value}, with their answers: one row a "
+                   "question, every column of the questions table.",
+                   by=YEAR_TABLED, compressed=True)
+TABLES = (
+    Export("members"),
+    Export("answering_bodies"),
+    Export("member_posts"),
+)
+
+
+@dataclass
+class Group:
+    "The rows of one export that go into one CSV file and one NDJSON file."
+
+    export: Export
+    value: str | None
+    rows: int = 0
+    digest: str = ""
+
+    @property
+    def stem(self) -> str:
+        return f"{self.export.table}-{self.value}" if self.value else self.export.table
+
+    @property
+    def files(self) -> dict[str, str]:
+        "File name -> format."
+        suffix = ".gz" if self.export.compressed else ""
+        return {f"{self.stem}.csv{suffix}": "csv", f"{self.stem}.ndjson{suffix}": "ndjson"}
+
+
+@dataclass
+class DownloadsReport:
+    files: int = 0
+    written: list[str] = field(default_factory=list)
+    skipped: int = 0  # data files whose rows had not changed: neither made nor read again
+    unchanged: int = 0  # files made again that held the same bytes, so not rewritten
+
+
+# -- reading the database ------------------------------------------------------------------
+
+
+def open_read_only(db_path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+
+
+def table_columns(db: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
+    "(name, declared type) of each column, in table order."
+    return [(row[1], row[2]) for row in db.execute(f"pragma table_info([{table}])")]
+
+
+def primary_key(db: sqlite3.Connection, table: str) -> list[str]:
+    rows = sorted((row[5], row[1]) for row in db.execute(f"pragma table_info([{table}])"))
+    return [name for position, name in rows if position]
+
+
+def quoted(names: list[str]) -> str:
+    return ", ".join(f"[{name}]" for name in names)
+
+
+def survey(db: sqlite3.Connection, export: Export, names: list[str]) -> list[Group]:
+    """Count and digest the rows of each group of an export, in one pass of SQL over the table
+    (in storage order, which is stable for a given database: a digest only has to tell when
+    rows changed; a rebuilt database with the same rows just costs making the files again)."""
+    by = export.by or "null"
+    groups: dict[str | None, Group] = {}
+    digests: dict[str | None, object] = {}
+    header = json.dumps(names).encode("utf-8")
+    for value, row in db.execute(
+            f"select {by}, json_array({quoted(names)}) from [{export.table}] order by rowid"):
+        if value not in groups:
+            groups[value] = Group(export, value)
+            digests[value] = hashlib.sha256(header)
+        groups[value].rows += 1
+        digests[value].update(row.encode("utf-8") + b"\n")
+    for value, group in groups.items():
+        group.digest = digests[value].hexdigest()
+    if export.by is None and not groups:  # a whole table is written even when empty
+        groups[None] = Group(export, None, 0, hashlib.sha256(header).hexdigest())
+    return sorted(groups.values(), key=lambda group: group.stem)
+
+
+def group_rows(db: sqlite3.Connection, group: Group, names: list[str]):
+    "The group's rows, in the order of the table's primary key (else of all its columns)."
+    order = quoted(primary_key(db, group.export.table) or names)
+    where, parameters = ("", ()) if group.export.by is None else (f"where {group.export.by} = ?",
+                                                                  (group.value,))
+    return db.execute(f"select {quoted(names)} from [{group.export.table}] {where} "
+                      f"order by {order}", parameters)
+
+
+def database_digest(db: sqlite3.Connection, groups: list[Group]) -> str:
+    """What the database holds, as far as a reader of its copy can tell: the rows exported (by
+    their digests), the schema, the source files it was built from and its build version.
+    Cheap, unlike hashing the file, whose bytes change on every build even when nothing else
+    does."""
+    digest = hashlib.sha256()
+    for group in groups:
+        digest.update(f"{group.stem}\0{group.digest}\n".encode("utf-8"))
+    for query in ("select type, name, sql from sqlite_master order by type, name",
+                  "select * from sources order by path", "select * from meta order by name"):
+        try:
+            digest.update(json.dumps(db.execute(query).fetchall()).encode("utf-8"))
+        except sqlite3.OperationalError:  # a table the database lacks
+            digest.update(query.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def build_time(db_path: Path) -> str:
+    "When the database was last written (UTC): the build date the downloads carry."
+    seconds = int(os.stat(db_path).st_mtime)
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- making the files ----------------------------------------------------------------------
+
+
+def compressed(data: bytes) -> bytes:
+    "gzip with no time and no file name in its header: the same data, the same bytes."
+    return gzip.compress(data, compresslevel=COMPRESS_LEVEL, mtime=0)
+
+
+def csv_bytes(names: list[str], rows) -> bytes:
+    "RFC 4180 CSV (quoted where needed, CRLF) with a header row; NULL is an empty cell."
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(names)
+    writer.writerows(["" if value is None else value for value in row] for row in rows)
+    return text.getvalue().encode("utf-8")
+
+
+def ndjson_bytes(names: list[str], rows) -> bytes:
+    "One JSON object a line, keys in column order; NULL is null."
+    return "".join(json.dumps(dict(zip(names, row)), ensure_ascii=False) + "\n"
+                   for row in rows).encode("utf-8")
+
+
+FORMATTERS = {"csv": csv_bytes, "ndjson": ndjson_bytes}
+
+
+def file_record(output: Output, relative_path: str, digest: str) -> list:
+    "[sha256, size, modification time in ns] of a file as written, for the manifest."
+    status = os.stat(output.path_for(relative_path))
+    return [digest, status.st_size, status.st_mtime_ns]
+
+
+def write_group(db: sqlite3.Connection, group: Group, names: list[str], output: Output) -> dict:
+    "Make and write the group's files; returns their manifest records."
+    rows = group_rows(db, group, names).fetchall()
+    records = {}
+    for name, format_name in group.files.items():
+        data = FORMATTERS[format_name](names, rows)
+        if group.export.compressed:
+            data = compressed(data)
+        output.write(FOLDER + name, data)
+        records[name] = file_record(output, FOLDER + name, bytes_digest(data))
+    return records
+
+
+def write_database(db_path: Path, output: Output) -> dict:
+    """Compress the database into answers.db.gz, streaming (it can be large); the file is
+    replaced only if its bytes differ. Returns its manifest record."""
+    relative_path = FOLDER + DATABASE_FILE
+    path = output.path_for(relative_path)
+    output.claim(str(path), relative_path)
+    temporary = path.with_name(path.name + ".tmp")
+    with open(db_path, "rb") as source, open(temporary, "wb") as target:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=target, mtime=0,
+                           compresslevel=COMPRESS_LEVEL) as packed:
+            shutil.copyfileobj(source, packed, 1 << 20)
+    digest = file_digest(temporary)
+    if path.is_file() and file_digest(path) == digest:
+        temporary.unlink()
+        output.unchanged += 1
+    else:
+        os.replace(temporary, path)
+        output.written.append(relative_path)
+    return {DATABASE_FILE: file_record(output, relative_path, digest)}
+
+
+def keep(output: Output, entry, digest: str) -> bool:
+    """Whether the last build made these files from the same rows and they are still as it
+    wrote them (same size and modification time: checked without reading them). If so, they
+    are claimed for this build."""
+    if not entry or entry["digest"] != digest:
+        return False
+    paths = {name: output.plain_path(FOLDER + name) for name in entry["files"]}
+    for name, path in paths.items():
+        try:
+            status = os.lstat(path) if path else None
+        except OSError:
+            return False
+        _, size, mtime_ns = entry["files"][name]
+        if not status or not stat.S_ISREG(status.st_mode) or (
+                status.st_size, status.st_mtime_ns) != (size, mtime_ns):
+            return False
+    for name, path in paths.items():
+        output.claim(path, FOLDER + name)
+    output.unchanged += len(paths)
+    return True
+
+
+def is_manifest_entry(entry) -> bool:
+    "{digest of the rows, rows, files: {name: [sha256, size, mtime_ns]}}."
+    return (isinstance(entry, dict) and isinstance(entry.get("digest"), str)
+            and isinstance(entry.get("rows"), int) and isinstance(entry.get("files"), dict)
+            and all(isinstance(record, list) and len(record) == 3 and isinstance(record[0], str)
+                    and isinstance(record[1], int) and isinstance(record[2], int)
+                    for record in entry["files"].values()))
+
+
+def downloads_code_version() -> str:
+    "What besides the rows decides the data files' bytes: this code, zlib and its level."
+    return code_version([Path(__file__)], (), zlib.ZLIB_RUNTIME_VERSION, str(COMPRESS_LEVEL))
+
+
+# -- describing them -----------------------------------------------------------------------
+
+
+def load_metadata() -> dict:
+    "The tables of metadata.yml: descriptions of every table and column of the database."
+    with open(METADATA, encoding="utf-8") as file:
+        return yaml.safe_load(file)["databases"]["answers"]["tables"]
+
+
+FIELD_TYPES = {"INTEGER": "integer", "TEXT": "string", "REAL": "number", "FLOAT": "number"}
+
+
+def field_type(name: str, declared: str) -> str:
+    "Table Schema type: ISO dates are stored as text and named date_* or *_date."
+    if name.startswith("date_") or name.endswith("_date"):
+        return "date"
+    return FIELD_TYPES.get(declared.upper(), "any")
+
+
+def table_schema(columns: list[tuple[str, str]], key: list[str], described: dict) -> dict:
+    fields = [{"name": name, "type": field_type(name, declared),
+               "description": described.get(name, "")} for name, declared in columns]
+    schema = {"fields": fields}
+    if key:
+        schema["primaryKey"] = key
+    return schema
+
+
+def table_resource(name: str, format_name: str, group: Group, schema: dict, record: list,
+                   table_meta: dict) -> dict:
+    resource = {
+        "name": name.lower().replace("_", "-"), "type": "table", "path": name,
+        "title": f"{group.stem} ({format_name.upper()})",
+        "description": group_description(group, table_meta),
+        "format": format_name, "encoding": "utf-8",
+        "mediatype": "text/csv" if format_name == "csv" else "application/x-ndjson",
+        "bytes": record[1], "hash": "sha256:" + record[0], "rows": group.rows,
+        "schema": schema,
+    }
+    if group.export.compressed:
+        resource["compression"] = "gz"
+    if table_meta.get("license_url"):
+        resource["licenses"] = [{"title": table_meta["license"],
+                                 "path": table_meta["license_url"]}]
+    if table_meta.get("source_url"):
+        resource["sources"] = [{"title": table_meta["source"], "path": table_meta["source_url"]}]
+    return resource
+
+
+def group_description(group: Group, table_meta: dict) -> str:
+    "What a group's files hold: the export's own words, else metadata.yml's for the table."
+    if group.export.description is None:
+        return table_meta.get("description", "")
+    value = "no year (they have no date tabled)" if group.value == NO_DATE_TABLED else group.value
+    return group.export.description.format(value=value)
+
+
+def database_resource(record: list) -> dict:
+    return {
+        "name": DATABASE_FILE.replace("_", "-"), "type": "file", "path": DATABASE_FILE,
+        "title": "The whole database (SQLite)",
+        "description": "The SQLite database every other file is made from, with all its tables "
+                       "(described in metadata.yml and on Datasette's pages), compressed.",
+        "format": "sqlite", "mediatype": "application/vnd.sqlite3", "compression": "gz",
+        "bytes": record[1], "hash": "sha256:" + record[0],
+    }
+
+
+def datapackage(resources: list[dict], created: str, homepage: str) -> dict:
+    return {
+        "name": "written-answers-archive",
+        "title": "Written Answers Archive",
+        "description": "UK Parliament written questions and their answers, with the members who "
+                       "asked and answered them, the answering bodies and the posts ministers "
+                       "held. Question and answer text: Open Parliament Licence v3.0. The "
+                       "mySociety dataset of the Written Questions API and the Institute for "
+                       "Government Ministers Database: CC BY 4.0. `version` is the version of "
+                       "the files' layout (semantic versioning: a renamed or removed column is "
+                       "a new major version); `created` is when the database was built.",
+        "version": SCHEMA_VERSION,
+        "created": created,
+        "homepage": homepage,
+        "licenses": [OPEN_PARLIAMENT_LICENCE, CC_BY],
+        "sources": SOURCES,
+        "resources": resources,
+    }
+
+
+def sha256sums(digests: dict[str, str]) -> str:
+    "The `sha256sum --check` format: digest, two spaces, file name."
+    return "".join(f"{digest}  {name}\n" for name, digest in sorted(digests.items()))
+
+
+# -- the stage -----------------------------------------------------------------------------
+
+
+def write_downloads(db_path: Path, output: Output, env, config) -> DownloadsReport:
+    """Write `downloads/` into the site `output`: the data files whose rows changed, then the
+    descriptions of them all; remove the files of groups that no longer exist."""
+    before = len(output.written), output.unchanged
+    folder = output.path_for(FOLDER)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest.take(folder, downloads_code_version(), is_manifest_entry)
+    metadata = load_metadata()
+    resources, page_files, skipped = [], [], 0
+    with closing(open_read_only(db_path)) as db:
+        exports = [QUESTIONS] + [export for export in TABLES if table_columns(db, export.table)]
+        all_groups = []
+        for export in exports:
+            columns = table_columns(db, export.table)
+            names = [name for name, _ in columns]
+            groups = survey(db, export, names)
+            all_groups += groups
+            table_meta = metadata.get(export.table, {})
+            schema = table_schema(columns, primary_key(db, export.table),
+                                  table_meta.get("columns", {}))
+            for group in groups:
+                entry = manifest.previous.get(group.stem)
+                if keep(output, entry, group.digest):
+                    skipped += len(entry["files"])
+                else:
+                    entry = {"digest": group.digest, "rows": group.rows,
+                             "files": write_group(db, group, names, output)}
+                manifest.current[group.stem] = entry
+                for name, format_name in group.files.items():
+                    resources.append(table_resource(name, format_name, group, schema,
+                                                    entry["files"][name], table_meta))
+                page_files.append(page_entry(group, entry, table_meta))
+        database_entry = manifest.previous.get(DATABASE_FILE)
+        digest = database_digest(db, all_groups)
+        if keep(output, database_entry, digest):
+            skipped += 1
+        else:
+            database_entry = {"digest": digest, "rows": 0, "files": write_database(db_path, output)}
+        manifest.current[DATABASE_FILE] = database_entry
+    resources.insert(0, database_resource(database_entry["files"][DATABASE_FILE]))
+    created = build_time(db_path)
+    package = json.dumps(datapackage(resources, created, config.absolute(FOLDER)),
+                         ensure_ascii=False, indent=1) + "\n"
+    digests = {resource["path"]: resource["hash"].removeprefix("sha256:") for resource in resources}
+    digests["datapackage.json"] = bytes_digest(package)
+    page = env.get_template("downloads.html").render(
+        page_url=FOLDER, title="Downloads", created=created, schema_version=SCHEMA_VERSION,
+        database_size=file_size(database_entry["files"][DATABASE_FILE][1]), question_count=sum(
+            group.rows for group in all_groups if group.export is QUESTIONS),
+        groups=page_files, package_size=len(package.encode("utf-8")),
+        sums_size=len(sha256sums(dict.fromkeys([*digests, "index.html"], "0" * 64))),
+        example=example_files(page_files))
+    digests["index.html"] = bytes_digest(page)
+    output.write(FOLDER + "datapackage.json", package)
+    output.write(FOLDER + "index.html", page)
+    output.write(FOLDER + "SHA256SUMS", sha256sums(digests))
+    remove_unclaimed(output, folder)
+    manifest.save()
+    written = output.written[before[0]:]
+    return DownloadsReport(files=len(digests) + 1, written=written, skipped=skipped,
+                           unchanged=output.unchanged - before[1] - skipped)
+
+
+def page_entry(group: Group, entry: dict, table_meta: dict) -> dict:
+    "What the downloads page shows of a group: its files with their sizes, and its rows."
+    return {
+        "table": group.export.table, "value": group.value, "rows": entry["rows"],
+        "description": group_description(group, table_meta),
+        "files": [{"name": name, "format": format_name, "size": file_size(entry["files"][name][1])}
+                  for name, format_name in group.files.items()],
+    }
+
+
+def example_files(page_files: list[dict]) -> dict:
+    "The latest year's question files, for the examples on the page."
+    years = [group for group in page_files if group["table"] == QUESTIONS.table
+             and group["value"] != NO_DATE_TABLED]
+    if not years:
+        return {}
+    files = {item["format"]: item["name"] for item in years[-1]["files"]}
+    return {"year": years[-1]["value"], **files}
+
+
+def file_size(size: int) -> str:
+    "1536 -> '1.5 KB' (powers of 1,000, as file managers show them)."
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1000:
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def remove_unclaimed(output: Output, folder: Path) -> list[str]:
+    """Delete the files in the downloads folder that this build did not write or keep (a year
+    that no longer has questions, a table no longer exported, what a killed build left)."""
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name != MANIFEST_NAME and str(path) not in output.seen:
+            path.unlink()
+            removed.append(FOLDER + path.name)
+    return removed
