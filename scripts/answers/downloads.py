@@ -13,10 +13,10 @@ into the site's `downloads/` folder:
   and `index.html`, the page that explains them.
 
 Incremental: one pass of SQL over the rows gives a digest of each file's rows; a manifest
-(`downloads/.manifest.json`) keeps it with the size and modification time of the files made
-from them. Files whose rows have the same digest and which are still as written are neither
-made nor read again. gzip output carries no time and no file name, so the same rows always
-give the same bytes.
+(`downloads/.manifest.json`) keeps it with the digest and size of the files made from them.
+Files whose rows have the same digest, and which have kept their size and not been modified
+since the manifest was saved, are neither made nor read again. gzip output carries no time
+and no file name, so the same rows always give the same bytes.
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ class Group:
 @dataclass
 class DownloadsReport:
     files: int = 0
-    written: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # names in the downloads folder
+    removed: list[str] = field(default_factory=list)
     skipped: int = 0  # data files whose rows had not changed: neither made nor read again
     unchanged: int = 0  # files made again that held the same bytes, so not rewritten
 
@@ -190,7 +191,7 @@ def database_digest(db: sqlite3.Connection, groups: list[Group]) -> str:
     does."""
     digest = hashlib.sha256()
     for group in groups:
-        digest.update(f"{group.stem}\0{group.digest}\n".encode("utf-8"))
+        digest.update(f"{group.stem}\0{group.digest}\n".encode())
     for query in ("select type, name, sql from sqlite_master order by type, name",
                   "select * from sources order by path", "select * from meta order by name"):
         try:
@@ -201,9 +202,9 @@ def database_digest(db: sqlite3.Connection, groups: list[Group]) -> str:
 
 
 def build_time(db_path: Path) -> str:
-    "When the database was last written (UTC): the build date the downloads carry."
+    "When the database was last written (UTC), to the second."
     seconds = int(os.stat(db_path).st_mtime)
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- making the files ----------------------------------------------------------------------
@@ -225,7 +226,7 @@ def csv_bytes(names: list[str], rows) -> bytes:
 
 def ndjson_bytes(names: list[str], rows) -> bytes:
     "One JSON object a line, keys in column order; NULL is null."
-    return "".join(json.dumps(dict(zip(names, row)), ensure_ascii=False) + "\n"
+    return "".join(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False) + "\n"
                    for row in rows).encode("utf-8")
 
 
@@ -233,9 +234,8 @@ FORMATTERS = {"csv": csv_bytes, "ndjson": ndjson_bytes}
 
 
 def file_record(output: Output, relative_path: str, digest: str) -> list:
-    "[sha256, size, modification time in ns] of a file as written, for the manifest."
-    status = os.stat(output.path_for(relative_path))
-    return [digest, status.st_size, status.st_mtime_ns]
+    "[sha256, size] of a file as written, for the manifest and the descriptions."
+    return [digest, os.stat(output.path_for(relative_path)).st_size]
 
 
 def write_group(db: sqlite3.Connection, group: Group, names: list[str], output: Output) -> dict:
@@ -246,15 +246,15 @@ def write_group(db: sqlite3.Connection, group: Group, names: list[str], output: 
         data = FORMATTERS[format_name](names, rows)
         if group.export.compressed:
             data = compressed(data)
-        output.write(FOLDER + name, data)
-        records[name] = file_record(output, FOLDER + name, bytes_digest(data))
+        output.write(name, data)
+        records[name] = file_record(output, name, bytes_digest(data))
     return records
 
 
 def write_database(db_path: Path, output: Output) -> dict:
     """Compress the database into answers.db.gz, streaming (it can be large); the file is
     replaced only if its bytes differ. Returns its manifest record."""
-    relative_path = FOLDER + DATABASE_FILE
+    relative_path = DATABASE_FILE
     path = output.path_for(relative_path)
     output.claim(str(path), relative_path)
     temporary = path.with_name(path.name + ".tmp")
@@ -272,35 +272,43 @@ def write_database(db_path: Path, output: Output) -> dict:
     return {DATABASE_FILE: file_record(output, relative_path, digest)}
 
 
-def keep(output: Output, entry, digest: str) -> bool:
+def keep(output: Output, entry, digest: str, saved_ns: int | None) -> bool:
     """Whether the last build made these files from the same rows and they are still as it
-    wrote them (same size and modification time: checked without reading them). If so, they
-    are claimed for this build."""
-    if not entry or entry["digest"] != digest:
+    wrote them: the same size, and not modified since it saved its manifest (at `saved_ns`),
+    checked without reading them. If so, they are claimed for this build. (The manifest holds
+    no times, so that an incremental build and a fresh one write the same bytes.)"""
+    if not entry or entry["digest"] != digest or saved_ns is None:
         return False
-    paths = {name: output.plain_path(FOLDER + name) for name in entry["files"]}
+    paths = {name: output.plain_path(name) for name in entry["files"]}
     for name, path in paths.items():
         try:
             status = os.lstat(path) if path else None
         except OSError:
             return False
-        _, size, mtime_ns = entry["files"][name]
-        if not status or not stat.S_ISREG(status.st_mode) or (
-                status.st_size, status.st_mtime_ns) != (size, mtime_ns):
+        if (not status or not stat.S_ISREG(status.st_mode)
+                or status.st_size != entry["files"][name][1] or status.st_mtime_ns > saved_ns):
             return False
     for name, path in paths.items():
-        output.claim(path, FOLDER + name)
+        output.claim(path, name)
     output.unchanged += len(paths)
     return True
 
 
+def modified_ns(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
 def is_manifest_entry(entry) -> bool:
-    "{digest of the rows, rows, files: {name: [sha256, size, mtime_ns]}}."
+    """{digest of the rows, rows, files: {name: [sha256, size]}}, and for the
+    database the build date it was first seen with, `created`."""
     return (isinstance(entry, dict) and isinstance(entry.get("digest"), str)
+            and isinstance(entry.get("created", ""), str)
             and isinstance(entry.get("rows"), int) and isinstance(entry.get("files"), dict)
-            and all(isinstance(record, list) and len(record) == 3 and isinstance(record[0], str)
-                    and isinstance(record[1], int) and isinstance(record[2], int)
-                    for record in entry["files"].values()))
+            and all(isinstance(record, list) and len(record) == 2 and isinstance(record[0], str)
+                    and isinstance(record[1], int) for record in entry["files"].values()))
 
 
 def downloads_code_version() -> str:
@@ -386,7 +394,8 @@ def datapackage(resources: list[dict], created: str, homepage: str) -> dict:
                        "mySociety dataset of the Written Questions API and the Institute for "
                        "Government Ministers Database: CC BY 4.0. `version` is the version of "
                        "the files' layout (semantic versioning: a renamed or removed column is "
-                       "a new major version); `created` is when the database was built.",
+                       "a new major version); `created` is when the database was built with "
+                       "these rows.",
         "version": SCHEMA_VERSION,
         "created": created,
         "homepage": homepage,
@@ -404,67 +413,101 @@ def sha256sums(digests: dict[str, str]) -> str:
 # -- the stage -----------------------------------------------------------------------------
 
 
-def write_downloads(db_path: Path, output: Output, env, config) -> DownloadsReport:
-    """Write `downloads/` into the site `output`: the data files whose rows changed, then the
-    descriptions of them all; remove the files of groups that no longer exist."""
-    before = len(output.written), output.unchanged
-    folder = output.path_for(FOLDER)
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest.take(folder, downloads_code_version(), is_manifest_entry)
-    metadata = load_metadata()
-    resources, page_files, skipped = [], [], 0
-    with closing(open_read_only(db_path)) as db:
-        exports = [QUESTIONS] + [export for export in TABLES if table_columns(db, export.table)]
-        all_groups = []
-        for export in exports:
-            columns = table_columns(db, export.table)
-            names = [name for name, _ in columns]
-            groups = survey(db, export, names)
-            all_groups += groups
-            table_meta = metadata.get(export.table, {})
-            schema = table_schema(columns, primary_key(db, export.table),
-                                  table_meta.get("columns", {}))
-            for group in groups:
-                entry = manifest.previous.get(group.stem)
-                if keep(output, entry, group.digest):
-                    skipped += len(entry["files"])
-                else:
-                    entry = {"digest": group.digest, "rows": group.rows,
-                             "files": write_group(db, group, names, output)}
-                manifest.current[group.stem] = entry
-                for name, format_name in group.files.items():
-                    resources.append(table_resource(name, format_name, group, schema,
-                                                    entry["files"][name], table_meta))
-                page_files.append(page_entry(group, entry, table_meta))
-        database_entry = manifest.previous.get(DATABASE_FILE)
-        digest = database_digest(db, all_groups)
-        if keep(output, database_entry, digest):
-            skipped += 1
+@dataclass
+class Build:
+    "What one build of the downloads has gathered so far."
+
+    output: Output
+    manifest: Manifest
+    manifest_saved_ns: int | None  # when the last build saved its manifest, if it did
+    groups: list[Group] = field(default_factory=list)
+    resources: list[dict] = field(default_factory=list)
+    page_files: list[dict] = field(default_factory=list)
+    skipped: int = 0
+
+    def reuse_or_make(self, key: str, digest: str, make) -> dict:
+        """The manifest entry of a file group: the last build's, if its files were made from
+        rows with this digest and are still as written; else `make()`'s, which writes them."""
+        entry = self.manifest.previous.get(key)
+        if keep(self.output, entry, digest, self.manifest_saved_ns):
+            self.skipped += len(entry["files"])
         else:
-            database_entry = {"digest": digest, "rows": 0, "files": write_database(db_path, output)}
-        manifest.current[DATABASE_FILE] = database_entry
-    resources.insert(0, database_resource(database_entry["files"][DATABASE_FILE]))
-    created = build_time(db_path)
-    package = json.dumps(datapackage(resources, created, config.absolute(FOLDER)),
+            entry = make()
+        self.manifest.current[key] = entry
+        return entry
+
+    def export_table(self, db: sqlite3.Connection, export: Export, table_meta: dict) -> None:
+        "Write the files of an export whose rows changed; describe them all."
+        columns = table_columns(db, export.table)
+        names = [name for name, _ in columns]
+        schema = table_schema(columns, primary_key(db, export.table), table_meta.get("columns", {}))
+        for group in survey(db, export, names):
+            entry = self.reuse_or_make(group.stem, group.digest, lambda group=group: {
+                "digest": group.digest, "rows": group.rows,
+                "files": write_group(db, group, names, self.output)})
+            self.groups.append(group)
+            for name, format_name in group.files.items():
+                self.resources.append(table_resource(name, format_name, group, schema,
+                                                     entry["files"][name], table_meta))
+            self.page_files.append(page_entry(group, entry, table_meta))
+
+    def export_database(self, db: sqlite3.Connection, db_path: Path) -> dict:
+        """Compress the database if what it holds changed. The entry keeps `created`: the
+        database's modification time at the first build that saw it so, which a later build
+        that rewrote the database with the same rows (or a copy of it) does not move on."""
+        digest = database_digest(db, self.groups)
+        entry = self.reuse_or_make(DATABASE_FILE, digest, lambda: {
+            "digest": digest, "rows": 0, "created": build_time(db_path),
+            "files": write_database(db_path, self.output)})
+        entry.setdefault("created", build_time(db_path))  # a manifest edited by hand
+        self.resources.insert(0, database_resource(entry["files"][DATABASE_FILE]))
+        return entry
+
+
+def write_downloads(db_path: Path, folder: Path, env, config) -> DownloadsReport:
+    """Write the downloads folder (`downloads/` in the site): the data files whose rows
+    changed, then the descriptions of them all; remove the files of groups that no longer
+    exist. The folder is this stage's alone: the site stage leaves it be."""
+    output = Output(folder)
+    saved_ns = modified_ns(output.root / MANIFEST_NAME)
+    build = Build(output, Manifest.take(output.root, downloads_code_version(), is_manifest_entry),
+                  saved_ns)
+    metadata = load_metadata()
+    with closing(open_read_only(db_path)) as db:
+        for export in (QUESTIONS, *TABLES):
+            if table_columns(db, export.table):  # a database built without members has no posts
+                build.export_table(db, export, metadata.get(export.table, {}))
+        database = build.export_database(db, db_path)
+    digests = write_descriptions(build, database, env, config)
+    removed = remove_unclaimed(output)
+    build.manifest.save()
+    return DownloadsReport(files=len(digests), written=output.written, removed=removed,
+                           skipped=build.skipped, unchanged=output.unchanged - build.skipped)
+
+
+def write_descriptions(build: Build, database: dict, env, config) -> dict[str, str]:
+    """datapackage.json, the page and SHA256SUMS (which covers the other two); returns the
+    digest of every file."""
+    created = database["created"]
+    package = json.dumps(datapackage(build.resources, created, config.absolute(FOLDER)),
                          ensure_ascii=False, indent=1) + "\n"
-    digests = {resource["path"]: resource["hash"].removeprefix("sha256:") for resource in resources}
+    digests = {resource["path"]: resource["hash"].removeprefix("sha256:")
+               for resource in build.resources}
     digests["datapackage.json"] = bytes_digest(package)
     page = env.get_template("downloads.html").render(
         page_url=FOLDER, title="Downloads", created=created, schema_version=SCHEMA_VERSION,
-        database_size=file_size(database_entry["files"][DATABASE_FILE][1]), question_count=sum(
-            group.rows for group in all_groups if group.export is QUESTIONS),
-        groups=page_files, package_size=len(package.encode("utf-8")),
+        database_size=file_size(database["files"][DATABASE_FILE][1]),
+        question_count=sum(group.rows for group in build.groups if group.export is QUESTIONS),
+        groups=build.page_files, package_size=len(package.encode("utf-8")),
         sums_size=len(sha256sums(dict.fromkeys([*digests, "index.html"], "0" * 64))),
-        example=example_files(page_files))
+        example=example_files(build.page_files))
     digests["index.html"] = bytes_digest(page)
-    output.write(FOLDER + "datapackage.json", package)
-    output.write(FOLDER + "index.html", page)
-    output.write(FOLDER + "SHA256SUMS", sha256sums(digests))
-    remove_unclaimed(output, folder)
-    manifest.save()
-    written = output.written[before[0]:]
-    return DownloadsReport(files=len(digests) + 1, written=written, skipped=skipped,
-                           unchanged=output.unchanged - before[1] - skipped)
+    sums = sha256sums(digests)
+    build.output.write("datapackage.json", package)
+    build.output.write("index.html", page)
+    build.output.write("SHA256SUMS", sums)
+    digests["SHA256SUMS"] = bytes_digest(sums)
+    return digests
 
 
 def page_entry(group: Group, entry: dict, table_meta: dict) -> dict:
@@ -496,12 +539,12 @@ def file_size(size: int) -> str:
     return f"{size:.1f} GB"
 
 
-def remove_unclaimed(output: Output, folder: Path) -> list[str]:
+def remove_unclaimed(output: Output) -> list[str]:
     """Delete the files in the downloads folder that this build did not write or keep (a year
     that no longer has questions, a table no longer exported, what a killed build left)."""
     removed = []
-    for path in sorted(folder.iterdir()):
+    for path in sorted(output.root.iterdir()):
         if path.is_file() and path.name != MANIFEST_NAME and str(path) not in output.seen:
             path.unlink()
-            removed.append(FOLDER + path.name)
+            removed.append(path.name)
     return removed

@@ -241,10 +241,10 @@ def sitemap_entries(db: sqlite_utils.Database, listing_urls: list[str]) -> list[
     return entries
 
 
-# Files the site stage generates; anything else in the output folder (pagefind/, files a
+# Files the site stage generates; anything else in the output folder (pagefind/, downloads/, files a
 # deployment adds) is not the build's to remove.
 GENERATED = ("index.html", "index.json", "feed.xml", "sitemap*.xml", "*.tmp")
-NOT_GENERATED = ("static", "pagefind")
+NOT_GENERATED = ("static", "pagefind", "downloads")
 
 
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
@@ -266,7 +266,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         feeds.write_feeds(db, env, output, config)
         write_sitemaps(output, env, sitemap_entries(db, listing_urls), config)
         output.write("robots.txt", env.get_template("robots.txt").render(page_url=""))
-    report.downloads = downloads.write_downloads(db_path, output, env, config)
+    report.downloads = downloads.write_downloads(db_path, output.root / "downloads", env, config)
     report.removed = output.remove_stale(GENERATED, keep=NOT_GENERATED)
     manifest.save()
     report.written = output.written
