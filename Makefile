@@ -12,7 +12,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ANSWERS := $(BIN)/answers
 
-.PHONY: help setup db pages site build serve lint test test-fast bench fetch extract clean
+.PHONY: help setup db pages site build serve lint test test-fast bench soak fetch extract clean
 .DELETE_ON_ERROR:
 
 help: ## List the targets
@@ -48,6 +48,9 @@ extract: $(VENV)/.installed ## Remake reference/members: the member rows content
 
 bench: $(VENV)/.installed ## Time each stage over the whole shared corpus and the JSON API; print the figures
 	$(BIN)/python bench/run.py
+
+soak: $(VENV)/.installed ## Kill each stage part way and rebuild, compare with a clean build; then serve under load
+	$(BIN)/python bench/soak.py
 
 lint: $(VENV)/.installed ## Check the code with ruff (rules in pyproject.toml)
 	$(BIN)/ruff check .
