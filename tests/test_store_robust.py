@@ -135,3 +135,49 @@ def test_only_web_official_urls_are_stored_and_the_others_counted(tmp_path):
     assert store.is_web_url("https://www.parliament.uk/x")
     assert not store.is_web_url("javascript:alert(1)")
     assert not store.is_web_url("data:text/html,hi")
+
+
+# -- damaged gzip, no-op builds, symbolic links -----------------------------------------------
+
+
+def test_a_gzip_file_with_a_bad_checksum_keeps_what_decompressed(tmp_path, corpus):
+    month = sorted((corpus / "uk-parliament-wq-api-json").glob("*.json.gz"))[0]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    intact = folder / month.name
+    intact.write_bytes(month.read_bytes())
+    whole, _ = build(tmp_path, folder, name="whole.db")
+    data = bytearray(month.read_bytes())
+    data[-8] ^= 0xFF  # the CRC-32 in the gzip trailer
+    intact.write_bytes(bytes(data))
+    damaged, db_path = build(tmp_path, folder, name="damaged.db")
+    (file,) = damaged.files
+    assert file.stored == whole.files[0].stored > 100
+    assert file.rejected == 1
+    ((reason,),) = rows(db_path, "select reason from rejects")
+    assert "gzip data damaged within compressed bytes" in reason
+
+
+def test_a_build_with_nothing_new_leaves_the_database_bytes_alone(tmp_path):
+    folder = tmp_path / "in"
+    write_api(folder / "a.json", [api_record(1), api_record(2)])
+    build(tmp_path, folder)
+    before = (tmp_path / "answers.db").read_bytes()
+    report, db_path = build(tmp_path, folder)
+    assert not report.rebuilt and all(f.skipped for f in report.files)
+    assert [f.stored for f in report.files] == [2]
+    assert db_path.read_bytes() == before
+
+
+def test_links_out_of_the_folder_and_dangling_links_are_reported_not_read(tmp_path):
+    folder = tmp_path / "in"
+    outside = write_api(tmp_path / "elsewhere" / "secret.json", [api_record(7)])
+    write_api(folder / "a.json", [api_record(1)])
+    (folder / "inside.json").symlink_to(folder / "a.json")
+    (folder / "out.json").symlink_to(outside)
+    (folder / "gone.json").symlink_to(tmp_path / "missing.json")
+    report, db_path = build(tmp_path, folder)
+    assert report.links_outside == [str(folder / "out.json")]
+    assert report.links_dangling == [str(folder / "gone.json")]
+    assert rows(db_path, "select uin from questions") == [("1",)]
+    assert sorted(Path(f.path).name for f in report.files) == ["a.json", "inside.json"]

@@ -67,6 +67,10 @@ def print_db_report(report: store.BuildReport, db_path: str) -> None:
         click.echo(f"{name:<22}{row['files']:>7}{row['read']:>9}{row['stored']:>9}"
                    f"{row['duplicates']:>9}{row['rejected']:>10}")
     click.echo(f"Clipped texts replaced by full texts: {report.full_texts_applied}")
+    for path in report.links_outside:
+        click.echo(f"  not followed: {path} is a link leading out of its folder", err=True)
+    for path in report.links_dangling:
+        click.echo(f"  not followed: {path} is a link to nothing", err=True)
     if report.urls_dropped:
         click.echo(f"Official URLs dropped (not http or https): {report.urls_dropped}")
     for file in report.files:

@@ -655,12 +655,17 @@ def build_database(
     yields an iterable over them (click.progressbar does).
     """
     report = BuildReport()
-    readable = survey(sources.discover(inputs), report)
+    links = sources.Links()
+    readable = survey(sources.discover(inputs, links), report)
+    report.links_outside = [safe_text(path) for path in links.outside]
+    report.links_dangling = [safe_text(path) for path in links.dangling]
     db_path.parent.mkdir(parents=True, exist_ok=True)
     work_path = db_path.with_name(f".{db_path.name}.building")
     remove_database_files(work_path)  # what a killed build left, its journal included
     version = code_version() + (directory.fingerprint if directory is not None else "")
     report.rebuilt = not can_update(db_path, readable, version)
+    if not report.rebuilt and holds_all(db_path, readable, report):
+        return report  # nothing new: the database is left as it is, not rewritten
     if not report.rebuilt:
         shutil.copyfile(db_path, work_path)
     try:
@@ -695,6 +700,17 @@ def survey(files: list[Path], report: BuildReport) -> list[tuple[Path, str, str]
 def load_changed_files(store: Store, readable, report: BuildReport, progress) -> None:
     "Read the files the database does not hold yet, then the passes over all rows."
     db = store.db
+    todo = skip_held_files(db, readable, report)
+    with db.atomic(), (progress or nullcontext)(todo) as iterator:
+        for path, display, sha in iterator:
+            report.files.append(store.load_file(path, display, sha, sources.read(path)))
+        report.full_texts_applied = store.apply_full_texts()
+        if store.directory is not None:
+            store.directory.apply_offices(db)
+
+
+def skip_held_files(db: sqlite_utils.Database, readable, report: BuildReport) -> list:
+    "The files the database does not hold yet; those it holds go into the report as skipped."
     known = {row["path"]: row for row in db["sources"].rows}
     todo = []
     for path, display, sha in readable:
@@ -705,12 +721,21 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
                 held["rejected"], skipped=True, urls_dropped=held["urls_dropped"] or 0))
         else:
             todo.append((path, display, sha))
-    with db.atomic(), (progress or nullcontext)(todo) as iterator:
-        for path, display, sha in iterator:
-            report.files.append(store.load_file(path, display, sha, sources.read(path)))
-        report.full_texts_applied = store.apply_full_texts()
-        if store.directory is not None:
-            store.directory.apply_offices(db)
+    return todo
+
+
+def holds_all(db_path: Path, readable, report: BuildReport) -> bool:
+    """Whether an up-to-date database already holds every file: then the report lists them
+    as skipped and the build writes nothing, so a no-op build leaves the file's bytes alone."""
+    db = sqlite_utils.Database(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True))
+    try:
+        held = BuildReport()
+        if skip_held_files(db, readable, held):
+            return False
+    finally:
+        db.close()
+    report.files = sorted(held.files, key=lambda f: f.path)
+    return True
 
 
 def remove_database_files(path: Path) -> None:

@@ -14,6 +14,7 @@ Every reader module exposes:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import api_json, data_parliament_csv, longform_sqlite, page_text, parlparse_xml
@@ -29,21 +30,49 @@ def reader_for(path: Path):
     return None
 
 
-def discover(inputs: Iterable[str | Path]) -> list[Path]:
+@dataclass
+class Links:
+    "Symbolic links found in source folders that are not followed, as paths."
+
+    outside: list[str] = field(default_factory=list)  # leading out of the folder given
+    dangling: list[str] = field(default_factory=list)  # leading nowhere
+
+
+def discover(inputs: Iterable[str | Path], links: Links | None = None) -> list[Path]:
     """Every file under the given files and folders, sorted, so that builds are repeatable.
     Hidden files and folders within a folder (a fetch's state, a half-written temporary file,
-    editor backups) are not source answers and are passed over."""
+    editor backups) are not source answers and are passed over. A symbolic link within a
+    folder is followed only to a file inside that folder; the others are noted in `links`."""
+    links = links if links is not None else Links()
     files: set[Path] = set()
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files.update(p for p in path.rglob("*") if p.is_file()
-                         and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            files.update(folder_files(path, links))
         elif path.is_file():
             files.add(path)
         else:
             raise FileNotFoundError(f"source not found: {path}")
+    links.outside.sort()
+    links.dangling.sort()
     return sorted(files)
+
+
+def folder_files(folder: Path, links: Links) -> Iterator[Path]:
+    root = folder.resolve()
+    for path in folder.rglob("*"):
+        if any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.exists():
+                links.dangling.append(str(path))
+                continue
+            if not target.is_relative_to(root):
+                links.outside.append(str(path))
+                continue
+        if path.is_file():
+            yield path
 
 
 def is_superseded(path: Path) -> bool:

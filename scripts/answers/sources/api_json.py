@@ -94,14 +94,17 @@ def load_text(path: Path) -> tuple[str, str | None]:
 def gunzip_salvaging(data: bytes) -> tuple[bytes, str | None]:
     """Gzip data decompressed as far as it goes, and why it stopped early (None if it did not).
 
-    The data goes in small pieces, so that a bad checksum or trailer, or damage in the middle,
-    loses only what follows it: a single call would raise and keep nothing."""
+    The data goes in pieces, so that a bad checksum or trailer, or damage in the middle, loses
+    only what follows it: a single call would raise and keep nothing. The piece that fails is
+    fed again a few bytes at a time, to keep all it held before the damage."""
     decompressor = zlib.decompressobj(wbits=31)  # 31: expect a gzip header and trailer
     output = bytearray()
     for start in range(0, len(data), GZIP_PIECE):
+        before = decompressor.copy()
         try:
             output += decompressor.decompress(data[start:start + GZIP_PIECE])
         except zlib.error as error:
+            output += salvage_piece(before, data[start:start + GZIP_PIECE])
             if not output:
                 return b"", f"not readable as gzip ({error})"
             return bytes(output), (f"gzip data damaged within compressed bytes {start}-"
@@ -111,6 +114,17 @@ def gunzip_salvaging(data: bytes) -> tuple[bytes, str | None]:
             return bytes(output), None
     output += decompressor.flush()
     return bytes(output), f"gzip data ends early, after {len(output)} uncompressed bytes"
+
+
+def salvage_piece(decompressor, piece: bytes) -> bytes:
+    "What a damaged piece decompresses to before the damage, fed 8 bytes at a time."
+    output = bytearray()
+    for start in range(0, len(piece), 8):
+        try:
+            output += decompressor.decompress(piece[start:start + 8])
+        except zlib.error:
+            break
+    return bytes(output)
 
 
 def join_damage(reason: str, earlier: str | None) -> str:
