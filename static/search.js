@@ -1,8 +1,8 @@
 // The search page: a results list of our own over Pagefind's JavaScript API.
 //
 // Nothing that comes out of the index is ever parsed as HTML: titles, filter values and
-// metadata are set as text, and an excerpt is split on the <mark> tags Pagefind adds, each
-// piece becoming a text node. A value in the index can therefore never become markup,
+// metadata are set as text, and excerpts are built here from the indexed words, as text nodes
+// and <mark> elements of our own. A value in the index can therefore never become markup,
 // whatever it holds.
 //
 // The index is split into bundles (one per year of the question's date); each is loaded as a
@@ -81,19 +81,47 @@
     return node;
   }
 
-  // An excerpt as text nodes, with <mark> elements of our own where Pagefind marked a match.
-  function excerptElement(excerpt) {
-    var paragraph = element("p", "", "item-snippet");
-    var marked = false;
-    excerpt.split(/(<mark>|<\/mark>)/).forEach(function (piece) {
-      if (piece === "<mark>" || piece === "</mark>") {
-        marked = piece === "<mark>";
-      } else if (piece) {
-        var text = decode(piece);
-        paragraph.appendChild(marked ? element("mark", text) : document.createTextNode(text));
+  // An excerpt of the question and answer, as text nodes with <mark> elements of our own on
+  // the words that matched. The searched text opens with the heading and the UIN (the
+  // record's "lead" words); the excerpt is taken from the words after them.
+  var EXCERPT_WORDS = 36;
+  function excerptElement(data) {
+    var words = decode(data.content || "").split(/[\r\n\s]+/g);
+    var lead = parseInt(data.meta.lead, 10) || 0;
+    var hits = (data.locations || []).filter(function (at) { return at >= lead; });
+    var start = bestWindow(hits, lead);
+    var end = Math.min(words.length, start + EXCERPT_WORDS);
+    var paragraph = element("p", start > lead ? "… " : "", "item-snippet");
+    for (var at = start; at < end; at++) {
+      var word = words[at] + (at + 1 < end ? " " : "");
+      if (hits.indexOf(at) >= 0) {
+        paragraph.appendChild(element("mark", words[at]));
+        word = word.slice(words[at].length);
+      }
+      paragraph.appendChild(document.createTextNode(word));
+    }
+    if (end < words.length) {
+      paragraph.appendChild(document.createTextNode(" …"));
+    }
+    return paragraph;
+  }
+
+  // Where an excerpt starts: a little before the matched word that has the most matches
+  // within an excerpt's length after it.
+  function bestWindow(hits, lead) {
+    var best = lead;
+    var most = 0;
+    hits.forEach(function (hit) {
+      var from = Math.max(lead, hit - 4);
+      var count = hits.filter(function (at) {
+        return at >= from && at < from + EXCERPT_WORDS;
+      }).length;
+      if (count > most) {
+        most = count;
+        best = from;
       }
     });
-    return paragraph;
+    return best;
   }
 
   function resultElement(data) {
@@ -103,12 +131,10 @@
     link.href = safeHref(data.url);
     heading.appendChild(link);
     item.appendChild(heading);
-    var facts = [data.meta.uin, data.meta.house, data.meta.body, data.meta.date]
-      .filter(Boolean).map(decode);
-    if (facts.length) {
-      item.appendChild(element("p", facts.join(" · "), "item-meta"));
-    }
-    item.appendChild(excerptElement(data.excerpt || ""));
+    var facts = [data.meta.uin ? "UIN " + data.meta.uin : "", data.meta.house, data.meta.body,
+                 data.meta.date, data.meta.member].filter(Boolean).map(decode);
+    item.appendChild(element("p", facts.join(" · "), "item-meta"));
+    item.appendChild(excerptElement(data));
     return item;
   }
 

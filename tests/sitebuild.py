@@ -41,5 +41,5 @@ def build_test_site(folder: Path, corpus: Path, seeds: Path) -> BuiltSite:
     pages_report = pages.write_pages(db_path, folder / "pages")
     config = SiteConfig(base_url="https://answers.example.org/archive/")
     site_report = site.build_site(db_path, folder / "pages", folder / "site", config, workers=2)
-    search.index(folder / "site")
+    search.update_index(db_path, folder / "site")
     return BuiltSite(db_path, folder / "pages", folder / "site", config, pages_report, site_report)

@@ -112,7 +112,7 @@ def pages(db_path: Path, out_dir: Path) -> None:
               envvar="DATASETTE_URL", help="Where Datasette serves the database.")
 @click.option("--workers", default=2, show_default=True, help="Processes rendering pages.")
 @click.option("--search/--no-search", default=True, show_default=True,
-              help="Index the question pages for search (Pagefind) when any page changed.")
+              help="Bring the search index (Pagefind, one bundle a year) up to date.")
 def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
          workers: int, search: bool) -> None:
     "Render the static archive: question pages, listings, feeds, sitemap, search index."
@@ -121,18 +121,23 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
     from .render import SiteConfig
 
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
+    indexed_before = search_stage.take_state(out_dir)  # any build makes the index unproven
     report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers)
     click.echo(f"{out_dir}: {report.question_pages} question pages ({report.rendered} rendered, "
                f"{report.skipped} unchanged inputs skipped); {len(report.written)} files written, "
                f"{report.unchanged} unchanged, {len(report.removed)} outdated removed.")
     click.echo(f"Downloads: {report.downloads.files} files ({len(report.downloads.written)} written, "
                f"{report.downloads.skipped} with unchanged rows skipped).")
-    if search and search_stage.needs_index(out_dir, report.html_changed):
+    if search:
         try:
-            result = search_stage.index(out_dir)
+            result = search_stage.update_index(db_path, out_dir, report.written + report.removed,
+                                               indexed_before)
         except search_stage.SearchIndexError as error:
             raise click.ClickException(str(error)) from error
-        click.echo(f"Search index: {result}")
+        indexed = ", ".join(f"{name} ({count})" for name, count in result.indexed.items())
+        click.echo(f"Search index: {sum(result.indexed.values())} questions indexed in "
+                   f"{len(result.indexed)} bundles{': ' + indexed if indexed else ''}; "
+                   f"{len(result.unchanged)} checked and unchanged; {len(result.removed)} removed.")
 
 
 @cli.command()

@@ -1,33 +1,288 @@
-"""The search index: Pagefind over the question pages of a built archive.
+"""The search index: Pagefind bundles built from the database, one bundle per year.
 
-Pagefind reads the HTML and writes `pagefind/` beside it; only the question pages carry
-`data-pagefind-body`, so only their question and answer text is indexed, with filters for
-house, department and year.
+Reads the `questions` table of `answers.db` (with member names); writes into the site folder
+`pagefind/<year>/` (a Pagefind bundle for the questions whose URL carries that year),
+`pagefind/bundles.json` (the bundles the search page loads, newest first) and
+`pagefind/.state.json` (a digest of what each bundle was built from).
+
+Each question goes to Pagefind as a small HTML record of our own (templates/search/record.html):
+its heading, UIN, question and answer as the searched text, and house, answering body, year,
+status and asking member as filters and metadata. Every value passes through `inert` first, so
+no character that HTML gives a meaning to reaches the index, whatever Pagefind or a page
+does with it.
+
+A build is complete or does not count: a bundle is written into a temporary folder and moved
+into place whole, and its digest is recorded only after that. The state is marked incomplete
+while indexing, so a build killed half way makes the next one check every bundle.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
+import shutil
 import subprocess
 import sys
+from collections import defaultdict
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import jinja2
+import sqlite_utils
+
+from . import bundle_order
+from .output import code_version
+from .render import ROOT, long_date
+
+BUNDLES = "pagefind"
+STATE_NAME = ".state.json"
+LIST_NAME = "bundles.json"
+HOUSES = {"Commons": "House of Commons", "Lords": "House of Lords"}
+# A question page's path as the site stage reports it: '<house>/<yyyy-mm-dd>/<uin>/index.html'.
+QUESTION_PAGE = re.compile(r"^[^/]+/(\d{4})-\d\d-\d\d/[^/]+/index\.html$")
+# What HTML gives a meaning to, swapped for look-alikes that it does not.
+INERT_CHARACTERS = str.maketrans({"<": "‹", ">": "›", '"': "”", "'": "’", "`": "‘"})
+ENTITY_START = re.compile(r"&(?=[#A-Za-z])")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class SearchIndexError(RuntimeError):
     "Pagefind failed."
 
 
-def needs_index(site_dir: Path, html_changed: int) -> bool:
-    "Index again when a page was written or removed, or when there is no index yet."
-    return html_changed > 0 or not (Path(site_dir) / "pagefind" / "pagefind.js").exists()
+def inert(value) -> str:
+    """Any value as plain text that no HTML reading can turn into markup: one line, no
+    control characters, no angle brackets or quotes, no '&' that could start an entity."""
+    text = " ".join(CONTROL.sub(" ", str(value or "")).split())
+    return ENTITY_START.sub("＆", text.translate(INERT_CHARACTERS))
 
 
-def index(site_dir: Path) -> str:
-    "Run Pagefind over the archive; returns its summary line."
-    command = [sys.executable, "-m", "pagefind", "--site", str(site_dir)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SearchIndexError(f"pagefind failed ({result.returncode}): {result.stderr.strip()}")
-    # The search page loads the bundles this list names (one, the whole index, here).
-    (Path(site_dir) / "pagefind" / "bundles.json").write_text('["./"]', encoding="utf-8")
-    lines = [line.strip() for line in result.stdout.splitlines() if "Indexed" in line]
-    return "; ".join(lines) or "done"
+@dataclass
+class IndexReport:
+    indexed: dict[str, int] = field(default_factory=dict)  # bundle -> questions indexed
+    unchanged: list[str] = field(default_factory=list)  # bundles checked and kept
+    removed: list[str] = field(default_factory=list)  # bundles and files no longer wanted
+
+
+# -- which bundles ------------------------------------------------------------------------
+
+
+def year_of(url: str) -> str:
+    "'commons/2024-08-30/3283/' -> '2024': the bundle a question belongs to."
+    return url.split("/")[1][:4]
+
+
+def bundles_touched(changed_paths: list[str]) -> set[str]:
+    "The bundles holding the question pages that a site build wrote or removed."
+    return {match.group(1) for path in changed_paths if (match := QUESTION_PAGE.match(path))}
+
+
+def urls_by_bundle(db: sqlite_utils.Database) -> dict[str, list[str]]:
+    grouped = defaultdict(list)
+    for row in db.query("select url from questions where url is not null order by url"):
+        grouped[year_of(row["url"])].append(row["url"])
+    return dict(grouped)
+
+
+def search_code_version() -> str:
+    "What besides the data decides a bundle's bytes: this module, the record and Pagefind."
+    return code_version([Path(__file__), Path(bundle_order.__file__), RECORD_TEMPLATE],
+                        ("pagefind", "pagefind_bin"))
+
+
+RECORD_TEMPLATE = ROOT / "templates" / "search" / "record.html"
+
+
+# -- the records --------------------------------------------------------------------------
+
+RECORD_QUERY = """
+    select q.url, q.house, q.uin, q.heading, q.question_text, q.answer_text, q.answering_body,
+           q.is_withdrawn, q.date_answered, m.name as member
+    from questions q left join members m on m.id = q.asking_member_id
+    where q.url in (select value from json_each(:urls))
+    order by q.url"""
+
+
+def record_fields(row: dict) -> dict:
+    "A question row -> the values of its search record, each made inert."
+    date = row["url"].split("/")[1]
+    heading, uin = inert(row["heading"]), inert(row["uin"])
+    status = ("Withdrawn" if row["is_withdrawn"]
+              else "Answered" if row["date_answered"] or row["answer_text"] else "Awaiting answer")
+    fields = {
+        "url": "/" + row["url"], "title": heading or f"Question {uin}", "uin": uin,
+        "heading": heading, "question": inert(row["question_text"]),
+        "answer": inert(row["answer_text"]), "house": HOUSES.get(row["house"], row["house"]),
+        "body": row["answering_body"], "member": row["member"], "status": status,
+        "year": date[:4], "date": date, "long_date": long_date(date),
+    }
+    fields = {name: inert(value) for name, value in fields.items()}
+    # Words before the question in the searched text: excerpts start after them.
+    fields["lead"] = str(len(heading.split()) + len(uin.split()))
+    return fields
+
+
+def records(db: sqlite_utils.Database, urls: list[str], template) -> list[tuple[str, str]]:
+    "(url, record HTML) for the questions at these URLs, in URL order."
+    rows = db.query(RECORD_QUERY, {"urls": json.dumps(urls)})
+    return [("/" + row["url"], template.render(r=record_fields(row))) for row in rows]
+
+
+def record_template():
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(RECORD_TEMPLATE.parent),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.get_template(RECORD_TEMPLATE.name)
+
+
+def records_digest(items: list[tuple[str, str]]) -> str:
+    digest = hashlib.sha256()
+    for url, html in items:
+        digest.update(f"{len(url)}\0{url}{len(html)}\0{html}".encode())
+    return digest.hexdigest()
+
+
+# -- writing a bundle ---------------------------------------------------------------------
+
+
+def write_bundle(items: list[tuple[str, str]], folder: Path) -> None:
+    """Index the records with Pagefind and write the bundle into `folder`: the records are
+    written as files under a scratch folder beside it (their paths give their URLs), which
+    Pagefind's command reads and which is removed afterwards."""
+    source = folder.with_name(folder.name + "-records")
+    shutil.rmtree(source, ignore_errors=True)
+    try:
+        for url, html in items:
+            path = source / url.strip("/") / "index.html"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(html, encoding="utf-8")
+        command = [sys.executable, "-m", "pagefind", "--site", str(source), "--output-path",
+                   str(folder), "--force-language", "en", "--silent"]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SearchIndexError(f"pagefind failed ({result.returncode}): "
+                                   f"{(result.stderr or result.stdout).strip()}")
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+
+
+def replace_bundle(items: list[tuple[str, str]], bundles_dir: Path, name: str) -> None:
+    """Write a bundle beside the live one, then swap it in: a build that stops half way leaves
+    the old bundle (or none), never half of one."""
+    building, retired, live = (bundles_dir / f".building-{name}", bundles_dir / f".retired-{name}",
+                               bundles_dir / name)
+    for leftover in (building, retired):
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        write_bundle(items, building.resolve())
+        if not (building / "pagefind.js").is_file():
+            raise SearchIndexError("pagefind wrote no bundle")
+        bundle_order.stabilise(building)  # the same records, the same bytes
+    except Exception as error:
+        shutil.rmtree(building, ignore_errors=True)
+        raise SearchIndexError(f"search bundle {name}: {error}") from error
+    if live.exists():
+        os.replace(live, retired)
+    os.replace(building, live)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+# -- the state ----------------------------------------------------------------------------
+
+
+def read_state(bundles_dir: Path, version: str) -> dict | None:
+    """What the last indexing under this code recorded: each bundle's digest (written only once
+    that bundle was in place, so always true of it) and whether the indexing completed (if not,
+    a bundle that the site build changed may not have been checked)."""
+    try:
+        state = json.loads((bundles_dir / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (isinstance(state, dict) and state.get("version") == version
+            and isinstance(state.get("bundles"), dict)):
+        return state
+    return None
+
+
+def write_json(path: Path, data) -> None:
+    "Beside the file, then rename: never half written."
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(data, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def save_state(bundles_dir: Path, version: str, digests: dict, complete: bool) -> None:
+    write_json(bundles_dir / STATE_NAME,
+               {"version": version, "complete": complete, "bundles": digests})
+
+
+# -- the stage ----------------------------------------------------------------------------
+
+
+def take_state(site_dir: Path) -> dict | None:
+    """Read what the last indexing recorded, then mark it incomplete on disk. Called before a
+    site build: if this build stops before its indexing completes, the next one cannot trust
+    the record and checks every bundle."""
+    bundles_dir = Path(site_dir) / BUNDLES
+    version = search_code_version()
+    state = read_state(bundles_dir, version)
+    if state:
+        save_state(bundles_dir, version, state["bundles"], complete=False)
+    return state
+
+
+def update_index(db_path: Path, site_dir: Path, changed_paths: list[str] | None = None,
+                 previous: dict | None = None) -> IndexReport:
+    """Bring the bundles in line with the database. `previous` is what `take_state` read
+    before the site build, and `changed_paths` the files that build wrote or removed (its
+    SiteReport): if the indexing before completed, only the bundles of the question pages among
+    them, and bundles missing on disk, are checked; otherwise every bundle is. A checked bundle
+    is rebuilt only if its records differ from those its recorded digest describes."""
+    bundles_dir = Path(site_dir) / BUNDLES
+    bundles_dir.mkdir(parents=True, exist_ok=True)
+    version = search_code_version()
+    digests = dict(previous["bundles"]) if previous else {}
+    check_all = changed_paths is None or not (previous and previous.get("complete"))
+    save_state(bundles_dir, version, digests, complete=False)
+    report = IndexReport()
+    template = record_template()
+    with closing(sqlite_utils.Database(db_path)) as db:
+        wanted = urls_by_bundle(db)
+        to_check = set(wanted) if check_all else (
+            bundles_touched(changed_paths)
+            | {name for name in wanted
+               if name not in digests or not (bundles_dir / name / "pagefind.js").is_file()})
+        for name in sorted(set(wanted) & to_check):
+            items = records(db, wanted[name], template)
+            digest = records_digest(items)
+            if digests.get(name) == digest and (bundles_dir / name / "pagefind.js").is_file():
+                report.unchanged.append(name)
+                continue
+            digests.pop(name, None)
+            save_state(bundles_dir, version, digests, complete=False)
+            replace_bundle(items, bundles_dir, name)
+            digests[name] = digest
+            save_state(bundles_dir, version, digests, complete=False)
+            report.indexed[name] = len(items)
+    digests = {name: digest for name, digest in digests.items() if name in wanted}
+    write_json(bundles_dir / LIST_NAME, [name + "/" for name in sorted(wanted, reverse=True)])
+    report.removed = remove_unwanted(bundles_dir, set(wanted))
+    save_state(bundles_dir, version, digests, complete=True)
+    return report
+
+
+def remove_unwanted(bundles_dir: Path, wanted: set[str]) -> list[str]:
+    "Remove everything in the bundles folder that is not a wanted bundle, the list or the state."
+    keep = wanted | {LIST_NAME, STATE_NAME}
+    removed = []
+    for path in sorted(bundles_dir.iterdir()):
+        if path.name in keep:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path.name)
+    return removed
