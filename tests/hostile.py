@@ -233,5 +233,5 @@ def build_hostile_site(folder: Path) -> HostileSite:
     report = store.build_database([sources], db_path)
     pages.write_pages(db_path, folder / "pages")
     site.build_site(db_path, folder / "pages", folder / "site", SiteConfig(), workers=1)
-    search.index(folder / "site")
+    search.update_index(db_path, folder / "site")
     return HostileSite(db_path, folder / "site", report)

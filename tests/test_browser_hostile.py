@@ -138,3 +138,21 @@ def test_no_payload_runs_on_any_page(hostile_site, page, base_url, kind):
     assert len(paths) >= (3 if kind == "home" else 5)
     fired = {path: found for path in paths if (found := visit(page, base_url, path))}
     assert fired == {}
+
+
+def test_no_payload_runs_on_the_search_page_with_every_filter_open(page, base_url):
+    "Search results, excerpts and every filter's values come from the hostile records."
+    page.dialogs.clear()
+    page.goto(base_url + "search/?q=alert")
+    page.locator("#search-results li").first.wait_for(timeout=15000)
+    more = page.locator("#search-more")
+    while more.is_visible():
+        more.click()
+        page.wait_for_timeout(100)
+    summaries = page.locator("#search-filters summary")
+    assert summaries.count() == 5  # house, answering body, year, answered or not, asked by
+    for summary in summaries.all():
+        summary.click()
+    page.wait_for_timeout(200)
+    assert page.locator("#search-filters details[open] label").count() > 10
+    assert page.dialogs + page.evaluate(RISKY_NODES) == []
