@@ -181,3 +181,38 @@ def test_links_out_of_the_folder_and_dangling_links_are_reported_not_read(tmp_pa
     assert report.links_dangling == [str(folder / "gone.json")]
     assert rows(db_path, "select uin from questions") == [("1",)]
     assert sorted(Path(f.path).name for f in report.files) == ["a.json", "inside.json"]
+
+
+# -- determinism ---------------------------------------------------------------------------
+
+
+def database_content(db_path: Path) -> dict:
+    "What a build stored, with row ids replaced by the paths they stand for."
+    return {
+        "questions": rows(db_path, """select q.key, q.heading, q.question_text, s.path,
+            q.source_location from questions q join sources s on s.id = q.source_id order by 1"""),
+        "conflicts": rows(db_path, "select * from snapshot_conflicts order by key, record_hash"),
+        "bodies": rows(db_path, "select name, slug, api_id from answering_bodies order by name"),
+    }
+
+
+def test_equal_snapshots_resolve_alike_in_any_order_and_incrementally(tmp_path):
+    folder = tmp_path / "in"
+    versions = {"a.json": "Version A", "b.json": "Version B"}
+    for file, heading in versions.items():
+        write_api(folder / file, [api_record(1, heading=heading), api_record(2)])
+    (folder / "c.json").write_bytes((folder / "b.json").read_bytes())  # an exact copy
+    _, clean = build(tmp_path, folder, name="clean.db")
+    expected = database_content(clean)
+    assert [q[1:4] for q in expected["questions"]][0] == (
+        "Version B", "To ask the Secretary of State question 1.", str(folder / "c.json"))
+    assert [(key, Path(source).name) for key, _, source, _ in expected["conflicts"]] == [
+        ("commons-2024-07-01-1", "a.json")]
+    for first in ("a.json", "b.json", "c.json"):
+        db_path = tmp_path / f"from-{first}.db"
+        store.build_database([folder / first], db_path)
+        others = sorted(set(versions) | {"c.json"} - {first})
+        report = store.build_database([folder / first] + [folder / name for name in others],
+                                      db_path)
+        assert not report.rebuilt
+        assert database_content(db_path) == expected, first

@@ -278,7 +278,14 @@ def create_schema(db: sqlite_utils.Database) -> None:
         db["questions"].create_index(columns, if_not_exists=True)
     # Internal: what each stored row was built from, to rank later snapshots against it.
     db["question_snapshots"].create(
-        {"key": str, "record_hash": str, "freshness": str}, pk="key", if_not_exists=True,
+        {"key": str, "record_hash": str, "freshness": str, "source": str}, pk="key",
+        if_not_exists=True,
+    )
+    # Snapshots set aside for another of the same freshness but different content: the
+    # rule that chose (see Store.add_question) is recorded, never applied silently.
+    db["snapshot_conflicts"].create(
+        {"key": str, "record_hash": str, "source": str, "location": str},
+        pk=("key", "record_hash"), if_not_exists=True,
     )
     db["full_texts"].create(
         {"api_id": int, "question_text": str, "answer_html": str, "source_id": int},
@@ -327,9 +334,10 @@ class Store:
         self.directory = directory  # a members.MemberDirectory, or None
         create_schema(db)
         self.snapshots = {
-            row["key"]: (row["record_hash"], tuple(json.loads(row["freshness"])))
+            row["key"]: (tuple(json.loads(row["freshness"])), row["source"], row["record_hash"])
             for row in db["question_snapshots"].rows
         }
+        self.source_path = ""  # the file being read, whose records are being added
         self.members: dict[str, dict] = {}
         self.bodies: dict[str, dict] = {}
         # Rows waiting to be written, by primary key: a later row for a key replaces the
@@ -366,27 +374,68 @@ class Store:
     # -- questions ------------------------------------------------------------------------
 
     def add_question(self, question: Question, source_id: int) -> bool:
-        "Store a question unless an equal or later snapshot is held. True if stored."
+        """Store a question unless the snapshot held ranks as high. True if stored.
+
+        Snapshots rank by freshness, then by the path of their file (the later wins), then
+        by content digest: a total order, so the row kept never depends on the order files
+        are read in, and an incremental build gives what a clean one does."""
         key = question.key
-        record_hash = question.record_hash()
-        freshness = question.freshness()
+        rank = (question.freshness(), self.source_path, question.record_hash())
         held = self.snapshots.get(key)
-        if held is not None and held[0] == record_hash:
-            return False
-        if held is not None and held[1] > freshness:
-            self.keep_earlier_answer(key, question)
+        if held is not None and held[2] == rank[2]:
+            if rank > held:
+                self.move_provenance(key, rank, source_id, question.location)
+            return False  # an exact duplicate
+        if held is not None and held > rank:
+            if held[0] > rank[0]:
+                self.keep_earlier_answer(key, question)
+            else:
+                self.record_conflict(key, rank, question.location)
             return False
         row = self.question_row(question, source_id)
         if held is not None:
             self.keep_original_answer(row)
+            if held[0] == rank[0]:
+                self.record_conflict(key, held, self.held_location(key))
         self.pending_questions[key] = row
-        self.pending_snapshots[key] = {
-            "key": key, "record_hash": record_hash, "freshness": json.dumps(freshness)
-        }
-        self.snapshots[key] = (record_hash, freshness)
+        self.note_snapshot(key, rank)
         if len(self.pending_questions) >= BATCH_SIZE:
             self.write_pending()
         return True
+
+    def note_snapshot(self, key: str, rank: tuple) -> None:
+        freshness, source, record_hash = rank
+        self.pending_snapshots[key] = {"key": key, "record_hash": record_hash,
+                                       "freshness": json.dumps(freshness), "source": source}
+        self.snapshots[key] = rank
+
+    def move_provenance(self, key: str, rank: tuple, source_id: int, location: str) -> None:
+        "The same record in a later file: the row's provenance becomes that file."
+        row = self.pending_questions.get(key)
+        if row is not None:
+            row.update(source_id=source_id, source_location=location)
+        else:
+            self.db.execute(
+                "update questions set source_id = ?, source_location = ? where key = ?",
+                [source_id, location, key],
+            )
+        self.note_snapshot(key, rank)
+
+    def held_location(self, key: str) -> str | None:
+        row = self.pending_questions.get(key)
+        if row is not None:
+            return row["source_location"]
+        found = self.db.execute("select source_location from questions where key = ?",
+                                [key]).fetchone()
+        return found[0] if found else None
+
+    def record_conflict(self, key: str, rank: tuple, location: str | None) -> None:
+        "A snapshot as fresh as the one kept but different: set aside, and recorded."
+        _, source, record_hash = rank
+        self.db["snapshot_conflicts"].upsert(
+            {"key": key, "record_hash": record_hash, "source": source, "location": location},
+            pk=("key", "record_hash"),
+        )
 
     def keep_original_answer(self, row: dict) -> None:
         "A correction that replaces a stored answer keeps the answer it corrects."
@@ -524,6 +573,7 @@ class Store:
         source_id = existing[0] if existing else table.insert(
             {"path": display_path, "format": reader.FORMAT, "sha256": sha256}
         ).last_pk
+        self.source_path = display_path
         for record in guarded(records, display_path):
             report.read += 1
             if isinstance(record, SourceError):
