@@ -66,11 +66,17 @@ def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
     return parts
 
 
+# The macros of _answer_cells.html by Datasette instance: making the module costs more than
+# rendering a cell, and a table page renders a hundred cells.
+CELL_MACROS: dict[int, object] = {}
+
+
 async def render_macro(datasette, name: str, *args):
     "A cell rendered by a macro of templates/datasette/_answer_cells.html, which holds the markup."
-    template = datasette.jinja_env.get_template("_answer_cells.html")
-    module = await template.make_module_async()
-    return await getattr(module, name)(*args)
+    if id(datasette) not in CELL_MACROS:
+        template = datasette.jinja_env.get_template("_answer_cells.html")
+        CELL_MACROS[id(datasette)] = await template.make_module_async()
+    return await getattr(CELL_MACROS[id(datasette)], name)(*args)
 
 
 @hookimpl

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from answers import store
+from answers import serve, store
 from conftest import CORPUS
 
 ANSWERS = Path(sys.executable).with_name("answers")
@@ -131,3 +131,13 @@ def test_serve_without_a_build_says_what_to_do(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "run `make build` first" in result.stderr
+
+
+def test_servers_listen_on_tcp_sockets_so_that_responses_are_not_held_back():
+    # asyncio disables Nagle's algorithm only on sockets that name TCP as their protocol:
+    # with protocol 0 each keep-alive response waited ~40 ms for a delayed ACK.
+    sock = serve.bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

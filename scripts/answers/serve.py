@@ -46,6 +46,52 @@ SETTINGS = {
 }
 
 
+# Internal queries (facet counts, table counts, schema lookups) whose results are kept: the
+# database is immutable while it is served, so that a result never goes stale.
+CACHED_QUERIES = 1024
+
+
+class ArchiveDatasette(Datasette):
+    """Datasette, with what it recomputes on every request over a file that never changes kept.
+
+    Measured on the whole corpus: Datasette 0.65 deep-copies the whole metadata (descriptions
+    and ready-made queries) for each table permission check, 1.2 ms of a row's 4 ms; the five
+    facets and the row count of the default question_list cost 55 of its 60 ms."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._table_allows: dict[tuple[str, str], list] = {}
+        for database in self.databases.values():
+            if not database.is_mutable and not database.is_memory:
+                database.execute = keep_internal_results(database.execute)
+
+    def _table_permission_allows(self, database, table):
+        # metadata.yml is read once, at start: its rules cannot change while serving.
+        key = (database, table)
+        if key not in self._table_allows:
+            self._table_allows[key] = super()._table_permission_allows(database, table)
+        return self._table_allows[key]
+
+
+def keep_internal_results(execute):
+    """Database.execute that keeps the results of whole (untruncated) queries: the facet and
+    count queries of table pages. Truncated queries, a page's rows and ?sql=, run each time."""
+    results = {}
+
+    @functools.wraps(execute)
+    async def execute_keeping_results(sql, params=None, truncate=False, **kwargs):
+        if truncate:
+            return await execute(sql, params, truncate=truncate, **kwargs)
+        key = (sql, json.dumps(params, sort_keys=True, default=str), json.dumps(kwargs, sort_keys=True))
+        if key not in results:
+            if len(results) >= CACHED_QUERIES:
+                results.pop(next(iter(results)))
+            results[key] = await execute(sql, params, truncate=truncate, **kwargs)
+        return results[key]
+
+    return execute_keeping_results
+
+
 class ServeError(Exception):
     "The servers could not start."
 
@@ -87,7 +133,7 @@ def make_datasette(
     and skip locking. The file must be named answers.db: its stem is the database's name.
     """
     inspect_data = json.loads(inspect_file.read_text()) if inspect_file else None
-    return Datasette(
+    return ArchiveDatasette(
         immutables=[str(db_path)],
         inspect_data=inspect_data,
         metadata=load_metadata(archive_url=archive_url),
@@ -119,7 +165,10 @@ def ensure_inspect_file(db_path: Path) -> Path:
 
 def bind(host: str, port: int) -> socket.socket:
     "A listening socket, or ServeError if the port is taken."
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only
+    # on connections whose socket says TCP. Without it every keep-alive response waited for a
+    # delayed ACK: 50 ms a JSON row, 180 requests a second where Datasette alone serves 600.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -170,7 +219,8 @@ def serve(options: ServeOptions) -> None:
     # `finally` below close the archive's server in both cases.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        config = uvicorn.Config(datasette.app(), log_level="info", lifespan="on")
+        # No line a request on the terminal: it cost 15% of the requests a second.
+        config = uvicorn.Config(datasette.app(), log_level="info", access_log=False, lifespan="on")
         uvicorn.Server(config).run(sockets=[datasette_socket])
     except KeyboardInterrupt:
         pass
