@@ -221,3 +221,14 @@ def test_every_page_has_a_search_box_that_works_without_javascript(browser, base
     assert page.url == base_url + "search/?q=grooming"
     assert page.locator("noscript").count() == 1
     context.close()
+
+
+def test_newest_first_orders_results_by_date(page, base_url):
+    page.goto(base_url + "search/?q=school&sort=date")
+    more = page.locator("#search-more")
+    result_links(page)
+    while more.is_visible():
+        more.click()
+        page.wait_for_timeout(100)
+    dates = [href.removeprefix(base_url).split("/")[1] for href in result_links(page)]
+    assert len(dates) > 10 and len(set(dates)) > 1 and dates == sorted(dates, reverse=True)
