@@ -218,10 +218,11 @@ def code_version() -> str:
     "A digest of the code that shapes the database: a change to it forces a full rebuild."
     digest = hashlib.sha256(SCHEMA_VERSION.encode())
     package = Path(__file__).parent
-    for path in sorted([package / "store.py", package / "model.py", package / "members.py"]
+    for path in sorted([package / "store.py", package / "model.py"]
+                       + list((package / "members").glob("*.py"))
                        + list((package / "sources").glob("*.py"))):
         if path.exists():
-            digest.update(path.name.encode())
+            digest.update(path.relative_to(package).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
 

@@ -1,0 +1,158 @@
+"""The member reference files and the plain records read from them.
+
+Reads nothing itself but the folder listings: `ReferenceFiles.find` walks the member folders
+given to the build and sorts each file it knows by name (`mp_lookup.csv`, `current_mps.json`,
+IfG's `appointment.csv`, parlparse's `people.xml`, ...), gzip-compressed or not. The helpers
+here open those files and clean their fields; `Post` and `NameRecord` are what the source
+modules (`elections`, `ifg`, `parlparse`) turn them into. Writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# How current each kind of name record is: lower is newer. A field is taken from the newest
+# record that has it, so that a name change (Fernandes -> Braverman) or a defection shows.
+RANK_DFE = 0  # MPs as of mid-2026
+RANK_CURRENT_MPS = 10  # + the list's age order: 10 newest, 11 the one before
+RANK_IFG = 20  # the name IfG holds as current (peerages included)
+RANK_CANDIDACY = 30  # + election age order: by-elections and general elections, newest first
+RANK_MAIDEN = 40  # the name at the time of the maiden speech
+
+# Words that say nothing about a name's identity (titles, honours, post-nominals).
+HONORIFICS = {
+    "mr", "mrs", "ms", "miss", "mx", "dr", "sir", "dame", "rt", "hon", "right", "honourable",
+    "the", "prof", "professor", "mp", "kc", "qc", "cbe", "obe", "mbe", "kbe", "dbe", "frs",
+}
+
+
+
+@dataclass(frozen=True)
+class Post:
+    "A government post held over a period (dates ISO, inclusive; None = open)."
+
+    title: str
+    organisation: str | None
+    start: str | None
+    end: str | None
+    source: str
+    label: str  # how the post reads on its own, e.g. "Minister of State, Ministry of Justice"
+
+    def covers(self, day: str) -> bool:
+        return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
+
+
+@dataclass
+class NameRecord:
+    "One source's word on one member, with how current that word is."
+
+    rank: int
+    name: str | None = None
+    party: str | None = None
+    constituency: str | None = None
+    house: str | None = None
+
+
+@dataclass
+class ReferenceFiles:
+    "The reference files under the member folders, by kind."
+
+    dfe: list[Path] = field(default_factory=list)
+    current_mps: list[Path] = field(default_factory=list)
+    candidacies: list[Path] = field(default_factory=list)
+    maiden: list[Path] = field(default_factory=list)
+    ifg_folder: Path | None = None
+    all_members: Path | None = None
+    peers: Path | None = None
+    people: Path | None = None
+    ministers_2010: Path | None = None
+    ministers_xml: Path | None = None
+
+    all_files: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def find(cls, paths: Iterable[Path]) -> ReferenceFiles:
+        found = cls()
+        for folder in paths:
+            for path in sorted(Path(folder).rglob("*")):
+                if path.is_file():
+                    found.all_files.append(path)
+                    found.add(path)
+        return found
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for path in self.all_files:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def add(self, path: Path) -> None:
+        name = path.name.removesuffix(".gz")
+        lists = {"mp_lookup.csv": self.dfe, "current_mps.json": self.current_mps,
+                 "candidacies.csv": self.candidacies, "maiden-speeches.csv": self.maiden}
+        singles = {"all-members.xml": "all_members", "peers-ucl.xml": "peers",
+                   "people.xml": "people", "ministers-2010.json": "ministers_2010",
+                   "ministers.xml": "ministers_xml"}
+        if name in lists:
+            lists[name].append(path)
+        elif name in singles:
+            setattr(self, singles[name], path)
+        elif name == "appointment.csv":
+            self.ifg_folder = path.parent
+
+
+def open_text(path: Path, encoding: str = "utf-8-sig") -> io.TextIOBase:
+    "A text file, gzip-compressed or not; utf-8-sig drops the BOM some files start with."
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
+
+
+def open_binary(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open_text(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def clean(value) -> str | None:
+    "A field's text, or None for empty values and the '[x]' that means unknown."
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text if text and text != "[x]" else None
+
+
+def mnis_id(value) -> str | None:
+    "An MNIS id as a string of digits: '4399', 4399 and '4399.0' all give '4399'."
+    text = clean(value)
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return str(int(number)) if number > 0 and number.is_integer() else None
+
+
+
+def normalise_name(name: str) -> str:
+    """'Rt Hon Siân Berry MP' -> 'sian berry': no accents, case, punctuation or honorifics.
+    Hyphens and apostrophes separate words, as in the slugs of "name:" ids, so that
+    "O'Brien" and "name:...-o-brien" meet."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    words = re.findall(r"[a-z0-9]+", text)
+    return " ".join(word for word in words if word not in HONORIFICS)
+
