@@ -27,7 +27,11 @@ from ..model import MemberRef
 from .elections import candidacy_records, current_mps_records, dfe_records, maiden_records
 from .ifg import ifg_name_records, ifg_posts
 from .parlparse import (
-    PARLPARSE_2010_SOURCE, PARLPARSE_XML_SOURCE, parlparse_members, parlparse_posts, read_people,
+    PARLPARSE_2010_SOURCE,
+    PARLPARSE_XML_SOURCE,
+    parlparse_members,
+    parlparse_posts,
+    read_people,
 )
 from .reference import NameRecord, Post, ReferenceFiles, normalise_name
 

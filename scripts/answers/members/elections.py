@@ -15,8 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .reference import (
-    RANK_CANDIDACY, RANK_CURRENT_MPS, RANK_DFE, RANK_MAIDEN, NameRecord, clean, mnis_id,
-    open_text, read_csv,
+    RANK_CANDIDACY,
+    RANK_CURRENT_MPS,
+    RANK_DFE,
+    RANK_MAIDEN,
+    NameRecord,
+    clean,
+    mnis_id,
+    open_text,
+    read_csv,
 )
 
 # The 2019 general-election file has no header row; its columns are those of the 2024 file.
