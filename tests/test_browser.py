@@ -104,7 +104,7 @@ def test_answer_with_a_table_fits_a_phone(browser, base_url):
 
 
 @pytest.mark.parametrize("path", ["", "bodies/department-for-education/", SEED_URL, TABLE_URL,
-                                  NO_BODY_URL, "members/4399-victoria-atkins/", "api/",
+                                  NO_BODY_URL, "members/4399-victoria-atkins/", "api/", "downloads/",
                                   "search/?q=school"])
 def test_no_serious_accessibility_violations(page, base_url, path):
     from axe_playwright_python.sync_playwright import Axe
