@@ -201,17 +201,18 @@ def test_equal_snapshots_resolve_alike_in_any_order_and_incrementally(tmp_path):
     versions = {"a.json": "Version A", "b.json": "Version B"}
     for file, heading in versions.items():
         write_api(folder / file, [api_record(1, heading=heading), api_record(2)])
-    (folder / "c.json").write_bytes((folder / "b.json").read_bytes())  # an exact copy
+    (folder / "c.json").write_bytes((folder / "b.json").read_bytes())  # exact copies: the
+    (folder / "d.json").write_bytes((folder / "a.json").read_bytes())  # last file ranks highest
     _, clean = build(tmp_path, folder, name="clean.db")
     expected = database_content(clean)
     assert [q[1:4] for q in expected["questions"]][0] == (
-        "Version B", "To ask the Secretary of State question 1.", str(folder / "c.json"))
+        "Version A", "To ask the Secretary of State question 1.", str(folder / "d.json"))
     assert [(key, Path(source).name) for key, _, source, _ in expected["conflicts"]] == [
-        ("commons-2024-07-01-1", "a.json")]
-    for first in ("a.json", "b.json", "c.json"):
+        ("commons-2024-07-01-1", "c.json")]
+    for first in ("a.json", "b.json", "c.json", "d.json"):
         db_path = tmp_path / f"from-{first}.db"
         store.build_database([folder / first], db_path)
-        others = sorted(set(versions) | {"c.json"} - {first})
+        others = sorted((set(versions) | {"c.json", "d.json"}) - {first})
         report = store.build_database([folder / first] + [folder / name for name in others],
                                       db_path)
         assert not report.rebuilt

@@ -398,6 +398,8 @@ class Store:
             self.keep_original_answer(row)
             if held[0] == rank[0]:
                 self.record_conflict(key, held, self.held_location(key))
+            self.db.execute("delete from snapshot_conflicts where key = ? and record_hash = ?",
+                            [key, rank[2]])  # set aside by an earlier file, kept after all
         self.pending_questions[key] = row
         self.note_snapshot(key, rank)
         if len(self.pending_questions) >= BATCH_SIZE:
@@ -431,11 +433,16 @@ class Store:
         return found[0] if found else None
 
     def record_conflict(self, key: str, rank: tuple, location: str | None) -> None:
-        "A snapshot as fresh as the one kept but different: set aside, and recorded."
+        """A snapshot as fresh as the one kept but different: set aside, and recorded. The
+        same content set aside from several files is recorded once, from the last of them."""
         _, source, record_hash = rank
-        self.db["snapshot_conflicts"].upsert(
-            {"key": key, "record_hash": record_hash, "source": source, "location": location},
-            pk=("key", "record_hash"),
+        self.db.execute(
+            """insert into snapshot_conflicts (key, record_hash, source, location)
+               values (?, ?, ?, ?)
+               on conflict (key, record_hash) do update
+               set source = excluded.source, location = excluded.location
+               where excluded.source > snapshot_conflicts.source""",
+            [key, record_hash, source, location],
         )
 
     def keep_original_answer(self, row: dict) -> None:
