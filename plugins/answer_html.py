@@ -21,6 +21,11 @@ DEFAULT_ARCHIVE_URL = "http://127.0.0.1:8000/"
 HTML_COLUMNS = {("questions", "answer_html"), ("questions", "original_answer_html")}
 # Tables and views whose `key` is a question's key (None: the results of a canned query).
 QUESTION_KEY_TABLES = {"question_list", None}
+# Member ids shown with the member's name (on the row page, where Datasette shows bare ids).
+MEMBER_COLUMNS = {"asking_member_id", "answering_member_id", "correcting_member_id"}
+# Long text: clipped to a few lines in table listings by CSS (base.html); whole on row pages.
+LONG_TEXT_COLUMNS = {"question_text", "answer_text", "heading", "answerer_title_as_published",
+                     "answering_member_office", "reason", "location", "post", "path"}
 # The markers the `search` query's snippet() puts around matched words.
 SNIPPET_MARKS = re.compile(r"(<mark>|</mark>)")
 
@@ -79,6 +84,23 @@ async def render_macro(datasette, name: str, *args):
     return await getattr(CELL_MACROS[id(datasette)], name)(*args)
 
 
+# Member names by id, per Datasette instance: the database is immutable while served.
+MEMBER_NAMES: dict[int, dict[str, str]] = {}
+
+
+async def member_names(datasette) -> dict[str, str]:
+    if id(datasette) not in MEMBER_NAMES:
+        rows = await datasette.get_database(DATABASE).execute("select id, name from members")
+        MEMBER_NAMES[id(datasette)] = {row["id"]: row["name"] for row in rows if row["name"]}
+    return MEMBER_NAMES[id(datasette)]
+
+
+async def member_cell(datasette, member_id: str):
+    name = (await member_names(datasette)).get(member_id)
+    href = datasette.urls.row(DATABASE, "members", tilde_encode(member_id))
+    return await render_macro(datasette, "member_link", href, member_id, name)
+
+
 @hookimpl
 def prepare_connection(conn, database, datasette):
     # archive_url(url) in SQL, so that canned queries (and their Atom feeds) can link pages.
@@ -109,4 +131,8 @@ def render_cell(value, column, table, database, datasette):
         return render_macro(datasette, "question_link", href, value)
     if column == "snippet" and table is None:
         return render_macro(datasette, "snippet", snippet_parts(value))
+    if column in MEMBER_COLUMNS and table in {"questions", "question_list"}:
+        return member_cell(datasette, value)
+    if column in LONG_TEXT_COLUMNS:
+        return render_macro(datasette, "long_text", value)
     return None
