@@ -14,6 +14,31 @@ from dataclasses import astuple, dataclass, field, fields
 HOUSES = ("Commons", "Lords", "Scottish Parliament")
 
 
+# The official API's list endpoint clips text: the question to 255 characters without a mark,
+# the answer (stripped of its markup) to 255 characters followed by "...". Single-question
+# responses give the whole text, the answer as HTML.
+QUESTION_CLIP_LENGTH = 255
+ANSWER_CLIP_MARK = "..."
+ANSWER_CLIP_LENGTH = 255 + len(ANSWER_CLIP_MARK)
+# Text that starts with a tag is the HTML of a single-question response; the list endpoint
+# gives plain text, which never does (it has no markup at all).
+HTML_START = re.compile(r"\s*<(p|div|table|ul|ol|h[1-6]|span|strong|em|b|i|br|blockquote)\b",
+                        re.IGNORECASE)
+
+
+def question_is_clipped(text: str | None) -> bool:
+    """Whether the list endpoint may have cut the question. It cuts at 255 characters
+    without a mark, so a question of exactly 255 characters may be whole (about 1% are):
+    it is flagged all the same, and the full text settles it."""
+    return text is not None and len(text) == QUESTION_CLIP_LENGTH
+
+
+def answer_is_clipped(text: str | None) -> bool:
+    "The list endpoint cuts answers to 255 characters and adds '...' (and gives no markup)."
+    return (text is not None and len(text) == ANSWER_CLIP_LENGTH
+            and text.endswith(ANSWER_CLIP_MARK) and not HTML_START.match(text))
+
+
 class SourceError(Exception):
     "A record that could not be read: which file, where in it, and why."
 

@@ -19,6 +19,8 @@ from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
 
+from .atomic import write_atomically
+
 MANIFEST_NAME = ".manifest.json"  # hidden: no stage or tool takes it for a page
 
 
@@ -59,10 +61,7 @@ class Output:
                 return False
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
-        # Write beside the file, then rename: a killed build never leaves half a page.
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        write_atomically(path, data)  # a killed build never leaves half a page
         self.written.append(relative_path)
         return True
 
@@ -179,9 +178,7 @@ class Manifest:
         "Write what this build recorded: beside the manifest, then rename, so never half."
         data = json.dumps({"version": self.version, "entries": self.current},
                           sort_keys=True, separators=(",", ":"))
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.write_text(data, encoding="utf-8")
-        os.replace(temporary, self.path)
+        write_atomically(self.path, data.encode("utf-8"))
 
 
 def code_version(files: list[Path], packages: tuple[str, ...], *settings: str) -> str:

@@ -25,21 +25,22 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from ..model import HOUSES, MemberRef, Question, SourceError, make_key
+from ..model import (
+    HOUSES,
+    HTML_START,
+    MemberRef,
+    Question,
+    SourceError,
+    answer_is_clipped,
+    make_key,
+    question_is_clipped,
+)
 from .files import base_name
 
 FORMAT = "api-json"
 
-QUESTION_CLIP_LENGTH = 255
-ANSWER_CLIP_MARK = "..."
-ANSWER_CLIP_LENGTH = 255 + len(ANSWER_CLIP_MARK)
 GZIP_PIECE = 4096  # compressed bytes fed to zlib at a time
 OFFICIAL_URL = "https://questions-statements.parliament.uk/written-questions/detail/{date}/{uin}"
-
-# Text that starts with a tag is the HTML of a single-question response; the list endpoint
-# gives plain text, which never does (it has no markup at all).
-HTML_START = re.compile(r"\s*<(p|div|table|ul|ol|h[1-6]|span|strong|em|b|i|br|blockquote)\b",
-                        re.IGNORECASE)
 
 
 ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
@@ -440,19 +441,6 @@ def decode_entities(text: str) -> str:
     left encoded ('R&amp;D', '&quot;cure&quot;'), beside bare '&'s. Only complete entities
     (with their ';') are decoded, so that text such as '&not' or 'M&S' stays as written."""
     return ENTITY.sub(lambda match: html.unescape(match.group(0)), text)
-
-
-def question_is_clipped(text: str | None) -> bool:
-    """Whether the list endpoint may have cut the question. It cuts at 255 characters
-    without a mark, so a question of exactly 255 characters may be whole (about 1% are):
-    it is flagged all the same, and the longform text settles it."""
-    return text is not None and len(text) == QUESTION_CLIP_LENGTH
-
-
-def answer_is_clipped(text: str | None) -> bool:
-    "The list endpoint cuts answers to 255 characters and adds '...' (and gives no markup)."
-    return (text is not None and len(text) == ANSWER_CLIP_LENGTH
-            and text.endswith(ANSWER_CLIP_MARK) and not HTML_START.match(text))
 
 
 def grouped_keys(value: dict, house: str, date_tabled: str) -> list[str]:
