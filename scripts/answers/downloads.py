@@ -35,6 +35,7 @@ import zlib
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
@@ -136,7 +137,8 @@ class DownloadsReport:
 
 
 def open_read_only(db_path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True)
+    "The database, read only (quoted: a path may hold '?', '#' or '%')."
+    return sqlite3.connect(f"file:{quote(str(Path(db_path).resolve()))}?mode=ro", uri=True)
 
 
 def table_columns(db: sqlite3.Connection, table: str) -> list[tuple[str, str]]:
