@@ -55,8 +55,9 @@ MEMBERS = [CORPUS / "members", CORPUS / "parlparse-members"]
 STAGES = ("db", "pages", "site")
 # Kill delays, as fractions of how long the same run took uninterrupted. The site stage, much
 # the longest, is also killed while Pagefind indexes (see plan_trials).
-FRESH_FRACTIONS = {"db": (0.2, 0.5, 0.8), "pages": (0.2, 0.5, 0.8), "site": (0.5,)}
-UPDATE_FRACTIONS = {"db": (0.5,), "pages": (0.5,), "site": ()}
+# Low enough that a run which goes faster than the clean one is still killed.
+FRESH_FRACTIONS = {"db": (0.15, 0.35, 0.6), "pages": (0.15, 0.35, 0.6), "site": (0.4,)}
+UPDATE_FRACTIONS = {"db": (0.4,), "pages": (0.4,), "site": ()}
 STAGE_TIMEOUT = 300  # seconds: a stage that takes longer is hung
 CLIENTS = 50
 LOAD_SECONDS = 30
@@ -94,25 +95,42 @@ def diff_trees(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
     return differences
 
 
-def diff_dumps(expected: dict[str, list], actual: dict[str, list]) -> list[str]:
-    """Tables whose canonical dumps differ, each with its first row found only in the expected
-    dump and its first row found only in the actual one."""
+def diff_dumps(expected: dict[str, tuple], actual: dict[str, tuple]) -> list[str]:
+    """Tables whose canonical dumps ({table: (column names, sorted rows)}) differ, each with
+    the first row found only in the expected dump, compared with the actual one."""
     differences = []
     for table in sorted(expected.keys() | actual.keys()):
         if table not in actual or table not in expected:
             differences.append(f"{'missing' if table not in actual else 'extra'} table {table}")
         elif expected[table] != actual[table]:
-            differences.append(f"table {table}: {describe_rows(expected[table], actual[table])}")
+            differences.append(f"table {table}: {describe_rows(*expected[table], actual[table][1])}")
     return differences
 
 
-def describe_rows(expected: list, actual: list) -> str:
-    expected_rows, actual_rows = set(expected), set(actual)
+def describe_rows(columns: tuple, expected: list, actual: list) -> str:
+    """The first expected row missing from actual: against the actual row with the same first
+    value (its key) when there is one, column by column."""
+    actual_rows = set(actual)
     gone = next((row for row in expected if row not in actual_rows), None)
-    new = next((row for row in actual if row not in expected_rows), None)
-    if gone is None and new is None:
-        return f"same rows, counted differently ({len(expected)} rows, now {len(actual)})"
-    return f"expected {str(gone)[:120]}, got {str(new)[:120]}"
+    if gone is None:
+        extra = next((row for row in actual if row not in set(expected)), None)
+        return f"extra row {clip(repr(extra))}" if extra else "same rows, in other numbers"
+    same_key = next((row for row in actual if row[0] == gone[0]), None)
+    if same_key is None:
+        return f"missing row {clip(repr(gone))}"
+    column = next(i for i, (left, right) in enumerate(zip(gone, same_key, strict=True)) if left != right)
+    return (f"row {gone[0]!r}, column {columns[column]}: "
+            + describe_values(repr(gone[column]), repr(same_key[column])))
+
+
+def describe_values(expected: str, actual: str) -> str:
+    "Both values, from a little before the first character in which they differ."
+    start = max(0, len(os.path.commonprefix([expected, actual])) - 20)
+    return f"expected ...{clip(expected[start:])}, got ...{clip(actual[start:])}"
+
+
+def clip(text: str, length: int = 80) -> str:
+    return text if len(text) <= length else text[:length] + "..."
 
 
 # --- reading what a build made -----------------------------------------------------------------
@@ -157,18 +175,19 @@ def db_dump(db_path: Path) -> dict[str, list]:
     try:
         schema = sorted(connection.execute(
             "select type, name, tbl_name, sql from sqlite_master where name not like 'sqlite_%'"))
-        dump = {"(schema)": schema}
+        dump = {"(schema)": (("type", "name", "tbl_name", "sql"), schema)}
         skipped = index_tables(connection)
         for (table,) in connection.execute(
                 "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'"):
             if table not in skipped:
-                rows = connection.execute(f'select * from "{table}"').fetchall()
-                dump[table] = sorted(rows, key=repr)  # any mix of SQLite types
+                cursor = connection.execute(f'select * from "{table}"')
+                columns = tuple(column[0] for column in cursor.description)
+                dump[table] = (columns, sorted(cursor.fetchall(), key=repr))  # any mix of types
         virtual = virtual_tables(connection)
     finally:
         connection.close()
     for name in virtual:
-        dump[f"{name} (integrity)"] = [(fts_integrity(db_path, name),)]
+        dump[f"{name} (integrity)"] = (("check",), [(fts_integrity(db_path, name),)])
     return dump
 
 
@@ -322,6 +341,16 @@ class StageTally:
     matched: int = 0
     mismatches: list[str] = field(default_factory=list)
 
+    def record(self, name: str, differences: list[str]) -> bool:
+        "Count one comparison with the clean build; True if it matched."
+        if not differences:
+            self.matched += 1
+            return True
+        more = len(differences) - MAX_PATHS_SHOWN
+        self.mismatches.append(f"{name}: " + "; ".join(differences[:MAX_PATHS_SHOWN])
+                               + (f" (+{more} more)" if more > 0 else ""))
+        return False
+
 
 def plan_trials(fresh: dict[str, Run], update: dict[str, Run]) -> list[Trial]:
     "Kill delays in proportion to how long each stage took uninterrupted, plus kills in Pagefind."
@@ -359,9 +388,16 @@ def copy_output(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+def file_names(folder: Path) -> dict[str, str]:
+    "The files directly in folder (not in its subfolders), for comparing names only."
+    return {path.name: "" for path in folder.iterdir() if path.is_file()}
+
+
 def compare_stage(stage: str, reference: Build, build: Build) -> list[str]:
     if stage == "db":
-        return diff_dumps(db_dump(reference.db), db_dump(build.db))
+        # A killed build must leave no temporary file behind once it has been run again.
+        leftovers = diff_trees(file_names(reference.folder), file_names(build.folder))
+        return diff_dumps(db_dump(reference.db), db_dump(build.db)) + leftovers
     folder = getattr(reference, stage)
     return diff_trees(tree_digests(folder), tree_digests(getattr(build, stage)))
 
@@ -377,14 +413,8 @@ def run_trial(trial: Trial, reference: Build, base: Build, tally: StageTally) ->
         return
     tally.kills += 1
     run_stage(command, log)
-    differences = compare_stage(trial.stage, reference, build)
-    if differences:  # the folder is kept, to look into
-        tally.mismatches.append(f"{trial.name}: " + "; ".join(differences[:MAX_PATHS_SHOWN])
-                                + (f" (+{len(differences) - MAX_PATHS_SHOWN} more)"
-                                   if len(differences) > MAX_PATHS_SHOWN else ""))
-    else:
-        tally.matched += 1
-        shutil.rmtree(build.folder)
+    if tally.record(trial.name, compare_stage(trial.stage, reference, build)):
+        shutil.rmtree(build.folder)  # a mismatched trial's folder is kept, to look into
 
 
 def check_update(reference: Build, base: Build, tallies: dict[str, StageTally]) -> dict[str, Run]:
@@ -395,8 +425,7 @@ def check_update(reference: Build, base: Build, tallies: dict[str, StageTally]) 
     shutil.copytree(base.folder, build.folder)
     runs = build_all(build, FULL_SLICE, LOGS / "update.log")
     for stage in STAGES:
-        for difference in compare_stage(stage, reference, build)[:MAX_PATHS_SHOWN]:
-            tallies[stage].mismatches.append(f"{stage}-update-no-kill: {difference}")
+        tallies[stage].record(f"{stage}-update-no-kill", compare_stage(stage, reference, build))
     return runs
 
 
@@ -416,6 +445,8 @@ def describe_change(path: str, before: tuple | None, after: tuple | None) -> str
 
 
 def print_kill_table(tallies: dict[str, StageTally], no_op: list[str]) -> None:
+    print("\nEach comparison: a killed run finished by a second run, or an update not killed,"
+          " against the clean build")
     print(f"\n{'stage':<8}{'kills':>7}{'matched':>9}{'mismatched':>12}{'ended first':>13}")
     for stage, tally in tallies.items():
         print(f"{stage:<8}{tally.kills:>7}{tally.matched:>9}{len(tally.mismatches):>12}"

@@ -66,13 +66,27 @@ def test_db_dump_ignores_the_order_rows_were_written_in(tmp_path):
     assert soak.diff_dumps(soak.db_dump(forward), soak.db_dump(backward)) == []
 
 
-def test_db_dump_finds_a_changed_row(tmp_path):
+def test_db_dump_names_the_row_and_column_that_changed(tmp_path):
     clean = make_db(tmp_path / "clean.db", QUESTIONS)
     changed = make_db(tmp_path / "changed.db", [*QUESTIONS[:2], ("c", "clipped")])
     differences = soak.diff_dumps(soak.db_dump(clean), soak.db_dump(changed))
-    assert len(differences) == 1
-    assert differences[0].startswith("table questions: expected ")
-    assert "('c', None)" in differences[0] and "('c', 'clipped')" in differences[0]
+    assert differences == ["table questions: row 'c', column text: expected ...None, got ...'clipped'"]
+
+
+def test_db_dump_shows_where_a_long_value_starts_to_differ(tmp_path):
+    answer = "The Department has no plans to change the guidance. " * 3
+    clean = make_db(tmp_path / "clean.db", [("a", answer + "Signed.")])
+    clipped = make_db(tmp_path / "clipped.db", [("a", answer + "[...]")])
+    [difference] = soak.diff_dumps(soak.db_dump(clean), soak.db_dump(clipped))
+    assert difference == ("table questions: row 'a', column text: "
+                          "expected ...hange the guidance. Signed.', got ...hange the guidance. [...]'")
+
+
+def test_db_dump_names_a_missing_row(tmp_path):
+    clean = make_db(tmp_path / "clean.db", QUESTIONS)
+    short = make_db(tmp_path / "short.db", QUESTIONS[:2])
+    assert soak.diff_dumps(soak.db_dump(clean), soak.db_dump(short)) == [
+        "table questions: missing row ('c', None)"]
 
 
 def test_db_dump_finds_a_full_text_index_left_behind_its_content(tmp_path):
@@ -82,8 +96,8 @@ def test_db_dump_finds_a_full_text_index_left_behind_its_content(tmp_path):
     connection.execute("update questions set text = 'prison places' where key = 'a'")
     connection.commit()
     connection.close()
-    integrity = soak.db_dump(stale)["questions_fts (integrity)"]
-    assert integrity[0][0].startswith("index disagrees with its content")
+    [(check,)] = soak.db_dump(stale)["questions_fts (integrity)"][1]
+    assert check.startswith("index disagrees with its content")
     tables = [line.split(":")[0] for line in soak.diff_dumps(soak.db_dump(clean), soak.db_dump(stale))]
     assert tables == ["table questions", "table questions_fts (integrity)"]
 
