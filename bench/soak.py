@@ -62,6 +62,7 @@ STAGE_TIMEOUT = 300  # seconds: a stage that takes longer is hung
 CLIENTS = 50
 LOAD_SECONDS = 30
 REQUEST_TIMEOUT = 20
+KEEPALIVE_SECONDS = 2
 MAX_PATHS_SHOWN = 3
 
 
@@ -510,6 +511,17 @@ def datasette_targets(db_path: Path) -> list[str]:
             "/answers/search.json?q=school", "/answers/answers_per_body_per_month.json?body="]
 
 
+def interleave(first: list, second: list) -> list:
+    "Items of both lists taken in turn, the longer list's surplus spread among the other's."
+    longer, shorter = (first, second) if len(first) >= len(second) else (second, first)
+    merged = []
+    for index, item in enumerate(longer):
+        merged.append(item)
+        if index * len(shorter) // len(longer) != (index + 1) * len(shorter) // len(longer):
+            merged.append(shorter[index * len(shorter) // len(longer)])
+    return merged
+
+
 @dataclass
 class LoadTally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -519,7 +531,10 @@ class LoadTally:
 
 async def client(number: int, targets: list[tuple[str, str]], stop_at: float,
                  tally: LoadTally) -> None:
-    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as http:
+    # Idle connections are dropped sooner than the servers drop them (uvicorn after 5 s):
+    # otherwise a request sent just as the server closes fails though nothing is wrong.
+    limits = httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS)
+    async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT, limits=limits) as http:
         index = number
         while time.monotonic() < stop_at:
             server, url = targets[index % len(targets)]
@@ -557,8 +572,8 @@ async def wait_until_serving(urls: list[str], process: subprocess.Popen, log: Pa
 async def load(site_url: str, datasette_url: str, reference: Build, process: subprocess.Popen,
                log: Path) -> LoadTally:
     await wait_until_serving([site_url, f"{datasette_url}/answers.json"], process, log)
-    targets = ([("site", site_url.rstrip("/") + path) for path in site_targets(reference.site)]
-               + [("datasette", datasette_url + path) for path in datasette_targets(reference.db)])
+    targets = interleave([("site", site_url.rstrip("/") + path) for path in site_targets(reference.site)],
+                         [("datasette", datasette_url + path) for path in datasette_targets(reference.db)])
     tally, stop_at = LoadTally(), time.monotonic() + LOAD_SECONDS
     await asyncio.gather(*(client(n, targets, stop_at, tally) for n in range(CLIENTS)))
     return tally

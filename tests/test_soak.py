@@ -117,3 +117,14 @@ def test_db_dump_leaves_the_database_untouched(tmp_path):
 ])
 def test_describe_change_says_how_a_no_op_rebuild_touched_a_file(before, after, described):
     assert soak.describe_change("index.html", before, after) == described
+
+
+def test_interleave_keeps_every_request_and_spreads_the_shorter_list():
+    site = [f"page{n}" for n in range(10)]
+    datasette = ["row1", "row2", "row3", "row4"]
+    merged = soak.interleave(site, datasette)
+    assert sorted(merged) == sorted(site + datasette)
+    assert [item for item in merged if item in site] == site
+    positions = [merged.index(row) for row in datasette]
+    assert max(b - a for a, b in zip(positions, positions[1:], strict=False)) <= 4
+    assert soak.interleave(datasette, site) == merged
