@@ -3,6 +3,7 @@ codes and the figures their summaries print."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -127,8 +128,11 @@ def test_site_indexes_the_question_pages_for_search(built_db, tmp_path):
     run("pages", "--db", built_db, "--out", pages_dir)
     result = run("site", "--db", built_db, "--pages", pages_dir, "--out", out)
     assert result.exit_code == 0, result.output
-    assert "Indexed 3 pages" in result.stdout
-    assert (out / "pagefind" / "pagefind.js").is_file()
+    assert "Search index: 3 questions indexed in " in result.stdout
+    bundles = json.loads((out / "pagefind" / "bundles.json").read_text())
+    assert bundles and all((out / "pagefind" / name / "pagefind.js").is_file() for name in bundles)
+    again = run("site", "--db", built_db, "--pages", pages_dir, "--out", out)
+    assert "Search index: 0 questions indexed in 0 bundles; " in again.stdout
 
 
 def test_site_needs_the_pages_folder(built_db, tmp_path):
