@@ -19,7 +19,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import sqlite_utils
 
-from answers import pages, search, site, store
+from answers import pages, search, site
+from answers.build import BuildReport, build_database
 from answers.model import Question
 from answers.render import SiteConfig
 from answers.store import Store
@@ -223,14 +224,14 @@ def write_hostile_sources(folder: Path) -> Path:
 class HostileSite:
     db: Path
     site: Path
-    report: store.BuildReport
+    report: BuildReport
 
 
 def build_hostile_site(folder: Path) -> HostileSite:
     "The whole build (db, pages, site, search index) over the hostile sources."
     sources = write_hostile_sources(folder / "sources")
     db_path = folder / "answers.db"
-    report = store.build_database([sources], db_path)
+    report = build_database([sources], db_path)
     pages.write_pages(db_path, folder / "pages")
     site.build_site(db_path, folder / "pages", folder / "site", SiteConfig(), workers=1)
     search.update_index(db_path, folder / "site")

@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from answers import pages, search, site, store
+from answers import pages, search, site
+from answers.build import build_database
 from answers.members import MemberDirectory
 from answers.render import SiteConfig
 
@@ -37,7 +38,7 @@ def test_sources(corpus: Path, seeds: Path) -> list[Path]:
 def build_test_site(folder: Path, corpus: Path, seeds: Path) -> BuiltSite:
     db_path = folder / "answers.db"
     directory = MemberDirectory.load([corpus / "members", corpus / "parlparse-members"])
-    store.build_database(test_sources(corpus, seeds), db_path, directory)
+    build_database(test_sources(corpus, seeds), db_path, directory)
     pages_report = pages.write_pages(db_path, folder / "pages")
     config = SiteConfig(base_url="https://answers.example.org/archive/")
     site_report = site.build_site(db_path, folder / "pages", folder / "site", config, workers=2)

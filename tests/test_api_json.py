@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from answers import store
+from answers.build import BuildReport, build_database
 from answers.model import MemberRef, Question, SourceError
 from answers.sources import api_json
 from conftest import CORPUS, FIXTURES
@@ -42,9 +42,9 @@ def write_json(path: Path, data) -> Path:
     return path
 
 
-def build(tmp: Path, *inputs: Path, name: str = "answers.db") -> tuple[store.BuildReport, sqlite3.Connection]:
+def build(tmp: Path, *inputs: Path, name: str = "answers.db") -> tuple[BuildReport, sqlite3.Connection]:
     db_path = tmp / name
-    report = store.build_database(list(inputs), db_path)
+    report = build_database(list(inputs), db_path)
     connection = sqlite3.connect(db_path)
     connection.row_factory = sqlite3.Row
     return report, connection

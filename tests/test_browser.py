@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from answers import pages, search, site, store
+from answers import pages, search, site
+from answers.build import build_database
 from answers.members import MemberDirectory
 from answers.render import SiteConfig
 from conftest import FIXTURES
@@ -137,7 +138,7 @@ def hostile_site(tmp_path_factory, corpus, seeds):
     "The seed pages and two questions whose body names, headings and texts carry markup."
     folder = tmp_path_factory.mktemp("hostile-search")
     directory = MemberDirectory.load([corpus / "members", corpus / "parlparse-members"])
-    store.build_database([seeds, FIXTURES / "search" / "hostile-bodies.json"],
+    build_database([seeds, FIXTURES / "search" / "hostile-bodies.json"],
                          folder / "answers.db", directory)
     pages.write_pages(folder / "answers.db", folder / "pages")
     site.build_site(folder / "answers.db", folder / "pages", folder / "site", SiteConfig(),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from answers import store
+from answers.build import build_database
 from answers.model import MemberRef, Question, SourceError
 from answers.sources import data_parliament_csv as reader
 from answers.sources import reader_for
@@ -27,7 +27,7 @@ def by_location(records):
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     db_path = tmp_path_factory.mktemp("csv") / "answers.db"
-    report = store.build_database([CSV_CORPUS], db_path)
+    report = build_database([CSV_CORPUS], db_path)
     db = sqlite_utils.Database(db_path)
     yield report, db
     db.close()

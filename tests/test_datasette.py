@@ -19,7 +19,8 @@ import feedparser
 import pytest
 from datasette.app import Datasette
 
-from answers import serve, store
+from answers import serve
+from answers.build import build_database
 from answers.members import MemberDirectory
 from conftest import CORPUS
 
@@ -39,7 +40,7 @@ def answers_db(tmp_path_factory, seeds) -> Path:
         CORPUS / "uk-parliament-wq-longform-sqlite" / "2024-08.sqlite.gz",
     ]
     directory = MemberDirectory.load([CORPUS / "members"])
-    store.build_database(inputs, db_path, directory)
+    build_database(inputs, db_path, directory)
     return db_path
 
 

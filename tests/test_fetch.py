@@ -13,7 +13,8 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from answers import fetch, store
+from answers import fetch
+from answers.build import build_database
 from answers.cli import cli
 from answers.sources import discover
 from conftest import CORPUS, FIXTURES
@@ -149,7 +150,7 @@ def test_fetch_a_month_through_faults_and_an_interruption_then_build(tmp_path, n
     assert full[sample]["questionText"] == longform[sample]["question_text"]
 
     db_path = tmp_path / "answers.db"
-    report = store.build_database([content], db_path)
+    report = build_database([content], db_path)
     db = sqlite_utils.Database(db_path)
     assert report.rejected == 0 and report.ignored == []
     assert db["questions"].count == len(expected)
@@ -206,7 +207,7 @@ def test_a_question_listed_in_two_months_has_its_full_text_asked_for_once(tmp_pa
         assert all(full[i]["questionText"] == longform[i]["question_text"] for i in clipped_here)
 
     db_path = tmp_path / "answers.db"
-    report = store.build_database([content], db_path)
+    report = build_database([content], db_path)
     assert report.rejected == 0
     rows = {row["api_id"]: row for row in sqlite_utils.Database(db_path)["questions"].rows}
     assert all(rows[i]["question_text"] == longform[i]["question_text"] for i in wanted)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from answers import store
+from answers.build import build_database
 from answers.model import FullText, SourceError
 from answers.sources import longform_sqlite
 from conftest import CORPUS
@@ -176,13 +177,13 @@ def builds(tmp_path_factory):
     "The API corpus alone, then the same database with every longform file added."
     folder = tmp_path_factory.mktemp("longform")
     api_only = folder / "api.db"
-    store.build_database([API], api_only)
+    build_database([API], api_only)
     with sqlite3.connect(api_only) as connection:
         before = clipped_counts(connection)
     connection.close()
     combined = folder / "combined.db"
     shutil.copyfile(api_only, combined)  # the longform files are added to the API build
-    report = store.build_database([API, LONGFORM], combined)
+    report = build_database([API, LONGFORM], combined)
     connection = sqlite3.connect(combined)
     connection.row_factory = sqlite3.Row
     yield before, report, connection

@@ -6,6 +6,7 @@ import pytest
 import sqlite_utils
 
 from answers import store
+from answers.build import build_database
 from answers.members import (
     IFG_SOURCE,
     PARLPARSE_XML_SOURCE,
@@ -311,7 +312,7 @@ NON_GOVERNMENT_BODIES = {
 @pytest.fixture(scope="module")
 def api_month(tmp_path_factory, directory) -> sqlite_utils.Database:
     db_path = tmp_path_factory.mktemp("members") / "answers.db"
-    store.build_database([CORPUS / "uk-parliament-wq-api-json" / "2024-08.json.gz"], db_path,
+    build_database([CORPUS / "uk-parliament-wq-api-json" / "2024-08.json.gz"], db_path,
                          directory)
     return sqlite_utils.Database(db_path)
 

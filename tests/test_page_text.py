@@ -8,7 +8,7 @@ import re
 import pytest
 import sqlite_utils
 
-from answers import store
+from answers.build import build_database
 from answers.model import MemberRef, Question, SourceError, content_id
 from answers.sources import page_text, reader_for
 from conftest import FIXTURES, SEEDS
@@ -238,7 +238,7 @@ def test_answer_markup_is_escaped_text():
 @pytest.mark.corpus
 def test_stored_answer_never_becomes_markup(tmp_path):
     db_path = tmp_path / "answers.db"
-    report = store.build_database([PAGES / "script_answer.txt", SEED], db_path)
+    report = build_database([PAGES / "script_answer.txt", SEED], db_path)
     assert [(f.read, f.stored, f.rejected) for f in report.files] == [(1, 1, 0), (1, 1, 0)]
     db = sqlite_utils.Database(db_path)
     row = db.execute("select answer_html, answer_text from questions where heading = :h",

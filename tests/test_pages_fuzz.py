@@ -12,7 +12,8 @@ import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from answers import pages, site, store
+from answers import pages, site
+from answers.build import build_database
 from answers.render import SiteConfig, make_environment
 
 # Pieces that mean something to YAML, Markdown, HTML or the page's own layout.
@@ -41,7 +42,7 @@ EXAMPLES = 150
 def real_rows(corpus, seeds, folder) -> tuple[list[dict], pages.PageContext]:
     "Question rows from a few real sources: the seed page, the API's edge cases, a parlparse day."
     db_path = folder / "real.db"
-    store.build_database([seeds, corpus / "samples" / "api-edge-cases.json",
+    build_database([seeds, corpus / "samples" / "api-edge-cases.json",
                           corpus / "twfy-parlparse-xml" / "lordswrans" / "lordswrans2009-10-29a.xml"],
                          db_path)
     db = sqlite_utils.Database(db_path)

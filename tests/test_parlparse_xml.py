@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from answers import store
+from answers.build import BuildReport, build_database
 from answers.model import MemberRef, Question, SourceError, make_key
 from answers.sources import parlparse_xml
 from conftest import CORPUS, FIXTURES
@@ -34,9 +34,9 @@ def questions_by_uin(path: Path) -> dict[str, Question]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[sqlite_utils.Database, store.BuildReport]:
+def built(tmp_path_factory) -> tuple[sqlite_utils.Database, BuildReport]:
     db_path = tmp_path_factory.mktemp("parlparse") / "answers.db"
-    report = store.build_database([PARLPARSE], db_path)
+    report = build_database([PARLPARSE], db_path)
     return sqlite_utils.Database(db_path), report
 
 
@@ -105,9 +105,9 @@ def test_a_later_version_arriving_replaces_the_earlier_in_the_database(tmp_path)
     folder.mkdir()
     shutil.copy(PARLPARSE / "wrans" / "answers2009-10-26e.xml", folder)
     db_path = tmp_path / "answers.db"
-    first = store.build_database([folder], db_path)
+    first = build_database([folder], db_path)
     shutil.copy(PARLPARSE / "wrans" / "answers2009-10-26f.xml", folder)
-    second = store.build_database([folder], db_path)
+    second = build_database([folder], db_path)
     db = sqlite_utils.Database(db_path)
     keys = {row["key"] for row in db.query("select key from questions")}
     sources_held = [Path(row["path"]).name for row in db.query("select path from sources")]
@@ -400,7 +400,7 @@ def test_damaged_gzip_is_one_error(tmp_path):
 
 
 def test_build_keeps_good_files_beside_bad_ones(tmp_path):
-    report = store.build_database(
+    report = build_database(
         [OWN / "malformed", OWN / "orphans", OWN / "versions"], tmp_path / "answers.db")
     db = sqlite_utils.Database(tmp_path / "answers.db")
     by_name = {Path(f.path).name: (f.read, f.stored, f.duplicates, f.rejected)

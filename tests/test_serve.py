@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from answers import serve, store
+from answers import serve
+from answers.build import build_database
 from conftest import CORPUS
 
 ANSWERS = Path(sys.executable).with_name("answers")
@@ -25,7 +26,7 @@ HOME_PAGE = "<!doctype html><title>Written Answers Archive</title><h1>Written An
 def build_dir(tmp_path_factory) -> Path:
     "A small build: a real database, and a one-page site standing in for build/site."
     build = tmp_path_factory.mktemp("build")
-    store.build_database([CORPUS / "samples" / "api-edge-cases.json"], build / "answers.db")
+    build_database([CORPUS / "samples" / "api-edge-cases.json"], build / "answers.db")
     (build / "site").mkdir()
     (build / "site" / "index.html").write_text(HOME_PAGE, encoding="utf-8")
     return build

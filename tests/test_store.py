@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from answers import store
+from answers import build, store
+from answers.build import BuildReport, build_database
 from answers.model import MemberRef, Question
 from conftest import CORPUS, FIXTURES
 
@@ -170,9 +171,9 @@ def read_rows(db_path: Path, sql: str) -> list[tuple]:
 
 
 @pytest.fixture
-def bad_build(tmp_path) -> tuple[store.BuildReport, Path]:
+def bad_build(tmp_path) -> tuple[BuildReport, Path]:
     db_path = tmp_path / "answers.db"
-    report = store.build_database([FIXTURES / "bad", CORPUS / "samples" / "api-edge-cases.json"],
+    report = build_database([FIXTURES / "bad", CORPUS / "samples" / "api-edge-cases.json"],
                                  db_path)
     return report, db_path
 
@@ -215,18 +216,18 @@ def test_unchanged_files_are_skipped_and_changed_ones_rebuild(tmp_path):
     sample = json.loads((CORPUS / "samples" / "api-edge-cases.json").read_text())
     (sources_dir / "a.json").write_text(json.dumps(sample[:30]))
     db_path = tmp_path / "answers.db"
-    first = store.build_database([sources_dir], db_path)
+    first = build_database([sources_dir], db_path)
     assert first.rebuilt and [f.stored for f in first.files] == [30]
 
     (sources_dir / "b.json").write_text(json.dumps(sample[30:]))
-    second = store.build_database([sources_dir], db_path)
+    second = build_database([sources_dir], db_path)
     assert not second.rebuilt
     assert [(Path(f.path).name, f.skipped) for f in second.files] == [("a.json", True),
                                                                       ("b.json", False)]
     assert read_rows(db_path, "select count(*) from questions") == [(59,)]
 
     (sources_dir / "a.json").write_text(json.dumps(sample[:10]))
-    third = store.build_database([sources_dir], db_path)
+    third = build_database([sources_dir], db_path)
     assert third.rebuilt
     assert read_rows(db_path, "select count(*) from questions") == [(39,)]
 
@@ -243,7 +244,7 @@ def test_what_a_killed_build_left_behind_does_not_harm_the_next(tmp_path):
     leftover["junk"].insert_all({"n": n} for n in range(5000))
     leftover.close()
     (tmp_path / ".answers.db.building-journal").write_bytes(b"\xd9\xd5\x05\xf9" + bytes(4096))
-    store.build_database([sources_dir], db_path)
+    build_database([sources_dir], db_path)
     assert read_rows(db_path, "pragma integrity_check") == [("ok",)]
     assert read_rows(db_path, "select count(*) from questions") == [(59,)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.db", "content"]
@@ -256,7 +257,7 @@ def test_an_unreadable_database_is_rebuilt(tmp_path):
     shutil.copy(CORPUS / "samples" / "api-edge-cases.json", sources_dir / "a.json")
     db_path = tmp_path / "answers.db"
     db_path.write_bytes(b"this is not a database" * 100)
-    report = store.build_database([sources_dir], db_path)
+    report = build_database([sources_dir], db_path)
     assert report.rebuilt
     assert read_rows(db_path, "select count(*) from questions") == [(59,)]
 
@@ -267,7 +268,7 @@ def test_a_failed_build_leaves_the_previous_database_intact(tmp_path, monkeypatc
     sources_dir.mkdir()
     shutil.copy(CORPUS / "samples" / "api-edge-cases.json", sources_dir / "a.json")
     db_path = tmp_path / "answers.db"
-    store.build_database([sources_dir], db_path)
+    build_database([sources_dir], db_path)
     before = db_path.read_bytes()
 
     (sources_dir / "b.json").write_text("[]")
@@ -275,9 +276,9 @@ def test_a_failed_build_leaves_the_previous_database_intact(tmp_path, monkeypatc
     def explode(*args, **kwargs):
         raise KeyboardInterrupt("killed mid-build")
 
-    monkeypatch.setattr(store.Store, "load_file", explode)
+    monkeypatch.setattr(build, "load_file", explode)
     with pytest.raises(KeyboardInterrupt):
-        store.build_database([sources_dir], db_path)
+        build_database([sources_dir], db_path)
     assert db_path.read_bytes() == before
     assert read_rows(db_path, "select count(*) from questions") == [(59,)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.db", "content"]

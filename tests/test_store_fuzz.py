@@ -21,7 +21,8 @@ import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from answers import sources, store
+from answers import store
+from answers.build import FileReport, load_file
 from conftest import CORPUS, FIXTURES
 
 FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
@@ -84,13 +85,13 @@ SEEDS = {
 }
 
 
-def read_into_store(name: str, data: bytes) -> store.FileReport:
+def read_into_store(name: str, data: bytes) -> FileReport:
     "Write the bytes as a file of that name and read it through a fresh store."
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
         path.write_bytes(data)
         target = store.Store(sqlite_utils.Database(memory=True))
-        report = target.load_file(path, str(path), "sha", sources.read(path))
+        report = load_file(target, path, "sha")
         target.flush()
         rejects = target.db["rejects"].count
     assert report.balanced(), report

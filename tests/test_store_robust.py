@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from answers import store
+from answers.build import BuildReport, build_database
+from answers.checks import is_web_url
 from conftest import FIXTURES
 
 ROBUST = FIXTURES / "robust"
@@ -35,9 +36,9 @@ def rows(db_path: Path, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
-def build(tmp_path: Path, *inputs, name: str = "answers.db") -> tuple[store.BuildReport, Path]:
+def build(tmp_path: Path, *inputs, name: str = "answers.db") -> tuple[BuildReport, Path]:
     db_path = tmp_path / name
-    report = store.build_database(list(inputs), db_path)
+    report = build_database(list(inputs), db_path)
     assert all(f.balanced() for f in report.files), report.files
     return report, db_path
 
@@ -132,9 +133,9 @@ def test_only_web_official_urls_are_stored_and_the_others_counted(tmp_path):
     assert rows(db_path, "select uin, official_url from questions") == [("3003", None)]
     assert report.urls_dropped == 1
     assert rows(db_path, "select sum(urls_dropped) from sources") == [(1,)]
-    assert store.is_web_url("https://www.parliament.uk/x")
-    assert not store.is_web_url("javascript:alert(1)")
-    assert not store.is_web_url("data:text/html,hi")
+    assert is_web_url("https://www.parliament.uk/x")
+    assert not is_web_url("javascript:alert(1)")
+    assert not is_web_url("data:text/html,hi")
 
 
 # -- damaged gzip, no-op builds, symbolic links -----------------------------------------------
@@ -211,9 +212,9 @@ def test_equal_snapshots_resolve_alike_in_any_order_and_incrementally(tmp_path):
         ("commons-2024-07-01-1", "c.json")]
     for first in ("a.json", "b.json", "c.json", "d.json"):
         db_path = tmp_path / f"from-{first}.db"
-        store.build_database([folder / first], db_path)
+        build_database([folder / first], db_path)
         others = sorted((set(versions) | {"c.json", "d.json"}) - {first})
-        report = store.build_database([folder / first] + [folder / name for name in others],
+        report = build_database([folder / first] + [folder / name for name in others],
                                       db_path)
         assert not report.rebuilt
         assert database_content(db_path) == expected, first

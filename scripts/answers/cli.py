@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from . import store
+from . import build
 
 
 @click.group()
@@ -27,14 +27,15 @@ def cli() -> None:
 def db(sources: tuple[str, ...], db_path: str, members_dirs: tuple[str, ...],
        strict: bool) -> None:
     "Read source answers (files or folders, any supported format) into the database."
-    directory = load_directory(members_dirs)
+    member_directory = load_member_directory(members_dirs)
 
     def progress(items):
-        return click.progressbar(items, label="Reading sources", file=sys.stderr,
-                                 item_show_func=lambda item: item[1] if item else None)
+        return click.progressbar(
+            items, label="Reading sources", file=sys.stderr,
+            item_show_func=lambda item: build.recorded_path(item[0]) if item else None)
 
     try:
-        report = store.build_database(sources, Path(db_path), directory, progress=progress)
+        report = build.build_database(sources, Path(db_path), member_directory, progress=progress)
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from error
     print_db_report(report, db_path)
@@ -42,7 +43,7 @@ def db(sources: tuple[str, ...], db_path: str, members_dirs: tuple[str, ...],
         raise click.ClickException(f"{report.rejected} records rejected (strict mode)")
 
 
-def load_directory(members_dirs: tuple[str, ...]):
+def load_member_directory(members_dirs: tuple[str, ...]):
     from .members import MemberDirectory
 
     found = [Path(folder) for folder in members_dirs if Path(folder).is_dir()]
@@ -56,7 +57,7 @@ def load_directory(members_dirs: tuple[str, ...]):
     return MemberDirectory.load(found)
 
 
-def print_db_report(report: store.BuildReport, db_path: str) -> None:
+def print_db_report(report: build.BuildReport, db_path: str) -> None:
     mode = "rebuilt" if report.rebuilt else "updated"
     skipped = sum(f.skipped for f in report.files)
     click.echo(f"{db_path} {mode}: {len(report.files)} source files "

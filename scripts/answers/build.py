@@ -1,0 +1,282 @@
+"""The db stage: source files in, `answers.db` out.
+
+`build_database` finds the source files (`sources.discover`), reads each through its reader
+and the `Store`, and accounts for every record in a `FileReport` (read = stored + duplicates
++ rejected). It works on a copy and moves it into place only when the build has finished, so
+a killed build leaves the previous database intact. Unchanged source files (same path, same
+sha256) are skipped; if a file seen before has changed or gone, or the code that builds the
+database has changed, the database is rebuilt from scratch, because rows it stored may have
+been superseded since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlite_utils
+
+from . import sources
+from .checks import RejectedRecord, checked_full_text, checked_question, safe_text
+from .model import FullText, SourceError
+from .schema import SCHEMA_VERSION
+from .store import Store
+
+# The modules whose code shapes the database: a change to any of them forces a full rebuild.
+DATABASE_CODE = ("build.py", "checks.py", "model.py", "schema.py", "store.py",
+                 "members/*.py", "sources/*.py")
+
+
+@dataclass
+class FileReport:
+    path: str
+    format: str
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    skipped: bool = False  # unchanged since the last build
+
+    urls_dropped: int = 0  # official URLs that were not http(s), left out
+
+    def balanced(self) -> bool:
+        return self.read == self.stored + self.duplicates + self.rejected
+
+
+@dataclass
+class BuildReport:
+    files: list[FileReport] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # files no reader handles
+    superseded: list[str] = field(default_factory=list)  # earlier versions of a file, skipped
+    rebuilt: bool = False
+    full_texts_applied: int = 0
+    links_outside: list[str] = field(default_factory=list)  # symlinks leading out of a folder
+    links_dangling: list[str] = field(default_factory=list)  # symlinks leading nowhere
+
+    @property
+    def rejected(self) -> int:
+        return sum(f.rejected for f in self.files)
+
+    @property
+    def urls_dropped(self) -> int:
+        return sum(f.urls_dropped for f in self.files)
+
+    def by_format(self) -> dict[str, dict[str, int]]:
+        totals: dict[str, dict[str, int]] = {}
+        for report in self.files:
+            row = totals.setdefault(
+                report.format, {"files": 0, "read": 0, "stored": 0, "duplicates": 0, "rejected": 0}
+            )
+            row["files"] += 1
+            for name in ("read", "stored", "duplicates", "rejected"):
+                row[name] += getattr(report, name)
+        return totals
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version() -> str:
+    "A digest of the code that shapes the database: a change to it forces a full rebuild."
+    digest = hashlib.sha256(SCHEMA_VERSION.encode())
+    package = Path(__file__).parent
+    for path in sorted(path for pattern in DATABASE_CODE for path in package.glob(pattern)):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def recorded_path(path: Path) -> str:
+    "A source file's path as the database records it (an undecodable byte spelt out)."
+    return safe_text(str(path))
+
+
+# -- one source file --------------------------------------------------------------------------
+
+def load_file(store: Store, path: Path, sha256: str) -> FileReport:
+    "Read one source file into the store, accounting for every record."
+    reader = sources.reader_for(path)
+    report = FileReport(path=recorded_path(path), format=reader.FORMAT)
+    source_id = store.open_source(report.path, reader.FORMAT, sha256)
+    for record in guarded(reader.read(path), report.path):
+        report.read += 1
+        if isinstance(record, SourceError):
+            store.reject(source_id, record.location, record.reason)
+            report.rejected += 1
+            continue
+        try:
+            stored = add_record(store, record, source_id, report)
+        except RejectedRecord as error:
+            store.reject(source_id, record.location, str(error))
+            report.rejected += 1
+            continue
+        report.stored += stored
+        report.duplicates += not stored
+    store.close_source(source_id, {
+        "format": reader.FORMAT, "sha256": sha256, "read": report.read,
+        "stored": report.stored, "duplicates": report.duplicates, "rejected": report.rejected,
+        "urls_dropped": report.urls_dropped,
+    })
+    return report
+
+
+def add_record(store: Store, record, source_id: int, report: FileReport) -> bool:
+    "Check and store one record; raises RejectedRecord for one that cannot be stored."
+    if isinstance(record, FullText):
+        return store.add_full_text(checked_full_text(record), source_id)
+    question, url_dropped = checked_question(record)
+    report.urls_dropped += url_dropped
+    return store.add_question(question, source_id)
+
+
+def guarded(records: Iterable, file: str) -> Iterator:
+    """A reader's records; should the reader itself fail, the failure ends the file as one
+    SourceError rather than ending the build."""
+    iterator = iter(records)
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except Exception as error:  # a reader's bug must not lose the other files
+            yield SourceError(file, "reader stopped", f"{type(error).__name__}: {error}")
+            return
+        yield record
+
+
+# -- the whole stage ----------------------------------------------------------------------------
+
+def build_database(
+    inputs: Iterable[str | Path],
+    db_path: Path,
+    member_directory=None,
+    progress: Callable[[list], AbstractContextManager[Iterable]] | None = None,
+) -> BuildReport:
+    """Read every source file under `inputs` into the database at `db_path`; `member_directory`
+    is a members.MemberDirectory that resolves and dates the members named, or None.
+
+    `progress`, if given, wraps the list of files still to read in a context manager that
+    yields an iterable over them (click.progressbar does).
+    """
+    report = BuildReport()
+    links = sources.Links()
+    readable = survey(sources.discover(inputs, links), report)
+    report.links_outside = [safe_text(path) for path in links.outside]
+    report.links_dangling = [safe_text(path) for path in links.dangling]
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    work_path = db_path.with_name(f".{db_path.name}.building")
+    remove_database_files(work_path)  # what a killed build left, its journal included
+    version = code_version() + (member_directory.fingerprint
+                                if member_directory is not None else "")
+    report.rebuilt = not can_update(db_path, readable, version)
+    if not report.rebuilt and holds_all(db_path, readable, report):
+        return report  # nothing new: the database is left as it is, not rewritten
+    if not report.rebuilt:
+        shutil.copyfile(db_path, work_path)
+    try:
+        db = sqlite_utils.Database(work_path)
+        try:
+            load_changed_files(Store(db, member_directory), readable, report, progress)
+            db["meta"].upsert({"name": "code_version", "value": version}, pk="name")
+        finally:
+            db.close()
+        os.replace(work_path, db_path)
+    finally:
+        remove_database_files(work_path)
+    report.files.sort(key=lambda f: f.path)
+    return report
+
+
+def survey(files: list[Path], report: BuildReport) -> list[tuple[Path, str]]:
+    """The files to build from, as (path, sha256). Files no reader handles are ignored;
+    superseded versions (a later version of the same file is present) are skipped, so that
+    a file becoming superseded counts as gone and forces a rebuild."""
+    readable = []
+    for path in files:
+        if sources.reader_for(path) is None:
+            report.ignored.append(recorded_path(path))
+        elif sources.is_superseded(path):
+            report.superseded.append(recorded_path(path))
+        else:
+            readable.append((path, file_sha256(path)))
+    return readable
+
+
+def load_changed_files(store: Store, readable, report: BuildReport, progress) -> None:
+    "Read the files the database does not hold yet, then the passes over all rows."
+    db = store.db
+    todo = skip_held_files(db, readable, report)
+    with db.atomic(), (progress or nullcontext)(todo) as iterator:
+        for path, sha in iterator:
+            report.files.append(load_file(store, path, sha))
+        report.full_texts_applied = store.apply_full_texts()
+        if store.member_directory is not None:
+            store.member_directory.apply_offices(db)
+
+
+def skip_held_files(db: sqlite_utils.Database, readable, report: BuildReport) -> list:
+    "The files the database does not hold yet; those it holds go into the report as skipped."
+    known = {row["path"]: row for row in db["sources"].rows}
+    todo = []
+    for path, sha in readable:
+        held = known.get(recorded_path(path))
+        if held is not None and held["sha256"] == sha:
+            report.files.append(FileReport(
+                held["path"], held["format"], held["read"], held["stored"], held["duplicates"],
+                held["rejected"], skipped=True, urls_dropped=held["urls_dropped"] or 0))
+        else:
+            todo.append((path, sha))
+    return todo
+
+
+def holds_all(db_path: Path, readable, report: BuildReport) -> bool:
+    """Whether an up-to-date database already holds every file: then the report lists them
+    as skipped and the build writes nothing, so a no-op build leaves the file's bytes alone."""
+    db = sqlite_utils.Database(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True))
+    try:
+        held = BuildReport()
+        if skip_held_files(db, readable, held):
+            return False
+    finally:
+        db.close()
+    report.files = sorted(held.files, key=lambda f: f.path)
+    return True
+
+
+def remove_database_files(path: Path) -> None:
+    "A database file and the journal files SQLite keeps beside it."
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def can_update(db_path: Path, readable: list[tuple[Path, str]], version: str) -> bool:
+    """Whether the existing database can be brought up to date by adding files to it: it
+    exists, was built by this code, and every file it was built from is still there unchanged.
+    A database that cannot be read is rebuilt."""
+    if not db_path.exists():
+        return False
+    db = sqlite_utils.Database(db_path)
+    try:
+        if "meta" not in db.table_names():
+            return False
+        row = db.execute("select value from meta where name = 'code_version'").fetchone()
+        if not row or row[0] != version:
+            return False
+        current = {recorded_path(path): sha for path, sha in readable}
+        held = db.execute("select path, sha256 from sources").fetchall()
+        return all(current.get(path) == sha for path, sha in held)
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        db.close()
