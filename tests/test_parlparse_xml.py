@@ -396,7 +396,7 @@ def test_damaged_gzip_is_one_error(tmp_path):
     damaged.write_bytes(gzip.compress(b"<publicwhip></publicwhip>")[:12])
     [error] = records(damaged)
     assert isinstance(error, SourceError)
-    assert error.reason.startswith("cannot read the file")
+    assert error.location == "file" and error.reason.startswith("gzip data ends early")
 
 
 def test_build_keeps_good_files_beside_bad_ones(tmp_path):

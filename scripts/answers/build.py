@@ -23,8 +23,8 @@ from pathlib import Path
 import sqlite_utils
 
 from . import sources
-from .checks import RejectedRecord, checked_full_text, checked_question, safe_text
-from .model import FullText, SourceError
+from .checks import checked_full_text, checked_question, safe_text
+from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
 from .store import Store
 
@@ -117,7 +117,7 @@ def load_file(store: Store, path: Path, sha256: str) -> FileReport:
             continue
         try:
             stored = add_record(store, record, source_id, report)
-        except RejectedRecord as error:
+        except RecordError as error:
             store.reject(source_id, record.location, str(error))
             report.rejected += 1
             continue
@@ -132,7 +132,7 @@ def load_file(store: Store, path: Path, sha256: str) -> FileReport:
 
 
 def add_record(store: Store, record, source_id: int, report: FileReport) -> bool:
-    "Check and store one record; raises RejectedRecord for one that cannot be stored."
+    "Check and store one record; raises RecordError for one that cannot be stored."
     if isinstance(record, FullText):
         return store.add_full_text(checked_full_text(record), source_id)
     question, url_dropped = checked_question(record)

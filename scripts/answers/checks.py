@@ -1,7 +1,7 @@
 """What makes a record's values acceptable to the database: safe text, real dates, integers
 SQLite can hold, web addresses. Reads model records and returns them checked; writes nothing.
 
-A value that cannot be made safe rejects its record (`RejectedRecord`, whose message is the
+A value that cannot be made safe rejects its record (`RecordError`, whose message is the
 reason stored in `rejects`); a value that can is cleaned, never silently kept as it came.
 """
 
@@ -11,7 +11,7 @@ import re
 from dataclasses import fields, replace
 from datetime import date
 
-from .model import FullText, MemberRef, Question
+from .model import FullText, MemberRef, Question, RecordError
 
 # Characters XML 1.0 forbids (C0 controls but tab and line breaks, and two non-characters):
 # one in any text field would make the feeds ill-formed, so they go before anything is stored.
@@ -21,10 +21,6 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SQLITE_MAX_INTEGER = 2**63 - 1
 DATE_FIELDS = ("date_tabled", "date_answered", "date_for_answer", "date_holding_answer",
                "date_answer_corrected")
-
-
-class RejectedRecord(ValueError):
-    "A record the store will not hold; the message is the reason given in `rejects`."
 
 
 def safe_text(text: str) -> str:
@@ -40,7 +36,7 @@ def clean_text(value, name: str):
     if not isinstance(value, str):
         return value
     if LONE_SURROGATE.search(value):
-        raise RejectedRecord(f"{name} holds a lone surrogate (an invalid character)")
+        raise RecordError(f"{name} holds a lone surrogate (an invalid character)")
     return XML_FORBIDDEN.sub("", value)
 
 
@@ -60,12 +56,12 @@ def check_date(value: str | None, name: str) -> None:
             raise ValueError
         date.fromisoformat(value)
     except ValueError:
-        raise RejectedRecord(f"{name} is not a valid date: {value!r}") from None
+        raise RecordError(f"{name} is not a valid date: {value!r}") from None
 
 
 def check_integer(value: int | None, name: str) -> None:
     if value is not None and not (-SQLITE_MAX_INTEGER <= value <= SQLITE_MAX_INTEGER):
-        raise RejectedRecord(f"{name} is beyond the range of a 64-bit integer")
+        raise RecordError(f"{name} is beyond the range of a 64-bit integer")
 
 
 def is_mnis_id(member_id: str) -> bool:
@@ -79,7 +75,7 @@ def is_web_url(url: str | None) -> bool:
 
 def checked_question(q: Question) -> tuple[Question, bool]:
     """The question with every text field made safe to store, and whether a non-web
-    `official_url` was dropped. Raises RejectedRecord for what cannot be stored at all:
+    `official_url` was dropped. Raises RecordError for what cannot be stored at all:
     a lone surrogate, an invalid date, an integer beyond SQLite's range."""
     changes = {}
     for f in fields(q):
@@ -103,7 +99,7 @@ def checked_question(q: Question) -> tuple[Question, bool]:
 
 
 def checked_full_text(full_text: FullText) -> FullText:
-    "The full text with its text made safe to store; RejectedRecord as for a question."
+    "The full text with its text made safe to store; RecordError as for a question."
     check_integer(full_text.api_id, "api_id")
     return replace(full_text,
                    question_text=clean_text(full_text.question_text, "question_text"),

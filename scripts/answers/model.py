@@ -39,14 +39,23 @@ def answer_is_clipped(text: str | None) -> bool:
             and text.endswith(ANSWER_CLIP_MARK) and not HTML_START.match(text))
 
 
-class SourceError(Exception):
-    "A record that could not be read: which file, where in it, and why."
+@dataclass(frozen=True)
+class SourceError:
+    "A record that could not be read: which file, where in it, and why (a reader yields it)."
 
-    def __init__(self, file: str, location: str, reason: str):
-        super().__init__(f"{file}: {location}: {reason}")
-        self.file = file
-        self.location = location
-        self.reason = reason
+    file: str
+    location: str
+    reason: str
+
+
+class RecordError(ValueError):
+    """A record that cannot become a stored Question: raised within a reader or the checks,
+    caught for that record alone; the message is the reason given in `rejects`. `line` is
+    where in its file the problem is, when a reader knows it."""
+
+    def __init__(self, reason: str, line: int | None = None):
+        super().__init__(reason)
+        self.line = line
 
 
 @dataclass(frozen=True)

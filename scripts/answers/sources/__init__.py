@@ -1,14 +1,8 @@
 """Readers: one module per source format, each turning one file into model records.
 
-Every reader module exposes:
-
-- `FORMAT`: the format's name as stored in the `sources` table;
-- `matches(path) -> bool`: whether a file is in this format (by its name);
-- `read(path) -> Iterator[Question | FullText | SourceError]`: every record of the file;
-- optionally `superseded(path) -> bool`: whether a later version of the file is present, in
-  which case the build skips it.
-  A bad record is *yielded* as a `SourceError` (never raised), so that the rest of the
-  file is still read and every record is accounted for.
+Every reader module provides what `files.Reader` declares (FORMAT, matches, read and
+superseded). This package finds the source files under the folders given (`discover`) and
+the reader for each (`reader_for`).
 """
 
 from __future__ import annotations
@@ -18,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import api_json, data_parliament_csv, longform_sqlite, page_text, parlparse_xml
+from .files import Reader
 
-READERS = (api_json, longform_sqlite, parlparse_xml, data_parliament_csv, page_text)
+READERS: tuple[Reader, ...] = (api_json, longform_sqlite, parlparse_xml, data_parliament_csv,
+                               page_text)
 
 
-def reader_for(path: Path):
+def reader_for(path: Path) -> Reader | None:
     "The reader module for a file, or None when no reader handles it."
     for reader in READERS:
         if reader.matches(path):
@@ -76,10 +72,10 @@ def folder_files(folder: Path, links: Links) -> Iterator[Path]:
 
 
 def is_superseded(path: Path) -> bool:
-    """Whether a later version of the same file sits beside it (a reader that knows versions
-    says so with `superseded(path)`; parlparse writes a new letter each time it re-parses a day)."""
-    superseded = getattr(reader_for(path), "superseded", None)
-    return bool(superseded and superseded(path))
+    """Whether a later version of the same file sits beside it (parlparse writes a new letter
+    each time it re-parses a day)."""
+    reader = reader_for(path)
+    return reader is not None and reader.superseded(path)
 
 
 def read(path: Path) -> Iterator:

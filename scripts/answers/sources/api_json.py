@@ -20,7 +20,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -30,24 +29,22 @@ from ..model import (
     HTML_START,
     MemberRef,
     Question,
+    RecordError,
     SourceError,
     answer_is_clipped,
     make_key,
     question_is_clipped,
 )
-from .files import base_name
+from .files import base_name, never_superseded, read_salvaging
 
 FORMAT = "api-json"
 
-GZIP_PIECE = 4096  # compressed bytes fed to zlib at a time
 OFFICIAL_URL = "https://questions-statements.parliament.uk/written-questions/detail/{date}/{uin}"
 
 
 ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 
-
-class RecordError(ValueError):
-    "A record that cannot become a Question; the message is the reason given in `rejects`."
+superseded = never_superseded
 
 
 def matches(path: Path) -> bool:
@@ -78,54 +75,12 @@ def read(path: Path) -> Iterator[Question | SourceError]:
 def load_text(path: Path) -> tuple[str, str | None]:
     """The file's text and, when it is damaged, why: decompression and decoding stop at the
     damage but keep everything before it, so that the records there can still be read."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return "", f"cannot read the file: {error.strerror or error}"
-    damage = None
-    if path.name.lower().endswith(".gz"):
-        data, damage = gunzip_salvaging(data)
+    data, damage = read_salvaging(path)
     try:
         return data.decode("utf-8-sig"), damage
     except UnicodeDecodeError as error:
         reason = f"invalid UTF-8 at byte {error.start}"
         return data[: error.start].decode("utf-8-sig"), join_damage(reason, damage)
-
-
-def gunzip_salvaging(data: bytes) -> tuple[bytes, str | None]:
-    """Gzip data decompressed as far as it goes, and why it stopped early (None if it did not).
-
-    The data goes in pieces, so that a bad checksum or trailer, or damage in the middle, loses
-    only what follows it: a single call would raise and keep nothing. The piece that fails is
-    fed again a few bytes at a time, to keep all it held before the damage."""
-    decompressor = zlib.decompressobj(wbits=31)  # 31: expect a gzip header and trailer
-    output = bytearray()
-    for start in range(0, len(data), GZIP_PIECE):
-        before = decompressor.copy()
-        try:
-            output += decompressor.decompress(data[start:start + GZIP_PIECE])
-        except zlib.error as error:
-            output += salvage_piece(before, data[start:start + GZIP_PIECE])
-            if not output:
-                return b"", f"not readable as gzip ({error})"
-            return bytes(output), (f"gzip data damaged within compressed bytes {start}-"
-                                   f"{start + GZIP_PIECE} ({error}), after {len(output)} "
-                                   "uncompressed bytes")
-        if decompressor.eof:
-            return bytes(output), None
-    output += decompressor.flush()
-    return bytes(output), f"gzip data ends early, after {len(output)} uncompressed bytes"
-
-
-def salvage_piece(decompressor, piece: bytes) -> bytes:
-    "What a damaged piece decompresses to before the damage, fed 8 bytes at a time."
-    output = bytearray()
-    for start in range(0, len(piece), 8):
-        try:
-            output += decompressor.decompress(piece[start:start + 8])
-        except zlib.error:
-            break
-    return bytes(output)
 
 
 def join_damage(reason: str, earlier: str | None) -> str:

@@ -56,17 +56,15 @@ is rejected with the file offset of the first such byte, and every other row is 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import re
-import zlib
 from collections.abc import Iterator
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ..model import MemberRef, Question, SourceError, name_member_id
-from .files import base_name, read_bytes
+from ..model import MemberRef, Question, RecordError, SourceError, name_member_id
+from .files import UnreadableFile, base_name, never_superseded, read_text
 
 FORMAT = "data-parliament-csv"
 
@@ -98,8 +96,6 @@ BODIES = {
 # Files named just "archived_pqs.csv": the abbreviation their folder stands for.
 FOLDERS = {"data": "dcms", "examples": "moj"}
 
-CP1252_NOTE = "decoded as cp1252, not UTF-8"
-UTF8_SEQUENCE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 UNDECODED = re.compile("[\udc80-\udcff]")  # bytes kept by the surrogateescape handler
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TAG = re.compile(r"</?[A-Za-z][^>]*>")
@@ -109,8 +105,7 @@ TAG = re.compile(r"</?[A-Za-z][^>]*>")
 FIELD_SIZE_LIMIT = 16 * 1024 * 1024
 
 
-class RowError(ValueError):
-    "A row that cannot become a Question; the message is the reason given in `rejects`."
+superseded = never_superseded
 
 
 def matches(path: Path) -> bool:
@@ -120,11 +115,10 @@ def matches(path: Path) -> bool:
 def read(path: Path) -> Iterator[Question | SourceError]:
     file = str(path)
     try:
-        data = read_bytes(path)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
-        yield SourceError(file, "file", f"not readable: {error}")
+        text, note = read_text(path, keep_undecodable=True)
+    except UnreadableFile as error:
+        yield SourceError(file, "file", str(error))
         return
-    text, note = decode(data)
     body = body_names(path)
     if csv.field_size_limit() < FIELD_SIZE_LIMIT:
         csv.field_size_limit(FIELD_SIZE_LIMIT)
@@ -148,22 +142,6 @@ def read(path: Path) -> Iterator[Question | SourceError]:
 
 
 # -- bytes to rows -----------------------------------------------------------------------------
-
-def decode(data: bytes) -> tuple[str, str | None]:
-    """The file's text and, when it was decoded as Windows-1252, a note saying so. Bytes
-    that are neither are kept as lone surrogates, so that the rows holding them can be
-    rejected (with their offset) and the others read."""
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError:
-        pass
-    if not UTF8_SEQUENCE.search(data):
-        try:
-            return data.decode("cp1252"), CP1252_NOTE
-        except UnicodeDecodeError:
-            pass
-    return data.decode("utf-8", "surrogateescape"), None
-
 
 class Records:
     "The CSV records of a text, each with the character offset at which it starts."
@@ -204,7 +182,7 @@ def row_record(file: str, text: str, header: list[str], number: int, start: int,
     try:
         check_row(text, header, row, start)
         question = to_question(fields, body)
-    except RowError as error:
+    except RecordError as error:
         return SourceError(file, location, str(error))
     question.location = f"{location}; {note}" if note else location
     return question
@@ -212,11 +190,11 @@ def row_record(file: str, text: str, header: list[str], number: int, start: int,
 
 def check_row(text: str, header: list[str], row: list[str], start: int) -> None:
     if len(row) != len(header):
-        raise RowError(f"{len(row)} fields where the header has {len(header)}")
+        raise RecordError(f"{len(row)} fields where the header has {len(header)}")
     for value in row:
         undecoded = UNDECODED.search(value)
         if undecoded:
-            raise RowError(f"not valid UTF-8 at byte {byte_offset(text, start, undecoded.group())}")
+            raise RecordError(f"not valid UTF-8 at byte {byte_offset(text, start, undecoded.group())}")
 
 
 def byte_offset(text: str, start: int, character: str) -> int:
@@ -228,11 +206,11 @@ def byte_offset(text: str, start: int, character: str) -> int:
 def to_question(fields: dict[str, str], body) -> Question:
     uin = clean(fields.get("Question_ID"))
     if not uin:
-        raise RowError("no Question_ID")
+        raise RecordError("no Question_ID")
     date_field = "Question_Date" if "Question_Date" in fields else "Date"
     date_tabled = iso_date(fields, date_field)
     if date_tabled is None:
-        raise RowError(f"no {date_field}")
+        raise RecordError(f"no {date_field}")
     date_answered = iso_date(fields, "Answer_Date")
     house = "Lords" if uin.upper().startswith("HL") else "Commons"
     return Question(
@@ -266,7 +244,7 @@ def iso_date(fields: dict[str, str], name: str) -> str | None:
             raise ValueError
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        raise RowError(f"{name} is not a date: {value!r}") from None
+        raise RecordError(f"{name} is not a date: {value!r}") from None
 
 
 def person_name(raw: str | None) -> str | None:

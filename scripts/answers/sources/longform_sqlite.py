@@ -8,22 +8,22 @@ means the question was not yet answered when the entry was fetched.
 
 from __future__ import annotations
 
-import gzip
 import json
-import shutil
 import sqlite3
 import tempfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..model import FullText, SourceError
-from .files import base_name
+from .files import UnreadableFile, base_name, is_gzip, never_superseded, read_bytes
 
 FORMAT = "api-longform"
 
 ENTRIES = "select key, value from Dict order by rowid"
+
+
+superseded = never_superseded
 
 
 def matches(path: Path) -> bool:
@@ -37,7 +37,7 @@ def read(path: Path) -> Iterator[FullText | SourceError]:
             rows = connection.execute(ENTRIES)
             for key, value in rows:
                 yield full_text_or_error(key, value, file)
-    except (OSError, EOFError, zlib.error, sqlite3.DatabaseError) as error:
+    except (UnreadableFile, OSError, sqlite3.DatabaseError) as error:
         # Not a database, no Dict table, or a truncated download: the file is unreadable as a
         # whole (SQLite cannot be read past damage the way a JSON list can).
         yield SourceError(file, "file", f"not a readable longform database: {error}")
@@ -48,10 +48,9 @@ def opened_database(path: Path) -> Iterator[sqlite3.Connection]:
     "The database read-only; a gzipped one is first unpacked to a temporary file."
     with tempfile.TemporaryDirectory(prefix="longform-") as folder:
         database = path
-        if path.name.lower().endswith(".gz"):
+        if is_gzip(path):
             database = Path(folder) / base_name(path)
-            with gzip.open(path, "rb") as packed, open(database, "wb") as unpacked:
-                shutil.copyfileobj(packed, unpacked)
+            database.write_bytes(read_bytes(path))
         connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
         try:
             yield connection

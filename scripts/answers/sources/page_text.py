@@ -45,17 +45,15 @@ offset of the first bad byte, because no single decoding would be faithful to it
 
 from __future__ import annotations
 
-import gzip
 import html
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from ..model import MemberRef, Question, SourceError, name_member_id
-from .files import base_name, read_bytes
+from ..model import MemberRef, Question, RecordError, SourceError, name_member_id
+from .files import UnreadableFile, base_name, never_superseded, read_text
 
 FORMAT = "page-text"
 
@@ -99,23 +97,13 @@ COMMONS_FORM = re.compile(r"^to ask the\b", re.IGNORECASE)
 # What a peer's page shows where an MP's shows a constituency.
 NOT_CONSTITUENCIES = {"life peer", "hereditary", "excepted hereditary", "bishops", "bishop"}
 
-# A UTF-8 multi-byte sequence: its presence in a file that is not valid UTF-8 means the
-# file mixes encodings.
-UTF8_SEQUENCE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
-
-
-class PageError(ValueError):
-    "A page that cannot become a Question; the message is the reason given in `rejects`."
-
-    def __init__(self, line: int, reason: str):
-        super().__init__(reason)
-        self.line = line
-
-
 @dataclass
 class Line:
     number: int  # 1-based, in the file
     text: str  # stripped; "" for blank lines and for removed noise
+
+
+superseded = never_superseded
 
 
 def matches(path: Path) -> bool:
@@ -126,39 +114,18 @@ def matches(path: Path) -> bool:
 def read(path: Path) -> Iterator[Question | SourceError]:
     file = str(path)
     try:
-        text, note = decode(read_bytes(path))
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
-        yield SourceError(file, "file", f"not readable: {error}")
-        return
-    except PageError as error:
+        text, note = read_text(path)
+    except UnreadableFile as error:
         yield SourceError(file, "file", str(error))
         return
     try:
         question = parse_page(text)
-    except PageError as error:
+    except RecordError as error:
         yield SourceError(file, f"line {error.line}", str(error))
         return
     if note:
         question.location = f"{question.location}; {note}"
     yield question
-
-
-# -- bytes to text ---------------------------------------------------------------------------
-
-def decode(data: bytes) -> tuple[str, str | None]:
-    "The page's text and, when it was not UTF-8, a note saying how it was decoded."
-    try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError as error:
-        first_bad = error.start
-    if UTF8_SEQUENCE.search(data):
-        raise PageError(0, f"not valid UTF-8 at byte {first_bad}, and the file also holds "
-                           "UTF-8 sequences: mixed encodings, no faithful decoding")
-    try:
-        return data.decode("cp1252"), "decoded as cp1252, not UTF-8"
-    except UnicodeDecodeError as error:
-        raise PageError(0, f"not valid UTF-8 at byte {first_bad}, nor Windows-1252 "
-                           f"(byte 0x{data[error.start]:02x} at {error.start})") from None
 
 
 # -- text to lines -----------------------------------------------------------------------------
@@ -194,11 +161,11 @@ def strip_asked_by(line: str) -> str:
 def parse_page(text: str) -> Question:
     lines = page_lines(text)
     if not any(line.text for line in lines):
-        raise PageError(1, "empty page")
+        raise RecordError("empty page", line=1)
     asked = find(lines, ASKED_ON)
     if asked is None:
-        raise PageError(first_text(lines).number,
-                        "no '(asked on <date>)' line: not a question page")
+        raise RecordError("no '(asked on <date>)' line: not a question page",
+                          line=first_text(lines).number)
     heading = heading_before(lines, asked)
     date_tabled = parse_date(ASKED_ON.match(lines[asked].text), lines[asked].number)
     question_to = find(lines, QUESTION_TO, start=asked + 1)
@@ -211,7 +178,7 @@ def parse_page(text: str) -> Question:
                       if not is_metadata(line.text)]
     paragraphs = split_paragraphs(question_lines)
     if not paragraphs:
-        raise PageError(lines[question_start - 1].number, "no question text")
+        raise RecordError("no question text", line=lines[question_start - 1].number)
     question_text = "\n\n".join("\n".join(p) for p in paragraphs)
     answer = parse_answer(lines, answered_by, answered_on)
     # The answer is text as printed: metadata is looked for only above it.
@@ -258,18 +225,18 @@ def heading_before(lines: list[Line], asked: int) -> Line:
     for line in reversed(lines[:asked]):
         if line.text and not is_metadata(line.text):
             return line
-    raise PageError(lines[asked].number, "no heading above the '(asked on ...)' line")
+    raise RecordError("no heading above the '(asked on ...)' line", line=lines[asked].number)
 
 
 def parse_date(match: re.Match, line_number: int) -> str:
     day, month_name, year = match.groups()
     month = MONTHS.get(month_name.lower())
     if month is None:
-        raise PageError(line_number, f"unknown month {month_name!r}")
+        raise RecordError(f"unknown month {month_name!r}", line=line_number)
     try:
         return date(int(year), month, int(day)).isoformat()
     except ValueError:
-        raise PageError(line_number, f"no such date: {day} {month_name} {year}") from None
+        raise RecordError(f"no such date: {day} {month_name} {year}", line=line_number) from None
 
 
 def split_paragraphs(lines: list[Line]) -> list[list[str]]:
@@ -292,8 +259,8 @@ def parse_answer(lines: list[Line], answered_by: int | None, answered_on: int | 
     if answered_by is None and answered_on is None:
         return {}  # not answered yet
     if answered_on is None:
-        raise PageError(lines[answered_by].number,
-                        "'Answered by' with no 'This question was answered on <date>' line")
+        raise RecordError("'Answered by' with no 'This question was answered on <date>' line",
+                          line=lines[answered_by].number)
     fields = {"date_answered": parse_date(ANSWERED_ON.match(lines[answered_on].text),
                                           lines[answered_on].number)}
     if answered_by is not None and answered_by < answered_on:

@@ -18,7 +18,6 @@ import copy
 import html
 import re
 import xml.etree.ElementTree as ET
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from string import ascii_lowercase
 from urllib.parse import urljoin
 
 from ..model import MemberRef, Question, SourceError, name_member_id
-from .files import base_name, read_bytes
+from .files import UnreadableFile, base_name, read_bytes
 
 FORMAT = "parlparse-xml"
 
@@ -99,8 +98,8 @@ def read(path: Path) -> Iterator[Question | SourceError]:
         return
     try:
         data = read_bytes(path)
-    except (OSError, EOFError, zlib.error) as error:  # a damaged .gz, or an unreadable file
-        yield SourceError(day.file, "file", f"cannot read the file: {error}")
+    except UnreadableFile as error:  # a damaged .gz, or an unreadable file
+        yield SourceError(day.file, "file", str(error))
         return
     try:
         root = parse(data)
