@@ -305,12 +305,14 @@ class Store:
         held = {row["name"]: row["slug"] for row in table.rows}
         slugs = body_slugs(set(held) | set(self.body_rows))
         moved = [name for name, slug in held.items() if slugs[name] != slug]
-        # Clear moved slugs first: the unique index must hold after every single update.
-        self.db.conn.executemany("update answering_bodies set slug = null where name = ?",
-                                 [(name,) for name in moved])
         rows = [dict(self.body_rows.get(name, {"name": name}), slug=slugs[name])
                 for name in sorted(set(self.body_rows) | set(moved))]
-        table.upsert_all(rows, pk="name", alter=True)
+        # One transaction: a bare executemany would open one that nothing commits.
+        with self.db.atomic():
+            # Clear moved slugs first: the unique index must hold after every single update.
+            self.db.conn.executemany("update answering_bodies set slug = null where name = ?",
+                                     [(name,) for name in moved])
+            table.upsert_all(rows, pk="name", alter=True)
 
     # -- source files -------------------------------------------------------------------------
 
