@@ -31,3 +31,15 @@ def write_atomically(path: Path, data: bytes, durable: bool = False) -> None:
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def replace_if_changed(path: Path, data: bytes) -> bool:
+    """Write the file only if it does not already hold `data` (a build that changed nothing
+    writes nothing, so timestamps keep meaning something). Returns whether it was written."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomically(path, data)
+    return True

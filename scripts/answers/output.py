@@ -19,7 +19,7 @@ from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
 
-from .atomic import write_atomically
+from .atomic import replace_if_changed, write_atomically
 
 MANIFEST_NAME = ".manifest.json"  # hidden: no stage or tool takes it for a page
 
@@ -175,10 +175,10 @@ class Manifest:
         return manifest
 
     def save(self) -> None:
-        "Write what this build recorded: beside the manifest, then rename, so never half."
+        "Write what this build recorded, if it differs: beside the manifest, then rename."
         data = json.dumps({"version": self.version, "entries": self.current},
                           sort_keys=True, separators=(",", ":"))
-        write_atomically(self.path, data.encode("utf-8"))
+        replace_if_changed(self.path, data.encode("utf-8"))
 
 
 def code_version(files: list[Path], packages: tuple[str, ...], *settings: str) -> str:

@@ -34,6 +34,7 @@ import jinja2
 import sqlite_utils
 
 from . import bundle_order
+from .atomic import replace_if_changed
 from .output import code_version
 from .render import ROOT, long_date
 
@@ -207,10 +208,8 @@ def read_state(bundles_dir: Path, version: str) -> dict | None:
 
 
 def write_json(path: Path, data) -> None:
-    "Beside the file, then rename: never half written."
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    "Beside the file, then rename (never half written), and only if its bytes change."
+    replace_if_changed(path, (json.dumps(data, sort_keys=True, indent=1) + "\n").encode("utf-8"))
 
 
 def save_state(bundles_dir: Path, version: str, digests: dict, complete: bool) -> None:
