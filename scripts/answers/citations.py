@@ -1,0 +1,314 @@
+"""Citations: references in question and answer text to other written questions.
+
+Reads the `questions` table of a built database and writes its `citations` table: one row per
+reference found ("pursuant to the Answer of 12 December 2023 to Question 4982", "PQ UIN 7203",
+"HL4404"), with the question it cites where the archive holds exactly one question it can be.
+
+How a reference is resolved:
+- A UIN names a question only within a parliamentary session: UINs restart each session.
+  Sessions are read from the data (`Sessions`): within a house, UINs grow with the date
+  tabled, and a day whose lowest UIN falls to half the previous day's starts a new session.
+- A reference with a date (the date answered, or tabled) matches the question of that house
+  and UIN whose date tabled, answered, holding answer or correction is that date (rule
+  `uin+date`).
+- A reference with no date matches the question of that UIN in the citing question's own
+  session, tabled no later than the citing text was written (rule `uin+session`).
+- Nothing found: `unresolved` (the cited question is not in the archive). More than one
+  question fits: `ambiguous`, and no link is made. A wrong link is worse than none.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date
+
+import sqlite_utils
+
+MONTHS = {name: number for number, names in enumerate((
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+    ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"),
+    ("october", "oct"), ("november", "nov"), ("december", "dec")), start=1) for name in names}
+MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
+DATE = re.compile(
+    rf"\b(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\s+(?P<month>{MONTH_NAMES})\b\.?(?:,?\s+(?P<year>\d{{4}}))?",
+    re.IGNORECASE)
+
+# The words that say a number is a question's: "Question", "Written Parliamentary Question",
+# "PQ", "WPQ", "UIN", and combinations ("Question UIN", "PQ UIN", "PQ Answer").
+CUE = (r"(?:(?:written\s+)?(?:parliamentary\s+)?(?:questions?|answers?)|w?pqs?)"
+       r"(?:\s+(?:uins?|numbers?|no\.|nos\.|ref(?:erence)?s?\.?|answer))?"
+       r"|uins?")
+NUMBER = r"(?:hl\s?\d{1,6}|\d{2,6})"
+# A number after a cue word, with any further numbers listed after it ("Questions 1652 and
+# 1653", "UIN 15923 and UIN 15934"), or a Lords number standing alone ("HL4404").
+REFERENCE = re.compile(
+    rf"\b(?:(?P<cue>{CUE})[\s,:#\u200b]*(?P<first>{NUMBER})"
+    rf"(?P<more>(?:\s*(?:,|and|&|or)\s*(?:(?:{CUE})\s*)?{NUMBER}\b)*)"
+    r"|(?P<lords>HL\d{1,6}))\b(?![/.,]?\d)",
+    re.IGNORECASE)
+LISTED_NUMBER = re.compile(NUMBER, re.IGNORECASE)
+# A date written just after a reference: "UIN 7203 on 21 December 2023", "PQ 5332 (answered
+# on 3 May 2024)", "Question 614, given on 10 November 2023".
+DATE_AFTER = re.compile(
+    r"\s*,?\s*\(?\s*(?:(?:which\s+)?(?:was\s+)?(?:answered|given|tabled|dated|published)\s+)?"
+    r"(?:on|of|dated)\s+(?:the\s+)?$", re.IGNORECASE)
+# How far before a reference its date may be written: "the Answer of 28th February 2024,
+# Official Report, PQ 5332" (26 characters between); past this a date belongs to other words.
+DATE_BEFORE_REACH = 60
+# A reference to a question numbered below this, with no date and only "Question" as its cue,
+# is more often a numbered item of a consultation or a report ("questions 1 and 2").
+SMALL_NUMBER = 100
+BARE_CUES = {"question", "answer", "written answer"}
+# UINs from 900001 up are the separate series given to questions tabled while the House is not
+# sitting: they never start low, so they say nothing about where a session starts.
+RECESS_SERIES = 900_000
+# The longest a cited answer is taken to have come after its question was tabled, when the
+# archive holds the question but not yet its answer.
+ANSWER_WITHIN_DAYS = 183
+
+
+@dataclass(frozen=True)
+class Reference:
+    "One reference as written in a text."
+    field: str  # 'question' or 'answer'
+    start: int  # offset of the matched text in that field
+    matched_text: str
+    house: str
+    uin: str  # as the archive writes it: '4982', 'HL4404'
+    cited_date: str | None  # ISO date written with the reference, the year inferred if absent
+    weak: bool  # a small number with only "Question" for a cue and no date
+
+    @property
+    def normalised(self) -> str:
+        return f"{self.house} {self.uin}" + (f" {self.cited_date}" if self.cited_date else "")
+
+
+def normal_uin(number: str) -> tuple[str, str | None]:
+    "'HL 4404' -> ('HL4404', 'Lords'); '4982' -> ('4982', None: the house of the citing text)."
+    number = re.sub(r"\s+", "", number).upper()
+    return number, ("Lords" if number.startswith("HL") else None)
+
+
+def written_date(match: re.Match, written_on: str | None) -> str | None:
+    """The ISO date a date match names. With no year, the latest such day on or before the
+    day the text was written ("the Answer of 16 November", written in December 2023)."""
+    day, month = int(match["day"]), MONTHS[match["month"].lower()]
+    try:
+        if match["year"]:
+            return date(int(match["year"]), month, day).isoformat()
+        if not written_on:
+            return None
+        written = date.fromisoformat(written_on[:10])
+        guess = date(written.year, month, day)
+        return (guess if guess <= written else date(written.year - 1, month, day)).isoformat()
+    except ValueError:
+        return None  # "31 September", "23 July 2925" stays a reference without a date
+
+
+def date_for(text: str, start: int, end: int, previous_end: int, written_on: str | None):
+    """The date written with a reference at text[start:end]: the last date shortly before it
+    (after any earlier reference), or else one that follows it ('... on 21 December 2023')."""
+    window_start = max(previous_end, start - DATE_BEFORE_REACH - 30)
+    before = [m for m in DATE.finditer(text, window_start, start)
+              if start - m.end() <= DATE_BEFORE_REACH and "." not in text[m.end():start].replace("No.", "")]
+    if before:
+        return written_date(before[-1], written_on)
+    after = DATE.search(text, end, end + 60)
+    if after and DATE_AFTER.fullmatch(text[end:after.start()]):
+        return written_date(after, written_on)
+    return None
+
+
+def find_references(text: str | None, field: str, house: str, written_on: str | None) -> list[Reference]:
+    "Every reference to a question in one text, in order."
+    if not text:
+        return []
+    references: list[Reference] = []
+    previous_end = 0
+    for match in REFERENCE.finditer(text):
+        numbers = ([match["lords"]] if match["lords"]
+                   else [match["first"]] + LISTED_NUMBER.findall(match["more"] or ""))
+        cited_date = date_for(text, match.start(), match.end(), previous_end, written_on)
+        bare_question = bool(match["cue"]) and match["cue"].lower().rstrip("s") in BARE_CUES
+        for number in numbers:
+            uin, cited_house = normal_uin(number)
+            weak = bare_question and not cited_date and uin.isdigit() and int(uin) < SMALL_NUMBER
+            references.append(Reference(field, match.start(), match.group(), cited_house or house,
+                                        uin, cited_date, weak))
+        previous_end = match.end()
+    return references
+
+
+# -- sessions --------------------------------------------------------------------------
+
+
+def uin_number(uin: str | None) -> int | None:
+    digits = re.sub(r"^HL\s*", "", uin or "", flags=re.IGNORECASE)
+    return int(digits) if digits.isdigit() else None
+
+
+class Sessions:
+    """The parliamentary sessions the data shows, per house: spans of days tabled between two
+    restarts of the UIN sequence. A day with no question tabled between two spans belongs to
+    no known session: nothing is assumed about where the boundary lay."""
+
+    def __init__(self, lowest_by_day: dict[str, list[tuple[str, int]]]):
+        self.spans: dict[str, list[tuple[str, str]]] = {}
+        for house, days in lowest_by_day.items():
+            spans: list[list[str]] = []
+            previous = None
+            for day, lowest in sorted(days):
+                if previous is None or lowest < previous / 2:
+                    spans.append([day, day])
+                spans[-1][1] = day
+                previous = lowest
+            self.spans[house] = [(first, last) for first, last in spans]
+
+    @classmethod
+    def from_database(cls, db: sqlite_utils.Database) -> Sessions:
+        lowest: dict[tuple[str, str], int] = {}
+        for house, day, uin in db.execute(
+                "select house, date_tabled, uin from questions where date_tabled is not null"):
+            number = uin_number(uin)
+            if number is not None and number < RECESS_SERIES:
+                slot = (house, day[:10])
+                lowest[slot] = min(number, lowest.get(slot, number))
+        by_house: dict[str, list[tuple[str, int]]] = {}
+        for (house, day), number in lowest.items():
+            by_house.setdefault(house, []).append((day, number))
+        return cls(by_house)
+
+    def of(self, house: str, day: str | None) -> tuple[str, str] | None:
+        "The span of the session a day tabled lies in, or None where no data shows it."
+        index = self.index(house, day)
+        if index is None:
+            return None
+        first, last = self.spans[house][index]
+        return (first, last) if day[:10] <= last else None
+
+    def until(self, house: str, day: str | None) -> str | None:
+        """The first day of the session after the one a question tabled on `day` lies in:
+        its answer came before then (a question lapses when its session ends)."""
+        index = self.index(house, day)
+        if index is None:
+            return None
+        spans = self.spans[house]
+        return spans[index + 1][0] if index + 1 < len(spans) else "9999-12-31"
+
+    def index(self, house: str, day: str | None) -> int | None:
+        if not day:
+            return None
+        spans = self.spans.get(house, [])
+        index = bisect_right([first for first, _ in spans], day[:10]) - 1
+        return index if index >= 0 else None
+
+
+# -- resolving -------------------------------------------------------------------------
+
+
+DATE_COLUMNS = ("date_tabled", "date_answered", "date_holding_answer", "date_answer_corrected")
+
+
+class Archive:
+    "The questions a reference can cite, by house and UIN."
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.by_uin: dict[tuple[str, str], list[dict]] = {}
+        columns = ", ".join(("key", "house", "uin") + DATE_COLUMNS)
+        for row in db.query(f"select {columns} from questions where uin is not null"):
+            uin, _ = normal_uin(row["uin"])
+            self.by_uin.setdefault((row["house"], uin), []).append(row)
+        self.sessions = Sessions.from_database(db)
+
+    def resolve(self, reference: Reference, citing: dict, written_on: str | None):
+        "(status, rule, cited key or None) for one reference."
+        candidates = self.by_uin.get((reference.house, reference.uin), [])
+        if reference.cited_date:
+            fits = [row for row in candidates
+                    if any((row[column] or "")[:10] == reference.cited_date for column in DATE_COLUMNS)]
+            if fits:
+                return verdict(fits, "uin+date")
+            return verdict(self.answered_later(candidates, reference), "uin+later-answer")
+        if reference.weak:
+            return "unresolved", "small-number", None
+        session = self.sessions.of(citing["house"], citing["date_tabled"])
+        if session is None or reference.house != citing["house"]:
+            return "unresolved", "uin+session", None
+        first, last = session
+        fits = [row for row in candidates if row["date_tabled"]
+                and first <= row["date_tabled"][:10] <= min(last, (written_on or last)[:10])]
+        return verdict(fits, "uin+session")
+
+
+    def answered_later(self, candidates: list[dict], reference: Reference) -> list[dict]:
+        """The questions a dated reference can cite when none has that date: the archive's
+        snapshot of the question was taken before its answer (the reference's date) was given.
+        Such a question has no answer here, was tabled no more than half a year before that
+        date, and in the same session (before the next session began)."""
+        day = date.fromisoformat(reference.cited_date)
+        fits = []
+        for row in candidates:
+            tabled = row["date_tabled"]
+            if row["date_answered"] or not tabled:
+                continue
+            if not 0 <= (day - date.fromisoformat(tabled[:10])).days <= ANSWER_WITHIN_DAYS:
+                continue
+            if reference.cited_date < (self.sessions.until(row["house"], tabled) or ""):
+                fits.append(row)
+        return fits
+
+
+def verdict(fits: list[dict], rule: str):
+    if len(fits) == 1:
+        return "resolved", rule, fits[0]["key"]
+    if not fits:
+        return "unresolved", rule, None
+    return "ambiguous", rule, None
+
+
+def citing_texts(row: dict):
+    "(field, text, the day the text was written) for a question's two texts."
+    yield "question", row["question_text"], row["date_tabled"]
+    yield "answer", row["answer_text"], row["date_answered"] or row["date_tabled"]
+
+
+def citations_of(row: dict, archive: Archive) -> list[dict]:
+    "The citations rows for one citing question."
+    rows = []
+    for field, text, written_on in citing_texts(row):
+        for reference in find_references(text, field, row["house"], written_on):
+            status, rule, cited = archive.resolve(reference, row, written_on)
+            rows.append({
+                "citing_key": row["key"], "field": field, "position": reference.start,
+                "uin": reference.uin, "house": reference.house, "reference": reference.normalised,
+                "cited_date": reference.cited_date, "matched_text": reference.matched_text,
+                "rule": rule, "status": status, "cited_key": cited,
+            })
+    return rows
+
+
+def write_citations(db: sqlite_utils.Database) -> dict[str, int]:
+    """Find and resolve every reference in the questions' texts; replace the `citations`
+    table with them. Returns the count of references by status."""
+    archive = Archive(db)
+    rows = []
+    for row in db.query("select key, house, date_tabled, date_answered, question_text, answer_text "
+                        "from questions order by key"):
+        rows.extend(citations_of(row, archive))
+    db["citations"].drop(ignore=True)
+    db["citations"].create(
+        {"citing_key": str, "field": str, "position": int, "uin": str, "house": str,
+         "reference": str, "cited_date": str, "matched_text": str, "rule": str, "status": str,
+         "cited_key": str},
+        pk=("citing_key", "field", "position", "uin"),
+        foreign_keys=[("citing_key", "questions", "key"), ("cited_key", "questions", "key")],
+    )
+    db["citations"].insert_all(rows, batch_size=1000, replace=True)
+    for columns in (["cited_key"], ["status"]):
+        db["citations"].create_index(columns)
+    counts = {"found": len(rows), "resolved": 0, "unresolved": 0, "ambiguous": 0}
+    for row in rows:
+        counts[row["status"]] += 1
+    return counts
