@@ -48,6 +48,9 @@ COLUMNS = {
         "member_posts": ["member_id", "post", "organisation", "start_date", "end_date", "source"],
     },
 }
+COLUMNS["1.1.0"] = dict(COLUMNS["1.0.0"], citations=[
+    "citing_key", "field", "position", "uin", "house", "reference", "cited_date", "matched_text",
+    "rule", "status", "cited_key"])
 
 
 # -- helpers -------------------------------------------------------------------------------

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import sources
+from . import citations, sources
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
 from .store import Store
 
 # The modules whose code shapes the database: a change to any of them forces a full rebuild.
-DATABASE_CODE = ("build.py", "checks.py", "model.py", "schema.py", "store.py",
+DATABASE_CODE = ("build.py", "checks.py", "citations.py", "model.py", "schema.py", "store.py",
                  "members/*.py", "sources/*.py")
 
 
@@ -56,6 +56,7 @@ class BuildReport:
     superseded: list[str] = field(default_factory=list)  # earlier versions of a file, skipped
     rebuilt: bool = False
     full_texts_applied: int = 0
+    citations: dict[str, int] = field(default_factory=dict)  # references found, by status
     links_outside: list[str] = field(default_factory=list)  # symlinks leading out of a folder
     links_dangling: list[str] = field(default_factory=list)  # symlinks leading nowhere
 
@@ -223,6 +224,7 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
         report.full_texts_applied = store.apply_full_texts()
         if store.member_directory is not None:
             store.member_directory.apply_offices(db)
+        report.citations = citations.write_citations(db)
 
 
 def skip_held_files(db: sqlite_utils.Database, readable, report: BuildReport) -> list:

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlite_utils
+from bs4 import BeautifulSoup
+
+from . import urls
 
 MONTHS = {name: number for number, names in enumerate((
     ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
@@ -312,3 +315,109 @@ def write_citations(db: sqlite_utils.Database) -> dict[str, int]:
     for row in rows:
         counts[row["status"]] += 1
     return counts
+
+
+# -- pages: links in the text and the list of citing questions ------------------------------
+
+
+def load_links(db: sqlite_utils.Database) -> tuple[dict[str, list[dict]], dict[str, list[str]]]:
+    """The resolved citations of a built database, both ways: citing key -> what its texts cite
+    (field, UIN, cited key), and cited key -> the keys of the questions citing it. A question
+    citing itself (an answer given to several questions at once) is left out of both."""
+    cites: dict[str, list[dict]] = {}
+    cited_by: dict[str, list[str]] = {}
+    if "citations" not in db.table_names():
+        return cites, cited_by
+    for citing, field, uin, cited in db.execute(
+            "select distinct citing_key, field, uin, cited_key from citations where status = 'resolved'"
+            " and cited_key != citing_key order by citing_key, field, uin"):
+        cites.setdefault(citing, []).append({"field": field, "uin": uin, "key": cited})
+        if citing not in cited_by.get(cited, []):
+            cited_by.setdefault(cited, []).append(citing)
+    return cites, cited_by
+
+
+def link_targets(cites: list[dict], field: str) -> dict[str, str]:
+    """UIN -> the url to link it to, in one text. A UIN this text cites as two different
+    questions (two references with different dates) is not linked at all."""
+    targets: dict[str, set[str]] = {}
+    for cite in cites:
+        if cite["field"] == field and cite.get("url"):
+            targets.setdefault(cite["uin"], set()).add(cite["url"])
+    return {uin: found.pop() for uin, found in targets.items() if len(found) == 1}
+
+
+def link_references(soup_root, targets: dict[str, str], make_link) -> None:
+    """Wrap each reference in the text nodes of parsed HTML (BeautifulSoup) whose UIN has a
+    target in a link made by `make_link(text, url)`. Text already inside a link is left alone;
+    the words stay exactly as written."""
+    if not targets:
+        return
+    for node in list(soup_root.find_all(string=True)):
+        if node.find_parent("a") is not None or not REFERENCE.search(node):
+            continue
+        pieces = split_references(str(node), targets)
+        if len(pieces) > 1:
+            node.replace_with(*[make_link(text, url) if url else text for text, url in pieces])
+
+
+def split_references(text: str, targets: dict[str, str]) -> list[tuple[str, str | None]]:
+    "A text cut into (piece, url to link it to or None), each cited number its own piece."
+    pieces: list[tuple[str, str | None]] = []
+    done = 0
+    for match in REFERENCE.finditer(text):
+        spans = [match.span("lords")] if match["lords"] else [match.span("first")]
+        if match["more"]:
+            offset = match.start("more")
+            spans += [(offset + m.start(), offset + m.end())
+                      for m in LISTED_NUMBER.finditer(match["more"])]
+        for start, end in spans:
+            url = targets.get(normal_uin(text[start:end])[0])
+            if url:
+                if start == match.start("first") and match["cue"]:
+                    start = match.start()  # the first number carries its cue: "Question 4982"
+                pieces += [(text[done:start], None), (text[start:end], url)]
+                done = end
+    pieces.append((text[done:], None))
+    return [(piece, url) for piece, url in pieces if piece]
+
+
+def page_facts(key: str, links: tuple, questions: dict[str, dict]) -> dict:
+    """A page's front matter about citations: `cites` (what its texts cite, with the cited
+    page's url) and `cited_by` (the questions citing it: key, url, UIN, title, date tabled).
+    Both are part of the page, so a page is written again when a new citation of it arrives."""
+    cites, cited_by = links
+    facts: dict[str, list[dict]] = {}
+    outgoing = [dict(cite, url=questions[cite["key"]]["url"])
+                for cite in cites.get(key, []) if cite["key"] in questions]
+    if outgoing:
+        facts["cites"] = outgoing
+    citing = [questions[other] for other in cited_by.get(key, []) if other in questions]
+    if citing:
+        facts["cited_by"] = [
+            {name: value for name, value in (
+                ("key", row["key"]), ("url", row["url"]), ("uin", row["uin"]),
+                ("title", row["heading"] or f"Question {row['uin'] or row['key']}"),
+                ("date_tabled", row["date_tabled"])) if value}
+            for row in sorted(citing, key=lambda row: (row["date_tabled"] or "", row["key"]))]
+    return facts
+
+
+def body_links(meta: dict) -> dict[str, dict[str, str]]:
+    "For each text of a page: UIN -> the relative link its references get (from `cites`)."
+    here = meta.get("url", "")
+    cites = [dict(cite, url=urls.relative(here, cite["url"])) for cite in meta.get("cites", [])]
+    return {field: link_targets(cites, field) for field in ("question", "answer")}
+
+
+def linked_soup(markup: str, targets: dict[str, str] | None) -> BeautifulSoup:
+    "Parsed HTML with its resolved references linked; the text itself is unchanged."
+    soup = BeautifulSoup(markup, "html.parser")
+
+    def make_link(text: str, url: str):
+        link = soup.new_tag("a", href=url)
+        link.string = text
+        return link
+
+    link_references(soup, targets or {}, make_link)
+    return soup

@@ -68,6 +68,9 @@ def print_db_report(report: build.BuildReport, db_path: str) -> None:
         click.echo(f"{name:<22}{row['files']:>7}{row['read']:>9}{row['stored']:>9}"
                    f"{row['duplicates']:>9}{row['rejected']:>10}")
     click.echo(f"Clipped texts replaced by full texts: {report.full_texts_applied}")
+    if report.citations:
+        counts = ", ".join(f"{count} {status}" for status, count in report.citations.items())
+        click.echo(f"References to other questions: {counts}")
     for path in report.links_outside:
         click.echo(f"  not followed: {path} is a link leading out of its folder", err=True)
     for path in report.links_dangling:

@@ -21,7 +21,7 @@ import sqlite_utils
 import yaml
 from markdownify import MarkdownConverter
 
-from . import lookups, model, store, urls
+from . import citations, lookups, model, store, urls
 from .lookups import load_bodies, load_members, member_or_placeholder
 from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
 from .store import html_to_text, sanitize_html
@@ -137,23 +137,24 @@ def is_simple_table(table) -> bool:
 CONVERTER = AnswerConverter()
 
 
-def html_to_markdown(answer_html: str | None) -> str:
+def html_to_markdown(answer_html: str | None, links: dict[str, str] | None = None) -> str:
+    "`links`: UIN -> where the references to it in this text link to (see citations.py)."
     if not answer_html:
         return ""
     try:
-        return tidy_markdown(CONVERTER.convert(answer_html))
+        return tidy_markdown(CONVERTER.convert_soup(citations.linked_soup(answer_html, links)))
     except RecursionError:
         # Markup nested deeper than the converter can follow (a few hundred levels; no real
         # answer comes near): the answer's text is kept, in its paragraphs, without the markup.
         return text_to_markdown(html_to_text(answer_html))
 
 
-def text_to_markdown(text: str | None) -> str:
+def text_to_markdown(text: str | None, links: dict[str, str] | None = None) -> str:
     "Plain text (a question) -> Markdown paragraphs, with Markdown's own characters escaped."
     if not text:
         return ""
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n|\r?\n", text) if p.strip()]
-    return html_to_markdown("".join(f"<p>{html.escape(p)}</p>" for p in paragraphs))
+    return html_to_markdown("".join(f"<p>{html.escape(p)}</p>" for p in paragraphs), links)
 
 
 def tidy_markdown(markdown: str) -> str:
@@ -209,6 +210,7 @@ def front_matter(row: dict, context: PageContext) -> dict:
         data["source"] = context.sources[row["source_id"]]
     data["has_answer"] = bool(row.get("answer_html"))
     data["has_original_answer"] = bool(row.get("original_answer_html"))
+    data.update(citations.page_facts(row["key"], context.citations, context.questions))
     return data
 
 
@@ -232,11 +234,12 @@ def body_inputs(row: dict) -> dict:
     return {name: row.get(name) for name in BODY_COLUMNS}
 
 
-def page_body(texts: dict) -> str:
-    sections = ["## Question", text_to_markdown(texts["question_text"])
+def page_body(texts: dict, meta: dict | None = None) -> str:
+    links = citations.body_links(meta or {})
+    sections = ["## Question", text_to_markdown(texts["question_text"], links["question"])
                 or "*No question text was published.*"]
     if texts["answer_html"]:
-        sections += ["## Answer", html_to_markdown(texts["answer_html"])]
+        sections += ["## Answer", html_to_markdown(texts["answer_html"], links["answer"])]
     if texts["original_answer_html"]:
         sections += ["## Original answer", html_to_markdown(texts["original_answer_html"])]
     return "\n\n".join(sections) + "\n"
@@ -250,7 +253,7 @@ def page_text(meta: dict, texts: dict) -> str:
     "A page from its front matter and body columns: all that its bytes depend on, besides code."
     header = yaml.dump(meta, Dumper=Dumper, sort_keys=True,
                        allow_unicode=True, default_flow_style=False, width=100)
-    return f"---\n{header}---\n\n{page_body(texts)}"
+    return f"---\n{header}---\n\n{page_body(texts, meta)}"
 
 
 @dataclass
@@ -259,15 +262,17 @@ class PageContext:
     bodies: dict[str, dict]
     questions: dict[str, dict]
     sources: dict[int, dict]
+    citations: tuple = ({}, {})  # citations.load_links: what each question cites, and is cited by
 
     @classmethod
     def load(cls, db: sqlite_utils.Database) -> PageContext:
-        return cls(load_members(db), load_bodies(db), load_question_index(db), load_sources(db))
+        return cls(load_members(db), load_bodies(db), load_question_index(db), load_sources(db),
+                   citations.load_links(db))
 
 
 def pages_code_version() -> str:
     "What besides its inputs decides a page's bytes: this code and the libraries it calls."
-    modules = (__file__, lookups.__file__, urls.__file__, model.__file__, store.__file__)
+    modules = (__file__, citations.__file__, lookups.__file__, urls.__file__, model.__file__, store.__file__)
     return code_version([Path(module) for module in modules],
                         ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
 
