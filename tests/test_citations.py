@@ -6,6 +6,7 @@ references (tests/fixtures/citations/labelled.csv; its README says how it was ch
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,7 @@ def test_numbers_that_are_not_question_numbers_are_not_references():
     assert found("Border Force does not hold the data to questions 1 and 2 in an easily "
                  "accessible format.") == []
     assert found("within 20 working days of the question 2024/25 figures") == []
+    assert found("in answer 2024-25 spending was") == []
     weak = citations.find_references("see HC 1243, Question 25, and", "question", "Commons", None)
     assert [r.weak for r in weak] == [True]
 
@@ -162,6 +164,41 @@ def test_links_wrap_only_the_reference_and_source_text_stays_text():
     rendered = BeautifulSoup(render_markdown(markdown), "html.parser")
     assert [a["href"] for a in rendered.find_all("a")] == ["../../2023-12-04/4982/", "https://example.org/"]
     assert rendered.get_text() == BeautifulSoup(html, "html.parser").get_text()
+
+
+def api_file(path: Path, *values: dict) -> Path:
+    path.write_text(json.dumps([{"value": dict(value, house="Commons")} for value in values]),
+                    encoding="utf-8")
+    return path
+
+
+def test_a_new_citation_rewrites_the_cited_page_with_its_cited_by_list(tmp_path):
+    "Incremental builds: the cited page is written again when a question citing it arrives."
+    cited = api_file(tmp_path / "a.json", {
+        "id": 1, "uin": "4982", "dateTabled": "2023-12-04T00:00:00", "dateAnswered": "2023-12-12T00:00:00",
+        "heading": "Attorney General: Redundancy Pay", "questionText": "To ask the Attorney General, how many.",
+        "answerText": "<p>Three.</p>"})
+    citing = api_file(tmp_path / "b.json", {
+        "id": 2, "uin": "6774", "dateTabled": "2023-12-13T00:00:00", "heading": "Severance",
+        "questionText": "To ask the Attorney General, pursuant to the Answer of 12 December 2023 to "
+                        "Question 4982 <on> [pay](javascript:alert(1)), who was paid."})
+    db_path, pages_dir = tmp_path / "answers.db", tmp_path / "pages"
+    build.build_database([cited], db_path)
+    pages.write_pages(db_path, pages_dir)
+    assert "cited_by" not in pages.read_page(pages_dir / "commons/2023-12-04/4982/index.md")[0]
+
+    report = build.build_database([cited, citing], db_path)
+    assert report.citations == {"found": 1, "resolved": 1, "unresolved": 0, "ambiguous": 0}
+    written = pages.write_pages(db_path, pages_dir).written
+    assert "commons/2023-12-04/4982/index.md" in written
+    meta, _ = pages.read_page(pages_dir / "commons/2023-12-04/4982/index.md")
+    assert meta["cited_by"] == [{"key": "commons-2023-12-13-6774", "url": "commons/2023-12-13/6774/",
+                                 "uin": "6774", "title": "Severance", "date_tabled": "2023-12-13"}]
+    _, body = pages.read_page(pages_dir / "commons/2023-12-13/6774/index.md")
+    html = BeautifulSoup(render_markdown(body), "html.parser")
+    assert [(a.get_text(), a["href"]) for a in html.find_all("a")] == [
+        ("Question 4982", "../../2023-12-04/4982/")]
+    assert "Question 4982 <on> [pay](javascript:alert(1)), who was paid." in html.get_text()
 
 
 # -- over the corpus -------------------------------------------------------------------

@@ -49,7 +49,7 @@ NUMBER = r"(?:hl\s?\d{1,6}|\d{2,6})"
 REFERENCE = re.compile(
     rf"\b(?:(?P<cue>{CUE})[\s,:#\u200b]*(?P<first>{NUMBER})"
     rf"(?P<more>(?:\s*(?:,|and|&|or)\s*(?:(?:{CUE})\s*)?{NUMBER}\b)*)"
-    r"|(?P<lords>HL\d{1,6}))\b(?![/.,]?\d)",
+    r"|(?P<lords>HL\d{1,6}))\b(?![/.,-]?\d)",
     re.IGNORECASE)
 LISTED_NUMBER = re.compile(NUMBER, re.IGNORECASE)
 # A date written just after a reference: "UIN 7203 on 21 December 2023", "PQ 5332 (answered
