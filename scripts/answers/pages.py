@@ -21,7 +21,7 @@ import sqlite_utils
 import yaml
 from markdownify import MarkdownConverter
 
-from . import citations, lookups, model, store, urls
+from . import citations, lookups, model, store, timeliness, urls
 from .lookups import load_bodies, load_members, member_or_placeholder
 from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
 from .store import html_to_text, sanitize_html
@@ -211,6 +211,7 @@ def front_matter(row: dict, context: PageContext) -> dict:
     data["has_answer"] = bool(row.get("answer_html"))
     data["has_original_answer"] = bool(row.get("original_answer_html"))
     data.update(citations.page_facts(row["key"], context.citations, context.questions))
+    data.update(timeliness.page_facts(row, context.as_of))
     return data
 
 
@@ -263,16 +264,18 @@ class PageContext:
     questions: dict[str, dict]
     sources: dict[int, dict]
     citations: tuple = ({}, {})  # citations.load_links: what each question cites, and is cited by
+    as_of: str | None = None  # timeliness.as_of: the day unanswered questions are counted to
 
     @classmethod
     def load(cls, db: sqlite_utils.Database) -> PageContext:
         return cls(load_members(db), load_bodies(db), load_question_index(db), load_sources(db),
-                   citations.load_links(db))
+                   citations.load_links(db), timeliness.as_of(db))
 
 
 def pages_code_version() -> str:
     "What besides its inputs decides a page's bytes: this code and the libraries it calls."
-    modules = (__file__, citations.__file__, lookups.__file__, urls.__file__, model.__file__, store.__file__)
+    modules = (__file__, citations.__file__, lookups.__file__, urls.__file__, model.__file__, store.__file__,
+               timeliness.__file__)
     return code_version([Path(module) for module in modules],
                         ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
 

@@ -1,0 +1,77 @@
+"""Timeliness: whether House of Commons written questions were answered by their date for answer.
+
+Reads `answers.db` and the `timeliness` query in `metadata.yml` (the one definition of the
+figures, shared by the site and the Datasette API). Gives each question page its status
+(`question_status`, in the page's front matter) and the figures and chart of the timeliness
+listings (`write_timeliness`: `timeliness/` and a section of each body's page).
+
+Definitions, stated on the timeliness page too:
+- on time: the substantive answer (`date_answered` while `is_holding` is 0) is dated on or
+  before the date for answer; late: after it; days late are calendar days.
+- a holding answer is not an answer: while it is the latest answer the question is unanswered.
+- unanswered past due: no substantive answer and the date for answer is before the archive's
+  latest date (`as_of`: the latest date tabled, answered or holding-answered in the database,
+  not today, so that the same database always gives the same pages).
+- only Commons questions count: other houses set their own expectations and are left out.
+Working days are not counted: the sitting calendar is not in the data.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+METADATA = ROOT / "metadata.yml"
+ALL_BODIES = "All answering bodies"
+HOUSE = "Commons"
+
+
+def query_sql() -> str:
+    "The `timeliness` canned query of metadata.yml: what both the site and the API run."
+    with open(METADATA, encoding="utf-8") as file:
+        return yaml.safe_load(file)["databases"]["answers"]["queries"]["timeliness"]["sql"]
+
+
+def figures(db, body: str = "", month: str = "") -> list[dict]:
+    """Rows of the timeliness query (every body and month when `body` and `month` are '')."""
+    return [dict(row) for row in db.query(query_sql(), {"body": body, "month": month})]
+
+
+def as_of(db) -> str | None:
+    "The archive's latest date: the day its figures and page statuses are counted to."
+    row = next(db.query(
+        """select max(day) as day from (
+             select max(date_tabled) as day from questions
+             union all select max(date_answered) from questions
+             union all select max(date_holding_answer) from questions)"""))
+    return row["day"]
+
+
+def days_between(start: str, end: str) -> int:
+    return (datetime.date.fromisoformat(end) - datetime.date.fromisoformat(start)).days
+
+
+def question_status(row: dict, latest: str | None) -> dict | None:
+    """A question's timeliness as its page shows it, or None where none applies (another
+    house, withdrawn, no date for answer). `row` holds the questions table's columns.
+
+    status: 'on time', 'late' (with days_late), 'past due' (unanswered, with days_past_due
+    and as_of) or 'not yet due'."""
+    due = row.get("date_for_answer")
+    if row.get("house") != HOUSE or not due or row.get("is_withdrawn"):
+        return None
+    if row.get("date_answered") and not row.get("is_holding"):
+        late = days_between(due, row["date_answered"])
+        return {"status": "late", "days_late": late} if late > 0 else {"status": "on time"}
+    if latest and due < latest:
+        return {"status": "past due", "days_past_due": days_between(due, latest), "as_of": latest}
+    return {"status": "not yet due"}
+
+
+def page_facts(row: dict, latest: str | None) -> dict:
+    "What a question page's front matter says of its timeliness (nothing where none applies)."
+    status = question_status(row, latest)
+    return {"timeliness": status} if status else {}
