@@ -26,7 +26,7 @@ from . import citations, sources
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
-from .store import Store
+from .store import FULL_TEXT_PREFIX, Store
 
 # The modules whose code shapes the database: a change to any of them forces a full rebuild.
 DATABASE_CODE = ("build.py", "checks.py", "citations.py", "model.py", "schema.py", "store.py",
@@ -55,6 +55,9 @@ class BuildReport:
     ignored: list[str] = field(default_factory=list)  # files no reader handles
     superseded: list[str] = field(default_factory=list)  # earlier versions of a file, skipped
     rebuilt: bool = False
+    rebuild_reason: str | None = None  # why the database was built afresh
+    generation: int = 0  # this build's number, in `meta`; 0 when nothing was written
+    changed: int = 0  # questions whose row this build wrote with new values
     full_texts_applied: int = 0
     citations: dict[str, int] = field(default_factory=dict)  # references found, by status
     links_outside: list[str] = field(default_factory=list)  # symlinks leading out of a folder
@@ -129,7 +132,39 @@ def load_file(store: Store, path: Path, sha256: str) -> FileReport:
         "stored": report.stored, "duplicates": report.duplicates, "rejected": report.rejected,
         "urls_dropped": report.urls_dropped,
     })
+    check_read_again(store, report.path)
     return report
+
+
+def check_read_again(store: Store, path: str) -> None:
+    """For a changed file read again in place: raises RebuildNeeded unless the database now
+    holds what a clean build would. Every record the file gave before and no longer gives must
+    have been outranked by what it gives now, and have left no other trace (a snapshot set
+    aside, a corrected answer); a changed full text must be the last file's word on it."""
+    kept_keys = {key for key, _ in store.file_records}
+    for key, record_hash in sorted(store.vanished()):
+        if key not in kept_keys:
+            raise RebuildNeeded(f"{path} no longer holds {key}")
+        if key.startswith(FULL_TEXT_PREFIX):
+            raise RebuildNeeded(f"{path} holds another full text for {key}")
+        held = store.snapshots.get(key)
+        if held is not None and held[1:] == (path, record_hash):
+            raise RebuildNeeded(f"{path} changed {key} to a snapshot that does not outrank the "
+                                "one it held")
+        if store.db.execute(
+            """select 1 from snapshot_conflicts where key = ? and record_hash = ?
+               union all select 1 from questions where key = ?
+                 and (is_correction = 1 or original_answer_html is not null)""",
+            [key, record_hash, key],
+        ).fetchone():
+            raise RebuildNeeded(f"{path} changed {key}, a snapshot other rules drew on")
+    full_texts = sorted(key for key, _ in store.changed() if key.startswith(FULL_TEXT_PREFIX))
+    if store.earlier_records and full_texts and store.db.execute(
+        f"""select 1 from file_records r join sources s on s.id = r.source_id
+            where s.path > ? and r.key in ({", ".join("?" * len(full_texts))}) limit 1""",
+        [path, *full_texts],
+    ).fetchone():
+        raise RebuildNeeded(f"{path} changed a full text that a later file also gives")
 
 
 def add_record(store: Store, record, source_id: int, report: FileReport) -> bool:
@@ -158,6 +193,10 @@ def guarded(records: Iterable, file: str) -> Iterator:
 
 # -- the whole stage ----------------------------------------------------------------------------
 
+class RebuildNeeded(Exception):
+    "Why the database cannot be brought up to date in place; the build starts afresh."
+
+
 def build_database(
     inputs: Iterable[str | Path],
     db_path: Path,
@@ -176,27 +215,66 @@ def build_database(
     report.links_outside = [safe_text(path) for path in links.outside]
     report.links_dangling = [safe_text(path) for path in links.dangling]
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    work_path = db_path.with_name(f".{db_path.name}.building")
-    remove_database_files(work_path)  # what a killed build left, its journal included
     version = code_version() + (member_directory.fingerprint
                                 if member_directory is not None else "")
-    report.rebuilt = not can_update(db_path, readable, version)
-    if not report.rebuilt and holds_all(db_path, readable, report):
+    report.rebuild_reason = rebuild_reason(db_path, readable, version)
+    if report.rebuild_reason is None and holds_all(db_path, readable, report):
         return report  # nothing new: the database is left as it is, not rewritten
-    if not report.rebuilt:
+    report.generation = held_generation(db_path) + 1
+    try:
+        write_database(db_path, readable, report, version, member_directory, progress)
+    except RebuildNeeded as reason:
+        report.files.clear()
+        report.rebuild_reason = str(reason)
+        write_database(db_path, readable, report, version, member_directory, progress)
+    report.rebuilt = report.rebuild_reason is not None
+    report.files.sort(key=lambda f: f.path)
+    return report
+
+
+def write_database(db_path: Path, readable, report: BuildReport, version: str,
+                   member_directory, progress) -> None:
+    """Bring the database up to date on a working copy (a new, empty one for a rebuild) and
+    move it into place when done, so that a killed build leaves the previous one intact."""
+    work_path = db_path.with_name(f".{db_path.name}.building")
+    remove_database_files(work_path)  # what a killed build left, its journal included
+    if report.rebuild_reason is None:
         shutil.copyfile(db_path, work_path)
     try:
         db = sqlite_utils.Database(work_path)
         try:
-            load_changed_files(Store(db, member_directory), readable, report, progress)
-            db["meta"].upsert({"name": "code_version", "value": version}, pk="name")
+            store = Store(db, member_directory)
+            with db.atomic():
+                set_meta(db, generation=report.generation, code_version=version)
+                if report.rebuild_reason is not None:
+                    set_meta(db, rebuilt_generation=report.generation)
+                load_changed_files(store, readable, report, progress)
+            report.changed = db.execute("select count(*) from changes where generation = ?",
+                                        [report.generation]).fetchone()[0]
         finally:
             db.close()
         os.replace(work_path, db_path)
     finally:
         remove_database_files(work_path)
-    report.files.sort(key=lambda f: f.path)
-    return report
+
+
+def set_meta(db: sqlite_utils.Database, **values) -> None:
+    db["meta"].upsert_all([{"name": name, "value": str(value)} for name, value in values.items()],
+                          pk="name")
+
+
+def held_generation(db_path: Path) -> int:
+    "The generation of the database at `db_path`: 0 if there is none, or none can be read."
+    try:
+        db = sqlite_utils.Database(
+            sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True))
+        try:
+            row = db.execute("select value from meta where name = 'generation'").fetchone()
+        finally:
+            db.close()
+        return int(row[0]) if row else 0
+    except (sqlite3.Error, ValueError):
+        return 0
 
 
 def survey(files: list[Path], report: BuildReport) -> list[tuple[Path, str]]:
@@ -218,7 +296,7 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
     "Read the files the database does not hold yet, then the passes over all rows."
     db = store.db
     todo = skip_held_files(db, readable, report)
-    with db.atomic(), (progress or nullcontext)(todo) as iterator:
+    with (progress or nullcontext)(todo) as iterator:
         for path, sha in iterator:
             report.files.append(load_file(store, path, sha))
         report.full_texts_applied = store.apply_full_texts()
@@ -262,23 +340,25 @@ def remove_database_files(path: Path) -> None:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def can_update(db_path: Path, readable: list[tuple[Path, str]], version: str) -> bool:
-    """Whether the existing database can be brought up to date by adding files to it: it
-    exists, was built by this code, and every file it was built from is still there unchanged.
-    A database that cannot be read is rebuilt."""
+def rebuild_reason(db_path: Path, readable: list[tuple[Path, str]], version: str) -> str | None:
+    """Why the existing database cannot be brought up to date in place, or None when it can:
+    it exists, was built by this code from this reference data, and every file it was built
+    from is still there (changed files are read again; see check_read_again)."""
     if not db_path.exists():
-        return False
+        return "no database yet"
     db = sqlite_utils.Database(db_path)
     try:
         if "meta" not in db.table_names():
-            return False
+            return "the database was not made by this code"
         row = db.execute("select value from meta where name = 'code_version'").fetchone()
         if not row or row[0] != version:
-            return False
-        current = {recorded_path(path): sha for path, sha in readable}
-        held = db.execute("select path, sha256 from sources").fetchall()
-        return all(current.get(path) == sha for path, sha in held)
+            return "the code or the member reference data changed"
+        current = {recorded_path(path) for path, _ in readable}
+        for (path,) in db.execute("select path from sources order by path"):
+            if path not in current:
+                return f"{path} is gone"
+        return None
     except sqlite3.DatabaseError:
-        return False
+        return "the database cannot be read"
     finally:
         db.close()

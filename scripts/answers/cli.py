@@ -67,6 +67,10 @@ def print_db_report(report: build.BuildReport, db_path: str) -> None:
     for name, row in sorted(report.by_format().items()):
         click.echo(f"{name:<22}{row['files']:>7}{row['read']:>9}{row['stored']:>9}"
                    f"{row['duplicates']:>9}{row['rejected']:>10}")
+    if report.rebuild_reason:
+        click.echo(f"Built afresh: {report.rebuild_reason}.")
+    if report.generation:
+        click.echo(f"Generation {report.generation}: {report.changed} questions changed.")
     click.echo(f"Clipped texts replaced by full texts: {report.full_texts_applied}")
     if report.citations:
         counts = ", ".join(f"{count} {status}" for status, count in report.citations.items())

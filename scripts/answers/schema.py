@@ -72,6 +72,18 @@ def create_schema(db: sqlite_utils.Database) -> None:
         {"key": str, "record_hash": str, "source": str, "location": str},
         pk=("key", "record_hash"), if_not_exists=True,
     )
+    # Internal: every record each file gave, by key and content digest, and whether its read
+    # stored it: a changed file is compared with what it gave before (see build.py).
+    db["file_records"].create(
+        {"source_id": int, "key": str, "record_hash": str, "copies": int, "stored": int},
+        pk=("source_id", "key", "record_hash"), foreign_keys=[("source_id", "sources", "id")],
+        if_not_exists=True,
+    )
+    db["file_records"].create_index(["key"], if_not_exists=True)
+    # The build (generation, counted in `meta`) in which each question's row last changed.
+    db["changes"].create({"key": str, "generation": int}, pk="key", if_not_exists=True)
+    db["changes"].create_index(["generation"], if_not_exists=True)
+    note_changes(db)
     db["full_texts"].create(
         {"api_id": int, "question_text": str, "answer_html": str, "source_id": int},
         pk="api_id", foreign_keys=[("source_id", "sources", "id")], if_not_exists=True,
@@ -85,6 +97,25 @@ def create_schema(db: sqlite_utils.Database) -> None:
     # and with the year answered as a column of its own, for faceting. `rowid` lets full-text
     # search (questions_fts) find rows of the view.
     db.create_view("question_list", QUESTION_LIST_SQL, replace=True)
+
+
+def note_changes(db: sqlite_utils.Database) -> None:
+    """Triggers that stamp a question with the current generation whenever its row is written
+    with different values: whichever rule wrote it, the change log cannot miss it."""
+    columns = [name for name in db["questions"].columns_dict if name != "key"]
+    differs = " or ".join(f"old.{name} is not new.{name}" for name in columns)
+    stamp = """insert into changes (key, generation)
+          values (new.key, (select cast(value as integer) from meta where name = 'generation'))
+          on conflict (key) do update set generation = excluded.generation;"""
+    db.executescript(
+        f"""
+        create trigger if not exists questions_changed_insert after insert on questions
+        begin {stamp} end;
+        create trigger if not exists questions_changed_update after update on questions
+        when {differs}
+        begin {stamp} end;
+        """
+    )
 
 
 def narrow_fts_update_trigger(db: sqlite_utils.Database) -> None:

@@ -23,6 +23,7 @@ from .model import FullText, MemberRef, Question, slugify
 from .schema import create_schema
 
 BATCH_SIZE = 1000
+FULL_TEXT_PREFIX = "full-text:"  # file_records keys of full texts, beside question keys
 
 # Tags and attributes an answer may keep: the structure of a parliamentary answer (paragraphs,
 # lists, tables, emphasis, links) and nothing that runs or restyles the page.
@@ -82,6 +83,10 @@ class Store:
             for row in db["question_snapshots"].rows
         }
         self.source_path = ""  # the file being read, whose records are being added
+        # What that file gives, and what it gave when last read, as (key, digest): [copies,
+        # how many of them were stored].
+        self.file_records: dict[tuple[str, str], list[int]] = {}
+        self.earlier_records: dict[tuple[str, str], tuple[int, int]] = {}
         self.member_rows: dict[str, dict] = {}
         self.body_rows: dict[str, dict] = {}
         # Rows waiting to be written, by primary key: a later row for a key replaces the
@@ -97,7 +102,8 @@ class Store:
             return None
         if self.member_directory is not None:
             ref = self.member_directory.resolve(ref, on_date)
-        row = self.member_rows.setdefault(ref.id, {"id": ref.id})
+        row = self.member_rows.get(ref.id) or self.held_row("members", "id", ref.id)
+        self.member_rows[ref.id] = row
         if is_mnis_id(ref.id):
             row["mnis_id"] = int(ref.id)
         for name in ("name", "party", "constituency", "house"):
@@ -110,10 +116,44 @@ class Store:
         name = question.answering_body
         if not name:
             return None
-        row = self.body_rows.setdefault(name, {"name": name})
+        row = self.body_rows.get(name) or self.held_row("answering_bodies", "name", name)
+        self.body_rows[name] = row
         if question.answering_body_id and not row.get("api_id"):
             row["api_id"] = question.answering_body_id
         return name
+
+    def held_row(self, table: str, pk: str, value: str) -> dict:
+        """A member's or body's row as the database holds it, or a new one: a field is filled
+        only where it is empty, so an update keeps what earlier files gave, as a clean build does."""
+        found = next(self.db.query(f"select * from [{table}] where [{pk}] = ?", [value]), None)
+        return found or {pk: value}
+
+    # -- what each file gives ---------------------------------------------------------------
+
+    def replayed(self, key: str, record_hash: str) -> bool | None:
+        """For a file read before, a record it gave then too: the database already holds its
+        effect, so it is not merged again; True if it was stored then. None for a new record."""
+        earlier = self.earlier_records.get((key, record_hash))
+        if earlier is None:
+            return None
+        given = self.file_records.setdefault((key, record_hash), [0, 0])
+        stored = given[1] < earlier[1]  # as many copies stored as the last read stored
+        given[0] += 1
+        given[1] += stored
+        return stored
+
+    def note_given(self, key: str, record_hash: str, stored: bool) -> None:
+        given = self.file_records.setdefault((key, record_hash), [0, 0])
+        given[0] += 1
+        given[1] += stored
+
+    def vanished(self) -> set[tuple[str, str]]:
+        "What the file being read gave last time and no longer gives, as (key, digest)."
+        return set(self.earlier_records) - set(self.file_records)
+
+    def changed(self) -> set[tuple[str, str]]:
+        "What the file being read gives that it did not give last time, as (key, digest)."
+        return set(self.file_records) - set(self.earlier_records)
 
     # -- questions ------------------------------------------------------------------------
 
@@ -123,8 +163,16 @@ class Store:
         Snapshots rank by freshness, then by the path of their file (the later wins), then
         by content digest: a total order, so the row kept never depends on the order files
         are read in, and an incremental build gives what a clean one does."""
-        key = question.key
-        rank = (question.freshness(), self.source_path, question.record_hash())
+        key, record_hash = question.key, question.record_hash()
+        stored = self.replayed(key, record_hash)
+        if stored is None:
+            stored = self.merge_question(question, key, record_hash, source_id)
+            self.note_given(key, record_hash, stored)
+        return stored
+
+    def merge_question(self, question: Question, key: str, record_hash: str,
+                       source_id: int) -> bool:
+        rank = (question.freshness(), self.source_path, record_hash)
         held = self.snapshots.get(key)
         if held is not None and held[2] == rank[2]:
             if rank > held:
@@ -254,6 +302,16 @@ class Store:
         }
 
     def add_full_text(self, full_text: FullText, source_id: int) -> bool:
+        key = full_text_key(full_text.api_id)
+        record_hash = hashlib.sha256(json.dumps(
+            [full_text.question_text, full_text.answer_html or None]).encode()).hexdigest()
+        stored = self.replayed(key, record_hash)
+        if stored is None:
+            stored = self.merge_full_text(full_text, source_id)
+            self.note_given(key, record_hash, stored)
+        return stored
+
+    def merge_full_text(self, full_text: FullText, source_id: int) -> bool:
         row = {
             "api_id": full_text.api_id,
             "question_text": full_text.question_text,
@@ -317,16 +375,32 @@ class Store:
     # -- source files -------------------------------------------------------------------------
 
     def open_source(self, path: str, format: str, sha256: str) -> int:
-        "The id of a source file's row, made if it is new; its records are added next."
+        """The id of a source file's row, made if it is new; its records are added next. For
+        a file read before, what it gave then is loaded to compare, and its rejects cleared."""
         existing = self.db.execute("select id from sources where path = ?", [path]).fetchone()
         self.source_path = path
-        if existing:
-            return existing[0]
-        return self.db["sources"].insert({"path": path, "format": format, "sha256": sha256}).last_pk
+        self.file_records = {}
+        self.earlier_records = {}
+        if not existing:
+            return self.db["sources"].insert(
+                {"path": path, "format": format, "sha256": sha256}).last_pk
+        source_id = existing[0]
+        self.earlier_records = {
+            (key, record_hash): (copies, stored) for key, record_hash, copies, stored in
+            self.db.execute("select key, record_hash, copies, stored from file_records "
+                            "where source_id = ?", [source_id])
+        }
+        self.db.execute("delete from rejects where source_id = ?", [source_id])
+        return source_id
 
     def close_source(self, source_id: int, account: dict) -> None:
-        "Record what the file gave (its sha256 and counts) and write what it added."
+        "Record what the file gave (its sha256, counts and records) and write what it added."
         self.db["sources"].update(source_id, account)
+        self.db.execute("delete from file_records where source_id = ?", [source_id])
+        self.db["file_records"].insert_all(
+            {"source_id": source_id, "key": key, "record_hash": record_hash, "copies": copies,
+             "stored": stored}
+            for (key, record_hash), (copies, stored) in sorted(self.file_records.items()))
         self.flush()
 
     def reject(self, source_id: int, location: str, reason: str) -> None:
@@ -371,6 +445,11 @@ class Store:
             updates,
         )
         return len(updates)
+
+
+def full_text_key(api_id: int) -> str:
+    "How a full text is named among a file's records: its own kind of key."
+    return f"{FULL_TEXT_PREFIX}{api_id}"
 
 
 def body_slugs(names: Iterable[str]) -> dict[str, str]:
