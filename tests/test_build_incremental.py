@@ -1,0 +1,152 @@
+"""The db stage driven by what changed: a changed month file is read again in place when that
+gives what a clean build gives, the change log names the questions it changed, and a file
+that lost a record forces a rebuild."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from answers.build import build_database
+from answers.model import make_key
+
+TABLED = "2024-08-01"
+# Tables whose rows name the build they were written in, not what the sources hold.
+BUILD_LOG = {"changes", "meta"}
+
+
+def record(number: int, **value) -> dict:
+    "One official API record (the list endpoint's shape), question number `number`."
+    base = {"id": 9200000 + number, "house": "Commons", "uin": str(number),
+            "dateTabled": f"{TABLED}T00:00:00", "heading": f"Heading {number}",
+            "questionText": f"To ask the Secretary of State question {number}.",
+            "answeringBodyName": "Home Office", "answeringBodyId": 1,
+            "askingMemberId": 4000 + number}
+    return {"value": dict(base, **value)}
+
+
+def answered(number: int, text: str, day: str = "2024-08-05") -> dict:
+    return record(number, answerText=text, dateAnswered=f"{day}T00:00:00",
+                  answeringMemberId=4399)
+
+
+def key(number: int) -> str:
+    return make_key("Commons", TABLED, str(number))
+
+
+def write(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records), encoding="utf-8")
+
+
+def canonical(db_path: Path) -> dict[str, list]:
+    """Every table but the build log, each row sorted, with source ids replaced by the path
+    they stand for (an id is only a row number)."""
+    with sqlite3.connect(db_path) as connection:
+        paths = dict(connection.execute("select id, path from sources"))
+        tables = [name for (name,) in connection.execute(
+            "select name from sqlite_master where type = 'table' and name not like '%fts%'")]
+        dump = {}
+        for table in sorted(set(tables) - BUILD_LOG):
+            cursor = connection.execute(f"select * from [{table}]")
+            columns = [column[0] for column in cursor.description]
+            rows = []
+            for row in cursor:
+                values = dict(zip(columns, row, strict=True))
+                values.pop("id" if table in ("sources", "rejects") else "", None)
+                if "source_id" in values:
+                    values["source_id"] = paths.get(values["source_id"])
+                rows.append(tuple(sorted(values.items(), key=lambda item: item[0])))
+            dump[table] = sorted(rows, key=repr)
+        dump["search"] = sorted(connection.execute(
+            "select q.key from questions_fts f join questions q on q.rowid = f.rowid "
+            "where questions_fts match 'corrected OR refused OR question'"))
+    return dump
+
+
+def changed_keys(db_path: Path, generation: int) -> set[str]:
+    with sqlite3.connect(db_path) as connection:
+        return {key for (key,) in connection.execute(
+            "select key from changes where generation = ?", [generation])}
+
+
+def month_files(folder: Path) -> tuple[Path, Path]:
+    "Last month's file, settled, and this month's, with one question not answered yet."
+    write(folder / "2024-07.json", [answered(1, "<p>Earlier answer.</p>", "2024-07-20"),
+                                    record(2, isWithdrawn=True)])
+    current = folder / "2024-08.json"
+    write(current, [answered(3, "<p>Three answered.</p>"), record(4),
+                    answered(5, "<p>Five answered.</p>")])
+    return folder / "2024-07.json", current
+
+
+def test_a_changed_month_file_updates_in_place_as_a_clean_build_would(tmp_path):
+    folder = tmp_path / "api"
+    _, current = month_files(folder)
+    db_path = tmp_path / "answers.db"
+    first = build_database([folder], db_path)
+    assert first.rebuilt and first.generation == 1
+
+    write(current, [answered(3, "<p>Three answered.</p>"),
+                    answered(4, "<p>Four refused.</p>", "2024-08-09"),
+                    answered(5, "<p>Five answered.</p>"),
+                    answered(6, "<p>Six corrected figures.</p>", "2024-08-10")])
+    second = build_database([folder], db_path)
+
+    assert not second.rebuilt and second.rebuild_reason is None
+    assert [(Path(f.path).name, f.skipped, f.stored, f.duplicates) for f in second.files] == [
+        ("2024-07.json", True, 2, 0), ("2024-08.json", False, 4, 0)]
+    assert second.generation == 2 and second.changed == 2
+    assert changed_keys(db_path, 2) == {key(4), key(6)}
+    clean = build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+    assert clean.rebuilt
+
+
+def test_a_file_that_lost_a_record_forces_a_rebuild(tmp_path):
+    folder = tmp_path / "api"
+    _, current = month_files(folder)
+    db_path = tmp_path / "answers.db"
+    build_database([folder], db_path)
+
+    write(current, [answered(3, "<p>Three answered.</p>"), record(4)])
+    report = build_database([folder], db_path)
+
+    assert report.rebuilt and report.rebuild_reason == f"{current} no longer holds {key(5)}"
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("select count(*) from questions where key = ?",
+                                  [key(5)]).fetchone() == (0,)
+    assert changed_keys(db_path, 2) == {key(1), key(2), key(3), key(4)}
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
+def test_a_changed_snapshot_that_ranks_lower_forces_a_rebuild(tmp_path):
+    "An answer taken back (answered, then not) cannot be undone in place: nothing outranks it."
+    folder = tmp_path / "api"
+    _, current = month_files(folder)
+    db_path = tmp_path / "answers.db"
+    build_database([folder], db_path)
+
+    write(current, [record(3), record(4), answered(5, "<p>Five answered.</p>")])
+    report = build_database([folder], db_path)
+
+    assert report.rebuilt and key(3) in report.rebuild_reason
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
+def test_a_run_with_nothing_changed_writes_nothing(tmp_path):
+    folder = tmp_path / "api"
+    month_files(folder)
+    db_path = tmp_path / "answers.db"
+    build_database([folder], db_path)
+    before = db_path.read_bytes()
+    modified = db_path.stat().st_mtime_ns
+
+    report = build_database([folder], db_path)
+
+    assert not report.rebuilt and report.generation == 0 and report.changed == 0
+    assert all(f.skipped for f in report.files)
+    assert db_path.read_bytes() == before and db_path.stat().st_mtime_ns == modified
