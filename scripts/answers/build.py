@@ -29,7 +29,7 @@ from .schema import SCHEMA_VERSION
 from .store import FULL_TEXT_PREFIX, Store
 
 # The modules whose code shapes the database: a change to any of them forces a full rebuild.
-DATABASE_CODE = ("build.py", "checks.py", "citations.py", "model.py", "schema.py", "store.py",
+DATABASE_CODE = ("build.py", "checks.py", "citations.py", "clean.py", "model.py", "schema.py", "store.py",
                  "members/*.py", "sources/*.py")
 
 
