@@ -259,6 +259,20 @@ def test_corpus_citations_are_accounted_for_and_link_only_real_questions(corpus_
     assert dangling == 0 and unlinked_resolved == 0
 
 
+@pytest.mark.parametrize("citing, uin, cited", [
+    ("commons-2023-12-13-6774", "4982", "commons-2023-12-04-4982"),  # Answer of 12 December 2023
+    ("commons-2023-12-18-7351", "7203", "commons-2023-12-15-7203"),  # Question UIN 7203 on 21 December
+    ("commons-2023-12-05-5330", "5332", "commons-2023-12-05-5332"),  # answer of 28th February 2024, PQ 5332
+    ("commons-2023-12-19-7546", "120718", None),  # answer of 16 February 2022: an earlier session
+])
+def test_known_references_resolve_to_their_question_or_stay_unlinked(corpus_db, citing, uin, cited):
+    with sqlite_utils.Database(corpus_db) as db:
+        rows = db.execute("select status, cited_key from citations where citing_key = ? and uin = ?",
+                          [citing, uin]).fetchall()
+    expected = [("resolved", cited)] if cited else [("unresolved", None)]
+    assert rows == expected
+
+
 def test_a_page_links_the_question_it_cites_and_the_cited_page_lists_it(tmp_path, corpus):
     "6774 (tabled 13 December 2023) cites 4982 (4 December): both in the 2023-12 files."
     db_path = tmp_path / "answers.db"
