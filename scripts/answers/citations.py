@@ -10,7 +10,9 @@ How a reference is resolved:
   tabled, and a day whose lowest UIN falls to half the previous day's starts a new session.
 - A reference with a date (the date answered, or tabled) matches the question of that house
   and UIN whose date tabled, answered, holding answer or correction is that date (rule
-  `uin+date`).
+  `uin+date`). Where none has, but the archive's snapshot of a question of that UIN predates
+  its answer (no answer yet), was tabled up to half a year before the date and in the same
+  session, that question is the one (rule `uin+later-answer`).
 - A reference with no date matches the question of that UIN in the citing question's own
   session, tabled no later than the citing text was written (rule `uin+session`).
 - Nothing found: `unresolved` (the cited question is not in the archive). More than one
@@ -60,8 +62,9 @@ DATE_AFTER = re.compile(
 # How far before a reference its date may be written: "the Answer of 28th February 2024,
 # Official Report, PQ 5332" (26 characters between); past this a date belongs to other words.
 DATE_BEFORE_REACH = 60
-# A reference to a question numbered below this, with no date and only "Question" as its cue,
-# is more often a numbered item of a consultation or a report ("questions 1 and 2").
+# A reference to a question numbered below this, with no date and only "Question" or "answer"
+# as its cue, is more often a numbered item of a consultation or a report ("HC 1243, Question
+# 25"): it is recorded but not resolved.
 SMALL_NUMBER = 100
 BARE_CUES = {"question", "answer", "written answer"}
 # UINs from 900001 up are the separate series given to questions tabled while the House is not
@@ -81,7 +84,7 @@ class Reference:
     house: str
     uin: str  # as the archive writes it: '4982', 'HL4404'
     cited_date: str | None  # ISO date written with the reference, the year inferred if absent
-    weak: bool  # a small number with only "Question" for a cue and no date
+    weak: bool  # a number below SMALL_NUMBER with only "Question" or "answer" for a cue, no date
 
     @property
     def normalised(self) -> str:
@@ -114,6 +117,7 @@ def date_for(text: str, start: int, end: int, previous_end: int, written_on: str
     """The date written with a reference at text[start:end]: the last date shortly before it
     (after any earlier reference), or else one that follows it ('... on 21 December 2023')."""
     window_start = max(previous_end, start - DATE_BEFORE_REACH - 30)
+    # A full stop between a date and the reference ends the sentence the date belongs to.
     before = [m for m in DATE.finditer(text, window_start, start)
               if start - m.end() <= DATE_BEFORE_REACH and "." not in text[m.end():start].replace("No.", "")]
     if before:
