@@ -5,8 +5,10 @@ BUILD ?= build
 # extract kept in the repository for the sample in content/ (`make extract` remakes it).
 SHARED_MEMBERS := $(wildcard ../shared/corpus/members ../shared/corpus/parlparse-members)
 MEMBERS ?= $(if $(SHARED_MEMBERS),$(SHARED_MEMBERS),reference/members)
-SITE_PORT ?= 8000
-DATASETTE_PORT ?= 8001
+# Unset: the defaults of `answers serve` and `answers site` (scripts/answers/settings.py).
+SITE_PORT ?=
+DATASETTE_PORT ?=
+BASE_URL ?=
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -37,8 +39,8 @@ site: pages ## Render $(BUILD)/site from the pages and the database, with search
 
 build: db pages site ## db, pages and site
 
-serve: build ## Build, then serve the archive on :8000 and Datasette on :8001 (SITE_PORT=, DATASETTE_PORT=)
-	$(ANSWERS) serve --build $(BUILD) --site-port $(SITE_PORT) --datasette-port $(DATASETTE_PORT)
+serve: build ## Build, then serve the archive and Datasette beside it (SITE_PORT=, DATASETTE_PORT=)
+	$(ANSWERS) serve --build $(BUILD) $(if $(SITE_PORT),--site-port $(SITE_PORT)) $(if $(DATASETTE_PORT),--datasette-port $(DATASETTE_PORT))
 
 fetch: $(VENV)/.installed ## New and changed questions from the official API into content/api (SINCE=, UNTIL=, API_URL=)
 	$(ANSWERS) fetch --content content $(if $(SINCE),--since $(SINCE)) $(if $(UNTIL),--until $(UNTIL)) $(if $(API_URL),--api-url $(API_URL))

@@ -1,8 +1,10 @@
 """Datasette plugin for the archive: answers shown as HTML, and links to the archive's pages.
 
 Only the columns named below are touched; every other cell keeps Datasette's own rendering.
-Its configuration (metadata.yml, plugins: answer_html:) has one key, `archive_url`: where the
-static archive is served, so that a question's relative `url` becomes a link to its page.
+Its configuration (plugins: answer_html:) has one key, `archive_url`: where the static archive
+is served, so that a question's relative `url` becomes a link to its page. `answers serve` sets
+it to the address it serves the archive on; a deployment may set it in metadata.yml; unset, it is
+the archive's default base URL (answers.settings).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from urllib.parse import urljoin, urlsplit
 from datasette import hookimpl
 from datasette.utils import tilde_encode
 
+from answers.settings import BASE_URL
 from answers.store import sanitize_html
 
 DATABASE = "answers"
-DEFAULT_ARCHIVE_URL = "http://127.0.0.1:8000/"
+# Where the archive is when neither `answers serve` nor metadata.yml says: the site's default.
+DEFAULT_ARCHIVE_URL = BASE_URL.default
 # Sanitized HTML in the database, shown as HTML rather than as escaped source.
 HTML_COLUMNS = {("questions", "answer_html"), ("questions", "original_answer_html")}
 # Tables and views whose `key` is a question's key (None: the results of a canned query).

@@ -8,6 +8,15 @@ from pathlib import Path
 import click
 
 from . import build
+from . import settings as defaults
+from .settings import Setting
+
+
+def setting_option(setting: Setting, *declarations: str, **kwargs):
+    "A click option whose default, help and environment variable are the setting's own."
+    return click.option(*declarations, default=setting.default, show_default=True,
+                        envvar=setting.envvar, show_envvar=bool(setting.envvar), help=setting.help,
+                        **kwargs)
 
 
 @click.group()
@@ -17,8 +26,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--db", "db_path", default="build/answers.db", type=click.Path(), show_default=True,
-              help="The database to build or bring up to date.")
+@setting_option(defaults.DB_PATH, "--db", "db_path", type=click.Path())
 @click.option("--members", "members_dirs", type=click.Path(file_okay=False), multiple=True,
               help="Folder of member reference data (names, parties, ministerial posts); "
                    "repeat for several folders.")
@@ -89,12 +97,9 @@ def print_db_report(report: build.BuildReport, db_path: str) -> None:
 
 
 @cli.command()
-@click.option("--db", "db_path", default="build/answers.db", show_default=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The database to read.")
-@click.option("--out", "out_dir", default="build/pages", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="The folder of Markdown pages to write.")
+@setting_option(defaults.DB_PATH, "--db", "db_path",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@setting_option(defaults.PAGES_DIR, "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
 def pages(db_path: Path, out_dir: Path) -> None:
     "Write one Markdown page (YAML front matter + body) per question; only changed files."
     from . import pages as pages_stage
@@ -106,19 +111,14 @@ def pages(db_path: Path, out_dir: Path) -> None:
 
 
 @cli.command()
-@click.option("--db", "db_path", default="build/answers.db", show_default=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The database the listings and feeds come from.")
-@click.option("--pages", "pages_dir", default="build/pages", show_default=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The Markdown pages, one per question.")
-@click.option("--out", "out_dir", default="build/site", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="The folder to write.")
-@click.option("--base-url", default="http://127.0.0.1:8000/", show_default=True, envvar="BASE_URL",
-              help="Where the archive is published: canonical URLs, feeds and the sitemap.")
-@click.option("--datasette-url", default="http://127.0.0.1:8001", show_default=True,
-              envvar="DATASETTE_URL", help="Where Datasette serves the database.")
-@click.option("--workers", default=2, show_default=True, help="Processes rendering pages.")
+@setting_option(defaults.DB_PATH, "--db", "db_path",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@setting_option(defaults.PAGES_DIR, "--pages", "pages_dir",
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@setting_option(defaults.SITE_DIR, "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
+@setting_option(defaults.BASE_URL, "--base-url")
+@setting_option(defaults.DATASETTE_URL, "--datasette-url")
+@setting_option(defaults.WORKERS, "--workers")
 @click.option("--search/--no-search", default=True, show_default=True,
               help="Bring the search index (Pagefind, one bundle a year) up to date.")
 def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
@@ -149,12 +149,10 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
 
 
 @cli.command()
-@click.option("--build", "build_dir", default="build", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="The build folder: answers.db and site/ in it.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
-@click.option("--site-port", default=8000, show_default=True, help="Port of the static archive.")
-@click.option("--datasette-port", default=8001, show_default=True, help="Port of Datasette.")
+@setting_option(defaults.BUILD_DIR, "--build", "build_dir", type=click.Path(file_okay=False, path_type=Path))
+@setting_option(defaults.HOST, "--host")
+@setting_option(defaults.SITE_PORT, "--site-port")
+@setting_option(defaults.DATASETTE_PORT, "--datasette-port")
 def serve(build_dir: Path, host: str, site_port: int, datasette_port: int) -> None:
     "Serve the built archive and, beside it, Datasette over its database (Ctrl-C stops both)."
     from . import serve as serving

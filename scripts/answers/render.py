@@ -16,6 +16,7 @@ import markdown
 import nh3
 from markupsafe import Markup
 
+from . import settings as defaults
 from . import urls
 from .store import ANSWER_ATTRIBUTES, ANSWER_TAGS, URL_SCHEMES
 
@@ -49,8 +50,8 @@ def wrap_tables(html: str) -> str:
 
 @dataclass
 class SiteConfig:
-    base_url: str = "http://127.0.0.1:8000/"
-    datasette_url: str = "http://127.0.0.1:8001"
+    base_url: str = defaults.BASE_URL.default
+    datasette_url: str = defaults.DATASETTE_URL.default
     title: str = "Written Answers Archive"
 
     def __post_init__(self) -> None:

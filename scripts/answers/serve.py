@@ -25,6 +25,8 @@ import uvicorn
 import yaml
 from datasette.app import Datasette
 
+from . import settings as defaults
+
 PROJECT = Path(__file__).resolve().parents[2]
 METADATA = PROJECT / "metadata.yml"
 PLUGINS = PROJECT / "plugins"
@@ -100,9 +102,9 @@ class ServeError(Exception):
 class ServeOptions:
     site_dir: Path
     db_path: Path
-    host: str = "127.0.0.1"
-    site_port: int = 8000
-    datasette_port: int = 8001
+    host: str = defaults.HOST.default
+    site_port: int = defaults.SITE_PORT.default
+    datasette_port: int = defaults.DATASETTE_PORT.default
 
     @property
     def site_url(self) -> str:
