@@ -41,10 +41,9 @@ def write(path: Path, records: list[dict]) -> None:
 
 
 def canonical(db_path: Path) -> dict[str, list]:
-    """Every table but the build log, each row sorted, with source ids replaced by the path
-    they stand for (an id is only a row number)."""
+    """Every table but the build log, each row sorted. Source ids are compared as they are
+    (they come from the file's path); a reject's own id is only a row number."""
     with sqlite3.connect(db_path) as connection:
-        paths = dict(connection.execute("select id, path from sources"))
         tables = [name for (name,) in connection.execute(
             "select name from sqlite_master where type = 'table' and name not like '%fts%'")]
         dump = {}
@@ -54,9 +53,7 @@ def canonical(db_path: Path) -> dict[str, list]:
             rows = []
             for row in cursor:
                 values = dict(zip(columns, row, strict=True))
-                values.pop("id" if table in ("sources", "rejects") else "", None)
-                if "source_id" in values:
-                    values["source_id"] = paths.get(values["source_id"])
+                values.pop("id" if table == "rejects" else "", None)
                 rows.append(tuple(sorted(values.items(), key=lambda item: item[0])))
             dump[table] = sorted(rows, key=repr)
         dump["search"] = sorted(connection.execute(

@@ -383,7 +383,8 @@ class Store:
         self.earlier_records = {}
         if not existing:
             return self.db["sources"].insert(
-                {"path": path, "format": format, "sha256": sha256}).last_pk
+                {"id": self.new_source_id(path), "path": path, "format": format,
+                 "sha256": sha256}).last_pk
         source_id = existing[0]
         self.earlier_records = {
             (key, record_hash): (copies, stored) for key, record_hash, copies, stored in
@@ -391,6 +392,16 @@ class Store:
                             "where source_id = ?", [source_id])
         }
         self.db.execute("delete from rejects where source_id = ?", [source_id])
+        return source_id
+
+    def new_source_id(self, path: str) -> int:
+        """A source file's id, taken from its path rather than from the order files were first
+        read in, so that a database brought up to date and one built afresh number their
+        sources alike. 48 bits of the path's sha256; the next free number should two collide."""
+        digest = hashlib.sha256(path.encode("utf-8", "surrogatepass")).digest()
+        source_id = int.from_bytes(digest[:6], "big")
+        while self.db.execute("select 1 from sources where id = ?", [source_id]).fetchone():
+            source_id += 1
         return source_id
 
     def close_source(self, source_id: int, account: dict) -> None:
