@@ -148,6 +148,17 @@ def test_a_question_with_no_answer_yet_is_found_by_the_date_it_was_answered_late
     assert citations_of(db, "c-2025-12-01-95001")[0][1] == "unresolved"
 
 
+def test_uins_a_source_got_wrong_never_stop_the_pass(tmp_path):
+    db = archive_db(tmp_path, [
+        question("c-2024-07-17-1", "1", "2024-07-17"),
+        question("c-2024-07-18-x", "\u00b2", "2024-07-18"),  # a superscript two: a digit to isdigit()
+        question("c-2024-07-19-y", "9" * 5000, "2024-07-19"),
+        question("c-2024-07-20-z", "13", "2024-07-20", text="pursuant to PQ \u0661\u0662\u0663 and PQ 12"),
+        question("c-2024-07-18-w", "12", "2024-07-18", "2024-07-22"),
+    ])
+    assert citations_of(db, "c-2024-07-20-z") == [("12", "resolved", "uin+session", "c-2024-07-18-w")]
+
+
 # -- links in page text -----------------------------------------------------------------
 
 

@@ -45,13 +45,13 @@ DATE = re.compile(
 CUE = (r"(?:(?:written\s+)?(?:parliamentary\s+)?(?:questions?|answers?)|w?pqs?)"
        r"(?:\s+(?:uins?|numbers?|no\.|nos\.|ref(?:erence)?s?\.?|answer))?"
        r"|uins?")
-NUMBER = r"(?:hl\s?\d{1,6}|\d{2,6})"
+NUMBER = r"(?:hl\s?[0-9]{1,6}|[0-9]{2,6})"
 # A number after a cue word, with any further numbers listed after it ("Questions 1652 and
 # 1653", "UIN 15923 and UIN 15934"), or a Lords number standing alone ("HL4404").
 REFERENCE = re.compile(
     rf"\b(?:(?P<cue>{CUE})[\s,:#\u200b]*(?P<first>{NUMBER})"
     rf"(?P<more>(?:\s*(?:,|and|&|or)\s*(?:(?:{CUE})\s*)?{NUMBER}\b)*)"
-    r"|(?P<lords>HL\d{1,6}))\b(?![/.,-]?\d)",
+    r"|(?P<lords>HL[0-9]{1,6}))\b(?![/.,-]?[0-9])",
     re.IGNORECASE)
 LISTED_NUMBER = re.compile(NUMBER, re.IGNORECASE)
 # A date written just after a reference: "UIN 7203 on 21 December 2023", "PQ 5332 (answered
@@ -141,7 +141,9 @@ def find_references(text: str | None, field: str, house: str, written_on: str | 
         bare_question = bool(match["cue"]) and match["cue"].lower().rstrip("s") in BARE_CUES
         for number in numbers:
             uin, cited_house = normal_uin(number)
-            weak = bare_question and not cited_date and uin.isdigit() and int(uin) < SMALL_NUMBER
+            number_value = uin_number(uin)
+            weak = (bare_question and not cited_date and not uin.startswith("HL")
+                    and number_value is not None and number_value < SMALL_NUMBER)
             references.append(Reference(field, match.start(), match.group(), cited_house or house,
                                         uin, cited_date, weak))
         previous_end = match.end()
@@ -151,9 +153,13 @@ def find_references(text: str | None, field: str, house: str, written_on: str | 
 # -- sessions --------------------------------------------------------------------------
 
 
+UIN_NUMBER = re.compile(r"(?:HL\s*)?([0-9]{1,9})", re.IGNORECASE)
+
+
 def uin_number(uin: str | None) -> int | None:
-    digits = re.sub(r"^HL\s*", "", uin or "", flags=re.IGNORECASE)
-    return int(digits) if digits.isdigit() else None
+    "The number of a UIN ('HL4404' -> 4404); None for anything else a source may hold."
+    match = UIN_NUMBER.fullmatch(uin or "")
+    return int(match[1]) if match else None
 
 
 class Sessions:
