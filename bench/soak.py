@@ -21,6 +21,7 @@ Exits 1 on any mismatch or error. Run with `make soak`.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import os
 import shutil
@@ -35,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from answers import downloads
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -64,6 +67,10 @@ LOAD_SECONDS = 30
 REQUEST_TIMEOUT = 20
 KEEPALIVE_SECONDS = 2
 MAX_PATHS_SHOWN = 3
+SNAPSHOT = downloads.DATABASE_FILE
+# Every build dates itself by this one time (the reproducible-builds convention), so that builds
+# made minutes apart can be compared byte for byte.
+BUILD_EPOCH = "1764547200"
 
 
 class SoakError(Exception):
@@ -169,21 +176,30 @@ def index_tables(connection: sqlite3.Connection) -> set[str]:
             if table == name or table.startswith(f"{name}_")}
 
 
+# What records the history of builds rather than what the database holds: the change log and
+# the generation counters in `meta` differ, by design, between an update and a fresh build.
+BUILD_HISTORY_TABLES = {"changes"}
+BUILD_HISTORY_META = ("generation", "rebuilt_generation")
+
+
 def db_dump(db_path: Path) -> dict[str, list]:
-    """A canonical dump: the schema, every table's rows sorted, and whether each full-text
-    index agrees with its content (checked on a copy: the check needs a writable database)."""
+    """A canonical dump: the schema, every table's rows sorted (the build history left out), and
+    whether each full-text index agrees with its content (checked on a copy: the check needs a
+    writable database)."""
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         schema = sorted(connection.execute(
             "select type, name, tbl_name, sql from sqlite_master where name not like 'sqlite_%'"))
         dump = {"(schema)": (("type", "name", "tbl_name", "sql"), schema)}
-        skipped = index_tables(connection)
+        skipped = index_tables(connection) | BUILD_HISTORY_TABLES
         for (table,) in connection.execute(
                 "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'"):
             if table not in skipped:
                 cursor = connection.execute(f'select * from "{table}"')
                 columns = tuple(column[0] for column in cursor.description)
-                dump[table] = (columns, sorted(cursor.fetchall(), key=repr))  # any mix of types
+                rows = [row for row in cursor.fetchall()
+                        if not (table == "meta" and row[0] in BUILD_HISTORY_META)]
+                dump[table] = (columns, sorted(rows, key=repr))  # any mix of types
         virtual = virtual_tables(connection)
     finally:
         connection.close()
@@ -394,13 +410,45 @@ def file_names(folder: Path) -> dict[str, str]:
     return {path.name: "" for path in folder.iterdir() if path.is_file()}
 
 
-def compare_stage(stage: str, reference: Build, build: Build) -> list[str]:
+def compare_stage(stage: str, reference: Build, build: Build, updated: bool = False) -> list[str]:
     if stage == "db":
         # A killed build must leave no temporary file behind once it has been run again.
         leftovers = diff_trees(file_names(reference.folder), file_names(build.folder))
         return diff_dumps(db_dump(reference.db), db_dump(build.db)) + leftovers
+    if stage == "site" and updated:
+        return diff_trees(site_by_content(reference.site), site_by_content(build.site))
     folder = getattr(reference, stage)
     return diff_trees(tree_digests(folder), tree_digests(getattr(build, stage)))
+
+
+def site_by_content(site: Path) -> dict[str, str]:
+    """The site's digests, with the downloadable database taken by its content. A database
+    brought up to date holds what a fresh one holds, but SQLite lays its pages out in the order
+    rows arrived, so the file's bytes (and its checksum and size, which the downloads' other
+    files state) differ. Those three values are masked in every downloads file, and the
+    database itself is compared as a canonical dump."""
+    digests = tree_digests(site)
+    snapshot = site / "downloads" / SNAPSHOT
+    if not snapshot.is_file():
+        return digests
+    size = snapshot.stat().st_size
+    masks = [file_digest(snapshot).encode(), f'"bytes": {size},'.encode(),
+             f">{downloads.file_size(size)}<".encode()]
+    for path in (site / "downloads").iterdir():
+        if path.is_file() and path.name != SNAPSHOT:
+            data = path.read_bytes()
+            for mask in masks:
+                data = data.replace(mask, b"<database snapshot>")
+            digests[str(path.relative_to(site))] = hashlib.sha256(data).hexdigest()
+    unpacked = snapshot.with_name("unpacked.db")
+    with gzip.open(snapshot) as packed, unpacked.open("wb") as target:
+        shutil.copyfileobj(packed, target)
+    try:
+        digests[f"downloads/{SNAPSHOT}"] = hashlib.sha256(
+            repr(db_dump(unpacked)).encode()).hexdigest()
+    finally:
+        unpacked.unlink()
+    return digests
 
 
 def run_trial(trial: Trial, reference: Build, base: Build, tally: StageTally) -> None:
@@ -414,7 +462,8 @@ def run_trial(trial: Trial, reference: Build, base: Build, tally: StageTally) ->
         return
     tally.kills += 1
     run_stage(command, log)
-    if tally.record(trial.name, compare_stage(trial.stage, reference, build)):
+    differences = compare_stage(trial.stage, reference, build, updated=trial.start == "update")
+    if tally.record(trial.name, differences):
         shutil.rmtree(build.folder)  # a mismatched trial's folder is kept, to look into
 
 
@@ -426,7 +475,8 @@ def check_update(reference: Build, base: Build, tallies: dict[str, StageTally]) 
     shutil.copytree(base.folder, build.folder)
     runs = build_all(build, FULL_SLICE, LOGS / "update.log")
     for stage in STAGES:
-        tallies[stage].record(f"{stage}-update-no-kill", compare_stage(stage, reference, build))
+        tallies[stage].record(f"{stage}-update-no-kill",
+                              compare_stage(stage, reference, build, updated=True))
     return runs
 
 
@@ -637,6 +687,7 @@ def main() -> int:
         print(f"soak: the corpus slice is missing: {', '.join(missing)}", file=sys.stderr)
         return 1
     started = time.monotonic()
+    os.environ["SOURCE_DATE_EPOCH"] = BUILD_EPOCH  # the stages run as child processes
     shutil.rmtree(WORK, ignore_errors=True)
     reference, base = Build(WORK / "reference"), Build(WORK / "base")
     print("Building the reference (full slice) and base (smaller slice) archives...", flush=True)

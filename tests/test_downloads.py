@@ -422,3 +422,13 @@ def test_hostile_text_round_trips_and_stays_in_the_folder(copy_of_database, tmp_
     assert from_csv[hostile["key"]] == {name: as_csv_cell(value)
                                         for name, value in expected.items()}
     assert from_ndjson[hostile["key"]]["answer_text"] == ""  # kept apart from null
+
+
+def test_the_build_date_follows_source_date_epoch(tmp_path, monkeypatch):
+    "Two builds of the same database can be compared byte for byte when both date themselves alike."
+    database = tmp_path / "answers.db"
+    database.write_bytes(b"")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    assert downloads.build_time(database) == "2025-12-01T00:00:00Z"
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert downloads.build_time(database) != "2025-12-01T00:00:00Z"

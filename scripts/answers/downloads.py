@@ -205,8 +205,10 @@ def database_digest(db: sqlite3.Connection, groups: list[Group]) -> str:
 
 
 def build_time(db_path: Path) -> str:
-    "When the database was last written (UTC), to the second."
-    seconds = int(os.stat(db_path).st_mtime)
+    """When the database was last written (UTC), to the second; or, where SOURCE_DATE_EPOCH is
+    set (the reproducible-builds convention), that time, so that two builds can be compared."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    seconds = int(epoch) if epoch.isdigit() else int(os.stat(db_path).st_mtime)
     return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
