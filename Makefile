@@ -9,12 +9,15 @@ MEMBERS ?= $(if $(SHARED_MEMBERS),$(SHARED_MEMBERS),reference/members)
 SITE_PORT ?=
 DATASETTE_PORT ?=
 BASE_URL ?=
+# make bench-scale: the largest size asked for, and the minutes it may spend measuring.
+N ?= 1000000
+SCALE_MINUTES ?= 40
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ANSWERS := $(BIN)/answers
 
-.PHONY: help setup db pages site build serve lint test test-fast bench soak fetch extract clean
+.PHONY: help setup db pages site build serve lint test test-fast bench bench-scale soak fetch extract clean
 .DELETE_ON_ERROR:
 
 help: ## List the targets
@@ -48,8 +51,11 @@ fetch: $(VENV)/.installed ## New and changed questions from the official API int
 extract: $(VENV)/.installed ## Remake reference/members: the member rows content/ needs, from ../shared/corpus/members
 	$(ANSWERS) extract-members content --members ../shared/corpus/members --out reference
 
-bench: $(VENV)/.installed ## Time each stage over the whole shared corpus and the JSON API; print the figures
+bench: $(VENV)/.installed ## Whole corpus: make build's cases, site stage vs Hugo, Datasette under load; writes docs/BENCHMARKS.md
 	$(BIN)/python bench/run.py
+
+bench-scale: $(VENV)/.installed ## Whole pipeline at growing sizes up to N questions (synthetic copies; SCALE_MINUTES=40)
+	N=$(N) SCALE_MINUTES=$(SCALE_MINUTES) $(BIN)/python bench/scale.py
 
 soak: $(VENV)/.installed ## Kill each stage part way and rebuild, compare with a clean build; then serve under load
 	$(BIN)/python bench/soak.py

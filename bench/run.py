@@ -1,103 +1,264 @@
-"""Benchmarks: time and peak memory of each build stage over the shared corpus, then the
-response times of the JSON API. Prints figures; asserts nothing.
+"""Benchmarks (`make bench`): the whole shared corpus through every stage, each figure measured
+beside its anchor in the same run, since absolute times on a shared machine mean little.
 
-Run with `make bench` (it builds into build/bench/, leaving build/ alone).
+- `make build`: fresh, nothing changed, one new answer filed in the current month's API file,
+  a correction to an old question (db, pages, site with downloads, search indexing).
+- The site stage against Hugo on the same Markdown pages: cold, after a template change,
+  nothing changed, one page changed.
+- Datasette under loopback load with wrk: `answers serve` against plain `datasette -i`.
+
+Reads content/ and ../shared/corpus; writes build/bench/ (a copy of content/ whose current
+month it changes, the build, Hugo's project) and docs/BENCHMARKS.md. Prints one table. It never
+fails on a time: goals are reported as met or not.
 """
 
 from __future__ import annotations
 
-import asyncio
+import datetime
 import os
-import resource
-import statistics
+import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from build import Build, BuildFigures
+from edits import CurrentMonth
+from hugo import HugoSite
+from load import compare
+from measure import Measured, load_average, machine, run_measured
+from report import Goal, Table, goals_markdown, goals_text, megabytes, seconds, write_markdown
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 BIN = Path(sys.executable).parent
 OUT = ROOT / "build" / "bench"
-SOURCES = [
-    ROOT / "content",
-    CORPUS / "uk-parliament-wq-api-json",
-    CORPUS / "uk-parliament-wq-longform-sqlite",
-    CORPUS / "twfy-parlparse-xml",
-    CORPUS / "data-parliament-uk-answered-csv",
-]
+CORPUS_SOURCES = [CORPUS / "uk-parliament-wq-api-json", CORPUS / "uk-parliament-wq-longform-sqlite"]
 MEMBERS = [CORPUS / "members", CORPUS / "parlparse-members"]
+QUESTION_TEMPLATE = ROOT / "templates" / "site" / "question.html"
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+GB4 = 4096
 
 
-def run_stage(name: str, command: list[str]) -> None:
-    "Run one stage as its own process and print its wall time and peak memory."
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest of any child so far: report it only when it grew.
-    memory = f"{peak / 1024:.0f} MB" if peak > before else f"<= {before / 1024:.0f} MB"
-    print(f"{name:<28}{seconds:>9.1f} s{memory:>14}")
+def ensure_tools() -> None:
+    "Hugo and wrk are the anchors: install them with apt-get when missing."
+    missing = [tool for tool in ("hugo", "wrk") if shutil.which(tool) is None]
+    if missing:
+        subprocess.run(["apt-get", "install", "-y", *missing], check=False)
+    still = [tool for tool in missing if shutil.which(tool) is None]
+    if still:
+        sys.exit(f"bench needs {', '.join(still)}: apt-get install -y {' '.join(still)}")
 
 
-def stages() -> None:
-    db = OUT / "answers.db"
-    members = [flag for path in MEMBERS for flag in ("--members", str(path))]
-    print(f"{'stage':<28}{'time':>11}{'peak memory':>14}")
-    if db.exists():
-        db.unlink()
-    run_stage("db (full corpus, fresh)", [str(BIN / "answers"), "db", *map(str, SOURCES),
-                                          "--db", str(db), *members])
-    run_stage("db (nothing changed)", [str(BIN / "answers"), "db", *map(str, SOURCES),
-                                       "--db", str(db), *members])
-    for stage, args in (("pages", ["--db", str(db), "--out", str(OUT / "pages")]),
-                        ("site", ["--db", str(db), "--pages", str(OUT / "pages"),
-                                  "--out", str(OUT / "site")])):
-        if stage_available(stage):
-            run_stage(f"{stage} (fresh)", [str(BIN / "answers"), stage, *args])
-            run_stage(f"{stage} (nothing changed)", [str(BIN / "answers"), stage, *args])
+# -- make build -----------------------------------------------------------------------------------
+
+def build_row(table: Table, case: str, figures: BuildFigures) -> None:
+    table.add(f"make build: {case}", seconds(figures.seconds),
+              f"db {seconds(figures.db.seconds)}, pages {seconds(figures.pages.seconds)}, "
+              f"site {seconds(figures.phases['render_s'])} + search {seconds(figures.phases['search_s'])}",
+              f"db {megabytes(figures.db.peak_mb)}, pages {megabytes(figures.pages.peak_mb)}, "
+              f"site {megabytes(figures.site.peak_mb)}")
 
 
-def stage_available(stage: str) -> bool:
-    result = subprocess.run([str(BIN / "answers"), stage, "--help"], capture_output=True)
-    return result.returncode == 0
+def build_cases(build: Build, month: CurrentMonth) -> dict[str, BuildFigures]:
+    "Fresh, then each update in turn on top of the last, as a working archive sees them."
+    results = {}
+    results["fresh"] = build.run()
+    results["no change"] = build.run()
+    month.file([month.bench_question(answered=True)])
+    results["one new answer"] = build.run()
+    month.file([month.correction()])
+    results["correction to an old question"] = build.run()
+    return results
 
 
-async def api_timings() -> None:
-    """Median server time and size of typical API requests, in process (no network), with
-    the configuration `answers serve` uses."""
-    from answers.serve import ensure_inspect_file, make_datasette
+# -- the site stage against Hugo -------------------------------------------------------------------
 
-    db_path = OUT / "answers.db"
-    ds = make_datasette(db_path, inspect_file=ensure_inspect_file(db_path))
-    key = (await ds.client.get("/answers/questions.json?_shape=array&_size=1&_col=key")).json()[0]["key"]
-    requests = {
-        "table page (default)": "/answers/questions.json",
-        "table page, 100 rows": "/answers/questions.json?_size=100",
-        "listing without answers, 100": "/answers/question_list.json?_size=100&_nofacet=1",
-        "one row": f"/answers/questions/{key}.json",
-        "full-text search": "/answers/questions.json?_search=school+funding",
-        "facet by body": "/answers/questions.json?_facet=answering_body&_size=0",
-    }
-    print(f"\n{'API request':<28}{'median':>11}{'size':>14}")
-    for name, path in requests.items():
-        times, size = [], 0
-        for _ in range(7):
-            started = time.perf_counter()
-            response = await ds.client.get(path)
-            times.append(time.perf_counter() - started)
-            size = len(response.content)
-        print(f"{name:<28}{statistics.median(times) * 1000:>8.0f} ms{size / 1024:>11.0f} KB")
+class TemplateChange:
+    """A visible change to the question template, undone afterwards whatever happens (the
+    benchmark edits the working tree's template: the site stage has no other template folder)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.original = path.read_text(encoding="utf-8")
+
+    def __enter__(self):
+        head, tail = self.original.rsplit("{% endblock %}", 1)
+        self.path.write_text(head + "<!-- benchmark template change -->\n{% endblock %}" + tail, encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc):
+        self.path.write_text(self.original, encoding="utf-8")
+
+
+def change_one_page(pages: Path) -> None:
+    page = next(iter(sorted(pages.glob("commons/*/*/index.md"))))
+    page.write_text(page.read_text(encoding="utf-8") + "\nA sentence added by the benchmark.\n", encoding="utf-8")
+
+
+def hugo_cases(build: Build) -> list[tuple[str, Measured, Measured]]:
+    """Each case Hugo first, then our site stage (without search, measured apart), on the same
+    pages folder."""
+    site = OUT / "site-vs-hugo"
+    shutil.rmtree(site, ignore_errors=True)
+    hugo = HugoSite(OUT, build.pages)
+    hugo.write_project()
+    ours = [str(BIN / "answers"), "site", "--db", str(build.db), "--pages", str(build.pages),
+            "--out", str(site), "--no-search"]
+    cases = [("cold", hugo.build(), run_measured(ours))]
+    with TemplateChange(QUESTION_TEMPLATE):
+        hugo.change_template("benchmark template change")
+        cases.append(("warm: template changed", hugo.build(), run_measured(ours)))
+    cases.append(("no change", hugo.build(), run_measured(ours)))
+    change_one_page(build.pages)
+    cases.append(("one page changed", hugo.build(), run_measured(ours)))
+    return cases
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+def prepare(today: datetime.date) -> tuple[Build, CurrentMonth]:
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir(parents=True)
+    content = OUT / "content"
+    shutil.copytree(ROOT / "content", content)
+    month = CurrentMonth(content, CORPUS / "uk-parliament-wq-api-json" / "2024-08.json.gz", today)
+    month.file([month.bench_question(answered=False)])  # the month as fetched before its answer came
+    return Build(OUT, [content, *CORPUS_SOURCES], MEMBERS), month
+
+
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}" if theirs else "n/a (no request completed on plain Datasette)"
+
+
+def pages_in(build: Build) -> int:
+    return int(subprocess.run(["sqlite3", str(build.db), "select count(*) from questions"],
+                              capture_output=True, text=True, check=True).stdout)
+
+
+def sample_row(build: Build) -> str:
+    return subprocess.run(["sqlite3", str(build.db),
+                           "select key from questions where answer_html is not null order by key limit 1 offset 1000"],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def main() -> None:
     if not CORPUS.is_dir():
         sys.exit(f"The shared corpus is missing: expected {CORPUS}")
-    OUT.mkdir(parents=True, exist_ok=True)
-    print(f"Benchmarks on {os.cpu_count()} cores, corpus {CORPUS}\n")
-    stages()
-    asyncio.run(api_timings())
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the template change is undone
+    ensure_tools()
+    started, load_before = time.perf_counter(), load_average()
+    today = datetime.date.today()
+    build, month = prepare(today)
+    print(f"Benchmarks on {os.cpu_count()} cores, load average {load_before}; building into {OUT}", flush=True)
+
+    table = Table(["measure", "time", "detail", "peak memory"])
+    builds = build_cases(build, month)
+    for case, figures in builds.items():
+        build_row(table, case, figures)
+    print(table.text(), flush=True)
+    pages = pages_in(build)
+
+    hugo = hugo_cases(build)
+    for case, theirs, ours in hugo:
+        table.add(f"site vs Hugo: {case}", seconds(ours.seconds),
+                  f"{pages / ours.seconds:,.0f} pages/s, {theirs.seconds / ours.seconds:.2f}x Hugo "
+                  f"(Hugo {seconds(theirs.seconds)}, {pages / theirs.seconds:,.0f} pages/s)",
+                  f"ours {megabytes(ours.peak_mb)}, Hugo {megabytes(theirs.peak_mb)}")
+    print(table.text(), flush=True)
+
+    search = builds["one new answer"].phases
+    table.add("search index after one new answer", seconds(search["search_s"]),
+              f"{search['indexed']:,} questions re-indexed", megabytes(search["search_peak_mb"]))
+
+    load = list(compare(build.out, sample_row(build), "Department for Education"))
+    for name, ours, plain in load:
+        table.add(f"Datasette: {name}", f"p50 {ours.p50_ms:.0f} ms",
+                  f"answers serve: {ours.requests_per_s:.0f} req/s, p99 {ours.p99_ms:.0f} ms, "
+                  f"{ours.errors} errors; plain datasette -i: {plain.requests_per_s:.0f} req/s, "
+                  f"p50 {plain.p50_ms:.0f} ms, p99 {plain.p99_ms:.0f} ms, {plain.errors} errors; "
+                  f"ratio {ratio(ours.requests_per_s, plain.requests_per_s)}", "")
+    load_after = load_average()
+    goals = judge(builds, hugo, load)
+    print()
+    print(table.text())
+    print(f"\nGoals:\n{goals_text(goals)}")
+    print(f"\nLoad average {load_before} before, {load_after} after; {pages:,} questions; "
+          f"{(time.perf_counter() - started) / 60:.1f} min in all. Written to {DOC.relative_to(ROOT)}.")
+    write_document(table, goals, pages, load_before, load_after, today)
+
+
+def judge(builds: dict[str, BuildFigures], hugo, load) -> list[Goal]:
+    ratios = {case: theirs.seconds / ours.seconds for case, theirs, ours in hugo}
+    peaks = [figure for figures in builds.values() for figure in (figures.db, figures.pages, figures.site)]
+    peaks += [ours for _, _, ours in hugo]
+    served = {name: (ours, plain) for name, ours, plain in load}
+    row_ours, row_plain = served["row JSON"]
+    listing = served["question_list.json (default)"][0]
+    biggest = max(figure.peak_mb for figure in peaks)
+
+    def build_goal(case: str, limit: float) -> Goal:
+        took = builds[case].seconds
+        return Goal(f"{case} through make build <= {limit:g} s", took <= limit, seconds(took))
+
+    return [
+        build_goal("one new answer", 2), build_goal("no change", 1),
+        build_goal("correction to an old question", 2), build_goal("fresh", 90),
+        Goal("site stage cold >= 0.6x Hugo's pages/s", ratios["cold"] >= 0.6, f"{ratios['cold']:.2f}x"),
+        Goal("site stage warm (template change) >= 2.5x Hugo's pages/s",
+             ratios["warm: template changed"] >= 2.5, f"{ratios['warm: template changed']:.2f}x"),
+        Goal("peak memory of every stage <= 4 GB", biggest <= GB4, f"largest {megabytes(biggest)}"),
+        Goal("answers serve >= plain Datasette's req/s on row JSON",
+             row_ours.requests_per_s >= row_plain.requests_per_s,
+             f"{row_ours.requests_per_s:.0f} vs {row_plain.requests_per_s:.0f} req/s"),
+        Goal("default question_list.json p50 <= 100 ms at 10 connections", listing.p50_ms <= 100,
+             f"{listing.p50_ms:.0f} ms"),
+    ]
+
+
+def write_document(table: Table, goals: list[Goal], pages: int, load_before: str, load_after: str,
+                   today: datetime.date) -> None:
+    facts = machine()
+    facts["load average (1/5/15 min) before / after"] = f"{load_before}; {load_after}"
+    machine_rows = "\n".join(f"- {name}: {value}" for name, value in facts.items())
+    intro = f"""
+# Benchmarks
+
+Measured by `make bench` (`bench/run.py`) on {today.isoformat()}, over the whole shared corpus
+({pages:,} questions: `content/`, the API JSON and the longform files, as in the README's
+`make serve SOURCES=…`). The machine is shared: every figure is measured beside its anchor in the
+same run (Hugo, plain Datasette) and read as a ratio; the load average is recorded with it.
+`make bench` prints this table and rewrites this file; it never fails on a time.
+"""
+    commands = """
+- **make build** runs, as `make build` does, `answers db SOURCES --db build/bench/answers.db
+  --members …`, `answers pages`, then the site stage (`bench/site_phases.py`: `site.build_site`
+  then `search.update_index`, what `answers site` runs, timed apart). Peak memory is the largest
+  process of each stage (`wait4`, as `/usr/bin/time -v` reports it; render workers and Pagefind
+  included). Cases in order, each on top of the last: *fresh* (empty `build/bench/`); *no change*;
+  *one new answer*: the current month's `content/api/YYYY-MM.json.gz` (a copy of content/ in
+  build/bench/) rewritten through the fetch stage's `MonthFile` with a list page holding the
+  answered snapshot of a question it already held unanswered (UIN `BENCH-1`); *correction to an
+  old question*: one more list page in the same file, holding an answered 2024 question marked
+  corrected today with a changed answer.
+- **site vs Hugo**: Hugo {hugo} with a config and one template of our own (title and content,
+  no theme, no list pages), `contentDir` set to `build/bench/pages`, against
+  `answers site --no-search` into `build/bench/site-vs-hugo`. Each case runs Hugo first, then
+  ours. Pages/s counts question pages; our stage also writes listings, feeds, the sitemap and
+  downloads in that time. *warm*: a visible change to `templates/site/question.html` (and to
+  Hugo's template), undone afterwards; *one page changed*: a sentence added to one page's
+  Markdown. Hugo rebuilds everything each time; ours renders only what changed. A ratio is
+  Hugo's time over ours (above 1: we are faster).
+- **search index**: the search phase of the *one new answer* build: the bundles whose years the
+  site build touched, re-indexed by Pagefind. Its memory is the largest child process.
+- **Datasette**: `answers serve --build build/bench` against `datasette serve -i
+  build/bench/answers.db` (no metadata, no plugins), both up together, each request kind for
+  8 s with `wrk -t 2 -c 10 --latency` against ours then plain. Errors count non-2xx answers,
+  timeouts and socket errors.
+""".replace("{hugo}", facts["Hugo"].split()[1] if " " in facts["Hugo"] else facts["Hugo"])
+    write_markdown(DOC, intro, [("Figures", table.markdown()), ("Goals", goals_markdown(goals)),
+                                ("What was run", commands), ("Machine", machine_rows)])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,168 @@
+"""Scale benchmark (`make bench-scale N=…`): the whole pipeline (db, pages, site with search)
+over the real corpus and synthetic copies of it, at growing sizes, to see how time per question
+and peak memory grow.
+
+Synthetic questions are real API records with new keys, labelled as synthetic in the data: an
+id raised by 10,000,000 a copy, a UIN prefixed `SYN<copy>-` (so keys read
+`commons-2024-08-30-syn1-3283`), in files named `synthetic-copy-<copy>-<month>.json.gz`. They are
+written under `build/scale/synthetic/`, never in content/. Sizes double (1x the corpus, 2x, 4x…)
+while the next one is expected to fit in the time budget (SCALE_MINUTES, default 40) and the free
+disk; sizes up to N that were not run are projected from the growth measured between the two
+largest sizes that were, and are marked as projected.
+
+Reads content/ and ../shared/corpus; writes build/scale/ and the "Scale" section of
+docs/BENCHMARKS.md. Prints a table.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+from build import Build
+from measure import load_average, machine
+from report import Table, megabytes
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+API = CORPUS / "uk-parliament-wq-api-json"
+OUT = ROOT / "build" / "scale"
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+MEMBERS = [CORPUS / "members", CORPUS / "parlparse-members"]
+ID_STEP = 10_000_000
+
+
+def synthetic(value: dict, copy: int) -> dict:
+    "A real record under new keys: its id, UIN and grouped questions' UINs all moved."
+    prefix = f"SYN{copy}-"
+    value = dict(value, id=value["id"] + copy * ID_STEP, uin=prefix + str(value["uin"]))
+    value["groupedQuestions"] = [prefix + str(uin) for uin in value.get("groupedQuestions") or []]
+    value["groupedQuestionsDates"] = [dict(entry, questionUin=prefix + str(entry.get("questionUin")))
+                                      for entry in value.get("groupedQuestionsDates") or []]
+    return value
+
+
+def write_copy(copy: int, folder: Path) -> None:
+    "One synthetic copy of every month of the API JSON, one file per month."
+    folder.mkdir(parents=True, exist_ok=True)
+    for month in sorted(API.glob("*.json.gz")):
+        items = json.loads(gzip.decompress(month.read_bytes()))
+        moved = [{"value": synthetic(item["value"], copy), "links": item.get("links", [])} for item in items]
+        data = json.dumps(moved, ensure_ascii=False, separators=(",", ":")).encode()
+        target = folder / f"synthetic-copy-{copy:03d}-{month.name}"
+        target.write_bytes(gzip.compress(data, compresslevel=1, mtime=0))
+
+
+def run_size(copies: int) -> dict:
+    "A fresh build of the corpus plus copies-1 synthetic copies; its figures per stage."
+    synthetic_dir = OUT / "synthetic" / f"{copies}x"
+    for copy in range(1, copies):
+        write_copy(copy, synthetic_dir)
+    out = OUT / f"{copies}x"
+    shutil.rmtree(out, ignore_errors=True)
+    sources = [ROOT / "content", API, CORPUS / "uk-parliament-wq-longform-sqlite"]
+    if copies > 1:
+        sources.append(synthetic_dir)
+    build = Build(out, sources, MEMBERS)
+    figures = build.run()
+    with sqlite3.connect(build.db) as connection:
+        questions = connection.execute("select count(*) from questions").fetchone()[0]
+    disk = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+    result = {"copies": copies, "questions": questions, "measured": True, "disk_mb": disk / 2**20,
+              "db_s": figures.db.seconds, "pages_s": figures.pages.seconds,
+              "render_s": figures.phases["render_s"], "search_s": figures.phases["search_s"],
+              "db_mb": figures.db.peak_mb, "pages_mb": figures.pages.peak_mb,
+              "site_mb": figures.site.peak_mb, "load": load_average()}
+    shutil.rmtree(out)  # the next size needs the disk
+    shutil.rmtree(synthetic_dir)
+    return result
+
+
+def projected(last: dict, before: dict, questions: int) -> dict:
+    """Figures at a size not run: each time and memory grown as a power of the size, the
+    exponent taken from the two largest measured sizes (1 when only one was measured)."""
+    result = {"copies": None, "questions": questions, "measured": False, "load": "",
+              "disk_mb": last["disk_mb"] * questions / last["questions"]}
+    for name in ("db_s", "pages_s", "render_s", "search_s", "db_mb", "pages_mb", "site_mb"):
+        exponent = 1.0
+        if before and before[name] > 0 and last[name] > 0:
+            exponent = math.log(last[name] / before[name]) / math.log(last["questions"] / before["questions"])
+        result[name] = last[name] * (questions / last["questions"]) ** exponent
+    return result
+
+
+def table_of(results: list[dict]) -> Table:
+    table = Table(["questions", "measured?", "total", "per 1,000 questions", "db / pages / site / search",
+                   "peak memory db / pages / site", "output on disk", "load average"])
+    for row in results:
+        total = row["db_s"] + row["pages_s"] + row["render_s"] + row["search_s"]
+        table.add(f"{row['questions']:,}", "measured" if row["measured"] else "projected",
+                  f"{total / 60:.1f} min", f"{total / row['questions'] * 1000:.2f} s",
+                  " / ".join(f"{row[name]:.0f} s" for name in ("db_s", "pages_s", "render_s", "search_s")),
+                  " / ".join(megabytes(row[name]) for name in ("db_mb", "pages_mb", "site_mb")),
+                  f"{row['disk_mb'] / 1024:.1f} GB", row["load"])
+    return table
+
+
+def write_section(table: Table, target: int, budget: float) -> None:
+    "Replace the Scale section of docs/BENCHMARKS.md (the last one), keeping the rest."
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    text = text.split("\n## Scale\n")[0].rstrip() + "\n"
+    facts = machine()
+    section = f"""
+## Scale
+
+`make bench-scale N={target}` (`bench/scale.py`): fresh builds of the whole pipeline (db, pages,
+site with downloads and search) over the real corpus plus synthetic copies of its API JSON
+(real records with new ids and UINs prefixed `SYN<copy>-`, in files named
+`synthetic-copy-…`, written under `build/scale/`), doubling the size while the next size was
+expected to fit a {budget:.0f}-minute budget and the free disk. Rows marked *projected* were not
+run: each figure is grown from the largest measured size as a power of the size, with the
+exponent measured between the two largest sizes. Machine: {facts['cores']} cores,
+{facts['memory']}, Python {facts['Python']}.
+
+{table.markdown()}
+"""
+    DOC.write_text(text + section, encoding="utf-8")
+
+
+def main() -> None:
+    target = int(os.environ.get("N") or (sys.argv[1] if len(sys.argv) > 1 else 1_000_000))
+    budget = float(os.environ.get("SCALE_MINUTES") or 40)
+    started = time.perf_counter()
+    results: list[dict] = []
+    copies = 1
+    while True:
+        print(f"Building {copies}x the corpus (load average {load_average()})…", flush=True)
+        results.append(run_size(copies))
+        print(table_of(results).text(), flush=True)
+        last = results[-1]
+        spent = (time.perf_counter() - started) / 60
+        next_minutes = (last["db_s"] + last["pages_s"] + last["render_s"] + last["search_s"]) / 60 * 2.2
+        free_gb = shutil.disk_usage(ROOT).free / 2**30
+        if last["questions"] >= target or spent + next_minutes > budget or \
+                last["disk_mb"] * 2.5 / 1024 > free_gb - 10:
+            break
+        copies *= 2
+    before = results[-2] if len(results) > 1 else None
+    size = results[-1]["questions"] * 2
+    while size < target:
+        results.append(projected(last, before, size))
+        size *= 2
+    if results[-1]["questions"] < target:
+        results.append(projected(last, before, target))
+    table = table_of(results)
+    print(table.text())
+    write_section(table, target, budget)
+    print(f"\n{(time.perf_counter() - started) / 60:.1f} min; written to {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
