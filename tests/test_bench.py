@@ -1,0 +1,66 @@
+"""The benchmarks' own inputs: the changes they file look to the db stage like what a fetch
+files, synthetic questions are labelled and keyed apart from real ones, and wrk's report reads
+back as the figures it prints. No time is asserted."""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+
+from answers.sources import api_json  # noqa: E402
+from edits import CurrentMonth  # noqa: E402
+from load import parse_wrk  # noqa: E402
+from scale import synthetic  # noqa: E402
+
+WRK_REPORT = """Running 8s test @ http://127.0.0.1:8001/answers/question_list.json
+  2 threads and 10 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    70.12ms   20.01ms 300.00ms   80.00%
+  Latency Distribution
+     50%   64.50ms
+     75%   80.00ms
+     90%  100.00ms
+     99%    1.20s
+  1100 requests in 8.00s, 30.00MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 3
+Requests/sec:    137.50
+Transfer/sec:      3.75MB
+"""
+
+
+def test_wrk_report_gives_percentiles_in_milliseconds_rate_and_errors():
+    result = parse_wrk(WRK_REPORT)
+    assert (result.p50_ms, result.p99_ms, result.requests_per_s) == (64.5, 1200.0, 137.5)
+    assert result.errors == 6  # one read error, two timeouts, three non-2xx answers
+
+
+def test_synthetic_copy_moves_every_key_and_says_it_is_synthetic():
+    real = {"id": 1725947, "uin": "3283", "groupedQuestions": ["3284"],
+            "groupedQuestionsDates": [{"questionUin": "3284", "dateTabled": "2024-08-30T00:00:00"}],
+            "heading": "Schools: Finance"}
+    copy = synthetic(real, 2)
+    assert (copy["id"], copy["uin"], copy["groupedQuestions"]) == (21725947, "SYN2-3283", ["SYN2-3284"])
+    assert copy["groupedQuestionsDates"][0]["questionUin"] == "SYN2-3284"
+    assert copy["heading"] == "Schools: Finance" and real["uin"] == "3283"  # the real record untouched
+
+
+def test_current_month_changes_read_as_an_answer_then_a_correction(corpus, tmp_path):
+    today = datetime.date(2026, 11, 30)
+    month = CurrentMonth(tmp_path, corpus / "uk-parliament-wq-api-json" / "2024-08.json.gz", today)
+    month.file([month.bench_question(answered=False)])
+    month.file([month.bench_question(answered=True)])
+    month.file([month.correction()])
+    assert month.path == tmp_path / "api" / "2026-11.json.gz"
+    responses = json.loads(gzip.decompress(month.path.read_bytes()))
+    assert [len(response["results"]) for response in responses] == [1, 1, 1]
+    unanswered, answered, corrected = list(api_json.read(month.path))
+    assert unanswered.key == answered.key == "commons-2026-11-27-bench-1"
+    assert (unanswered.date_answered, answered.date_answered) == (None, "2026-11-30")
+    assert corrected.key == month.old_key() and corrected.is_correction
+    assert "this sentence was added to the answer.]" in corrected.answer_html
