@@ -221,6 +221,8 @@ def write_document(table: Table, goals: list[Goal], pages: int, load_before: str
                    today: datetime.date) -> None:
     facts = machine()
     facts["load average (1/5/15 min) before / after"] = f"{load_before}; {load_after}"
+    facts["code measured"] = "commit " + subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                                                        capture_output=True, text=True).stdout.strip()
     machine_rows = "\n".join(f"- {name}: {value}" for name, value in facts.items())
     intro = f"""
 # Benchmarks
