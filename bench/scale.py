@@ -5,9 +5,11 @@ and peak memory grow.
 Synthetic questions are real API records with new keys, labelled as synthetic in the data: an
 id raised by 10,000,000 a copy, a UIN prefixed `SYN<copy>-` (so keys read
 `commons-2024-08-30-syn1-3283`), in files named `synthetic-copy-<copy>-<month>.json.gz`. They are
-written under `build/scale/synthetic/`, never in content/. Sizes double (1x the corpus, 2x, 4x…)
-while the next one is expected to fit in the time budget (SCALE_MINUTES, default 40) and the free
-disk; sizes up to N that were not run are projected from the growth measured between the two
+written under `build/scale/inputs/`, never in content/. Below the corpus's size, a share of it
+is used instead (every 2nd or 4th record of each API month, real keys). Sizes double from a
+quarter of the corpus (SCALE_FROM, default 0.25: 0.25x, 0.5x, 1x, 2x, 4x…) while the next one is
+expected to fit in the time budget (SCALE_MINUTES, default 40) and the free disk; sizes up to
+N that were not run are projected from the growth measured between the two
 largest sizes that were, and are marked as projected.
 
 Reads content/ and ../shared/corpus; writes build/scale/ and the "Scale" section of
@@ -60,28 +62,46 @@ def write_copy(copy: int, folder: Path) -> None:
         target.write_bytes(gzip.compress(data, compresslevel=1, mtime=0))
 
 
-def run_size(copies: int) -> dict:
-    "A fresh build of the corpus plus copies-1 synthetic copies; its figures per stage."
-    synthetic_dir = OUT / "synthetic" / f"{copies}x"
-    for copy in range(1, copies):
-        write_copy(copy, synthetic_dir)
-    out = OUT / f"{copies}x"
+def write_share(share: float, folder: Path) -> None:
+    "A share of every month of the API JSON (every n-th record, real keys kept), one file per month."
+    folder.mkdir(parents=True, exist_ok=True)
+    step = round(1 / share)
+    for month in sorted(API.glob("*.json.gz")):
+        items = json.loads(gzip.decompress(month.read_bytes()))[::step]
+        data = json.dumps(items, ensure_ascii=False, separators=(",", ":")).encode()
+        (folder / f"share-1-in-{step}-{month.name}").write_bytes(gzip.compress(data, compresslevel=1, mtime=0))
+
+
+def api_sources(size: float, folder: Path) -> list[Path]:
+    "The API JSON for a size: a share of the real months below 1x; above, the real months and copies."
+    if size < 1:
+        write_share(size, folder)
+        return [folder]
+    for copy in range(1, int(size)):
+        write_copy(copy, folder)
+    return [API, folder] if size > 1 else [API]
+
+
+def run_size(size: float) -> dict:
+    """A fresh build at a size (a multiple of the corpus's API questions), with content/ and the
+    longform full texts; its figures per stage."""
+    synthetic_dir = OUT / "inputs" / f"{size:g}x"
+    shutil.rmtree(synthetic_dir, ignore_errors=True)
+    out = OUT / f"{size:g}x"
     shutil.rmtree(out, ignore_errors=True)
-    sources = [ROOT / "content", API, CORPUS / "uk-parliament-wq-longform-sqlite"]
-    if copies > 1:
-        sources.append(synthetic_dir)
+    sources = [ROOT / "content", *api_sources(size, synthetic_dir), CORPUS / "uk-parliament-wq-longform-sqlite"]
     build = Build(out, sources, MEMBERS)
     figures = build.run()
     with sqlite3.connect(build.db) as connection:
         questions = connection.execute("select count(*) from questions").fetchone()[0]
     disk = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
-    result = {"copies": copies, "questions": questions, "measured": True, "disk_mb": disk / 2**20,
+    result = {"copies": size, "questions": questions, "measured": True, "disk_mb": disk / 2**20,
               "db_s": figures.db.seconds, "pages_s": figures.pages.seconds,
               "render_s": figures.phases["render_s"], "search_s": figures.phases["search_s"],
               "db_mb": figures.db.peak_mb, "pages_mb": figures.pages.peak_mb,
               "site_mb": figures.site.peak_mb, "load": load_average()}
     shutil.rmtree(out)  # the next size needs the disk
-    shutil.rmtree(synthetic_dir)
+    shutil.rmtree(synthetic_dir, ignore_errors=True)
     return result
 
 
@@ -122,8 +142,9 @@ def write_section(table: Table, target: int, budget: float) -> None:
 `make bench-scale N={target}` (`bench/scale.py`): fresh builds of the whole pipeline (db, pages,
 site with downloads and search) over the real corpus plus synthetic copies of its API JSON
 (real records with new ids and UINs prefixed `SYN<copy>-`, in files named
-`synthetic-copy-…`, written under `build/scale/`), doubling the size while the next size was
-expected to fit a {budget:.0f}-minute budget and the free disk. Rows marked *projected* were not
+`synthetic-copy-…`, written under `build/scale/`), or below 1x a share of its API records (every
+2nd or 4th), always with `content/` and the longform full texts; doubling the size while the
+next size was expected to fit a {budget:.0f}-minute budget and the free disk. Rows marked *projected* were not
 run: each figure is grown from the largest measured size as a power of the size, with the
 exponent measured between the two largest sizes. Machine: {facts['cores']} cores,
 {facts['memory']}, Python {facts['Python']}.
@@ -138,10 +159,10 @@ def main() -> None:
     budget = float(os.environ.get("SCALE_MINUTES") or 40)
     started = time.perf_counter()
     results: list[dict] = []
-    copies = 1
+    size = float(os.environ.get("SCALE_FROM") or 0.25)
     while True:
-        print(f"Building {copies}x the corpus (load average {load_average()})…", flush=True)
-        results.append(run_size(copies))
+        print(f"Building {size:g}x the corpus (load average {load_average()})…", flush=True)
+        results.append(run_size(size))
         print(table_of(results).text(), flush=True)
         last = results[-1]
         spent = (time.perf_counter() - started) / 60
@@ -150,7 +171,7 @@ def main() -> None:
         if last["questions"] >= target or spent + next_minutes > budget or \
                 last["disk_mb"] * 2.5 / 1024 > free_gb - 10:
             break
-        copies *= 2
+        size *= 2
     before = results[-2] if len(results) > 1 else None
     size = results[-1]["questions"] * 2
     while size < target:
