@@ -15,8 +15,8 @@ from urllib.parse import urljoin, urlsplit
 from datasette import hookimpl
 from datasette.utils import tilde_encode
 
+from answers.clean import sanitize_html
 from answers.settings import BASE_URL
-from answers.store import sanitize_html
 
 DATABASE = "answers"
 # Where the archive is when neither `answers serve` nor metadata.yml says: the site's default.

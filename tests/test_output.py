@@ -56,17 +56,17 @@ def test_changed_bytes_replace_the_file_and_leave_no_temporary(tmp_path):
     assert sorted(p.name for p in (tmp_path / "page").iterdir()) == ["index.html"]
 
 
-def test_keep_claims_files_only_when_all_still_hold_what_was_written(tmp_path):
+def test_confirm_unchanged_claims_files_only_when_all_still_hold_what_was_written(tmp_path):
     Output(tmp_path).write("a/index.html", "a")
     Output(tmp_path).write("a/index.json", "{}")
     digests = {"a/index.html": bytes_digest("a"), "a/index.json": bytes_digest("{}")}
     output = Output(tmp_path)
-    assert output.keep(digests) and output.unchanged == 2
+    assert output.confirm_unchanged(digests) and output.unchanged == 2
     with pytest.raises(DuplicateOutputError):
         output.write("a/index.html", "a")
     (tmp_path / "a" / "index.json").write_text("changed by hand")
-    assert not Output(tmp_path).keep(digests)
-    assert not Output(tmp_path).keep({"../a/index.html": bytes_digest("a")})
+    assert not Output(tmp_path).confirm_unchanged(digests)
+    assert not Output(tmp_path).confirm_unchanged({"../a/index.html": bytes_digest("a")})
 
 
 def test_stale_files_are_removed_with_their_empty_folders_but_kept_folders_stay(tmp_path):
@@ -75,7 +75,7 @@ def test_stale_files_are_removed_with_their_empty_folders_but_kept_folders_stay(
         first.write(path, path)
     second = Output(tmp_path)
     second.write("new/index.html", "new/index.html")
-    removed = second.remove_stale(("*.html",), keep=("pagefind",))
+    removed = second.remove_stale(("*.html",), spare_folders=("pagefind",))
     assert removed == ["old/index.html"]
     assert not (tmp_path / "old").exists()
     assert (tmp_path / "pagefind" / "index.html").exists() and (tmp_path / "notes.txt").exists()

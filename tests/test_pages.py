@@ -363,7 +363,7 @@ def hostile_row(value: str) -> tuple[dict, pages.PageContext]:
 def test_front_matter_holds_values_that_look_like_its_delimiters(value):
     "A heading, UIN, member or file name holding '---' comes back as it went in."
     row, context = hostile_row(value)
-    meta, body = pages.parse_page(pages.render_page(row, context))
+    meta, body = pages.split_front_matter(pages.render_page(row, context))
     assert meta == pages.front_matter(row, context)
     assert (meta["heading"], meta["uin"], meta["source"]["file"]) == (value, value, value)
     assert meta["asking_member"]["name"] == value
@@ -373,7 +373,7 @@ def test_front_matter_holds_values_that_look_like_its_delimiters(value):
 @pytest.mark.parametrize("text", ["no front matter", "---\nkey: value\n", "---\n- a list\n---\n"])
 def test_a_page_that_is_not_front_matter_and_markdown_is_refused(text):
     with pytest.raises(pages.PageError):
-        pages.parse_page(text)
+        pages.split_front_matter(text)
 
 
 def test_long_names_get_short_distinct_stable_slugs():

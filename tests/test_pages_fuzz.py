@@ -82,7 +82,7 @@ def test_pages_round_trip_and_render_for_real_and_mutated_rows(corpus, seeds, tm
     def round_trip(example):
         row, row_context = example
         text = pages.render_page(row, row_context)
-        meta, body = pages.parse_page(text)
+        meta, body = pages.split_front_matter(text)
         assert meta == pages.front_matter(row, row_context)
         assert body == pages.page_body(pages.body_inputs(row))
         url, html, twin = site.render_question_text(text, NAV, ENV, SiteConfig())

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -518,11 +520,11 @@ def test_without_a_usable_manifest_every_question_page_is_rendered(built_site, s
         config = SiteConfig(base_url="https://elsewhere.example.org/")
     else:
         templates = site_copy / "templates"
-        shutil.copytree(render.TEMPLATES, templates)
+        shutil.copytree(render.SITE_TEMPLATES, templates)
         with (templates / "question.html").open("a") as question:
             question.write("{# a comment renders as nothing #}")
-        monkeypatch.setattr(render, "TEMPLATES", templates)
-        monkeypatch.setattr(site, "TEMPLATES", templates)
+        monkeypatch.setattr(render, "SITE_TEMPLATES", templates)
+        monkeypatch.setattr(site, "SITE_TEMPLATES", templates)
     report = site.build_site(site_copy / "answers.db", site_copy / "pages", out, config,
                              workers=2)
     assert report.rendered == report.question_pages > 1000 and report.skipped == 0
@@ -716,3 +718,11 @@ def test_a_feed_entry_of_usual_length_is_whole():
     row = {"question_text": "To ask what.", "answer_html": "<p>This.</p>"}
     assert feeds.entry_texts(row) == {"question_text": "To ask what.",
                                       "answer_html": "<p>This.</p>", "is_cut": False}
+
+
+def test_pages_and_site_stages_do_not_load_the_code_that_builds_the_database():
+    "A change to a merge rule must not re-render every page: only the cleaning rules are shared."
+    probe = ("import sys; import answers.site, answers.pages, answers.feeds, answers.listings; "
+             "print('answers.store' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

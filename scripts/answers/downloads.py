@@ -39,7 +39,7 @@ from urllib.parse import quote
 
 import yaml
 
-from .output import MANIFEST_NAME, Manifest, Output, bytes_digest, code_version, file_digest
+from .output import MANIFEST_NAME, Manifest, Output, bytes_digest, file_digest, stage_code_digest
 from .render import ROOT
 
 # The version of the downloads' layout: file names, their columns and the columns' types.
@@ -318,7 +318,7 @@ def is_manifest_entry(entry) -> bool:
 
 def downloads_code_version() -> str:
     "What besides the rows decides the data files' bytes: this code, zlib and its level."
-    return code_version([Path(__file__)], (), zlib.ZLIB_RUNTIME_VERSION, str(COMPRESS_LEVEL))
+    return stage_code_digest([Path(__file__)], (), zlib.ZLIB_RUNTIME_VERSION, str(COMPRESS_LEVEL))
 
 
 # -- describing them -----------------------------------------------------------------------

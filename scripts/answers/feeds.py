@@ -11,10 +11,10 @@ from collections import defaultdict
 import sqlite_utils
 
 from . import urls
+from .clean import sanitize_html
 from .lookups import load_members, member_or_placeholder
 from .output import Output
 from .render import SiteConfig, real_date
-from .store import sanitize_html
 
 FEED_SIZE = 50
 # Characters of an answer's HTML (and of a question's text) that a feed entry carries: a

@@ -15,7 +15,7 @@ import sqlite_utils
 from . import urls
 from .lookups import load_bodies, load_members, member_or_placeholder
 from .output import Output
-from .render import TEMPLATES, SiteConfig, real_date, render_markdown, to_json
+from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
 
 PAGE_SIZE = 50
 HOME_LATEST = 20
@@ -279,7 +279,7 @@ def write_about(site: Listings, stats: dict) -> None:
 
 def write_api(site: Listings) -> None:
     "The API page: the Datasette API text where it has been written, else a short pointer."
-    text_path = TEMPLATES / "api.md"
+    text_path = SITE_TEMPLATES / "api.md"
     body_html = render_markdown(text_path.read_text(encoding="utf-8")) if text_path.exists() else None
     site.page("api.html", "api/", {"title": "API and data", "body_html": body_html})
 

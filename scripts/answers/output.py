@@ -71,7 +71,7 @@ class Output:
             raise DuplicateOutputError(f"written twice in one build: {relative_path}")
         self.seen.add(key)
 
-    def keep(self, files: dict[str, str]) -> bool:
+    def confirm_unchanged(self, files: dict[str, str]) -> bool:
         """Claim files that this build knows to be up to date without rendering them, if all
         of them are there and still hold what was written (`files` maps each path to the
         sha256 of its bytes as written), and count them unchanged. Returns whether they were; if not, none
@@ -98,15 +98,15 @@ class Output:
             return None
         return os.path.join(self.root, *parts)
 
-    def remove_stale(self, names: tuple[str, ...], keep: tuple[str, ...] = ()) -> list[str]:
+    def remove_stale(self, names: tuple[str, ...], spare_folders: tuple[str, ...] = ()) -> list[str]:
         """Delete the files whose names match any of `names` (glob patterns) that this build
-        did not write or confirm, leaving alone the top-level folders named in `keep`; then
+        did not write or confirm, leaving alone the top-level folders named in `spare_folders`; then
         the folders that removal left empty. Returns the removed paths, relative."""
         removed = []
         for folder, subfolders, files in os.walk(self.root):
             here = Path(folder)
             if here == self.root:
-                subfolders[:] = [name for name in subfolders if name not in keep]
+                subfolders[:] = [name for name in subfolders if name not in spare_folders]
             subfolders.sort()
             for name in sorted(files):
                 path = here / name
@@ -181,7 +181,7 @@ class Manifest:
         replace_if_changed(self.path, data.encode("utf-8"))
 
 
-def code_version(files: list[Path], packages: tuple[str, ...], *settings: str) -> str:
+def stage_code_digest(files: list[Path], packages: tuple[str, ...], *settings: str) -> str:
     """A digest of the source files, library versions and settings that decide a stage's
     output: when any of them changes, no page's manifest entry holds and all are rendered."""
     # The Python version too: both stages lean on its html.parser.

@@ -21,10 +21,10 @@ import sqlite_utils
 import yaml
 from markdownify import MarkdownConverter
 
-from . import citations, lookups, model, store, timeliness, urls
+from . import citations, clean, lookups, model, timeliness, urls
+from .clean import html_to_text, sanitize_html
 from .lookups import load_bodies, load_members, member_or_placeholder
-from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
-from .store import html_to_text, sanitize_html
+from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
     from yaml import CSafeDumper as Dumper
@@ -274,9 +274,9 @@ class PageContext:
 
 def pages_code_version() -> str:
     "What besides its inputs decides a page's bytes: this code and the libraries it calls."
-    modules = (__file__, citations.__file__, lookups.__file__, urls.__file__, model.__file__, store.__file__,
-               timeliness.__file__)
-    return code_version([Path(module) for module in modules],
+    modules = (__file__, citations.__file__, lookups.__file__, urls.__file__, model.__file__,
+               clean.__file__, timeliness.__file__)
+    return stage_code_digest([Path(module) for module in modules],
                         ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
 
 
@@ -313,7 +313,7 @@ def write_page(row: dict, context: PageContext, output: Output, manifest: Manife
     digest = inputs_digest(meta, texts)
     path = row["url"] + "index.md"
     entry = manifest.previous.get(row["url"])
-    if entry and entry[0] == digest and output.keep({path: entry[1]}):
+    if entry and entry[0] == digest and output.confirm_unchanged({path: entry[1]}):
         report.skipped += 1
         manifest.current[row["url"]] = entry
     else:
@@ -326,7 +326,7 @@ def write_page(row: dict, context: PageContext, output: Output, manifest: Manife
 
 def read_page(path: Path) -> tuple[dict, str]:
     "A page's front matter and Markdown body."
-    return parse_page(path.read_text(encoding="utf-8"))
+    return split_front_matter(path.read_text(encoding="utf-8"))
 
 
 FRONT_MATTER_END = "\n---\n"
@@ -336,7 +336,7 @@ class PageError(ValueError):
     "A page whose text is not front matter between two '---' lines followed by Markdown."
 
 
-def parse_page(text: str) -> tuple[dict, str]:
+def split_front_matter(text: str) -> tuple[dict, str]:
     """A page's text -> its front matter and Markdown body.
 
     The front matter ends at the first line that is exactly '---'. PyYAML never writes such

@@ -13,15 +13,14 @@ from pathlib import Path
 
 import jinja2
 import markdown
-import nh3
 from markupsafe import Markup
 
 from . import settings as defaults
 from . import urls
-from .store import ANSWER_ATTRIBUTES, ANSWER_TAGS, URL_SCHEMES
+from .clean import ANSWER_TAGS, clean_html
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-TEMPLATES = ROOT / "templates" / "site"
+SITE_TEMPLATES = ROOT / "templates" / "site"
 STATIC = ROOT / "static"
 
 # fenced_code serves the site's own pages (the API page); answers never produce fences,
@@ -36,9 +35,7 @@ def render_markdown(text: str) -> str:
     """Markdown -> HTML, sanitized again (pages on disk can be edited by hand), with every
     table in a scrollable region so that a wide table never widens the page on a phone."""
     _markdown.reset()
-    html = nh3.clean(_markdown.convert(text), tags=RENDER_TAGS, attributes=ANSWER_ATTRIBUTES,
-                     url_schemes=URL_SCHEMES, link_rel="nofollow noopener")
-    return wrap_tables(html)
+    return wrap_tables(clean_html(_markdown.convert(text), tags=RENDER_TAGS))
 
 
 def wrap_tables(html: str) -> str:
@@ -110,7 +107,7 @@ def link(context, target: str) -> str:
 
 def make_environment(config: SiteConfig) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader(SITE_TEMPLATES),
         autoescape=True,  # every template, .xml included
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -35,7 +35,7 @@ import sqlite_utils
 
 from . import bundle_order
 from .atomic import replace_if_changed
-from .output import code_version
+from .output import stage_code_digest
 from .render import ROOT, long_date
 
 BUNDLES = "pagefind"
@@ -90,7 +90,7 @@ def urls_by_bundle(db: sqlite_utils.Database) -> dict[str, list[str]]:
 
 def search_code_version() -> str:
     "What besides the data decides a bundle's bytes: this module, the record and Pagefind."
-    return code_version([Path(__file__), Path(bundle_order.__file__), RECORD_TEMPLATE],
+    return stage_code_digest([Path(__file__), Path(bundle_order.__file__), RECORD_TEMPLATE],
                         ("pagefind", "pagefind_bin"))
 
 

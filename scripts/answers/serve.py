@@ -30,7 +30,7 @@ from . import settings as defaults
 PROJECT = Path(__file__).resolve().parents[2]
 METADATA = PROJECT / "metadata.yml"
 PLUGINS = PROJECT / "plugins"
-TEMPLATES = PROJECT / "templates" / "datasette"
+DATASETTE_TEMPLATES = PROJECT / "templates" / "datasette"
 
 # Measured on the whole corpus (see the README's API section for the figures).
 SETTINGS = {
@@ -140,7 +140,7 @@ def make_datasette(
         inspect_data=inspect_data,
         metadata=load_metadata(archive_url=archive_url),
         plugins_dir=str(PLUGINS),
-        template_dir=str(TEMPLATES),
+        template_dir=str(DATASETTE_TEMPLATES),
         settings={**SETTINGS, **(settings or {})},
     )
 

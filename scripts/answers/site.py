@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from . import downloads, feeds, listings, model, pages, render, store, urls
-from .output import Manifest, Output, bytes_digest, code_version, inputs_digest
-from .pages import parse_page
-from .render import STATIC, TEMPLATES, SiteConfig, make_environment, real_date, render_markdown, to_json
+from . import clean, downloads, feeds, listings, model, pages, render, urls
+from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
+from .pages import split_front_matter
+from .render import SITE_TEMPLATES, STATIC, SiteConfig, make_environment, real_date, render_markdown, to_json
 
 SITEMAP_LIMIT = 50_000  # URLs per sitemap file (the sitemaps protocol's limit)
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
@@ -101,7 +101,7 @@ def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str
 
 def render_question_text(text: str, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
     "A Markdown page's text -> (its url, its HTML page, its JSON twin)."
-    meta, body = parse_page(text)
+    meta, body = split_front_matter(text)
     body_html = render_markdown(body)
     html = env.get_template("question.html").render(question_context(meta, body_html, nav, config))
     twin = dict(meta, markdown=body, html=body_html)
@@ -148,9 +148,9 @@ def is_manifest_entry(entry) -> bool:
 def site_code_version(config: SiteConfig) -> str:
     "What besides its inputs decides a question page's bytes: code, templates and config."
     modules = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__,
-               store.__file__)
-    templates = sorted(path for path in TEMPLATES.rglob("*") if path.is_file())
-    return code_version([Path(module) for module in modules] + templates,
+               clean.__file__)
+    templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
+    return stage_code_digest([Path(module) for module in modules] + templates,
                         ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"),
                         json.dumps(asdict(config), sort_keys=True))
 
@@ -161,7 +161,7 @@ def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Man
     entry = manifest.previous.get(key)
     if entry is None or question_digest(path.read_text(encoding="utf-8"), nav) != entry[0]:
         return False
-    if not output.keep({entry[1] + "index.html": entry[2], entry[1] + "index.json": entry[3]}):
+    if not output.confirm_unchanged({entry[1] + "index.html": entry[2], entry[1] + "index.json": entry[3]}):
         return False
     manifest.current[key] = entry
     return True
@@ -267,7 +267,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         write_sitemaps(output, env, sitemap_entries(db, listing_urls), config)
         output.write("robots.txt", env.get_template("robots.txt").render(page_url=""))
     report.downloads = downloads.write_downloads(db_path, output.root / "downloads", env, config)
-    report.removed = output.remove_stale(GENERATED, keep=NOT_GENERATED)
+    report.removed = output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
     manifest.save()
     report.written = output.written
     report.unchanged = output.unchanged

@@ -10,65 +10,19 @@ are read, and when, is build.py's business.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import re
 from collections.abc import Iterable
 
-import nh3
 import sqlite_utils
 
 from .checks import is_mnis_id, safe_text
+from .clean import html_to_text, sanitize_html
 from .model import FullText, MemberRef, Question, slugify
 from .schema import create_schema
 
 BATCH_SIZE = 1000
 FULL_TEXT_PREFIX = "full-text:"  # file_records keys of full texts, beside question keys
-
-# Tags and attributes an answer may keep: the structure of a parliamentary answer (paragraphs,
-# lists, tables, emphasis, links) and nothing that runs or restyles the page.
-ANSWER_TAGS = {
-    "p", "br", "hr", "div", "span", "blockquote", "pre", "code",
-    "strong", "b", "em", "i", "u", "sub", "sup", "s", "small",
-    "ul", "ol", "li", "dl", "dt", "dd",
-    "h2", "h3", "h4", "h5", "h6",
-    "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "colgroup", "col",
-    "a",
-}
-ANSWER_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan", "scope"},
-    "ol": {"start"},
-}
-URL_SCHEMES = {"http", "https", "mailto"}
-
-
-def sanitize_html(html: str | None) -> str | None:
-    "Answer HTML with scripts, event handlers, styles and javascript: URLs removed."
-    if html is None:
-        return None
-    cleaned = nh3.clean(
-        html,
-        tags=ANSWER_TAGS,
-        attributes=ANSWER_ATTRIBUTES,
-        url_schemes=URL_SCHEMES,
-        link_rel="nofollow noopener",
-    )
-    return cleaned.strip()
-
-
-def html_to_text(markup: str | None) -> str | None:
-    "Plain text of sanitized HTML: block elements become line breaks, tags go."
-    if markup is None:
-        return None
-    text = re.sub(r"(?i)<br\s*/?>", "\n", markup)
-    text = re.sub(r"(?i)</(p|div|li|tr|h[2-6]|blockquote|table|caption)>", "\n", text)
-    text = re.sub(r"(?i)</t[dh]>", "\t", text)
-    text = re.sub(r"<[^>]+>", "", text)
-    text = html.unescape(text).replace("\xa0", " ")
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines()]
-    return "\n".join(line for line in lines if line).strip()
 
 
 class Store:
