@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from answers import pages, store
+from answers import pages, store, urls
 from answers.model import MemberRef, Question
 from answers.render import render_markdown
 from answers.store import Store
@@ -206,14 +206,14 @@ def test_edge_case_pages(edge_db, tmp_path):
     # A grouped question in the archive is linked; one that is not keeps its key only.
     assert meta["grouped_questions"] == [
         {"key": "commons-2009-10-20-102", "uin": "102", "url": "commons/2009-10-20/102/",
-         "heading": "Prisons: Food", "date_tabled": "2009-10-20"},
+         "heading": "Prisons: Food", "title": "Prisons: Food", "date_tabled": "2009-10-20"},
         {"key": "commons-2001-01-01-999"},
     ]
     holding, _ = pages.read_page(tmp_path / "pages/commons/2009-10-20/102/index.md")
     assert holding["is_holding"] is True
     withdrawn, body = pages.read_page(tmp_path / "pages/lords/2009-10-21/hl1/index.md")
     assert withdrawn["is_withdrawn"] and not withdrawn["has_answer"]
-    assert withdrawn["title"] == "Question HL1 to Home Office"
+    assert withdrawn["title"] == "Withdrawn question."
     assert "## Answer" not in body
 
 
@@ -397,3 +397,16 @@ def test_markup_nested_too_deep_for_the_converter_keeps_its_text():
     markdown = pages.html_to_markdown(answer)
     assert markdown.startswith("First.\n\nDeep.") and markdown.endswith("Deeper.")
     assert render_markdown(markdown).startswith("<p>First.</p>")
+
+
+def test_a_question_is_titled_by_its_heading_else_its_text_else_its_house_and_uin():
+    text = ("To ask the Secretary of State for the Home Department, what assessment she has made "
+            "of the   effect of  the\nnew rules on visa applications.")
+    assert urls.question_title({"heading": "Visas", "question_text": text}) == "Visas"
+    title = urls.question_title({"heading": None, "question_text": text})
+    assert title == ("To ask the Secretary of State for the Home Department, what assessment she "
+                     "has made of…")
+    short = urls.question_title({"heading": "", "question_text": "What is  the\nplan?"})
+    assert short == "What is the plan?"
+    bare = {"heading": None, "question_text": None, "house": "Lords", "uin": "HL17916", "key": "k"}
+    assert urls.question_title(bare) == "Lords question HL17916"

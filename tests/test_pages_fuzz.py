@@ -12,7 +12,7 @@ import sqlite_utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from answers import pages, site
+from answers import pages, queries, site
 from answers.build import build_database
 from answers.render import SiteConfig, make_environment
 
@@ -46,7 +46,7 @@ def real_rows(corpus, seeds, folder) -> tuple[list[dict], pages.PageContext]:
                           corpus / "twfy-parlparse-xml" / "lordswrans" / "lordswrans2009-10-29a.xml"],
                          db_path)
     db = sqlite_utils.Database(db_path)
-    rows = [dict(row) for row in pages.question_rows(db)]
+    rows = [dict(row) for row in queries.question_rows(db)]
     context = pages.PageContext.load(db)
     db.close()
     return rows, context

@@ -726,3 +726,35 @@ def test_pages_and_site_stages_do_not_load_the_code_that_builds_the_database():
              "print('answers.store' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def listed_title(listing_folder: Path, url: str) -> str:
+    "The text of the link to `url` in any page of a (paginated) listing."
+    for page in sorted(listing_folder.rglob("index.html")):
+        for anchor in parse(page).xpath("//h3[@class='item-title']/a"):
+            if anchor.get("href").endswith(url):
+                return text_of(anchor)
+    raise AssertionError(f"{url} is not listed in {listing_folder}")
+
+
+def test_untitled_questions_are_called_by_the_start_of_their_text_everywhere(built_site):
+    "A question without a heading: the same title on its page, in listings, feeds and links."
+    rows = db_rows(built_site, """select q.url, q.question_text, b.slug from questions q
+        join answering_bodies b on b.name = q.answering_body
+        where q.heading is null and q.question_text is not null order by q.key""")
+    assert rows
+    for row in rows:
+        page = parse(built_site.site / row["url"] / "index.html")
+        title = text_of(page.xpath("//h1")[0])
+        assert title.endswith("…") and 40 < len(title) <= 101
+        assert " ".join(row["question_text"].split()).startswith(title[:-1])
+        twin = json.loads((built_site.site / row["url"] / "index.json").read_text())
+        assert twin["title"] == title
+        assert listed_title(built_site.site / "bodies" / row["slug"], row["url"]) == title
+        feed = feedparser.parse((built_site.site / "bodies" / row["slug"] / "feed.xml").read_bytes())
+        [entry] = [e for e in feed.entries if e.id == built_site.config.absolute(row["url"])]
+        assert entry.title == title
+        linking = [a for path in (built_site.site / "commons").rglob("index.html")
+                   for a in parse(path).xpath("//nav[@class='prev-next']/a")
+                   if a.get("href").endswith(row["url"])]
+        assert linking and {" ".join(text_of(a).split()[1:]) for a in linking} == {title}

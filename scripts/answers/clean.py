@@ -1,4 +1,5 @@
-"""Cleaning answer HTML: the one sanitizer every stage uses, and plain text from clean HTML.
+"""Cleaning answer HTML and cutting text short: the sanitizer every stage uses, plain text
+from clean HTML, and text cut at a word.
 
 It reads and writes strings only. The database stage cleans answers as it stores them; the
 pages and site stages clean again what they cut or render (a page on disk can be edited by
@@ -56,3 +57,14 @@ def html_to_text(markup: str | None) -> str | None:
     text = html.unescape(text).replace("\xa0", " ")
     lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines()]
     return "\n".join(line for line in lines if line).strip()
+
+
+def cut_at_word(text: str | None, limit: int) -> tuple[str, bool]:
+    "The text, or its first `limit` characters ending at a word; and whether it was cut."
+    if not text or len(text) <= limit:
+        return text or "", False
+    cut = text[:limit]
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(), True

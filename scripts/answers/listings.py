@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from . import urls
-from .lookups import load_bodies, load_members, member_or_placeholder
+from . import queries, urls
 from .output import Output
 from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
 
@@ -35,9 +34,9 @@ class Listings:
 
     def page(self, template: str, url: str, context: dict, twin: dict | None = None) -> None:
         html = self.env.get_template(template).render(dict(context, page_url=url))
-        self.output.write(url + "index.html", html)
+        self.output.write(urls.html_file(url), html)
         if twin is not None:
-            self.output.write(url + "index.json", to_json(twin))
+            self.output.write(urls.json_twin(url), to_json(twin))
         self.urls.append(url)
 
     def paginate(self, url: str, items: list[dict], context: dict) -> None:
@@ -63,11 +62,11 @@ def listing_twin(context: dict, items: list[dict], pagination: dict, config: Sit
     return {
         "title": context["title"],
         "page": pagination["number"], "pages": pagination["count"], "total": pagination["total"],
-        "next": absolute(pagination["next"] and pagination["next"] + "index.json"),
-        "previous": absolute(pagination["previous"] and pagination["previous"] + "index.json"),
+        "next": absolute(pagination["next"] and urls.json_twin(pagination["next"])),
+        "previous": absolute(pagination["previous"] and urls.json_twin(pagination["previous"])),
         "items": [
             {"key": i["key"], "url": config.absolute(i["url"]),
-             "json": config.absolute(i["url"] + "index.json"), "title": i["title"],
+             "json": config.absolute(urls.json_twin(i["url"])), "title": i["title"],
              "house": i["house"], "uin": i["uin"], "date_tabled": i["date_tabled"],
              "date_answered": i["date_answered"],
              "answering_body": i["body"]["name"] if i["body"] else None,
@@ -81,34 +80,17 @@ def listing_twin(context: dict, items: list[dict], pagination: dict, config: Sit
 # -- what listings show ------------------------------------------------------------------
 
 
-def load_posts(db) -> dict[str, list[dict]]:
-    "Each member's government posts, earliest first (none when no post data was loaded)."
-    posts: dict[str, list[dict]] = {}
-    if "member_posts" not in db.table_names():
-        return posts
-    for row in db.query("""select member_id, post, organisation, start_date, end_date, source
-                           from member_posts order by member_id, start_date, post"""):
-        posts.setdefault(row.pop("member_id"), []).append(row)
-    return posts
-
-
 def load_items(db, members: dict[str, dict]) -> list[dict]:
     "Every question as a listing shows it, newest first."
-    bodies = load_bodies(db)
-    rows = db.query(
-        f"""select key, url, heading, uin, house, date_tabled, date_answered, answering_body,
-                   asking_member_id, answering_member_id, is_holding, is_withdrawn,
-                   is_correction, substr(answer_text, 1, {SNIPPET + 1}) as snippet,
-                   coalesce(date_answered, date_tabled) as day
-            from questions order by day desc, key desc"""
-    )
+    bodies = queries.load_bodies(db)
+    rows = queries.listing_rows(db, SNIPPET + 1)
     items = []
     for row in rows:
         snippet = row["snippet"] or ""
         items.append({
             "key": row["key"], "url": row["url"], "uin": row["uin"], "house": row["house"],
             "heading": row["heading"],
-            "title": row["heading"] or f"Question {row['uin'] or row['key']}",
+            "title": urls.question_title(row),
             "date_tabled": row["date_tabled"], "date_answered": row["date_answered"],
             "day": row["day"],
             "body": bodies.get(row["answering_body"]),
@@ -137,7 +119,7 @@ def group(items: list[dict], key) -> dict:
 def write_home(site: Listings, items: list[dict], stats: dict) -> None:
     latest = [i for i in items if i["date_answered"]]
     latest.sort(key=lambda i: (i["date_answered"], i["key"]), reverse=True)
-    site.page("home.html", "", {"title": site.config.title, "stats": stats,
+    site.page("home.html", urls.HOME, {"title": site.config.title, "stats": stats,
                                 "items": latest[:HOME_LATEST]},
               twin={"title": site.config.title, "stats": stats,
                     "latest": listing_twin({"title": "Latest answers"}, latest[:HOME_LATEST],
@@ -171,7 +153,7 @@ def write_days(site: Listings, items: list[dict]) -> None:
                         for m, d in sorted(months.items())]},
             twin={"year": year, "months": {m: sum(d.values()) for m, d in sorted(months.items())}})
     totals = {y: sum(sum(d.values()) for d in m.values()) for y, m in sorted(years.items())}
-    site.page("calendar.html", "days/", {
+    site.page("calendar.html", urls.DAYS, {
         "title": "Questions by day", "kind": "years",
         "entries": [{"url": urls.year_url(y), "label": y, "count": n} for y, n in totals.items()]},
         twin={"years": totals})
@@ -183,10 +165,10 @@ def write_bodies(site: Listings, items: list[dict]) -> None:
     for url, body_items in sorted(by_body.items()):
         name = body_items[0]["body"]["name"]
         site.paginate(url, body_items, {"title": name, "kind": "body",
-                                        "feed": url + "feed.xml"})
+                                        "feed": urls.feed_url(url)})
         entries.append({"url": url, "label": name, "count": len(body_items)})
     entries.sort(key=lambda e: e["label"])
-    site.page("index_list.html", "bodies/", {"title": "Answering bodies", "entries": entries,
+    site.page("index_list.html", urls.BODIES, {"title": "Answering bodies", "entries": entries,
                                              "intro": "Departments and offices that answer "
                                                       "written questions."},
               twin={"bodies": entries})
@@ -197,33 +179,33 @@ def write_members(site: Listings, items: list[dict], members: dict[str, dict],
     asked = group(items, lambda i: i["asker_id"])
     answered = group(items, lambda i: i["answerer_id"])
     entries = []
-    for member_id in sorted(set(asked) | set(answered)):
-        member = member_or_placeholder(members, member_id)
+    for member_id in queries.named_member_ids(site.db):
+        member = queries.member_or_placeholder(members, member_id)
         url = member["url"]
         mine = {"asked": asked.get(member_id, []), "answered": answered.get(member_id, [])}
         context = {"title": member["display"], "member": member,
                    "asked": mine["asked"][:MEMBER_PREVIEW],
                    "answered": mine["answered"][:MEMBER_PREVIEW],
-                   "counts": {k: len(v) for k, v in mine.items()}, "feed": url + "feed.xml",
+                   "counts": {k: len(v) for k, v in mine.items()}, "feed": urls.feed_url(url),
                    "posts": posts.get(member_id, [])}
         site.page("member.html", url, context, twin={
             "id": member_id, "name": member.get("name"), "party": member.get("party"),
             "constituency": member.get("constituency"), "house": member.get("house"),
             "posts": posts.get(member_id, []),
             "asked": len(mine["asked"]), "answered": len(mine["answered"]),
-            "asked_url": site.config.absolute(url + "asked/index.json"),
-            "answered_url": site.config.absolute(url + "answered/index.json")})
+            **{f"{role}_url": site.config.absolute(urls.json_twin(urls.member_role_url(url, role)))
+               for role in mine}})
         for role, role_items in mine.items():
-            site.paginate(url + role + "/", role_items, {
+            site.paginate(urls.member_role_url(url, role), role_items, {
                 "title": f"Questions {role} by {member['display']}", "kind": "member",
-                "member": member, "feed": url + "feed.xml"})
+                "member": member, "feed": urls.feed_url(url)})
         entries.append({"url": url, "label": member["display"],
                         "detail": ", ".join(filter(None, [member.get("party"),
                                                           member.get("constituency")])),
                         "count": len(mine["asked"]) + len(mine["answered"]),
                         "asked": len(mine["asked"]), "answered": len(mine["answered"])})
     entries.sort(key=lambda e: (e["label"].split()[-1:], e["label"]))
-    site.page("members.html", "members/", {"title": "Members", "entries": entries},
+    site.page("members.html", urls.MEMBERS, {"title": "Members", "entries": entries},
               twin={"members": entries})
 
 
@@ -234,12 +216,12 @@ def write_headings(site: Listings, items: list[dict]) -> None:
     for slug, heading_items in sorted(by_slug.items()):
         spelling = Counter(i["heading"] for i in heading_items)
         name = min(spelling, key=lambda h: (-spelling[h], h))
-        url = f"headings/{slug}/"
+        url = urls.heading_slug_url(slug)
         site.paginate(url, heading_items, {"title": name, "kind": "heading"})
         letters[slug[0]].append({"url": url, "label": name, "count": len(heading_items)})
     index = []
     for letter, entries in sorted(letters.items()):
-        url = f"headings/_letters/{letter}/"
+        url = urls.heading_letter_url(letter)
         site.page("index_list.html", url, {
             "title": f"Headings: {letter.upper()}", "entries": entries, "letters": sorted(letters),
             "intro": "Questions grouped by the heading Parliament gave them."},
@@ -247,32 +229,13 @@ def write_headings(site: Listings, items: list[dict]) -> None:
         index.append({"url": url, "label": letter.upper(), "count": len(entries)})
     top = sorted((e for entries in letters.values() for e in entries),
                  key=lambda e: (-e["count"], e["label"]))[:40]
-    site.page("headings.html", "headings/", {"title": "Headings", "letters": index, "top": top},
+    site.page("headings.html", urls.HEADINGS, {"title": "Headings", "letters": index, "top": top},
               twin={"letters": index, "most_used": top})
 
 
-def coverage(db) -> dict:
-    row = next(db.query(
-        """select count(*) as questions, count(date_answered) as answered,
-                  sum(is_holding) as holding, sum(is_correction) as corrected,
-                  min(date_tabled) as first_tabled, max(date_tabled) as last_tabled,
-                  min(date_answered) as first_answered, max(date_answered) as last_answered,
-                  count(distinct answering_body) as bodies
-           from questions"""))
-    row["members"] = next(db.query(
-        """select count(*) as n from (select asking_member_id as id from questions
-           union select answering_member_id from questions) where id is not null"""))["n"]
-    row["awaiting"] = row["questions"] - row["answered"]
-    row["houses"] = [dict(r) for r in db.query(
-        "select house, count(*) as questions from questions group by house order by house")]
-    return row
-
-
 def write_about(site: Listings, stats: dict) -> None:
-    formats = [dict(r) for r in site.db.query(
-        """select format, count(*) as files, sum(read) as read, sum(stored) as stored,
-                  sum(rejected) as rejected from sources group by format order by format""")]
-    site.page("about.html", "about/", {"title": "About this archive", "stats": stats,
+    formats = queries.source_formats(site.db)
+    site.page("about.html", urls.ABOUT, {"title": "About this archive", "stats": stats,
                                        "formats": formats},
               twin={"coverage": stats, "sources": formats})
 
@@ -281,23 +244,23 @@ def write_api(site: Listings) -> None:
     "The API page: the Datasette API text where it has been written, else a short pointer."
     text_path = SITE_TEMPLATES / "api.md"
     body_html = render_markdown(text_path.read_text(encoding="utf-8")) if text_path.exists() else None
-    site.page("api.html", "api/", {"title": "API and data", "body_html": body_html})
+    site.page("api.html", urls.API, {"title": "API and data", "body_html": body_html})
 
 
 def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteConfig) -> list[str]:
     "Write every listing; returns their URLs (for the sitemap)."
     site = Listings(db, env, output, config)
-    members = load_members(db)
+    members = queries.load_members(db)
     items = load_items(db, members)
-    stats = coverage(db)
+    stats = queries.coverage(db)
     write_home(site, items, stats)
     write_days(site, items)
     write_bodies(site, items)
-    write_members(site, items, members, load_posts(db))
+    write_members(site, items, members, queries.load_posts(db))
     write_headings(site, items)
     write_about(site, stats)
     write_api(site)
-    site.page("search.html", "search/", {"title": "Search"})
-    output.write("404.html", env.get_template("404.html").render(page_url="", title="Not found",
-                                                                 absolute_links=True))
+    site.page("search.html", urls.SEARCH, {"title": "Search"})
+    output.write(urls.NOT_FOUND, env.get_template("404.html").render(
+        page_url=urls.HOME, title="Not found", absolute_links=True))
     return site.urls

@@ -15,15 +15,14 @@ import json
 import re
 from contextlib import closing
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import sqlite_utils
 import yaml
 from markdownify import MarkdownConverter
 
-from . import citations, clean, lookups, model, timeliness, urls
+from . import citations, clean, model, queries, timeliness, urls
 from .clean import html_to_text, sanitize_html
-from .lookups import load_bodies, load_members, member_or_placeholder
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
@@ -164,36 +163,13 @@ def tidy_markdown(markdown: str) -> str:
     return markdown.strip()
 
 
-# -- reading the database ----------------------------------------------------------------
-
-
-def load_question_index(db: sqlite_utils.Database) -> dict[str, dict]:
-    "Key -> where a question lives, to link grouped questions."
-    return {
-        row["key"]: {"key": row["key"], "uin": row["uin"], "url": row["url"],
-                     "heading": row["heading"], "date_tabled": row["date_tabled"]}
-        for row in db.query("select key, uin, url, heading, date_tabled from questions")
-    }
-
-
-def load_sources(db: sqlite_utils.Database) -> dict[int, dict]:
-    """Source id -> the source file's name and format. Only the name: the path is the
-    builder's own (often absolute), and the name with the format is what identifies it."""
-    return {row["id"]: {"file": PurePath(row["path"]).name, "format": row["format"]}
-            for row in db.query("select id, path, format from sources")}
-
-
-def question_rows(db: sqlite_utils.Database):
-    return db.query("select * from questions order by key")
-
-
 # -- one page ----------------------------------------------------------------------------
 
 
 def front_matter(row: dict, context: PageContext) -> dict:
     data = {name: row[name] for name in QUESTION_COLUMNS if row.get(name) not in (None, "")}
     data.update({name: bool(row[name]) for name in FLAGS})
-    data["title"] = page_title(row)
+    data["title"] = urls.question_title(row)
     for role in ("asking", "answering", "correcting"):
         member_id = row.get(f"{role}_member_id")
         if member_id:
@@ -217,17 +193,9 @@ def front_matter(row: dict, context: PageContext) -> dict:
 
 def member_facts(members: dict[str, dict], member_id: str) -> dict:
     "A member as a page's front matter gives them: only the facts some source gave."
-    member = member_or_placeholder(members, member_id)
+    member = queries.member_or_placeholder(members, member_id)
     return {key: value for key, value in member.items()
             if key != "display" and value not in (None, "")}
-
-
-def page_title(row: dict) -> str:
-    "The heading, or for the many unanswered questions that have none, a plain description."
-    if row.get("heading"):
-        return row["heading"]
-    body = row.get("answering_body") or row.get("house")
-    return f"Question {row.get('uin') or row['key']} to {body}"
 
 
 def body_inputs(row: dict) -> dict:
@@ -268,13 +236,13 @@ class PageContext:
 
     @classmethod
     def load(cls, db: sqlite_utils.Database) -> PageContext:
-        return cls(load_members(db), load_bodies(db), load_question_index(db), load_sources(db),
-                   citations.load_links(db), timeliness.as_of(db))
+        return cls(queries.load_members(db), queries.load_bodies(db), queries.load_question_index(db),
+                   queries.load_sources(db), citations.load_links(db), timeliness.as_of(db))
 
 
 def pages_code_version() -> str:
     "What besides its inputs decides a page's bytes: this code and the libraries it calls."
-    modules = (__file__, citations.__file__, lookups.__file__, urls.__file__, model.__file__,
+    modules = (__file__, citations.__file__, queries.__file__, urls.__file__, model.__file__,
                clean.__file__, timeliness.__file__)
     return stage_code_digest([Path(module) for module in modules],
                         ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
@@ -295,7 +263,7 @@ def write_pages(db_path: Path, out_dir: Path) -> PagesReport:
     manifest = Manifest.take(output.root, pages_code_version(), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db:
         context = PageContext.load(db)
-        for row in question_rows(db):
+        for row in queries.question_rows(db):
             write_page(row, context, output, manifest, report)
     report.removed = output.remove_stale(("index.md", "*.tmp"))
     manifest.save()
@@ -311,7 +279,7 @@ def write_page(row: dict, context: PageContext, output: Output, manifest: Manife
     digest of both inputs matches the last build's and the page is still there."""
     meta, texts = front_matter(row, context), body_inputs(row)
     digest = inputs_digest(meta, texts)
-    path = row["url"] + "index.md"
+    path = urls.markdown_file(row["url"])
     entry = manifest.previous.get(row["url"])
     if entry and entry[0] == digest and output.confirm_unchanged({path: entry[1]}):
         report.skipped += 1

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from . import clean, downloads, feeds, listings, model, pages, render, urls
+from . import clean, downloads, feeds, listings, model, pages, queries, render, urls
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import split_front_matter
 from .render import SITE_TEMPLATES, STATIC, SiteConfig, make_environment, real_date, render_markdown, to_json
@@ -54,16 +54,10 @@ class SiteReport:
 def neighbours(db: sqlite_utils.Database) -> dict[str, dict]:
     """Each question's previous and next question within its answering body, in date order
     (answer date, or the date tabled while unanswered)."""
-    rows = db.query(
-        """select url, coalesce(heading, '') as heading, uin, answering_body,
-                  coalesce(date_answered, date_tabled, '') as day
-           from questions where answering_body is not null
-           order by answering_body, day, key"""
-    )
     links: dict[str, dict] = {}
     previous = None
-    for row in rows:
-        entry = {"url": row["url"], "title": row["heading"] or f"Question {row['uin']}"}
+    for row in queries.body_order_rows(db):
+        entry = {"url": row["url"], "title": urls.question_title(row)}
         links[row["url"]] = {"previous": None, "next": None}
         if previous and previous["body"] == row["answering_body"]:
             links[row["url"]]["previous"] = previous["entry"]
@@ -81,17 +75,20 @@ def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) 
         "nav": nav,
         "canonical": config.absolute(meta["url"]),
         "datasette_row": config.datasette_row(meta["key"]),
-        "feed_url": body_url + "feed.xml" if body_url else "feed.xml",
+        "feed_url": urls.feed_url(body_url or urls.HOME),
         "official_url": web_link(meta.get("official_url")),
     }
 
 
 def web_link(url: str | None) -> str | None:
     """A URL from source data, only if it is a web address: anything else (javascript:,
-    data:, a relative path) would become a link that runs code or leads nowhere."""
-    if url and urlsplit(url.strip()).scheme.lower() in ("http", "https"):
-        return url.strip()
-    return None
+    data:, a relative path, an address that does not parse) would become a link that runs
+    code or leads nowhere."""
+    try:
+        is_web = bool(url) and urlsplit(url.strip()).scheme.lower() in ("http", "https")
+    except ValueError:  # 'http://[' : not an address at all
+        is_web = False
+    return url.strip() if is_web else None
 
 
 def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
@@ -127,8 +124,8 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
         # Read once: the digest must describe exactly the text that was rendered.
         text = Path(path).read_text(encoding="utf-8")
         url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"])
-        output.write(url + "index.html", html)
-        output.write(url + "index.json", twin)
+        output.write(urls.html_file(url), html)
+        output.write(urls.json_twin(url), twin)
         entries[key] = [question_digest(text, nav), url, bytes_digest(html), bytes_digest(twin)]
     return output.written, output.unchanged, output.seen, entries
 
@@ -161,7 +158,7 @@ def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Man
     entry = manifest.previous.get(key)
     if entry is None or question_digest(path.read_text(encoding="utf-8"), nav) != entry[0]:
         return False
-    if not output.confirm_unchanged({entry[1] + "index.html": entry[2], entry[1] + "index.json": entry[3]}):
+    if not output.confirm_unchanged({urls.html_file(entry[1]): entry[2], urls.json_twin(entry[1]): entry[3]}):
         return False
     manifest.current[key] = entry
     return True
@@ -175,7 +172,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     manifest = manifest or Manifest(None, "")
     empty = {"previous": None, "next": None}
     items, skipped = [], 0
-    for path in sorted(pages_dir.glob("**/index.md")):
+    for path in sorted(pages_dir.glob(urls.markdown_file("**/"))):
         key = url_of(pages_dir, path)
         nav = links.get(key, empty)
         if is_up_to_date(path, key, nav, output, manifest):
@@ -210,7 +207,7 @@ def url_of(pages_dir: Path, page_path: str) -> str:
 def write_static(output: Output) -> None:
     for path in sorted(STATIC.rglob("*")):
         if path.is_file():
-            output.write("static/" + path.relative_to(STATIC).as_posix(), path.read_bytes())
+            output.write(urls.STATIC + path.relative_to(STATIC).as_posix(), path.read_bytes())
 
 
 def write_sitemaps(output: Output, env, entries: list[dict], config: SiteConfig) -> None:
@@ -218,32 +215,28 @@ def write_sitemaps(output: Output, env, entries: list[dict], config: SiteConfig)
     numbered files."""
     parts = [entries[i:i + SITEMAP_LIMIT] for i in range(0, len(entries), SITEMAP_LIMIT)] or [[]]
     if len(parts) == 1:
-        output.write("sitemap.xml", env.get_template("sitemap.xml").render(
-            page_url="", entries=parts[0]))
+        output.write(urls.SITEMAP, env.get_template("sitemap.xml").render(
+            page_url=urls.HOME, entries=parts[0]))
         return
     names = []
     for number, part in enumerate(parts, start=1):
-        name = f"sitemap-{number}.xml"
-        output.write(name, env.get_template("sitemap.xml").render(page_url="", entries=part))
+        name = urls.sitemap_part(number)
+        output.write(name, env.get_template("sitemap.xml").render(page_url=urls.HOME, entries=part))
         names.append(name)
-    output.write("sitemap.xml", env.get_template("sitemap_index.xml").render(
-        page_url="", sitemaps=names))
+    output.write(urls.SITEMAP, env.get_template("sitemap_index.xml").render(
+        page_url=urls.HOME, sitemaps=names))
 
 
 def sitemap_entries(db: sqlite_utils.Database, listing_urls: list[str]) -> list[dict]:
     entries = [{"url": url, "lastmod": None} for url in listing_urls]
-    entries += [
-        {"url": row["url"], "lastmod": real_date(row["lastmod"])}
-        for row in db.query(
-            """select url, coalesce(date_answer_corrected, date_answered, date_tabled) as lastmod
-               from questions order by url""")
-    ]
+    entries += [{"url": row["url"], "lastmod": real_date(row["lastmod"])}
+                for row in queries.sitemap_rows(db)]
     return entries
 
 
 # Files the site stage generates; anything else in the output folder (pagefind/, downloads/, files a
 # deployment adds) is not the build's to remove.
-GENERATED = ("index.html", "index.json", "feed.xml", "sitemap*.xml", "*.tmp")
+GENERATED = (urls.html_file(""), urls.json_twin(""), urls.FEED, "sitemap*.xml", "*.tmp")
 NOT_GENERATED = ("static", "pagefind", "downloads")
 
 
@@ -265,8 +258,8 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         listing_urls = listings.write_listings(db, env, output, config)
         feeds.write_feeds(db, env, output, config)
         write_sitemaps(output, env, sitemap_entries(db, listing_urls), config)
-        output.write("robots.txt", env.get_template("robots.txt").render(page_url=""))
-    report.downloads = downloads.write_downloads(db_path, output.root / "downloads", env, config)
+        output.write(urls.ROBOTS, env.get_template("robots.txt").render(page_url=urls.HOME))
+    report.downloads = downloads.write_downloads(db_path, output.root / urls.DOWNLOADS, env, config)
     report.removed = output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
     manifest.save()
     report.written = output.written

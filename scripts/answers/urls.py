@@ -1,7 +1,9 @@
-"""Where things live in the archive: the relative paths of member, body, heading and day pages.
+"""Where each page of the archive lives and what it is called: the one place that knows.
 
-Every path is relative to the archive's root and ends in '/', like a question's `url`.
-Both the pages stage and the site stage use these, so that links agree.
+Every path is relative to the archive's root and ends in '/', like a question's `url`, except
+the files that are not pages (feeds, the sitemap, robots.txt, the 404 page). The pages stage,
+the site stage and the templates (as the Jinja global `urls`) all take paths and titles from
+here, so that links, listings, feeds and pages agree.
 """
 
 from __future__ import annotations
@@ -9,7 +11,71 @@ from __future__ import annotations
 import hashlib
 import posixpath
 
+from .clean import cut_at_word
+from .model import question_url as question_url  # a question's page: fixed when it is stored
 from .model import slugify
+
+HOME = ""
+DAYS = "days/"
+BODIES = "bodies/"
+MEMBERS = "members/"
+HEADINGS = "headings/"
+SEARCH = "search/"
+ABOUT = "about/"
+API = "api/"
+DOWNLOADS = "downloads/"
+STATIC = "static/"  # the stylesheet and scripts, copied as they are
+# What the site's navigation calls each section, in the order it lists them.
+SECTIONS = {DAYS: "By day", BODIES: "Departments", MEMBERS: "Members", HEADINGS: "Topics",
+            SEARCH: "Search", ABOUT: "About"}
+
+FEED = "feed.xml"
+SITEMAP = "sitemap.xml"
+ROBOTS = "robots.txt"
+NOT_FOUND = "404.html"
+
+# A title made from a question's text: about this many characters, cut at a word. Only the
+# first TITLE_SOURCE_CHARS of the text are read, so a caller that reads that many characters
+# from the database gets the same title as one that reads the whole text.
+TITLE_LENGTH = 90
+TITLE_SOURCE_CHARS = 1000
+
+
+def question_title(question: dict) -> str:
+    """What a question is called everywhere: its heading; where it has none (many unanswered
+    questions), the start of its text; where it has neither, its house and UIN."""
+    if question.get("heading"):
+        return question["heading"]
+    text = " ".join((question.get("question_text") or "")[:TITLE_SOURCE_CHARS].split())
+    if text:
+        title, was_cut = cut_at_word(text, TITLE_LENGTH)
+        return title + ("…" if was_cut else "")
+    return f"{question.get('house') or 'Parliament'} question {question.get('uin') or question['key']}"
+
+
+def html_file(url: str) -> str:
+    "The file that holds the page at `url`."
+    return url + "index.html"
+
+
+def json_twin(url: str) -> str:
+    "The page's data as JSON, beside it."
+    return url + "index.json"
+
+
+def markdown_file(url: str) -> str:
+    "A question's Markdown page, as the pages stage writes it."
+    return url + "index.md"
+
+
+def feed_url(url: str = HOME) -> str:
+    "The Atom feed of the page at `url` (a body's, a member's; at the root, the whole archive's)."
+    return url + FEED
+
+
+def sitemap_part(number: int) -> str:
+    "One of the numbered sitemaps that the sitemap index lists, when one file cannot hold all."
+    return f"sitemap-{number}.xml"
 
 
 def member_slug(member_id: str, name: str | None = None) -> str:
@@ -28,11 +94,16 @@ def member_slug(member_id: str, name: str | None = None) -> str:
 
 
 def member_url(member_id: str, name: str | None = None) -> str:
-    return f"members/{member_slug(member_id, name)}/"
+    return f"{MEMBERS}{member_slug(member_id, name)}/"
+
+
+def member_role_url(member_url: str, role: str) -> str:
+    "A member's questions in one role ('asked', 'answered'), all of them, page by page."
+    return f"{member_url}{role}/"
 
 
 def body_url(slug: str) -> str:
-    return f"bodies/{slug}/"
+    return f"{BODIES}{slug}/"
 
 
 def heading_slug(heading: str) -> str:
@@ -41,20 +112,29 @@ def heading_slug(heading: str) -> str:
 
 
 def heading_url(heading: str) -> str:
-    return f"headings/{heading_slug(heading)}/"
+    return heading_slug_url(heading_slug(heading))
+
+
+def heading_slug_url(slug: str) -> str:
+    return f"{HEADINGS}{slug}/"
+
+
+def heading_letter_url(letter: str) -> str:
+    "The index of headings that start with this letter."
+    return f"{HEADINGS}_letters/{letter}/"
 
 
 def day_url(iso_date: str) -> str:
     year, month, day = iso_date.split("-")
-    return f"days/{year}/{month}/{day}/"
+    return f"{DAYS}{year}/{month}/{day}/"
 
 
 def month_url(year: str, month: str) -> str:
-    return f"days/{year}/{month}/"
+    return f"{DAYS}{year}/{month}/"
 
 
 def year_url(year: str) -> str:
-    return f"days/{year}/"
+    return f"{DAYS}{year}/"
 
 
 def page_url(listing_url: str, number: int) -> str:

@@ -1,0 +1,166 @@
+"""Every read of the database that the pages and site stages show: members, bodies, posts,
+questions as listings, feeds, neighbours and the sitemap see them, and the archive's figures.
+
+One module, so that two stages that show the same fact read it the same way (the members a
+question names, a body's slug, a question's title text). It reads the database and writes
+nothing; each query takes named parameters, and the stages shape what it returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+import sqlite_utils
+
+from . import urls
+
+# -- members and bodies ------------------------------------------------------------------
+
+
+def load_members(db: sqlite_utils.Database) -> dict[str, dict]:
+    """Member id -> the member as the archive shows them: id, name, party, constituency and
+    house (None where no source gave them), their page's `url`, and a `display` name that
+    is never empty."""
+    return {
+        row["id"]: dict(row, url=urls.member_url(row["id"], row["name"]),
+                        display=row["name"] or f"Member {row['id']}")
+        for row in db.query("select id, name, party, constituency, house from members")
+    }
+
+
+def member_or_placeholder(members: dict[str, dict], member_id: str) -> dict:
+    "The member with this id, or where no member data names them, a stand-in of the same shape."
+    return members.get(member_id) or {
+        "id": member_id, "name": None, "party": None, "constituency": None, "house": None,
+        "url": urls.member_url(member_id), "display": f"Member {member_id}"}
+
+
+def named_member_ids(db: sqlite_utils.Database) -> list[str]:
+    "The ids of every member who asked or answered a question: each has a page and a feed."
+    return [row["id"] for row in db.query(
+        """select asking_member_id as id from questions where asking_member_id is not null
+           union select answering_member_id from questions where answering_member_id is not null
+           order by id""")]
+
+
+def load_posts(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    "Each member's government posts, earliest first (none when no post data was loaded)."
+    posts: dict[str, list[dict]] = {}
+    if "member_posts" not in db.table_names():
+        return posts
+    for row in db.query("""select member_id, post, organisation, start_date, end_date, source
+                           from member_posts order by member_id, start_date, post"""):
+        posts.setdefault(row.pop("member_id"), []).append(row)
+    return posts
+
+
+def load_bodies(db: sqlite_utils.Database) -> dict[str, dict]:
+    "Answering body name -> its name, slug and page `url`, in slug order."
+    return {
+        row["name"]: {"name": row["name"], "slug": row["slug"], "url": urls.body_url(row["slug"])}
+        for row in db.query("select name, slug from answering_bodies order by slug")
+    }
+
+
+# -- questions ---------------------------------------------------------------------------
+
+# Enough of a question's text for its title (urls.question_title reads no further): a query
+# that selects TITLE_TEXT passes TITLE_CHARS among its parameters.
+TITLE_TEXT = "substr(question_text, 1, :title_chars) as question_text"
+TITLE_CHARS = {"title_chars": urls.TITLE_SOURCE_CHARS}
+
+
+def question_rows(db: sqlite_utils.Database):
+    "Every column of every question, in key order: what the pages stage makes a page from."
+    return db.query("select * from questions order by key")
+
+
+def load_question_index(db: sqlite_utils.Database) -> dict[str, dict]:
+    "Key -> where a question lives and what it is called, to link grouped questions."
+    return {
+        row["key"]: {"key": row["key"], "uin": row["uin"], "url": row["url"],
+                     "heading": row["heading"], "title": urls.question_title(row),
+                     "date_tabled": row["date_tabled"]}
+        for row in db.query(f"select key, house, uin, url, heading, date_tabled, {TITLE_TEXT} "
+                            "from questions", TITLE_CHARS)
+    }
+
+
+def load_sources(db: sqlite_utils.Database) -> dict[int, dict]:
+    """Source id -> the source file's name and format. Only the name: the path is the
+    builder's own (often absolute), and the name with the format is what identifies it."""
+    return {row["id"]: {"file": PurePath(row["path"]).name, "format": row["format"]}
+            for row in db.query("select id, path, format from sources")}
+
+
+def listing_rows(db: sqlite_utils.Database, snippet: int):
+    """Every question as a listing shows it, newest first (by answer date, or the date tabled
+    while unanswered), with the first `snippet` characters of its answer's text."""
+    return db.query(
+        f"""select key, url, heading, uin, house, date_tabled, date_answered, answering_body,
+                   asking_member_id, answering_member_id, is_holding, is_withdrawn,
+                   is_correction, substr(answer_text, 1, :snippet) as snippet, {TITLE_TEXT},
+                   coalesce(date_answered, date_tabled) as day
+            from questions order by day desc, key desc""", {"snippet": snippet, **TITLE_CHARS})
+
+
+def feed_rows(db: sqlite_utils.Database, text_limit: int):
+    """Every answered question as a feed shows it, latest update first, with the first
+    `text_limit` characters of its answer's HTML and its question's text (an answer can be
+    huge, and an entry shows only its start)."""
+    return db.query(
+        """select q.key, q.url, q.heading, q.uin, q.house, q.date_answered,
+                  coalesce(q.date_answer_corrected, q.date_answered) as updated,
+                  substr(q.answer_html, 1, :text_limit) as answer_html,
+                  substr(q.question_text, 1, :text_limit) as question_text,
+                  q.answering_body, b.slug as body_slug,
+                  q.asking_member_id, q.answering_member_id,
+                  a.name as answerer_name
+           from questions q
+           left join answering_bodies b on b.name = q.answering_body
+           left join members a on a.id = q.answering_member_id
+           where q.date_answered is not null
+           order by updated desc, q.key desc""", {"text_limit": text_limit})
+
+
+def body_order_rows(db: sqlite_utils.Database):
+    """Questions with an answering body, each body's in date order (answer date, or the date
+    tabled while unanswered): the order of a question page's previous and next links."""
+    return db.query(
+        f"""select url, heading, uin, house, key, answering_body, {TITLE_TEXT},
+                   coalesce(date_answered, date_tabled, '') as day
+            from questions where answering_body is not null
+            order by answering_body, day, key""", TITLE_CHARS)
+
+
+def sitemap_rows(db: sqlite_utils.Database):
+    "Every question's url and the date it last changed, in url order."
+    return db.query(
+        """select url, coalesce(date_answer_corrected, date_answered, date_tabled) as lastmod
+           from questions order by url""")
+
+
+# -- figures -----------------------------------------------------------------------------
+
+
+def coverage(db: sqlite_utils.Database) -> dict:
+    "What the archive holds: questions, answers, states, date ranges, bodies, members, houses."
+    row = next(db.query(
+        """select count(*) as questions, count(date_answered) as answered,
+                  sum(is_holding) as holding, sum(is_correction) as corrected,
+                  min(date_tabled) as first_tabled, max(date_tabled) as last_tabled,
+                  min(date_answered) as first_answered, max(date_answered) as last_answered,
+                  count(distinct answering_body) as bodies
+           from questions"""))
+    row["members"] = len(named_member_ids(db))
+    row["awaiting"] = row["questions"] - row["answered"]
+    row["houses"] = [dict(r) for r in db.query(
+        "select house, count(*) as questions from questions group by house order by house")]
+    return row
+
+
+def source_formats(db: sqlite_utils.Database) -> list[dict]:
+    "Per source format: how many files, and how many records were read, stored and rejected."
+    return [dict(row) for row in db.query(
+        """select format, count(*) as files, sum(read) as read, sum(stored) as stored,
+                  sum(rejected) as rejected from sources group by format order by format""")]
