@@ -33,7 +33,7 @@ from pathlib import Path
 import jinja2
 import sqlite_utils
 
-from . import bundle_order
+from . import bundle_order, clean, urls
 from .atomic import replace_if_changed
 from .output import stage_code_digest
 from .render import ROOT, long_date
@@ -90,8 +90,9 @@ def urls_by_bundle(db: sqlite_utils.Database) -> dict[str, list[str]]:
 
 def search_code_version() -> str:
     "What besides the data decides a bundle's bytes: this module, the record and Pagefind."
-    return stage_code_digest([Path(__file__), Path(bundle_order.__file__), RECORD_TEMPLATE],
-                        ("pagefind", "pagefind_bin"))
+    modules = (__file__, bundle_order.__file__, urls.__file__, clean.__file__)  # urls: titles
+    return stage_code_digest([Path(module) for module in modules] + [RECORD_TEMPLATE],
+                             ("pagefind", "pagefind_bin"))
 
 
 RECORD_TEMPLATE = ROOT / "templates" / "search" / "record.html"
@@ -114,7 +115,7 @@ def record_fields(row: dict) -> dict:
     status = ("Withdrawn" if row["is_withdrawn"]
               else "Answered" if row["date_answered"] or row["answer_text"] else "Awaiting answer")
     fields = {
-        "url": "/" + row["url"], "title": heading or f"Question {uin}", "uin": uin,
+        "url": "/" + row["url"], "title": urls.question_title(row), "uin": uin,
         "heading": heading, "question": inert(row["question_text"]),
         "answer": inert(row["answer_text"]), "house": HOUSES.get(row["house"], row["house"]),
         "body": row["answering_body"], "member": row["member"], "status": status,

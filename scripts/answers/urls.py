@@ -50,7 +50,7 @@ def question_title(question: dict) -> str:
     if text:
         title, was_cut = cut_at_word(text, TITLE_LENGTH)
         return title + ("…" if was_cut else "")
-    return f"{question.get('house') or 'Parliament'} question {question.get('uin') or question['key']}"
+    return f"{question.get('house') or 'Parliament'} question {question.get('uin') or question.get('key')}"
 
 
 def html_file(url: str) -> str:
