@@ -245,7 +245,7 @@ def pages_code_version() -> str:
     modules = (__file__, citations.__file__, queries.__file__, urls.__file__, model.__file__,
                clean.__file__, timeliness.__file__)
     return stage_code_digest([Path(module) for module in modules],
-                        ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
+                             ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
 
 
 def is_manifest_entry(entry) -> bool:

@@ -148,8 +148,8 @@ def site_code_version(config: SiteConfig) -> str:
                clean.__file__)
     templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
     return stage_code_digest([Path(module) for module in modules] + templates,
-                        ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"),
-                        json.dumps(asdict(config), sort_keys=True))
+                             ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"),
+                             json.dumps(asdict(config), sort_keys=True))
 
 
 def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Manifest) -> bool:
