@@ -34,6 +34,7 @@ def build_site_from_questions(folder: Path, questions: list[Question]) -> Path:
     for question in questions:
         store.add_question(question, source_id=None)
     store.flush()
+    db.conn.commit()  # the store leaves its last write (the answering bodies) uncommitted
     db.close()
     pages.write_pages(db_path, folder / "pages")
     site.build_site(db_path, folder / "pages", folder / "site", SiteConfig(), workers=1)

@@ -190,6 +190,7 @@ def edge_db(tmp_path):
     for question in questions:
         store.add_question(question, source_id=None)
     store.flush()
+    db.conn.commit()  # the store leaves its last write (the answering bodies) uncommitted
     db.close()
     return tmp_path / "edge.db"
 
