@@ -65,7 +65,7 @@ def mutated(draw, rows: list[dict], context: pages.PageContext) -> tuple[dict, p
     for role in ("asking", "answering", "correcting"):
         member_id = row.get(f"{role}_member_id")
         if member_id and draw(st.booleans()):
-            member = dict(pages.member_or_placeholder(members, member_id))
+            member = dict(queries.member_or_placeholder(members, member_id))
             member.update({field: draw(TEXT) for field in MEMBER_FIELDS})
             members[member_id] = member
     return row, pages.PageContext(members, context.bodies, context.questions, context.sources)
