@@ -407,7 +407,7 @@ def page_facts(key: str, links: tuple, questions: dict[str, dict]) -> dict:
         facts["cited_by"] = [
             {name: value for name, value in (
                 ("key", row["key"]), ("url", row["url"]), ("uin", row["uin"]),
-                ("title", row["heading"] or f"Question {row['uin'] or row['key']}"),
+                ("title", row["title"]),  # urls.question_title, via queries.load_question_index
                 ("date_tabled", row["date_tabled"])) if value}
             for row in sorted(citing, key=lambda row: (row["date_tabled"] or "", row["key"]))]
     return facts
