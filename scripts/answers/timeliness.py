@@ -73,5 +73,8 @@ def question_status(row: dict, latest: str | None) -> dict | None:
 
 def page_facts(row: dict, latest: str | None) -> dict:
     "What a question page's front matter says of its timeliness (nothing where none applies)."
-    status = question_status(row, latest)
+    try:
+        status = question_status(row, latest)
+    except ValueError:  # a date that is not a real date (shown as given) has no timeliness
+        return {}
     return {"timeliness": status} if status else {}
