@@ -47,7 +47,7 @@ def db(tmp_path):
 
 def expected(body: str | None, month: str, kind: str) -> dict:
     "The figures worked out by hand from QUESTIONS, without SQL."
-    rows = [q for q in QUESTIONS if q[6] == "Commons" and q[1][:7] == month
+    rows = [q for q in QUESTIONS if q[6] == "Commons" and month in (q[1][:7], timeliness.ALL_MONTHS)
             and (body is None or q[0] == body) and q[2] == (kind == "named day")]
     answered = [q for q in rows if q[3] and not q[4]]
     days = [(datetime.date.fromisoformat(q[3]) - datetime.date.fromisoformat(q[1])).days
@@ -72,9 +72,12 @@ def test_the_query_agrees_with_figures_worked_out_by_hand(db):
         want = expected(None if body == timeliness.ALL_BODIES else body, month, kind)
         assert {k: row[k] for k in want} == want, (body, month, kind)
         assert row["as_of"] == LATEST
-    # every Commons question with a date for answer is counted once per body, once in all
-    assert sum(r["due"] for r in rows if r["answering_body"] == timeliness.ALL_BODIES) == 13
-    assert sum(r["due"] for r in rows if r["answering_body"] != timeliness.ALL_BODIES) == 13
+    # every Commons question with a date for answer is counted once in each of the four scopes
+    for all_bodies in (True, False):
+        for all_months in (True, False):
+            assert sum(r["due"] for r in rows
+                       if (r["answering_body"] == timeliness.ALL_BODIES) == all_bodies
+                       and (r["month"] == timeliness.ALL_MONTHS) == all_months) == 13
 
 
 def test_the_query_hand_checked_cells(db):
@@ -92,6 +95,8 @@ def test_the_query_hand_checked_cells(db):
 def test_the_query_filters_by_body_and_month(db):
     rows = timeliness.figures(db, body="", month="2024-02")
     assert {r["month"] for r in rows} == {"2024-02"}
+    assert [r["due"] for r in timeliness.figures(db, timeliness.ALL_BODIES, timeliness.ALL_MONTHS)
+            ] == [5, 8]  # named day, ordinary
     assert {r["answering_body"] for r in rows} == {
         timeliness.ALL_BODIES, "Home Office", "Ministry of Defence"}
 

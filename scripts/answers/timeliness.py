@@ -26,6 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = ROOT / "metadata.yml"
 ALL_BODIES = "All answering bodies"
+ALL_MONTHS = "All months"
 HOUSE = "Commons"
 
 
