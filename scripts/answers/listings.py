@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
-from . import queries, urls
+from . import queries, timeliness, urls
 from .output import Output
 from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
 
@@ -159,13 +159,13 @@ def write_days(site: Listings, items: list[dict]) -> None:
         twin={"years": totals})
 
 
-def write_bodies(site: Listings, items: list[dict]) -> None:
+def write_bodies(site: Listings, items: list[dict], timeliness_rows: dict[str, list[dict]]) -> None:
     by_body = group(items, lambda i: i["body"]["url"] if i["body"] else None)
     entries = []
     for url, body_items in sorted(by_body.items()):
         name = body_items[0]["body"]["name"]
-        site.paginate(url, body_items, {"title": name, "kind": "body",
-                                        "feed": urls.feed_url(url)})
+        site.paginate(url, body_items, {"title": name, "kind": "body", "feed": urls.feed_url(url),
+                                        "timeliness": timeliness_rows.get(name, [])})
         entries.append({"url": url, "label": name, "count": len(body_items)})
     entries.sort(key=lambda e: e["label"])
     site.page("index_list.html", urls.BODIES, {"title": "Answering bodies", "entries": entries,
@@ -255,7 +255,9 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
     stats = queries.coverage(db)
     write_home(site, items, stats)
     write_days(site, items)
-    write_bodies(site, items)
+    timeliness_rows = timeliness.figures(db)
+    write_bodies(site, items, timeliness.by_body(timeliness_rows))
+    timeliness.write_page(site, timeliness_rows, queries.load_bodies(db))
     write_members(site, items, members, queries.load_posts(db))
     write_headings(site, items)
     write_about(site, stats)

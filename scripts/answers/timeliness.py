@@ -23,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from . import urls
+
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = ROOT / "metadata.yml"
 ALL_BODIES = "All answering bodies"
@@ -79,3 +81,28 @@ def page_facts(row: dict, latest: str | None) -> dict:
     except ValueError:  # a date that is not a real date (shown as given) has no timeliness
         return {}
     return {"timeliness": status} if status else {}
+
+
+# -- the listings ------------------------------------------------------------------------
+
+
+def by_body(rows: list[dict]) -> dict[str, list[dict]]:
+    "Answering body name (or ALL_BODIES) -> its rows, months in order, then all months."
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["answering_body"], []).append(row)
+    return groups
+
+
+def write_page(site, rows: list[dict], bodies: dict[str, dict]) -> None:
+    """The archive's timeliness page (`timeliness/`) and its JSON twin. `site` is the
+    listings writer; `bodies` maps names to their pages, for the links to body sections."""
+    groups = by_body(rows)
+    archive = groups.get(ALL_BODIES, [])
+    totals = [row for row in archive if row["month"] == ALL_MONTHS]
+    listed = [bodies[name] for name in sorted(groups) if name in bodies]
+    latest = rows[0]["as_of"] if rows else None
+    site.page("timeliness.html", urls.TIMELINESS, {
+        "title": "Timeliness of answers", "rows": archive, "totals": totals, "as_of": latest,
+        "bodies": listed},
+        twin={"title": "Timeliness of answers", "as_of": latest, "rows": rows})

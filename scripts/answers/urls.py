@@ -20,6 +20,7 @@ DAYS = "days/"
 BODIES = "bodies/"
 MEMBERS = "members/"
 HEADINGS = "headings/"
+TIMELINESS = "timeliness/"  # whether answers came by their date for answer
 SEARCH = "search/"
 ABOUT = "about/"
 API = "api/"
@@ -27,7 +28,7 @@ DOWNLOADS = "downloads/"
 STATIC = "static/"  # the stylesheet and scripts, copied as they are
 # What the site's navigation calls each section, in the order it lists them.
 SECTIONS = {DAYS: "By day", BODIES: "Departments", MEMBERS: "Members", HEADINGS: "Topics",
-            SEARCH: "Search", ABOUT: "About"}
+            TIMELINESS: "Timeliness", SEARCH: "Search", ABOUT: "About"}
 
 FEED = "feed.xml"
 SITEMAP = "sitemap.xml"
