@@ -101,6 +101,21 @@ def test_the_query_filters_by_body_and_month(db):
         timeliness.ALL_BODIES, "Home Office", "Ministry of Defence"}
 
 
+def test_dates_that_are_not_dates_are_left_out(db):
+    before = timeliness.figures(db)
+    db["questions"].insert_all([
+        {"key": "bad-due", "house": "Commons", "answering_body": "Home Office",
+         "date_for_answer": "2024-02-30", "date_tabled": "2099-99-99", "is_withdrawn": 0,
+         "is_holding": 0, "is_named_day": 0},
+        {"key": "bad-answer", "house": "Commons", "answering_body": "Home Office",
+         "date_for_answer": "2024-01-20", "date_answered": "2024-13-01", "is_withdrawn": 0,
+         "is_holding": 0, "is_named_day": 0}])
+    assert timeliness.figures(db) == before
+    assert timeliness.as_of(db) == LATEST
+    for row in db.query("select * from questions where key like 'bad-%'"):
+        assert timeliness.question_status(row, LATEST) is None
+
+
 @pytest.mark.parametrize("fields, status", [
     ({"date_answered": "2024-01-10"}, {"status": "on time"}),
     ({"date_answered": "2024-01-09"}, {"status": "on time"}),

@@ -44,33 +44,38 @@ def figures(db, body: str = "", month: str = "") -> list[dict]:
 
 
 def as_of(db) -> str | None:
-    "The archive's latest date: the day its figures and page statuses are counted to."
-    row = next(db.query(
-        """select max(day) as day from (
-             select max(date_tabled) as day from questions
-             union all select max(date_answered) from questions
-             union all select max(date_holding_answer) from questions)"""))
-    return row["day"]
+    """The archive's latest date (the latest real date tabled, answered or holding-answered):
+    the day its figures and page statuses are counted to, as the query works it out."""
+    rows = figures(db, ALL_BODIES, ALL_MONTHS)
+    return rows[0]["as_of"] if rows else None
 
 
-def days_between(start: str, end: str) -> int:
-    return (datetime.date.fromisoformat(end) - datetime.date.fromisoformat(start)).days
+def real_day(value: str | None) -> datetime.date | None:
+    "An ISO date as a date, or None if it is missing or not a real date ('2024-02-30')."
+    try:
+        return datetime.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def question_status(row: dict, latest: str | None) -> dict | None:
     """A question's timeliness as its page shows it, or None where none applies (another
-    house, withdrawn, no date for answer). `row` holds the questions table's columns.
+    house, withdrawn, no date for answer, or a date for answer or answer date that is not a
+    real date). `row` holds the questions table's columns; `latest` is `as_of`.
 
     status: 'on time', 'late' (with days_late), 'past due' (unanswered, with days_past_due
     and as_of) or 'not yet due'."""
-    due = row.get("date_for_answer")
+    due, answered = real_day(row.get("date_for_answer")), real_day(row.get("date_answered"))
     if row.get("house") != HOUSE or not due or row.get("is_withdrawn"):
         return None
-    if row.get("date_answered") and not row.get("is_holding"):
-        late = days_between(due, row["date_answered"])
+    if row.get("date_answered") and not answered:
+        return None
+    if answered and not row.get("is_holding"):
+        late = (answered - due).days
         return {"status": "late", "days_late": late} if late > 0 else {"status": "on time"}
-    if latest and due < latest:
-        return {"status": "past due", "days_past_due": days_between(due, latest), "as_of": latest}
+    if latest and due < real_day(latest):
+        return {"status": "past due", "days_past_due": (real_day(latest) - due).days,
+                "as_of": latest}
     return {"status": "not yet due"}
 
 
