@@ -82,17 +82,34 @@ def test_stale_files_are_removed_with_their_empty_folders_but_kept_folders_stay(
 
 
 def test_manifest_is_taken_once_and_only_for_the_same_code(tmp_path):
-    manifest = Manifest.take(tmp_path, "v1", lambda entry: isinstance(entry, str))
+    manifest = Manifest.take(Output(tmp_path), "v1", lambda entry: isinstance(entry, str))
     assert manifest.previous == {}
     manifest.current = {"commons-2024-07-17-11": "digest"}
     manifest.save()
-    taken = Manifest.take(tmp_path, "v1", lambda entry: isinstance(entry, str))
+    output = Output(tmp_path)
+    taken = Manifest.take(output, "v1", lambda entry: isinstance(entry, str))
     assert taken.previous == {"commons-2024-07-17-11": "digest"}
-    assert not (tmp_path / MANIFEST_NAME).exists()  # until this build saves its own
+    output.write("a/index.html", "a page")
+    assert not (tmp_path / MANIFEST_NAME).exists()  # changed files: none until this build saves
     taken.save()
-    assert Manifest.take(tmp_path, "v2", lambda entry: True).previous == {}
+    assert Manifest.take(Output(tmp_path), "v2", lambda entry: True).previous == {}
+
+
+def test_a_build_that_changes_nothing_leaves_the_manifest_untouched(tmp_path):
+    output = Output(tmp_path)
+    output.write("a/index.html", "a page")
+    manifest = Manifest.take(output, "v1", lambda entry: True)
+    manifest.current = {"a/": "digest"}
+    manifest.save()
+    written_at = (tmp_path / MANIFEST_NAME).stat().st_mtime_ns
+    again = Output(tmp_path)
+    taken = Manifest.take(again, "v1", lambda entry: True)
+    assert not again.write("a/index.html", "a page")
+    taken.current = dict(taken.previous)
+    taken.save()
+    assert (tmp_path / MANIFEST_NAME).stat().st_mtime_ns == written_at
 
 
 def test_an_unreadable_manifest_counts_as_none(tmp_path):
     (tmp_path / MANIFEST_NAME).write_text("{not json")
-    assert Manifest.take(tmp_path, "v1", lambda entry: True).previous == {}
+    assert Manifest.take(Output(tmp_path), "v1", lambda entry: True).previous == {}

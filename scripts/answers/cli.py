@@ -129,8 +129,10 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
     from .render import SiteConfig
 
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
-    indexed_before = search_stage.take_state(out_dir)  # any build makes the index unproven
-    report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers)
+    indexed_before = search_stage.indexed_state(out_dir)
+    report = site_stage.build_site(
+        db_path, pages_dir, out_dir, config, workers=workers,
+        before_first_change=lambda: search_stage.mark_unproven(out_dir, indexed_before))
     click.echo(f"{out_dir}: {report.question_pages} question pages ({report.rendered} rendered, "
                f"{report.skipped} unchanged inputs skipped); {len(report.written)} files written, "
                f"{report.unchanged} unchanged, {len(report.removed)} outdated removed.")

@@ -272,6 +272,7 @@ def write_database(db_path: Path, output: Output) -> dict:
         temporary.unlink()
         output.unchanged += 1
     else:
+        output.changing()
         os.replace(temporary, path)
         output.written.append(relative_path)
     return {DATABASE_FILE: file_record(output, relative_path, digest)}
@@ -475,7 +476,7 @@ def write_downloads(db_path: Path, folder: Path, env, config) -> DownloadsReport
     exist. The folder is this stage's alone: the site stage leaves it be."""
     output = Output(folder)
     saved_ns = modified_ns(output.root / MANIFEST_NAME)
-    build = Build(output, Manifest.take(output.root, downloads_code_version(), is_manifest_entry),
+    build = Build(output, Manifest.take(output, downloads_code_version(), is_manifest_entry),
                   saved_ns)
     metadata = load_metadata()
     with closing(open_read_only(db_path)) as db:
@@ -550,6 +551,7 @@ def remove_unclaimed(output: Output) -> list[str]:
     removed = []
     for path in sorted(output.root.iterdir()):
         if path.is_file() and path.name != MANIFEST_NAME and str(path) not in output.seen:
+            output.changing()
             path.unlink()
             removed.append(path.name)
     return removed

@@ -38,6 +38,10 @@ class Output:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     seen: set[str] = field(default_factory=set)
+    # Run once, just before the first file is written or removed: what vouches for the files
+    # as they were (a manifest, the search index's record) is withdrawn then, and only then,
+    # so that a build which changes nothing writes nothing.
+    before_first_change: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -61,9 +65,16 @@ class Output:
                 return False
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
+        self.changing()
         write_atomically(path, data)  # a killed build never leaves half a page
         self.written.append(relative_path)
         return True
+
+    def changing(self) -> None:
+        "Say that a file is about to change: the first time, run `before_first_change`."
+        hooks, self.before_first_change = self.before_first_change, []
+        for hook in hooks:
+            hook()
 
     def claim(self, key: str, relative_path: str) -> None:
         "Mark a file (its absolute path) as part of this build; a second claim is an error."
@@ -111,6 +122,7 @@ class Output:
             for name in sorted(files):
                 path = here / name
                 if any(fnmatch(name, pattern) for pattern in names) and str(path) not in self.seen:
+                    self.changing()
                     path.unlink()
                     removed.append(path.relative_to(self.root).as_posix())
         self.prune_empty_folders(removed)
@@ -158,21 +170,25 @@ class Manifest:
     current: dict = field(default_factory=dict)
 
     @classmethod
-    def take(cls, folder: Path, version: str, valid_entry: Callable[[object], bool]) -> Manifest:
-        """Read the last build's manifest and delete it. Until this build saves its own there
-        is none, so a build stopped half way cannot leave entries that vouch for files it
-        changed since: the next build renders everything."""
-        manifest = cls(Path(folder) / MANIFEST_NAME, version)
+    def take(cls, output: Output, version: str, valid_entry: Callable[[object], bool]) -> Manifest:
+        """Read the last build's manifest from the output folder; it is deleted as soon as this
+        build changes a file there. Until this build saves its own there is none, so a build
+        stopped half way cannot leave entries that vouch for files it changed since: the next
+        build renders everything. A build that changes nothing leaves it as it was."""
+        manifest = cls(output.root / MANIFEST_NAME, version)
         try:
             data = json.loads(manifest.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):  # missing, unreadable or not JSON: as if there were none
             data = None
-        manifest.path.unlink(missing_ok=True)
+        output.before_first_change.append(manifest.withdraw)
         if (isinstance(data, dict) and data.get("version") == version
                 and isinstance(data.get("entries"), dict)
                 and all(valid_entry(entry) for entry in data["entries"].values())):
             manifest.previous = data["entries"]
         return manifest
+
+    def withdraw(self) -> None:
+        self.path.unlink(missing_ok=True)
 
     def save(self) -> None:
         "Write what this build recorded, if it differs: beside the manifest, then rename."

@@ -260,7 +260,7 @@ def write_pages(db_path: Path, out_dir: Path) -> PagesReport:
     the last build; remove pages of questions no longer in the db."""
     report = PagesReport()
     output = Output(out_dir)
-    manifest = Manifest.take(output.root, pages_code_version(), is_manifest_entry)
+    manifest = Manifest.take(output, pages_code_version(), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db:
         context = PageContext.load(db)
         for row in queries.question_rows(db):

@@ -221,15 +221,24 @@ def save_state(bundles_dir: Path, version: str, digests: dict, complete: bool) -
 # -- the stage ----------------------------------------------------------------------------
 
 
+def indexed_state(site_dir: Path) -> dict | None:
+    "What the last indexing of this archive recorded (read before a site build)."
+    return read_state(Path(site_dir) / BUNDLES, search_code_version())
+
+
+def mark_unproven(site_dir: Path, state: dict | None) -> None:
+    """Mark the record incomplete on disk, as soon as the site build changes a page: if this
+    build stops before its indexing completes, the next one cannot trust the record and checks
+    every bundle. A site build that changes nothing leaves it as it was."""
+    if state and state.get("complete"):
+        save_state(Path(site_dir) / BUNDLES, search_code_version(), state["bundles"],
+                   complete=False)
+
+
 def take_state(site_dir: Path) -> dict | None:
-    """Read what the last indexing recorded, then mark it incomplete on disk. Called before a
-    site build: if this build stops before its indexing completes, the next one cannot trust
-    the record and checks every bundle."""
-    bundles_dir = Path(site_dir) / BUNDLES
-    version = search_code_version()
-    state = read_state(bundles_dir, version)
-    if state:
-        save_state(bundles_dir, version, state["bundles"], complete=False)
+    "What the last indexing recorded, marked unproven on disk: before a build that changes pages."
+    state = indexed_state(site_dir)
+    mark_unproven(site_dir, state)
     return state
 
 
@@ -245,7 +254,6 @@ def update_index(db_path: Path, site_dir: Path, changed_paths: list[str] | None 
     version = search_code_version()
     digests = dict(previous["bundles"]) if previous else {}
     check_all = changed_paths is None or not (previous and previous.get("complete"))
-    save_state(bundles_dir, version, digests, complete=False)
     report = IndexReport()
     template = record_template()
     with closing(sqlite_utils.Database(db_path)) as db:

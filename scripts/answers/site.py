@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -180,6 +181,8 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
         else:
             items.append((str(path), key, nav))
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
+    if items:
+        output.changing()  # the workers write with Outputs of their own
     if workers <= 1 or len(chunks) <= 1:
         _start_worker(str(output.root), config)
         results = list(map(_render_chunk, chunks))
@@ -241,14 +244,19 @@ NOT_GENERATED = ("static", "pagefind", "downloads")
 
 
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
-               workers: int | None = None) -> SiteReport:
+               workers: int | None = None,
+               before_first_change: Callable[[], None] | None = None) -> SiteReport:
     """Write the whole archive, then remove the files of pages that no longer exist (a
-    question, member, body, heading, day or listing page that this build did not write)."""
+    question, member, body, heading, day or listing page that this build did not write).
+    `before_first_change` runs once before the first file changes (the search index marks its
+    record unproven then)."""
     config = config or SiteConfig()
     workers = workers or min(2, os.cpu_count() or 1)
     output = Output(out_dir)
+    if before_first_change is not None:
+        output.before_first_change.append(before_first_change)
     report = SiteReport()
-    manifest = Manifest.take(output.root, site_code_version(config), is_manifest_entry)
+    manifest = Manifest.take(output, site_code_version(config), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db:
         report.rendered, report.skipped = write_question_pages(
             pages_dir, output, neighbours(db), config, workers, manifest)
