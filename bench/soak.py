@@ -421,21 +421,33 @@ def compare_stage(stage: str, reference: Build, build: Build, updated: bool = Fa
     return diff_trees(tree_digests(folder), tree_digests(getattr(build, stage)))
 
 
+def checksums_state(folder: Path) -> str:
+    "The files SHA256SUMS lists, and whether each listed checksum is the file's own."
+    lines = (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    listed = {name: digest for digest, name in (line.split("  ", 1) for line in lines)}
+    wrong = sorted(name for name, digest in listed.items()
+                   if not (folder / name).is_file() or file_digest(folder / name) != digest)
+    return f"lists {sorted(listed)}; wrong: {wrong}"
+
+
 def site_by_content(site: Path) -> dict[str, str]:
     """The site's digests, with the downloadable database taken by its content. A database
     brought up to date holds what a fresh one holds, but SQLite lays its pages out in the order
     rows arrived, so the file's bytes (and its checksum and size, which the downloads' other
     files state) differ. Those three values are masked in every downloads file, and the
-    database itself is compared as a canonical dump."""
+    database itself is compared as a canonical dump. The checksums file is checked against the
+    files it lists, and the downloads' own manifest (bookkeeping of those digests) left out."""
     digests = tree_digests(site)
     snapshot = site / "downloads" / SNAPSHOT
     if not snapshot.is_file():
         return digests
+    digests.pop("downloads/.manifest.json", None)
+    digests["downloads/SHA256SUMS"] = checksums_state(site / "downloads")
     size = snapshot.stat().st_size
     masks = [file_digest(snapshot).encode(), f'"bytes": {size},'.encode(),
              f">{downloads.file_size(size)}<".encode()]
     for path in (site / "downloads").iterdir():
-        if path.is_file() and path.name != SNAPSHOT:
+        if path.is_file() and path.name not in (SNAPSHOT, "SHA256SUMS", ".manifest.json"):
             data = path.read_bytes()
             for mask in masks:
                 data = data.replace(mask, b"<database snapshot>")
