@@ -81,10 +81,7 @@ def question_status(row: dict, latest: str | None) -> dict | None:
 
 def page_facts(row: dict, latest: str | None) -> dict:
     "What a question page's front matter says of its timeliness (nothing where none applies)."
-    try:
-        status = question_status(row, latest)
-    except ValueError:  # a date that is not a real date (shown as given) has no timeliness
-        return {}
+    status = question_status(row, latest)
     return {"timeliness": status} if status else {}
 
 
