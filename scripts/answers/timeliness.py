@@ -63,8 +63,10 @@ def question_status(row: dict, latest: str | None) -> dict | None:
     house, withdrawn, no date for answer, or a date for answer or answer date that is not a
     real date). `row` holds the questions table's columns; `latest` is `as_of`.
 
-    status: 'on time', 'late' (with days_late), 'past due' (unanswered, with days_past_due
-    and as_of) or 'not yet due'."""
+    status: 'on time', 'late' (with days_late), 'past due' (unanswered after its date for
+    answer) or 'not yet due'. A page states no count of days past due: that count would change
+    every page of an unanswered question each time the archive's latest date moves, where the
+    status changes once."""
     due, answered = real_day(row.get("date_for_answer")), real_day(row.get("date_answered"))
     if row.get("house") != HOUSE or not due or row.get("is_withdrawn"):
         return None
@@ -74,8 +76,7 @@ def question_status(row: dict, latest: str | None) -> dict | None:
         late = (answered - due).days
         return {"status": "late", "days_late": late} if late > 0 else {"status": "on time"}
     if latest and due < real_day(latest):
-        return {"status": "past due", "days_past_due": (real_day(latest) - due).days,
-                "as_of": latest}
+        return {"status": "past due"}
     return {"status": "not yet due"}
 
 
