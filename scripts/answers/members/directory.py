@@ -66,8 +66,8 @@ class MemberDirectory:
         records: dict[str, list[NameRecord]] = defaultdict(list)
         for member_id, record in mnis_name_records(files):
             records[member_id].append(record)
-            if record.name:
-                directory.names.setdefault(normalise_name(record.name), set()).add(member_id)
+            if record.member.name:
+                directory.names.setdefault(normalise_name(record.member.name), set()).add(member_id)
         for member_id, member_records in records.items():
             directory.members[member_id] = merge_records(member_id, member_records)
         directory.ifg_posts = ifg_posts(files.ifg_folder) if files.ifg_folder else {}
@@ -201,7 +201,8 @@ def mnis_name_records(files: ReferenceFiles) -> Iterator[tuple[str, NameRecord]]
 def merge_records(member_id: str, records: list[NameRecord]) -> MemberRef:
     "Each field from the most current record that has it; a peer has no constituency."
     records = sorted(records, key=lambda r: r.rank)
-    values = {name: next((getattr(r, name) for r in records if getattr(r, name)), None)
+    values = {name: next((getattr(r.member, name) for r in records if getattr(r.member, name)),
+                         None)
               for name in MEMBER_FIELDS}
     if values["house"] == "Lords":
         values["constituency"] = None

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..model import MemberRef
 from .reference import (
     RANK_CANDIDACY,
     RANK_CURRENT_MPS,
@@ -41,9 +42,9 @@ def dfe_records(paths: list[Path]) -> Iterator[tuple[str, NameRecord]]:
         for row in read_csv(path):
             member_id = mnis_id(row.get("member_id"))
             if member_id:
-                yield member_id, NameRecord(
-                    RANK_DFE, clean(row.get("display_as")), clean(row.get("party_text")),
-                    clean(row.get("pcon_name")), "Commons")
+                yield member_id, NameRecord(RANK_DFE, MemberRef(
+                    member_id, clean(row.get("display_as")), clean(row.get("party_text")),
+                    clean(row.get("pcon_name")), "Commons"))
 
 
 def current_mps_records(paths: list[Path]) -> Iterator[tuple[str, NameRecord]]:
@@ -60,9 +61,9 @@ def current_mps_records(paths: list[Path]) -> Iterator[tuple[str, NameRecord]]:
             member_id = mnis_id(member.get("id"))
             if member_id:
                 house = "Lords" if member.get("is_peer") and not member.get("is_mp") else "Commons"
-                yield member_id, NameRecord(
-                    RANK_CURRENT_MPS + age, clean(member.get("nameDisplayAs")),
-                    clean(member.get("party")), clean(member.get("membershipFrom")), house)
+                yield member_id, NameRecord(RANK_CURRENT_MPS + age, MemberRef(
+                    member_id, clean(member.get("nameDisplayAs")),
+                    clean(member.get("party")), clean(member.get("membershipFrom")), house))
 
 
 
@@ -82,9 +83,9 @@ def candidacy_records(paths: list[Path]) -> Iterator[tuple[str, NameRecord]]:
             if member_id:
                 name = " ".join(filter(None, (clean(row.get("Candidate first name")),
                                               clean(row.get("Candidate surname")))))
-                yield member_id, NameRecord(
-                    RANK_CANDIDACY + age, name or None, clean(row.get("Party name")),
-                    clean(row.get("Constituency name")), "Commons")
+                yield member_id, NameRecord(RANK_CANDIDACY + age, MemberRef(
+                    member_id, name or None, clean(row.get("Party name")),
+                    clean(row.get("Constituency name")), "Commons"))
 
 
 def read_candidacies(path: Path) -> list[dict[str, str]]:
@@ -132,7 +133,7 @@ def maiden_records(paths: list[Path]) -> Iterator[tuple[str, NameRecord]]:
                     rows[member_id] = row
     for member_id, row in rows.items():
         if len(names[member_id]) == 1:
-            yield member_id, NameRecord(
-                RANK_MAIDEN, next(iter(names[member_id])),
-                constituency=clean(row.get("Constituency")), house="Commons")
+            yield member_id, NameRecord(RANK_MAIDEN, MemberRef(
+                member_id, next(iter(names[member_id])),
+                constituency=clean(row.get("Constituency")), house="Commons"))
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..model import MemberRef
 from .reference import RANK_IFG, RANK_MAIDEN, NameRecord, Post, clean, mnis_id, read_csv
 
 IFG_SOURCE = "Institute for Government Ministers Database (CC BY 4.0)"
@@ -29,9 +30,10 @@ def ifg_name_records(folder: Path) -> Iterator[tuple[str, NameRecord]]:
             continue
         if clean(row.get("end_date")) is None:
             house, party = latest.get(row["id"], (None, None))
-            yield member_id, NameRecord(RANK_IFG, clean(row.get("name")), party, house=house)
+            yield member_id, NameRecord(RANK_IFG, MemberRef(
+                member_id, clean(row.get("name")), party, house=house))
         else:
-            yield member_id, NameRecord(RANK_MAIDEN + 1, clean(row.get("name")))
+            yield member_id, NameRecord(RANK_MAIDEN + 1, MemberRef(member_id, clean(row.get("name"))))
 
 
 def latest_ifg_representation(folder: Path) -> dict[str, tuple[str | None, str | None]]:

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model import MemberRef
+
 # How current each kind of name record is: lower is newer. A field is taken from the newest
 # record that has it, so that a name change (Fernandes -> Braverman) or a defection shows.
 RANK_DFE = 0  # MPs as of mid-2026
@@ -50,15 +52,12 @@ class Post:
         return (self.start is None or self.start <= day) and (self.end is None or day <= self.end)
 
 
-@dataclass
+@dataclass(frozen=True)
 class NameRecord:
-    "One source's word on one member, with how current that word is."
+    "One source's word on one member (a `MemberRef`), with how current that word is."
 
     rank: int
-    name: str | None = None
-    party: str | None = None
-    constituency: str | None = None
-    house: str | None = None
+    member: MemberRef
 
 
 @dataclass
