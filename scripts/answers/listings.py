@@ -116,70 +116,70 @@ def group(items: list[dict], key) -> dict:
 # -- the listings ------------------------------------------------------------------------
 
 
-def write_home(site: Listings, items: list[dict], stats: dict) -> None:
+def write_home(listing: Listings, items: list[dict], stats: dict) -> None:
     latest = [i for i in items if i["date_answered"]]
     latest.sort(key=lambda i: (i["date_answered"], i["key"]), reverse=True)
-    site.page("home.html", urls.HOME, {"title": site.config.title, "stats": stats,
-                                "items": latest[:HOME_LATEST]},
-              twin={"title": site.config.title, "stats": stats,
-                    "latest": listing_twin({"title": "Latest answers"}, latest[:HOME_LATEST],
-                                           {"number": 1, "count": 1, "total": HOME_LATEST,
-                                            "next": None, "previous": None},
-                                           site.config)["items"]})
+    listing.page("home.html", urls.HOME, {"title": listing.config.title, "stats": stats,
+                                   "items": latest[:HOME_LATEST]},
+                 twin={"title": listing.config.title, "stats": stats,
+                       "latest": listing_twin({"title": "Latest answers"}, latest[:HOME_LATEST],
+                                              {"number": 1, "count": 1, "total": HOME_LATEST,
+                                               "next": None, "previous": None},
+                                              listing.config)["items"]})
 
 
-def write_days(site: Listings, items: list[dict]) -> None:
+def write_days(listing: Listings, items: list[dict]) -> None:
     by_day = group(items, lambda i: real_date(i["day"]))
     years: dict = defaultdict(lambda: defaultdict(dict))
     for day, day_items in by_day.items():
         year, month, _ = day.split("-")
         years[year][month][day] = len(day_items)
     for day, day_items in sorted(by_day.items()):
-        site.paginate(urls.day_url(day), day_items, {
+        listing.paginate(urls.day_url(day), day_items, {
             "title": f"Questions on {day}", "day": day, "kind": "day",
             "intro": "Questions answered on this day, and questions tabled this day that "
                      "are still awaiting an answer.",
         })
     for year, months in sorted(years.items()):
         for month, days in sorted(months.items()):
-            site.page("calendar.html", urls.month_url(year, month), {
+            listing.page("calendar.html", urls.month_url(year, month), {
                 "title": f"{month} {year}", "kind": "month", "year": year, "month": month,
                 "entries": [{"url": urls.day_url(d), "label": d, "count": n}
                             for d, n in sorted(days.items())]},
                 twin={"year": year, "month": month, "days": dict(sorted(days.items()))})
-        site.page("calendar.html", urls.year_url(year), {
+        listing.page("calendar.html", urls.year_url(year), {
             "title": year, "kind": "year", "year": year,
             "entries": [{"url": urls.month_url(year, m), "label": m, "count": sum(d.values())}
                         for m, d in sorted(months.items())]},
             twin={"year": year, "months": {m: sum(d.values()) for m, d in sorted(months.items())}})
     totals = {y: sum(sum(d.values()) for d in m.values()) for y, m in sorted(years.items())}
-    site.page("calendar.html", urls.DAYS, {
+    listing.page("calendar.html", urls.DAYS, {
         "title": "Questions by day", "kind": "years",
         "entries": [{"url": urls.year_url(y), "label": y, "count": n} for y, n in totals.items()]},
         twin={"years": totals})
 
 
-def write_bodies(site: Listings, items: list[dict], timeliness_rows: dict[str, list[dict]]) -> None:
+def write_bodies(listing: Listings, items: list[dict], timeliness_rows: dict[str, list[dict]]) -> None:
     by_body = group(items, lambda i: i["body"]["url"] if i["body"] else None)
     entries = []
     for url, body_items in sorted(by_body.items()):
         name = body_items[0]["body"]["name"]
-        site.paginate(url, body_items, {"title": name, "kind": "body", "feed": urls.feed_url(url),
-                                        "timeliness": timeliness_rows.get(name, [])})
+        listing.paginate(url, body_items, {"title": name, "kind": "body", "feed": urls.feed_url(url),
+                                           "timeliness": timeliness_rows.get(name, [])})
         entries.append({"url": url, "label": name, "count": len(body_items)})
     entries.sort(key=lambda e: e["label"])
-    site.page("index_list.html", urls.BODIES, {"title": "Answering bodies", "entries": entries,
-                                             "intro": "Departments and offices that answer "
-                                                      "written questions."},
-              twin={"bodies": entries})
+    listing.page("index_list.html", urls.BODIES, {"title": "Answering bodies", "entries": entries,
+                                                "intro": "Departments and offices that answer "
+                                                         "written questions."},
+                 twin={"bodies": entries})
 
 
-def write_members(site: Listings, items: list[dict], members: dict[str, dict],
+def write_members(listing: Listings, items: list[dict], members: dict[str, dict],
                   posts: dict[str, list[dict]]) -> None:
     asked = group(items, lambda i: i["asker_id"])
     answered = group(items, lambda i: i["answerer_id"])
     entries = []
-    for member_id in queries.named_member_ids(site.db):
+    for member_id in queries.named_member_ids(listing.db):
         member = queries.member_or_placeholder(members, member_id)
         url = member["url"]
         mine = {"asked": asked.get(member_id, []), "answered": answered.get(member_id, [])}
@@ -188,15 +188,15 @@ def write_members(site: Listings, items: list[dict], members: dict[str, dict],
                    "answered": mine["answered"][:MEMBER_PREVIEW],
                    "counts": {k: len(v) for k, v in mine.items()}, "feed": urls.feed_url(url),
                    "posts": posts.get(member_id, [])}
-        site.page("member.html", url, context, twin={
+        listing.page("member.html", url, context, twin={
             "id": member_id, "name": member.get("name"), "party": member.get("party"),
             "constituency": member.get("constituency"), "house": member.get("house"),
             "posts": posts.get(member_id, []),
             "asked": len(mine["asked"]), "answered": len(mine["answered"]),
-            **{f"{role}_url": site.config.absolute(urls.json_twin(urls.member_role_url(url, role)))
+            **{f"{role}_url": listing.config.absolute(urls.json_twin(urls.member_role_url(url, role)))
                for role in mine}})
         for role, role_items in mine.items():
-            site.paginate(urls.member_role_url(url, role), role_items, {
+            listing.paginate(urls.member_role_url(url, role), role_items, {
                 "title": f"Questions {role} by {member['display']}", "kind": "member",
                 "member": member, "feed": urls.feed_url(url)})
         entries.append({"url": url, "label": member["display"],
@@ -205,11 +205,11 @@ def write_members(site: Listings, items: list[dict], members: dict[str, dict],
                         "count": len(mine["asked"]) + len(mine["answered"]),
                         "asked": len(mine["asked"]), "answered": len(mine["answered"])})
     entries.sort(key=lambda e: (e["label"].split()[-1:], e["label"]))
-    site.page("members.html", urls.MEMBERS, {"title": "Members", "entries": entries},
-              twin={"members": entries})
+    listing.page("members.html", urls.MEMBERS, {"title": "Members", "entries": entries},
+                 twin={"members": entries})
 
 
-def write_headings(site: Listings, items: list[dict]) -> None:
+def write_headings(listing: Listings, items: list[dict]) -> None:
     "Headings that differ only in case or punctuation share a page, under their usual spelling."
     by_slug = group(items, lambda i: urls.heading_slug(i["heading"]) if i["heading"] else None)
     letters: dict = defaultdict(list)
@@ -217,52 +217,52 @@ def write_headings(site: Listings, items: list[dict]) -> None:
         spelling = Counter(i["heading"] for i in heading_items)
         name = min(spelling, key=lambda h: (-spelling[h], h))
         url = urls.heading_slug_url(slug)
-        site.paginate(url, heading_items, {"title": name, "kind": "heading"})
+        listing.paginate(url, heading_items, {"title": name, "kind": "heading"})
         letters[slug[0]].append({"url": url, "label": name, "count": len(heading_items)})
     index = []
     for letter, entries in sorted(letters.items()):
         url = urls.heading_letter_url(letter)
-        site.page("index_list.html", url, {
+        listing.page("index_list.html", url, {
             "title": f"Headings: {letter.upper()}", "entries": entries, "letters": sorted(letters),
             "intro": "Questions grouped by the heading Parliament gave them."},
             twin={"letter": letter, "headings": entries})
         index.append({"url": url, "label": letter.upper(), "count": len(entries)})
     top = sorted((e for entries in letters.values() for e in entries),
                  key=lambda e: (-e["count"], e["label"]))[:40]
-    site.page("headings.html", urls.HEADINGS, {"title": "Headings", "letters": index, "top": top},
-              twin={"letters": index, "most_used": top})
+    listing.page("headings.html", urls.HEADINGS, {"title": "Headings", "letters": index, "top": top},
+                 twin={"letters": index, "most_used": top})
 
 
-def write_about(site: Listings, stats: dict) -> None:
-    formats = queries.source_formats(site.db)
-    site.page("about.html", urls.ABOUT, {"title": "About this archive", "stats": stats,
-                                       "formats": formats},
-              twin={"coverage": stats, "sources": formats})
+def write_about(listing: Listings, stats: dict) -> None:
+    formats = queries.source_formats(listing.db)
+    listing.page("about.html", urls.ABOUT, {"title": "About this archive", "stats": stats,
+                                          "formats": formats},
+                 twin={"coverage": stats, "sources": formats})
 
 
-def write_api(site: Listings) -> None:
+def write_api(listing: Listings) -> None:
     "The API page: the Datasette API text where it has been written, else a short pointer."
     text_path = SITE_TEMPLATES / "api.md"
     body_html = render_markdown(text_path.read_text(encoding="utf-8")) if text_path.exists() else None
-    site.page("api.html", urls.API, {"title": "API and data", "body_html": body_html})
+    listing.page("api.html", urls.API, {"title": "API and data", "body_html": body_html})
 
 
 def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteConfig) -> list[str]:
     "Write every listing; returns their URLs (for the sitemap)."
-    site = Listings(db, env, output, config)
+    listing = Listings(db, env, output, config)
     members = queries.load_members(db)
     items = load_items(db, members)
     stats = queries.coverage(db)
-    write_home(site, items, stats)
-    write_days(site, items)
+    write_home(listing, items, stats)
+    write_days(listing, items)
     timeliness_rows = timeliness.figures(db)
-    write_bodies(site, items, timeliness.by_body(timeliness_rows))
-    timeliness.write_page(site, timeliness_rows, queries.load_bodies(db))
-    write_members(site, items, members, queries.load_posts(db))
-    write_headings(site, items)
-    write_about(site, stats)
-    write_api(site)
-    site.page("search.html", urls.SEARCH, {"title": "Search"})
+    write_bodies(listing, items, timeliness.by_body(timeliness_rows))
+    timeliness.write_page(listing, timeliness_rows, queries.load_bodies(db))
+    write_members(listing, items, members, queries.load_posts(db))
+    write_headings(listing, items)
+    write_about(listing, stats)
+    write_api(listing)
+    listing.page("search.html", urls.SEARCH, {"title": "Search"})
     output.write(urls.NOT_FOUND, env.get_template("404.html").render(
         page_url=urls.HOME, title="Not found", absolute_links=True))
-    return site.urls
+    return listing.urls

@@ -97,15 +97,15 @@ def by_body(rows: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
-def write_page(site, rows: list[dict], bodies: dict[str, dict]) -> None:
-    """The archive's timeliness page (`timeliness/`) and its JSON twin. `site` is the
+def write_page(listing, rows: list[dict], bodies: dict[str, dict]) -> None:
+    """The archive's timeliness page (`timeliness/`) and its JSON twin. `listing` is the
     listings writer; `bodies` maps names to their pages, for the links to body sections."""
     groups = by_body(rows)
     archive = groups.get(ALL_BODIES, [])
     totals = [row for row in archive if row["month"] == ALL_MONTHS]
     listed = [bodies[name] for name in sorted(groups) if name in bodies]
     latest = rows[0]["as_of"] if rows else None
-    site.page("timeliness.html", urls.TIMELINESS, {
+    listing.page("timeliness.html", urls.TIMELINESS, {
         "title": "Timeliness of answers", "rows": archive, "totals": totals, "as_of": latest,
         "bodies": listed},
         twin={"title": "Timeliness of answers", "as_of": latest, "rows": rows})
