@@ -128,9 +128,8 @@ def test_seed_page_facts_and_text(built_site):
     assert text_of(document.xpath("//h1")[0]) == "Offences against Children: Internet"
     facts = {text_of(div.xpath("dt")[0]): text_of(div.xpath("dd")[0])
              for div in document.xpath("//dl[@class='facts']/div")}
-    assert facts["Tabled"] == "21 November 2018"
-    assert facts["Answered"] == "29 November 2018"
     assert facts["To"] == "Home Office"
+    assert timeline_of(document) == ["21 November 2018 Tabled", "29 November 2018 Answered"]
     body = document.xpath("//a[text()='Home Office']/@href")
     assert "../../../bodies/home-office/" in body
     prose = text_of(document.xpath("//div[@class='prose']")[0])
@@ -144,6 +143,10 @@ def test_seed_page_facts_and_text(built_site):
 def facts_of(document) -> dict[str, str]:
     return {text_of(div.xpath("dt")[0]): text_of(div.xpath("dd")[0])
             for div in document.xpath("//dl[@class='facts']/div")}
+
+
+def timeline_of(document) -> list[str]:
+    return [text_of(li) for li in document.xpath("//ol[@class='timeline-events']/li")]
 
 
 def test_questions_with_no_answering_body_have_their_pages(built_site):
@@ -678,9 +681,9 @@ def test_dates_that_are_not_dates_are_shown_as_given(tmp_path):
         date_holding_answer="2024-99-01", date_for_answer="someday", heading="Dates",
         answering_body="Home Office", question_text="When?", answer_html="<p>Then.</p>")])
     document = parse(archive / "commons/2024-13-45/7/index.html")
-    facts = facts_of(document)
-    assert (facts["Tabled"], facts["Answered"]) == ("2024-13-45", "2024-02-30")
-    assert (facts["Holding answer"], facts["Due for answer"]) == ("2024-99-01", "someday")
+    assert timeline_of(document) == [
+        "2024-13-45 Tabled", "someday Due for answer — ordinary question (not a named day)",
+        "2024-99-01 Holding answer — full answer promised later", "2024-02-30 Answered"]
     # A calendar holds real days only; the question is still listed under its body.
     assert not (archive / "days/2024/13").exists() and not (archive / "days/2024/02/30").exists()
     assert "commons/2024-13-45/7/" in (archive / "bodies/home-office/index.html").read_text()

@@ -129,8 +129,8 @@ def test_the_timeliness_page_and_the_api_show_the_archive_figures(archive, canne
 
 def test_the_late_question_says_how_late_it_was(archive):
     html = (archive["site"] / LATE_QUESTION / "index.html").read_text(encoding="utf-8")
-    facts = BeautifulSoup(html, "html.parser").select_one(".timeliness-status dd")
-    assert facts.get_text(" ", strip=True) == "Answered 37 days late"
+    answered = BeautifulSoup(html, "html.parser").select_one(".timeline-answered")
+    assert answered.get_text(" ", strip=True) == "24 January 2024 Answered — 37 days late"
     twin = (archive["site"] / LATE_QUESTION / "index.json").read_text(encoding="utf-8")
     assert '"days_late": 37' in twin
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from . import clean, downloads, feeds, listings, model, pages, queries, render, urls
+from . import clean, downloads, feeds, listings, model, pages, queries, render, timeline, timeliness, urls
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import split_front_matter
 from .render import SITE_TEMPLATES, STATIC, SiteConfig, make_environment, real_date, render_markdown, to_json
@@ -74,6 +74,7 @@ def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) 
         "q": meta,
         "body_html": body_html,
         "nav": nav,
+        "timeline_events": timeline.events(meta),
         "canonical": config.absolute(meta["url"]),
         "datasette_row": config.datasette_row(meta["key"]),
         "feed_url": urls.feed_url(body_url or urls.HOME),
@@ -146,7 +147,7 @@ def is_manifest_entry(entry) -> bool:
 def site_code_version(config: SiteConfig) -> str:
     "What besides its inputs decides a question page's bytes: code, templates and config."
     modules = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__,
-               clean.__file__)
+               clean.__file__, timeline.__file__, timeliness.__file__)
     templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
     return stage_code_digest([Path(module) for module in modules] + templates,
                              ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"),
