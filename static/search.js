@@ -5,9 +5,10 @@
 // and <mark> elements of our own. A value in the index can therefore never become markup,
 // whatever it holds.
 //
-// The index is split into bundles (one per year of the question's date); each is loaded as a
-// module of its own, searched in parallel, and the results merged: by score for relevance,
-// or bundle by bundle (newest year first) when sorted by date.
+// The index is split into bundles (cut by the question's date: a year, a month, a day or part
+// of a day, newest first in bundles.json); each is loaded as a module of its own, searched in
+// parallel, and the results merged: by score for relevance, or bundle by bundle when sorted by
+// date (bundles do not overlap in time, except the parts of one day).
 (function () {
   "use strict";
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import threading
+from urllib.request import urlopen
 
 import pytest
 
@@ -233,3 +235,49 @@ def test_newest_first_orders_results_by_date(page, base_url):
         page.wait_for_timeout(100)
     dates = [href.removeprefix(base_url).split("/")[1] for href in result_links(page)]
     assert len(dates) > 10 and len(set(dates)) > 1 and dates == sorted(dates, reverse=True)
+
+
+# -- search over many bundles --------------------------------------------------------------
+
+SMALL_BUNDLES = 300  # questions a bundle holds in the cut-up copy: the test archive's month splits
+
+
+@pytest.fixture(scope="module")
+def sharded_site(built_site, tmp_path_factory):
+    "The test archive's site, its search index cut into many small bundles."
+    folder = tmp_path_factory.mktemp("sharded-search")
+    for entry in built_site.site.iterdir():
+        if entry.name != search.BUNDLES:
+            (folder / entry.name).symlink_to(entry)
+    search.update_index(built_site.db, folder, shard_limit=SMALL_BUNDLES)
+    yield from served(folder)
+
+
+def every_result(page, url: str) -> tuple[str, list[str], list[str]]:
+    """A search's status, the paths of all its results (showing more until none are left, in
+    the order shown) and the answering bodies' filter labels."""
+    page.goto(url)
+    more = page.locator("#search-more")
+    links = result_links(page)
+    while more.is_visible():
+        more.click()
+        page.wait_for_timeout(100)
+        links = result_links(page)
+    site_root = url.split("search/")[0]
+    page.locator("#search-filters details[data-filter='body'] summary").click()
+    bodies = page.locator("#search-filters details[data-filter='body'] label").all_inner_texts()
+    return (page.locator("#search-status").inner_text(),
+            [href.removeprefix(site_root) for href in links], sorted(bodies))
+
+
+def test_results_from_many_bundles_are_merged_as_from_one(page, base_url, sharded_site):
+    with urlopen(sharded_site + "pagefind/bundles.json") as response:
+        names = {name.rstrip("/") for name in json.load(response)}
+    status, paths, bodies = every_result(page, sharded_site + "search/?q=school&sort=date")
+    one_bundle_status, one_bundle_paths, one_bundle_bodies = every_result(
+        page, base_url + "search/?q=school&sort=date")
+    assert (status, sorted(paths), bodies) == \
+        (one_bundle_status, sorted(one_bundle_paths), one_bundle_bodies)
+    assert len(names) > 5 and len({search.shard_of(path, names) for path in paths}) >= 3
+    dates = [path.split("/")[1] for path in paths]
+    assert len(set(dates)) > 1 and dates == sorted(dates, reverse=True)

@@ -1,5 +1,6 @@
-"""The search index (search.py): inert values, searchable text only, one bundle per year,
-identical bytes from identical inputs, and builds that are complete or do not count."""
+"""The search index (search.py): inert values, searchable text only, bundles of a bounded
+size cut in a stable way, identical bytes from identical inputs, and builds that are complete or
+do not count."""
 
 from __future__ import annotations
 
@@ -149,6 +150,106 @@ def test_a_failed_build_keeps_the_old_bundle_and_the_next_build_redoes_it(index_
 
 
 def test_bundles_touched_are_those_of_question_pages():
-    assert search.bundles_touched([CHANGED_URL + "index.html", CHANGED_URL + "index.json",
-                                   "days/2024/08/30/index.html", "lords/2009-10-29/hl5813/index.html",
-                                   "bodies/home-office/index.html"]) == {"2024", "2009"}
+    changed = [CHANGED_URL + "index.html", CHANGED_URL + "index.json", "days/2024/08/30/index.html",
+               "lords/2009-10-29/hl5813/index.html", "bodies/home-office/index.html"]
+    assert search.bundles_touched(changed, {"2024", "2009", "2018"}) == {"2024", "2009"}
+    assert search.bundles_touched(changed, {"2024-07", "2024-08-30.0", "2024-08-30.1", "2009"}) == \
+        {search.shard_name(CHANGED_URL, 3), "2009"}
+
+
+# -- bounded bundles ----------------------------------------------------------------------
+
+
+def day_of_questions(day: str, count: int, first: int = 0) -> list[str]:
+    return [f"commons/{day}/{uin}/" for uin in range(first, first + count)]
+
+
+def archive(copies: int = 1) -> list[str]:
+    "Three years, one crowded month and one crowded day, `copies` times over."
+    urls = []
+    for copy in range(copies):
+        start = copy * 10_000
+        urls += day_of_questions("2009-10-29", 20, start) + day_of_questions("2023-01-05", 30, start)
+        urls += day_of_questions("2024-07-01", 30, start) + day_of_questions("2024-08-29", 40, start)
+        urls += day_of_questions("2024-08-30", 250, start)
+    return urls
+
+
+def test_no_bundle_outgrows_the_limit_and_every_question_is_in_one():
+    for copies in (1, 4, 16):
+        urls = archive(copies)
+        shards = search.split_shards(urls, 100)
+        assert max(len(members) for members in shards.values()) <= 100
+        assert sorted(url for members in shards.values() for url in members) == sorted(urls)
+        # Newest bundle first, each bundle's dates all after those of the bundles after it:
+        # the search page lists results by date bundle after bundle.
+        dates = [sorted({url.split("/")[1] for url in shards[name]})
+                 for name in sorted(shards, reverse=True)]
+        assert all(earlier[0] >= later[-1] for earlier, later in zip(dates, dates[1:], strict=False))
+
+
+def test_small_periods_stay_whole_and_a_crowded_one_is_cut_finer():
+    shards = search.split_shards(archive(), 100)
+    assert {"2009", "2023", "2024-07", "2024-08-29"} <= set(shards)
+    assert len(shards["2024-07"]) == 30 and "2024" not in shards and "2024-08" not in shards
+    day_parts = {name for name in shards if name.startswith("2024-08-30.")}
+    assert len(day_parts) >= 3 and all(len(shards[name]) <= 100 for name in day_parts)
+
+
+def test_a_new_question_changes_only_its_bundle_and_no_name_moves():
+    before = search.split_shards(archive(), 100)
+    new = "commons/2024-08-30/99999/"
+    after = search.split_shards(archive() + [new], 100)
+    home = search.shard_of(new, set(after))
+    assert set(after) == set(before) and home.startswith("2024-08-30.")
+    assert {name for name in after if sorted(after[name]) != sorted(before[name])} == {home}
+
+
+def test_growing_the_archive_re_cuts_only_the_bundles_that_outgrow_the_limit():
+    before = search.split_shards(archive(), 100)
+    more_of_one_year = archive() + day_of_questions("2023-02-06", 80, 500)
+    after = search.split_shards(more_of_one_year, 100)
+    # 2023 now holds 110 questions: it alone is re-cut, into its months; the others are untouched.
+    assert set(before) - set(after) == {"2023"}
+    assert set(after) - set(before) == {"2023-01", "2023-02"} and len(after["2023-02"]) == 80
+    assert all(after[name] == members for name, members in before.items() if name != "2023")
+    # A year that outgrows the limit again and again goes down to its days' halves, stably.
+    for copies in (2, 8):
+        grown = search.split_shards(archive(copies), 100)
+        assert all(name.startswith(("2009", "2023", "2024-07", "2024-08-29", "2024-08-30."))
+                   for name in grown)
+
+
+def test_shard_names_follow_the_url_alone():
+    assert [search.shard_name(CHANGED_URL, level) for level in range(3)] == \
+        ["2024", "2024-08", "2024-08-30"]
+    halves = [search.shard_name(CHANGED_URL, level) for level in range(3, 7)]
+    assert all(name.startswith("2024-08-30.") for name in halves)
+    assert [name.split(".")[1] for name in halves] == \
+        [halves[-1].split(".")[1][:n] for n in range(1, 5)]  # each part within the one before
+
+
+def add_question(db_path: Path, url: str) -> None:
+    "A copy of the changed question under a new UIN and URL: a question new to the archive."
+    with closing(sqlite_utils.Database(db_path)) as db:
+        [row] = db.query("select * from questions where url = ?", [CHANGED_URL])
+        uin = url.split("/")[2]
+        db["questions"].insert(dict(row, key=row["key"] + "-new", uin=uin, url=url))
+
+
+def test_a_new_question_reindexes_only_its_shard(built_site, tmp_path):
+    limit = 400
+    shutil.copy(built_site.db, tmp_path / "answers.db")
+    site_dir = tmp_path / "site"
+    first = search.update_index(tmp_path / "answers.db", site_dir, shard_limit=limit)
+    assert len(first.indexed) > 3 and max(first.indexed.values()) <= limit
+    before = tree(site_dir / "pagefind")
+    new_url = "commons/2024-08-30/99991/"
+    add_question(tmp_path / "answers.db", new_url)
+    report = search.update_index(tmp_path / "answers.db", site_dir, [new_url + "index.html"],
+                                 search.take_state(site_dir), shard_limit=limit)
+    home = search.shard_of(new_url, set(first.indexed))
+    assert list(report.indexed) == [home] and report.removed == []
+    after = tree(site_dir / "pagefind")
+    assert {path.split("/")[0] for path in after if after[path] != before.get(path)} == \
+        {home, ".state.json"}

@@ -1,9 +1,18 @@
-"""The search index: Pagefind bundles built from the database, one bundle per year.
+"""The search index: Pagefind bundles built from the database, each holding at most
+SHARD_LIMIT questions.
 
 Reads the `questions` table of `answers.db` (with member names); writes into the site folder
-`pagefind/<year>/` (a Pagefind bundle for the questions whose URL carries that year),
-`pagefind/bundles.json` (the bundles the search page loads, newest first) and
-`pagefind/.state.json` (a digest of what each bundle was built from).
+`pagefind/<shard>/` (a Pagefind bundle), `pagefind/bundles.json` (the bundles the search page
+loads, newest first) and `pagefind/.state.json` (a digest of what each bundle was built from).
+
+Which bundle a question goes to follows from its URL's date and from how many questions share
+it, never from the order questions arrived in: a year is one bundle (`2024`) while it holds at
+most SHARD_LIMIT questions; beyond that its months are (`2024-08`), then a crowded month's days
+(`2024-08-30`), then a crowded day is halved, and halved again, by a digest of each URL
+(`2024-08-30.0`, `2024-08-30.1`, `2024-08-30.10`…). So a new question changes only the bundle
+it falls into; a bundle is re-cut only when it outgrows the limit itself, into its own parts,
+and no other bundle changes. Bundles never overlap in time except the parts of one day, so the
+search page can list results by date bundle after bundle.
 
 Each question goes to Pagefind as a small HTML record of our own (templates/search/record.html):
 its heading, UIN, question and answer as the searched text, and house, answering body, year,
@@ -43,7 +52,14 @@ STATE_NAME = ".state.json"
 LIST_NAME = "bundles.json"
 HOUSES = {"Commons": "House of Commons", "Lords": "House of Lords"}
 # A question page's path as the site stage reports it: '<house>/<yyyy-mm-dd>/<uin>/index.html'.
-QUESTION_PAGE = re.compile(r"^[^/]+/(\d{4})-\d\d-\d\d/[^/]+/index\.html$")
+QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
+# The most questions a bundle holds. Pagefind's peak memory and its time per page both grow with
+# the pages of the bundle it indexes (measured: 0.15 / 0.5 / 0.9 / 1.6 GB and 2.3 / 2.7 / 3.6 /
+# 5.9 ms a page at 2k / 8k / 16k / 32k pages): 20k keeps one indexing near 1 GB, far under 4 GB,
+# and its time per page near that of the bundles of a small archive, while most years stay whole.
+SHARD_LIMIT = 20_000
+DAY_LEVEL = 2  # shard_name's levels: year, month, day, then halves of a day
+DEEPEST_LEVEL = DAY_LEVEL + 32  # 2**32 parts of a day: never reached, but bounds the splitting
 # What HTML gives a meaning to, swapped for look-alikes that it does not.
 INERT_CHARACTERS = str.maketrans({"<": "‹", ">": "›", '"': "”", "'": "’", "`": "‘"})
 ENTITY_START = re.compile(r"&(?=[#A-Za-z])")
@@ -71,21 +87,53 @@ class IndexReport:
 # -- which bundles ------------------------------------------------------------------------
 
 
-def year_of(url: str) -> str:
-    "'commons/2024-08-30/3283/' -> '2024': the bundle a question belongs to."
-    return url.split("/")[1][:4]
+def shard_name(url: str, level: int) -> str:
+    """The bundle that would hold a question at a level of splitting: 0 its year, 1 its month,
+    2 its day, then its day and the first `level - 2` bits of a digest of its URL.
+    'commons/2024-08-30/3283/' -> '2024', '2024-08', '2024-08-30', '2024-08-30.1', …"""
+    date = url.split("/")[1]
+    if level < DAY_LEVEL:
+        return date[:(4, 7)[level]]
+    if level == DAY_LEVEL:
+        return date
+    digest = int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big")
+    return f"{date}.{digest >> (64 - (level - DAY_LEVEL)):0{level - DAY_LEVEL}b}"
 
 
-def bundles_touched(changed_paths: list[str]) -> set[str]:
-    "The bundles holding the question pages that a site build wrote or removed."
-    return {match.group(1) for path in changed_paths if (match := QUESTION_PAGE.match(path))}
-
-
-def urls_by_bundle(db: sqlite_utils.Database) -> dict[str, list[str]]:
+def split_shards(urls: list[str], limit: int, level: int = 0) -> dict[str, list[str]]:
+    "URLs -> bundles of at most `limit` (a group too big is split at the next level)."
     grouped = defaultdict(list)
-    for row in db.query("select url from questions where url is not null order by url"):
-        grouped[year_of(row["url"])].append(row["url"])
-    return dict(grouped)
+    for url in urls:
+        grouped[shard_name(url, level)].append(url)
+    shards = {}
+    for name, members in grouped.items():
+        if len(members) > limit and level < DEEPEST_LEVEL:
+            shards.update(split_shards(members, limit, level + 1))
+        else:
+            shards[name] = members
+    return shards
+
+
+def shard_of(url: str, names: set[str]) -> str | None:
+    "The bundle among `names` that holds (or held) the question at this URL."
+    return next((shard_name(url, level) for level in range(DEEPEST_LEVEL + 1)
+                 if shard_name(url, level) in names), None)
+
+
+def question_urls(changed_paths: list[str]) -> list[str]:
+    "The question URLs among the paths that a site build wrote or removed."
+    return [match.group(1) for path in changed_paths if (match := QUESTION_PAGE.match(path))]
+
+
+def bundles_touched(changed_paths: list[str], names: set[str]) -> set[str]:
+    "The bundles (among `names`) holding the question pages that a site build wrote or removed."
+    return {shard_of(url, names) for url in question_urls(changed_paths)} - {None}
+
+
+def urls_by_bundle(db: sqlite_utils.Database, limit: int | None = None) -> dict[str, list[str]]:
+    urls = [row["url"] for row in
+            db.query("select url from questions where url is not null order by url")]
+    return split_shards(urls, limit or SHARD_LIMIT)
 
 
 def search_code_version() -> str:
@@ -243,12 +291,13 @@ def take_state(site_dir: Path) -> dict | None:
 
 
 def update_index(db_path: Path, site_dir: Path, changed_paths: list[str] | None = None,
-                 previous: dict | None = None) -> IndexReport:
+                 previous: dict | None = None, shard_limit: int | None = None) -> IndexReport:
     """Bring the bundles in line with the database. `previous` is what `take_state` read
     before the site build, and `changed_paths` the files that build wrote or removed (its
     SiteReport): if the indexing before completed, only the bundles of the question pages among
     them, and bundles missing on disk, are checked; otherwise every bundle is. A checked bundle
-    is rebuilt only if its records differ from those its recorded digest describes."""
+    is rebuilt only if its records differ from those its recorded digest describes.
+    `shard_limit` (by default SHARD_LIMIT) is the most questions a bundle holds."""
     bundles_dir = Path(site_dir) / BUNDLES
     bundles_dir.mkdir(parents=True, exist_ok=True)
     version = search_code_version()
@@ -257,9 +306,9 @@ def update_index(db_path: Path, site_dir: Path, changed_paths: list[str] | None 
     report = IndexReport()
     template = record_template()
     with closing(sqlite_utils.Database(db_path)) as db:
-        wanted = urls_by_bundle(db)
+        wanted = urls_by_bundle(db, shard_limit)
         to_check = set(wanted) if check_all else (
-            bundles_touched(changed_paths)
+            bundles_touched(changed_paths, set(wanted))
             | {name for name in wanted
                if name not in digests or not (bundles_dir / name / "pagefind.js").is_file()})
         for name in sorted(set(wanted) & to_check):
