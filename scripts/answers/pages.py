@@ -21,7 +21,7 @@ import sqlite_utils
 import yaml
 from markdownify import MarkdownConverter
 
-from . import citations, clean, model, queries, timeliness, urls
+from . import answer_diff, citations, clean, model, queries, timeliness, urls
 from .clean import html_to_text, sanitize_html
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 
@@ -186,6 +186,7 @@ def front_matter(row: dict, context: PageContext) -> dict:
         data["source"] = context.sources[row["source_id"]]
     data["has_answer"] = bool(row.get("answer_html"))
     data["has_original_answer"] = bool(row.get("original_answer_html"))
+    data.update(answer_diff.page_facts(row))
     data.update(citations.page_facts(row["key"], context.citations, context.questions))
     data.update(timeliness.page_facts(row, context.as_of))
     return data
@@ -243,7 +244,7 @@ class PageContext:
 def pages_code_version() -> str:
     "What besides its inputs decides a page's bytes: this code and the libraries it calls."
     modules = (__file__, citations.__file__, queries.__file__, urls.__file__, model.__file__,
-               clean.__file__, timeliness.__file__)
+               clean.__file__, timeliness.__file__, answer_diff.__file__)
     return stage_code_digest([Path(module) for module in modules],
                              ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
 
