@@ -9,7 +9,10 @@ instead, so that a machine set up wrongly never passes by skipping.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,10 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 SEEDS = SHARED / "seeds"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's, driven through Playwright by the browser tests
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # Fixtures that read the shared corpus: a test using any of them is a corpus test.
 CORPUS_FIXTURES = {"corpus", "seeds", "built_site"}
@@ -75,3 +82,34 @@ def built_site(tmp_path_factory, corpus, seeds):
     from sitebuild import build_test_site
 
     return build_test_site(tmp_path_factory.mktemp("archive"), corpus, seeds)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium, launched once a module for the browser tests.
+
+    Not once a session: between its calls, sync Playwright leaves this thread's event loop
+    marked as running, so a browser kept open past its module would make every later test
+    that runs asyncio (Datasette's client, for one) fail."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def served(folder):
+    "Serve a folder over HTTP on a free port while the generator is open; yields its URL."
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()

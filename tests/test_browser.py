@@ -3,10 +3,7 @@ phone widths and accessibility."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from urllib.request import urlopen
 
 import pytest
@@ -15,47 +12,18 @@ from answers import pages, search, site
 from answers.build import build_database
 from answers.members import MemberDirectory
 from answers.render import SiteConfig
-from conftest import FIXTURES
+from conftest import FIXTURES, served
 
 pytestmark = pytest.mark.browser
 
 SEED_URL = "commons/2018-11-21/p40657d7024/"
 TABLE_URL = "commons/2024-08-30/3171/"
 NO_BODY_URL = "lords/2009-10-29/hl5813/"  # TheyWorkForYou names no answering body
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def served(folder):
-    "Serve a folder over HTTP on a free port while the generator is open; yields its URL."
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(scope="module")
 def base_url(built_site):
     yield from served(built_site.site)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -9,20 +9,15 @@ not the archive's own, a frame, or a refresh.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
+from conftest import served
 from hostile import build_hostile_site
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 # What in a loaded page could still run code: found by the browser's own parse of the page.
 RISKY_NODES = """() => {
@@ -56,29 +51,7 @@ def hostile_site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def base_url(hostile_site):
-    handler = functools.partial(QuietHandler, directory=str(hostile_site.site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/"
-    server.shutdown()
-    server.server_close()
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                              args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    yield from served(hostile_site.site)
 
 
 @pytest.fixture(scope="module")

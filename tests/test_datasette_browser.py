@@ -15,8 +15,6 @@ from test_datasette import ARCHIVE_URL, CORRECTED, answers_db  # noqa: F401 (the
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 LINE = 20  # px: about one line of the listing's text
 FEW_LINES = 6 * LINE
 
@@ -39,16 +37,6 @@ def datasette_url(answers_db):  # noqa: F811
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_page(browser, url: str, width: int):

@@ -15,11 +15,11 @@ from urllib.parse import urlencode
 import pytest
 from bs4 import BeautifulSoup
 
-import test_browser
 from answers import pages, serve, site, timeliness
 from answers.build import build_database
 from answers.members import MemberDirectory
 from answers.render import SiteConfig
+from conftest import served
 
 pytestmark = pytest.mark.corpus
 
@@ -148,12 +148,9 @@ def test_the_timeliness_listings_are_byte_stable(archive):
 # -- in a browser --------------------------------------------------------------------------
 
 
-browser = test_browser.browser  # Debian's Chromium, once a module
-
-
 @pytest.fixture(scope="module")
 def base_url(archive):
-    yield from test_browser.served(archive["site"])
+    yield from served(archive["site"])
 
 
 @pytest.mark.browser
