@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from answers.serve import free_port
 
 BIN = Path(sys.executable).parent
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -31,12 +32,6 @@ class LoadResult:
     p99_ms: float
     requests_per_s: float
     errors: int
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_until_up(url: str, seconds: float = 120) -> None:

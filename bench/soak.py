@@ -26,7 +26,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 import httpx
 
 from answers import downloads
+from answers.serve import free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -523,23 +523,6 @@ def print_kill_table(tallies: dict[str, StageTally], no_op: list[str]) -> None:
 
 
 # --- load --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    "Whether a server could listen on the port again (as `answers serve` binds: SO_REUSEADDR)."
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def spread(items: list[str], count: int) -> list[str]:

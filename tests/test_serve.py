@@ -16,6 +16,7 @@ import pytest
 
 from answers import serve
 from answers.build import build_database
+from answers.serve import free_port, port_is_free
 from conftest import CORPUS
 
 ANSWERS = Path(sys.executable).with_name("answers")
@@ -30,28 +31,6 @@ def build_dir(tmp_path_factory) -> Path:
     (build / "site").mkdir()
     (build / "site" / "index.html").write_text(HOME_PAGE, encoding="utf-8")
     return build
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    "Nothing listens on the port, and a new server may listen there again."
-    with socket.socket() as client:
-        if client.connect_ex(("127.0.0.1", port)) == 0:
-            return False
-    with socket.socket() as server:
-        # As servers do: connections just closed (TIME_WAIT) do not hold the port.
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            server.bind(("127.0.0.1", port))
-            server.listen(1)
-        except OSError:
-            return False
-        return True
 
 
 def start(build_dir: Path, site_port: int, datasette_port: int) -> subprocess.Popen:
@@ -142,3 +121,13 @@ def test_servers_listen_on_tcp_sockets_so_that_responses_are_not_held_back():
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_a_port_is_free_again_once_its_server_has_closed():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        assert not port_is_free(port)
+    assert port_is_free(port)
+    assert port_is_free(free_port())

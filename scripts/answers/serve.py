@@ -6,6 +6,8 @@ the archive's server; both sockets are closed before `serve` returns.
 
 `make_datasette` is the one place the Datasette configuration is assembled (metadata.yml, our
 plugins, our templates, the settings below), so that the tests exercise what production serves.
+`free_port` and `port_is_free` are for those who start `serve` and stop it again (the tests, the
+benchmarks, the soak).
 """
 
 from __future__ import annotations
@@ -179,6 +181,25 @@ def bind(host: str, port: int) -> socket.socket:
         raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from error
     sock.listen(128)
     return sock
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    "A port nothing listens on now, for a server about to be started (by the tests and benchmarks)."
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    "Whether nothing listens on the port and `serve` could listen there again."
+    with socket.socket() as client:
+        if client.connect_ex((host, port)) == 0:
+            return False
+    try:
+        bind(host, port).close()  # as `serve` binds: connections just closed do not hold the port
+    except ServeError:
+        return False
+    return True
 
 
 class SiteServer(ThreadingHTTPServer):
