@@ -13,7 +13,7 @@ import pytest
 import sqlite_utils
 from bs4 import BeautifulSoup
 
-from answers import build, citations, pages, site
+from answers import build, citations, pages, queries, site
 from answers.render import SiteConfig, render_markdown
 
 LABELLED = Path(__file__).parent / "fixtures" / "citations" / "labelled.csv"
@@ -131,7 +131,7 @@ def test_a_reference_two_questions_fit_is_ambiguous_and_unlinked(tmp_path):
         question("c-2024-10-01-900", "900", "2024-10-01", answer="my answer of 9 September 2024 to PQ 700"),
     ])
     assert citations_of(db, "c-2024-10-01-900") == [("700", "ambiguous", "uin+date", None)]
-    assert citations.load_links(db) == ({}, {})
+    assert queries.citation_links(db) == ({}, {})
 
 
 def test_a_question_with_no_answer_yet_is_found_by_the_date_it_was_answered_later(tmp_path):

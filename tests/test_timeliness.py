@@ -9,7 +9,7 @@ import statistics
 import pytest
 import sqlite_utils
 
-from answers import timeliness
+from answers import queries, timeliness
 
 # (body, date for answer, named day, date answered, holding now, holding answer date, house)
 QUESTIONS = [
@@ -64,7 +64,7 @@ def expected(body: str | None, month: str, kind: str) -> dict:
 
 
 def test_the_query_agrees_with_figures_worked_out_by_hand(db):
-    rows = timeliness.figures(db)
+    rows = queries.timeliness_figures(db)
     groups = {(r["answering_body"], r["month"], r["kind"]) for r in rows}
     assert ("Home Office", "2024-01", "ordinary") in groups
     for body, month, kind in groups:
@@ -81,28 +81,28 @@ def test_the_query_agrees_with_figures_worked_out_by_hand(db):
 
 
 def test_the_query_hand_checked_cells(db):
-    [january] = timeliness.figures(db, "Home Office", "2024-01")[1:]  # ordinary
+    [january] = queries.timeliness_figures(db, "Home Office", "2024-01")[1:]  # ordinary
     assert january["kind"] == "ordinary"
     assert (january["due"], january["on_time"], january["late"]) == (4, 0, 3)
     assert january["median_days_late"] == 4  # of 1, 4 and 10
     assert january["unanswered_past_due"] == 1  # the holding answer alone is not an answer
     assert january["holding_answer_percent"] == 25.0
-    defence = timeliness.figures(db, "Ministry of Defence", "2024-01")
+    defence = queries.timeliness_figures(db, "Ministry of Defence", "2024-01")
     assert [(r["kind"], r["due"], r["late"], r["median_days_late"]) for r in defence] == [
         ("ordinary", 2, 1, 32)]  # the Lords question is left out
 
 
 def test_the_query_filters_by_body_and_month(db):
-    rows = timeliness.figures(db, body="", month="2024-02")
+    rows = queries.timeliness_figures(db, body="", month="2024-02")
     assert {r["month"] for r in rows} == {"2024-02"}
-    assert [r["due"] for r in timeliness.figures(db, timeliness.ALL_BODIES, timeliness.ALL_MONTHS)
+    assert [r["due"] for r in queries.timeliness_figures(db, timeliness.ALL_BODIES, timeliness.ALL_MONTHS)
             ] == [5, 8]  # named day, ordinary
     assert {r["answering_body"] for r in rows} == {
         timeliness.ALL_BODIES, "Home Office", "Ministry of Defence"}
 
 
 def test_dates_that_are_not_dates_are_left_out(db):
-    before = timeliness.figures(db)
+    before = queries.timeliness_figures(db)
     db["questions"].insert_all([
         {"key": "bad-due", "house": "Commons", "answering_body": "Home Office",
          "date_for_answer": "2024-02-30", "date_tabled": "2099-99-99", "is_withdrawn": 0,
@@ -110,8 +110,8 @@ def test_dates_that_are_not_dates_are_left_out(db):
         {"key": "bad-answer", "house": "Commons", "answering_body": "Home Office",
          "date_for_answer": "2024-01-20", "date_answered": "2024-13-01", "is_withdrawn": 0,
          "is_holding": 0, "is_named_day": 0}])
-    assert timeliness.figures(db) == before
-    assert timeliness.as_of(db) == LATEST
+    assert queries.timeliness_figures(db) == before
+    assert queries.timeliness_as_of(db) == LATEST
     for row in db.query("select * from questions where key like 'bad-%'"):
         assert timeliness.question_status(row, LATEST) is None
 
@@ -136,12 +136,12 @@ def test_question_status(fields, status):
 
 def test_question_status_agrees_with_the_query(db):
     "The page statuses of one group add up to the group's figures."
-    latest = timeliness.as_of(db)
+    latest = queries.timeliness_as_of(db)
     assert latest == LATEST
     rows = list(db.query("select * from questions where answering_body = 'Home Office' "
                          "and substr(date_for_answer, 1, 7) = '2024-01' and is_named_day = 0"))
     statuses = [timeliness.question_status(r, latest)["status"] for r in rows]
-    [figures] = timeliness.figures(db, "Home Office", "2024-01")[1:]
+    [figures] = queries.timeliness_figures(db, "Home Office", "2024-01")[1:]
     assert statuses.count("on time") == figures["on_time"]
     assert statuses.count("late") == figures["late"]
     assert statuses.count("past due") == figures["unanswered_past_due"]

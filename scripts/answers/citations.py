@@ -2,7 +2,8 @@
 
 Reads the `questions` table of a built database and writes its `citations` table: one row per
 reference found ("pursuant to the Answer of 12 December 2023 to Question 4982", "PQ UIN 7203",
-"HL4404"), with the question it cites where the archive holds exactly one question it can be.
+"HL4404"), with the question it cites where the archive holds exactly one question it can be. The pages
+read the resolved ones back through `queries.citation_links` and link them in the text here.
 
 How a reference is resolved:
 - A UIN names a question only within a parliamentary session: UINs restart each session.
@@ -328,23 +329,6 @@ def write_citations(db: sqlite_utils.Database) -> dict[str, int]:
 
 
 # -- pages: links in the text and the list of citing questions ------------------------------
-
-
-def load_links(db: sqlite_utils.Database) -> tuple[dict[str, list[dict]], dict[str, list[str]]]:
-    """The resolved citations of a built database, both ways: citing key -> what its texts cite
-    (field, UIN, cited key), and cited key -> the keys of the questions citing it. A question
-    citing itself (an answer given to several questions at once) is left out of both."""
-    cites: dict[str, list[dict]] = {}
-    cited_by: dict[str, list[str]] = {}
-    if "citations" not in db.table_names():
-        return cites, cited_by
-    for citing, field, uin, cited in db.execute(
-            "select distinct citing_key, field, uin, cited_key from citations where status = 'resolved'"
-            " and cited_key != citing_key order by citing_key, field, uin"):
-        cites.setdefault(citing, []).append({"field": field, "uin": uin, "key": cited})
-        if citing not in cited_by.get(cited, []):
-            cited_by.setdefault(cited, []).append(citing)
-    return cites, cited_by
 
 
 def link_targets(cites: list[dict], field: str) -> dict[str, str]:

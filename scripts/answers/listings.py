@@ -255,7 +255,7 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
     stats = queries.coverage(db)
     write_home(listing, items, stats)
     write_days(listing, items)
-    timeliness_rows = timeliness.figures(db)
+    timeliness_rows = queries.timeliness_figures(db)
     write_bodies(listing, items, timeliness.by_body(timeliness_rows))
     timeliness.write_page(listing, timeliness_rows, queries.load_bodies(db))
     write_members(listing, items, members, queries.load_posts(db))

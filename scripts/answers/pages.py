@@ -232,13 +232,13 @@ class PageContext:
     bodies: dict[str, dict]
     questions: dict[str, dict]
     sources: dict[int, dict]
-    citations: tuple = ({}, {})  # citations.load_links: what each question cites, and is cited by
-    as_of: str | None = None  # timeliness.as_of: the day unanswered questions are counted to
+    citations: tuple = ({}, {})  # queries.citation_links: what each question cites, and is cited by
+    as_of: str | None = None  # queries.timeliness_as_of: the day unanswered questions are counted to
 
     @classmethod
     def load(cls, db: sqlite_utils.Database) -> PageContext:
         return cls(queries.load_members(db), queries.load_bodies(db), queries.load_question_index(db),
-                   queries.load_sources(db), citations.load_links(db), timeliness.as_of(db))
+                   queries.load_sources(db), queries.citation_links(db), queries.timeliness_as_of(db))
 
 
 def pages_code_version() -> str:

@@ -1,5 +1,6 @@
 """Every read of the database that the pages and site stages show: members, bodies, posts,
-questions as listings, feeds, neighbours and the sitemap see them, and the archive's figures.
+questions as listings, feeds, neighbours and the sitemap see them, the archive's figures, the
+resolved citations and the timeliness figures.
 
 One module, so that two stages that show the same fact read it the same way (the members a
 question names, a body's slug, a question's title text). It reads the database and writes
@@ -12,7 +13,7 @@ from pathlib import PurePath
 
 import sqlite_utils
 
-from . import urls
+from . import timeliness, urls
 
 # -- members and bodies ------------------------------------------------------------------
 
@@ -164,3 +165,36 @@ def source_formats(db: sqlite_utils.Database) -> list[dict]:
     return [dict(row) for row in db.query(
         """select format, count(*) as files, sum(read) as read, sum(stored) as stored,
                   sum(rejected) as rejected from sources group by format order by format""")]
+
+
+# -- citations and timeliness (each module resolves or defines them; they are read here) ----
+
+
+def citation_links(db: sqlite_utils.Database) -> tuple[dict[str, list[dict]], dict[str, list[str]]]:
+    """The resolved citations (citations.py), both ways: citing key -> what its texts cite
+    (field, UIN, cited key), and cited key -> the keys of the questions citing it. A question
+    citing itself (an answer given to several questions at once) is left out of both."""
+    cites: dict[str, list[dict]] = {}
+    cited_by: dict[str, list[str]] = {}
+    if "citations" not in db.table_names():
+        return cites, cited_by
+    for citing, field, uin, cited in db.execute(
+            "select distinct citing_key, field, uin, cited_key from citations where status = 'resolved'"
+            " and cited_key != citing_key order by citing_key, field, uin"):
+        cites.setdefault(citing, []).append({"field": field, "uin": uin, "key": cited})
+        if citing not in cited_by.get(cited, []):
+            cited_by.setdefault(cited, []).append(citing)
+    return cites, cited_by
+
+
+def timeliness_figures(db: sqlite_utils.Database, body: str = "", month: str = "") -> list[dict]:
+    """Rows of the `timeliness` query of metadata.yml, the one definition of the figures (every
+    body and month when `body` and `month` are '')."""
+    return [dict(row) for row in db.query(timeliness.query_sql(), {"body": body, "month": month})]
+
+
+def timeliness_as_of(db: sqlite_utils.Database) -> str | None:
+    """The archive's latest date (the latest real date tabled, answered or holding-answered):
+    the day its figures and page statuses are counted to, as the query works it out."""
+    rows = timeliness_figures(db, timeliness.ALL_BODIES, timeliness.ALL_MONTHS)
+    return rows[0]["as_of"] if rows else None

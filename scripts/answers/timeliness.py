@@ -1,17 +1,18 @@
 """Timeliness: whether House of Commons written questions were answered by their date for answer.
 
-Reads `answers.db` and the `timeliness` query in `metadata.yml` (the one definition of the
-figures, shared by the site and the Datasette API). Gives each question page its status
-(`question_status`, in the page's front matter) and the figures and chart of the timeliness
-listings (`write_timeliness`: `timeliness/` and a section of each body's page).
+Reads the `timeliness` query in `metadata.yml`: the one definition of the figures, run by the
+Datasette API and, for the site, by `queries.timeliness_figures`. Gives each question page its
+status (`question_status`, in the page's front matter) and the figures and chart of the
+timeliness listings (`write_page`: `timeliness/`; `by_body`: a section of each body's page).
 
 Definitions, stated on the timeliness page too:
 - on time: the substantive answer (`date_answered` while `is_holding` is 0) is dated on or
   before the date for answer; late: after it; days late are calendar days.
 - a holding answer is not an answer: while it is the latest answer the question is unanswered.
 - unanswered past due: no substantive answer and the date for answer is before the archive's
-  latest date (`as_of`: the latest date tabled, answered or holding-answered in the database,
-  not today, so that the same database always gives the same pages).
+  latest date (`queries.timeliness_as_of`: the latest date tabled, answered or
+  holding-answered in the database, not today, so that the same database always gives the
+  same pages).
 - only Commons questions count: other houses set their own expectations and are left out.
 Working days are not counted: the sitting calendar is not in the data.
 """
@@ -38,18 +39,6 @@ def query_sql() -> str:
         return yaml.safe_load(file)["databases"]["answers"]["queries"]["timeliness"]["sql"]
 
 
-def figures(db, body: str = "", month: str = "") -> list[dict]:
-    """Rows of the timeliness query (every body and month when `body` and `month` are '')."""
-    return [dict(row) for row in db.query(query_sql(), {"body": body, "month": month})]
-
-
-def as_of(db) -> str | None:
-    """The archive's latest date (the latest real date tabled, answered or holding-answered):
-    the day its figures and page statuses are counted to, as the query works it out."""
-    rows = figures(db, ALL_BODIES, ALL_MONTHS)
-    return rows[0]["as_of"] if rows else None
-
-
 def real_day(value: str | None) -> datetime.date | None:
     "An ISO date as a date, or None if it is missing or not a real date ('2024-02-30')."
     try:
@@ -61,7 +50,7 @@ def real_day(value: str | None) -> datetime.date | None:
 def question_status(row: dict, latest: str | None) -> dict | None:
     """A question's timeliness as its page shows it, or None where none applies (another
     house, withdrawn, no date for answer, or a date for answer or answer date that is not a
-    real date). `row` holds the questions table's columns; `latest` is `as_of`.
+    real date). `row` holds the questions table's columns; `latest` is `queries.timeliness_as_of`.
 
     status: 'on time', 'late' (with days_late), 'past due' (unanswered after its date for
     answer) or 'not yet due'. A page states no count of days past due: that count would change
