@@ -9,9 +9,9 @@ import html
 import lxml.html
 import pytest
 
-import test_browser
 from answers import answer_diff, pages
 from answers.model import Question
+from conftest import served
 from hostile import PAYLOADS, build_site_from_questions
 
 
@@ -119,12 +119,9 @@ def test_the_change_is_in_the_front_matter_so_the_page_digest_covers_it(correcti
 # -- in a browser --------------------------------------------------------------------------
 
 
-browser = test_browser.browser  # Debian's Chromium, once a module
-
-
 @pytest.fixture(scope="module")
 def base_url(corrections_site):
-    yield from test_browser.served(corrections_site / "site")
+    yield from served(corrections_site / "site")
 
 
 @pytest.mark.browser
