@@ -12,6 +12,7 @@ from answers.members import (
     PARLPARSE_XML_SOURCE,
     MemberDirectory,
     Post,
+    ReferenceFiles,
     normalise_name,
     posts_in_body,
     repair_reversed_ranges,
@@ -371,3 +372,21 @@ def test_missing_folders_give_an_empty_directory(tmp_path):
     ref = MemberRef("name:victoria-atkins", name="Victoria Atkins")
     assert empty.resolve(ref) == ref
     assert empty.office_on("4399", "2018-11-29", "Home Office") is None
+
+
+def test_reference_files_are_sorted_by_their_names_gzip_compressed_or_not(tmp_path):
+    names = ["2019/current_mps.json", "2024/current_mps.json.gz", "mp_lookup.csv", "candidacies.csv",
+             "maiden-speeches.csv.gz", "all-members.xml", "peers-ucl.xml.gz", "people.xml",
+             "ministers-2010.json", "ministers.xml", "ifg/appointment.csv", "ifg/person.csv", "notes.txt"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name, encoding="utf-8")
+    files = ReferenceFiles.find([tmp_path])
+    assert files.current_mps == [tmp_path / "2019/current_mps.json", tmp_path / "2024/current_mps.json.gz"]
+    assert (files.dfe, files.candidacies, files.maiden) == (
+        [tmp_path / "mp_lookup.csv"], [tmp_path / "candidacies.csv"], [tmp_path / "maiden-speeches.csv.gz"])
+    assert (files.all_members, files.peers, files.people, files.ministers_2010, files.ministers_xml) == (
+        tmp_path / "all-members.xml", tmp_path / "peers-ucl.xml.gz", tmp_path / "people.xml",
+        tmp_path / "ministers-2010.json", tmp_path / "ministers.xml")
+    assert files.ifg_folder == tmp_path / "ifg"
+    assert len(files.all_files) == len(names)  # the fingerprint covers every file, known or not

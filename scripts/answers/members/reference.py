@@ -16,7 +16,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..model import MemberRef
@@ -60,20 +60,30 @@ class NameRecord:
     member: MemberRef
 
 
+def files_named(name: str):
+    "A field of `ReferenceFiles` that gathers every file of this name (gzip-compressed or not)."
+    return field(default_factory=list, metadata={"file": name})
+
+
+def file_named(name: str):
+    "A field of `ReferenceFiles` that holds the file of this name (the last found, if several)."
+    return field(default=None, metadata={"file": name})
+
+
 @dataclass
 class ReferenceFiles:
-    "The reference files under the member folders, by kind."
+    "The reference files under the member folders, by kind: each field names its file."
 
-    dfe: list[Path] = field(default_factory=list)
-    current_mps: list[Path] = field(default_factory=list)
-    candidacies: list[Path] = field(default_factory=list)
-    maiden: list[Path] = field(default_factory=list)
-    ifg_folder: Path | None = None
-    all_members: Path | None = None
-    peers: Path | None = None
-    people: Path | None = None
-    ministers_2010: Path | None = None
-    ministers_xml: Path | None = None
+    dfe: list[Path] = files_named("mp_lookup.csv")
+    current_mps: list[Path] = files_named("current_mps.json")
+    candidacies: list[Path] = files_named("candidacies.csv")
+    maiden: list[Path] = files_named("maiden-speeches.csv")
+    all_members: Path | None = file_named("all-members.xml")
+    peers: Path | None = file_named("peers-ucl.xml")
+    people: Path | None = file_named("people.xml")
+    ministers_2010: Path | None = file_named("ministers-2010.json")
+    ministers_xml: Path | None = file_named("ministers.xml")
+    ifg_folder: Path | None = None  # the folder holding IfG's appointment.csv and its other tables
 
     all_files: list[Path] = field(default_factory=list)
 
@@ -96,16 +106,14 @@ class ReferenceFiles:
 
     def add(self, path: Path) -> None:
         name = path.name.removesuffix(".gz")
-        lists = {"mp_lookup.csv": self.dfe, "current_mps.json": self.current_mps,
-                 "candidacies.csv": self.candidacies, "maiden-speeches.csv": self.maiden}
-        singles = {"all-members.xml": "all_members", "peers-ucl.xml": "peers",
-                   "people.xml": "people", "ministers-2010.json": "ministers_2010",
-                   "ministers.xml": "ministers_xml"}
-        if name in lists:
-            lists[name].append(path)
-        elif name in singles:
-            setattr(self, singles[name], path)
-        elif name == "appointment.csv":
+        for kind in fields(self):
+            if kind.metadata.get("file") != name:
+                continue
+            if isinstance(getattr(self, kind.name), list):
+                getattr(self, kind.name).append(path)
+            else:
+                setattr(self, kind.name, path)
+        if name == "appointment.csv":
             self.ifg_folder = path.parent
 
 
