@@ -1,19 +1,27 @@
 """Listings from the database: home, by day, by answering body, by member, by heading, and
 the About, API, search and 404 pages. Each paginated listing has a JSON twin.
 
-A listing is rendered on every build and written only when its bytes change, so a changed
-question rewrites exactly the listings that show it.
+Reads answers.db and the record of the last build's listings (listing_record.py); writes the
+listing pages into the site's `Output` and brings the record up to date.
+
+Given no change set, every listing is rendered (a first or full build). Given the keys of the
+questions that changed, only the listings that show one of them, before or after the change,
+are loaded and rendered, with the pages that count them (home, About, the indexes, the
+month, year and letter pages of those listings); within those, a page whose inputs are the
+same as last time is not rendered again, and a page that is no longer made is removed.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import sqlite_utils
 
-from . import queries, timeliness, urls
-from .output import Output
+from . import listing_record, queries, render, timeliness, urls
+from .listing_record import ListingRecord, PageEntry, record_path
+from .output import Output, inputs_digest, stage_code_digest
 from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
 
 PAGE_SIZE = 50
@@ -23,246 +31,510 @@ SNIPPET = 220  # characters of the answer shown under each item
 
 
 @dataclass
-class Listings:
+class ListingsReport:
+    urls: list[str]  # every listing page the sitemap lists, in url order
+    removed: list[str] = field(default_factory=list)  # files removed (by a build given changes)
+    urls_changed: bool = True  # whether that list of urls may differ from the last build's
+    # The urls of the questions that changed (None after a full build: all may have).
+    question_urls: list[str] | None = None
+
+
+@dataclass
+class ListingWriter:
+    """Renders listing pages into the output, each under its owner (the listing or index it
+    belongs to), skipping those whose inputs match the record when `full` is false."""
+
     db: sqlite_utils.Database
     env: object
     output: Output
     config: SiteConfig
+    record: ListingRecord
+    full: bool = True
+    pages: dict[str, PageEntry] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.urls: list[str] = []
-
-    def page(self, template: str, url: str, context: dict, twin: dict | None = None) -> None:
+    def page(self, template: str, url: str, context: dict, twin: dict | None = None,
+             owner: str | None = None, in_sitemap: bool = True) -> None:
+        entry = PageEntry(url if owner is None else owner, inputs_digest(template, context, twin),
+                          in_sitemap)
+        self.pages[url] = entry
+        if not self.full and self.record.page(url) == entry:
+            return  # rendered from the same inputs by the last build
         html = self.env.get_template(template).render(dict(context, page_url=url))
         self.output.write(urls.html_file(url), html)
         if twin is not None:
             self.output.write(urls.json_twin(url), to_json(twin))
-        self.urls.append(url)
 
-    def paginate(self, url: str, items: list[dict], context: dict) -> None:
-        "A listing split into pages of PAGE_SIZE, newest first, each with its JSON twin."
-        count = max(1, -(-len(items) // PAGE_SIZE))
+    def paginate(self, url: str, items: list[dict], context: dict, owner: str) -> None:
+        """A listing in pages of PAGE_SIZE, each with its JSON twin.
+
+        Pages are numbered from the oldest item, so that a page keeps its content when new
+        items arrive: page 1 (`page/1/`) holds the 50 oldest, page 2 the next 50, and so on.
+        The newest page, partly filled, is the listing's own url; its number's url
+        (`page/N/`) is a short page that sends readers there, so that the page before it can
+        link to `page/N/` for good, and that url is already there when the page fills and a
+        new newest page starts. A new item thus rewrites the listing's url, and when it starts
+        a new page, the full page it leaves behind and the new forwarding page; older pages
+        say nothing that changes (no total, no count of pages). Each page lists its items
+        newest first. `items` come newest first."""
+        oldest_first = items[::-1]
+        count = max(1, -(-len(oldest_first) // PAGE_SIZE))
         for number in range(1, count + 1):
-            chunk = items[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
-            pagination = {
-                "number": number, "count": count, "total": len(items),
-                "previous": urls.page_url(url, number - 1) if number > 1 else None,
-                "next": urls.page_url(url, number + 1) if number < count else None,
-                "first": url,
-            }
-            page_url = urls.page_url(url, number)
-            self.page("listing.html", page_url, dict(context, items=chunk, pagination=pagination),
-                      twin=listing_twin(context, chunk, pagination, self.config))
+            chunk = oldest_first[(number - 1) * PAGE_SIZE:number * PAGE_SIZE][::-1]
+            pagination = page_links(url, number, count, len(oldest_first))
+            self.page("listing.html", pagination["url"], dict(context, items=chunk, pagination=pagination),
+                      twin=listing_twin(context, chunk, pagination, self.config), owner=owner)
+        if count > 1:
+            forward = urls.page_url(url, count)
+            self.page("moved.html", forward, {"title": context["title"], "target": url,
+                                            "canonical": self.config.absolute(url)},
+                      twin={"title": context["title"], "moved_to": self.config.absolute(urls.json_twin(url))},
+                      owner=owner, in_sitemap=False)
+
+
+def page_links(url: str, number: int, count: int, total: int) -> dict:
+    """Where page `number` of `count` lives and what it links to. Only the newest page (the
+    listing's own url) states the total and the count, which change with every new item."""
+    is_newest = number == count
+    links = {
+        "url": url if is_newest else urls.page_url(url, number), "number": number,
+        "is_newest": is_newest, "newest": url,
+        "first": (number - 1) * PAGE_SIZE + 1,  # positions counted from the oldest item
+        "last": min(number * PAGE_SIZE, total),
+        "older": urls.page_url(url, number - 1) if number > 1 else None,
+        "newer": None if is_newest else urls.page_url(url, number + 1),
+    }
+    if is_newest:
+        links.update(count=count, total=total)
+    return links
 
 
 def listing_twin(context: dict, items: list[dict], pagination: dict, config: SiteConfig) -> dict:
     def absolute(url):
-        return config.absolute(url) if url else None
+        return config.absolute(urls.json_twin(url)) if url else None
 
-    return {
-        "title": context["title"],
-        "page": pagination["number"], "pages": pagination["count"], "total": pagination["total"],
-        "next": absolute(pagination["next"] and urls.json_twin(pagination["next"])),
-        "previous": absolute(pagination["previous"] and urls.json_twin(pagination["previous"])),
-        "items": [
-            {"key": i["key"], "url": config.absolute(i["url"]),
-             "json": config.absolute(urls.json_twin(i["url"])), "title": i["title"],
-             "house": i["house"], "uin": i["uin"], "date_tabled": i["date_tabled"],
-             "date_answered": i["date_answered"],
-             "answering_body": i["body"]["name"] if i["body"] else None,
-             "asking_member": i["asker"]["name"] if i["asker"] else None,
-             "answering_member": i["answerer"]["name"] if i["answerer"] else None}
-            for i in items
-        ],
-    }
+    twin = {"title": context["title"], "page": pagination["number"]}
+    if pagination.get("is_newest", True):
+        twin.update(pages=pagination["count"], total=pagination["total"])
+    else:
+        twin.update(first=pagination["first"], last=pagination["last"])
+    twin.update(next=absolute(pagination["older"]), previous=absolute(pagination["newer"]))
+    twin["items"] = [
+        {"key": i["key"], "url": config.absolute(i["url"]),
+         "json": config.absolute(urls.json_twin(i["url"])), "title": i["title"],
+         "house": i["house"], "uin": i["uin"], "date_tabled": i["date_tabled"],
+         "date_answered": i["date_answered"],
+         "answering_body": i["body"]["name"] if i["body"] else None,
+         "asking_member": i["asker"]["name"] if i["asker"] else None,
+         "answering_member": i["answerer"]["name"] if i["answerer"] else None}
+        for i in items
+    ]
+    return twin
 
 
 # -- what listings show ------------------------------------------------------------------
 
 
-def load_items(db, members: dict[str, dict]) -> list[dict]:
-    "Every question as a listing shows it, newest first."
-    bodies = queries.load_bodies(db)
-    rows = queries.listing_rows(db, SNIPPET + 1)
-    items = []
-    for row in rows:
-        snippet = row["snippet"] or ""
-        items.append({
-            "key": row["key"], "url": row["url"], "uin": row["uin"], "house": row["house"],
-            "heading": row["heading"],
-            "title": urls.question_title(row),
-            "date_tabled": row["date_tabled"], "date_answered": row["date_answered"],
-            "day": row["day"],
-            "body": bodies.get(row["answering_body"]),
-            "asker": members.get(row["asking_member_id"]),
-            "answerer": members.get(row["answering_member_id"]),
-            "asker_id": row["asking_member_id"], "answerer_id": row["answering_member_id"],
-            "snippet": snippet[:SNIPPET] + ("…" if len(snippet) > SNIPPET else ""),
-            "is_holding": row["is_holding"], "is_withdrawn": row["is_withdrawn"],
-            "is_correction": row["is_correction"],
-        })
-    return items
+@dataclass
+class Reference:
+    """What every listing item and index names: members, bodies, and each heading as sources
+    spelled it, with its slug and how many questions carry it."""
+    members: dict[str, dict]
+    bodies: dict[str, dict]
+    heading_counts: dict[str, int]
+
+    def __post_init__(self) -> None:
+        self.heading_slugs = {h: urls.heading_slug(h) for h in self.heading_counts if h}
+
+    @classmethod
+    def load(cls, db) -> Reference:
+        return cls(queries.load_members(db), queries.load_bodies(db), queries.count_by(db, "heading"))
+
+    def spellings(self, slug: str) -> list[str]:
+        "The headings (as sources spelled them) that share the page of this slug."
+        return sorted(h for h, h_slug in self.heading_slugs.items() if h_slug == slug)
 
 
-def group(items: list[dict], key) -> dict:
-    groups: dict = defaultdict(list)
+def as_item(row, reference: Reference) -> dict:
+    "A question as a listing shows it."
+    snippet = row["snippet"] or ""
+    return {
+        "key": row["key"], "url": row["url"], "uin": row["uin"], "house": row["house"],
+        "heading": row["heading"],
+        "title": urls.question_title(row),
+        "date_tabled": row["date_tabled"], "date_answered": row["date_answered"],
+        "day": row["day"],
+        "body": reference.bodies.get(row["answering_body"]),
+        "asker": reference.members.get(row["asking_member_id"]),
+        "answerer": reference.members.get(row["answering_member_id"]),
+        "asker_id": row["asking_member_id"], "answerer_id": row["answering_member_id"],
+        "snippet": snippet[:SNIPPET] + ("…" if len(snippet) > SNIPPET else ""),
+        "is_holding": row["is_holding"], "is_withdrawn": row["is_withdrawn"],
+        "is_correction": row["is_correction"],
+    }
+
+
+def load_items(db, reference: Reference, kind: str = "all", value=None) -> list[dict]:
+    "The questions of one kind of listing (every question by default), newest first."
+    return [as_item(row, reference) for row in queries.listing_rows(db, SNIPPET + 1, kind, value)]
+
+
+def owners_of(place: dict, reference: Reference) -> list[str]:
+    """The listings that show a question (`place` has its day, answering body, asking and
+    answering member ids and heading): 'day:…', 'body:…', 'member:…' and 'heading:…'."""
+    owners = []
+    if real_date(place["day"]):
+        owners.append("day:" + real_date(place["day"]))
+    if place["answering_body"] in reference.bodies:
+        owners.append("body:" + place["answering_body"])
+    for member_id in (place["asking_member_id"], place["answering_member_id"]):
+        if member_id and "member:" + member_id not in owners:
+            owners.append("member:" + member_id)
+    if place["heading"]:
+        owners.append("heading:" + urls.heading_slug(place["heading"]))
+    return owners
+
+
+def item_place(item: dict) -> dict:
+    return {"day": item["day"], "answering_body": item["body"]["name"] if item["body"] else None,
+            "asking_member_id": item["asker_id"], "answering_member_id": item["answerer_id"],
+            "heading": item["heading"]}
+
+
+def group_by_owner(items: list[dict], reference: Reference) -> dict[str, list[dict]]:
+    "Owner -> its items, newest first (a member's both asked and answered)."
+    groups: dict[str, list[dict]] = defaultdict(list)
     for item in items:
-        value = key(item)
-        if value:
-            groups[value].append(item)
+        for owner in owners_of(item_place(item), reference):
+            groups[owner].append(item)
     return groups
+
+
+def owner_items(db, reference: Reference, owner: str) -> list[dict]:
+    "The items of one listing, loaded with a query limited to it, newest first."
+    kind, value = owner.split(":", 1)
+    if kind == "day":
+        return [i for i in load_items(db, reference, "day", value) if real_date(i["day"]) == value]
+    if kind == "body":
+        return load_items(db, reference, "body", value)
+    if kind == "heading":
+        return load_items(db, reference, "heading", json.dumps(reference.spellings(value)))
+    asked = load_items(db, reference, "asked", value)
+    answered = [i for i in load_items(db, reference, "answered", value) if i["asker_id"] != value]
+    return sorted(asked + answered, key=lambda i: (i["day"] or "", i["key"]), reverse=True)
 
 
 # -- the listings ------------------------------------------------------------------------
 
 
-def write_home(listing: Listings, items: list[dict], stats: dict) -> None:
-    latest = [i for i in items if i["date_answered"]]
-    latest.sort(key=lambda i: (i["date_answered"], i["key"]), reverse=True)
-    listing.page("home.html", urls.HOME, {"title": listing.config.title, "stats": stats,
-                                   "items": latest[:HOME_LATEST]},
-                 twin={"title": listing.config.title, "stats": stats,
-                       "latest": listing_twin({"title": "Latest answers"}, latest[:HOME_LATEST],
-                                              {"number": 1, "count": 1, "total": HOME_LATEST,
-                                               "next": None, "previous": None},
-                                              listing.config)["items"]})
+def write_home(writer: ListingWriter, reference: Reference, stats: dict) -> None:
+    latest = [as_item(row, reference)
+              for row in queries.latest_answered_rows(writer.db, SNIPPET + 1, HOME_LATEST)]
+    writer.page("home.html", urls.HOME, {"title": writer.config.title, "stats": stats, "items": latest},
+                twin={"title": writer.config.title, "stats": stats,
+                      "latest": listing_twin({"title": "Latest answers"}, latest,
+                                             {"number": 1, "count": 1, "total": HOME_LATEST,
+                                              "older": None, "newer": None},
+                                             writer.config)["items"]})
 
 
-def write_days(listing: Listings, items: list[dict]) -> None:
-    by_day = group(items, lambda i: real_date(i["day"]))
+def day_counts(db) -> dict[str, int]:
+    "Real day -> how many questions its listing holds."
+    counts: Counter = Counter()
+    for value, n in queries.count_by(db, "day").items():
+        if real_date(value):
+            counts[real_date(value)] += n
+    return dict(counts)
+
+
+def write_day(writer: ListingWriter, day: str, items: list[dict]) -> None:
+    writer.paginate(urls.day_url(day), items, {
+        "title": f"Questions on {day}", "day": day, "kind": "day",
+        "intro": "Questions answered on this day, and questions tabled this day that "
+                 "are still awaiting an answer.",
+    }, owner="day:" + day)
+
+
+def write_calendar(writer: ListingWriter, counts: dict[str, int], months_shown: set[str] | None) -> None:
+    "The month and year pages (those of `months_shown`, or all) and the index of years."
     years: dict = defaultdict(lambda: defaultdict(dict))
-    for day, day_items in by_day.items():
+    for day, n in counts.items():
         year, month, _ = day.split("-")
-        years[year][month][day] = len(day_items)
-    for day, day_items in sorted(by_day.items()):
-        listing.paginate(urls.day_url(day), day_items, {
-            "title": f"Questions on {day}", "day": day, "kind": "day",
-            "intro": "Questions answered on this day, and questions tabled this day that "
-                     "are still awaiting an answer.",
-        })
+        years[year][month][day] = n
     for year, months in sorted(years.items()):
         for month, days in sorted(months.items()):
-            listing.page("calendar.html", urls.month_url(year, month), {
-                "title": f"{month} {year}", "kind": "month", "year": year, "month": month,
-                "entries": [{"url": urls.day_url(d), "label": d, "count": n}
-                            for d, n in sorted(days.items())]},
-                twin={"year": year, "month": month, "days": dict(sorted(days.items()))})
-        listing.page("calendar.html", urls.year_url(year), {
-            "title": year, "kind": "year", "year": year,
-            "entries": [{"url": urls.month_url(year, m), "label": m, "count": sum(d.values())}
-                        for m, d in sorted(months.items())]},
-            twin={"year": year, "months": {m: sum(d.values()) for m, d in sorted(months.items())}})
+            if months_shown is None or f"{year}-{month}" in months_shown:
+                writer.page("calendar.html", urls.month_url(year, month), {
+                    "title": f"{month} {year}", "kind": "month", "year": year, "month": month,
+                    "entries": [{"url": urls.day_url(d), "label": d, "count": n}
+                                for d, n in sorted(days.items())]},
+                    twin={"year": year, "month": month, "days": dict(sorted(days.items()))},
+                    owner=f"month:{year}-{month}")
+        if months_shown is None or any(shown.startswith(year) for shown in months_shown):
+            writer.page("calendar.html", urls.year_url(year), {
+                "title": year, "kind": "year", "year": year,
+                "entries": [{"url": urls.month_url(year, m), "label": m, "count": sum(d.values())}
+                            for m, d in sorted(months.items())]},
+                twin={"year": year, "months": {m: sum(d.values()) for m, d in sorted(months.items())}},
+                owner=f"year:{year}")
     totals = {y: sum(sum(d.values()) for d in m.values()) for y, m in sorted(years.items())}
-    listing.page("calendar.html", urls.DAYS, {
+    writer.page("calendar.html", urls.DAYS, {
         "title": "Questions by day", "kind": "years",
         "entries": [{"url": urls.year_url(y), "label": y, "count": n} for y, n in totals.items()]},
         twin={"years": totals})
 
 
-def write_bodies(listing: Listings, items: list[dict], timeliness_rows: dict[str, list[dict]]) -> None:
-    by_body = group(items, lambda i: i["body"]["url"] if i["body"] else None)
-    entries = []
-    for url, body_items in sorted(by_body.items()):
-        name = body_items[0]["body"]["name"]
-        listing.paginate(url, body_items, {"title": name, "kind": "body", "feed": urls.feed_url(url),
-                                           "timeliness": timeliness_rows.get(name, [])})
-        entries.append({"url": url, "label": name, "count": len(body_items)})
-    entries.sort(key=lambda e: e["label"])
-    listing.page("index_list.html", urls.BODIES, {"title": "Answering bodies", "entries": entries,
-                                                "intro": "Departments and offices that answer "
-                                                         "written questions."},
-                 twin={"bodies": entries})
+def write_body(writer: ListingWriter, body: dict, items: list[dict], timeliness_rows: list[dict]) -> None:
+    writer.paginate(body["url"], items, {"title": body["name"], "kind": "body",
+                                         "feed": urls.feed_url(body["url"]),
+                                         "timeliness": timeliness_rows},
+                    owner="body:" + body["name"])
 
 
-def write_members(listing: Listings, items: list[dict], members: dict[str, dict],
-                  posts: dict[str, list[dict]]) -> None:
-    asked = group(items, lambda i: i["asker_id"])
-    answered = group(items, lambda i: i["answerer_id"])
+def write_body_index(writer: ListingWriter, reference: Reference) -> None:
+    counts = queries.count_by(writer.db, "answering_body")
+    entries = sorted(({"url": body["url"], "label": name, "count": counts[name]}
+                      for name, body in reference.bodies.items() if counts.get(name)),
+                     key=lambda e: e["label"])
+    writer.page("index_list.html", urls.BODIES, {"title": "Answering bodies", "entries": entries,
+                                               "intro": "Departments and offices that answer "
+                                                        "written questions."},
+                twin={"bodies": entries})
+
+
+def write_member(writer: ListingWriter, member: dict, items: list[dict], posts: list[dict]) -> None:
+    "A member's page, with the questions they asked and answered, each role in full."
+    member_id, url = member["id"], member["url"]
+    mine = {"asked": [i for i in items if i["asker_id"] == member_id],
+            "answered": [i for i in items if i["answerer_id"] == member_id]}
+    owner = "member:" + member_id
+    context = {"title": member["display"], "member": member,
+               "asked": mine["asked"][:MEMBER_PREVIEW],
+               "answered": mine["answered"][:MEMBER_PREVIEW],
+               "counts": {k: len(v) for k, v in mine.items()}, "feed": urls.feed_url(url),
+               "posts": posts}
+    writer.page("member.html", url, context, twin={
+        "id": member_id, "name": member.get("name"), "party": member.get("party"),
+        "constituency": member.get("constituency"), "house": member.get("house"),
+        "posts": posts, "asked": len(mine["asked"]), "answered": len(mine["answered"]),
+        **{f"{role}_url": writer.config.absolute(urls.json_twin(urls.member_role_url(url, role)))
+           for role in mine}}, owner=owner)
+    for role, role_items in mine.items():
+        writer.paginate(urls.member_role_url(url, role), role_items, {
+            "title": f"Questions {role} by {member['display']}", "kind": "member",
+            "member": member, "feed": urls.feed_url(url)}, owner=owner)
+
+
+def write_member_index(writer: ListingWriter, reference: Reference) -> None:
+    asked = queries.count_by(writer.db, "asking_member_id")
+    answered = queries.count_by(writer.db, "answering_member_id")
     entries = []
-    for member_id in queries.named_member_ids(listing.db):
-        member = queries.member_or_placeholder(members, member_id)
-        url = member["url"]
-        mine = {"asked": asked.get(member_id, []), "answered": answered.get(member_id, [])}
-        context = {"title": member["display"], "member": member,
-                   "asked": mine["asked"][:MEMBER_PREVIEW],
-                   "answered": mine["answered"][:MEMBER_PREVIEW],
-                   "counts": {k: len(v) for k, v in mine.items()}, "feed": urls.feed_url(url),
-                   "posts": posts.get(member_id, [])}
-        listing.page("member.html", url, context, twin={
-            "id": member_id, "name": member.get("name"), "party": member.get("party"),
-            "constituency": member.get("constituency"), "house": member.get("house"),
-            "posts": posts.get(member_id, []),
-            "asked": len(mine["asked"]), "answered": len(mine["answered"]),
-            **{f"{role}_url": listing.config.absolute(urls.json_twin(urls.member_role_url(url, role)))
-               for role in mine}})
-        for role, role_items in mine.items():
-            listing.paginate(urls.member_role_url(url, role), role_items, {
-                "title": f"Questions {role} by {member['display']}", "kind": "member",
-                "member": member, "feed": urls.feed_url(url)})
-        entries.append({"url": url, "label": member["display"],
+    for member_id in queries.named_member_ids(writer.db):
+        member = queries.member_or_placeholder(reference.members, member_id)
+        counts = {"asked": asked.get(member_id, 0), "answered": answered.get(member_id, 0)}
+        entries.append({"url": member["url"], "label": member["display"],
                         "detail": ", ".join(filter(None, [member.get("party"),
                                                           member.get("constituency")])),
-                        "count": len(mine["asked"]) + len(mine["answered"]),
-                        "asked": len(mine["asked"]), "answered": len(mine["answered"])})
+                        "count": counts["asked"] + counts["answered"], **counts})
     entries.sort(key=lambda e: (e["label"].split()[-1:], e["label"]))
-    listing.page("members.html", urls.MEMBERS, {"title": "Members", "entries": entries},
-                 twin={"members": entries})
+    writer.page("members.html", urls.MEMBERS, {"title": "Members", "entries": entries},
+                twin={"members": entries})
 
 
-def write_headings(listing: Listings, items: list[dict]) -> None:
-    "Headings that differ only in case or punctuation share a page, under their usual spelling."
-    by_slug = group(items, lambda i: urls.heading_slug(i["heading"]) if i["heading"] else None)
+def heading_index(reference: Reference) -> dict[str, dict]:
+    """Heading slug -> its name (the spelling most used; headings that differ only in case or
+    punctuation share a page) and how many questions it holds."""
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    for heading, slug in reference.heading_slugs.items():
+        spellings[slug][heading] += reference.heading_counts[heading]
+    return {slug: {"name": min(counts, key=lambda h: (-counts[h], h)), "count": sum(counts.values())}
+            for slug, counts in spellings.items()}
+
+
+def write_heading(writer: ListingWriter, slug: str, name: str, items: list[dict]) -> None:
+    writer.paginate(urls.heading_slug_url(slug), items, {"title": name, "kind": "heading"},
+                    owner="heading:" + slug)
+
+
+def write_heading_indexes(writer: ListingWriter, headings: dict[str, dict],
+                          letters_shown: set[str] | None) -> None:
+    "The letter pages (those of `letters_shown`, or all) and the headings' index."
     letters: dict = defaultdict(list)
-    for slug, heading_items in sorted(by_slug.items()):
-        spelling = Counter(i["heading"] for i in heading_items)
-        name = min(spelling, key=lambda h: (-spelling[h], h))
-        url = urls.heading_slug_url(slug)
-        listing.paginate(url, heading_items, {"title": name, "kind": "heading"})
-        letters[slug[0]].append({"url": url, "label": name, "count": len(heading_items)})
+    for slug, heading in sorted(headings.items()):
+        letters[slug[0]].append({"url": urls.heading_slug_url(slug), "label": heading["name"],
+                                 "count": heading["count"]})
     index = []
     for letter, entries in sorted(letters.items()):
         url = urls.heading_letter_url(letter)
-        listing.page("index_list.html", url, {
-            "title": f"Headings: {letter.upper()}", "entries": entries, "letters": sorted(letters),
-            "intro": "Questions grouped by the heading Parliament gave them."},
-            twin={"letter": letter, "headings": entries})
+        if letters_shown is None or letter in letters_shown:
+            writer.page("index_list.html", url, {
+                "title": f"Headings: {letter.upper()}", "entries": entries, "letters": sorted(letters),
+                "intro": "Questions grouped by the heading Parliament gave them."},
+                twin={"letter": letter, "headings": entries}, owner="letter:" + letter)
         index.append({"url": url, "label": letter.upper(), "count": len(entries)})
     top = sorted((e for entries in letters.values() for e in entries),
                  key=lambda e: (-e["count"], e["label"]))[:40]
-    listing.page("headings.html", urls.HEADINGS, {"title": "Headings", "letters": index, "top": top},
-                 twin={"letters": index, "most_used": top})
+    writer.page("headings.html", urls.HEADINGS, {"title": "Headings", "letters": index, "top": top},
+                twin={"letters": index, "most_used": top})
 
 
-def write_about(listing: Listings, stats: dict) -> None:
-    formats = queries.source_formats(listing.db)
-    listing.page("about.html", urls.ABOUT, {"title": "About this archive", "stats": stats,
-                                          "formats": formats},
-                 twin={"coverage": stats, "sources": formats})
+def write_about(writer: ListingWriter, stats: dict) -> None:
+    formats = queries.source_formats(writer.db)
+    writer.page("about.html", urls.ABOUT, {"title": "About this archive", "stats": stats,
+                                         "formats": formats},
+                twin={"coverage": stats, "sources": formats})
 
 
-def write_api(listing: Listings) -> None:
+def write_api(writer: ListingWriter) -> None:
     "The API page: the Datasette API text where it has been written, else a short pointer."
     text_path = SITE_TEMPLATES / "api.md"
     body_html = render_markdown(text_path.read_text(encoding="utf-8")) if text_path.exists() else None
-    listing.page("api.html", urls.API, {"title": "API and data", "body_html": body_html})
+    writer.page("api.html", urls.API, {"title": "API and data", "body_html": body_html})
 
 
-def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteConfig) -> list[str]:
-    "Write every listing; returns their URLs (for the sitemap)."
-    listing = Listings(db, env, output, config)
-    members = queries.load_members(db)
-    items = load_items(db, members)
-    stats = queries.coverage(db)
-    write_home(listing, items, stats)
-    write_days(listing, items)
-    timeliness_rows = queries.timeliness_figures(db)
-    write_bodies(listing, items, timeliness.by_body(timeliness_rows))
-    timeliness.write_page(listing, timeliness_rows, queries.load_bodies(db))
-    write_members(listing, items, members, queries.load_posts(db))
-    write_headings(listing, items)
-    write_about(listing, stats)
-    write_api(listing)
-    listing.page("search.html", urls.SEARCH, {"title": "Search"})
-    output.write(urls.NOT_FOUND, env.get_template("404.html").render(
+def write_fixed_pages(writer: ListingWriter) -> None:
+    "Pages that show no question: made by a full build only."
+    write_api(writer)
+    writer.page("search.html", urls.SEARCH, {"title": "Search"})
+    writer.output.write(urls.NOT_FOUND, writer.env.get_template("404.html").render(
         page_url=urls.HOME, title="Not found", absolute_links=True))
-    return listing.urls
+
+
+# -- a build -----------------------------------------------------------------------------
+
+
+def listings_code_version(config: SiteConfig) -> str:
+    "What besides the database decides the listings' bytes: code, templates and config."
+    modules = [__file__, queries.__file__, urls.__file__, timeliness.__file__, render.__file__,
+               listing_record.__file__, timeliness.METADATA]
+    templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
+    return stage_code_digest([*map(str, modules), *templates], ("Jinja2", "MarkupSafe", "Markdown"),
+                             json.dumps(asdict(config), sort_keys=True))
+
+
+def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteConfig,
+                   changed: set[str] | None = None) -> ListingsReport:
+    """Write the listings: all of them when `changed` is None, else those that show a question
+    whose key is in `changed` (before or after its change) and the indexes that count them.
+    A build given changes renders everything when the record of the last build is missing,
+    incomplete or from other code, or when what every listing names (members, their posts,
+    bodies) changed; it removes the listing pages that are no longer made."""
+    record = ListingRecord(record_path(output.root), listings_code_version(config))
+    try:
+        names = reference_digest(db)
+        full = changed is None or not record.is_current() or record.meta("reference") != names
+        output.before_first_change.append(record.withdraw)
+        writer = ListingWriter(db, env, output, config, record, full=full)
+        figures = queries.timeliness_figures(db)
+        report = write_everything(writer, figures) if full else write_changed(writer, set(changed), figures)
+        record.set_meta({"reference": names, "as_of": as_of(figures)})
+        return report
+    finally:
+        if record.withdraw in output.before_first_change:  # nothing changed: the hook must not outlive the record
+            output.before_first_change.remove(record.withdraw)
+        record.close()
+
+
+def reference_digest(db) -> str:
+    "A digest of what every listing may name: members, their posts, bodies."
+    return inputs_digest(queries.load_members(db), queries.load_posts(db), queries.load_bodies(db))
+
+
+def as_of(figures: list[dict]) -> str | None:
+    "The timeliness figures' latest date: when it moves, every body's figures may change."
+    return figures[0]["as_of"] if figures else None
+
+
+def write_everything(writer: ListingWriter, figures: list[dict]) -> ListingsReport:
+    db = writer.db
+    reference = Reference.load(db)
+    items = load_items(db, reference)
+    write_owners(writer, reference, group_by_owner(items, reference), figures)
+    write_indexes(writer, reference, months_shown=None, letters_shown=None)
+    write_fixed_pages(writer)
+    # Pages the last build made and this one did not (a renamed member's old address): gone.
+    removed = remove_pages(writer, set(writer.record.pages_of(None)) - set(writer.pages))
+    shown = {item["key"]: (item["url"], owners_of(item_place(item), reference)) for item in items}
+    writer.record.save(shown, forget=(), pages=writer.pages, owners=None)
+    return ListingsReport(sorted(url for url, entry in writer.pages.items() if entry.in_sitemap), removed)
+
+
+def remove_pages(writer: ListingWriter, page_urls: set[str]) -> list[str]:
+    "Remove these listing pages' files (HTML and JSON twin); returns the files removed."
+    return writer.output.remove([path for url in sorted(page_urls)
+                                 for path in (urls.html_file(url), urls.json_twin(url))])
+
+
+def write_changed(writer: ListingWriter, changed: set[str], figures: list[dict]) -> ListingsReport:
+    db, record = writer.db, writer.record
+    reference = Reference.load(db)
+    before = record.shown(changed)
+    after = {row["key"]: (row["url"], owners_of(row, reference))
+             for row in queries.listed_places(db, list(changed))}
+    owners = {owner for _, owned in [*before.values(), *after.values()] for owner in owned}
+    if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
+        owners |= {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies}
+    groups = {owner: owner_items(db, reference, owner) for owner in sorted(owners)}
+    write_owners(writer, reference, groups, figures)
+    days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]
+    slugs = [owner.split(":", 1)[1] for owner in owners if owner.startswith("heading:")]
+    letters = letters_to_show(record, reference, slugs)
+    indexes = write_indexes(writer, reference, months_shown={day[:7] for day in days}, letters_shown=letters)
+    rendered = owners | indexes | (record.owners_with_prefix("letter:") if letters is None else set())
+    previous = record.pages_of(rendered)
+    stale = sorted(set(previous) - set(writer.pages))
+    removed = remove_pages(writer, set(stale))
+    added = [url for url, entry in writer.pages.items() if entry.in_sitemap and url not in previous]
+    urls_changed = bool(added) or any(previous[url].in_sitemap for url in stale)
+    record.save(after, forget=changed - set(after), pages=writer.pages, owners=rendered)
+    question_urls = sorted({url for url, _ in [*before.values(), *after.values()]})
+    return ListingsReport(record.sitemap_urls(), removed, urls_changed, question_urls)
+
+
+def letters_to_show(record: ListingRecord, reference: Reference, slugs: list[str]) -> set[str] | None:
+    """The letter pages to render: those of these heading slugs, or all (None) when a letter
+    came or went, since each letter page links to every other."""
+    letters = {slug[0] for slug in heading_index(reference)}
+    if letters != {owner.split(":", 1)[1] for owner in record.owners_with_prefix("letter:")}:
+        return None
+    return {slug[0] for slug in slugs}
+
+
+def write_owners(writer: ListingWriter, reference: Reference, groups: dict[str, list[dict]],
+                 timeliness_rows: list[dict]) -> None:
+    "The listings of each owner in `groups`; an owner with no items has no pages."
+    by_body = timeliness.by_body(timeliness_rows)
+    headings = heading_index(reference)
+    posts = queries.load_posts(writer.db)
+    for owner, items in sorted(groups.items()):
+        kind, value = owner.split(":", 1)
+        if not items:
+            continue
+        if kind == "day":
+            write_day(writer, value, items)
+        elif kind == "body":
+            write_body(writer, reference.bodies[value], items, by_body.get(value, []))
+        elif kind == "member":
+            member = queries.member_or_placeholder(reference.members, value)
+            write_member(writer, member, items, posts.get(value, []))
+        elif kind == "heading":
+            write_heading(writer, value, headings[value]["name"], items)
+    timeliness.write_page(writer, timeliness_rows, reference.bodies)
+
+
+def write_indexes(writer: ListingWriter, reference: Reference, months_shown: set[str] | None,
+                  letters_shown: set[str] | None) -> set[str]:
+    """Home, About and the indexes that count questions (of the months and letters given, or
+    all); returns the owners of the pages written."""
+    stats = queries.coverage(writer.db)
+    first = set(writer.pages)
+    write_home(writer, reference, stats)
+    write_calendar(writer, day_counts(writer.db), months_shown)
+    write_body_index(writer, reference)
+    write_member_index(writer, reference)
+    write_heading_indexes(writer, heading_index(reference), letters_shown)
+    write_about(writer, stats)
+    owners = {entry.owner for url, entry in writer.pages.items() if url not in first}
+    owners |= {f"month:{month}" for month in months_shown or ()}
+    owners |= {f"year:{month[:4]}" for month in months_shown or ()}
+    owners |= {f"letter:{letter}" for letter in letters_shown or ()}
+    return owners | {urls.TIMELINESS}

@@ -128,6 +128,20 @@ class Output:
         self.prune_empty_folders(removed)
         return removed
 
+    def remove(self, relative_paths: list[str]) -> list[str]:
+        """Delete these files (those that exist; a build that knows which pages it no longer
+        makes need not walk the folder), then the folders that removal left empty. Returns
+        the removed paths."""
+        removed = []
+        for relative_path in relative_paths:
+            path = self.path_for(relative_path)
+            if path.is_file():
+                self.changing()
+                path.unlink()
+                removed.append(relative_path)
+        self.prune_empty_folders(removed)
+        return removed
+
     def prune_empty_folders(self, removed: list[str]) -> None:
         "Remove the folders that held removed files and are now empty, deepest first."
         folders = {parent for path in removed for parent in (self.root / path).parents

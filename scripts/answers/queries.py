@@ -9,6 +9,7 @@ nothing; each query takes named parameters, and the stages shape what it returns
 
 from __future__ import annotations
 
+import json
 from pathlib import PurePath
 
 import sqlite_utils
@@ -94,15 +95,59 @@ def load_sources(db: sqlite_utils.Database) -> dict[int, dict]:
             for row in db.query("select id, path, format from sources")}
 
 
-def listing_rows(db: sqlite_utils.Database, snippet: int):
-    """Every question as a listing shows it, newest first (by answer date, or the date tabled
-    while unanswered), with the first `snippet` characters of its answer's text."""
+# What each kind of listing holds, as a condition on the questions table with one named
+# parameter `:value`. Fixed strings: a listing's value is always a parameter, never SQL.
+LISTING_FILTERS = {
+    "all": "1",
+    "day": "substr(coalesce(date_answered, date_tabled), 1, 10) = :value",
+    "body": "answering_body = :value",
+    "asked": "asking_member_id = :value",
+    "answered": "answering_member_id = :value",
+    "heading": "heading in (select value from json_each(:value))",  # :value: a JSON list
+}
+
+
+def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", value=None):
+    """The questions of one listing (`kind` names a LISTING_FILTERS entry; all of them by
+    default) as a listing shows them, newest first (by answer date, or the date tabled while
+    unanswered), with the first `snippet` characters of its answer's text."""
     return db.query(
-        f"""select key, url, heading, uin, house, date_tabled, date_answered, answering_body,
-                   asking_member_id, answering_member_id, is_holding, is_withdrawn,
-                   is_correction, substr(answer_text, 1, :snippet) as snippet, {TITLE_TEXT},
-                   coalesce(date_answered, date_tabled) as day
-            from questions order by day desc, key desc""", {"snippet": snippet, **TITLE_CHARS})
+        f"""select {LISTING_COLUMNS}
+            from questions where {LISTING_FILTERS[kind]} order by day desc, key desc""",
+        {"snippet": snippet, "value": value, **TITLE_CHARS})
+
+
+LISTING_COLUMNS = f"""key, url, heading, uin, house, date_tabled, date_answered, answering_body,
+    asking_member_id, answering_member_id, is_holding, is_withdrawn, is_correction,
+    substr(answer_text, 1, :snippet) as snippet, {TITLE_TEXT},
+    coalesce(date_answered, date_tabled) as day"""
+
+
+def latest_answered_rows(db: sqlite_utils.Database, snippet: int, limit: int):
+    "The `limit` latest answers as a listing shows them, latest first (by date, then key)."
+    return db.query(
+        f"""select {LISTING_COLUMNS} from questions where date_answered is not null
+            order by date_answered desc, key desc limit :limit""",
+        {"snippet": snippet, "limit": limit, **TITLE_CHARS})
+
+
+def listed_places(db: sqlite_utils.Database, keys: list[str]):
+    "Where the questions with these keys are listed: url, day, body, asker, answerer, heading."
+    return db.query(
+        """select key, url, coalesce(date_answered, date_tabled) as day, answering_body,
+                  asking_member_id, answering_member_id, heading
+           from questions where key in (select value from json_each(:keys))""",
+        {"keys": json.dumps(sorted(keys))})
+
+
+def count_by(db: sqlite_utils.Database, column: str) -> dict:
+    """How many questions have each value of `column` ('day' for the date a listing files a
+    question under), leaving out none: the listings' indexes count from this."""
+    expression = {"day": "coalesce(date_answered, date_tabled)", "answering_body": "answering_body",
+                  "asking_member_id": "asking_member_id",
+                  "answering_member_id": "answering_member_id", "heading": "heading"}[column]
+    return {row["value"]: row["n"] for row in db.query(
+        f"select {expression} as value, count(*) as n from questions group by value")}
 
 
 def feed_rows(db: sqlite_utils.Database, text_limit: int):
@@ -134,11 +179,32 @@ def body_order_rows(db: sqlite_utils.Database):
             order by answering_body, day, key""", TITLE_CHARS)
 
 
-def sitemap_rows(db: sqlite_utils.Database):
-    "Every question's url and the date it last changed, in url order."
+def sitemap_rows(db: sqlite_utils.Database, part: str | None = None):
+    """Every question's url and the date it last changed, in url order; with `part`, only
+    those of that sitemap part (see `SITEMAP_PART`)."""
     return db.query(
-        """select url, coalesce(date_answer_corrected, date_answered, date_tabled) as lastmod
-           from questions order by url""")
+        f"""select url, coalesce(date_answer_corrected, date_answered, date_tabled) as lastmod
+           from questions {"where " + SITEMAP_PART + " = :part" if part is not None else ""}
+           order by url""", {"part": part})
+
+
+# The sitemap part that lists a question: the year in its url ('commons/2024-08-30/3283/' ->
+# '2024'; fixed when the question is stored), or 'other' where that is not a year.
+URL_YEAR = "substr(url, instr(url, '/') + 1, 4)"
+SITEMAP_PART = f"case when {URL_YEAR} glob '[0-9][0-9][0-9][0-9]' then {URL_YEAR} else 'other' end"
+
+
+def sitemap_part_sizes(db: sqlite_utils.Database) -> dict[str, int]:
+    "How many questions each sitemap part lists (see `SITEMAP_PART`)."
+    return {row["part"]: row["n"] for row in db.query(
+        f"select {SITEMAP_PART} as part, count(*) as n from questions group by part")}
+
+
+def sitemap_parts_of(db: sqlite_utils.Database, urls_: list[str]) -> set[str]:
+    "The sitemap parts that list these question urls."
+    return {row["part"] for row in db.query(
+        f"select distinct {SITEMAP_PART} as part from (select value as url from json_each(:urls))",
+        {"urls": json.dumps(urls_)})}
 
 
 # -- figures -----------------------------------------------------------------------------

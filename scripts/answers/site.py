@@ -20,12 +20,11 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from . import clean, downloads, feeds, listings, model, pages, queries, render, timeline, timeliness, urls
+from . import clean, downloads, feeds, listings, model, pages, queries, render, sitemap, timeline, timeliness, urls
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import split_front_matter
-from .render import SITE_TEMPLATES, STATIC, SiteConfig, make_environment, real_date, render_markdown, to_json
+from .render import SITE_TEMPLATES, STATIC, SiteConfig, make_environment, render_markdown, to_json
 
-SITEMAP_LIMIT = 50_000  # URLs per sitemap file (the sitemaps protocol's limit)
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
 
 
@@ -214,30 +213,6 @@ def write_static(output: Output) -> None:
             output.write(urls.STATIC + path.relative_to(STATIC).as_posix(), path.read_bytes())
 
 
-def write_sitemaps(output: Output, env, entries: list[dict], config: SiteConfig) -> None:
-    """sitemap.xml: one file while the archive has at most 50,000 pages, else an index of
-    numbered files."""
-    parts = [entries[i:i + SITEMAP_LIMIT] for i in range(0, len(entries), SITEMAP_LIMIT)] or [[]]
-    if len(parts) == 1:
-        output.write(urls.SITEMAP, env.get_template("sitemap.xml").render(
-            page_url=urls.HOME, entries=parts[0]))
-        return
-    names = []
-    for number, part in enumerate(parts, start=1):
-        name = urls.sitemap_part(number)
-        output.write(name, env.get_template("sitemap.xml").render(page_url=urls.HOME, entries=part))
-        names.append(name)
-    output.write(urls.SITEMAP, env.get_template("sitemap_index.xml").render(
-        page_url=urls.HOME, sitemaps=names))
-
-
-def sitemap_entries(db: sqlite_utils.Database, listing_urls: list[str]) -> list[dict]:
-    entries = [{"url": url, "lastmod": None} for url in listing_urls]
-    entries += [{"url": row["url"], "lastmod": real_date(row["lastmod"])}
-                for row in queries.sitemap_rows(db)]
-    return entries
-
-
 # Files the site stage generates; anything else in the output folder (pagefind/, downloads/, files a
 # deployment adds) is not the build's to remove.
 GENERATED = (urls.html_file(""), urls.json_twin(""), urls.FEED, "sitemap*.xml", "*.tmp")
@@ -264,9 +239,9 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         report.question_pages = report.rendered + report.skipped
         env = make_environment(config)
         write_static(output)
-        listing_urls = listings.write_listings(db, env, output, config)
+        listed = listings.write_listings(db, env, output, config)
         feeds.write_feeds(db, env, output, config)
-        write_sitemaps(output, env, sitemap_entries(db, listing_urls), config)
+        sitemap.write_sitemaps(output, env, db, listed)
         output.write(urls.ROBOTS, env.get_template("robots.txt").render(page_url=urls.HOME))
     report.downloads = downloads.write_downloads(db_path, output.root / urls.DOWNLOADS, env, config)
     report.removed = output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)

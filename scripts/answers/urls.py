@@ -74,9 +74,9 @@ def feed_url(url: str = HOME) -> str:
     return url + FEED
 
 
-def sitemap_part(number: int) -> str:
-    "One of the numbered sitemaps that the sitemap index lists, when one file cannot hold all."
-    return f"sitemap-{number}.xml"
+def sitemap_part(name: str) -> str:
+    "One of the sitemaps that the sitemap index lists, when one file cannot hold all."
+    return f"sitemap-{name}.xml"
 
 
 def member_slug(member_id: str, name: str | None = None) -> str:
@@ -139,8 +139,9 @@ def year_url(year: str) -> str:
 
 
 def page_url(listing_url: str, number: int) -> str:
-    "Page `number` of a paginated listing: the first page is the listing itself."
-    return listing_url if number == 1 else f"{listing_url}page/{number}/"
+    """Page `number` of a paginated listing, counted from its oldest items; the listing's own
+    url shows its newest page (see listings.paginate)."""
+    return f"{listing_url}page/{number}/"
 
 
 def relative(from_url: str, to_url: str) -> str:

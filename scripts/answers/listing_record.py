@@ -1,0 +1,132 @@
+"""What the listings stage wrote last time, so that a build given the questions that changed
+rewrites only the listing pages that show them.
+
+Reads and writes one SQLite file beside the output folder (`build/site.listings.sqlite` for
+`build/site`): not in it, where it would be published and where a rebuild must give the same
+bytes; not in answers.db, which is the db stage's. It holds:
+- `shown`: each question's url and the listings it appeared in ('day:2024-07-17',
+  'body:Home Office', 'member:4399', 'heading:schools-finance'), so that the listings a
+  question leaves (it moved day, body, member or heading, or was removed) are known without
+  scanning every listing;
+- `pages`: every page the stage wrote, the part of the archive that owns it (a listing as
+  above, or 'month:2024-07', 'letter:s', 'home', …), a digest of what it was rendered from
+  and whether the sitemap lists it; so that a page whose inputs are unchanged is not rendered
+  again, and a page its owner no longer makes is removed;
+- `meta`: the code version the record was made under. It is deleted before the first change
+  and written back with the record, so that a build stopped half way leaves no record and the
+  next build renders every listing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def record_path(output_root: Path) -> Path:
+    "The record of the listings written into `output_root`: beside it."
+    return output_root.parent / f"{output_root.name}.listings.sqlite"
+
+SCHEMA = """
+create table if not exists meta (name text primary key, value text);
+create table if not exists shown (key text primary key, url text, owners text);
+create table if not exists pages (url text primary key, owner text, digest text, in_sitemap integer);
+create index if not exists pages_owner on pages (owner);
+"""
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    owner: str
+    digest: str
+    in_sitemap: bool
+
+
+class ListingRecord:
+    def __init__(self, path: Path, version: str) -> None:
+        self.version = version
+        self.connection = sqlite3.connect(path)
+        self.connection.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def is_current(self) -> bool:
+        "Whether the record is complete and was made by the same code (else: render everything)."
+        row = self.connection.execute("select value from meta where name = 'version'").fetchone()
+        return row is not None and row[0] == self.version
+
+    def meta(self, name: str) -> str | None:
+        row = self.connection.execute("select value from meta where name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_meta(self, values: dict) -> None:
+        "Record facts about the last build (JSON values) beside the code version."
+        with self.connection:
+            self.connection.executemany("insert or replace into meta values (?, ?)",
+                                        ((name, json.dumps(value)) for name, value in values.items()))
+
+    def withdraw(self) -> None:
+        "Say the record no longer vouches for the output (a file is about to change)."
+        with self.connection:
+            self.connection.execute("delete from meta where name = 'version'")
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def shown(self, keys: Iterable[str]) -> dict[str, tuple[str, list[str]]]:
+        "Key -> (url, the listings it appeared in) for those of `keys` that the record holds."
+        rows = self.connection.execute(
+            "select key, url, owners from shown where key in (select value from json_each(?))",
+            (json.dumps(sorted(keys)),))
+        return {key: (url, json.loads(owners)) for key, url, owners in rows}
+
+    def page(self, url: str) -> PageEntry | None:
+        row = self.connection.execute(
+            "select owner, digest, in_sitemap from pages where url = ?", (url,)).fetchone()
+        return PageEntry(row[0], row[1], bool(row[2])) if row else None
+
+    def pages_of(self, owners: Iterable[str] | None) -> dict[str, PageEntry]:
+        "Url -> entry of every page the named owners had (of every page, when `owners` is None)."
+        rows = self.connection.execute(
+            """select url, owner, digest, in_sitemap from pages
+               where ? is null or owner in (select value from json_each(?))""",
+            (None if owners is None else "", json.dumps(sorted(owners or ()))))
+        return {url: PageEntry(owner, digest, bool(in_sitemap))
+                for url, owner, digest, in_sitemap in rows}
+
+    def owners_with_prefix(self, prefix: str) -> set[str]:
+        "The owners of pages whose names start with `prefix` ('letter:')."
+        return {owner for (owner,) in self.connection.execute(
+            "select distinct owner from pages where substr(owner, 1, length(?)) = ?", (prefix, prefix))}
+
+    def sitemap_urls(self) -> list[str]:
+        "Every page the sitemap lists, in url order."
+        return [url for (url,) in self.connection.execute(
+            "select url from pages where in_sitemap order by url")]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save(self, shown: dict[str, tuple[str, list[str]]], forget: Iterable[str],
+             pages: dict[str, PageEntry], owners: Iterable[str] | None) -> None:
+        """Record what this build showed and wrote, in one transaction: `shown` replaces the
+        entries of its keys and `forget` drops keys no longer in the archive; `pages` replaces
+        every page of `owners` (all pages when `owners` is None: a full build)."""
+        with self.connection as connection:
+            if owners is None:
+                connection.execute("delete from pages")
+                connection.execute("delete from shown")
+            else:
+                connection.execute("delete from pages where owner in (select value from json_each(?))",
+                                   (json.dumps(sorted(owners)),))
+            connection.execute("delete from shown where key in (select value from json_each(?))",
+                               (json.dumps(sorted(forget)),))
+            connection.executemany(
+                "insert or replace into shown values (?, ?, ?)",
+                ((key, url, json.dumps(sorted(owners_of))) for key, (url, owners_of) in shown.items()))
+            connection.executemany(
+                "insert or replace into pages values (?, ?, ?, ?)",
+                ((url, e.owner, e.digest, int(e.in_sitemap)) for url, e in pages.items()))
+            connection.execute("insert or replace into meta values ('version', ?)", (self.version,))

@@ -1,0 +1,91 @@
+"""The sitemap: every listing page and question page, for search engines.
+
+Reads the questions' urls and dates from answers.db and the listing urls from the listings'
+report; writes `sitemap.xml` into the site's `Output`. While the archive has at most 50,000
+pages that one file lists them all; beyond, it is an index of parts, each of at most 50,000
+urls: one for the listings and one for each year in the questions' urls (split in numbered
+chunks if a year outgrows the limit). A question's url never changes, so a new question enters
+the part of its year and shifts no other part: a build given the changed questions rewrites
+only their parts (and the listings' part when listing pages came or went).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from . import queries, urls
+from .listings import ListingsReport
+from .output import Output
+from .render import real_date
+
+SITEMAP_LIMIT = 50_000  # URLs per sitemap file (the sitemaps protocol's limit)
+LISTINGS = "listings"  # the part that lists the listing pages
+
+
+@dataclass(frozen=True)
+class Part:
+    group: str  # LISTINGS, a year, or 'other'
+    chunk: int  # 0-based slice of the group's urls, in url order
+    chunks: int
+
+    @property
+    def name(self) -> str:
+        return urls.sitemap_part(self.group if self.chunks == 1 else f"{self.group}-{self.chunk + 1}")
+
+
+def plan(listing_count: int, part_sizes: dict[str, int]) -> list[Part]:
+    "The parts: each group cut in as few chunks as the limit allows."
+    sizes = {LISTINGS: listing_count, **part_sizes}
+    return [Part(group, chunk, chunks)
+            for group, size in sorted(sizes.items()) if size
+            for chunks in [-(-size // SITEMAP_LIMIT)]
+            for chunk in range(chunks)]
+
+
+def listing_entries(listing_urls: list[str]) -> list[dict]:
+    return [{"url": url, "lastmod": None} for url in sorted(listing_urls)]
+
+
+def question_entries(db: sqlite_utils.Database, group: str | None = None) -> list[dict]:
+    return [{"url": row["url"], "lastmod": real_date(row["lastmod"])}
+            for row in queries.sitemap_rows(db, group)]
+
+
+def write_sitemaps(output: Output, env, db: sqlite_utils.Database, listed: ListingsReport) -> list[str]:
+    """Write the sitemap of the listings in `listed` and every question: every part after a
+    full listings build, else the parts that list a question that changed, the listings' part
+    if listing pages came or went, the parts not there yet, and the index. Returns the files of
+    parts no longer needed, removed."""
+    part_sizes = queries.sitemap_part_sizes(db)
+    if len(listed.urls) + sum(part_sizes.values()) <= SITEMAP_LIMIT:
+        parts: list[Part] = []
+        render(output, env, urls.SITEMAP, listing_entries(listed.urls) + question_entries(db))
+    else:
+        parts = plan(len(listed.urls), part_sizes)
+        changed = None if listed.question_urls is None else changed_groups(db, listed)
+        for part in parts:
+            if changed is None or part.group in changed or not output.path_for(part.name).is_file():
+                render(output, env, part.name, part_entries(db, listed.urls, part))
+        output.write(urls.SITEMAP, env.get_template("sitemap_index.xml").render(
+            page_url=urls.HOME, sitemaps=[part.name for part in parts]))
+    wanted = {part.name for part in parts}
+    return output.remove(sorted(path.name for path in output.root.glob(urls.sitemap_part("*"))
+                                if path.name not in wanted))
+
+
+def changed_groups(db: sqlite_utils.Database, listed: ListingsReport) -> set[str]:
+    "The groups whose parts list a question that changed, and the listings' if listings came or went."
+    return (queries.sitemap_parts_of(db, listed.question_urls)
+            | ({LISTINGS} if listed.urls_changed else set()))
+
+
+def part_entries(db, listing_urls: list[str], part: Part) -> list[dict]:
+    entries = (listing_entries(listing_urls) if part.group == LISTINGS
+               else question_entries(db, part.group))
+    return entries[part.chunk * SITEMAP_LIMIT:(part.chunk + 1) * SITEMAP_LIMIT]
+
+
+def render(output: Output, env, name: str, entries: list[dict]) -> None:
+    output.write(name, env.get_template("sitemap.xml").render(page_url=urls.HOME, entries=entries))

@@ -1,0 +1,189 @@
+"""Listings given the questions that changed: only the listing pages and sitemap parts that
+show one are written, a question that moves leaves one listing and enters another, a listing
+left empty is removed, and the result is what a full build makes, byte for byte."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from answers import listing_record, listings, sitemap, urls
+from listings_archive import (
+    ASKER,
+    EDUCATION,
+    HOME_OFFICE,
+    LONE_ASKER,
+    MINISTER,
+    OTHER_MINISTER,
+    add,
+    files_of,
+    make_archive,
+    question,
+    write,
+)
+
+EDUCATION_URL = "bodies/department-for-education/"
+HOME_OFFICE_URL = "bodies/home-office/"
+
+
+@pytest.fixture
+def archive(tmp_path):
+    db = make_archive(tmp_path / "answers.db")
+    write(db, tmp_path / "site")
+    yield db
+    db.close()
+
+
+def pages_of(paths) -> set[str]:
+    "Page urls from the files written (each page is an index.html and an index.json)."
+    return {path.rsplit("index.", 1)[0] for path in paths if path.endswith(("index.html", "index.json"))}
+
+
+def assert_same_as_a_full_build(db, tmp_path):
+    write(db, tmp_path / "full")
+    incremental, full = files_of(tmp_path / "site"), files_of(tmp_path / "full")
+    assert sorted(incremental) == sorted(full)
+    assert [path for path in full if incremental[path] != full[path]] == []
+
+
+def test_one_new_answer_writes_exactly_the_pages_that_show_it(archive, tmp_path):
+    keys = add(archive, question(500, "2024-07-11", HOME_OFFICE, heading="Police"))
+
+    report, output = write(archive, tmp_path / "site", keys)
+
+    asker, minister = urls.member_url(ASKER.id, ASKER.name), urls.member_url(OTHER_MINISTER.id, OTHER_MINISTER.name)
+    assert pages_of(output.written) == {
+        "days/2024/07/11/", "days/2024/07/", "days/2024/", "days/",  # its day, and the calendar's counts
+        HOME_OFFICE_URL, "bodies/",  # its body's newest page, and the count of the body's questions
+        asker, asker + "asked/", minister, minister + "answered/", "members/",
+        "headings/police/", "headings/_letters/p/", "headings/",
+        "", "about/",  # home and About: the archive's figures
+    }
+    assert set(output.written) - {p for p in output.written if p.endswith((".html", ".json"))} == {"sitemap.xml"}
+    assert report.removed == [] and report.question_urls == ["commons/2024-07-11/500/"]
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_nothing_changed_writes_nothing(archive, tmp_path):
+    report, output = write(archive, tmp_path / "site", set())
+    assert output.written == [] and report.removed == []
+
+
+def test_older_pages_keep_their_bytes_and_a_new_page_starts_once_the_newest_is_full(archive, tmp_path):
+    "Education has 100 answers, two full pages: the 101st starts a third."
+    before = files_of(tmp_path / "site")
+    first = json.loads(before[EDUCATION_URL + "page/1/index.json"])
+    assert (first["page"], first["first"], first["last"]) == (1, 1, 50) and "total" not in first
+    newest = json.loads(before[EDUCATION_URL + "index.json"])
+    assert (newest["page"], newest["pages"], newest["total"], len(newest["items"])) == (2, 2, 100, 50)
+    assert "http-equiv=\"refresh\"" in before[EDUCATION_URL + "page/2/index.html"].decode()
+
+    keys = add(archive, question(501, "2024-07-11"))
+    _, output = write(archive, tmp_path / "site", keys)
+
+    body_pages = {url for url in pages_of(output.written) if url.startswith(EDUCATION_URL)}
+    # The listing's url (now one item), page 2 (now the full page it was showing), page 3 (forwarding).
+    assert body_pages == {EDUCATION_URL, EDUCATION_URL + "page/2/", EDUCATION_URL + "page/3/"}
+    after = files_of(tmp_path / "site")
+    assert after[EDUCATION_URL + "page/1/index.html"] == before[EDUCATION_URL + "page/1/index.html"]
+    newest = json.loads(after[EDUCATION_URL + "index.json"])
+    assert [item["url"] for item in newest["items"]] == ["https://answers.example.org/commons/2024-07-11/501/"]
+    assert newest["next"] == "https://answers.example.org/" + EDUCATION_URL + "page/2/index.json"
+    second = json.loads(after[EDUCATION_URL + "page/2/index.json"])
+    assert second["previous"] == "https://answers.example.org/" + EDUCATION_URL + "page/3/index.json"
+    assert json.loads(after[EDUCATION_URL + "page/3/index.json"])["moved_to"] == (
+        "https://answers.example.org/" + EDUCATION_URL + "index.json")
+
+    # The next answer rewrites the listing's url alone.
+    keys = add(archive, question(502, "2024-07-11"))
+    _, output = write(archive, tmp_path / "site", keys)
+    assert {url for url in pages_of(output.written) if url.startswith(EDUCATION_URL)} == {EDUCATION_URL}
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_every_page_number_a_listing_had_still_answers(archive, tmp_path):
+    "Before, pages were numbered from the newest: 2 to the count. Each still holds a page."
+    site = tmp_path / "site"
+    for url, total in [(EDUCATION_URL, 100), (urls.member_url(ASKER.id, ASKER.name) + "asked/", 107)]:
+        count = -(-total // listings.PAGE_SIZE)
+        for number in range(2, count + 1):
+            assert (site / urls.page_url(url, number) / "index.html").is_file(), (url, number)
+
+
+def test_a_question_moved_to_another_body_leaves_one_listing_and_enters_the_other(archive, tmp_path):
+    moved = next(archive.query("select key, url from questions where answering_body = ? order by key",
+                               [EDUCATION]))
+    archive.execute("update questions set answering_body = ? where key = ?", [HOME_OFFICE, moved["key"]])
+    archive.conn.commit()
+
+    _, output = write(archive, tmp_path / "site", {moved["key"]})
+
+    site = tmp_path / "site"
+
+    def listed(body_url):
+        return {item["url"] for path in (site / body_url).rglob("index.json")
+                for item in json.loads(path.read_text()).get("items", [])}
+
+    address = "https://answers.example.org/" + moved["url"]
+    assert address not in listed(EDUCATION_URL) and address in listed(HOME_OFFICE_URL)
+    assert {EDUCATION_URL, HOME_OFFICE_URL} <= pages_of(output.written)
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_listing_left_empty_is_removed(archive, tmp_path):
+    "The lone asker's only question goes: their page and listings go with it, and the heading's."
+    site = tmp_path / "site"
+    lone = urls.member_url(LONE_ASKER.id, LONE_ASKER.name)
+    [gone] = [row["key"] for row in archive.query("select key from questions where asking_member_id = ?",
+                                                  [LONE_ASKER.id])]
+    assert (site / lone / "asked" / "index.html").is_file() and (site / "headings/visas/index.html").is_file()
+    archive.execute("delete from questions where key = ?", [gone])
+    archive.conn.commit()
+
+    report, _ = write(archive, site, {gone})
+
+    for url in (lone, lone + "asked/", lone + "answered/", "headings/visas/", "headings/_letters/v/"):
+        assert not (site / url).exists(), url
+        assert urls.html_file(url) in report.removed
+    assert (site / urls.member_url(MINISTER.id, MINISTER.name) / "index.html").is_file()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_without_a_record_of_the_last_build_every_listing_is_rendered(archive, tmp_path):
+    "A build stopped half way, or by other code, leaves no record the next build can trust."
+    listing_record.record_path(tmp_path / "site").unlink()
+    (tmp_path / "site" / EDUCATION_URL / "page" / "1" / "index.html").write_text("left by another hand")
+    keys = add(archive, question(503, "2024-07-11"))
+
+    _, output = write(archive, tmp_path / "site", keys)
+
+    assert EDUCATION_URL + "page/1/index.html" in output.written
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_renamed_member_renders_every_listing(archive, tmp_path):
+    "Every listing item names its asker: a member's new name reaches all of them."
+    archive.execute("update members set name = 'Ann Asker-Smith' where id = ?", [ASKER.id])
+    archive.conn.commit()
+    write(archive, tmp_path / "site", set())
+    assert "Ann Asker-Smith" in (tmp_path / "site" / HOME_OFFICE_URL / "index.html").read_text()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_only_the_sitemap_part_of_a_new_question_is_written(archive, tmp_path, monkeypatch):
+    "Parts by year: a new question of 2024 leaves the listings' part and other years' as they are."
+    monkeypatch.setattr(sitemap, "SITEMAP_LIMIT", 60)
+    add(archive, question(600, "2023-03-01"))
+    write(archive, tmp_path / "site")
+    site = tmp_path / "site"
+    assert sorted(path.name for path in site.glob("sitemap*.xml")) == [
+        "sitemap-2023.xml", "sitemap-2024-1.xml", "sitemap-2024-2.xml", "sitemap-listings.xml", "sitemap.xml"]
+
+    # On a day, body, member and heading listed already, and starting no new page.
+    keys = add(archive, question(504, "2024-07-10", HOME_OFFICE, heading="Police"))
+    _, output = write(archive, site, keys)
+
+    assert sorted(path for path in output.written if path.endswith(".xml")) == ["sitemap-2024-2.xml"]
+    assert "commons/2024-07-10/504/" in (site / "sitemap-2024-2.xml").read_text()
+    assert_same_as_a_full_build(archive, tmp_path)
