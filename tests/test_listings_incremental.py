@@ -187,3 +187,21 @@ def test_only_the_sitemap_part_of_a_new_question_is_written(archive, tmp_path, m
     assert sorted(path for path in output.written if path.endswith(".xml")) == ["sitemap-2024-2.xml"]
     assert "commons/2024-07-10/504/" in (site / "sitemap-2024-2.xml").read_text()
     assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_later_latest_date_reaches_every_body_whose_figures_it_changes(archive, tmp_path):
+    "A Home Office question falls past due when an Education answer moves the archive's latest date."
+    waiting = question(700, "2024-07-09", HOME_OFFICE, heading="Police")
+    waiting.date_answered, waiting.answer_html, waiting.date_for_answer = None, None, "2024-07-12"
+    add(archive, waiting)
+    write(archive, tmp_path / "site")
+    front = tmp_path / "site" / HOME_OFFICE_URL / "index.html"
+    past_due_then_not_yet_due = "<td>{}</td><td>{}</td>"  # two cells of the body's timeliness table
+    assert past_due_then_not_yet_due.format(0, 1) in front.read_text()
+
+    keys = add(archive, question(505, "2024-07-15"))
+    _, output = write(archive, tmp_path / "site", keys)
+
+    assert HOME_OFFICE_URL + "index.html" in output.written
+    assert past_due_then_not_yet_due.format(1, 0) in front.read_text()
+    assert_same_as_a_full_build(archive, tmp_path)

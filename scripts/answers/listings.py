@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import sqlite_utils
 
-from . import listing_record, queries, render, timeliness, urls
+from . import clean, listing_record, model, queries, render, timeliness, urls
 from .listing_record import ListingRecord, PageEntry, record_path
 from .output import Output, inputs_digest, stage_code_digest
 from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
@@ -405,7 +405,7 @@ def write_fixed_pages(writer: ListingWriter) -> None:
 def listings_code_version(config: SiteConfig) -> str:
     "What besides the database decides the listings' bytes: code, templates and config."
     modules = [__file__, queries.__file__, urls.__file__, timeliness.__file__, render.__file__,
-               listing_record.__file__, timeliness.METADATA]
+               listing_record.__file__, model.__file__, clean.__file__, timeliness.METADATA]
     templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
     return stage_code_digest([*map(str, modules), *templates], ("Jinja2", "MarkupSafe", "Markdown"),
                              json.dumps(asdict(config), sort_keys=True))

@@ -129,16 +129,15 @@ class Output:
         return removed
 
     def remove(self, relative_paths: list[str]) -> list[str]:
-        """Delete these files (those that exist; a build that knows which pages it no longer
-        makes need not walk the folder), then the folders that removal left empty. Returns
-        the removed paths."""
+        """Delete these files (those there are), then the folders that removal left empty.
+        Returns the paths removed."""
         removed = []
-        for relative_path in relative_paths:
-            path = self.path_for(relative_path)
-            if path.is_file():
+        for relative in relative_paths:
+            path = self.path_for(relative)
+            if path.is_file() or path.is_symlink():
                 self.changing()
                 path.unlink()
-                removed.append(relative_path)
+                removed.append(relative)
         self.prune_empty_folders(removed)
         return removed
 
