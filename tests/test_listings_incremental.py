@@ -5,6 +5,7 @@ left empty is removed, and the result is what a full build makes, byte for byte.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -204,4 +205,15 @@ def test_a_later_latest_date_reaches_every_body_whose_figures_it_changes(archive
 
     assert HOME_OFFICE_URL + "index.html" in output.written
     assert past_due_then_not_yet_due.format(1, 0) in front.read_text()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_an_output_folder_made_afresh_gets_every_listing(archive, tmp_path):
+    "The site folder was deleted but not the record beside it: the record vouches for nothing."
+    shutil.rmtree(tmp_path / "site")
+    keys = add(archive, question(506, "2024-07-11"))
+
+    write(archive, tmp_path / "site", keys)
+
+    assert (tmp_path / "site" / EDUCATION_URL / "page" / "1" / "index.html").is_file()
     assert_same_as_a_full_build(archive, tmp_path)

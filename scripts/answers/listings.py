@@ -421,7 +421,8 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
     record = ListingRecord(record_path(output.root), listings_code_version(config))
     try:
         names = reference_digest(db)
-        full = changed is None or not record.is_current() or record.meta("reference") != names
+        full = (changed is None or not record.is_current() or record.meta("reference") != names
+                or not (output.root / urls.html_file(urls.HOME)).is_file())  # an output folder made afresh
         output.before_first_change.append(record.withdraw)
         writer = ListingWriter(db, env, output, config, record, full=full)
         figures = queries.timeliness_figures(db)
