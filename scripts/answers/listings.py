@@ -423,6 +423,8 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
         names = reference_digest(db)
         full = (changed is None or not record.is_current() or record.meta("reference") != names
                 or not (output.root / urls.html_file(urls.HOME)).is_file())  # an output folder made afresh
+        if not full and not changed:  # nothing to show: not even the figures are worked out
+            return ListingsReport(record.sitemap_urls(), urls_changed=False, question_urls=[])
         output.before_first_change.append(record.withdraw)
         writer = ListingWriter(db, env, output, config, record, full=full)
         figures = queries.timeliness_figures(db)
