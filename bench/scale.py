@@ -9,11 +9,15 @@ written under `build/scale/inputs/`, never in content/. Below the corpus's size,
 is used instead (every 2nd or 4th record of each API month, real keys). Sizes double from a
 quarter of the corpus (SCALE_FROM, default 0.25: 0.25x, 0.5x, 1x, 2x, 4x…) while the next one is
 expected to fit in the time budget (SCALE_MINUTES, default 40) and the free disk; sizes up to
-N that were not run are projected from the growth measured between the two
-largest sizes that were, and are marked as projected.
+N that were not run are projected from the growth fitted over the sizes that were (from 1x up),
+and are marked as projected.
 
-Reads content/ and ../shared/corpus; writes build/scale/ and the "Scale" section of
-docs/BENCHMARKS.md. Prints a table.
+Each stage is measured in wall time, in CPU time (user and system, of the stage and the
+processes it waited for: a machine shared with other work inflates it far less than the wall
+time) and in peak memory; the search index also by its bundles, the largest in questions.
+
+Reads content/ and ../shared/corpus; writes build/scale/ (the figures also as
+`build/scale/results.json`) and the "Scale" section of docs/BENCHMARKS.md. Prints a table.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import sys
 import time
 from pathlib import Path
 
+from answers import search
 from build import Build
 from measure import load_average, machine
 from report import Table, megabytes
@@ -39,6 +44,8 @@ OUT = ROOT / "build" / "scale"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 MEMBERS = [CORPUS / "members", CORPUS / "parlparse-members"]
 ID_STEP = 10_000_000
+STAGES = ("db", "pages", "render", "search")
+MEMORY_GOAL_MB = 4096
 
 
 def synthetic(value: dict, copy: int) -> dict:
@@ -98,36 +105,74 @@ def run_size(size: float) -> dict:
     result = {"copies": size, "questions": questions, "measured": True, "disk_mb": disk / 2**20,
               "db_s": figures.db.seconds, "pages_s": figures.pages.seconds,
               "render_s": figures.phases["render_s"], "search_s": figures.phases["search_s"],
+              "db_cpu": figures.db.cpu_seconds, "pages_cpu": figures.pages.cpu_seconds,
+              "render_cpu": figures.phases["render_cpu_s"], "search_cpu": figures.phases["search_cpu_s"],
               "db_mb": figures.db.peak_mb, "pages_mb": figures.pages.peak_mb,
-              "site_mb": figures.site.peak_mb, "load": load_average()}
+              "site_mb": figures.site.peak_mb, "load": load_average(), **bundle_sizes(build.db)}
     shutil.rmtree(out)  # the next size needs the disk
     shutil.rmtree(synthetic_dir, ignore_errors=True)
     return result
 
 
-def projected(last: dict, before: dict, questions: int) -> dict:
-    """Figures at a size not run: each time and memory grown as a power of the size, the
-    exponent taken from the two largest measured sizes (1 when only one was measured)."""
+def bundle_sizes(db_path: Path) -> dict:
+    "How the search index is cut at this size: its bundles, and the questions in the largest."
+    with sqlite3.connect(db_path) as connection:
+        urls = [url for (url,) in connection.execute("select url from questions where url is not null")]
+    shards = search.split_shards(urls, search.SHARD_LIMIT)
+    return {"bundles": len(shards), "largest_bundle": max(map(len, shards.values()), default=0)}
+
+
+FIGURES = [f"{stage}_s" for stage in STAGES] + [f"{stage}_cpu" for stage in STAGES] + \
+    ["db_mb", "pages_mb", "site_mb"]
+
+
+def growth_exponent(points: list[dict], name: str) -> float:
+    """The power of the size that a figure grows by: a least-squares line through the logs of
+    the measured sizes from 1x up (all of them if fewer than two are), 1 with one size."""
+    from_corpus = [row for row in points if (row["copies"] or 0) >= 1]
+    points = [row for row in (from_corpus if len(from_corpus) > 1 else points) if row[name] > 0]
+    if len(points) < 2:
+        return 1.0
+    xs = [math.log(row["questions"]) for row in points]
+    ys = [math.log(row[name]) for row in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+
+
+def projected(measured: list[dict], questions: int) -> dict:
+    "Figures at a size not run: each grown from the largest measured size by its fitted power."
+    last = measured[-1]
     result = {"copies": None, "questions": questions, "measured": False, "load": "",
-              "disk_mb": last["disk_mb"] * questions / last["questions"]}
-    for name in ("db_s", "pages_s", "render_s", "search_s", "db_mb", "pages_mb", "site_mb"):
-        exponent = 1.0
-        if before and before[name] > 0 and last[name] > 0:
-            exponent = math.log(last[name] / before[name]) / math.log(last["questions"] / before["questions"])
-        result[name] = last[name] * (questions / last["questions"]) ** exponent
+              "disk_mb": last["disk_mb"] * questions / last["questions"], "bundles": None,
+              "largest_bundle": None}
+    for name in FIGURES:
+        result[name] = last[name] * (questions / last["questions"]) ** growth_exponent(measured, name)
     return result
 
 
+def per_question_ratios(row: dict, base: dict | None) -> str:
+    "Each stage's CPU time per question as a multiple of that at the corpus's own size."
+    if not base:
+        return ""
+    return " / ".join(f"{(row[f'{stage}_cpu'] / row['questions']) / (base[f'{stage}_cpu'] / base['questions']):.2f}"
+                      for stage in STAGES)
+
+
 def table_of(results: list[dict]) -> Table:
-    table = Table(["questions", "measured?", "total", "per 1,000 questions", "db / pages / site / search",
-                   "peak memory db / pages / site", "output on disk", "load average"])
+    table = Table(["questions", "measured?", "wall time", "wall per 1,000 questions",
+                   "CPU db / pages / render / search", "CPU per question ÷ 1x's",
+                   "peak memory db / pages / site", "search bundles (largest)", "output on disk", "load average"])
+    base = next((row for row in results if row["measured"] and row["copies"] == 1), None)
     for row in results:
-        total = row["db_s"] + row["pages_s"] + row["render_s"] + row["search_s"]
+        total = sum(row[f"{stage}_s"] for stage in STAGES)
+        bundles = f"{row['bundles']:,} ({row['largest_bundle']:,})" if row["bundles"] else ""
         table.add(f"{row['questions']:,}", "measured" if row["measured"] else "projected",
                   f"{total / 60:.1f} min", f"{total / row['questions'] * 1000:.2f} s",
-                  " / ".join(f"{row[name]:.0f} s" for name in ("db_s", "pages_s", "render_s", "search_s")),
+                  " / ".join(f"{row[f'{stage}_cpu']:.0f} s" for stage in STAGES),
+                  per_question_ratios(row, base),
                   " / ".join(megabytes(row[name]) for name in ("db_mb", "pages_mb", "site_mb")),
-                  f"{row['disk_mb'] / 1024:.1f} GB", row["load"])
+                  bundles, f"{row['disk_mb'] / 1024:.1f} GB", row["load"])
     return table
 
 
@@ -144,9 +189,15 @@ site with downloads and search) over the real corpus plus synthetic copies of it
 (real records with new ids and UINs prefixed `SYN<copy>-`, in files named
 `synthetic-copy-…`, written under `build/scale/`), or below 1x a share of its API records (every
 2nd or 4th), always with `content/` and the longform full texts; doubling the size while the
-next size was expected to fit a {budget:.0f}-minute budget and the free disk. Rows marked *projected* were not
-run: each figure is grown from the largest measured size as a power of the size, with the
-exponent measured between the two largest sizes. Machine: {facts['cores']} cores,
+next size was expected to fit a {budget:.0f}-minute budget and the free disk. CPU time is user
+and system time of each stage and the processes it waited for (render workers, Pagefind): on a
+machine shared with other work it is the steadier measure of cost per question; "÷ 1x's" divides
+each stage's CPU time per question by that at the corpus's own size (the goal: at most 1.2).
+Peak memory is that of each stage's largest process (the goal: at most {MEMORY_GOAL_MB:,} MB); the site
+stage's is Pagefind's or a render worker's. Search bundles hold at most
+{search.SHARD_LIMIT:,} questions each (`search.SHARD_LIMIT`). Rows marked *projected* were
+not run: each figure is grown from the largest measured size as a power of the size, the power
+fitted by least squares through the measured sizes from 1x up. Machine: {facts['cores']} cores,
 {facts['memory']}, Python {facts['Python']}.
 
 {table.markdown()}
@@ -172,13 +223,14 @@ def main() -> None:
                 last["disk_mb"] * 2.5 / 1024 > free_gb - 10:
             break
         size *= 2
-    before = results[-2] if len(results) > 1 else None
+    (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    measured = list(results)
     size = results[-1]["questions"] * 2
     while size < target:
-        results.append(projected(last, before, size))
+        results.append(projected(measured, size))
         size *= 2
     if results[-1]["questions"] < target:
-        results.append(projected(last, before, target))
+        results.append(projected(measured, target))
     table = table_of(results)
     print(table.text())
     write_section(table, target, budget)

@@ -23,16 +23,23 @@ def peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    "User and system time of this process and of the children it waited for."
+    return sum(usage.ru_utime + usage.ru_stime for usage in
+               (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def main(db_path: Path, pages_dir: Path, out_dir: Path) -> None:
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), cpu_seconds()
     before = search.take_state(out_dir)
     report = site.build_site(db_path, pages_dir, out_dir, SiteConfig(), workers=2)
-    rendered = time.perf_counter()
+    rendered, rendered_cpu = time.perf_counter(), cpu_seconds()
     workers_peak = peak_mb(resource.RUSAGE_CHILDREN)
     result = search.update_index(db_path, out_dir, report.written + report.removed, before)
     indexed = time.perf_counter()
     figures = {
         "render_s": rendered - started, "search_s": indexed - rendered,
+        "render_cpu_s": rendered_cpu - started_cpu, "search_cpu_s": cpu_seconds() - rendered_cpu,
         "render_peak_mb": max(peak_mb(resource.RUSAGE_SELF), workers_peak),
         # Children's peak only grows: when Pagefind stays below the render workers it is not seen.
         "search_peak_mb": peak_mb(resource.RUSAGE_CHILDREN),
