@@ -1,6 +1,7 @@
 """The benchmarks' own inputs: the changes they file look to the db stage like what a fetch
 files, synthetic questions are labelled and keyed apart from real ones, and wrk's report reads
-back as the figures it prints. No time is asserted."""
+back as the figures it prints, and the scale benchmark's projection follows the growth it
+measured. No time is asserted."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from answers.sources import api_json  # noqa: E402
 from edits import CurrentMonth  # noqa: E402
 from load import parse_wrk  # noqa: E402
-from scale import synthetic  # noqa: E402
+from scale import FIGURES, growth_exponent, per_question_ratios, projected, synthetic  # noqa: E402
 
 WRK_REPORT = """Running 8s test @ http://127.0.0.1:8001/answers/question_list.json
   2 threads and 10 connections
@@ -64,3 +65,24 @@ def test_current_month_changes_read_as_an_answer_then_a_correction(corpus, tmp_p
     assert (unanswered.date_answered, answered.date_answered) == (None, "2026-11-30")
     assert corrected.key == month.old_key() and corrected.is_correction
     assert "this sentence was added to the answer.]" in corrected.answer_html
+
+
+def scale_row(copies: float, power: float) -> dict:
+    "Figures of a made-up run at a size, each growing as size ** power (the db stage's CPU 1.5)."
+    questions = int(50_000 * copies)
+    row = {"copies": copies, "questions": questions, "measured": True, "disk_mb": copies * 1000}
+    row.update({name: 2.0 * copies ** power for name in FIGURES})
+    row["db_cpu"] = 2.0 * copies ** 1.5
+    return row
+
+
+def test_the_scale_projection_follows_the_growth_fitted_from_1x_up():
+    measured = [scale_row(0.5, 3.0), scale_row(1, 1.0), scale_row(2, 1.0), scale_row(4, 1.0)]
+    assert round(growth_exponent(measured, "pages_cpu"), 6) == 1.0  # the noisy 0.5x is left out
+    assert round(growth_exponent(measured, "db_cpu"), 6) == 1.5
+    at_16x = projected(measured, 800_000)
+    assert round(at_16x["pages_cpu"], 6) == round(scale_row(16, 1.0)["pages_cpu"], 6)
+    assert round(at_16x["db_cpu"], 6) == round(scale_row(16, 1.0)["db_cpu"], 6)
+    assert not at_16x["measured"] and at_16x["disk_mb"] == 16_000
+    # Per question against 1x: flat stages read 1.00; the db stage's cost per question doubles.
+    assert per_question_ratios(scale_row(4, 1.0), measured[1]) == "2.00 / 1.00 / 1.00 / 1.00"
