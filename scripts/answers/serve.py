@@ -234,8 +234,8 @@ def serve(options: ServeOptions) -> None:
     except ServeError:
         site_socket.close()
         raise
-    site = SiteServer(site_socket, options.site_dir)
-    site_thread = threading.Thread(target=site.serve_forever, name="archive-site", daemon=True)
+    site_server = SiteServer(site_socket, options.site_dir)
+    site_thread = threading.Thread(target=site_server.serve_forever, name="archive-site", daemon=True)
     site_thread.start()
     # uvicorn stops gracefully on SIGINT or SIGTERM, then re-raises the signal with the
     # handler that was there before: making that KeyboardInterrupt for SIGTERM too lets the
@@ -249,7 +249,7 @@ def serve(options: ServeOptions) -> None:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
-        site.shutdown()
-        site.server_close()
+        site_server.shutdown()
+        site_server.server_close()
         datasette_socket.close()
         site_thread.join()
