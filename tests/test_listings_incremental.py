@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -191,20 +192,24 @@ def test_only_the_sitemap_part_of_a_new_question_is_written(archive, tmp_path, m
 
 
 def test_a_later_latest_date_reaches_every_body_whose_figures_it_changes(archive, tmp_path):
-    "A Home Office question falls past due when an Education answer moves the archive's latest date."
-    waiting = question(700, "2024-07-09", HOME_OFFICE, heading="Police")
+    "An Education question falls past due when a Home Office answer moves the archive's latest date."
+    waiting = question(700, "2024-07-09")
     waiting.date_answered, waiting.answer_html, waiting.date_for_answer = None, None, "2024-07-12"
     add(archive, waiting)
     write(archive, tmp_path / "site")
-    front = tmp_path / "site" / HOME_OFFICE_URL / "index.html"
+    front = tmp_path / "site" / EDUCATION_URL / "index.html"
     past_due_then_not_yet_due = "<td>{}</td><td>{}</td>"  # two cells of the body's timeliness table
     assert past_due_then_not_yet_due.format(0, 1) in front.read_text()
 
-    keys = add(archive, question(505, "2024-07-15"))
+    keys = add(archive, question(505, "2024-07-15", HOME_OFFICE, heading="Police"))
     _, output = write(archive, tmp_path / "site", keys)
 
-    assert HOME_OFFICE_URL + "index.html" in output.written
+    assert EDUCATION_URL + "index.html" in output.written
     assert past_due_then_not_yet_due.format(1, 0) in front.read_text()
+    # Only the newest page of a body shows its figures: no older page is rendered for them
+    # (the one file rendered to the same bytes is that page's JSON, which has no figures).
+    rendered = {Path(path).relative_to(tmp_path / "site").as_posix() for path in output.seen}
+    assert rendered - set(output.written) == {EDUCATION_URL + "index.json"}
     assert_same_as_a_full_build(archive, tmp_path)
 
 
@@ -217,3 +222,14 @@ def test_an_output_folder_made_afresh_gets_every_listing(archive, tmp_path):
 
     assert (tmp_path / "site" / EDUCATION_URL / "page" / "1" / "index.html").is_file()
     assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_full_build_that_changes_nothing_leaves_the_record_alone(archive, tmp_path):
+    "Running the stages again over an unchanged build writes nothing, the record beside it included."
+    record = listing_record.record_path(tmp_path / "site")
+    before = (record.read_bytes(), record.stat().st_mtime_ns)
+
+    report, output = write(archive, tmp_path / "site")
+
+    assert output.written == [] and report.removed == []
+    assert (record.read_bytes(), record.stat().st_mtime_ns) == before

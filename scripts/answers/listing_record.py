@@ -64,10 +64,12 @@ class ListingRecord:
         return json.loads(row[0]) if row else None
 
     def set_meta(self, values: dict) -> None:
-        "Record facts about the last build (JSON values) beside the code version."
-        with self.connection:
-            self.connection.executemany("insert or replace into meta values (?, ?)",
-                                        ((name, json.dumps(value)) for name, value in values.items()))
+        "Record facts about the last build (JSON values) beside the code version, those that differ."
+        changed = {name: value for name, value in values.items() if self.meta(name) != value}
+        if changed:
+            with self.connection:
+                self.connection.executemany("insert or replace into meta values (?, ?)",
+                                            ((name, json.dumps(value)) for name, value in changed.items()))
 
     def withdraw(self) -> None:
         "Say the record no longer vouches for the output (a file is about to change)."

@@ -64,7 +64,8 @@ class ListingWriter:
         if twin is not None:
             self.output.write(urls.json_twin(url), to_json(twin))
 
-    def paginate(self, url: str, items: list[dict], context: dict, owner: str) -> None:
+    def paginate(self, url: str, items: list[dict], context: dict, owner: str,
+                 newest_only: dict | None = None) -> None:
         """A listing in pages of PAGE_SIZE, each with its JSON twin.
 
         Pages are numbered from the oldest item, so that a page keeps its content when new
@@ -75,13 +76,15 @@ class ListingWriter:
         new newest page starts. A new item thus rewrites the listing's url, and when it starts
         a new page, the full page it leaves behind and the new forwarding page; older pages
         say nothing that changes (no total, no count of pages). Each page lists its items
-        newest first. `items` come newest first."""
+        newest first. `items` come newest first; `newest_only` joins the newest page's context
+        alone (what older pages do not show must not make them render again)."""
         oldest_first = items[::-1]
         count = max(1, -(-len(oldest_first) // PAGE_SIZE))
         for number in range(1, count + 1):
             chunk = oldest_first[(number - 1) * PAGE_SIZE:number * PAGE_SIZE][::-1]
             pagination = page_links(url, number, count, len(oldest_first))
-            self.page("listing.html", pagination["url"], dict(context, items=chunk, pagination=pagination),
+            extra = (newest_only or {}) if pagination["is_newest"] else {}
+            self.page("listing.html", pagination["url"], dict(context, **extra, items=chunk, pagination=pagination),
                       twin=listing_twin(context, chunk, pagination, self.config), owner=owner)
         if count > 1:
             forward = urls.page_url(url, count)
@@ -285,9 +288,8 @@ def write_calendar(writer: ListingWriter, counts: dict[str, int], months_shown: 
 
 def write_body(writer: ListingWriter, body: dict, items: list[dict], timeliness_rows: list[dict]) -> None:
     writer.paginate(body["url"], items, {"title": body["name"], "kind": "body",
-                                         "feed": urls.feed_url(body["url"]),
-                                         "timeliness": timeliness_rows},
-                    owner="body:" + body["name"])
+                                         "feed": urls.feed_url(body["url"])},
+                    owner="body:" + body["name"], newest_only={"timeliness": timeliness_rows})
 
 
 def write_body_index(writer: ListingWriter, reference: Reference) -> None:
@@ -457,7 +459,11 @@ def write_everything(writer: ListingWriter, figures: list[dict]) -> ListingsRepo
     # Pages the last build made and this one did not (a renamed member's old address): gone.
     removed = remove_pages(writer, set(writer.record.pages_of(None)) - set(writer.pages))
     shown = {item["key"]: (item["url"], owners_of(item_place(item), reference)) for item in items}
-    writer.record.save(shown, forget=(), pages=writer.pages, owners=None)
+    # Saved only when it differs, so that a build that changes nothing leaves the record's bytes.
+    content = inputs_digest(shown, {url: list(entry.__dict__.values()) for url, entry in writer.pages.items()})
+    if not writer.record.is_current() or writer.record.meta("content") != content:
+        writer.record.save(shown, forget=(), pages=writer.pages, owners=None)
+        writer.record.set_meta({"content": content})
     return ListingsReport(sorted(url for url, entry in writer.pages.items() if entry.in_sitemap), removed)
 
 
@@ -489,6 +495,7 @@ def write_changed(writer: ListingWriter, changed: set[str], figures: list[dict])
     added = [url for url, entry in writer.pages.items() if entry.in_sitemap and url not in previous]
     urls_changed = bool(added) or any(previous[url].in_sitemap for url in stale)
     record.save(after, forget=changed - set(after), pages=writer.pages, owners=rendered)
+    record.set_meta({"content": None})  # no digest of the whole record is kept up to date here
     question_urls = sorted({url for url, _ in [*before.values(), *after.values()]})
     return ListingsReport(record.sitemap_urls(), removed, urls_changed, question_urls)
 
