@@ -17,7 +17,8 @@ processes it waited for: a machine shared with other work inflates it far less t
 time) and in peak memory; the search index also by its bundles, the largest in questions.
 
 Reads content/ and ../shared/corpus; writes build/scale/ (the figures also as
-`build/scale/results.json`) and the "Scale" section of docs/BENCHMARKS.md. Prints a table.
+`build/scale/results.json`; the builds are removed once the figures are written) and the "Scale"
+section of docs/BENCHMARKS.md. Prints a table.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ CORPUS = ROOT.parent / "shared" / "corpus"
 API = CORPUS / "uk-parliament-wq-api-json"
 OUT = ROOT / "build" / "scale"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
+SET_ASIDE = OUT / "set-aside"
 MEMBERS = [CORPUS / "members", CORPUS / "parlparse-members"]
 ID_STEP = 10_000_000
 STAGES = ("db", "pages", "render", "search")
@@ -89,13 +91,22 @@ def api_sources(size: float, folder: Path) -> list[Path]:
     return [API, folder] if size > 1 else [API]
 
 
+def set_aside(folder: Path) -> None:
+    """Move a folder out of the way at once, to be removed when the measuring is done: removing
+    a built site (hundreds of thousands of files) takes minutes on this disk, which the time
+    budget should not pay for between sizes."""
+    if folder.exists():
+        SET_ASIDE.mkdir(parents=True, exist_ok=True)
+        folder.rename(SET_ASIDE / f"{folder.name}-{time.time_ns()}")
+
+
 def run_size(size: float) -> dict:
     """A fresh build at a size (a multiple of the corpus's API questions), with content/ and the
-    longform full texts; its figures per stage."""
+    longform full texts; its figures per stage. Its inputs and output are kept until the end."""
     synthetic_dir = OUT / "inputs" / f"{size:g}x"
-    shutil.rmtree(synthetic_dir, ignore_errors=True)
+    set_aside(synthetic_dir)
     out = OUT / f"{size:g}x"
-    shutil.rmtree(out, ignore_errors=True)
+    set_aside(out)
     sources = [ROOT / "content", *api_sources(size, synthetic_dir), CORPUS / "uk-parliament-wq-longform-sqlite"]
     build = Build(out, sources, MEMBERS)
     figures = build.run()
@@ -109,8 +120,6 @@ def run_size(size: float) -> dict:
               "render_cpu": figures.phases["render_cpu_s"], "search_cpu": figures.phases["search_cpu_s"],
               "db_mb": figures.db.peak_mb, "pages_mb": figures.pages.peak_mb,
               "site_mb": figures.site.peak_mb, "load": load_average(), **bundle_sizes(build.db)}
-    shutil.rmtree(out)  # the next size needs the disk
-    shutil.rmtree(synthetic_dir, ignore_errors=True)
     return result
 
 
@@ -234,7 +243,10 @@ def main() -> None:
     table = table_of(results)
     print(table.text())
     write_section(table, target, budget)
-    print(f"\n{(time.perf_counter() - started) / 60:.1f} min; written to {DOC.relative_to(ROOT)}")
+    print(f"\n{(time.perf_counter() - started) / 60:.1f} min; written to {DOC.relative_to(ROOT)}; "
+          f"removing the builds…", flush=True)
+    for folder in [SET_ASIDE, OUT / "inputs", *(OUT / f"{row['copies']:g}x" for row in measured)]:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
