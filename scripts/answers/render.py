@@ -1,7 +1,9 @@
 """Turning Markdown and templates into HTML: the one Markdown function and the Jinja2 set-up.
 
-Markdown rendering is most of a page's cost, so it sits behind `render_markdown` alone:
-the renderer can be swapped for a faster one on evidence without touching anything else.
+Markdown rendering is a large part of a page's cost, so it sits behind `render_markdown` alone:
+the renderer can be swapped for a faster one on evidence without touching anything else, and
+the render cache (render_cache.py) keeps its output between builds. Whatever decides that
+output is named here (extensions, settings, tags), so that the cache can tell when it changes.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ STATIC = ROOT / "static"
 
 # fenced_code serves the site's own pages (the API page); answers never produce fences,
 # because the pages stage escapes their backticks.
-_markdown = markdown.Markdown(extensions=["tables", "sane_lists", "fenced_code"],
-                              output_format="html")
+MARKDOWN_EXTENSIONS = ("tables", "sane_lists", "fenced_code")
+MARKDOWN_OUTPUT_FORMAT = "html"
+_markdown = markdown.Markdown(extensions=list(MARKDOWN_EXTENSIONS), output_format=MARKDOWN_OUTPUT_FORMAT)
 # An answer never holds an h1 (the store drops it); the site's own pages start with one.
 RENDER_TAGS = ANSWER_TAGS | {"h1"}
 

@@ -20,7 +20,21 @@ from urllib.parse import urlsplit
 
 import sqlite_utils
 
-from . import clean, downloads, feeds, listings, model, pages, queries, render, sitemap, timeline, timeliness, urls
+from . import (
+    clean,
+    downloads,
+    feeds,
+    listings,
+    model,
+    pages,
+    queries,
+    render,
+    render_cache,
+    sitemap,
+    timeline,
+    timeliness,
+    urls,
+)
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import split_front_matter
 from .render import SITE_TEMPLATES, STATIC, SiteConfig, make_environment, render_markdown, to_json
@@ -97,10 +111,12 @@ def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str
     return render_question_text(path.read_text(encoding="utf-8"), nav, env, config)
 
 
-def render_question_text(text: str, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
-    "A Markdown page's text -> (its url, its HTML page, its JSON twin)."
+def render_question_text(text: str, nav: dict, env, config: SiteConfig,
+                         render_body: Callable[[str], str] = render_markdown) -> tuple[str, str, str]:
+    """A Markdown page's text -> (its url, its HTML page, its JSON twin). `render_body` turns
+    the Markdown body into HTML: the build passes its render cache's."""
     meta, body = split_front_matter(text)
-    body_html = render_markdown(body)
+    body_html = render_body(body)
     html = env.get_template("question.html").render(question_context(meta, body_html, nav, config))
     twin = dict(meta, markdown=body, html=body_html)
     return meta["url"], html, to_json(twin)
@@ -113,6 +129,9 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
     _worker["env"] = make_environment(config)
     _worker["config"] = config
     _worker["out_dir"] = out_dir
+    if "bodies" in _worker:  # a second build in this process: its own run of the cache
+        _worker["bodies"].close()
+    _worker["bodies"] = render_cache.BodyRenderer(render_cache.cache_path(Path(out_dir)))
 
 
 def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, set[str], dict]:
@@ -124,10 +143,12 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
     for path, key, nav in items:
         # Read once: the digest must describe exactly the text that was rendered.
         text = Path(path).read_text(encoding="utf-8")
-        url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"])
+        url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"],
+                                               _worker["bodies"].html)
         output.write(urls.html_file(url), html)
         output.write(urls.json_twin(url), twin)
         entries[key] = [question_digest(text, nav), url, bytes_digest(html), bytes_digest(twin)]
+    _worker["bodies"].flush()
     return output.written, output.unchanged, output.seen, entries
 
 
@@ -183,6 +204,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     if items:
         output.changing()  # the workers write with Outputs of their own
+        render_cache.prepare(render_cache.cache_path(output.root))
     if workers <= 1 or len(chunks) <= 1:
         _start_worker(str(output.root), config)
         results = list(map(_render_chunk, chunks))
@@ -196,6 +218,8 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
         output.unchanged += unchanged
         output.seen |= seen
         manifest.current.update(entries)
+    if items and not skipped:  # every page was rendered: what the cache did not give is unused
+        render_cache.prune(render_cache.cache_path(output.root))
     return len(items), skipped
 
 

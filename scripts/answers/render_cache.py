@@ -1,0 +1,213 @@
+"""The render cache: each question body's HTML, kept between site builds, so that a change of
+template or site code re-renders every question page without running Markdown again.
+
+Reads and writes one SQLite file beside the site folder (for `build/site`,
+`build/site.render-cache.sqlite`: outside the published folder, and one file a site folder so
+that two sites built side by side never prune each other's entries). An entry is keyed by the
+digest of the renderer's version (Python-Markdown's and nh3's versions, the Markdown extensions
+and settings, the tags kept, the code of `render_markdown` and the cleaning rules of
+`clean.py`) and the body's Markdown text, so a renderer change simply misses every entry.
+
+The main process `prepare`s the file before the render workers start (it replaces a corrupt
+one, and starts a new run); each worker `open`s its own connection, looks bodies up one by one
+and writes new entries, with the runs' marks on the entries it used, in one transaction a chunk
+(WAL mode lets the other worker read meanwhile). After a build that rendered every question page,
+`prune` drops the entries that build did not use, so the file never grows beyond one archive's
+bodies plus those of the pages changed since.
+
+It is only a cache: any failure to read or write it costs speed, never a page. A file that is
+not a cache is replaced, and an error in a worker turns the cache off for the rest of its run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import sqlite3
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from . import clean, render
+
+SUFFIX = ".render-cache.sqlite"
+FORMAT = "1"  # the layout of the file; a file of another layout is replaced
+BATCH = 500  # pending entries that make a worker write before its chunk ends
+BUSY_MS = 20_000  # how long a worker waits for the other one's write before giving up on its own
+TABLES = """
+create table if not exists bodies (
+    key blob primary key,  -- sha256 of the renderer's version and the Markdown text
+    html text not null,
+    run integer not null  -- the last run that used this entry
+) without rowid;
+create table if not exists facts (name text primary key, value text not null);
+"""
+
+
+# The renderer's code as its module defines it (a wrapper put in its place, to count calls, say,
+# renders the same HTML and must not count as a new renderer).
+RENDERER_CODE = (render.render_markdown, render.wrap_tables)
+
+
+def cache_path(site_dir: Path) -> Path:
+    "The cache of a site folder: beside it, never inside what is published."
+    site_dir = Path(site_dir)
+    return site_dir.with_name(site_dir.name + SUFFIX)
+
+
+def renderer_version() -> str:
+    "A digest of everything besides the Markdown text that decides `render_markdown`'s output."
+    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0".encode())
+    for package in ("Markdown", "nh3"):
+        digest.update(f"{package}=={metadata.version(package)}\0".encode())
+    digest.update(repr((render.MARKDOWN_EXTENSIONS, render.MARKDOWN_OUTPUT_FORMAT,
+                        sorted(render.RENDER_TAGS))).encode())
+    for function in RENDERER_CODE:
+        digest.update(inspect.getsource(function).encode())
+    digest.update(Path(clean.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=BUSY_MS / 1000, isolation_level=None)
+    # A cache may lose its last writes in a power cut (it is then found corrupt and replaced);
+    # it must not make every build wait for the disk.
+    connection.execute("pragma synchronous = off")
+    return connection
+
+
+def discard(path: Path) -> None:
+    "Remove a cache file and its WAL companions."
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def start_run(connection: sqlite3.Connection) -> int:
+    connection.executescript(TABLES)
+    columns = [row[1] for row in connection.execute("pragma table_info(bodies)")]
+    if columns != ["key", "html", "run"]:
+        raise sqlite3.DatabaseError(f"a bodies table with columns {columns}: not a render cache")
+    with connection:
+        connection.execute("begin immediate")
+        row = connection.execute("select value from facts where name = 'format'").fetchone()
+        if row is not None and row[0] != FORMAT:
+            raise sqlite3.DatabaseError(f"a render cache of format {row[0]}, not {FORMAT}")
+        connection.execute("insert or replace into facts values ('format', ?)", (FORMAT,))
+        row = connection.execute("select value from facts where name = 'run'").fetchone()
+        run = int(row[0]) + 1 if row else 1
+        connection.execute("insert or replace into facts values ('run', ?)", (str(run),))
+    return run
+
+
+def prepare(path: Path) -> int | None:
+    """Before the workers start: make sure `path` is a usable cache (replacing a file that is
+    not one) and start a new run; returns its number, or None when no cache can be had here."""
+    for _ in range(2):
+        try:
+            with contextlib.closing(connect(path)) as connection:
+                # A new file gives the space of pruned entries back without a whole VACUUM.
+                connection.execute("pragma auto_vacuum = incremental")
+                if connection.execute("pragma journal_mode = wal").fetchone()[0] != "wal":
+                    raise sqlite3.DatabaseError("the render cache cannot use WAL mode")
+                return start_run(connection)
+        except (sqlite3.DatabaseError, ValueError):
+            discard(path)  # corrupt, of another format, or not SQLite at all: start afresh
+        except OSError:
+            return None
+    return None
+
+
+def prune(path: Path) -> int:
+    """After a build that rendered every question page: drop the entries it did not use, and
+    give their space back. Returns how many were dropped."""
+    try:
+        with contextlib.closing(connect(path)) as connection:
+            run = current_run(connection)
+            dropped = connection.execute("delete from bodies where run != ?", (run,)).rowcount
+            connection.execute("pragma incremental_vacuum")
+            connection.execute("pragma wal_checkpoint(truncate)")
+            return dropped
+    except (sqlite3.DatabaseError, ValueError, OSError):
+        return 0
+
+
+def current_run(connection: sqlite3.Connection) -> int:
+    row = connection.execute("select value from facts where name = 'run'").fetchone()
+    if row is None:
+        raise sqlite3.DatabaseError("the render cache has no run: it was not prepared")
+    return int(row[0])
+
+
+class BodyRenderer:
+    """A worker's view of the cache: `html(markdown_text)` is `render.render_markdown`'s output,
+    from the cache when it holds it. `flush` writes what this worker rendered or used."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.version = renderer_version().encode()
+        self.new: dict[bytes, str] = {}  # rendered since the last flush
+        self.used: list[bytes] = []
+        self.hits = self.misses = 0
+        self.connection = self.run = None
+        if path is not None:
+            self.guard(self.open)
+
+    def open(self) -> None:
+        if not self.path.exists():  # never prepared: no cache for this build
+            return
+        self.connection = connect(self.path)
+        self.run = current_run(self.connection)
+
+    def html(self, markdown_text: str) -> str:
+        key = hashlib.sha256(self.version + b"\0" + markdown_text.encode("utf-8")).digest()
+        cached = self.new.get(key) or (self.guard(self.lookup, key) if self.connection else None)
+        if cached is not None:
+            self.hits += 1
+            self.used.append(key)
+            return cached
+        self.misses += 1
+        html = render.render_markdown(markdown_text)
+        if self.connection:
+            self.new[key] = html
+        if len(self.new) + len(self.used) >= BATCH:
+            self.flush()
+        return html
+
+    def lookup(self, key: bytes) -> str | None:
+        row = self.connection.execute("select html from bodies where key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def flush(self) -> None:
+        "Write the new entries and mark the used ones with this run, in one transaction."
+        if self.connection and (self.new or self.used):
+            self.guard(self.write)
+        self.new, self.used = {}, []
+
+    def write(self) -> None:
+        with self.connection:
+            self.connection.execute("begin immediate")
+            self.connection.executemany(
+                "insert or replace into bodies (key, html, run) values (?, ?, ?)",
+                [(key, html, self.run) for key, html in self.new.items()])
+            self.connection.executemany("update bodies set run = ? where key = ? and run != ?",
+                                        [(self.run, key, self.run) for key in self.used])
+
+    def guard(self, action, *args):
+        """Run a cache action; on any failure turn the cache off for this worker (the pages
+        are rendered all the same) and, when the file is damaged, remove it so that the next
+        build starts a new one."""
+        try:
+            return action(*args)
+        except sqlite3.OperationalError:  # locked for too long, a missing table, a full disk
+            self.close()
+        except (sqlite3.DatabaseError, ValueError):  # not a database, or a damaged one
+            self.close()
+            discard(self.path)
+        return None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.connection.close()
+        self.connection = None

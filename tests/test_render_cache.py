@@ -1,0 +1,204 @@
+"""The render cache: a template change re-renders every question page without running Markdown,
+the pages it gives are the very bytes of a build without it, a change of renderer misses every
+entry, a damaged cache file is replaced, and entries a full build did not use are dropped."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from answers import pages, render, render_cache, site
+from answers.model import MemberRef, Question
+from answers.render import SiteConfig
+from hostile import build_site_from_questions
+
+# (question, answer): the last two are the same text, so their pages share one body.
+TEXTS = [
+    ("How many cases?", "<p>Figures by year:</p><table><tr><th>Year</th><th>Cases</th></tr>"
+                        "<tr><td>2023</td><td>41</td></tr></table>"),
+    ("What steps?", "<p>The steps are:</p><ul><li>first</li><li>second</li></ul>"),
+    ("What guidance?", '<p>See <a href="https://www.gov.uk/guidance">the guidance</a> and <em>annex B</em>.</p>'),
+    ("When?", "<p>Done.<script>alert('x')</script></p>"),
+    ("When?", "<p>Done.<script>alert('x')</script></p>"),
+]
+PAGES, BODIES = len(TEXTS), len(set(TEXTS))
+MARK = "<!-- template changed -->"
+
+
+def question(number: int, text: str, answer: str) -> Question:
+    return Question(house="Commons", uin=str(number), date_tabled="2024-01-02", date_answered="2024-01-09",
+                    heading=f"Heading {number}", answering_body="Home Office",
+                    asking_member=MemberRef("name:a", name="A Member"), question_text=text, answer_html=answer)
+
+
+@pytest.fixture
+def archive(tmp_path) -> Path:
+    "A small archive built once with the cache (pages, db and site under `tmp_path`)."
+    build_site_from_questions(tmp_path, [question(n, *texts) for n, texts in enumerate(TEXTS, 1)])
+    return tmp_path
+
+
+@pytest.fixture
+def markdown_calls(monkeypatch) -> list[str]:
+    "Every Markdown text the site stage renders from now on (workers=1: all in this process)."
+    calls, real = [], render.render_markdown
+
+    def counting(text: str) -> str:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(render, "render_markdown", counting)
+    return calls
+
+
+def changed_templates(monkeypatch, folder: Path) -> None:
+    "Render with a copy of the templates whose question page shows MARK: a real template change."
+    shutil.copytree(render.SITE_TEMPLATES, folder)
+    template = folder / "question.html"
+    head, tail = template.read_text(encoding="utf-8").rsplit("{% endblock %}", 1)
+    template.write_text(head + MARK + "\n{% endblock %}" + tail, encoding="utf-8")
+    monkeypatch.setattr(render, "SITE_TEMPLATES", folder)
+    monkeypatch.setattr(site, "SITE_TEMPLATES", folder)
+
+
+def build(folder: Path, out: str = "site") -> site.SiteReport:
+    return site.build_site(folder / "answers.db", folder / "pages", folder / out, SiteConfig(), workers=1)
+
+
+def cache_rows(site_dir: Path) -> dict[bytes, tuple[str, int]]:
+    with sqlite3.connect(render_cache.cache_path(site_dir)) as connection:
+        return {key: (html, run) for key, html, run in connection.execute("select key, html, run from bodies")}
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.suffix in (".html", ".json")}
+
+
+def question_pages(folder: Path) -> list[Path]:
+    return sorted((folder / "site" / "commons").glob("*/*/index.html"))
+
+
+def test_the_cache_sits_beside_the_site_and_holds_each_distinct_body_once(archive):
+    assert render_cache.cache_path(archive / "site") == archive / "site.render-cache.sqlite"
+    assert not list((archive / "site").rglob("*.sqlite*"))
+    rows = cache_rows(archive / "site")
+    assert len(rows) == BODIES == 4
+    assert sorted(html for html, _ in rows.values()) == sorted({
+        render.render_markdown(pages.read_page(path)[1]) for path in (archive / "pages").glob("commons/*/*/index.md")})
+
+
+def test_a_template_change_rerenders_every_page_without_markdown(archive, monkeypatch, tmp_path_factory,
+                                                                 markdown_calls):
+    changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
+    report = build(archive)
+    assert report.rendered == report.question_pages == PAGES and report.skipped == 0
+    assert markdown_calls == []
+    assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
+    # Byte for byte what a build with no cache at all writes, table wrapping and cleaning included.
+    monkeypatch.setattr(render_cache, "cache_path", lambda site_dir: None)
+    monkeypatch.setattr(render_cache, "prepare", lambda path: None)
+    monkeypatch.setattr(render_cache, "prune", lambda path: 0)
+    uncached = build(archive, "site-without-cache")
+    assert uncached.rendered == PAGES and len(markdown_calls) == PAGES
+    assert files_of(archive / "site") == files_of(archive / "site-without-cache")
+    assert not (archive / "site-without-cache.render-cache.sqlite").exists()
+
+
+def test_a_renderer_change_misses_every_entry(archive, monkeypatch, markdown_calls):
+    (archive / "site" / ".manifest.json").unlink()  # render every page again, with the same code
+    build(archive)
+    assert markdown_calls == []
+    monkeypatch.setattr(render, "RENDER_TAGS", render.RENDER_TAGS | {"mark"})  # the cleaning rules change
+    (archive / "site" / ".manifest.json").unlink()
+    build(archive)
+    assert len(markdown_calls) == BODIES  # the repeated body is rendered once
+    # The old renderer's entries were not used by this full build: pruned.
+    assert len(cache_rows(archive / "site")) == BODIES
+
+
+@pytest.mark.parametrize("damage", [
+    "not a database",
+    "a database of another shape",
+    "a database of another cache format",
+])
+def test_a_damaged_cache_is_replaced_and_the_build_goes_on(archive, markdown_calls, damage):
+    path = render_cache.cache_path(archive / "site")
+    expected = files_of(archive / "site")
+    render_cache.discard(path)
+    if damage == "not a database":
+        path.write_bytes(b"SQLite format 3\0" + b"\xff" * 5000)
+    else:
+        with sqlite3.connect(path) as connection:
+            if damage == "a database of another shape":
+                connection.execute("create table bodies (key text, html text)")
+            else:
+                connection.executescript(render_cache.TABLES + "insert into facts values ('format', '0');")
+        connection.close()
+    (archive / "site" / ".manifest.json").unlink()
+    report = build(archive)
+    assert report.rendered == PAGES and len(markdown_calls) == BODIES
+    assert files_of(archive / "site") == expected
+    assert len(cache_rows(archive / "site")) == BODIES  # a new cache, filled
+    (archive / "site" / ".manifest.json").unlink()
+    build(archive)
+    assert len(markdown_calls) == BODIES  # and used by the next build
+
+
+def damage_all_but_the_first_page(path: Path) -> None:
+    "Keep the file's header and schema page; overwrite every page after it."
+    with sqlite3.connect(path) as connection:
+        connection.execute("pragma wal_checkpoint(truncate)")
+    connection.close()
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    data[page_size:] = b"\xaa" * (len(data) - page_size)
+    path.write_bytes(bytes(data))
+
+
+def test_a_cache_damaged_inside_is_replaced_and_the_build_goes_on(archive, markdown_calls):
+    path = render_cache.cache_path(archive / "site")
+    expected = files_of(archive / "site")
+    damage_all_but_the_first_page(path)
+    (archive / "site" / ".manifest.json").unlink()
+    build(archive)
+    assert files_of(archive / "site") == expected
+    assert len(markdown_calls) == BODIES and len(cache_rows(archive / "site")) == BODIES
+
+
+def test_a_worker_whose_cache_breaks_renders_without_it(tmp_path, markdown_calls):
+    "Damage found by a worker, not by `prepare`: it renders all the same, and removes the file."
+    path = tmp_path / "site.render-cache.sqlite"
+    assert render_cache.prepare(path) == 1
+    bodies = render_cache.BodyRenderer(path)
+    assert bodies.html("A *first* body.") == "<p>A <em>first</em> body.</p>"
+    bodies.flush()
+    bodies.close()
+    damage_all_but_the_first_page(path)
+    bodies = render_cache.BodyRenderer(path)
+    assert bodies.html("A *first* body.") == "<p>A <em>first</em> body.</p>"
+    bodies.flush()
+    assert len(markdown_calls) == 2 and not path.exists()
+    assert render_cache.prepare(path) == 1  # the next build starts a new cache
+
+
+def test_only_a_full_build_prunes_and_then_only_what_it_did_not_use(archive, markdown_calls):
+    original = cache_rows(archive / "site")
+    page = next((archive / "pages").glob("commons/*/1/index.md"))
+    page.write_text(page.read_text(encoding="utf-8") + "\nA sentence added by hand.\n", encoding="utf-8")
+    report = build(archive)
+    assert (report.rendered, len(markdown_calls)) == (1, 1)
+    # A build that skipped pages cannot tell which entries are unused: it drops none.
+    assert len(cache_rows(archive / "site")) == BODIES + 1
+    (archive / "site" / ".manifest.json").unlink()
+    build(archive)
+    assert len(markdown_calls) == 1
+    rows = cache_rows(archive / "site")
+    assert len(rows) == BODIES and len({run for _, run in rows.values()}) == 1
+    dropped, added = set(original) - set(rows), set(rows) - set(original)
+    assert len(dropped) == len(added) == 1
+    assert "A sentence added by hand." in rows[added.pop()][0]
+    assert "A sentence added by hand." not in original[dropped.pop()][0]
