@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from answers import render_cache
 from build import Build, BuildFigures
 from edits import CurrentMonth
 from hugo import HugoSite
@@ -79,13 +80,14 @@ class TemplateChange:
     """A visible change to the question template, undone afterwards whatever happens (the
     benchmark edits the working tree's template: the site stage has no other template folder)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, mark: str = "benchmark template change"):
         self.path = path
+        self.mark = mark
         self.original = path.read_text(encoding="utf-8")
 
     def __enter__(self):
         head, tail = self.original.rsplit("{% endblock %}", 1)
-        self.path.write_text(head + "<!-- benchmark template change -->\n{% endblock %}" + tail, encoding="utf-8")
+        self.path.write_text(head + f"<!-- {self.mark} -->\n{{% endblock %}}" + tail, encoding="utf-8")
         return self
 
     def __exit__(self, *exc):
@@ -115,6 +117,11 @@ def hugo_cases(build: Build) -> list[tuple[str, Measured, Measured]]:
     with TemplateChange(QUESTION_TEMPLATE):
         hugo.change_template("benchmark template change")
         cases.append(("warm: template changed", hugo.build(), run_measured(ours)))
+    # The same again with the render cache removed first: what the cache saves.
+    with TemplateChange(QUESTION_TEMPLATE, "second benchmark template change"):
+        hugo.change_template("second benchmark template change")
+        render_cache.discard(render_cache.cache_path(site))
+        cases.append(("warm: template changed, no render cache", hugo.build(), run_measured(ours)))
     return cases
 
 
@@ -166,7 +173,8 @@ def main() -> None:
     for case, theirs, ours in hugo:
         table.add(f"site vs Hugo: {case}", seconds(ours.seconds),
                   f"{pages / ours.seconds:,.0f} pages/s, {theirs.seconds / ours.seconds:.2f}x Hugo "
-                  f"(Hugo {seconds(theirs.seconds)}, {pages / theirs.seconds:,.0f} pages/s)",
+                  f"(Hugo {seconds(theirs.seconds)}, {pages / theirs.seconds:,.0f} pages/s); CPU "
+                  f"{seconds(ours.cpu_seconds)} vs Hugo's {seconds(theirs.cpu_seconds)}",
                   f"ours {megabytes(ours.peak_mb)}, Hugo {megabytes(theirs.peak_mb)}")
     print(table.text(), flush=True)
 
@@ -251,9 +259,12 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
   `answers site --no-search` into `build/bench/site-vs-hugo`. Each case runs Hugo first, then
   ours. Pages/s counts question pages; our stage also writes listings, feeds, the sitemap and
   downloads in that time. *warm*: a visible change to `templates/site/question.html` (and to
-  Hugo's template), undone afterwards; *one page changed*: a sentence added to one page's
-  Markdown. Hugo rebuilds everything each time; ours renders only what changed. A ratio is
-  Hugo's time over ours (above 1: we are faster).
+  Hugo's template), undone afterwards, with the render cache the earlier cases filled;
+  *warm, no render cache*: a second template change, with the render cache
+  (`build/bench/site-vs-hugo.render-cache.sqlite`) removed first; *one page changed*: a
+  sentence added to one page's Markdown. Hugo rebuilds everything each time; ours renders only
+  what changed. A ratio is Hugo's wall time over ours (above 1: we are faster); CPU is user +
+  system seconds of each command and its workers, which a busy machine inflates far less.
 - **search index**: the search phase of the *one new answer* build: the bundles whose years the
   site build touched, re-indexed by Pagefind. Its memory is the largest child process.
 - **Datasette**: `answers serve --build build/bench` against `datasette serve -i
