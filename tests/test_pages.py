@@ -204,11 +204,17 @@ def test_edge_case_pages(edge_db, tmp_path):
     assert meta["answering_member"]["url"].startswith("members/name-john-roe-")
     assert meta["is_correction"] and meta["has_original_answer"]
     assert body.endswith("## Answer\n\nCorrected.\n\n## Original answer\n\nFirst version.\n")
-    # A grouped question in the archive is linked; one that is not keeps its key only.
-    assert meta["grouped_questions"] == [
+    # The group as one unit: this question marked, a grouped question in the archive with its
+    # link, asker and text, one that is not with its key only (last).
+    member = meta["asking_member"]
+    assert meta["group"] == [
+        {"key": "commons-2009-10-20-101", "uin": "101", "url": "commons/2009-10-20/101/",
+         "heading": "Prisons: Food", "title": "Prisons: Food", "date_tabled": "2009-10-20",
+         "asking_member": member, "question_text": "To ask about prison food.", "current": True},
         {"key": "commons-2009-10-20-102", "uin": "102", "url": "commons/2009-10-20/102/",
-         "heading": "Prisons: Food", "title": "Prisons: Food", "date_tabled": "2009-10-20"},
-        {"key": "commons-2001-01-01-999"},
+         "heading": "Prisons: Food", "title": "Prisons: Food", "date_tabled": "2009-10-20",
+         "asking_member": member, "question_text": "To ask more about prison food.", "current": False},
+        {"key": "commons-2001-01-01-999", "current": False},
     ]
     holding, _ = pages.read_page(tmp_path / "pages/commons/2009-10-20/102/index.md")
     assert holding["is_holding"] is True

@@ -260,8 +260,9 @@ def test_grouped_questions_link_each_other(built_site):
     row = db_rows(built_site, """select url, grouped_keys from questions
                                  where grouped_keys is not null order by key limit 1""")[0]
     document = parse(built_site.site / row["url"] / "index.html")
-    listed = document.xpath("//section[@class='grouped']//li")
-    assert len(listed) == len(json.loads(row["grouped_keys"]))
+    listed = document.xpath("//section[@class='group']/ol/li")
+    assert len(listed) == len(json.loads(row["grouped_keys"])) + 1  # and this question
+    assert len(document.xpath("//section[@class='group']/ol/li[@aria-current='true']")) == 1
 
 
 def test_holding_answer_is_shown_plainly(built_site):

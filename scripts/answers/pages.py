@@ -179,9 +179,7 @@ def front_matter(row: dict, context: PageContext) -> dict:
             row["answering_body"], {"name": row["answering_body"]})
     if row.get("heading"):
         data["heading_url"] = urls.heading_url(row["heading"])
-    grouped = json.loads(row["grouped_keys"]) if row.get("grouped_keys") else []
-    if grouped:
-        data["grouped_questions"] = [context.questions.get(key, {"key": key}) for key in grouped]
+    data.update(group_facts(row, context))
     if row.get("source_id") in context.sources:
         data["source"] = context.sources[row["source_id"]]
     data["has_answer"] = bool(row.get("answer_html"))
@@ -190,6 +188,39 @@ def front_matter(row: dict, context: PageContext) -> dict:
     data.update(citations.page_facts(row["key"], context.citations, context.questions))
     data.update(timeliness.page_facts(row, context.as_of))
     return data
+
+
+def group_facts(row: dict, context: PageContext) -> dict:
+    """A grouped question's group as one unit (`group`): every question answered together,
+    this one among them (`current`), each with its asker and text, in the same order on every
+    page of the group. The other questions' texts and askers are in the front matter, so that
+    a change to any of them makes this page again."""
+    grouped = json.loads(row["grouped_keys"]) if row.get("grouped_keys") else []
+    if not grouped:
+        return {}
+    keys = dict.fromkeys([row["key"], *grouped])  # in order, once each
+    group = [dict(group_member(key, context), current=key == row["key"]) for key in keys]
+    return {"group": sorted(group, key=group_order)}
+
+
+def group_member(key: str, context: PageContext) -> dict:
+    "One question of a group as its pages show it; only its key when it is not in the archive."
+    if key not in context.questions:
+        return {"key": key}
+    member = dict(context.questions[key])
+    texts = context.group_texts.get(key, {})
+    if texts.get("question_text"):
+        member["question_text"] = texts["question_text"]
+    if texts.get("asking_member_id"):
+        member["asking_member"] = member_facts(context.members, texts["asking_member_id"])
+    return member
+
+
+def group_order(member: dict) -> tuple:
+    "Date tabled, then UIN as a number where it is one; questions not in the archive last."
+    uin = member.get("uin") or ""
+    return (member.get("date_tabled") or "\uffff", not uin.isdigit(), int(uin) if uin.isdigit() else 0,
+            uin, member["key"])
 
 
 def member_facts(members: dict[str, dict], member_id: str) -> dict:
@@ -234,11 +265,13 @@ class PageContext:
     sources: dict[int, dict]
     citations: tuple = ({}, {})  # queries.citation_links: what each question cites, and is cited by
     as_of: str | None = None  # queries.timeliness_as_of: the day unanswered questions are counted to
+    group_texts: dict[str, dict] = field(default_factory=dict)  # queries.load_group_texts
 
     @classmethod
     def load(cls, db: sqlite_utils.Database) -> PageContext:
         return cls(queries.load_members(db), queries.load_bodies(db), queries.load_question_index(db),
-                   queries.load_sources(db), queries.citation_links(db), queries.timeliness_as_of(db))
+                   queries.load_sources(db), queries.citation_links(db), queries.timeliness_as_of(db),
+                   queries.load_group_texts(db))
 
 
 def pages_code_version() -> str:

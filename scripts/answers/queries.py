@@ -88,6 +88,19 @@ def load_question_index(db: sqlite_utils.Database) -> dict[str, dict]:
     }
 
 
+def load_group_texts(db: sqlite_utils.Database) -> dict[str, dict]:
+    """Key -> question text and asker of every question in a group (naming others, or named
+    by one): what a grouped question's page shows of each question answered with it."""
+    return {
+        row["key"]: {"question_text": row["question_text"], "asking_member_id": row["asking_member_id"]}
+        for row in db.query(
+            """select key, question_text, asking_member_id from questions
+               where grouped_keys is not null
+                  or key in (select g.value from questions q, json_each(q.grouped_keys) g
+                             where q.grouped_keys is not null)""")
+    }
+
+
 def load_sources(db: sqlite_utils.Database) -> dict[int, dict]:
     """Source id -> the source file's name and format. Only the name: the path is the
     builder's own (often absolute), and the name with the format is what identifies it."""
