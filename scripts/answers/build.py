@@ -22,15 +22,15 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import citations, sources
+from . import citations, related, sources
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
 from .store import FULL_TEXT_PREFIX, Store
 
 # The modules whose code shapes the database: a change to any of them forces a full rebuild.
-DATABASE_CODE = ("build.py", "checks.py", "citations.py", "clean.py", "model.py", "schema.py", "store.py",
-                 "members/*.py", "sources/*.py")
+DATABASE_CODE = ("build.py", "checks.py", "citations.py", "clean.py", "model.py", "related.py", "schema.py",
+                 "store.py", "members/*.py", "sources/*.py")
 
 
 @dataclass
@@ -60,6 +60,7 @@ class BuildReport:
     changed: int = 0  # questions whose row this build wrote with new values
     full_texts_applied: int = 0
     citations: dict[str, int] = field(default_factory=dict)  # references found, by status
+    related: related.RelatedReport = field(default_factory=related.RelatedReport)  # "asked before"
     links_outside: list[str] = field(default_factory=list)  # symlinks leading out of a folder
     links_dangling: list[str] = field(default_factory=list)  # symlinks leading nowhere
 
@@ -303,6 +304,13 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
         if store.member_directory is not None:
             store.member_directory.apply_offices(db)
         report.citations = citations.write_citations(db)
+        report.related = related.write_related(db, changed_keys(db, report.generation))
+
+
+def changed_keys(db: sqlite_utils.Database, generation: int) -> list[str]:
+    """The questions whose rows this build wrote with new values: on a rebuild, every one.
+    Only their "asked before" lists can differ, since a list names earlier questions only."""
+    return [key for (key,) in db.execute("select key from changes where generation = ?", [generation])]
 
 
 def skip_held_files(db: sqlite_utils.Database, readable, report: BuildReport) -> list:

@@ -83,6 +83,9 @@ def print_db_report(report: build.BuildReport, db_path: str) -> None:
     if report.citations:
         counts = ", ".join(f"{count} {status}" for status, count in report.citations.items())
         click.echo(f"References to other questions: {counts}")
+    if report.related.questions:
+        click.echo(f"Asked before: {report.related.questions} questions' lists made, "
+                   f"{report.related.listed} earlier questions listed")
     for path in report.links_outside:
         click.echo(f"  not followed: {path} is a link leading out of its folder", err=True)
     for path in report.links_dangling:

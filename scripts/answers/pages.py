@@ -187,6 +187,9 @@ def front_matter(row: dict, context: PageContext) -> dict:
     data.update(answer_diff.page_facts(row))
     data.update(citations.page_facts(row["key"], context.citations, context.questions))
     data.update(timeliness.page_facts(row, context.as_of))
+    asked_before = asked_before_facts(context.asked_before.get(row["key"], []), context)
+    if asked_before:
+        data["asked_before"] = asked_before
     return data
 
 
@@ -221,6 +224,24 @@ def group_order(member: dict) -> tuple:
     uin = member.get("uin") or ""
     return (member.get("date_tabled") or "\uffff", not uin.isdigit(), int(uin) if uin.isdigit() else 0,
             uin, member["key"])
+
+
+def asked_before_facts(listed: list[dict], context: PageContext) -> list[dict]:
+    """Earlier questions on the same subject, as the page lists them: url, title, date tabled
+    and asker's name. Part of the page, so a page is written again when one is retitled."""
+    facts = []
+    for earlier in listed:
+        question = context.questions.get(earlier["key"])
+        if question is None:
+            continue
+        fact = {"url": question["url"], "title": question["title"]}
+        if question["date_tabled"]:
+            fact["date_tabled"] = question["date_tabled"]
+        if earlier["asking_member_id"]:
+            fact["asker"] = queries.member_or_placeholder(
+                context.members, earlier["asking_member_id"])["display"]
+        facts.append(fact)
+    return facts
 
 
 def member_facts(members: dict[str, dict], member_id: str) -> dict:
@@ -266,12 +287,13 @@ class PageContext:
     citations: tuple = ({}, {})  # queries.citation_links: what each question cites, and is cited by
     as_of: str | None = None  # queries.timeliness_as_of: the day unanswered questions are counted to
     group_texts: dict[str, dict] = field(default_factory=dict)  # queries.load_group_texts
+    asked_before: dict = field(default_factory=dict)  # queries.load_asked_before
 
     @classmethod
     def load(cls, db: sqlite_utils.Database) -> PageContext:
         return cls(queries.load_members(db), queries.load_bodies(db), queries.load_question_index(db),
                    queries.load_sources(db), queries.citation_links(db), queries.timeliness_as_of(db),
-                   queries.load_group_texts(db))
+                   queries.load_group_texts(db), queries.load_asked_before(db))
 
 
 def pages_code_version() -> str:

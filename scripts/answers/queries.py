@@ -101,6 +101,19 @@ def load_group_texts(db: sqlite_utils.Database) -> dict[str, dict]:
     }
 
 
+def load_asked_before(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+    """Key -> the earlier questions on the same subject its page lists (the `related` table),
+    closest first: each one's key and asking member's id."""
+    listed: dict[str, list[dict]] = {}
+    if "related" not in db.table_names():
+        return listed
+    for row in db.query("""select r.key, r.related_key, q.asking_member_id from related r
+                           join questions q on q.key = r.related_key order by r.key, r.rank"""):
+        listed.setdefault(row["key"], []).append(
+            {"key": row["related_key"], "asking_member_id": row["asking_member_id"]})
+    return listed
+
+
 def load_sources(db: sqlite_utils.Database) -> dict[int, dict]:
     """Source id -> the source file's name and format. Only the name: the path is the
     builder's own (often absolute), and the name with the format is what identifies it."""

@@ -84,6 +84,13 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db["changes"].create({"key": str, "generation": int}, pk="key", if_not_exists=True)
     db["changes"].create_index(["generation"], if_not_exists=True)
     note_changes(db)
+    # "Asked before": each question's earlier questions on the same subject (related.py).
+    db["related"].create(
+        {"key": str, "related_key": str, "rank": int, "score": float}, pk=("key", "rank"),
+        foreign_keys=[("key", "questions", "key"), ("related_key", "questions", "key")],
+        if_not_exists=True,
+    )
+    db["related"].create_index(["related_key"], if_not_exists=True)
     db["full_texts"].create(
         {"api_id": int, "question_text": str, "answer_html": str, "source_id": int},
         pk="api_id", foreign_keys=[("source_id", "sources", "id")], if_not_exists=True,

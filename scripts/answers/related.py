@@ -1,0 +1,288 @@
+"""Asked before: for each question, up to five earlier questions on the same subject.
+
+Reads the `questions` table, its full-text index (`questions_fts`, FTS5 with the porter
+stemmer) and the members' constituencies; writes the `related` table: (key, related_key,
+rank, score), rank 1 the closest.
+
+What counts as "asked before":
+- earlier: tabled on an earlier day than the question;
+- by someone else, or in another session: a different asking member, or (the same member
+  asking again) tabled before the question's session began. Sessions are the ones the data
+  shows (`citations.Sessions`: a session starts where the UINs restart);
+- never the question itself, nor a question answered with it (its `grouped_keys`, either way).
+
+How "the same subject" is found: the question's heading and the distinctive words of its
+text become one FTS5 query, ranked by bm25 over the heading and question columns (a heading
+word counts several times a question word; the answer is not searched). Distinctive words
+are what is left after dropping the addressee ("To ask the Secretary of State for Defence,"),
+stop words, the parliamentary formulas ("what steps his Department is taking", "potential
+merits", "(a)", "(ii)"), numbers, constituency names, and any word found in more than one
+question in COMMON_SHARE; of those, the MAX_TERMS rarest are kept. Every word goes into the
+query quoted, as a string: text from a source never becomes FTS5 syntax (NEAR, AND, `*`,
+`^`, a column filter), so it can neither break nor steer the query.
+
+Since only earlier questions are listed, a question's list depends on questions tabled
+before it: the db stage computes the lists of the questions it changed, and all of them on a
+full rebuild. Two things an incremental build leaves as they were, until the next full
+rebuild: a question arriving late (tabled before questions already listed) joins no later
+question's list, and the bm25 weights of the lists already made are those of the archive
+they were made in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from .citations import Sessions
+
+LIMIT = 5  # earlier questions listed per question
+FIRST_FETCH = 40  # best matches looked at first; more only when too few of them may be listed
+MAX_TERMS = 12  # distinctive words of a question's text put into its query
+COMMON_SHARE = 0.02  # a word in more questions than this share says little about a subject
+NEVER_COMMON = 50  # ... but in a small archive, no word in fewer questions than this is
+# A question listed must match at least this share of how well the question matches its own
+# query: one shared word of a dozen is not the same subject.
+LEAST_SHARE = 0.3
+# bm25 weights of questions_fts's columns: heading, question_text, answer_text.
+WEIGHTS = (4.0, 1.0, 0.0)
+SEARCHED_COLUMNS = "{heading question_text}"
+HEADING_COLUMN = "{heading}"
+
+# "To ask the Secretary of State for Foreign, Commonwealth and Development Affairs, what ..."
+# -> "what ...": up to the comma after which the question itself starts.
+ADDRESSEE = re.compile(
+    r"^\W*t?to\s+ask\b.*?,\s*(?=(?:what|how|whether|if|when|which|why|who|where|pursuant|with|"
+    r"for|further|following|in|on|to|by|as|given|has|have|is|are|does|do|will)\b)",
+    re.IGNORECASE | re.DOTALL)
+WORD = re.compile(r"[^\W_]+")
+ROMAN = re.compile(r"^[ivxlc]+$")
+
+STOP_WORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each either few for
+from further had has have having he her here hers herself him himself his how i if in into is
+it its itself just me more most my myself no nor not now of off on once only or other our ours
+out over own same she should so some such than that the their theirs them themselves then
+there these they this those through to too under until up upon very was we were what when
+where whether which while who whom why will with would you your yours within without via per
+including include includes regarding among amongst since across whose
+ask asked asking secretary state minister ministers department departments departmental
+government governments hon right member members steps step taking take taken takes make made
+making assessment assessments potential merits merit impact impacts implications estimate
+estimates estimated plans plan planned planning intends intend intention proposals proposed
+policy policies statement answer answers question questions pursuant reference referring
+refer response respond responded provide provided providing information data number numbers
+many much proportion total level levels recent recently current currently ensure ensuring
+help support supporting discussions discussion held hold holds counterparts colleagues
+progress report reports reported publish published publication place placed introduce
+introducing consider considered considering review reviewed reviewing timetable available
+whereby therefore however following further given give gave last next year years month months
+week weeks day days period date dates time times since each financial calendar ago
+has have what made his her their its department's uk's s t
+constituency constituencies area areas local nationally national england wales scotland
+northern ireland united kingdom uk country
+guidance issued issue issuing effectiveness effective adequacy adequate encourage encouraging
+prioritise tackle tackling improve improving improvement reduce reducing increase increasing
+use used using ways way role potentially affected affect affecting
+january february march april may june july august september october november december
+one two three four five six seven eight nine ten first second third annual annually
+""".split())
+
+
+@dataclass
+class RelatedReport:
+    questions: int = 0  # questions whose lists were computed
+    listed: int = 0  # rows written to `related`
+    queries: int = 0  # full-text searches run (term counts included)
+
+
+# -- a question's query -----------------------------------------------------------------
+
+
+def quoted(word: str) -> str:
+    "One word as an FTS5 string: always a term to match, never an operator or a filter."
+    return '"' + word.replace('"', '""') + '"'
+
+
+def words(text: str | None) -> list[str]:
+    "The words of a text as the full-text index's tokenizer sees them, lower-cased, in order."
+    return WORD.findall((text or "").lower())
+
+
+def is_distinctive(word: str) -> bool:
+    "Whether a word can say what a question is about: no stop word, number or list marker."
+    return (word not in STOP_WORDS and len(word) > 1 and not word.isdigit()
+            and not ROMAN.match(word))
+
+
+def unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+class Finder:
+    "Earlier questions on the same subject, one question at a time, from one database."
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+        self.sessions = Sessions.from_database(db)
+        self.constituencies = Constituencies.from_database(db)
+        self.total = db.execute("select count(*) from questions").fetchone()[0]
+        self.document_counts: dict[tuple[str, str], int] = {}
+        self.queries = 0
+        # rowid -> key, and key -> (day tabled, asker): what the rules of the list look at.
+        self.key_of: dict[int, str] = {}
+        self.rowid_of: dict[str, int] = {}
+        self.by_key: dict[str, tuple[str, str | None]] = {}
+        for rowid, key, tabled, asker in db.execute(
+                "select rowid, key, date_tabled, asking_member_id from questions"):
+            self.key_of[rowid] = key
+            self.rowid_of[key] = rowid
+            self.by_key[key] = ((tabled or "")[:10], asker)
+        self.named_by: dict[str, set[str]] = {}  # key -> the questions whose group names it
+        for key, grouped in db.execute("select key, grouped_keys from questions where grouped_keys is not null"):
+            for other in json.loads(grouped):
+                self.named_by.setdefault(other, set()).add(key)
+
+    def question_words(self, question_text: str | None) -> list[str]:
+        "The words of a question's text that can say what it is about, in order, once each."
+        text = ADDRESSEE.sub("", question_text or "", count=1)
+        text = self.constituencies.strip(text)
+        return unique(word for word in words(text) if is_distinctive(word))
+
+    def document_count(self, word: str, columns: str) -> int:
+        "In how many questions' `columns` a word occurs (as the index stems it)."
+        if (word, columns) not in self.document_counts:
+            self.queries += 1
+            self.document_counts[word, columns] = self.db.execute(
+                "select count(*) from questions_fts where questions_fts match :query",
+                {"query": f"{columns} : {quoted(word)}"}).fetchone()[0]
+        return self.document_counts[word, columns]
+
+    def query(self, row: dict) -> str | None:
+        """A question's FTS5 query: its heading's words and its text's rarest words, matched in
+        headings and questions. A heading word is left out when too many headings have it (the
+        headings are the official record's subject index: "housing" names a subject there, but
+        is too common in question texts); a text word, when too many questions have it, or no
+        other question does. None when no word is left."""
+        common = max(NEVER_COMMON, int(self.total * COMMON_SHARE))
+        heading = [word for word in unique(words(row["heading"])) if is_distinctive(word)
+                   and 1 < self.document_count(word, HEADING_COLUMN) <= common]
+        counted = [(self.document_count(word, SEARCHED_COLUMNS), word)
+                   for word in self.question_words(row["question_text"]) if word not in heading]
+        rarest = [word for count, word in sorted(counted) if 1 < count <= common][:MAX_TERMS]
+        if not heading and not rarest:
+            return None
+        return f"{SEARCHED_COLUMNS} : ({' OR '.join(quoted(word) for word in heading + rarest)})"
+
+    def related_to(self, row: dict) -> list[dict]:
+        "The `related` rows of one question (a row of `questions`), closest first."
+        query = self.query(row) if row["date_tabled"] else None
+        if query is None:
+            return []
+        least = self.own_score(query, row["key"]) * LEAST_SHARE
+        wanted = self.wanted(row)
+        fetch = FIRST_FETCH
+        while True:
+            found = self.search(query, fetch)
+            chosen = [(score, key) for score, key in found if score >= least and wanted(key)]
+            if len(chosen) >= LIMIT or len(found) < fetch or found[-1][0] < least:
+                break
+            fetch *= 8  # the best matches were later questions, or the asker's own: look further
+        chosen = sorted(chosen, key=lambda pair: (-pair[0], pair[1]))[:LIMIT]
+        return [{"key": row["key"], "related_key": key, "rank": rank, "score": round(score, 4)}
+                for rank, (score, key) in enumerate(chosen, start=1)]
+
+    def own_score(self, query: str, key: str) -> float:
+        "How well a question matches its own query: the most another question can be expected to."
+        self.queries += 1
+        found = self.db.execute(
+            f"""select bm25(questions_fts, {", ".join(map(str, WEIGHTS))}) from questions_fts
+                where questions_fts match :query and rowid = :rowid""",
+            {"query": query, "rowid": self.rowid_of[key]}).fetchone()
+        return -found[0] if found else 0.0
+
+    def search(self, query: str, limit: int) -> list[tuple[float, str]]:
+        """The best `limit` matches of a query, as (score, key), best first. The full-text
+        index ranks on its own; the rules of what may be listed are applied to its answer
+        (joining `questions` inside the search costs four times as much)."""
+        self.queries += 1
+        return [(-score, self.key_of[rowid]) for rowid, score in self.db.execute(
+            f"""select rowid, bm25(questions_fts, {", ".join(map(str, WEIGHTS))}) as score
+                from questions_fts where questions_fts match :query
+                order by score, rowid limit {limit}""", {"query": query})]
+
+    def wanted(self, row: dict):
+        "Whether a question (by key) may be listed as asked before this one."
+        tabled = row["date_tabled"][:10]
+        session = self.sessions.of(row["house"], row["date_tabled"])
+        session_start = session[0] if session else ""
+        asker = row["asking_member_id"]
+        excluded = self.own_group(row)
+
+        def wanted(key: str) -> bool:
+            other_tabled, other_asker = self.by_key[key]
+            return ("" < other_tabled < tabled and key not in excluded
+                    and (other_asker != asker or other_tabled < session_start))
+        return wanted
+
+    def own_group(self, row: dict) -> set[str]:
+        "The question and those answered with it, whichever of them names the other."
+        group = {row["key"], *json.loads(row["grouped_keys"] or "[]")}
+        return group | self.named_by.get(row["key"], set())
+
+
+CONSTITUENCY = re.compile(r"\bconstituenc(?:y|ies)\b", re.IGNORECASE)
+
+
+class Constituencies:
+    """Strips a constituency's name followed by "constituency" ("in (a) Witham constituency"):
+    it says where, not what about, and would otherwise be among the rarest words of many
+    questions. Names are looked for only before the word, so a question without it costs
+    one search."""
+
+    def __init__(self, names: Iterable[str]):
+        self.names = sorted({" ".join(words(name)) for name in names if words(name)}, key=len, reverse=True)
+
+    @classmethod
+    def from_database(cls, db: sqlite_utils.Database) -> Constituencies:
+        return cls(name for (name,) in db.execute(
+            "select distinct constituency from members where constituency is not null"))
+
+    def strip(self, text: str) -> str:
+        pieces, done = [], 0
+        for match in CONSTITUENCY.finditer(text):
+            before = " ".join(words(text[max(done, match.start() - 80):match.start()]))
+            name = next((name for name in self.names if before == name or before.endswith(" " + name)), None)
+            pieces.append(text[done:match.start()] if name is None else
+                          " ".join(words(text[done:match.start()]))[:-len(name)])
+            done = match.end()
+        return "".join(pieces) + text[done:]
+
+
+# -- the table --------------------------------------------------------------------------
+
+
+def write_related(db: sqlite_utils.Database, keys: Iterable[str]) -> RelatedReport:
+    """Compute the lists of the questions `keys` and replace their rows of `related` (the table
+    `schema.create_schema` makes); other questions' rows are left as they are."""
+    finder = Finder(db)
+    report = RelatedReport()
+    chosen = json.dumps(sorted(set(keys)))
+    db.execute("delete from related where key in (select value from json_each(?))", [chosen])
+    rows = list(db.query(
+        """select key, house, date_tabled, heading, question_text, asking_member_id, grouped_keys
+           from questions where key in (select value from json_each(:keys)) order by key""",
+        {"keys": chosen}))
+    batch: list[dict] = []
+    for row in rows:
+        report.questions += 1
+        batch.extend(finder.related_to(row))
+    db["related"].insert_all(batch, batch_size=1000)  # sqlite-utils: quoted, parameterised
+    report.listed = len(batch)
+    report.queries = finder.queries
+    return report

@@ -1,0 +1,182 @@
+"""Asked before: each question's earlier questions on the same subject (related.py), the
+`related` table the db stage keeps up to date, the page's front matter and its section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lxml.html
+import pytest
+import sqlite_utils
+
+from answers import build, pages, related, schema, site
+from answers.render import SiteConfig, make_environment
+
+# Sessions are where the UINs restart: 2023-12-05 is in the 2023-24 session, the rest from
+# 2024-07-17 in the next one.
+FARES = "To ask the Secretary of State for Transport, what plans she has to extend the bus fare cap to rural routes."
+
+
+def question(key: str, tabled: str, uin: str, asker: str, heading: str | None, text: str,
+             grouped: list[str] | None = None, answer: str | None = None) -> dict:
+    return {"key": key, "house": "Commons", "uin": uin, "date_tabled": tabled, "heading": heading,
+            "question_text": text, "answer_text": answer, "asking_member_id": asker,
+            "grouped_keys": json.dumps(grouped) if grouped else None, "url": f"{key}/"}
+
+
+QUESTIONS = [
+    question("old-session-same-asker", "2023-12-05", "5000", "1", "Bus Services: Fares",
+             "To ask the Secretary of State for Transport, whether the bus fare cap will cover rural routes."),
+    question("session-start", "2024-07-17", "1", "9", "Prisons: Overcrowding",
+             "To ask the Secretary of State for Justice, how many prisons are overcrowded."),
+    question("earlier-other-asker", "2024-09-02", "2000", "2", "Bus Services: Fares",
+             "To ask the Secretary of State for Transport, what the cost is of the bus fare cap on rural routes."),
+    question("same-asker-same-session", "2024-10-01", "6000", "1", "Bus Services: Fares",
+             "To ask the Secretary of State for Transport, if she will keep the bus fare cap on rural routes."),
+    question("grouped-by-the-other", "2024-11-05", "12000", "4", "Bus Services: Fares",
+             "To ask the Secretary of State for Transport, how many rural bus routes the fare cap covers.",
+             grouped=["new"]),
+    question("grouped-by-new", "2024-11-06", "12100", "5", "Bus Services: Fares",
+             "To ask the Secretary of State for Transport, when the bus fare cap for rural routes ends."),
+    question("only-the-answer-matches", "2024-08-01", "1500", "6", "Hospitals: Parking",
+             "To ask the Secretary of State for Health and Social Care, what hospital parking costs.",
+             answer="The bus fare cap on rural routes is a matter for the Department for Transport."),
+    question("unrelated", "2024-08-02", "1600", "7", "Hospitals: Car Parking",
+             "To ask the Secretary of State for Health and Social Care, how much hospital car parking costs."),
+    question("new", "2024-11-10", "13000", "1", "Bus Services: Fares", FARES, grouped=["grouped-by-new"]),
+    question("later", "2024-12-01", "16000", "3", "Bus Services: Fares",
+             "To ask the Secretary of State for Transport, whether the bus fare cap will rise on rural routes."),
+]
+
+
+def archive_db(folder: Path, rows: list[dict]) -> sqlite_utils.Database:
+    folder.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(folder / "answers.db")
+    schema.create_schema(db)
+    db["questions"].insert_all(rows)
+    return db
+
+
+def listed(db: sqlite_utils.Database, key: str) -> list[str]:
+    return [row[0] for row in db.execute(
+        "select related_key from related where key = ? order by rank", [key])]
+
+
+def test_earlier_questions_by_others_or_in_earlier_sessions_are_listed(tmp_path):
+    db = archive_db(tmp_path, QUESTIONS)
+    report = related.write_related(db, [row["key"] for row in QUESTIONS])
+    assert report.questions == len(QUESTIONS)
+    # Not itself, not a question answered with it (named either way), not a later one, not the
+    # asker's own in the same session, not one whose answer alone mentions the words.
+    assert sorted(listed(db, "new")) == ["earlier-other-asker", "old-session-same-asker"]
+    fares = {row["key"] for row in QUESTIONS if row["heading"] == "Bus Services: Fares"} - {"later"}
+    assert len(listed(db, "later")) == related.LIMIT and set(listed(db, "later")) < fares
+    assert listed(db, "old-session-same-asker") == []  # nothing earlier
+    assert "unrelated" not in listed(db, "new")
+    scores = [row[0] for row in db.execute("select score from related where key = 'later' order by rank")]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_a_question_with_no_words_of_its_own_lists_nothing(tmp_path):
+    db = archive_db(tmp_path, QUESTIONS + [
+        question("empty", "2024-12-02", "16100", "8", None, "To ask the Secretary of State for Transport, what steps."),
+        question("undated", None, "16200", "8", "Bus Services: Fares", FARES)])
+    related.write_related(db, ["empty", "undated"])
+    assert listed(db, "empty") == [] and listed(db, "undated") == []
+
+
+HOSTILE_HEADINGS = [
+    'Bus Services: "Fares', 'Bus Services: Fares"', "Bus Services NEAR(Fares, 2)",
+    "Bus AND Services NOT Fares", "Bus* Services: Fares*", "heading: Bus Services: Fares",
+    "{answer_text}: Bus Services Fares", "^Bus -Services +Fares", "Bus) OR (Services: Fares",
+    "answer_text : Bus Services : Fares", "Bus\x00Services: Fares", "Bus Services: Fares '",
+]
+
+
+@pytest.mark.parametrize("heading", HOSTILE_HEADINGS)
+def test_fts_syntax_in_a_heading_neither_breaks_nor_steers_the_query(tmp_path, heading):
+    hostile_rows = [dict(row, heading=heading) if row["key"] == "new" else row for row in QUESTIONS]
+    expected_db = archive_db(tmp_path / "plain", QUESTIONS)
+    related.write_related(expected_db, ["new"])
+    db = archive_db(tmp_path / "hostile", hostile_rows)
+    related.write_related(db, ["new"])
+    assert listed(db, "new") == listed(expected_db, "new")
+    assert sorted(listed(db, "new")) == ["earlier-other-asker", "old-session-same-asker"]
+
+
+def test_every_word_is_quoted_as_a_string():
+    assert related.quoted('fare"s') == '"fare""s"'
+    assert related.words('NEAR(bus* "fares") {heading}: -x') == ["near", "bus", "fares", "heading", "x"]
+
+
+def test_the_addressee_and_formulas_are_not_the_subject():
+    places = related.Constituencies(["Witham", "Gateshead Central and Whickham"])
+    finder_words = related.Finder.question_words.__get__(type("F", (), {"constituencies": places})())
+    assert finder_words("To ask the Secretary of State for Foreign, Commonwealth and Development Affairs, "
+                        "what steps her Department is taking to support (a) farmers and (b) fishers in "
+                        "(i) 2024 and (ii) 2025.") == ["farmers", "fishers"]
+    assert finder_words("To ask the Chancellor of the Exchequer, how many farms there are in (a) Gateshead "
+                        "Central and Whickham constituency, (b) Witham constituency and (c) Essex.") == [
+        "farms", "essex"]
+
+
+# -- the db stage: incremental ------------------------------------------------------------
+
+
+def api_file(path: Path, *values: dict) -> Path:
+    path.write_text(json.dumps([{"value": dict(value, house="Commons")} for value in values]),
+                    encoding="utf-8")
+    return path
+
+
+def api_question(number: int, tabled: str, asker: int, heading: str, text: str) -> dict:
+    return {"id": number, "uin": str(number), "dateTabled": f"{tabled}T00:00:00", "askingMemberId": asker,
+            "heading": heading, "questionText": text}
+
+
+def test_a_new_question_computes_only_its_own_list(tmp_path):
+    to_transport = "To ask the Secretary of State for Transport, "
+    first = api_file(tmp_path / "a.json",
+                     api_question(2000, "2024-09-02", 2, "Bus Services: Fares",
+                                  to_transport + "what the bus fare cap costs on rural routes."),
+                     api_question(2100, "2024-09-03", 3, "Hospitals: Parking",
+                                  "To ask the Secretary of State for Health, what hospital parking charges are."),
+                     api_question(2200, "2024-09-04", 4, "Bus Services: Fares",
+                                  to_transport + "whether the bus fare cap covers rural routes."))
+    db_path, pages_dir = tmp_path / "answers.db", tmp_path / "pages"
+    report = build.build_database([first], db_path)
+    assert report.related.questions == 3
+    with sqlite_utils.Database(db_path) as db:
+        before = list(db.execute("select * from related order by key, rank"))
+    assert [row[:3] for row in before] == [("commons-2024-09-04-2200", "commons-2024-09-02-2000", 1)]
+
+    second = api_file(tmp_path / "b.json", api_question(
+        3000, "2024-11-10", 1, "Bus Services: Fares", FARES))
+    report = build.build_database([first, second], db_path)
+    assert report.changed == 1
+    assert report.related.questions == 1  # one list made: the new question's
+    assert report.related.queries <= 1 + 2 * 12  # its search, and counting its words
+    with sqlite_utils.Database(db_path) as db:
+        assert list(db.execute("select * from related where key != 'commons-2024-11-10-3000' "
+                               "order by key, rank")) == before
+        assert sorted(listed(db, "commons-2024-11-10-3000")) == [
+            "commons-2024-09-02-2000", "commons-2024-09-04-2200"]
+
+    pages.write_pages(db_path, pages_dir)
+    meta, _ = pages.read_page(pages_dir / "commons/2024-11-10/3000/index.md")
+    assert {earlier["url"] for earlier in meta["asked_before"]} == {
+        "commons/2024-09-02/2000/", "commons/2024-09-04/2200/"}
+    assert {(e["title"], e["date_tabled"], e["asker"]) for e in meta["asked_before"]} == {
+        ("Bus Services: Fares", "2024-09-02", "Member 2"), ("Bus Services: Fares", "2024-09-04", "Member 4")}
+    assert "asked_before" not in pages.read_page(pages_dir / "commons/2024-09-03/2100/index.md")[0]
+
+    config = SiteConfig()
+    _, html, _ = site.render_question(pages_dir / "commons/2024-11-10/3000/index.md",
+                                      {"previous": None, "next": None}, make_environment(config), config)
+    section = lxml.html.fromstring(html).xpath("//section[@class='asked-before']")[0]
+    assert section.xpath("h2/text()") == ["Asked before"]
+    links = [(a.text_content(), a.get("href")) for a in section.xpath(".//li/a")]
+    assert sorted(links) == [("Bus Services: Fares", "../../2024-09-02/2000/"),
+                             ("Bus Services: Fares", "../../2024-09-04/2200/")]
+    assert "Member 2, tabled 2 September 2024" in section.text_content()
