@@ -111,7 +111,8 @@ def test_every_word_is_quoted_as_a_string():
 
 
 def test_the_addressee_and_formulas_are_not_the_subject():
-    places = related.Constituencies(["Witham", "Gateshead Central and Whickham"])
+    places = related.Constituencies({"1": "Witham", "2": "Gateshead Central and Whickham",
+                                     "3": "Newcastle-under-Lyme"})
     finder_words = related.Finder.question_words.__get__(type("F", (), {"constituencies": places})())
     assert finder_words("To ask the Secretary of State for Foreign, Commonwealth and Development Affairs, "
                         "what steps her Department is taking to support (a) farmers and (b) fishers in "
@@ -119,6 +120,9 @@ def test_the_addressee_and_formulas_are_not_the_subject():
     assert finder_words("To ask the Chancellor of the Exchequer, how many farms there are in (a) Gateshead "
                         "Central and Whickham constituency, (b) Witham constituency and (c) Essex.") == [
         "farms", "essex"]
+    assert finder_words("To ask the Secretary of State for Health and Social Care, how long people wait for a "
+                        "diagnosis of arthritis in (a) Newcastle-under-Lyme and (b) Staffordshire.", "3") == [
+        "long", "people", "wait", "diagnosis", "arthritis", "staffordshire"]
 
 
 # -- the db stage: incremental ------------------------------------------------------------
@@ -180,3 +184,49 @@ def test_a_new_question_computes_only_its_own_list(tmp_path):
     assert sorted(links) == [("Bus Services: Fares", "../../2024-09-02/2000/"),
                              ("Bus Services: Fares", "../../2024-09-04/2200/")]
     assert "Member 2, tabled 2 September 2024" in section.text_content()
+
+
+# -- over the corpus: lists judged by hand (README, "Asked before") ------------------------
+
+
+@pytest.fixture(scope="session")
+def corpus_db(tmp_path_factory, corpus) -> Path:
+    "The official API's questions with their full texts: every month in the corpus."
+    path = tmp_path_factory.mktemp("related") / "answers.db"
+    build.build_database([corpus / "uk-parliament-wq-api-json",
+                          corpus / "uk-parliament-wq-longform-sqlite"], path)
+    return path
+
+
+JUDGED = {
+    # Immigration: an impact assessment of the White Paper "Restoring control over the
+    # immigration system". All five ask about that White Paper.
+    "commons-2026-02-02-110122": ["commons-2025-08-29-72075", "commons-2025-07-01-64212",
+                                  "commons-2025-10-10-79903", "commons-2025-10-10-80510",
+                                  "commons-2025-10-10-78753"],
+    # Housing: HIV Infection: priority need for housing for people living with HIV. The first
+    # asks the same thing (and has no heading yet); the other four are on HIV, not housing.
+    "commons-2025-01-10-23204": ["commons-2024-12-11-19575", "commons-2024-07-29-2055",
+                                 "commons-2024-12-04-17929", "commons-2024-12-02-17255",
+                                 "commons-2024-07-17-900037"],
+}
+
+
+@pytest.mark.parametrize("key", sorted(JUDGED))
+def test_a_judged_page_lists_what_was_judged(corpus_db, key):
+    with sqlite_utils.Database(corpus_db) as db:
+        assert listed(db, key) == JUDGED[key]
+
+
+def test_every_question_of_the_corpus_has_its_list_made_and_every_listed_question_is_earlier(corpus_db):
+    with sqlite_utils.Database(corpus_db) as db:
+        later_or_same = db.execute(
+            """select count(*) from related r join questions q on q.key = r.key
+               join questions e on e.key = r.related_key
+               where e.date_tabled >= q.date_tabled or e.key = q.key""").fetchone()[0]
+        per_question = db.execute("select max(n) from (select count(*) as n from related group by key)").fetchone()[0]
+        with_list = db.execute("select count(distinct key) from related").fetchone()[0]
+        total = db.execute("select count(*) from questions").fetchone()[0]
+    assert later_or_same == 0
+    assert per_question == related.LIMIT
+    assert with_list > total * 0.8  # most questions have something asked before them

@@ -148,11 +148,10 @@ class Finder:
             for other in json.loads(grouped):
                 self.named_by.setdefault(other, set()).add(key)
 
-    def question_words(self, question_text: str | None) -> list[str]:
+    def question_words(self, question_text: str | None, asker: str | None = None) -> list[str]:
         "The words of a question's text that can say what it is about, in order, once each."
         text = ADDRESSEE.sub("", question_text or "", count=1)
-        text = self.constituencies.strip(text)
-        return unique(word for word in words(text) if is_distinctive(word))
+        return unique(word for word in self.constituencies.strip(words(text), asker) if is_distinctive(word))
 
     def document_count(self, word: str, columns: str) -> int:
         "In how many questions' `columns` a word occurs (as the index stems it)."
@@ -173,7 +172,8 @@ class Finder:
         heading = [word for word in unique(words(row["heading"])) if is_distinctive(word)
                    and 1 < self.document_count(word, HEADING_COLUMN) <= common]
         counted = [(self.document_count(word, SEARCHED_COLUMNS), word)
-                   for word in self.question_words(row["question_text"]) if word not in heading]
+                   for word in self.question_words(row["question_text"], row["asking_member_id"])
+                   if word not in heading]
         rarest = [word for count, word in sorted(counted) if 1 < count <= common][:MAX_TERMS]
         if not heading and not rarest:
             return None
@@ -236,32 +236,36 @@ class Finder:
         return group | self.named_by.get(row["key"], set())
 
 
-CONSTITUENCY = re.compile(r"\bconstituenc(?:y|ies)\b", re.IGNORECASE)
-
-
 class Constituencies:
-    """Strips a constituency's name followed by "constituency" ("in (a) Witham constituency"):
-    it says where, not what about, and would otherwise be among the rarest words of many
-    questions. Names are looked for only before the word, so a question without it costs
-    one search."""
+    """Constituency names say where, not what about, and would otherwise be among the rarest
+    words of many questions: a name followed by "constituency" ("in (a) Witham constituency")
+    is left out of a question's words, and so is the asking member's own constituency
+    wherever it is named."""
 
-    def __init__(self, names: Iterable[str]):
-        self.names = sorted({" ".join(words(name)) for name in names if words(name)}, key=len, reverse=True)
+    def __init__(self, by_member: dict[str, str]):
+        self.of_member = {member: tuple(words(name)) for member, name in by_member.items() if words(name)}
+        self.names = set(self.of_member.values())
+        self.longest = max(map(len, self.names), default=0)
 
     @classmethod
     def from_database(cls, db: sqlite_utils.Database) -> Constituencies:
-        return cls(name for (name,) in db.execute(
-            "select distinct constituency from members where constituency is not null"))
+        return cls(dict(db.execute("select id, constituency from members where constituency is not null")))
 
-    def strip(self, text: str) -> str:
-        pieces, done = [], 0
-        for match in CONSTITUENCY.finditer(text):
-            before = " ".join(words(text[max(done, match.start() - 80):match.start()]))
-            name = next((name for name in self.names if before == name or before.endswith(" " + name)), None)
-            pieces.append(text[done:match.start()] if name is None else
-                          " ".join(words(text[done:match.start()]))[:-len(name)])
-            done = match.end()
-        return "".join(pieces) + text[done:]
+    def strip(self, tokens: list[str], asker: str | None) -> list[str]:
+        "The words of a text without the constituencies it names as places."
+        own = self.of_member.get(asker or "")
+        kept: list[str] = []
+        for token in tokens:
+            if token in ("constituency", "constituencies"):
+                for size in range(min(self.longest, len(kept)), 0, -1):
+                    if tuple(kept[-size:]) in self.names:
+                        del kept[-size:]
+                        break
+                continue
+            kept.append(token)
+            if own and tuple(kept[-len(own):]) == own:
+                del kept[-len(own):]
+        return kept
 
 
 # -- the table --------------------------------------------------------------------------
