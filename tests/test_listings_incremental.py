@@ -233,3 +233,19 @@ def test_a_full_build_that_changes_nothing_leaves_the_record_alone(archive, tmp_
 
     assert output.written == [] and report.removed == []
     assert (record.read_bytes(), record.stat().st_mtime_ns) == before
+
+
+def test_many_listings_to_load_are_read_at_once_with_the_same_result(archive, tmp_path, monkeypatch):
+    "Past a number of listings one read of every question replaces a query per listing."
+    monkeypatch.setattr(listings, "ONE_READ_OWNERS", 0)
+    moved = next(archive.query("select key from questions where answering_body = ? order by key",
+                               [HOME_OFFICE]))["key"]
+    archive.execute("update questions set answering_body = ?, heading = 'Visas' where key = ?",
+                    [EDUCATION, moved])
+    archive.conn.commit()
+    keys = add(archive, question(507, "2024-07-11"), question(508, "2024-06-30", HOME_OFFICE))
+
+    _, output = write(archive, tmp_path / "site", keys | {moved})
+
+    assert {EDUCATION_URL, HOME_OFFICE_URL, "headings/visas/", "days/2024/06/30/"} <= pages_of(output.written)
+    assert_same_as_a_full_build(archive, tmp_path)

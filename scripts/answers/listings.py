@@ -28,6 +28,8 @@ PAGE_SIZE = 50
 HOME_LATEST = 20
 MEMBER_PREVIEW = 10
 SNIPPET = 220  # characters of the answer shown under each item
+# Beyond this many listings to load, one read of every question is cheaper than a query each.
+ONE_READ_OWNERS = 40
 
 
 @dataclass
@@ -482,8 +484,7 @@ def write_changed(writer: ListingWriter, changed: set[str], figures: list[dict])
     owners = {owner for _, owned in [*before.values(), *after.values()] for owner in owned}
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
         owners |= {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies}
-    groups = {owner: owner_items(db, reference, owner) for owner in sorted(owners)}
-    write_owners(writer, reference, groups, figures)
+    write_owners(writer, reference, items_of(db, reference, owners), figures)
     days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]
     slugs = [owner.split(":", 1)[1] for owner in owners if owner.startswith("heading:")]
     letters = letters_to_show(record, reference, slugs)
@@ -498,6 +499,16 @@ def write_changed(writer: ListingWriter, changed: set[str], figures: list[dict])
     record.set_meta({"content": None})  # no digest of the whole record is kept up to date here
     question_urls = sorted({url for url, _ in [*before.values(), *after.values()]})
     return ListingsReport(record.sitemap_urls(), removed, urls_changed, question_urls)
+
+
+def items_of(db, reference: Reference, owners: set[str]) -> dict[str, list[dict]]:
+    """The items of these listings, newest first: a query limited to each, or, for more
+    listings than one read of every question costs, that read (a day's or a heading's query
+    reads the whole table)."""
+    if len(owners) > ONE_READ_OWNERS:
+        groups = group_by_owner(load_items(db, reference), reference)
+        return {owner: groups.get(owner, []) for owner in owners}
+    return {owner: owner_items(db, reference, owner) for owner in sorted(owners)}
 
 
 def letters_to_show(record: ListingRecord, reference: Reference, slugs: list[str]) -> set[str] | None:
