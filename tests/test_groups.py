@@ -14,6 +14,7 @@ import sqlite_utils
 from answers import pages, site
 from answers.model import MemberRef, Question
 from answers.render import SiteConfig
+from conftest import served
 from hostile import PAYLOADS, build_site_from_questions
 
 KEYS = [f"commons-2024-05-01-{uin}" for uin in (10, 11, 9)]
@@ -107,3 +108,30 @@ def test_a_real_group_lists_each_question_the_answer_replied_to(built_site):
     for item in items:
         assert item.xpath("p[@class='group-member-text']")[0].text_content().startswith("To ask")
         assert "asked by" in text_of(item.xpath("p[@class='group-member-meta']")[0])
+
+
+# -- in a browser --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_url(group_site):
+    yield from served(group_site / "site")
+
+
+@pytest.mark.browser
+def test_a_member_s_anchor_leads_to_it_and_axe_finds_nothing_serious(browser, base_url):
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = browser.new_page(viewport={"width": 375, "height": 700})
+    page.goto(base_url + "commons/2024-05-01/10/#q-commons-2024-05-01-11")
+    severn = page.locator("#q-commons-2024-05-01-11")
+    assert severn.is_visible() and severn.evaluate("e => e.getBoundingClientRect().top") < 700
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    group = page.get_by_role("region", name="Answered together")
+    assert group.get_by_role("listitem").count() == 3
+    assert group.get_by_role("link", name="UIN 9").get_attribute("href") == "../9/"
+    results = Axe().run(page)
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+               for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
+    page.close()
