@@ -109,7 +109,7 @@ def page_links(url: str, number: int, count: int, total: int) -> dict:
         "newer": None if is_newest else urls.page_url(url, number + 1),
     }
     if is_newest:
-        links.update(count=count, total=total)
+        links.update(count=count, total=total, size=PAGE_SIZE)
     return links
 
 
