@@ -74,7 +74,8 @@ def test_answer_with_a_table_fits_a_phone(browser, base_url):
     context.close()
 
 
-@pytest.mark.parametrize("path", ["", "bodies/department-for-education/", SEED_URL, TABLE_URL,
+@pytest.mark.parametrize("path", ["", "bodies/department-for-education/", "bodies/department-for-education/page/1/",
+                                  SEED_URL, TABLE_URL,
                                   NO_BODY_URL, "members/4399-victoria-atkins/", "api/", "downloads/",
                                   "search/?q=school"])
 def test_no_serious_accessibility_violations(page, base_url, path):
