@@ -26,9 +26,8 @@ from answers.render import SiteConfig
 from answers.store import Store
 
 
-def build_site_from_questions(folder: Path, questions: list[Question]) -> Path:
-    "Store these records, write their pages and the site; returns the site's folder."
-    db_path = folder / "answers.db"
+def store_questions(db_path: Path, questions: list[Question]) -> None:
+    "Store these records in the database at `db_path` (adding to what it holds)."
     db = sqlite_utils.Database(db_path)
     store = Store(db)
     for question in questions:
@@ -36,6 +35,12 @@ def build_site_from_questions(folder: Path, questions: list[Question]) -> Path:
     store.flush()
     db.conn.commit()  # the store leaves its last write (the answering bodies) uncommitted
     db.close()
+
+
+def build_site_from_questions(folder: Path, questions: list[Question]) -> Path:
+    "Store these records, write their pages and the site; returns the site's folder."
+    db_path = folder / "answers.db"
+    store_questions(db_path, questions)
     pages.write_pages(db_path, folder / "pages")
     site.build_site(db_path, folder / "pages", folder / "site", SiteConfig(), workers=1)
     return folder / "site"

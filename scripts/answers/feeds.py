@@ -1,4 +1,10 @@
-"""Atom feeds from the database: all answers, each answering body's, each member's.
+"""Atom feeds from the database: the latest answers (the whole archive's, each answering body's,
+each member's) and the latest corrected answers (the whole archive's, each body's).
+
+Reads the database; writes each feed's `feed.xml` into the site's output folder, and beside
+them `.feeds.json`: which questions each feed showed. A build told which questions changed
+renders only the feeds that showed one of them or whose scope holds one now, and removes the
+feeds of bodies and members the archive no longer has, without reading every question.
 
 Entry ids are the questions' canonical URLs and `updated` comes from the answer dates, never
 from the clock, so an unchanged archive gives byte-identical feeds.
@@ -6,19 +12,59 @@ from the clock, so an unchanged archive gives byte-identical feeds.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import sqlite_utils
 
-from . import queries, urls
+from . import clean, queries, render, urls
+from .atomic import replace_if_changed
 from .clean import cut_at_word, sanitize_html
-from .output import Output
-from .render import SiteConfig, real_date
+from .output import Output, stage_code_digest
+from .render import SITE_TEMPLATES, SiteConfig, real_date
 
 FEED_SIZE = 50
 # Characters of an answer's HTML (and of a question's text) that a feed entry carries: a
 # reader of the feed sees the start, and the entry links to the page for the rest.
 ENTRY_TEXT_LIMIT = 4000
+# Feeds rendered from one read of the database: bounds the answer text held at once.
+BATCH = 50
+STATE_NAME = ".feeds.json"  # hidden: no stage or tool takes it for a page
+
+
+@dataclass(frozen=True)
+class Feed:
+    "One feed: its file, the page it belongs to, its title, and which answers it draws from."
+    path: str
+    page_url: str
+    title: str
+    scope: str  # a key of queries.FEED_SCOPES
+    value: str | None = None  # the body's name or the member's id
+    corrected_only: bool = False
+
+
+def archive_feeds(db: sqlite_utils.Database, config: SiteConfig) -> list[Feed]:
+    """Every feed the archive has now. Every body page and member page links its feeds, so
+    a body or member with nothing answered (or corrected) yet has an empty one."""
+    feeds = [Feed(urls.feed_url(), urls.HOME, f"{config.title}: latest answers", "archive"),
+             Feed(urls.corrections_feed_url(), urls.HOME, urls.corrections_feed_title(config.title),
+                  "archive", corrected_only=True)]
+    for body in queries.load_bodies(db).values():
+        feeds.append(Feed(urls.feed_url(body["url"]), body["url"], f"Answers from {body['name']}",
+                          "body", body["name"]))
+        feeds.append(Feed(urls.corrections_feed_url(body["url"]), body["url"],
+                          urls.corrections_feed_title(body["name"]), "body", body["name"], True))
+    members = queries.load_members(db)
+    for member_id in queries.named_member_ids(db):
+        member = queries.member_or_placeholder(members, member_id)
+        feeds.append(Feed(urls.feed_url(member["url"]), member["url"],
+                          f"Answers to and by {member['display']}", "member", member_id))
+    return feeds
+
+
+# -- entries -----------------------------------------------------------------------------
 
 
 def atom_time(day: str) -> str:
@@ -35,45 +81,150 @@ def entry_texts(row: dict) -> dict:
             "is_cut": summary_cut or content_cut}
 
 
-def load_entries(db: sqlite_utils.Database) -> list[dict]:
-    """Every answered question as a feed entry, newest first. An answer whose date is not a
-    real date has no place in time order, and Atom requires real dates: it is left out."""
-    rows = queries.feed_rows(db, ENTRY_TEXT_LIMIT + 1)
-    return [dict(row, title=urls.question_title(row),
-                 updated=atom_time(real_date(row["updated"]) or row["date_answered"]),
-                 published=atom_time(row["date_answered"]), **entry_texts(row))
-            for row in rows if real_date(row["date_answered"])]
+def feed_window(db: sqlite_utils.Database, feed: Feed) -> list[str]:
+    """The keys of the feed's newest FEED_SIZE entries. An answer whose date is not a real
+    date has no place in time order, and Atom requires real dates: it is left out."""
+    keys = []
+    for row in queries.feed_order(db, feed.scope, feed.value, feed.corrected_only):
+        if real_date(row["date_answered"]):
+            keys.append(row["key"])
+            if len(keys) == FEED_SIZE:
+                break
+    return keys
 
 
-def write_feed(output: Output, env, config: SiteConfig, url: str, title: str,
-               entries: list[dict]) -> None:
-    "The feed of the page at `url`: its newest FEED_SIZE entries."
-    entries = entries[:FEED_SIZE]
-    path = urls.feed_url(url)
-    output.write(path, env.get_template("feed.xml").render(
-        page_url=urls.HOME, title=title, feed_id=config.absolute(path), self_url=config.absolute(path),
-        alternate=config.absolute(url), entries=entries,
-        updated=entries[0]["updated"] if entries else "2000-01-01T00:00:00Z"))
+def load_entries(db: sqlite_utils.Database, keys: list[str]) -> dict[str, dict]:
+    "Key -> the question as a feed entry shows it."
+    return {row["key"]: dict(row, title=urls.question_title(row),
+                             updated=atom_time(real_date(row["updated"]) or row["date_answered"]),
+                             published=atom_time(row["date_answered"]),
+                             corrected=real_date(row["date_answer_corrected"]), **entry_texts(row))
+            for row in queries.feed_rows(db, keys, ENTRY_TEXT_LIMIT + 1)}
 
 
-def write_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConfig) -> None:
-    entries = load_entries(db)
-    write_feed(output, env, config, urls.HOME, f"{config.title}: latest answers", entries)
-    by_body: dict[str, list] = defaultdict(list)
-    by_member: dict[str, list] = defaultdict(list)
-    for entry in entries:
-        if entry["body_slug"]:
-            by_body[entry["body_slug"]].append(entry)
-        for member_id in {entry["asking_member_id"], entry["answering_member_id"]} - {None}:
-            by_member[member_id].append(entry)
-    # Every body page links a feed, so bodies with nothing answered yet get an empty one.
-    for body in queries.load_bodies(db).values():
-        write_feed(output, env, config, body["url"], f"Answers from {body['name']}",
-                   by_body.get(body["slug"], []))
-    members = queries.load_members(db)
-    # Every member page links a feed, so members with nothing answered yet get an empty one.
-    for member_id in queries.named_member_ids(db):
-        member = queries.member_or_placeholder(members, member_id)
-        write_feed(output, env, config, member["url"], f"Answers to and by {member['display']}",
-                   by_member.get(member_id, []))
+def write_feed(output: Output, env, config: SiteConfig, feed: Feed, entries: list[dict]) -> None:
+    output.write(feed.path, env.get_template("feed.xml").render(
+        page_url=urls.HOME, title=feed.title, feed_id=config.absolute(feed.path),
+        self_url=config.absolute(feed.path), alternate=config.absolute(feed.page_url),
+        entries=entries, corrections=feed.corrected_only,
+        updated=max((e["updated"] for e in entries), default="2000-01-01T00:00:00Z")))
 
+
+def render_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConfig,
+                 due: list[Feed]) -> dict[str, list[str]]:
+    "Write these feeds, a batch at a time; returns the keys each one shows."
+    windows = {}
+    for start in range(0, len(due), BATCH):
+        batch = {feed: feed_window(db, feed) for feed in due[start:start + BATCH]}
+        entries = load_entries(db, sorted({key for keys in batch.values() for key in keys}))
+        for feed, keys in batch.items():
+            write_feed(output, env, config, feed, [entries[key] for key in keys])
+            windows[feed.path] = keys
+    return windows
+
+
+# -- which feeds a change concerns -------------------------------------------------------
+
+
+def feeds_showing(db: sqlite_utils.Database, feeds: list[Feed], shown: dict[str, list[str]],
+                  changed: set[str]) -> list[Feed]:
+    """The feeds that a change to the `changed` questions can alter: those that showed one
+    (it may have changed, moved out or gone), those whose scope holds one now (it may have
+    moved in), and those that the last build did not write."""
+    by_scope = defaultdict(list)
+    for feed in feeds:
+        by_scope[feed.scope, feed.value].append(feed)
+    due = {path for path, keys in shown.items() if not changed.isdisjoint(keys)}
+    for row in queries.feed_scopes_of(db, sorted(changed)):
+        if not row["is_answered"]:
+            continue
+        scopes = [("archive", None), ("body", row["answering_body"]),
+                  ("member", row["asking_member_id"]), ("member", row["answering_member_id"])]
+        due.update(feed.path for scope in scopes for feed in by_scope.get(scope, ())
+                   if row["is_corrected"] or not feed.corrected_only)
+    return [feed for feed in feeds if feed.path in due or feed.path not in shown]
+
+
+# -- what the last build showed ----------------------------------------------------------
+
+
+def feeds_version(config: SiteConfig) -> str:
+    "What besides the questions decides a feed's bytes: code, template and config."
+    modules = [Path(module) for module in (__file__, urls.__file__, clean.__file__, render.__file__)]
+    return stage_code_digest(modules + [SITE_TEMPLATES / "feed.xml"], ("Jinja2", "MarkupSafe", "nh3"),
+                             json.dumps(asdict(config), sort_keys=True))
+
+
+def load_shown(output: Output, version: str) -> dict[str, list[str]] | None:
+    """Feed path -> the keys it showed, as the last build that wrote feeds with this same
+    code recorded it; None when there is no such record."""
+    try:
+        data = json.loads((output.root / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable or not JSON: as if there were none
+        return None
+    if not isinstance(data, dict) or data.get("version") != version:
+        return None
+    shown = data.get("feeds")
+    valid = isinstance(shown, dict) and all(
+        isinstance(keys, list) and all(isinstance(key, str) for key in keys) for keys in shown.values())
+    return shown if valid else None
+
+
+def save_shown(output: Output, version: str, shown: dict[str, list[str]]) -> None:
+    data = json.dumps({"version": version, "feeds": shown}, sort_keys=True, separators=(",", ":"))
+    replace_if_changed(output.root / STATE_NAME, data.encode("utf-8"))
+
+
+def withdraw_shown(output: Output) -> None:
+    """Until this build records what its feeds show, there is no record: a build stopped
+    half way leaves none that vouches for feeds it changed, and the next renders them all."""
+    (output.root / STATE_NAME).unlink(missing_ok=True)
+
+
+def keep(output: Output, feed: Feed) -> bool:
+    "Claim an up-to-date feed that this build does not render, if its file is there."
+    path = output.path_for(feed.path)
+    if not path.is_file():
+        return False
+    output.claim(str(path), feed.path)
+    output.unchanged += 1
+    return True
+
+
+def remove_feeds(output: Output, paths: set[str]) -> list[str]:
+    "Delete the files of feeds the archive no longer has, then the folders left empty."
+    removed = []
+    for relative in sorted(paths):
+        path = output.path_for(relative)
+        if path.is_file():
+            output.changing()
+            path.unlink()
+            removed.append(relative)
+    output.prune_empty_folders(removed)
+    return removed
+
+
+def write_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConfig,
+                changed: set[str] | None = None) -> list[str]:
+    """Write the archive's feeds: all of them when `changed` is None (or the last build's
+    record is missing or from other code), else only those a change to the `changed` keys
+    can alter. Removes the feeds of bodies and members that are gone; returns their paths."""
+    version = feeds_version(config)
+    shown = load_shown(output, version)
+    feeds = archive_feeds(db, config)
+    if changed is None or shown is None:
+        due, shown = feeds, shown or {}
+    else:
+        due = feeds_showing(db, feeds, shown, changed)
+        due_paths = {feed.path for feed in due}
+        # A feed not due is kept as it is, unless its file went missing.
+        due += [feed for feed in feeds if feed.path not in due_paths and not keep(output, feed)]
+    current = {feed.path for feed in feeds}
+    gone = set(shown) - current
+    if due or gone:
+        withdraw_shown(output)
+    removed = remove_feeds(output, gone)
+    windows = {path: keys for path, keys in shown.items() if path in current}
+    windows.update(render_feeds(db, env, output, config, due))
+    save_shown(output, version, windows)
+    return removed

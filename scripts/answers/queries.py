@@ -176,23 +176,52 @@ def count_by(db: sqlite_utils.Database, column: str) -> dict:
         f"select {expression} as value, count(*) as n from questions group by value")}
 
 
-def feed_rows(db: sqlite_utils.Database, text_limit: int):
-    """Every answered question as a feed shows it, latest update first, with the first
-    `text_limit` characters of its answer's HTML and its question's text (an answer can be
-    huge, and an entry shows only its start)."""
+# Which answered questions a feed draws from: the whole archive's, a body's or a member's (who
+# asked or answered). Each takes `:value`, the body's name or the member's id.
+FEED_SCOPES = {
+    "archive": "1",
+    "body": "answering_body = :value",
+    "member": "(asking_member_id = :value or answering_member_id = :value)",
+}
+CORRECTED = "(is_correction = 1 or date_answer_corrected is not null)"
+# When an answer last changed: the date of its correction, else the date it was given.
+FEED_UPDATED = "coalesce(date_answer_corrected, date_answered)"
+
+
+def feed_order(db: sqlite_utils.Database, scope: str, value: str | None, corrected_only: bool):
+    """The answered questions of one feed's scope, latest update first: only their keys and
+    dates, so that a feed takes its newest few without reading any answer's text."""
+    where = FEED_SCOPES[scope] + (f" and {CORRECTED}" if corrected_only else "")
     return db.query(
-        """select q.key, q.url, q.heading, q.uin, q.house, q.date_answered,
-                  coalesce(q.date_answer_corrected, q.date_answered) as updated,
+        f"""select key, date_answered, {FEED_UPDATED} as updated from questions
+            where date_answered is not null and {where}
+            order by updated desc, key desc""", {"value": value})
+
+
+def feed_rows(db: sqlite_utils.Database, keys: list[str], text_limit: int):
+    """These questions as a feed entry shows them, with the first `text_limit` characters of
+    the answer's HTML and of the question's text (an answer can be huge, and an entry shows
+    only its start)."""
+    return db.query(
+        f"""select q.key, q.url, q.heading, q.uin, q.house, q.date_answered,
+                  q.date_answer_corrected, {FEED_UPDATED} as updated,
                   substr(q.answer_html, 1, :text_limit) as answer_html,
                   substr(q.question_text, 1, :text_limit) as question_text,
-                  q.answering_body, b.slug as body_slug,
-                  q.asking_member_id, q.answering_member_id,
+                  q.answering_body, q.asking_member_id, q.answering_member_id,
                   a.name as answerer_name
            from questions q
-           left join answering_bodies b on b.name = q.answering_body
            left join members a on a.id = q.answering_member_id
-           where q.date_answered is not null
-           order by updated desc, q.key desc""", {"text_limit": text_limit})
+           where q.key in (select value from json_each(:keys))""",
+        {"text_limit": text_limit, "keys": json.dumps(keys)})
+
+
+def feed_scopes_of(db: sqlite_utils.Database, keys: list[str]):
+    "For these questions (those still stored): the body and members whose feeds may show them."
+    return db.query(
+        f"""select key, answering_body, asking_member_id, answering_member_id,
+                  date_answered is not null as is_answered, {CORRECTED} as is_corrected
+           from questions where key in (select value from json_each(:keys))""",
+        {"keys": json.dumps(keys)})
 
 
 def body_order_rows(db: sqlite_utils.Database):

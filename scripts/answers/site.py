@@ -264,7 +264,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         env = make_environment(config)
         write_static(output)
         listed = listings.write_listings(db, env, output, config)
-        feeds.write_feeds(db, env, output, config)
+        listed.removed += feeds.write_feeds(db, env, output, config)
         # Listing pages and sitemap parts that are no longer made: a build given changes finds
         # them from their records, without walking the folder.
         listed.removed += sitemap.write_sitemaps(output, env, db, listed)

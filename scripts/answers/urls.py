@@ -31,6 +31,7 @@ SECTIONS = {DAYS: "By day", BODIES: "Departments", MEMBERS: "Members", HEADINGS:
             TIMELINESS: "Timeliness", SEARCH: "Search", ABOUT: "About"}
 
 FEED = "feed.xml"
+CORRECTIONS = "corrections/"  # beside a page's feed, the feed of its corrected answers
 SITEMAP = "sitemap.xml"
 ROBOTS = "robots.txt"
 NOT_FOUND = "404.html"
@@ -72,6 +73,17 @@ def markdown_file(url: str) -> str:
 def feed_url(url: str = HOME) -> str:
     "The Atom feed of the page at `url` (a body's, a member's; at the root, the whole archive's)."
     return url + FEED
+
+
+def corrections_feed_url(url: str = HOME) -> str:
+    """The Atom feed of the corrected answers among the page's (a body's; at the root, the whole
+    archive's). Named like every feed, so that the site stage treats it as one."""
+    return url + CORRECTIONS + FEED
+
+
+def corrections_feed_title(name: str) -> str:
+    "What the corrections feed of a body (or, given the archive's title, of the archive) is called."
+    return f"Corrected answers: {name}"
 
 
 def sitemap_part(name: str) -> str:
