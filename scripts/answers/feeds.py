@@ -1,5 +1,6 @@
 """Atom feeds from the database: the latest answers (the whole archive's, each answering body's,
-each member's) and the latest corrected answers (the whole archive's, each body's).
+each member's), the latest corrected answers (the whole archive's, each body's), and the recent
+changes: the questions most recently tabled, answered or corrected, as a page and a feed.
 
 Reads the database; writes each feed's `feed.xml` into the site's output folder, and beside
 them `.feeds.json`: which questions each feed showed. A build told which questions changed
@@ -23,7 +24,7 @@ from . import clean, queries, render, urls
 from .atomic import replace_if_changed
 from .clean import cut_at_word, sanitize_html
 from .output import Output, stage_code_digest
-from .render import SITE_TEMPLATES, SiteConfig, real_date
+from .render import SITE_TEMPLATES, SiteConfig, real_date, to_json
 
 FEED_SIZE = 50
 # Characters of an answer's HTML (and of a question's text) that a feed entry carries: a
@@ -32,6 +33,9 @@ ENTRY_TEXT_LIMIT = 4000
 # Feeds rendered from one read of the database: bounds the answer text held at once.
 BATCH = 50
 STATE_NAME = ".feeds.json"  # hidden: no stage or tool takes it for a page
+CHANGES = "changes"  # the scope of the recent changes: every question, by its latest change
+# What happened to a question, latest step first: on a day with two, the later names the change.
+CHANGE_KINDS = {"corrected": "date_answer_corrected", "answered": "date_answered", "tabled": "date_tabled"}
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,7 @@ class Feed:
     path: str
     page_url: str
     title: str
-    scope: str  # a key of queries.FEED_SCOPES
+    scope: str  # a key of queries.FEED_SCOPES, or CHANGES
     value: str | None = None  # the body's name or the member's id
     corrected_only: bool = False
 
@@ -49,6 +53,7 @@ def archive_feeds(db: sqlite_utils.Database, config: SiteConfig) -> list[Feed]:
     """Every feed the archive has now. Every body page and member page links its feeds, so
     a body or member with nothing answered (or corrected) yet has an empty one."""
     feeds = [Feed(urls.feed_url(), urls.HOME, f"{config.title}: latest answers", "archive"),
+             Feed(urls.feed_url(urls.CHANGES), urls.CHANGES, f"{config.title}: recent changes", CHANGES),
              Feed(urls.corrections_feed_url(), urls.HOME, urls.corrections_feed_title(config.title),
                   "archive", corrected_only=True)]
     for body in queries.load_bodies(db).values():
@@ -84,6 +89,8 @@ def entry_texts(row: dict) -> dict:
 def feed_window(db: sqlite_utils.Database, feed: Feed) -> list[str]:
     """The keys of the feed's newest FEED_SIZE entries. An answer whose date is not a real
     date has no place in time order, and Atom requires real dates: it is left out."""
+    if feed.scope == CHANGES:
+        return [row["key"] for row in queries.recent_changes(db, FEED_SIZE)]
     keys = []
     for row in queries.feed_order(db, feed.scope, feed.value, feed.corrected_only):
         if real_date(row["date_answered"]):
@@ -94,20 +101,61 @@ def feed_window(db: sqlite_utils.Database, feed: Feed) -> list[str]:
 
 
 def load_entries(db: sqlite_utils.Database, keys: list[str]) -> dict[str, dict]:
-    "Key -> the question as a feed entry shows it."
-    return {row["key"]: dict(row, title=urls.question_title(row),
-                             updated=atom_time(real_date(row["updated"]) or row["date_answered"]),
-                             published=atom_time(row["date_answered"]),
-                             corrected=real_date(row["date_answer_corrected"]), **entry_texts(row))
-            for row in queries.feed_rows(db, keys, ENTRY_TEXT_LIMIT + 1)}
+    """Key -> the question as a feed entry shows it: published when answered, updated when
+    its answer was last given or corrected (neither while it awaits an answer)."""
+    entries = {}
+    for row in queries.feed_rows(db, keys, ENTRY_TEXT_LIMIT + 1):
+        answered = real_date(row["date_answered"])
+        entries[row["key"]] = dict(
+            row, title=urls.question_title(row), corrected=real_date(row["date_answer_corrected"]),
+            published=answered and atom_time(answered),
+            updated=answered and atom_time(real_date(row["updated"]) or answered), **entry_texts(row))
+    return entries
+
+
+def latest_change(entry: dict) -> dict:
+    """What last happened to a question (tabled, answered, corrected) and when: its latest
+    real date. The recent changes show it, and it is their entries' `updated`."""
+    days = {kind: real_date(entry[column]) for kind, column in CHANGE_KINDS.items()}
+    day = max(filter(None, days.values()))
+    change = next(kind for kind, kind_day in days.items() if kind_day == day)
+    return {"change": change, "changed": day, "updated": atom_time(day),
+            "published": entry["published"] or atom_time(day)}
 
 
 def write_feed(output: Output, env, config: SiteConfig, feed: Feed, entries: list[dict]) -> None:
+    "Write the feed (and for the recent changes, their page) with these entries."
+    if feed.scope == CHANGES:
+        entries = [dict(entry, **latest_change(entry)) for entry in entries]
+        write_changes_page(output, env, config, feed, entries)
+    write_atom(output, env, config, feed, entries)
+
+
+def write_atom(output: Output, env, config: SiteConfig, feed: Feed, entries: list[dict]) -> None:
+    "The feed's Atom file. An entry that names its latest `change` is titled by it."
     output.write(feed.path, env.get_template("feed.xml").render(
         page_url=urls.HOME, title=feed.title, feed_id=config.absolute(feed.path),
         self_url=config.absolute(feed.path), alternate=config.absolute(feed.page_url),
         entries=entries, corrections=feed.corrected_only,
         updated=max((e["updated"] for e in entries), default="2000-01-01T00:00:00Z")))
+
+
+def write_changes_page(output: Output, env, config: SiteConfig, feed: Feed, entries: list[dict]) -> None:
+    "The recent changes as a page of the archive, with its JSON twin."
+    output.write(urls.html_file(feed.page_url), env.get_template("changes.html").render(
+        page_url=feed.page_url, title="Recent changes", feed=feed.path, entries=entries))
+    output.write(urls.json_twin(feed.page_url), to_json({
+        "title": "Recent changes", "feed": config.absolute(feed.path),
+        "items": [{"key": e["key"], "url": config.absolute(e["url"]), "title": e["title"],
+                   "change": e["change"], "date": e["changed"], "answering_body": e["answering_body"]}
+                  for e in entries]}))
+
+
+def files_of(feed: Feed) -> list[str]:
+    "The files a feed's rendering writes: the recent changes' page and twin besides their feed."
+    if feed.scope == CHANGES:
+        return [feed.path, urls.html_file(feed.page_url), urls.json_twin(feed.page_url)]
+    return [feed.path]
 
 
 def render_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConfig,
@@ -130,11 +178,14 @@ def feeds_showing(db: sqlite_utils.Database, feeds: list[Feed], shown: dict[str,
                   changed: set[str]) -> list[Feed]:
     """The feeds that a change to the `changed` questions can alter: those that showed one
     (it may have changed, moved out or gone), those whose scope holds one now (it may have
-    moved in), and those that the last build did not write."""
+    moved in), and those that the last build did not write. Any change is the latest: the
+    recent changes are rendered whenever a question changed."""
     by_scope = defaultdict(list)
     for feed in feeds:
         by_scope[feed.scope, feed.value].append(feed)
     due = {path for path, keys in shown.items() if not changed.isdisjoint(keys)}
+    if changed:
+        due.update(feed.path for feed in by_scope[CHANGES, None])
     for row in queries.feed_scopes_of(db, sorted(changed)):
         if not row["is_answered"]:
             continue
@@ -151,7 +202,8 @@ def feeds_showing(db: sqlite_utils.Database, feeds: list[Feed], shown: dict[str,
 def feeds_version(config: SiteConfig) -> str:
     "What besides the questions decides a feed's bytes: code, template and config."
     modules = [Path(module) for module in (__file__, urls.__file__, clean.__file__, render.__file__)]
-    return stage_code_digest(modules + [SITE_TEMPLATES / "feed.xml"], ("Jinja2", "MarkupSafe", "nh3"),
+    templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
+    return stage_code_digest(modules + templates, ("Jinja2", "MarkupSafe", "nh3"),
                              json.dumps(asdict(config), sort_keys=True))
 
 
@@ -182,12 +234,13 @@ def withdraw_shown(output: Output) -> None:
 
 
 def keep(output: Output, feed: Feed) -> bool:
-    "Claim an up-to-date feed that this build does not render, if its file is there."
-    path = output.path_for(feed.path)
-    if not path.is_file():
+    "Claim an up-to-date feed that this build does not render, if its files are there."
+    paths = {relative: output.path_for(relative) for relative in files_of(feed)}
+    if not all(path.is_file() for path in paths.values()):
         return False
-    output.claim(str(path), feed.path)
-    output.unchanged += 1
+    for relative, path in paths.items():
+        output.claim(str(path), relative)
+    output.unchanged += len(paths)
     return True
 
 

@@ -203,7 +203,7 @@ def feed_rows(db: sqlite_utils.Database, keys: list[str], text_limit: int):
     the answer's HTML and of the question's text (an answer can be huge, and an entry shows
     only its start)."""
     return db.query(
-        f"""select q.key, q.url, q.heading, q.uin, q.house, q.date_answered,
+        f"""select q.key, q.url, q.heading, q.uin, q.house, q.date_tabled, q.date_answered,
                   q.date_answer_corrected, {FEED_UPDATED} as updated,
                   substr(q.answer_html, 1, :text_limit) as answer_html,
                   substr(q.question_text, 1, :text_limit) as question_text,
@@ -213,6 +213,28 @@ def feed_rows(db: sqlite_utils.Database, keys: list[str], text_limit: int):
            left join members a on a.id = q.answering_member_id
            where q.key in (select value from json_each(:keys))""",
         {"text_limit": text_limit, "keys": json.dumps(keys)})
+
+
+def real_day(column: str) -> str:
+    "SQL for a date column's day where it is a real date, else null (as render.real_date)."
+    return f"case when date(substr({column}, 1, 10)) = substr({column}, 1, 10) then substr({column}, 1, 10) end"
+
+
+def recent_changes(db: sqlite_utils.Database, limit: int):
+    """The `limit` questions changed most recently: first by the build that last changed the
+    question's row (the changes table), then by the latest of its real dates (tabled,
+    answered, corrected). Only keys and dates, each date null unless it is a real one."""
+    return db.query(
+        f"""with dated as (
+              select q.key, coalesce(c.generation, 0) as generation,
+                     {real_day("q.date_tabled")} as tabled, {real_day("q.date_answered")} as answered,
+                     {real_day("q.date_answer_corrected")} as corrected
+              from questions q left join changes c on c.key = q.key)
+            select key, generation, tabled, answered, corrected from dated
+            where coalesce(tabled, answered, corrected) is not null
+            order by generation desc,
+                     max(coalesce(tabled, ''), coalesce(answered, ''), coalesce(corrected, '')) desc, key desc
+            limit :limit""", {"limit": limit})
 
 
 def feed_scopes_of(db: sqlite_utils.Database, keys: list[str]):

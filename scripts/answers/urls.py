@@ -25,6 +25,7 @@ SEARCH = "search/"
 ABOUT = "about/"
 API = "api/"
 DOWNLOADS = "downloads/"
+CHANGES = "changes/"  # the questions most recently tabled, answered or corrected, and its feed
 STATIC = "static/"  # the stylesheet and scripts, copied as they are
 # What the site's navigation calls each section, in the order it lists them.
 SECTIONS = {DAYS: "By day", BODIES: "Departments", MEMBERS: "Members", HEADINGS: "Topics",
