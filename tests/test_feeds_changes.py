@@ -99,3 +99,15 @@ def test_the_home_page_links_the_recent_changes(tmp_path):
     home = lxml.html.fromstring((site / "index.html").read_bytes())
     assert "changes/" in home.xpath("//main//a/@href")
     assert (site / "changes/index.html").is_file()
+
+
+def test_a_question_with_no_real_date_is_left_out_of_the_recent_changes(tmp_path):
+    "2024-02-30 and 2024-13-45 are not days: such a question has no place in time order."
+    db = store_generation(tmp_path / "answers.db", 1, [
+        Question(house="Commons", uin="7", date_tabled="2024-13-45", date_answered="2024-02-30",
+                 heading="Dates", answering_body="Home Office", answer_html="<p>Then.</p>"),
+        tabled("8", "2024-02-29")])
+    write(db, tmp_path / "site")
+    entries = feedparser.parse((tmp_path / "site/changes/feed.xml").read_bytes()).entries
+    assert [(e.title, e.updated[:10]) for e in entries] == [("Tabled: Question 8", "2024-02-29")]
+    db.close()

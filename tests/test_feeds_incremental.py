@@ -12,6 +12,7 @@ import sqlite_utils
 from answers import feeds, queries
 from feeddb import answer, feed_files, store, write
 
+CHANGES = ["changes/feed.xml", "changes/index.html", "changes/index.json"]  # the recent changes
 ANSWERS = [answer(str(n), body, f"2024-03-{10 + n % 15}")
            for n, body in enumerate(["Home Office", "HM Treasury", "Cabinet Office"] * 4)]
 
@@ -49,9 +50,10 @@ def test_a_new_answer_rewrites_its_bodys_members_and_the_archives_feeds_only(arc
     new = answer("99", "Home Office", "2024-04-30")
     store(tmp_path / "answers.db", [new]).close()
     output, removed = write(db, site, changed={new.key})
-    assert sorted(output.written) == ["bodies/home-office/feed.xml", "feed.xml",
+    assert sorted(output.written) == ["bodies/home-office/feed.xml", *CHANGES, "feed.xml",
                                       "members/4001-ann-asker/feed.xml", "members/4100-hugh-minister/feed.xml"]
-    assert sorted(rendered) == sorted(output.written)  # not a correction: no corrections feed rendered
+    # Not a correction: no corrections feed rendered. The recent changes are one feed and a page.
+    assert sorted(rendered) == sorted(set(output.written) - set(CHANGES[1:]))
     assert removed == []
     assert_same_as_full_build(db, site, tmp_path)
 
@@ -63,7 +65,7 @@ def test_a_correction_rewrites_the_corrections_feeds_of_its_body_and_the_archive
                                  "answer_html": "<p>Corrected.</p>"})
     output, _ = write(db, site, changed={key})
     assert sorted(output.written) == [
-        "bodies/hm-treasury/corrections/feed.xml", "bodies/hm-treasury/feed.xml", "corrections/feed.xml",
+        "bodies/hm-treasury/corrections/feed.xml", "bodies/hm-treasury/feed.xml", *CHANGES, "corrections/feed.xml",
         "feed.xml", "members/4001-ann-asker/feed.xml", "members/4200-tess-minister/feed.xml"]
     assert_same_as_full_build(db, site, tmp_path)
 
@@ -105,7 +107,7 @@ def test_without_the_last_builds_record_every_feed_is_rendered(archive, rendered
     db, site = archive
     (site / feeds.STATE_NAME).write_text("{not json", encoding="utf-8")
     output, _ = write(db, site, changed={ANSWERS[0].key})
-    assert output.written == [] and len(rendered) == len(feed_files(site)) == 12
+    assert output.written == [] and len(rendered) == len(feed_files(site)) == 13
 
 
 def test_a_change_reads_only_the_entries_of_the_feeds_it_concerns(tmp_path, monkeypatch):
@@ -143,6 +145,8 @@ def test_corpus_a_changed_answer_gives_the_feeds_of_a_full_build(built_site, tmp
                                         "answer_html": "<p>Corrected in the test.</p>"})
     output, removed = write(db, tmp_path / "site", changed={row["key"]})
     assert "corrections/feed.xml" in output.written and removed == []
-    assert len(output.written) <= 8  # archive, body, two members, each answers and corrections
+    # The archive's, the body's and two members' feeds, the archive's and the body's corrections,
+    # and the recent changes (a feed, a page and its twin).
+    assert len(set(output.written) - set(CHANGES)) <= 6
     assert_same_as_full_build(db, tmp_path / "site", tmp_path)
     db.close()

@@ -216,8 +216,10 @@ def feed_rows(db: sqlite_utils.Database, keys: list[str], text_limit: int):
 
 
 def real_day(column: str) -> str:
-    "SQL for a date column's day where it is a real date, else null (as render.real_date)."
-    return f"case when date(substr({column}, 1, 10)) = substr({column}, 1, 10) then substr({column}, 1, 10) end"
+    """SQL for a date column's day where it is a real date, else null (as render.real_date).
+    The '+0 days' makes SQLite carry 2024-02-30 over to March, so that it does not match."""
+    day = f"substr({column}, 1, 10)"
+    return f"case when {day} > '0000' and date({day}, '+0 days') = {day} then {day} end"
 
 
 def recent_changes(db: sqlite_utils.Database, limit: int):
