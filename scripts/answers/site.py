@@ -264,13 +264,13 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         env = make_environment(config)
         write_static(output)
         listed = listings.write_listings(db, env, output, config)
-        listed.removed += feeds.write_feeds(db, env, output, config)
+        feeds_removed = feeds.write_feeds(db, env, output, config)
         # Listing pages and sitemap parts that are no longer made: a build given changes finds
         # them from their records, without walking the folder.
         listed.removed += sitemap.write_sitemaps(output, env, db, listed)
         output.write(urls.ROBOTS, env.get_template("robots.txt").render(page_url=urls.HOME))
     report.downloads = downloads.write_downloads(db_path, output.root / urls.DOWNLOADS, env, config)
-    report.removed = listed.removed + output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
+    report.removed = listed.removed + feeds_removed + output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
     manifest.save()
     report.written = output.written
     report.unchanged = output.unchanged
