@@ -290,7 +290,8 @@ def write_calendar(writer: ListingWriter, counts: dict[str, int], months_shown: 
 
 def write_body(writer: ListingWriter, body: dict, items: list[dict], timeliness_rows: list[dict]) -> None:
     writer.paginate(body["url"], items, {"title": body["name"], "kind": "body",
-                                         "feed": urls.feed_url(body["url"])},
+                                         "feed": urls.feed_url(body["url"]),
+                                         "corrections_feed": urls.corrections_feed_url(body["url"])},
                     owner="body:" + body["name"], newest_only={"timeliness": timeliness_rows})
 
 
