@@ -12,6 +12,7 @@ import pytest
 import sqlite_utils
 
 from answers import pages, site
+from answers.build import build_database
 from answers.model import MemberRef, Question
 from answers.render import SiteConfig
 from conftest import served
@@ -93,6 +94,34 @@ def test_a_change_to_one_member_makes_the_group_s_pages_again(group_site):
                     workers=1)
     _, items = group_items(group_site, 11)
     assert "To ask about the Trent and the Soar." in text_of(items[0])
+
+
+def api_group_record(uin: int) -> dict:
+    "One question of a group of three, as the official API lists it."
+    others = [str(other) for other in (9, 10, 11) if other != uin]
+    return {"value": {"id": 9300000 + uin, "house": "Commons", "uin": str(uin),
+                      "dateTabled": "2024-05-01T00:00:00", "heading": "Rivers: Pollution",
+                      "questionText": f"To ask about river {uin}.", "askingMemberId": 4000 + uin,
+                      "answeringBodyName": "Department for Environment", "answeringBodyId": 1,
+                      "answerText": "One answer.", "dateAnswered": "2024-05-08T00:00:00",
+                      "groupedQuestions": others,
+                      "groupedQuestionsDates": [{"questionUin": other, "dateTabled": "2024-05-01T00:00:00"}
+                                                for other in others]}}
+
+
+def test_the_change_driven_build_makes_the_group_s_pages_again(tmp_path):
+    "What the pages of a group show of each other (text, asker, title) is one of the build's relations."
+    changes = pytest.importorskip("answers.changes", reason="the change-driven build is not in this tree")
+    (tmp_path / "group.json").write_text(json.dumps([api_group_record(uin) for uin in (9, 10, 11)]))
+    build_database([tmp_path / "group.json"], tmp_path / "answers.db")
+    db = sqlite_utils.Database(tmp_path / "answers.db")
+    # a member's text or title: the pages of the others show it
+    assert changes.showing(db, {KEYS[2]}) >= {KEYS[0], KEYS[1]}
+    # a member's asker renamed: the question naming them changes, and so the pages showing it
+    [(asker,)] = db.execute("select asking_member_id from questions where key = ?", [KEYS[2]]).fetchall()
+    named = {key for (key,) in db.execute(changes.NAMING["members"], {"keys": json.dumps([asker])})}
+    assert named == {KEYS[2]} and changes.showing(db, named) >= {KEYS[0], KEYS[1]}
+    db.close()
 
 
 def test_a_real_group_lists_each_question_the_answer_replied_to(built_site):
