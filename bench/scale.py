@@ -176,7 +176,8 @@ def table_of(results: list[dict]) -> Table:
     for row in results:
         total = sum(row[f"{stage}_s"] for stage in STAGES)
         bundles = f"{row['bundles']:,} ({row['largest_bundle']:,})" if row["bundles"] else ""
-        table.add(f"{row['questions']:,}", "measured" if row["measured"] else "projected",
+        table.add(f"{row['questions']:,}", "projected" if not row["measured"]
+                  else "measured (run before)" if row.get("earlier") else "measured",
                   f"{total / 60:.1f} min", f"{total / row['questions'] * 1000:.2f} s",
                   " / ".join(f"{row[f'{stage}_cpu']:.0f} s" for stage in STAGES),
                   per_question_ratios(row, base),
@@ -206,7 +207,8 @@ Peak memory is that of each stage's largest process (the goal: at most {MEMORY_G
 stage's is Pagefind's or a render worker's. Search bundles hold at most
 {search.SHARD_LIMIT:,} questions each (`search.SHARD_LIMIT`). Rows marked *projected* were
 not run: each figure is grown from the largest measured size as a power of the size, the power
-fitted by least squares through the measured sizes from 1x up. Machine: {facts['cores']} cores,
+fitted by least squares through the measured sizes from 1x up; rows marked *measured (run
+before)* come from the run this one went on from (SCALE_EARLIER). Machine: {facts['cores']} cores,
 {facts['memory']}, Python {facts['Python']}.
 
 {table.markdown()}
@@ -214,11 +216,20 @@ fitted by least squares through the measured sizes from 1x up. Machine: {facts['
     DOC.write_text(text + section, encoding="utf-8")
 
 
+def earlier_results(path: str | None) -> list[dict]:
+    """The measured sizes of an earlier run on this machine (its results.json), for a run that
+    goes on from where that one stopped (SCALE_EARLIER, with SCALE_FROM the next size)."""
+    if not path:
+        return []
+    return [dict(row, earlier=True) for row in json.loads(Path(path).read_text(encoding="utf-8"))
+            if row["measured"]]
+
+
 def main() -> None:
     target = int(os.environ.get("N") or (sys.argv[1] if len(sys.argv) > 1 else 1_000_000))
     budget = float(os.environ.get("SCALE_MINUTES") or 40)
     started = time.perf_counter()
-    results: list[dict] = []
+    results = earlier_results(os.environ.get("SCALE_EARLIER"))
     size = float(os.environ.get("SCALE_FROM") or 0.25)
     while True:
         print(f"Building {size:g}x the corpus (load average {load_average()})…", flush=True)
@@ -245,7 +256,8 @@ def main() -> None:
     write_section(table, target, budget)
     print(f"\n{(time.perf_counter() - started) / 60:.1f} min; written to {DOC.relative_to(ROOT)}; "
           f"removing the builds…", flush=True)
-    for folder in [SET_ASIDE, OUT / "inputs", *(OUT / f"{row['copies']:g}x" for row in measured)]:
+    for folder in [SET_ASIDE, OUT / "inputs", *(OUT / f"{row['copies']:g}x" for row in measured
+                                                  if not row.get("earlier"))]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
