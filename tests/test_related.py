@@ -186,6 +186,30 @@ def test_a_new_question_computes_only_its_own_list(tmp_path):
     assert "Member 2, tabled 2 September 2024" in section.text_content()
 
 
+
+def test_a_listed_question_retitled_rewrites_the_page_listing_it(tmp_path):
+    "Incremental builds: a page shows its earlier questions by title, so a new title rewrites it."
+    to_transport = "To ask the Secretary of State for Transport, "
+    earlier = api_question(2000, "2024-09-02", 2, "Bus Services: Fares",
+                           to_transport + "what the bus fare cap costs on rural routes.")
+    first = api_file(tmp_path / "a.json", earlier)
+    second = api_file(tmp_path / "b.json", api_question(3000, "2024-11-10", 1, "Bus Services: Fares", FARES))
+    db_path, pages_dir = tmp_path / "answers.db", tmp_path / "pages"
+    build.build_database([first, second], db_path)
+    pages.write_pages(db_path, pages_dir)
+    listing_page = pages_dir / "commons/2024-11-10/3000/index.md"
+    assert [e["title"] for e in pages.read_page(listing_page)[0]["asked_before"]] == ["Bus Services: Fares"]
+
+    answered = dict(earlier, heading="Bus Services: Concessions", dateAnswered="2024-09-10T00:00:00",
+                    answerText="<p>The cap costs what it costs.</p>")
+    report = build.build_database([first, second, api_file(tmp_path / "c.json", answered)], db_path)
+    assert report.related.questions == 1  # the retitled question's own list; not the page listing it
+    written = pages.write_pages(db_path, pages_dir).written
+    assert "commons/2024-11-10/3000/index.md" in written
+    assert [e["title"] for e in pages.read_page(listing_page)[0]["asked_before"]] == [
+        "Bus Services: Concessions"]
+
+
 # -- over the corpus: lists judged by hand (README, "Asked before") ------------------------
 
 
