@@ -118,7 +118,7 @@ def test_home_body_and_api_pages_link_the_corrections_feeds(tmp_path):
         assert link.get("href") == "corrections/feed.xml" and link.get("type") == "application/atom+xml"
         assert (site / f"bodies/{slug}" / link.get("href")).is_file()
     api = lxml.html.fromstring((site / "api/index.html").read_bytes())
-    assert "../corrections/feed.xml" in api.xpath("//a/@href")
+    assert {"../feed.xml", "../corrections/feed.xml", "../changes/feed.xml"} <= set(api.xpath("//a/@href"))
 
 
 @pytest.mark.corpus
