@@ -105,6 +105,14 @@ def test_fts_syntax_in_a_heading_neither_breaks_nor_steers_the_query(tmp_path, h
     assert sorted(listed(db, "new")) == ["earlier-other-asker", "old-session-same-asker"]
 
 
+def test_a_huge_heading_or_text_costs_a_bounded_number_of_queries(tmp_path):
+    many = " ".join(f"word{number:05d}x" for number in range(20_000))
+    db = archive_db(tmp_path, QUESTIONS + [
+        question("huge", "2024-12-02", "16100", "8", many, FARES + " " + many)])
+    report = related.write_related(db, ["huge"])
+    assert report.queries <= related.MAX_TERMS + related.WORDS_COUNTED + 2
+
+
 def test_every_word_is_quoted_as_a_string():
     assert related.quoted('fare"s') == '"fare""s"'
     assert related.words('NEAR(bus* "fares") {heading}: -x') == ["near", "bus", "fares", "heading", "x"]

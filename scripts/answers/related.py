@@ -42,7 +42,10 @@ from .citations import Sessions
 
 LIMIT = 5  # earlier questions listed per question
 FIRST_FETCH = 40  # best matches looked at first; more only when too few of them may be listed
-MAX_TERMS = 12  # distinctive words of a question's text put into its query
+MAX_TERMS = 12  # distinctive words of a question's text put into its query (and of its heading)
+# Words of a text counted to find its rarest: no real question has more than 55 distinct ones,
+# and a text of a million words must not cost a million counts.
+WORDS_COUNTED = 100
 COMMON_SHARE = 0.02  # a word in more questions than this share says little about a subject
 NEVER_COMMON = 50  # ... but in a small archive, no word in fewer questions than this is
 # A question listed must match at least this share of how well the question matches its own
@@ -169,10 +172,10 @@ class Finder:
         is too common in question texts); a text word, when too many questions have it, or no
         other question does. None when no word is left."""
         common = max(NEVER_COMMON, int(self.total * COMMON_SHARE))
-        heading = [word for word in unique(words(row["heading"])) if is_distinctive(word)
-                   and 1 < self.document_count(word, HEADING_COLUMN) <= common]
-        counted = [(self.document_count(word, SEARCHED_COLUMNS), word)
-                   for word in self.question_words(row["question_text"], row["asking_member_id"])
+        heading_words = [word for word in unique(words(row["heading"])) if is_distinctive(word)][:MAX_TERMS]
+        heading = [word for word in heading_words if 1 < self.document_count(word, HEADING_COLUMN) <= common]
+        text_words = self.question_words(row["question_text"], row["asking_member_id"])[:WORDS_COUNTED]
+        counted = [(self.document_count(word, SEARCHED_COLUMNS), word) for word in text_words
                    if word not in heading]
         rarest = [word for count, word in sorted(counted) if 1 < count <= common][:MAX_TERMS]
         if not heading and not rarest:
