@@ -12,8 +12,12 @@ from pathlib import Path
 @dataclass
 class Goal:
     text: str
-    met: bool
+    met: bool | None  # None: not measured (a run cut short)
     measured: str
+
+    @property
+    def verdict(self) -> str:
+        return {True: "yes", False: "**no**", None: "not measured"}[self.met]
 
 
 @dataclass
@@ -41,12 +45,12 @@ class Table:
 
 def goals_markdown(goals: list[Goal]) -> str:
     lines = ["| goal | measured | met |", "|---|---|---|"]
-    lines += [f"| {goal.text} | {goal.measured} | {'yes' if goal.met else '**no**'} |" for goal in goals]
+    lines += [f"| {goal.text} | {goal.measured} | {goal.verdict} |" for goal in goals]
     return "\n".join(lines)
 
 
 def goals_text(goals: list[Goal]) -> str:
-    return "\n".join(f"  [{'met' if goal.met else 'NOT MET'}] {goal.text}: {goal.measured}" for goal in goals)
+    return "\n".join(f"  [{goal.verdict.strip('*')}] {goal.text}: {goal.measured}" for goal in goals)
 
 
 def seconds(value: float) -> str:

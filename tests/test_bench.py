@@ -86,3 +86,19 @@ def test_the_scale_projection_follows_the_growth_fitted_from_1x_up():
     assert not at_16x["measured"] and at_16x["disk_mb"] == 16_000
     # Per question against 1x: flat stages read 1.00; the db stage's cost per question doubles.
     assert per_question_ratios(scale_row(4, 1.0), measured[1]) == "2.00 / 1.00 / 1.00 / 1.00"
+
+
+def test_a_run_cut_short_states_every_goal_and_which_were_not_measured():
+    from measure import Measured
+    from report import goals_markdown
+    from run import judge
+
+    cold = ("cold", Measured(40.0, 2000.0, "", 38.0), Measured(200.0, 300.0, "", 170.0))
+    goals = judge({}, [cold], [])
+    assert len(goals) == 9
+    verdicts = {goal.text: (goal.verdict, goal.measured) for goal in goals}
+    assert verdicts["site stage cold >= 0.6x Hugo's pages/s"] == ("**no**", "0.20x")
+    assert verdicts["peak memory of every stage <= 4 GB"] == ("yes", "largest 300 MB")
+    assert verdicts["fresh through make build <= 90 s"] == ("not measured", "not measured in this run")
+    assert "| site stage warm (template change) >= 2.5x Hugo's pages/s | not measured in this run | not measured |" \
+        in goals_markdown(goals)
