@@ -17,7 +17,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ANSWERS := $(BIN)/answers
 
-.PHONY: help setup db pages site build serve lint test test-fast bench bench-scale soak fetch extract clean
+.PHONY: help setup db pages site build verify serve lint test test-fast bench bench-scale soak fetch extract clean
 .DELETE_ON_ERROR:
 
 help: ## List the targets
@@ -40,7 +40,11 @@ pages: db ## Write one Markdown page per question into $(BUILD)/pages (only chan
 site: pages ## Render $(BUILD)/site from the pages and the database, with search (BASE_URL=)
 	$(ANSWERS) site --db $(BUILD)/answers.db --pages $(BUILD)/pages --out $(BUILD)/site $(if $(BASE_URL),--base-url $(BASE_URL))
 
-build: db pages site ## db, pages and site
+build: $(VENV)/.installed ## db, pages and site in one process, each making only what changed
+	$(ANSWERS) build $(SOURCES) --db $(BUILD)/answers.db $(foreach folder,$(MEMBERS),--members $(folder)) $(if $(filter 1,$(STRICT)),--strict) --pages $(BUILD)/pages --out $(BUILD)/site $(if $(BASE_URL),--base-url $(BASE_URL))
+
+verify: $(VENV)/.installed ## Re-hash every page and site file against the manifests; repair any edited or missing
+	$(ANSWERS) verify --db $(BUILD)/answers.db --pages $(BUILD)/pages --out $(BUILD)/site $(if $(BASE_URL),--base-url $(BASE_URL))
 
 serve: build ## Build, then serve the archive and Datasette beside it (SITE_PORT=, DATASETTE_PORT=)
 	$(ANSWERS) serve --build $(BUILD) $(if $(SITE_PORT),--site-port $(SITE_PORT)) $(if $(DATASETTE_PORT),--datasette-port $(DATASETTE_PORT))

@@ -179,7 +179,7 @@ def index_tables(connection: sqlite3.Connection) -> set[str]:
 # What records the history of builds rather than what the database holds: the change log and
 # the generation counters in `meta` differ, by design, between an update and a fresh build.
 BUILD_HISTORY_TABLES = {"changes"}
-BUILD_HISTORY_META = ("generation", "rebuilt_generation")
+BUILD_HISTORY_META = ("generation", "rebuilt_generation", "lineage")
 
 
 def db_dump(db_path: Path) -> dict[str, list]:

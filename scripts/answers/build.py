@@ -15,6 +15,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import citations, related, sources
+from . import changes, citations, related, sources
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
@@ -248,7 +249,8 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
             with db.atomic():
                 set_meta(db, generation=report.generation, code_version=version)
                 if report.rebuild_reason is not None:
-                    set_meta(db, rebuilt_generation=report.generation)
+                    # A new lineage: the change log starts again, so the later stages start afresh.
+                    set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
                 load_changed_files(store, readable, report, progress)
             report.changed = db.execute("select count(*) from changes where generation = ?",
                                         [report.generation]).fetchone()[0]
@@ -303,8 +305,10 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
         report.full_texts_applied = store.apply_full_texts()
         if store.member_directory is not None:
             store.member_directory.apply_offices(db)
+        cited_before = changes.resolved_citations(db)
         report.citations = citations.write_citations(db)
         report.related = related.write_related(db, changed_keys(db, report.generation))
+        changes.note_citation_changes(db, cited_before)
 
 
 def changed_keys(db: sqlite_utils.Database, generation: int) -> list[str]:

@@ -105,28 +105,55 @@ def print_db_report(report: build.BuildReport, db_path: str) -> None:
 @setting_option(defaults.PAGES_DIR, "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
 def pages(db_path: Path, out_dir: Path) -> None:
     "Write one Markdown page (YAML front matter + body) per question; only changed files."
+    run_pages(db_path, out_dir)
+
+
+def run_pages(db_path: Path, out_dir: Path, check_all: bool = False):
     from . import pages as pages_stage
 
-    report = pages_stage.write_pages(db_path, out_dir)
+    report = pages_stage.write_pages(db_path, out_dir, check_all=check_all)
     click.echo(f"{out_dir}: {report.questions} pages ({report.rendered} converted, "
                f"{report.skipped} unchanged inputs skipped); {len(report.written)} written, "
                f"{report.unchanged} unchanged, {len(report.removed)} removed.")
+    return report
+
+
+def built_options(command):
+    "The database and pages a site is rendered from, and the site's folder."
+    for option in reversed((
+            setting_option(defaults.DB_PATH, "--db", "db_path",
+                           type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+            setting_option(defaults.PAGES_DIR, "--pages", "pages_dir",
+                           type=click.Path(exists=True, file_okay=False, path_type=Path)),
+            setting_option(defaults.SITE_DIR, "--out", "out_dir",
+                           type=click.Path(file_okay=False, path_type=Path)))):
+        command = option(command)
+    return command
+
+
+def site_options(command):
+    "The options of the site stage, shared by the commands that run it."
+    for option in reversed((
+            setting_option(defaults.BASE_URL, "--base-url"),
+            setting_option(defaults.DATASETTE_URL, "--datasette-url"),
+            setting_option(defaults.WORKERS, "--workers"),
+            click.option("--search/--no-search", default=True, show_default=True,
+                         help="Bring the search index (Pagefind, one bundle a year) up to date."))):
+        command = option(command)
+    return command
 
 
 @cli.command()
-@setting_option(defaults.DB_PATH, "--db", "db_path",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@setting_option(defaults.PAGES_DIR, "--pages", "pages_dir",
-                type=click.Path(exists=True, file_okay=False, path_type=Path))
-@setting_option(defaults.SITE_DIR, "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
-@setting_option(defaults.BASE_URL, "--base-url")
-@setting_option(defaults.DATASETTE_URL, "--datasette-url")
-@setting_option(defaults.WORKERS, "--workers")
-@click.option("--search/--no-search", default=True, show_default=True,
-              help="Bring the search index (Pagefind, one bundle a year) up to date.")
+@built_options
+@site_options
 def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
          workers: int, search: bool) -> None:
     "Render the static archive: question pages, listings, feeds, sitemap, search index."
+    run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search)
+
+
+def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
+             workers: int, search: bool, check_all: bool = False):
     from . import search as search_stage
     from . import site as site_stage
     from .render import SiteConfig
@@ -134,23 +161,68 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
     indexed_before = search_stage.indexed_state(out_dir)
     report = site_stage.build_site(
-        db_path, pages_dir, out_dir, config, workers=workers,
+        db_path, pages_dir, out_dir, config, workers=workers, check_all=check_all,
         before_first_change=lambda: search_stage.mark_unproven(out_dir, indexed_before))
     click.echo(f"{out_dir}: {report.question_pages} question pages ({report.rendered} rendered, "
                f"{report.skipped} unchanged inputs skipped); {len(report.written)} files written, "
                f"{report.unchanged} unchanged, {len(report.removed)} outdated removed.")
-    click.echo(f"Downloads: {report.downloads.files} files ({len(report.downloads.written)} written, "
-               f"{report.downloads.skipped} with unchanged rows skipped).")
+    if report.downloads is None:
+        click.echo("Downloads: the database has not changed since they were made.")
+    else:
+        click.echo(f"Downloads: {report.downloads.files} files ({len(report.downloads.written)} "
+                   f"written, {report.downloads.skipped} with unchanged rows skipped).")
     if search:
         try:
-            result = search_stage.update_index(db_path, out_dir, report.written + report.removed,
-                                               indexed_before)
+            result = search_stage.update_index(
+                db_path, out_dir, None if check_all else report.written + report.removed,
+                indexed_before)
         except search_stage.SearchIndexError as error:
             raise click.ClickException(str(error)) from error
         indexed = ", ".join(f"{name} ({count})" for name, count in result.indexed.items())
         click.echo(f"Search index: {sum(result.indexed.values())} questions indexed in "
                    f"{len(result.indexed)} bundles{': ' + indexed if indexed else ''}; "
                    f"{len(result.unchanged)} checked and unchanged; {len(result.removed)} removed.")
+    return report
+
+
+@cli.command("build")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True))
+@setting_option(defaults.DB_PATH, "--db", "db_path", type=click.Path(path_type=Path))
+@click.option("--members", "members_dirs", type=click.Path(file_okay=False), multiple=True,
+              help="Folder of member reference data; repeat for several folders.")
+@click.option("--strict", is_flag=True, envvar="STRICT",
+              help="Fail (exit 1) if any record was rejected.")
+@setting_option(defaults.PAGES_DIR, "--pages", "pages_dir", type=click.Path(file_okay=False, path_type=Path))
+@setting_option(defaults.SITE_DIR, "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
+@site_options
+@click.pass_context
+def build_all(context: click.Context, sources: tuple[str, ...], db_path: Path,
+              members_dirs: tuple[str, ...], strict: bool, pages_dir: Path, out_dir: Path,
+              base_url: str, datasette_url: str, workers: int, search: bool) -> None:
+    """db, pages and site in one process: each stage makes again only what the database's
+    change log says changed."""
+    context.invoke(db, sources=sources, db_path=str(db_path), members_dirs=members_dirs,
+                   strict=strict)
+    run_pages(db_path, pages_dir)
+    run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search)
+
+
+@cli.command()
+@built_options
+@site_options
+def verify(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
+           workers: int, search: bool) -> None:
+    """Check every page and site file against the manifests (re-hashing them all), not only
+    what the change log names; rewrite any file edited by hand or missing, and list them."""
+    pages_report = run_pages(db_path, pages_dir, check_all=True)
+    site_report = run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search,
+                           check_all=True)
+    repaired = [pages_dir / path for path in pages_report.written + pages_report.removed]
+    repaired += [out_dir / path for path in site_report.written + site_report.removed]
+    for path in repaired:
+        click.echo(f"  repaired: {path}")
+    click.echo(f"Verified: {len(repaired)} files repaired." if repaired
+               else "Verified: every file is as the build wrote it.")
 
 
 @cli.command()

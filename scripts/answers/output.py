@@ -141,6 +141,12 @@ class Output:
         self.prune_empty_folders(removed)
         return removed
 
+    def remove_leftovers(self, names: tuple[str, ...]) -> list[str]:
+        """Delete the files directly in the output folder whose names match `names` (what a
+        build killed while saving its manifest leaves), without walking the folders below."""
+        return self.remove(sorted(path.name for path in self.root.iterdir()
+                                  if path.is_file() and any(fnmatch(path.name, name) for name in names)))
+
     def prune_empty_folders(self, removed: list[str]) -> None:
         "Remove the folders that held removed files and are now empty, deepest first."
         folders = {parent for path in removed for parent in (self.root / path).parents
@@ -175,12 +181,35 @@ class Manifest:
     """Each page's key -> the digest of everything its files were rendered from, as the last
     complete build recorded them under the same code `version`. `previous` is what that build
     recorded (empty when there was none, it was unreadable or the code differs); `current` is
-    what this build records."""
+    what this build records. `state` is what the last complete build recorded about its inputs
+    as a whole (changes.py: the database it was made from), None likewise.
+
+    The file holds two lines: a header (version, state and the digest of the entries) and the
+    entries, so that a build can learn that nothing changed from the header alone; the entries,
+    the bulk of the file, are parsed only when `previous` is first read."""
 
     path: Path | None
     version: str
-    previous: dict = field(default_factory=dict)
     current: dict = field(default_factory=dict)
+    state: dict | None = None
+    valid_entry: Callable[[object], bool] = lambda entry: True
+    entries_text: str = ""
+    parsed: dict | None = None
+    withdrawn: bool = False
+
+    @property
+    def previous(self) -> dict:
+        if self.parsed is None:
+            try:
+                entries = json.loads(self.entries_text) if self.entries_text else {}
+            except ValueError:  # damaged: as if there were none
+                entries = {}
+            valid = isinstance(entries, dict) and all(map(self.valid_entry, entries.values()))
+            self.parsed = entries if valid else {}
+            if not valid:
+                self.state = None  # what it says of its inputs no longer stands for any page
+            self.entries_text = ""
+        return self.parsed
 
     @classmethod
     def take(cls, output: Output, version: str, valid_entry: Callable[[object], bool]) -> Manifest:
@@ -188,26 +217,48 @@ class Manifest:
         build changes a file there. Until this build saves its own there is none, so a build
         stopped half way cannot leave entries that vouch for files it changed since: the next
         build renders everything. A build that changes nothing leaves it as it was."""
-        manifest = cls(output.root / MANIFEST_NAME, version)
-        try:
-            data = json.loads(manifest.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):  # missing, unreadable or not JSON: as if there were none
-            data = None
+        manifest = cls(output.root / MANIFEST_NAME, version, valid_entry=valid_entry)
         output.before_first_change.append(manifest.withdraw)
-        if (isinstance(data, dict) and data.get("version") == version
-                and isinstance(data.get("entries"), dict)
-                and all(valid_entry(entry) for entry in data["entries"].values())):
-            manifest.previous = data["entries"]
+        try:
+            header_line, _, manifest.entries_text = manifest.path.read_text(
+                encoding="utf-8").partition("\n")
+            header = json.loads(header_line)
+        except (OSError, ValueError):  # missing, unreadable or not JSON: as if there were none
+            header = None
+        if not (isinstance(header, dict) and header.get("version") == version
+                and header.get("entries") == bytes_digest(manifest.entries_text)):
+            manifest.entries_text, manifest.parsed = "", {}  # damaged or other code: none
+        elif isinstance(header.get("state"), dict):
+            manifest.state = header["state"]
         return manifest
+
+    @classmethod
+    def read(cls, folder: Path, version: str, valid_entry: Callable[[object], bool]) -> Manifest:
+        "Another stage's manifest, to read only: what its last complete build recorded."
+        return cls.take(Output(folder), version, valid_entry)
+
+    def holds_entries(self) -> bool:
+        "Whether the last build's entries could be read (parsing them if not done yet)."
+        return bool(self.previous) or self.state is not None
+
+    def carry_over(self) -> None:
+        "Start this build's entries from the last build's: it changes only some of them."
+        self.current = dict(self.previous)
 
     def withdraw(self) -> None:
         self.path.unlink(missing_ok=True)
+        self.withdrawn = True
 
-    def save(self) -> None:
+    def unchanged(self, state: dict | None) -> bool:
+        "Whether this build records what the last one did, still on disk (nothing to save)."
+        return not self.withdrawn and state == self.state and self.current == self.previous
+
+    def save(self, state: dict | None = None) -> None:
         "Write what this build recorded, if it differs: beside the manifest, then rename."
-        data = json.dumps({"version": self.version, "entries": self.current},
-                          sort_keys=True, separators=(",", ":"))
-        replace_if_changed(self.path, data.encode("utf-8"))
+        entries = json.dumps(self.current, sort_keys=True, separators=(",", ":"))
+        header = json.dumps({"version": self.version, "state": state,
+                             "entries": bytes_digest(entries)}, sort_keys=True, separators=(",", ":"))
+        replace_if_changed(self.path, f"{header}\n{entries}".encode())
 
 
 def stage_code_digest(files: list[Path], packages: tuple[str, ...], *settings: str) -> str:

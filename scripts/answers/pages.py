@@ -21,7 +21,7 @@ import sqlite_utils
 import yaml
 from markdownify import MarkdownConverter
 
-from . import answer_diff, citations, clean, model, queries, timeliness, urls
+from . import answer_diff, changes, citations, clean, model, queries, timeliness, urls
 from .clean import html_to_text, sanitize_html
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 
@@ -290,42 +290,97 @@ class PageContext:
     asked_before: dict = field(default_factory=dict)  # queries.load_asked_before
 
     @classmethod
-    def load(cls, db: sqlite_utils.Database) -> PageContext:
+    def load(cls, db: sqlite_utils.Database, as_of: str | None = None) -> PageContext:
+        "Everything every page may show; `as_of` is `queries.timeliness_as_of` (read here if not given)."
         return cls(queries.load_members(db), queries.load_bodies(db), queries.load_question_index(db),
-                   queries.load_sources(db), queries.citation_links(db), queries.timeliness_as_of(db),
+                   queries.load_sources(db), queries.citation_links(db), as_of or changes.latest_date(db),
                    queries.load_group_texts(db), queries.load_asked_before(db))
+
+    @classmethod
+    def load_for(cls, db: sqlite_utils.Database, rows: list[dict], as_of: str | None) -> PageContext:
+        "What the pages of these rows show: only the other questions they name are indexed."
+        links = queries.citation_links(db)
+        named = {row["key"] for row in rows}  # a group's page lists its own question too
+        named.update(key for row in rows for key in json.loads(row.get("grouped_keys") or "[]"))
+        asked_before = queries.load_asked_before(db, {row["key"] for row in rows})
+        for row in rows:
+            named.update(cite["key"] for cite in links[0].get(row["key"], []))
+            named.update(links[1].get(row["key"], []))
+            named.update(earlier["key"] for earlier in asked_before.get(row["key"], []))
+        return cls(queries.load_members(db), queries.load_bodies(db),
+                   queries.load_question_index(db, named), queries.load_sources(db), links, as_of,
+                   queries.load_group_texts(db, named), asked_before)
 
 
 def pages_code_version() -> str:
     "What besides its inputs decides a page's bytes: this code and the libraries it calls."
     modules = (__file__, citations.__file__, queries.__file__, urls.__file__, model.__file__,
-               clean.__file__, timeliness.__file__, answer_diff.__file__)
+               clean.__file__, timeliness.__file__, answer_diff.__file__, changes.__file__)
     return stage_code_digest([Path(module) for module in modules],
                              ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
 
 
 def is_manifest_entry(entry) -> bool:
-    """[digest of the page's inputs, digest of the page written]: a page is kept only if both
-    hold, so a page edited or restored by another hand is written again."""
-    return (isinstance(entry, list) and len(entry) == 2
+    """[digest of the page's inputs, digest of the page written, the question's key]: a page
+    is kept only if both digests hold, so a page edited or restored by another hand is written
+    again (by a build that checks every page: see `write_pages`)."""
+    return (isinstance(entry, list) and len(entry) == 3
             and all(isinstance(part, str) for part in entry))
 
 
-def write_pages(db_path: Path, out_dir: Path) -> PagesReport:
-    """Write one Markdown page per question, converting only those whose inputs changed since
-    the last build; remove pages of questions no longer in the db."""
+def write_pages(db_path: Path, out_dir: Path, check_all: bool = False) -> PagesReport:
+    """Write one Markdown page per question and remove the pages of questions no longer in
+    the db. Driven by the database's change log (changes.py): only the pages of questions
+    changed since the last complete run, and of those whose pages show them, are made again,
+    and the other pages are trusted to be as that run left them. Where the change log cannot
+    tell (no manifest, another database, other code) or `check_all` asks, every page is
+    checked against the manifest and converted again only if its inputs changed or its file
+    does not hold what was written."""
     report = PagesReport()
     output = Output(out_dir)
     manifest = Manifest.take(output, pages_code_version(), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db:
-        context = PageContext.load(db)
-        for row in queries.question_rows(db):
-            write_page(row, context, output, manifest, report)
-    report.removed = output.remove_stale(("index.md", "*.tmp"))
-    manifest.save()
+        change = changes.since(db, None if check_all else manifest.state)
+        if change.keys == set() and change.state == manifest.state:
+            report.questions = report.skipped = db["questions"].count  # nothing to do
+            return report
+        if change.everything or not manifest.holds_entries():
+            write_every_page(db, change.state, output, manifest, report)
+        else:
+            write_changed_pages(db, change, output, manifest, report)
+    if not manifest.unchanged(change.state):
+        manifest.save(change.state)
     report.written = output.written
     report.unchanged = output.unchanged
     return report
+
+
+def write_every_page(db: sqlite_utils.Database, state: dict, output: Output, manifest: Manifest,
+                     report: PagesReport) -> None:
+    context = PageContext.load(db, as_of=state["as_of"])
+    for row in queries.question_rows(db):
+        write_page(row, context, output, manifest, report)
+    report.removed = output.remove_stale(("index.md", "*.tmp"))
+
+
+def write_changed_pages(db: sqlite_utils.Database, change: changes.ChangeSet, output: Output,
+                        manifest: Manifest, report: PagesReport) -> None:
+    """The pages of the questions in the change set; the manifest's other entries are carried
+    over unchecked. A question gone from the db (or moved to another url) loses its old page."""
+    manifest.carry_over()
+    rows = list(queries.question_rows_of(db, change.keys))
+    context = PageContext.load_for(db, rows, change.state["as_of"])
+    for row in rows:
+        write_page(row, context, output, manifest, report)
+    now_at = {row["key"]: row["url"] for row in rows}
+    gone = [url for url, entry in manifest.previous.items()
+            if entry[2] in change.keys and now_at.get(entry[2]) != url]
+    for url in gone:
+        del manifest.current[url]
+    report.removed = output.remove([urls.markdown_file(url) for url in gone])
+    report.removed += output.remove_leftovers(("*.tmp",))
+    report.questions = len(manifest.current)
+    report.skipped = report.questions - report.rendered
 
 
 def write_page(row: dict, context: PageContext, output: Output, manifest: Manifest,
@@ -337,14 +392,14 @@ def write_page(row: dict, context: PageContext, output: Output, manifest: Manife
     digest = inputs_digest(meta, texts)
     path = urls.markdown_file(row["url"])
     entry = manifest.previous.get(row["url"])
-    if entry and entry[0] == digest and output.confirm_unchanged({path: entry[1]}):
+    if entry and entry[0] == digest and entry[2] == row["key"] and output.confirm_unchanged({path: entry[1]}):
         report.skipped += 1
         manifest.current[row["url"]] = entry
     else:
         text = page_text(meta, texts)
         output.write(path, text)
         report.rendered += 1
-        manifest.current[row["url"]] = [digest, bytes_digest(text)]
+        manifest.current[row["url"]] = [digest, bytes_digest(text), row["key"]]
     report.questions += 1
 
 

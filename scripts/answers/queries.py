@@ -77,38 +77,65 @@ def question_rows(db: sqlite_utils.Database):
     return db.query("select * from questions order by key")
 
 
-def load_question_index(db: sqlite_utils.Database) -> dict[str, dict]:
-    "Key -> where a question lives and what it is called, to link grouped questions."
+def question_rows_of(db: sqlite_utils.Database, keys: set[str]):
+    "Every column of the questions with these keys (those that exist), in key order."
+    return db.query("select * from questions where key in (select value from json_each(:keys)) "
+                    "order by key", {"keys": json.dumps(sorted(keys))})
+
+
+INDEX_SQL = f"select key, house, uin, url, heading, date_tabled, {TITLE_TEXT} from questions"
+
+
+def load_question_index(db: sqlite_utils.Database, keys: set[str] | None = None) -> dict[str, dict]:
+    """Key -> where a question lives and what it is called, to link grouped questions: of
+    every question, or of those with `keys`."""
+    if keys is None:
+        rows = db.query(INDEX_SQL, TITLE_CHARS)
+    else:
+        rows = db.query(INDEX_SQL + " where key in (select value from json_each(:keys))",
+                        {"keys": json.dumps(sorted(keys)), **TITLE_CHARS})
     return {
         row["key"]: {"key": row["key"], "uin": row["uin"], "url": row["url"],
                      "heading": row["heading"], "title": urls.question_title(row),
                      "date_tabled": row["date_tabled"]}
-        for row in db.query(f"select key, house, uin, url, heading, date_tabled, {TITLE_TEXT} "
-                            "from questions", TITLE_CHARS)
+        for row in rows
     }
 
 
-def load_group_texts(db: sqlite_utils.Database) -> dict[str, dict]:
+def load_group_texts(db: sqlite_utils.Database, keys: set[str] | None = None) -> dict[str, dict]:
     """Key -> question text and asker of every question in a group (naming others, or named
-    by one): what a grouped question's page shows of each question answered with it."""
-    return {
-        row["key"]: {"question_text": row["question_text"], "asking_member_id": row["asking_member_id"]}
-        for row in db.query(
+    by one): what a grouped question's page shows of each question answered with it. With
+    `keys`, only of those among them."""
+    if keys is None:
+        rows = db.query(
             """select key, question_text, asking_member_id from questions
                where grouped_keys is not null
                   or key in (select g.value from questions q, json_each(q.grouped_keys) g
                              where q.grouped_keys is not null)""")
-    }
+    else:
+        rows = db.query("""select key, question_text, asking_member_id from questions
+                           where key in (select value from json_each(:keys))""",
+                        {"keys": json.dumps(sorted(keys))})
+    return {row["key"]: {"question_text": row["question_text"], "asking_member_id": row["asking_member_id"]}
+            for row in rows}
 
 
-def load_asked_before(db: sqlite_utils.Database) -> dict[str, list[dict]]:
+def urls_of(db: sqlite_utils.Database, keys: set[str]) -> dict[str, str]:
+    "Key -> page url of the questions with these keys (those that exist)."
+    return dict(db.execute("select key, url from questions where key in (select value from json_each(?))",
+                           [json.dumps(sorted(keys))]).fetchall())
+
+
+def load_asked_before(db: sqlite_utils.Database, keys: set[str] | None = None) -> dict[str, list[dict]]:
     """Key -> the earlier questions on the same subject its page lists (the `related` table),
-    closest first: each one's key and asking member's id."""
+    closest first: each one's key and asking member's id. With `keys`, only their lists."""
     listed: dict[str, list[dict]] = {}
     if "related" not in db.table_names():
         return listed
-    for row in db.query("""select r.key, r.related_key, q.asking_member_id from related r
-                           join questions q on q.key = r.related_key order by r.key, r.rank"""):
+    only = "" if keys is None else "where r.key in (select value from json_each(:keys))"
+    for row in db.query(f"""select r.key, r.related_key, q.asking_member_id from related r
+                            join questions q on q.key = r.related_key {only} order by r.key, r.rank""",
+                        {"keys": json.dumps(sorted(keys or ()))}):
         listed.setdefault(row["key"], []).append(
             {"key": row["related_key"], "asking_member_id": row["asking_member_id"]})
     return listed
@@ -256,6 +283,27 @@ def body_order_rows(db: sqlite_utils.Database):
                    coalesce(date_answered, date_tabled, '') as day
             from questions where answering_body is not null
             order by answering_body, day, key""", TITLE_CHARS)
+
+
+# One neighbour of a question (`q`) within its body, in the order of body_order_rows: the
+# expression index questions_body_order makes it one step.
+NEIGHBOUR_SQL = """(select json_object('url', p.url, 'heading', p.heading, 'uin', p.uin,
+           'house', p.house, 'key', p.key, 'question_text', substr(p.question_text, 1, :title_chars))
+    from questions p where p.answering_body = q.answering_body
+      and (coalesce(p.date_answered, p.date_tabled, ''), p.key) {op}
+          (coalesce(q.date_answered, q.date_tabled, ''), q.key)
+    order by coalesce(p.date_answered, p.date_tabled, '') {order}, p.key {order} limit 1)"""
+
+
+def neighbour_rows(db: sqlite_utils.Database, page_urls: list[str]):
+    """The questions at these urls that have an answering body, each with its previous and
+    next question in that body (as JSON objects of the columns a title needs, or null)."""
+    return db.query(
+        f"""select q.url, {NEIGHBOUR_SQL.format(op="<", order="desc")} as previous,
+                   {NEIGHBOUR_SQL.format(op=">", order="asc")} as next
+            from questions q where q.url in (select value from json_each(:urls))
+              and q.answering_body is not null""",
+        {"urls": json.dumps(sorted(page_urls)), **TITLE_CHARS})
 
 
 def sitemap_rows(db: sqlite_utils.Database, part: str | None = None):

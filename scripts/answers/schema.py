@@ -61,6 +61,18 @@ def create_schema(db: sqlite_utils.Database) -> None:
                     ["asking_member_id"], ["answering_member_id"], ["uin"], ["api_id"],
                     ["is_holding"], ["is_named_day"], ["url"]):
         db["questions"].create_index(columns, if_not_exists=True)
+    # For the change-driven stages (changes.py): a question's previous and next within its body,
+    # and the questions grouped with it, found without reading every row.
+    db.executescript(
+        """
+        create index if not exists questions_body_order
+          on questions (answering_body, coalesce(date_answered, date_tabled, ''), key);
+        create index if not exists questions_grouped
+          on questions (grouped_keys, key) where grouped_keys is not null;
+        create index if not exists questions_date_for_answer on questions (date_for_answer);
+        create index if not exists questions_correcting_member_id on questions (correcting_member_id);
+        """
+    )
     # Internal: what each stored row was built from, to rank later snapshots against it.
     db["question_snapshots"].create(
         {"key": str, "record_hash": str, "freshness": str, "source": str}, pk="key",

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import sqlite_utils
 
 from . import (
+    changes,
     clean,
     downloads,
     feeds,
@@ -50,7 +51,7 @@ class SiteReport:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
-    downloads: downloads.DownloadsReport | None = None
+    downloads: downloads.DownloadsReport | None = None  # None: not made again (nothing changed)
 
     @property
     def html_written(self) -> int:
@@ -147,7 +148,8 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
                                                _worker["bodies"].html)
         output.write(urls.html_file(url), html)
         output.write(urls.json_twin(url), twin)
-        entries[key] = [question_digest(text, nav), url, bytes_digest(html), bytes_digest(twin)]
+        entries[key] = [question_digest(text, nav), url, bytes_digest(html), bytes_digest(twin),
+                        *neighbour_urls(nav)]
     _worker["bodies"].flush()
     return output.written, output.unchanged, output.seen, entries
 
@@ -157,10 +159,16 @@ def question_digest(text: str, nav: dict) -> str:
     return inputs_digest(text, nav)
 
 
+def neighbour_urls(nav: dict) -> list[str]:
+    "The urls of a page's previous and next links ('' for none)."
+    return [(nav.get(side) or {}).get("url") or "" for side in ("previous", "next")]
+
+
 def is_manifest_entry(entry) -> bool:
-    """[digest of the page's inputs, url of its files, digests of its HTML and JSON as written]:
-    a page is kept only if its files still hold what the build wrote."""
-    return (isinstance(entry, list) and len(entry) == 4
+    """[digest of the page's inputs, url of its files, digests of its HTML and JSON as written,
+    urls of its previous and next links]: a page is kept only if its files still hold what the
+    build wrote; the links tell a later build which pages linked to a question that moved."""
+    return (isinstance(entry, list) and len(entry) == 6
             and all(isinstance(part, str) for part in entry))
 
 
@@ -187,20 +195,36 @@ def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Man
 
 
 def write_question_pages(pages_dir: Path, output: Output, links: dict, config: SiteConfig,
-                         workers: int, manifest: Manifest | None = None) -> tuple[int, int]:
+                         workers: int, manifest: Manifest | None = None,
+                         page_urls: list[str] | None = None) -> tuple[int, int]:
     """Render the Markdown pages into `output` (in `workers` processes when there is more
     than one chunk of pages to render), skipping those the manifest shows up to date;
-    returns how many were rendered and how many skipped."""
+    returns how many were rendered and how many skipped. `page_urls`: only the pages at these
+    urls (`links` holds their navigation), else every page in `pages_dir`."""
     manifest = manifest or Manifest(None, "")
     empty = {"previous": None, "next": None}
+    if page_urls is None:
+        found = [(str(path), url_of(pages_dir, path))
+                 for path in sorted(pages_dir.glob(urls.markdown_file("**/")))]
+    else:
+        found = [(str(pages_dir / urls.markdown_file(url)), url) for url in sorted(page_urls)]
     items, skipped = [], 0
-    for path in sorted(pages_dir.glob(urls.markdown_file("**/"))):
-        key = url_of(pages_dir, path)
+    for path, key in found:
         nav = links.get(key, empty)
-        if is_up_to_date(path, key, nav, output, manifest):
+        if is_up_to_date(Path(path), key, nav, output, manifest):
             skipped += 1
         else:
-            items.append((str(path), key, nav))
+            items.append((path, key, nav))
+    render_items(items, output, config, workers, manifest)
+    if page_urls is None and items and not skipped:
+        # every page was rendered: what the cache did not give is unused
+        render_cache.prune(render_cache.cache_path(output.root))
+    return len(items), skipped
+
+
+def render_items(items: list[tuple[str, str, dict]], output: Output, config: SiteConfig,
+                 workers: int, manifest: Manifest) -> None:
+    "Render (path, url, navigation) items, in worker processes when there are enough."
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     if items:
         output.changing()  # the workers write with Outputs of their own
@@ -218,9 +242,39 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
         output.unchanged += unchanged
         output.seen |= seen
         manifest.current.update(entries)
-    if items and not skipped:  # every page was rendered: what the cache did not give is unused
-        render_cache.prune(render_cache.cache_path(output.root))
-    return len(items), skipped
+
+
+def navigation_of(db: sqlite_utils.Database, page_urls: list[str]) -> dict[str, dict]:
+    "The previous and next links of the pages at these urls, as `neighbours` gives them."
+    def link(value: str | None) -> dict | None:
+        row = json.loads(value) if value else None
+        return row and {"url": row["url"], "title": urls.question_title(row)}
+    return {row["url"]: {"previous": link(row["previous"]), "next": link(row["next"])}
+            for row in queries.neighbour_rows(db, page_urls)}
+
+
+def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], pages_dir: Path,
+                                 output: Output, config: SiteConfig, workers: int,
+                                 manifest: Manifest) -> tuple[int, int, list[str]]:
+    """The pages of the questions in the change set, and of the questions that were their
+    neighbours before (their links move), from the pages the pages stage wrote; the files of
+    questions the pages stage no longer has are removed. Other entries are carried over
+    unchecked. Returns how many pages were rendered and skipped, and the files removed."""
+    if not keys:  # nothing changed: the manifest's entries are not even read
+        return 0, db["questions"].count, []
+    manifest.carry_over()
+    paged = Manifest.read(pages_dir, pages.pages_code_version(), pages.is_manifest_entry).previous
+    gone = sorted(url for url in manifest.previous if url not in paged)
+    wanted = set(queries.urls_of(db, keys).values())
+    for url in wanted & set(manifest.previous):
+        wanted.update(filter(None, manifest.previous[url][4:]))  # its neighbours before
+    wanted = sorted(url for url in wanted if url in paged)
+    rendered, skipped = write_question_pages(pages_dir, output, navigation_of(db, wanted), config,
+                                             workers, manifest, wanted)
+    for url in gone:
+        del manifest.current[url]
+    removed = output.remove([name for url in gone for name in (urls.html_file(url), urls.json_twin(url))])
+    return rendered, skipped, removed
 
 
 def url_of(pages_dir: Path, page_path: str) -> str:
@@ -245,11 +299,20 @@ NOT_GENERATED = ("static", "pagefind", "downloads")
 
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
                workers: int | None = None,
-               before_first_change: Callable[[], None] | None = None) -> SiteReport:
-    """Write the whole archive, then remove the files of pages that no longer exist (a
-    question, member, body, heading, day or listing page that this build did not write).
-    `before_first_change` runs once before the first file changes (the search index marks its
-    record unproven then)."""
+               before_first_change: Callable[[], None] | None = None,
+               check_all: bool = False) -> SiteReport:
+    """Write the archive. Driven by the database's change log (changes.py) when the pages stage
+    has made the pages of this same database: only the question pages of changed questions and
+    of those showing them are rendered again, the files of removed questions removed, the rest
+    trusted as the last complete build left it. Otherwise, or when `check_all` asks, every page
+    is checked against the manifest (and its files re-hashed), and the files this build did not
+    write are removed (a question, member, body, heading, day or listing page that no longer
+    exists). `before_first_change` runs once before the first file changes (the search index
+    marks its record unproven then).
+
+    `changed` below is what the listings, feeds and sitemap are given: the keys of the
+    questions whose pages may differ since the last complete build (deleted questions
+    included), or None for "everything"."""
     config = config or SiteConfig()
     workers = workers or min(2, os.cpu_count() or 1)
     output = Output(out_dir)
@@ -258,20 +321,51 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     report = SiteReport()
     manifest = Manifest.take(output, site_code_version(config), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db:
-        report.rendered, report.skipped = write_question_pages(
-            pages_dir, output, neighbours(db), config, workers, manifest)
+        change = site_changes(db, pages_dir, manifest, check_all)
+        changed = change.keys
+        if changed is None:
+            report.rendered, report.skipped = write_question_pages(
+                pages_dir, output, neighbours(db), config, workers, manifest)
+        else:
+            report.rendered, report.skipped, report.removed = write_changed_question_pages(
+                db, changed, pages_dir, output, config, workers, manifest)
         report.question_pages = report.rendered + report.skipped
         env = make_environment(config)
         write_static(output)
-        listed = listings.write_listings(db, env, output, config)
-        feeds_removed = feeds.write_feeds(db, env, output, config)
+        listed = listings.write_listings(db, env, output, config, changed)
+        feeds_removed = feeds.write_feeds(db, env, output, config, changed)
         # Listing pages and sitemap parts that are no longer made: a build given changes finds
         # them from their records, without walking the folder.
         listed.removed += sitemap.write_sitemaps(output, env, db, listed)
         output.write(urls.ROBOTS, env.get_template("robots.txt").render(page_url=urls.HOME))
-    report.downloads = downloads.write_downloads(db_path, output.root / urls.DOWNLOADS, env, config)
-    report.removed = listed.removed + feeds_removed + output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
-    manifest.save()
+    if changed == set() and change.state == manifest.state:
+        report.downloads = None  # the same database as the last complete build: the same files
+    else:
+        report.downloads = downloads.write_downloads(db_path, output.root / urls.DOWNLOADS, env, config)
+    report.removed += listed.removed + feeds_removed
+    if changed is None:
+        report.removed += output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
+    else:
+        report.removed += output.remove_leftovers(("*.tmp",))
+    if changed != set() or change.state != manifest.state:
+        manifest.save(change.state)
     report.written = output.written
     report.unchanged = output.unchanged
     return report
+
+
+def site_changes(db: sqlite_utils.Database, pages_dir: Path, manifest: Manifest,
+                 check_all: bool) -> changes.ChangeSet:
+    """What to render again: the change set since this stage last completed, if the pages
+    stage has completed on this same database (the pages are what is rendered); else
+    everything."""
+    made_from = Manifest.read(pages_dir, pages.pages_code_version(), pages.is_manifest_entry).state or {}
+    position = changes.position(db)
+    if not all(made_from.get(name) == value for name, value in position.items()):
+        # Pages behind (or ahead of) the database: render what is there, and record no state,
+        # so that the next build, once the pages stage has caught up, renders everything.
+        return changes.ChangeSet(None, None)
+    change = changes.since(db, None if check_all else manifest.state)
+    if change.keys and not manifest.holds_entries():
+        return changes.ChangeSet(None, change.state)
+    return change

@@ -1,0 +1,276 @@
+"""The change-driven build: after a new answer, a correction or nothing new, the pages and site
+stages write exactly the files that show what changed (the question's page and twin, the pages
+whose previous/next links, "Cited by" lists or citation links name it), leave every other file
+untouched, and end with what a clean build writes. A file edited by hand is left to
+`answers verify`, which re-hashes everything and repairs it.
+
+The archive is a small one of our own making, filed as `make fetch` files the official API's
+responses: five Home Office questions (one citing another) and two grouped Treasury ones.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from answers import changes, pages, queries, site
+from answers.build import build_database
+from answers.cli import cli
+from answers.fetch.archive import MonthFile
+from answers.render import SiteConfig
+
+CONFIG = SiteConfig(base_url="https://answers.example.org/")
+HOME_OFFICE = {"answeringBodyName": "Home Office", "answeringBodyId": 1}
+TREASURY = {"answeringBodyName": "Treasury", "answeringBodyId": 14}
+
+
+def question(uin: int, tabled: str, body: dict, heading: str, answered: str | None = None,
+             answer: str | None = None, **more) -> dict:
+    "One record as the API's list endpoint gives it."
+    value = {"id": 7_000_000 + uin, "house": "Commons", "uin": str(uin),
+             "dateTabled": f"{tabled}T00:00:00", "heading": heading,
+             "questionText": f"To ask the Secretary of State about {heading.lower()}.",
+             "askingMemberId": 4000 + uin, **body}
+    if answered:
+        value.update(dateAnswered=f"{answered}T00:00:00", answerText=answer,
+                     answeringMemberId=4399)
+    return dict(value, **more)
+
+
+def url(uin: int, tabled: str) -> str:
+    return f"commons/{tabled}/{uin}/"
+
+
+Q101, Q102, Q103, Q104, Q105 = (url(101, "2024-07-01"), url(102, "2024-07-02"),
+                                url(103, "2024-08-01"), url(104, "2024-08-01"),
+                                url(105, "2024-08-02"))
+Q201, Q202 = url(201, "2024-08-01"), url(202, "2024-08-01")
+CITING_ANSWER = "<p>I refer to the Answer of 10 July 2024 to Question 101.</p>"
+UNANSWERED_104 = question(104, "2024-08-01", HOME_OFFICE, "Immigration: Visas",
+                          dateForAnswer="2024-08-06T00:00:00")
+ANSWERED_104 = dict(UNANSWERED_104, dateAnswered="2024-08-09T00:00:00", answeringMemberId=4399,
+                    answerText="<p>As set out in the Answer of 5 August 2024 to Question 103.</p>")
+ANSWERED_102 = question(102, "2024-07-02", HOME_OFFICE, "Prisons: Capacity", "2024-07-12",
+                        CITING_ANSWER)
+
+
+def file_month(content: Path, month: str, values: list[dict]) -> None:
+    "Add one list page to a month's file, as a fetch files what it found."
+    responses = MonthFile(content / "api" / f"{month}.json.gz")
+    responses.add({"results": [{"value": value} for value in values],
+                   "totalResults": len(values)})
+    responses.save()
+
+
+def make_archive(folder: Path) -> Path:
+    content = folder / "content"
+    file_month(content, "2024-07", [
+        question(101, "2024-07-01", HOME_OFFICE, "Police: Numbers", "2024-07-10",
+                 "<p>There are more officers.</p>"),
+        ANSWERED_102])
+    file_month(content, "2024-08", [
+        question(103, "2024-08-01", HOME_OFFICE, "Asylum: Hotels", "2024-08-05",
+                 "<p>Fewer hotels are used.</p>"),
+        UNANSWERED_104,
+        question(105, "2024-08-02", HOME_OFFICE, "Fire Services", "2024-08-07",
+                 "<p>Funding rose.</p>"),
+        question(201, "2024-08-01", TREASURY, "Taxation: Fuel", "2024-08-06",
+                 "<p>Duty is frozen.</p>", groupedQuestions=["202"]),
+        question(202, "2024-08-01", TREASURY, "Taxation: Diesel", "2024-08-06",
+                 "<p>Duty is frozen.</p>", groupedQuestions=["201"])])
+    return content
+
+
+def build(folder: Path, content: Path) -> tuple[pages.PagesReport, site.SiteReport]:
+    "The db, pages and site stages, as `answers build` runs them."
+    build_database([content], folder / "answers.db")
+    pages_report = pages.write_pages(folder / "answers.db", folder / "pages")
+    site_report = site.build_site(folder / "answers.db", folder / "pages", folder / "site", CONFIG,
+                                  workers=1)
+    return pages_report, site_report
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def stamps(folder: Path) -> dict[str, tuple[int, int]]:
+    "Each file's inode and modification time: what a rewrite changes."
+    return {path.relative_to(folder).as_posix(): (path.stat().st_ino, path.stat().st_mtime_ns)
+            for path in folder.rglob("*") if path.is_file()}
+
+
+def touched(before: dict, after: dict) -> set[str]:
+    return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+
+
+def question_files(paths) -> set[str]:
+    "The files of question pages among paths (pages and twins under commons/)."
+    return {path for path in paths if path.startswith("commons/")}
+
+
+def assert_same_as_clean_build(folder: Path, tmp_path: Path) -> None:
+    "A build from scratch, from the same database, writes the very same pages and site."
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    shutil.copy2(folder / "answers.db", clean / "answers.db")
+    pages.write_pages(clean / "answers.db", clean / "pages")
+    site.build_site(clean / "answers.db", clean / "pages", clean / "site", CONFIG, workers=1)
+    for stage in ("pages", "site"):
+        assert files_of(folder / stage) == files_of(clean / stage), stage
+
+
+@pytest.fixture
+def archive(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")  # downloads date themselves by it
+    folder = tmp_path / "build"
+    content = make_archive(tmp_path)
+    first_pages, first_site = build(folder, content)
+    assert first_pages.rendered == first_pages.questions == 7
+    assert first_site.rendered == 7
+    return folder, content
+
+
+def test_one_new_answer_rewrites_its_page_its_neighbours_and_the_page_it_cites(archive, tmp_path):
+    folder, content = archive
+    before = {stage: stamps(folder / stage) for stage in ("pages", "site")}
+    file_month(content, "2024-08", [ANSWERED_104])
+
+    pages_report, site_report = build(folder, content)
+
+    # Pages: its own, and the one it cites, which now lists it under "Cited by".
+    assert sorted(pages_report.written) == [Q103 + "index.md", Q104 + "index.md"]
+    assert touched(before["pages"], stamps(folder / "pages")) == {
+        Q103 + "index.md", Q104 + "index.md", ".manifest.json"}
+    # Site: those two pages and twins, and the HTML of its neighbours before (102, 103) and
+    # after (105) its answer moved it to the end of the Home Office's order.
+    expected = {Q104 + "index.html", Q104 + "index.json", Q103 + "index.html",
+                Q103 + "index.json", Q102 + "index.html", Q105 + "index.html"}
+    assert question_files(site_report.written) == expected
+    assert question_files(touched(before["site"], stamps(folder / "site"))) == expected
+    assert site_report.rendered == 4  # 102, 103, 104, 105: not the untouched Treasury pages
+    html = (folder / "site" / Q104 / "index.html").read_text()
+    assert "As set out in the Answer of 5 August 2024" in html
+    assert_same_as_clean_build(folder, tmp_path)
+
+
+def test_a_correction_that_drops_a_citation_rewrites_the_page_it_cited(archive, tmp_path):
+    folder, content = archive
+    before = {stage: stamps(folder / stage) for stage in ("pages", "site")}
+    corrected = dict(ANSWERED_102, answerIsCorrection=True,
+                     dateAnswerCorrected="2024-08-08T00:00:00", correctingMemberId=4399,
+                     originalAnswerText=CITING_ANSWER,
+                     answerText="<p>The prison estate holds 88,000 places.</p>")
+    file_month(content, "2024-08", [corrected])
+
+    pages_report, site_report = build(folder, content)
+
+    # 101 is no longer cited by 102: its "Cited by" list goes, though its own row is the same.
+    assert sorted(pages_report.written) == [Q101 + "index.md", Q102 + "index.md"]
+    assert "cited_by" not in (folder / "pages" / Q101 / "index.md").read_text()
+    assert question_files(site_report.written) == {
+        Q101 + "index.html", Q101 + "index.json", Q102 + "index.html", Q102 + "index.json"}
+    assert question_files(touched(before["site"], stamps(folder / "site"))) == question_files(
+        site_report.written)
+    assert "88,000 places" in (folder / "site" / Q102 / "index.html").read_text()
+    assert_same_as_clean_build(folder, tmp_path)
+
+
+def test_a_new_heading_rewrites_the_questions_grouped_with_it(archive, tmp_path):
+    folder, content = archive
+    renamed = question(202, "2024-08-01", TREASURY, "Taxation: Road Fuel", "2024-08-06",
+                       "<p>Duty is frozen.</p>", groupedQuestions=["201"],
+                       dateAnswerCorrected="2024-08-09T00:00:00", answerIsCorrection=True)
+    file_month(content, "2024-08", [renamed])
+
+    pages_report, site_report = build(folder, content)
+
+    assert sorted(pages_report.written) == [Q201 + "index.md", Q202 + "index.md"]
+    assert "Taxation: Road Fuel" in (folder / "pages" / Q201 / "index.md").read_text()
+    assert {Q201 + "index.html", Q202 + "index.html"} <= question_files(site_report.written)
+    assert_same_as_clean_build(folder, tmp_path)
+
+
+def test_nothing_new_writes_nothing_and_reads_no_page(archive, monkeypatch):
+    folder, content = archive
+    before = {stage: stamps(folder / stage) for stage in ("pages", "site")}
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a build with nothing new read a page")
+
+    monkeypatch.setattr(pages, "write_page", no_reading)
+    monkeypatch.setattr(site, "is_up_to_date", no_reading)
+    pages_report, site_report = build(folder, content)
+
+    assert pages_report.written == [] and pages_report.skipped == 7
+    assert site_report.written == [] and site_report.removed == []
+    assert site_report.downloads is None  # the same database: its downloads stand
+    for stage in ("pages", "site"):
+        assert touched(before[stage], stamps(folder / stage)) == set(), stage
+
+
+def test_a_file_edited_by_hand_is_left_to_verify_which_repairs_it(archive):
+    folder, content = archive
+    page, twin = folder / "site" / Q105 / "index.html", folder / "site" / Q105 / "index.json"
+    markdown = folder / "pages" / Q101 / "index.md"
+    originals = page.read_bytes(), markdown.read_bytes()
+    page.write_bytes(originals[0] + b"<!-- edited by hand -->")
+    markdown.write_bytes(b"---\nedited: by hand\n---\n")
+    twin.unlink()
+
+    build(folder, content)
+    assert page.read_bytes().endswith(b"<!-- edited by hand -->") and not twin.exists()
+
+    result = CliRunner().invoke(cli, ["verify", "--db", str(folder / "answers.db"),
+                                      "--pages", str(folder / "pages"),
+                                      "--out", str(folder / "site"), "--no-search",
+                                      "--base-url", CONFIG.base_url])
+    assert result.exit_code == 0, result.output
+    assert (page.read_bytes(), markdown.read_bytes()) == originals and twin.is_file()
+    repaired = sorted(line.split("repaired: ")[1] for line in result.output.splitlines()
+                      if "repaired: " in line)
+    assert repaired == sorted([str(markdown), str(page), str(twin)])
+    again = CliRunner().invoke(cli, ["verify", "--db", str(folder / "answers.db"),
+                                     "--pages", str(folder / "pages"),
+                                     "--out", str(folder / "site"), "--no-search",
+                                     "--base-url", CONFIG.base_url])
+    assert "Verified: every file is as the build wrote it." in again.output
+
+
+def test_a_database_built_afresh_means_everything(archive):
+    "A new lineage (the database rebuilt or replaced): every page is checked, none trusted."
+    folder, content = archive
+    os.remove(folder / "answers.db")
+    pages_report, site_report = build(folder, content)
+    assert pages_report.skipped == 7 and pages_report.unchanged == 7  # each file re-hashed
+    assert site_report.skipped == 7 and site_report.unchanged >= 14
+    assert pages_report.written == [] and question_files(site_report.written) == set()
+
+
+def test_the_latest_date_is_the_timeliness_query_s(archive):
+    folder, _ = archive
+    with sqlite_utils.Database(folder / "answers.db") as db:
+        assert changes.latest_date(db) == queries.timeliness_as_of(db) == "2024-08-07"
+
+
+def test_a_moved_latest_date_rewrites_the_pages_whose_status_it_turns(archive, tmp_path):
+    "A question due on 10 August is past due once the archive's latest date passes it."
+    folder, content = archive
+    q107 = url(107, "2024-08-07")
+    file_month(content, "2024-08", [question(107, "2024-08-07", TREASURY, "Pensions",
+                                             dateForAnswer="2024-08-10T00:00:00")])
+    build(folder, content)
+    assert "not yet due" in (folder / "pages" / q107 / "index.md").read_text()
+
+    file_month(content, "2024-08", [question(106, "2024-08-10", TREASURY, "Banks",
+                                             "2024-08-12", "<p>Yes.</p>")])
+    pages_report, _ = build(folder, content)
+    assert q107 + "index.md" in pages_report.written  # its row is the same; its status is not
+    assert "past due" in (folder / "pages" / q107 / "index.md").read_text()
+    assert_same_as_clean_build(folder, tmp_path)
