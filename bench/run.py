@@ -66,12 +66,12 @@ def build_row(table: Table, case: str, figures: BuildFigures) -> None:
 def build_cases(build: Build, month: CurrentMonth) -> dict[str, BuildFigures]:
     "Fresh, then each update in turn on top of the last, as a working archive sees them."
     results = {}
-    results["fresh"] = build.run()
-    results["no change"] = build.run()
+    results["fresh"] = build.run_make_build()
+    results["no change"] = build.run_make_build()
     month.file([month.bench_question(answered=True)])
-    results["one new answer"] = build.run()
+    results["one new answer"] = build.run_make_build()
     month.file([month.correction()])
-    results["correction to an old question"] = build.run()
+    results["correction to an old question"] = build.run_make_build()
     return results
 
 
@@ -95,12 +95,17 @@ class TemplateChange:
         self.path.write_text(self.original, encoding="utf-8")
 
 
-def change_one_page(pages: Path) -> None:
-    page = next(iter(sorted(pages.glob("commons/*/*/index.md"))))
-    page.write_text(page.read_text(encoding="utf-8") + "\nA sentence added by the benchmark.\n", encoding="utf-8")
+def change_one_answer(build: Build, month: CurrentMonth) -> None:
+    """One answer changed as a fetch files it, taken through the db and pages stages (not timed):
+    the site stage renders from the database's change log, so a page edited by hand would not
+    be a change it is asked to make."""
+    value = month.bench_question(answered=True)
+    value["answerText"] += " A sentence added by the benchmark."
+    month.file([value])
+    build.update_pages()
 
 
-def hugo_cases(build: Build) -> Iterator[tuple[str, Measured, Measured]]:
+def hugo_cases(build: Build, month: CurrentMonth) -> Iterator[tuple[str, Measured, Measured]]:
     """Each case Hugo first, then our site stage (without search, measured apart), on the same
     pages folder; yielded as soon as measured."""
     site = OUT / "site-vs-hugo"
@@ -111,7 +116,7 @@ def hugo_cases(build: Build) -> Iterator[tuple[str, Measured, Measured]]:
             "--out", str(site), "--no-search"]
     yield "cold", hugo.build(), run_measured(ours)
     yield "no change", hugo.build(), run_measured(ours)
-    change_one_page(build.pages)
+    change_one_answer(build, month)
     yield "one page changed", hugo.build(), run_measured(ours)
     # Last: undoing the change is itself a template change, which would re-render every page of
     # any case measured after it.
@@ -192,7 +197,7 @@ def main() -> None:
                   f"ratio {ratio(ours.requests_per_s, plain.requests_per_s)}", "")
     save()
 
-    for case, theirs, ours in hugo_cases(build):
+    for case, theirs, ours in hugo_cases(build, month):
         hugo.append((case, theirs, ours))
         table.add(f"site vs Hugo: {case}", seconds(ours.seconds),
                   f"{pages / ours.seconds:,.0f} pages/s, {theirs.seconds / ours.seconds:.2f}x Hugo "
@@ -265,11 +270,12 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
 `make bench` prints this table and rewrites this file; it never fails on a time.
 """
     commands = """
-- **make build** runs, as `make build` does, `answers db SOURCES --db build/bench/answers.db
-  --members …`, `answers pages`, then the site stage (`bench/site_phases.py`: `site.build_site`
-  then `search.update_index`, what `answers site` runs, timed apart). Peak memory is the largest
-  process of each stage (`wait4`, as `/usr/bin/time -v` reports it; render workers and Pagefind
-  included). Cases in order, each on top of the last: *fresh* (empty `build/bench/`); *no change*;
+- **make build** runs what `make build` runs, `answers build SOURCES --db build/bench/answers.db
+  --members … --pages … --out …`, one process whose stages `bench/build_phases.py` times apart
+  (`build.build_database`, `pages.write_pages`, `site.build_site`, `search.update_index`); the
+  time is the whole command's, start-up included. Peak memory is each stage's own (the process's
+  high-water mark reset before it), with the render workers' for the site and Pagefind's when it
+  is larger. Cases in order, each on top of the last: *fresh* (empty `build/bench/`); *no change*;
   *one new answer*: the current month's `content/api/YYYY-MM.json.gz` (a copy of content/ in
   build/bench/) rewritten through the fetch stage's `MonthFile` with a list page holding the
   answered snapshot of a question it already held unanswered (UIN `BENCH-1`); *correction to an
@@ -283,8 +289,10 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
   Hugo's template), undone afterwards, with the render cache the earlier cases filled;
   *warm, no render cache*: a second template change, with the render cache
   (`build/bench/site-vs-hugo.render-cache.sqlite`) removed first; *one page changed*: a
-  sentence added to one page's Markdown. Hugo rebuilds everything each time; ours renders only
-  what changed. A ratio is Hugo's wall time over ours (above 1: we are faster); CPU is user +
+  sentence added to the benchmark's answer in the current month's file, taken through `answers
+  db` and `answers pages` (not timed), as the site stage renders what the change log names.
+  Hugo rebuilds everything each time; ours renders only what changed. A ratio is Hugo's wall
+  time over ours (above 1: we are faster); CPU is user +
   system seconds of each command and its workers, which a busy machine inflates far less.
 - **search index**: the search phase of the *one new answer* build: the bundles whose years the
   site build touched, re-indexed by Pagefind. Its memory is the largest child process.
