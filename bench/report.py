@@ -61,7 +61,11 @@ def megabytes(value: float) -> str:
     return f"{value:,.0f} MB"
 
 
-def write_markdown(path: Path, intro: str, sections: list[tuple[str, str]]) -> None:
-    "The document: an introduction, then each (title, body) section."
+def write_markdown(path: Path, intro: str, sections: list[tuple[str, str]], keep: str | None = None) -> None:
+    """The document: an introduction, then each (title, body) section, then the section titled
+    `keep` (the last one, written by another benchmark) as the file held it."""
     parts = [intro.strip()] + [f"## {title}\n\n{body.strip()}" for title, body in sections]
+    marker = f"\n## {keep}\n"
+    if keep and path.exists() and marker in (text := path.read_text(encoding="utf-8")):
+        parts.append(f"## {keep}\n" + text.split(marker, 1)[1].rstrip())
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")

@@ -302,7 +302,7 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
   timeouts and socket errors.
 """.replace("{hugo}", facts["Hugo"].split()[1] if " " in facts["Hugo"] else facts["Hugo"])
     write_markdown(DOC, intro, [("Figures", table.markdown()), ("Goals", goals_markdown(goals)),
-                                ("What was run", commands), ("Machine", machine_rows)])
+                                ("What was run", commands), ("Machine", machine_rows)], keep="Scale")
 
 
 if __name__ == "__main__":

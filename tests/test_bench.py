@@ -102,3 +102,13 @@ def test_a_run_cut_short_states_every_goal_and_which_were_not_measured():
     assert verdicts["fresh through make build <= 90 s"] == ("not measured", "not measured in this run")
     assert "| site stage warm (template change) >= 2.5x Hugo's pages/s | not measured in this run | not measured |" \
         in goals_markdown(goals)
+
+
+def test_the_benchmarks_document_keeps_the_scale_section_another_benchmark_wrote(tmp_path):
+    from report import write_markdown
+
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# Benchmarks\n\nold intro\n\n## Figures\n\nold\n\n## Scale\n\n| questions |\n|---|\n| 55,989 |\n")
+    write_markdown(doc, "# Benchmarks\n\nnew intro", [("Figures", "new")], keep="Scale")
+    assert doc.read_text() == ("# Benchmarks\n\nnew intro\n\n## Figures\n\nnew\n\n"
+                               "## Scale\n\n| questions |\n|---|\n| 55,989 |\n")
