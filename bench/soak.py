@@ -521,8 +521,8 @@ def describe_change(path: str, before: tuple | None, after: tuple | None) -> str
 
 
 def print_kill_table(tallies: dict[str, StageTally], no_op: list[str]) -> None:
-    print("\nEach comparison: a killed run finished by a second run, or an update not killed,"
-          " against the clean build")
+    print("\nEach comparison: a killed run finished by a second run, against the same run not"
+          " killed; and an update's database, not killed, against the clean build's")
     print(f"\n{'stage':<8}{'kills':>7}{'matched':>9}{'mismatched':>12}{'ended first':>13}")
     for stage, tally in tallies.items():
         print(f"{stage:<8}{tally.kills:>7}{tally.matched:>9}{len(tally.mismatches):>12}"
