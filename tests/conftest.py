@@ -113,3 +113,15 @@ def served(folder):
     yield f"http://127.0.0.1:{server.server_port}/"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def corpus_db(tmp_path_factory, corpus) -> Path:
+    """The official API's questions with their full texts, every month in the corpus, built once
+    for all the tests that only read it (a whole-corpus build takes minutes)."""
+    from answers import build
+
+    path = tmp_path_factory.mktemp("corpus-db") / "answers.db"
+    build.build_database([corpus / "uk-parliament-wq-api-json",
+                          corpus / "uk-parliament-wq-longform-sqlite"], path)
+    return path

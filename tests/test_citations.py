@@ -215,14 +215,6 @@ def test_a_new_citation_rewrites_the_cited_page_with_its_cited_by_list(tmp_path)
 # -- over the corpus -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def corpus_db(tmp_path_factory, corpus) -> Path:
-    "The official API's questions with their full texts: every month in the corpus."
-    path = tmp_path_factory.mktemp("citations") / "answers.db"
-    build.build_database([corpus / "uk-parliament-wq-api-json",
-                          corpus / "uk-parliament-wq-longform-sqlite"], path)
-    return path
-
 
 def labelled() -> list[dict]:
     with LABELLED.open(newline="", encoding="utf-8") as file:

@@ -221,14 +221,6 @@ def test_a_listed_question_retitled_rewrites_the_page_listing_it(tmp_path):
 # -- over the corpus: lists judged by hand (README, "Asked before") ------------------------
 
 
-@pytest.fixture(scope="session")
-def corpus_db(tmp_path_factory, corpus) -> Path:
-    "The official API's questions with their full texts: every month in the corpus."
-    path = tmp_path_factory.mktemp("related") / "answers.db"
-    build.build_database([corpus / "uk-parliament-wq-api-json",
-                          corpus / "uk-parliament-wq-longform-sqlite"], path)
-    return path
-
 
 JUDGED = {
     # Immigration: an impact assessment of the White Paper "Restoring control over the
