@@ -1,0 +1,135 @@
+"""answers.db.gz (downloads.py) as pieces: one gzip member per CHUNK_SIZE of the database,
+which every gzip reader takes as one stream, and of which a build compresses again only the
+pieces whose bytes changed, giving the bytes a clean build gives. Builds from a copy of the
+shared small archive's database, in pieces small enough for it to have many."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import zlib
+
+import pytest
+
+from answers import downloads
+from answers.render import SiteConfig, make_environment
+
+PIECE = 16 * 1024  # the small archive's database is a few MB: this gives it hundreds of pieces
+
+
+@pytest.fixture
+def database(built_site, tmp_path, monkeypatch):
+    monkeypatch.setattr(downloads, "CHUNK_SIZE", PIECE)
+    db_path = tmp_path / "answers.db"
+    shutil.copyfile(built_site.db, db_path)
+    return db_path
+
+
+@pytest.fixture
+def compressed_pieces(monkeypatch):
+    "The digest of every piece of the database the build compresses, in order."
+    pieces = []
+    original = downloads.compressed
+
+    def spy(data: bytes) -> bytes:
+        pieces.append(hashlib.sha256(data).hexdigest())
+        return original(data)
+
+    monkeypatch.setattr(downloads, "compressed", spy)
+    return pieces
+
+
+def build(db_path, site):
+    config = SiteConfig(base_url="https://answers.example.org/")
+    return downloads.write_downloads(db_path, site / "downloads", make_environment(config), config)
+
+
+def piece_digests(db_path) -> list[str]:
+    data = db_path.read_bytes()
+    return [hashlib.sha256(data[at:at + PIECE]).hexdigest() for at in range(0, len(data), PIECE)]
+
+
+def members(path) -> list[bytes]:
+    "What each gzip member of the file holds, decompressed one by one."
+    data, held = path.read_bytes(), []
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        held.append(member.decompress(data))
+        data = member.unused_data
+    return held
+
+
+def correct_a_heading(db_path):
+    with sqlite3.connect(db_path) as db:
+        db.execute("update questions set heading = 'A heading corrected' "
+                   "where key = (select max(key) from questions)")
+    status = db_path.stat()  # as a build that wrote it would
+    os.utime(db_path, ns=(status.st_atime_ns, status.st_mtime_ns + 10**10))
+
+
+def test_the_database_is_one_member_a_piece_and_reads_as_one_stream(database, tmp_path):
+    build(database, tmp_path / "site")
+    packed = tmp_path / "site" / "downloads" / "answers.db.gz"
+    held = members(packed)
+    data = database.read_bytes()
+    assert len(held) == -(-len(data) // PIECE) > 100
+    assert all(len(piece) == PIECE for piece in held[:-1])
+    assert b"".join(held) == data
+    assert gzip.decompress(packed.read_bytes()) == data
+    assert subprocess.run(["zcat", str(packed)], capture_output=True, check=True).stdout == data
+
+
+def test_a_change_recompresses_only_the_pieces_it_touched(database, tmp_path, compressed_pieces):
+    site = tmp_path / "site"
+    build(database, site)
+    before = piece_digests(database)
+    assert compressed_pieces[-len(before):] == before  # a first build compresses every piece
+    compressed_pieces.clear()
+
+    correct_a_heading(database)
+    report = build(database, site)
+    after = piece_digests(database)
+    touched = [digest for digest in after if digest not in set(before)]
+    assert 0 < len(touched) < len(after) // 4
+    database_pieces = [digest for digest in compressed_pieces if digest in set(after)]
+    assert database_pieces == touched
+    assert "answers.db.gz" in report.written
+    assert gzip.decompress((site / "downloads" / "answers.db.gz").read_bytes()) == database.read_bytes()
+
+
+def test_an_incremental_build_gives_the_bytes_of_a_clean_one(database, tmp_path):
+    build(database, tmp_path / "incremental")
+    correct_a_heading(database)
+    build(database, tmp_path / "incremental")
+    build(database, tmp_path / "clean")
+    incremental, clean = tmp_path / "incremental" / "downloads", tmp_path / "clean" / "downloads"
+    for name in ("answers.db.gz", "SHA256SUMS", "datapackage.json"):
+        assert (incremental / name).read_bytes() == (clean / name).read_bytes(), name
+    sums = dict(reversed(line.split("  ", 1))
+                for line in (incremental / "SHA256SUMS").read_text().splitlines())
+    digest = hashlib.sha256((incremental / "answers.db.gz").read_bytes()).hexdigest()
+    assert sums["answers.db.gz"] == digest
+
+
+def test_a_damaged_copy_is_not_copied_from(database, tmp_path, compressed_pieces):
+    """A file edited in place and given back its old time and size is not trusted: every
+    piece is compressed again, none copied from it."""
+    site = tmp_path / "site"
+    build(database, site)
+    packed = site / "downloads" / "answers.db.gz"
+    status = packed.stat()
+    data = bytearray(packed.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    packed.write_bytes(bytes(data))
+    os.utime(packed, ns=(status.st_atime_ns, status.st_mtime_ns))
+    compressed_pieces.clear()
+
+    correct_a_heading(database)
+    build(database, site)
+    assert [digest for digest in compressed_pieces if digest in set(piece_digests(database))] == \
+        piece_digests(database)
+    assert gzip.decompress(packed.read_bytes()) == database.read_bytes()
