@@ -22,9 +22,11 @@ from answers import changes, pages, queries, site
 from answers.build import build_database
 from answers.cli import cli
 from answers.fetch.archive import MonthFile
+from answers.members import MemberDirectory
 from answers.render import SiteConfig
 
 CONFIG = SiteConfig(base_url="https://answers.example.org/")
+MEMBERS = Path(__file__).resolve().parents[1] / "reference" / "members"
 HOME_OFFICE = {"answeringBodyName": "Home Office", "answeringBodyId": 1}
 TREASURY = {"answeringBodyName": "Treasury", "answeringBodyId": 14}
 
@@ -274,3 +276,37 @@ def test_a_moved_latest_date_rewrites_the_pages_whose_status_it_turns(archive, t
     assert q107 + "index.md" in pages_report.written  # its row is the same; its status is not
     assert "past due" in (folder / "pages" / q107 / "index.md").read_text()
     assert_same_as_clean_build(folder, tmp_path)
+
+
+def test_the_member_files_are_read_only_when_there_is_something_new(archive, monkeypatch):
+    """`answers build --members`: the member reference files are parsed when the db stage has
+    records to resolve against them, and not at all when nothing is new."""
+    folder, content = archive
+    loads = []
+    load = MemberDirectory.load.__func__
+
+    def counted_load(cls, paths):
+        loads.append(paths)
+        return load(cls, paths)
+
+    monkeypatch.setattr(MemberDirectory, "load", classmethod(counted_load))
+    arguments = ["build", str(content), "--db", str(folder / "answers.db"),
+                 "--members", str(MEMBERS), "--pages", str(folder / "pages"),
+                 "--out", str(folder / "site"), "--no-search", "--workers", "1",
+                 "--base-url", CONFIG.base_url]
+
+    def build_with_members() -> None:
+        result = CliRunner().invoke(cli, arguments)
+        assert result.exit_code == 0, result.output
+
+    build_with_members()  # new member files: the database is built afresh with them
+    assert len(loads) == 1
+    build_with_members()
+    assert len(loads) == 1  # nothing new: not read
+    file_month(content, "2024-08", [ANSWERED_104])
+    build_with_members()
+    assert len(loads) == 2
+    with sqlite_utils.Database(folder / "answers.db") as db:  # named from the member files
+        answerer = db.execute("select m.name from questions q join members m "
+                              "on m.id = q.answering_member_id where q.uin = '104'").fetchone()
+    assert answerer and answerer[0] and not answerer[0].isdigit()

@@ -52,7 +52,8 @@ def db(sources: tuple[str, ...], db_path: str, members_dirs: tuple[str, ...],
 
 
 def load_member_directory(members_dirs: tuple[str, ...]):
-    from .members import MemberDirectory
+    "The member directory of the folders there are, read only if the db stage has work for it."
+    from .members import MembersOnDemand
 
     found = [Path(folder) for folder in members_dirs if Path(folder).is_dir()]
     for folder in members_dirs:
@@ -62,7 +63,7 @@ def load_member_directory(members_dirs: tuple[str, ...]):
         if members_dirs:
             click.echo("No member data: members keep the names sources give.", err=True)
         return None
-    return MemberDirectory.load(found)
+    return MembersOnDemand(found)
 
 
 def print_db_report(report: build.BuildReport, db_path: str) -> None:
