@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import posixpath
 import shutil
 import subprocess
 import sys
@@ -770,3 +771,16 @@ def test_untitled_questions_are_called_by_the_start_of_their_text_everywhere(bui
                    for a in parse(path).xpath("//nav[@class='prev-next']/a")
                    if urljoin(path.relative_to(built_site.site).as_posix(), a.get("href")) == row["url"]]
         assert linking and {" ".join(text_of(a).split()[1:]) for a in linking} == {title}
+
+
+@pytest.mark.parametrize("from_url, to_url", [
+    ("commons/2024-08-30/3283/", ""), ("commons/2024-08-30/3283/", "static/style.css"),
+    ("commons/2024-08-30/3283/", "commons/2024-08-30/3284/"),
+    ("commons/2024-08-30/3283/", "commons/2024-08-30/3283/"), ("", "members/"), ("", ""),
+    ("days/2024/", "days/2024/07/"), ("a//b/", "a/c"), ("a/./b/", "../x/"), ("a/../b/", "b/c/"),
+    ("x/y/", "x/y/z/../w"), ("é/ü/", "é/v w/"),
+])
+def test_relative_links_are_those_posix_relpath_gives(from_url, to_url):
+    "The quick way to a relative link agrees with posixpath.relpath, odd paths included."
+    expected = posixpath.relpath("/" + to_url, "/" + from_url)
+    assert urls.relative_path(from_url, to_url) == expected

@@ -157,12 +157,27 @@ def page_url(listing_url: str, number: int) -> str:
     return f"{listing_url}page/{number}/"
 
 
+def relative_path(from_url: str, to_url: str) -> str:
+    """`posixpath.relpath("/" + to_url, "/" + from_url)`, without its normalizing where the
+    paths need none: a page holds dozens of links, and relpath costs more than the rest."""
+    start = [part for part in from_url.split("/") if part]
+    target = [part for part in to_url.split("/") if part]
+    if any(part in (".", "..") for part in start + target):
+        return posixpath.relpath("/" + to_url, "/" + from_url)
+    common = 0
+    for mine, theirs in zip(start, target):
+        if mine != theirs:
+            break
+        common += 1
+    return "/".join([".."] * (len(start) - common) + target[common:]) or "."
+
+
 def relative(from_url: str, to_url: str) -> str:
     """A link from the page at `from_url` to `to_url`, both archive paths ('' is the root).
 
     Relative links keep the archive working from any base path and straight from disk.
     """
-    target = posixpath.relpath("/" + to_url, "/" + from_url)
+    target = relative_path(from_url, to_url)
     if to_url == "" or to_url.endswith("/"):
         return "./" if target == "." else target + "/"
     return target
