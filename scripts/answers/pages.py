@@ -421,13 +421,23 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     The front matter ends at the first line that is exactly '---'. PyYAML never writes such
     a line inside a mapping: every line of a value after the first is indented, so a heading
     or a name holding '---' (or a line of it) cannot end the front matter early."""
+    header, body = split_page_text(text)
+    return parse_front_matter(header), body
+
+
+def split_page_text(text: str) -> tuple[str, str]:
+    "A page's text -> its front matter's YAML text and its Markdown body, unparsed."
     if not text.startswith("---\n"):
         raise PageError("a page must start with a '---' line")
     end = text.find(FRONT_MATTER_END, 3)
     if end < 0:
         raise PageError("the front matter has no closing '---' line")
-    header, body = text[4:end + 1], text[end + len(FRONT_MATTER_END):]
+    return text[4:end + 1], text[end + len(FRONT_MATTER_END):].lstrip("\n")
+
+
+def parse_front_matter(header: str) -> dict:
+    "The front matter's YAML text -> its mapping."
     meta = yaml.load(header, Loader=Loader)
     if not isinstance(meta, dict):
         raise PageError("the front matter is not a mapping")
-    return meta, body.lstrip("\n")
+    return meta

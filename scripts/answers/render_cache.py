@@ -1,16 +1,19 @@
-"""The render cache: each question body's HTML, kept between site builds, so that a change of
-template or site code re-renders every question page without running Markdown again.
+"""The render cache: each question body's HTML and each page's front matter, kept between site
+builds, so that a change of template or site code re-renders every question page without
+running Markdown or parsing YAML again.
 
 Reads and writes one SQLite file beside the site folder (for `build/site`,
 `build/site.render-cache.sqlite`: outside the published folder, and one file a site folder so
-that two sites built side by side never prune each other's entries). An entry is keyed by the
+that two sites built side by side never prune each other's entries). A body is keyed by the
 digest of the renderer's version (Python-Markdown's and nh3's versions, the Markdown extensions
 and settings, the tags kept, the code of `render_markdown` and the cleaning rules of
-`clean.py`) and the body's Markdown text, so a renderer change simply misses every entry.
+`clean.py`) and the body's Markdown text, so a renderer change simply misses every entry. A
+front matter (as JSON) is keyed likewise by PyYAML's version, the code that parses it and its
+YAML text; one that JSON cannot hold as it is (a date YAML read as a date) is not kept.
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
-one, and starts a new run); each worker `open`s its own connection, looks bodies up one by one
-and writes new entries, with the runs' marks on the entries it used, in one transaction a chunk
+one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
+chunk of pages in one query a table (`prefetch`), and writes new entries, with the runs' marks on the entries it used, in one transaction a chunk
 (WAL mode lets the other worker read meanwhile). After a build that rendered every question page,
 `prune` drops the entries that build did not use, so the file never grows beyond one archive's
 bodies plus those of the pages changed since.
@@ -24,12 +27,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import json
 import sqlite3
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from . import clean, render
+from . import clean, pages, render
 
 SUFFIX = ".render-cache.sqlite"
 FORMAT = "1"  # the layout of the file; a file of another layout is replaced
@@ -41,6 +45,11 @@ create table if not exists bodies (
     html text not null,
     run integer not null  -- the last run that used this entry
 ) without rowid;
+create table if not exists fronts (
+    key blob primary key,  -- sha256 of the front matter reader's version and the YAML text
+    meta text not null,  -- the front matter's mapping, as JSON
+    run integer not null
+) without rowid;
 create table if not exists facts (name text primary key, value text not null);
 """
 
@@ -48,6 +57,8 @@ create table if not exists facts (name text primary key, value text not null);
 # The renderer's code as its module defines it (a wrapper put in its place, to count calls, say,
 # renders the same HTML and must not count as a new renderer).
 RENDERER_CODE = (render.render_markdown, render.wrap_tables)
+ENTRY_TABLES = ("bodies", "fronts")
+LOOKUP_BATCH = 500  # keys a query: below SQLite's limit on parameters
 
 
 def cache_path(site_dir: Path) -> Path:
@@ -66,6 +77,14 @@ def renderer_version() -> str:
     for function in RENDERER_CODE:
         digest.update(inspect.getsource(function).encode())
     digest.update(Path(clean.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def front_matter_version() -> str:
+    "A digest of everything besides the YAML text that decides `pages.parse_front_matter`'s output."
+    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0PyYAML=={metadata.version('PyYAML')}\0".encode())
+    digest.update(f"{pages.Loader.__name__}\0".encode())
+    digest.update(inspect.getsource(pages.parse_front_matter).encode())
     return digest.hexdigest()
 
 
@@ -124,7 +143,8 @@ def prune(path: Path) -> int:
     try:
         with contextlib.closing(connect(path)) as connection:
             run = current_run(connection)
-            dropped = connection.execute("delete from bodies where run != ?", (run,)).rowcount
+            dropped = sum(connection.execute(f"delete from {table} where run != ?", (run,)).rowcount
+                          for table in ENTRY_TABLES)
             connection.execute("pragma incremental_vacuum")
             connection.execute("pragma wal_checkpoint(truncate)")
             return dropped
@@ -139,15 +159,34 @@ def current_run(connection: sqlite3.Connection) -> int:
     return int(row[0])
 
 
+class Entries:
+    """One table's entries as a worker sees them: those looked up for this chunk, those made
+    since the last flush, and those used (to be marked with this run)."""
+
+    def __init__(self, table: str, column: str, version: str):
+        self.table, self.column = table, column
+        self.version = version.encode()
+        self.found: dict[bytes, str | None] = {}  # looked up: None when the cache has none
+        self.new: dict[bytes, str] = {}
+        self.used: list[bytes] = []
+
+    def key(self, text: str) -> bytes:
+        return hashlib.sha256(self.version + b"\0" + text.encode("utf-8")).digest()
+
+    def pending(self) -> int:
+        return len(self.new) + len(self.used)
+
+
 class BodyRenderer:
-    """A worker's view of the cache: `html(markdown_text)` is `render.render_markdown`'s output,
-    from the cache when it holds it. `flush` writes what this worker rendered or used."""
+    """A worker's view of the cache: `html(markdown_text)` is `render.render_markdown`'s output
+    and `front_matter(yaml_text)` is `pages.parse_front_matter`'s, from the cache when it holds
+    them. `prefetch` looks up a chunk's pages at once; `flush` writes what this worker made or
+    used."""
 
     def __init__(self, path: Path | None):
         self.path = path
-        self.version = renderer_version().encode()
-        self.new: dict[bytes, str] = {}  # rendered since the last flush
-        self.used: list[bytes] = []
+        self.bodies = Entries("bodies", "html", renderer_version())
+        self.fronts = Entries("fronts", "meta", front_matter_version())
         self.hits = self.misses = 0
         self.connection = self.run = None
         if path is not None:
@@ -159,39 +198,91 @@ class BodyRenderer:
         self.connection = connect(self.path)
         self.run = current_run(self.connection)
 
+    def prefetch(self, page_texts: list[str]) -> None:
+        "Look up the front matters and bodies of these pages: one query a table and batch."
+        split = []
+        for text in page_texts:
+            try:
+                split.append(pages.split_page_text(text))
+            except pages.PageError:  # rendering the page reports it
+                continue
+        for entries, texts in ((self.fronts, [header for header, _ in split]),
+                               (self.bodies, [body for _, body in split])):
+            entries.found = {}
+            if self.connection:
+                self.guard(self.look_up, entries, {entries.key(text) for text in texts})
+
+    def look_up(self, entries: Entries, keys: set[bytes]) -> None:
+        keys = sorted(keys)
+        entries.found = dict.fromkeys(keys)
+        for start in range(0, len(keys), LOOKUP_BATCH):
+            batch = keys[start:start + LOOKUP_BATCH]
+            entries.found.update(self.connection.execute(
+                f"select key, {entries.column} from {entries.table} where key in ({', '.join('?' * len(batch))})",
+                batch).fetchall())
+
+    def cached(self, entries: Entries, key: bytes) -> str | None:
+        if key in entries.new:
+            return entries.new[key]
+        if key in entries.found:
+            return entries.found[key]
+        return self.guard(self.lookup, entries, key) if self.connection else None
+
     def html(self, markdown_text: str) -> str:
-        key = hashlib.sha256(self.version + b"\0" + markdown_text.encode("utf-8")).digest()
-        cached = self.new.get(key) or (self.guard(self.lookup, key) if self.connection else None)
+        key = self.bodies.key(markdown_text)
+        cached = self.cached(self.bodies, key)
         if cached is not None:
             self.hits += 1
-            self.used.append(key)
+            self.bodies.used.append(key)
             return cached
         self.misses += 1
         html = render.render_markdown(markdown_text)
-        if self.connection:
-            self.new[key] = html
-        if len(self.new) + len(self.used) >= BATCH:
-            self.flush()
+        self.keep(self.bodies, key, html)
         return html
 
-    def lookup(self, key: bytes) -> str | None:
-        row = self.connection.execute("select html from bodies where key = ?", (key,)).fetchone()
+    def front_matter(self, yaml_text: str) -> dict:
+        key = self.fronts.key(yaml_text)
+        cached = self.cached(self.fronts, key)
+        if cached is not None:
+            self.fronts.used.append(key)
+            return json.loads(cached)
+        meta = pages.parse_front_matter(yaml_text)
+        try:
+            kept = json.dumps(meta, ensure_ascii=False, sort_keys=True)
+        except (TypeError, ValueError):  # a date, say: JSON cannot hold it
+            return meta
+        if json.loads(kept) == meta:  # nothing JSON would change (keys that are not text)
+            self.keep(self.fronts, key, kept)
+        return meta
+
+    def keep(self, entries: Entries, key: bytes, value: str) -> None:
+        if self.connection:
+            entries.new[key] = value
+        if self.bodies.pending() + self.fronts.pending() >= BATCH:
+            self.flush()
+
+    def lookup(self, entries: Entries, key: bytes) -> str | None:
+        row = self.connection.execute(f"select {entries.column} from {entries.table} where key = ?",
+                                      (key,)).fetchone()
         return row[0] if row else None
 
     def flush(self) -> None:
         "Write the new entries and mark the used ones with this run, in one transaction."
-        if self.connection and (self.new or self.used):
+        if self.connection and (self.bodies.pending() or self.fronts.pending()):
             self.guard(self.write)
-        self.new, self.used = {}, []
+        for entries in (self.bodies, self.fronts):
+            entries.new, entries.used = {}, []
 
     def write(self) -> None:
         with self.connection:
             self.connection.execute("begin immediate")
-            self.connection.executemany(
-                "insert or replace into bodies (key, html, run) values (?, ?, ?)",
-                [(key, html, self.run) for key, html in self.new.items()])
-            self.connection.executemany("update bodies set run = ? where key = ? and run != ?",
-                                        [(self.run, key, self.run) for key in self.used])
+            for entries in (self.bodies, self.fronts):
+                self.connection.executemany(
+                    f"insert or replace into {entries.table} values (?, ?, ?)",
+                    [(key, value, self.run) for key, value in entries.new.items()])
+                self.connection.executemany(
+                    f"update {entries.table} set run = ? where key = ? and run != ?",
+                    [(self.run, key, self.run) for key in entries.used])
 
     def guard(self, action, *args):
         """Run a cache action; on any failure turn the cache off for this worker (the pages

@@ -37,7 +37,7 @@ from . import (
     urls,
 )
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
-from .pages import split_front_matter
+from .pages import parse_front_matter, split_page_text
 from .render import SITE_TEMPLATES, STATIC, SiteConfig, make_environment, render_markdown, to_json
 
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
@@ -113,10 +113,13 @@ def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str
 
 
 def render_question_text(text: str, nav: dict, env, config: SiteConfig,
-                         render_body: Callable[[str], str] = render_markdown) -> tuple[str, str, str]:
+                         render_body: Callable[[str], str] = render_markdown,
+                         read_front_matter: Callable[[str], dict] = parse_front_matter) -> tuple[str, str, str]:
     """A Markdown page's text -> (its url, its HTML page, its JSON twin). `render_body` turns
-    the Markdown body into HTML: the build passes its render cache's."""
-    meta, body = split_front_matter(text)
+    the Markdown body into HTML and `read_front_matter` the YAML front matter into its
+    mapping: the build passes its render cache's."""
+    header, body = split_page_text(text)
+    meta = read_front_matter(header)
     body_html = render_body(body)
     html = env.get_template("question.html").render(question_context(meta, body_html, nav, config))
     twin = dict(meta, markdown=body, html=body_html)
@@ -141,11 +144,13 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
     build knows which files are still part of the archive), and each page's manifest entry."""
     output = Output(Path(_worker["out_dir"]))
     entries = {}
-    for path, key, nav in items:
-        # Read once: the digest must describe exactly the text that was rendered.
-        text = Path(path).read_text(encoding="utf-8")
+    # Read once: the digest must describe exactly the text that was rendered.
+    texts = [Path(path).read_text(encoding="utf-8") for path, _, _ in items]
+    cache = _worker["bodies"]
+    cache.prefetch(texts)
+    for (path, key, nav), text in zip(items, texts, strict=True):
         url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"],
-                                               _worker["bodies"].html)
+                                               cache.html, cache.front_matter)
         output.write(urls.html_file(url), html)
         output.write(urls.json_twin(url), twin)
         entries[key] = [question_digest(text, nav), url, bytes_digest(html), bytes_digest(twin),
