@@ -4,6 +4,7 @@ entry, a damaged cache file is replaced, and entries a full build did not use ar
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import sqlite3
 from pathlib import Path
@@ -106,6 +107,51 @@ def test_a_template_change_rerenders_every_page_without_markdown(archive, monkey
     assert uncached.rendered == PAGES and len(markdown_calls) == PAGES
     assert files_of(archive / "site") == files_of(archive / "site-without-cache")
     assert not (archive / "site-without-cache.render-cache.sqlite").exists()
+
+
+@pytest.fixture
+def yaml_parses(monkeypatch) -> list[str]:
+    "Every front matter the site stage parses as YAML from now on (workers=1: all in this process)."
+    calls, real = [], pages.parse_front_matter
+
+    def counting(text: str) -> dict:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(pages, "parse_front_matter", counting)
+    return calls
+
+
+def test_a_template_change_rerenders_every_page_without_parsing_yaml(archive, monkeypatch, tmp_path_factory,
+                                                                     yaml_parses):
+    expected = {name: data for name, data in files_of(archive / "site").items() if name.endswith("index.json")}
+    changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
+    report = build(archive)
+    assert report.rendered == PAGES and yaml_parses == []
+    assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
+    assert {name: data for name, data in files_of(archive / "site").items() if name.endswith("index.json")} == expected
+
+
+def test_a_front_matter_json_cannot_hold_is_parsed_every_time(tmp_path, yaml_parses):
+    "An unquoted date is a date to YAML: kept as JSON it would come back as text, so it is not kept."
+    path = tmp_path / "site.render-cache.sqlite"
+    render_cache.prepare(path)
+    header = "title: A question\ndate_tabled: 2024-01-02\n7: a key that is a number\n"
+    for _ in range(2):
+        renderer = render_cache.BodyRenderer(path)
+        renderer.prefetch(["---\n" + header + "---\nBody.\n"])
+        assert renderer.front_matter(header) == {"title": "A question", "date_tabled": datetime.date(2024, 1, 2),
+                                                 7: "a key that is a number"}
+        renderer.flush()
+        renderer.close()
+    assert len(yaml_parses) == 2
+    quoted = "title: A question\ndate_tabled: '2024-01-02'\n"
+    for _ in range(2):
+        renderer = render_cache.BodyRenderer(path)
+        assert renderer.front_matter(quoted) == {"title": "A question", "date_tabled": "2024-01-02"}
+        renderer.flush()
+        renderer.close()
+    assert len(yaml_parses) == 3
 
 
 def test_a_renderer_change_misses_every_entry(archive, monkeypatch, markdown_calls):

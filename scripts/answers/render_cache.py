@@ -13,7 +13,8 @@ YAML text; one that JSON cannot hold as it is (a date YAML read as a date) is no
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
-chunk of pages in one query a table (`prefetch`), and writes new entries, with the runs' marks on the entries it used, in one transaction a chunk
+chunk of pages in one query a table (`prefetch`), and writes new entries, with the runs' marks
+on the entries it used, in one transaction a chunk
 (WAL mode lets the other worker read meanwhile). After a build that rendered every question page,
 `prune` drops the entries that build did not use, so the file never grows beyond one archive's
 bodies plus those of the pages changed since.
@@ -57,6 +58,7 @@ create table if not exists facts (name text primary key, value text not null);
 # The renderer's code as its module defines it (a wrapper put in its place, to count calls, say,
 # renders the same HTML and must not count as a new renderer).
 RENDERER_CODE = (render.render_markdown, render.wrap_tables)
+FRONT_MATTER_CODE = pages.parse_front_matter
 ENTRY_TABLES = ("bodies", "fronts")
 LOOKUP_BATCH = 500  # keys a query: below SQLite's limit on parameters
 
@@ -84,7 +86,7 @@ def front_matter_version() -> str:
     "A digest of everything besides the YAML text that decides `pages.parse_front_matter`'s output."
     digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0PyYAML=={metadata.version('PyYAML')}\0".encode())
     digest.update(f"{pages.Loader.__name__}\0".encode())
-    digest.update(inspect.getsource(pages.parse_front_matter).encode())
+    digest.update(inspect.getsource(FRONT_MATTER_CODE).encode())
     return digest.hexdigest()
 
 

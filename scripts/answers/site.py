@@ -148,7 +148,7 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
     texts = [Path(path).read_text(encoding="utf-8") for path, _, _ in items]
     cache = _worker["bodies"]
     cache.prefetch(texts)
-    for (path, key, nav), text in zip(items, texts, strict=True):
+    for (_, key, nav), text in zip(items, texts, strict=True):
         url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"],
                                                cache.html, cache.front_matter)
         output.write(urls.html_file(url), html)

@@ -165,9 +165,7 @@ def relative_path(from_url: str, to_url: str) -> str:
     if any(part in (".", "..") for part in start + target):
         return posixpath.relpath("/" + to_url, "/" + from_url)
     common = 0
-    for mine, theirs in zip(start, target):
-        if mine != theirs:
-            break
+    while common < min(len(start), len(target)) and start[common] == target[common]:
         common += 1
     return "/".join([".."] * (len(start) - common) + target[common:]) or "."
 
