@@ -42,17 +42,22 @@ def archive(tmp_path) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def markdown_calls(monkeypatch) -> list[str]:
-    "Every Markdown text the site stage renders from now on (workers=1: all in this process)."
-    calls, real = [], render.render_markdown
+def counted_calls(monkeypatch, module, name: str) -> list[str]:
+    "Every text the function `module.name` is called with from now on (workers=1: all in this process)."
+    calls, real = [], getattr(module, name)
 
-    def counting(text: str) -> str:
+    def counting(text: str):
         calls.append(text)
         return real(text)
 
-    monkeypatch.setattr(render, "render_markdown", counting)
+    monkeypatch.setattr(module, name, counting)
     return calls
+
+
+@pytest.fixture
+def markdown_calls(monkeypatch) -> list[str]:
+    "Every Markdown text the site stage renders from now on."
+    return counted_calls(monkeypatch, render, "render_markdown")
 
 
 def changed_templates(monkeypatch, folder: Path) -> None:
@@ -111,15 +116,8 @@ def test_a_template_change_rerenders_every_page_without_markdown(archive, monkey
 
 @pytest.fixture
 def yaml_parses(monkeypatch) -> list[str]:
-    "Every front matter the site stage parses as YAML from now on (workers=1: all in this process)."
-    calls, real = [], pages.parse_front_matter
-
-    def counting(text: str) -> dict:
-        calls.append(text)
-        return real(text)
-
-    monkeypatch.setattr(pages, "parse_front_matter", counting)
-    return calls
+    "Every front matter the site stage parses as YAML from now on."
+    return counted_calls(monkeypatch, pages, "parse_front_matter")
 
 
 def test_a_template_change_rerenders_every_page_without_parsing_yaml(archive, monkeypatch, tmp_path_factory,
