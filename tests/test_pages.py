@@ -262,6 +262,28 @@ def test_a_changed_joined_fact_converts_every_page_that_shows_it(edge_db, tmp_pa
     assert files_of(out) == files_of(tmp_path / "fresh")
 
 
+def test_a_first_build_in_worker_processes_writes_what_one_process_does(edge_db, tmp_path, monkeypatch):
+    "Every page of a first build, made in two processes: the same files, manifest and report."
+    made = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(pages, "WORKERS", workers)
+        monkeypatch.setattr(pages, "PARALLEL_FROM", 2)
+        monkeypatch.setattr(pages, "CHUNK", 1)  # a task a page
+        out = tmp_path / f"pages-{workers}"
+        stale = out / "commons/1999-01-01/1/index.md"
+        stale.parent.mkdir(parents=True)
+        stale.write_text("---\n{}\n---\n")
+        report = pages.write_pages(edge_db, out)
+        assert (report.questions, report.rendered, report.skipped) == (3, 3, 0)
+        assert report.removed == ["commons/1999-01-01/1/index.md"]
+        made[workers] = (sorted(report.written), files_of(out))
+    assert made[2] == made[1]
+    assert len(made[2][0]) == 3
+    # Nothing changed since: the second build skips every page the workers made.
+    again = pages.write_pages(edge_db, tmp_path / "pages-2")
+    assert again.skipped == 3 and again.written == []
+
+
 @pytest.mark.parametrize("spoil", ["delete", "corrupt", "truncate", "wrong shape", "code"])
 def test_without_a_usable_manifest_every_page_is_converted(edge_db, tmp_path, monkeypatch,
                                                            spoil):

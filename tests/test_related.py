@@ -218,6 +218,27 @@ def test_a_listed_question_retitled_rewrites_the_page_listing_it(tmp_path):
         "Bus Services: Concessions"]
 
 
+def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, monkeypatch):
+    "The db stage makes a rebuild's lists in two processes, each reading the committed file."
+    to_transport = "To ask the Secretary of State for Transport, "
+    source = api_file(tmp_path / "a.json", *[
+        api_question(2000 + number, f"2024-09-{number + 1:02d}", number % 3, "Bus Services: Fares",
+                     to_transport + f"whether the bus fare cap covers rural route {number}.")
+        for number in range(12)])
+    monkeypatch.setattr(related, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(related, "CHUNK", 5)  # three tasks
+    made = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(build, "WORKERS", workers)
+        db_path = tmp_path / f"{workers}" / "answers.db"
+        report = build.build_database([source], db_path)
+        assert report.related.questions == 12
+        with sqlite_utils.Database(db_path) as db:
+            made[workers] = list(db.execute("select * from related order by key, rank"))
+    assert len(made[1]) > 12
+    assert made[2] == made[1]
+
+
 # -- over the corpus: lists judged by hand (README, "Asked before") ------------------------
 
 

@@ -27,11 +27,13 @@ from . import changes, citations, related, sources
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
+from .settings import WORKERS as WORKERS_SETTING
 from .store import FULL_TEXT_PREFIX, Store
 
 # The modules whose code shapes the database: a change to any of them forces a full rebuild.
 DATABASE_CODE = ("build.py", "checks.py", "citations.py", "clean.py", "model.py", "related.py", "schema.py",
                  "store.py", "members/*.py", "sources/*.py")
+WORKERS = WORKERS_SETTING.default  # processes making the "asked before" lists of a full pass
 
 
 @dataclass
@@ -252,6 +254,12 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
                     # A new lineage: the change log starts again, so the later stages start afresh.
                     set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
                 load_changed_files(store, readable, report, progress)
+                cited_before = changes.resolved_citations(db)
+                report.citations = citations.write_citations(db)
+            # Committed (on the working copy): the "asked before" workers read the file itself.
+            report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS)
+            with db.atomic():
+                changes.note_citation_changes(db, cited_before)
             report.changed = db.execute("select count(*) from changes where generation = ?",
                                         [report.generation]).fetchone()[0]
         finally:
@@ -296,7 +304,7 @@ def survey(files: list[Path], report: BuildReport) -> list[tuple[Path, str]]:
 
 
 def load_changed_files(store: Store, readable, report: BuildReport, progress) -> None:
-    "Read the files the database does not hold yet, then the passes over all rows."
+    "Read the files the database does not hold yet, then the full texts and offices."
     db = store.db
     todo = skip_held_files(db, readable, report)
     with (progress or nullcontext)(todo) as iterator:
@@ -305,10 +313,6 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
         report.full_texts_applied = store.apply_full_texts()
         if store.member_directory is not None:
             store.member_directory.apply_offices(db)
-        cited_before = changes.resolved_citations(db)
-        report.citations = citations.write_citations(db)
-        report.related = related.write_related(db, changed_keys(db, report.generation))
-        changes.note_citation_changes(db, cited_before)
 
 
 def changed_keys(db: sqlite_utils.Database, generation: int) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,8 @@ from markdownify import MarkdownConverter
 
 from . import answer_diff, changes, citations, clean, model, queries, timeliness, urls
 from .clean import html_to_text, sanitize_html
-from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
+from .output import DuplicateOutputError, Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
+from .settings import WORKERS as WORKERS_SETTING
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
     from yaml import CSafeDumper as Dumper
@@ -49,6 +51,7 @@ INLINE_MARKUP = re.compile(r"([`*_\[\]|])")
 LINE_START_MARKUP = re.compile(r"^(\s*)([#>+-])", re.MULTILINE)
 ORDERED_ITEM = re.compile(r"^(\s*\d+)\.(?=\s|$)", re.MULTILINE)
 SETEXT_EQUALS = re.compile(r"^(\s*)=", re.MULTILINE)
+WORKERS = WORKERS_SETTING.default  # processes making the pages of a first build
 BLOCK_IN_CELL = {"table", "ul", "ol", "dl", "blockquote", "pre", "div", "br", "hr",
                  "h2", "h3", "h4", "h5", "h6"}
 
@@ -345,7 +348,7 @@ def write_pages(db_path: Path, out_dir: Path, check_all: bool = False) -> PagesR
             report.questions = report.skipped = db["questions"].count  # nothing to do
             return report
         if change.everything or not manifest.holds_entries():
-            write_every_page(db, change.state, output, manifest, report)
+            write_every_page(db, change.state, output, manifest, report, WORKERS)
         else:
             write_changed_pages(db, change, output, manifest, report)
     if not manifest.unchanged(change.state):
@@ -356,10 +359,16 @@ def write_pages(db_path: Path, out_dir: Path, check_all: bool = False) -> PagesR
 
 
 def write_every_page(db: sqlite_utils.Database, state: dict, output: Output, manifest: Manifest,
-                     report: PagesReport) -> None:
-    context = PageContext.load(db, as_of=state["as_of"])
-    for row in queries.question_rows(db):
-        write_page(row, context, output, manifest, report)
+                     report: PagesReport, workers: int = 1) -> None:
+    """Every question's page. Where no page can be skipped (no manifest entries: a first
+    build, or new code) and there are enough of them, `workers` processes make them."""
+    keys = [key for (key,) in db.execute("select key from questions order by key")]
+    if workers > 1 and len(keys) >= PARALLEL_FROM and not manifest.previous:
+        write_pages_in_workers(queries.database_file(db), keys, state["as_of"], output, manifest, report, workers)
+    else:
+        context = PageContext.load(db, as_of=state["as_of"])
+        for row in queries.question_rows(db):
+            write_page(row, context, output, manifest, report)
     report.removed = output.remove_stale(("index.md", "*.tmp"))
 
 
@@ -396,11 +405,59 @@ def write_page(row: dict, context: PageContext, output: Output, manifest: Manife
         report.skipped += 1
         manifest.current[row["url"]] = entry
     else:
-        text = page_text(meta, texts)
-        output.write(path, text)
+        manifest.current[row["url"]] = written_page(row, meta, texts, digest, output)
         report.rendered += 1
-        manifest.current[row["url"]] = [digest, bytes_digest(text), row["key"]]
     report.questions += 1
+
+
+def written_page(row: dict, meta: dict, texts: dict, digest: str, output: Output) -> list[str]:
+    "Convert and write one page; its manifest entry (see `is_manifest_entry`)."
+    text = page_text(meta, texts)
+    output.write(urls.markdown_file(row["url"]), text)
+    return [digest, bytes_digest(text), row["key"]]
+
+
+# -- in worker processes (every page of a first build) ------------------------------------
+
+PARALLEL_FROM = 2000  # fewer pages than this are quicker in one process than starting workers
+CHUNK = 500  # pages a task: small enough for the workers to finish together
+_worker: dict = {}
+
+
+def write_pages_in_workers(db_path: str, keys: list[str], as_of: str | None, output: Output,
+                           manifest: Manifest, report: PagesReport, workers: int) -> None:
+    "Every page, made and written in `workers` processes, each with an Output of its own."
+    chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
+    output.changing()  # the workers write with Outputs of their own
+    # The with-block shuts the pool down even when a chunk fails.
+    with ProcessPoolExecutor(workers, initializer=_start_worker,
+                             initargs=(db_path, str(output.root), as_of)) as pool:
+        for written, unchanged, seen, entries in pool.map(_write_chunk, chunks):
+            if output.seen & seen:  # two questions claiming one file, in two workers
+                raise DuplicateOutputError(f"written twice in one build: {sorted(output.seen & seen)[0]}")
+            output.written += written
+            output.unchanged += unchanged
+            output.seen |= seen
+            manifest.current.update(entries)
+            report.rendered += len(entries)
+            report.questions += len(entries)
+
+
+def _start_worker(db_path: str, out_dir: str, as_of: str | None) -> None:
+    "A worker's own read-only connection, and everything every page may show."
+    db = queries.read_only(db_path)
+    _worker.update(db=db, out_dir=out_dir, context=PageContext.load(db, as_of=as_of))
+
+
+def _write_chunk(keys: list[str]) -> tuple[list[str], int, set[str], dict]:
+    """Make and write the pages of these questions; what was written, how many were already
+    as made, every file claimed, and each page's manifest entry."""
+    output = Output(Path(_worker["out_dir"]))
+    entries = {}
+    for row in queries.question_rows_of(_worker["db"], set(keys)):
+        meta, texts = front_matter(row, _worker["context"]), body_inputs(row)
+        entries[row["url"]] = written_page(row, meta, texts, inputs_digest(meta, texts), output)
+    return output.written, output.unchanged, output.seen, entries
 
 
 def read_page(path: Path) -> tuple[dict, str]:

@@ -10,11 +10,25 @@ nothing; each query takes named parameters, and the stages shape what it returns
 from __future__ import annotations
 
 import json
-from pathlib import PurePath
+import sqlite3
+from pathlib import Path, PurePath
 
 import sqlite_utils
 
 from . import timeliness, urls
+
+# -- the database file, for worker processes ----------------------------------------------
+
+
+def database_file(db: sqlite_utils.Database) -> str:
+    "The file a connection's main database lives in: what a worker process opens again."
+    return next(row[2] for row in db.execute("pragma database_list") if row[1] == "main")
+
+
+def read_only(path: str | Path) -> sqlite_utils.Database:
+    "A connection that can only read the database at `path` (a worker's own)."
+    return sqlite_utils.Database(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True))
+
 
 # -- members and bodies ------------------------------------------------------------------
 

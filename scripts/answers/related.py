@@ -34,14 +34,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import sqlite_utils
 
+from . import queries
 from .citations import Sessions
 
 LIMIT = 5  # earlier questions listed per question
-FIRST_FETCH = 40  # best matches looked at first; more only when too few of them may be listed
 MAX_TERMS = 12  # distinctive words of a question's text put into its query (and of its heading)
 # Words of a text counted to find its rarest: no real question has more than 55 distinct ones,
 # and a text of a million words must not cost a million counts.
@@ -53,6 +54,7 @@ NEVER_COMMON = 50  # ... but in a small archive, no word in fewer questions than
 LEAST_SHARE = 0.3
 # bm25 weights of questions_fts's columns: heading, question_text, answer_text.
 WEIGHTS = (4.0, 1.0, 0.0)
+BM25 = f"bm25(questions_fts, {', '.join(map(str, WEIGHTS))})"
 SEARCHED_COLUMNS = "{heading question_text}"
 HEADING_COLUMN = "{heading}"
 
@@ -189,13 +191,7 @@ class Finder:
             return []
         least = self.own_score(query, row["key"]) * LEAST_SHARE
         wanted = self.wanted(row)
-        fetch = FIRST_FETCH
-        while True:
-            found = self.search(query, fetch)
-            chosen = [(score, key) for score, key in found if score >= least and wanted(key)]
-            if len(chosen) >= LIMIT or len(found) < fetch or found[-1][0] < least:
-                break
-            fetch *= 8  # the best matches were later questions, or the asker's own: look further
+        chosen = [(score, key) for score, key in self.search(query, least) if wanted(key)]
         chosen = sorted(chosen, key=lambda pair: (-pair[0], pair[1]))[:LIMIT]
         return [{"key": row["key"], "related_key": key, "rank": rank, "score": round(score, 4)}
                 for rank, (score, key) in enumerate(chosen, start=1)]
@@ -204,20 +200,21 @@ class Finder:
         "How well a question matches its own query: the most another question can be expected to."
         self.queries += 1
         found = self.db.execute(
-            f"""select bm25(questions_fts, {", ".join(map(str, WEIGHTS))}) from questions_fts
+            f"""select {BM25} from questions_fts
                 where questions_fts match :query and rowid = :rowid""",
             {"query": query, "rowid": self.rowid_of[key]}).fetchone()
         return -found[0] if found else 0.0
 
-    def search(self, query: str, limit: int) -> list[tuple[float, str]]:
-        """The best `limit` matches of a query, as (score, key), best first. The full-text
-        index ranks on its own; the rules of what may be listed are applied to its answer
-        (joining `questions` inside the search costs four times as much)."""
+    def search(self, query: str, least: float) -> list[tuple[float, str]]:
+        """Every match of a query scoring at least `least`, as (score, key). The full-text
+        index scores each match once and keeps only those (bm25 is negative: lower is better);
+        no sort and no second search. The rules of what may be listed are applied to its
+        answer (joining `questions` inside the search costs four times as much)."""
         self.queries += 1
         return [(-score, self.key_of[rowid]) for rowid, score in self.db.execute(
-            f"""select rowid, bm25(questions_fts, {", ".join(map(str, WEIGHTS))}) as score
-                from questions_fts where questions_fts match :query
-                order by score, rowid limit {limit}""", {"query": query})]
+            f"""select rowid, {BM25} as score from questions_fts
+                where questions_fts match :query and {BM25} <= :most""",
+            {"query": query, "most": -least})]
 
     def wanted(self, row: dict):
         "Whether a question (by key) may be listed as asked before this one."
@@ -274,22 +271,55 @@ class Constituencies:
 # -- the table --------------------------------------------------------------------------
 
 
-def write_related(db: sqlite_utils.Database, keys: Iterable[str]) -> RelatedReport:
+def write_related(db: sqlite_utils.Database, keys: Iterable[str], workers: int = 1) -> RelatedReport:
     """Compute the lists of the questions `keys` and replace their rows of `related` (the table
-    `schema.create_schema` makes); other questions' rows are left as they are."""
-    finder = Finder(db)
-    report = RelatedReport()
-    chosen = json.dumps(sorted(set(keys)))
-    db.execute("delete from related where key in (select value from json_each(?))", [chosen])
-    rows = list(db.query(
+    `schema.create_schema` makes); other questions' rows are left as they are. With more than
+    one worker and at least PARALLEL_FROM questions, the lists are made in `workers` processes,
+    each reading the database file on its own: what `db` holds must be committed by then."""
+    chosen = sorted(set(keys))
+    if workers > 1 and len(chosen) >= PARALLEL_FROM and not db.conn.in_transaction:
+        results = lists_in_workers(queries.database_file(db), chosen, workers)
+    else:
+        results = [lists_of(Finder(db), chosen)]
+    report = RelatedReport(questions=len(chosen))
+    batch = [row for rows, _ in results for row in rows]
+    report.queries = sum(searches for _, searches in results)
+    with db.atomic():
+        db.execute("delete from related where key in (select value from json_each(?))", [json.dumps(chosen)])
+        db["related"].insert_all(batch, batch_size=1000)  # sqlite-utils: quoted, parameterised
+    report.listed = len(batch)
+    return report
+
+
+def lists_of(finder: Finder, keys: list[str]) -> tuple[list[dict], int]:
+    "The `related` rows of these questions, and the full-text searches it took."
+    rows = finder.db.query(
         """select key, house, date_tabled, heading, question_text, asking_member_id, grouped_keys
            from questions where key in (select value from json_each(:keys)) order by key""",
-        {"keys": chosen}))
-    batch: list[dict] = []
-    for row in rows:
-        report.questions += 1
-        batch.extend(finder.related_to(row))
-    db["related"].insert_all(batch, batch_size=1000)  # sqlite-utils: quoted, parameterised
-    report.listed = len(batch)
-    report.queries = finder.queries
-    return report
+        {"keys": json.dumps(keys)})
+    searches_before = finder.queries
+    lists = [listed for row in list(rows) for listed in finder.related_to(row)]
+    return lists, finder.queries - searches_before
+
+
+# -- in worker processes (a full pass: every question's list) --------------------------------
+
+PARALLEL_FROM = 2000  # fewer questions than this are quicker in one process than starting workers
+CHUNK = 500  # questions a task: small enough for the workers to finish together
+_worker: dict = {}
+
+
+def lists_in_workers(path: str, keys: list[str], workers: int) -> list[tuple[list[dict], int]]:
+    chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
+    # The with-block shuts the pool down even when a chunk fails.
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(path,)) as pool:
+        return list(pool.map(_lists_of_chunk, chunks))
+
+
+def _start_worker(path: str) -> None:
+    "A worker's own read-only connection, and its own Finder (a few tenths of a second)."
+    _worker["finder"] = Finder(queries.read_only(path))
+
+
+def _lists_of_chunk(keys: list[str]) -> tuple[list[dict], int]:
+    return lists_of(_worker["finder"], keys)
