@@ -225,7 +225,7 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         api_question(2000 + number, f"2024-09-{number + 1:02d}", number % 3, "Bus Services: Fares",
                      to_transport + f"whether the bus fare cap covers rural route {number}.")
         for number in range(12)])
-    monkeypatch.setattr(related, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(related, "FULL_PASS_FROM", 2)  # the day-ordered index
     monkeypatch.setattr(related, "CHUNK", 5)  # three tasks
     made = {}
     for workers in (1, 2):
@@ -235,6 +235,10 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         assert report.related.questions == 12
         with sqlite_utils.Database(db_path) as db:
             made[workers] = list(db.execute("select * from related order by key, rank"))
+        assert sorted(path.name for path in db_path.parent.iterdir()) == ["answers.db"]  # no copy left
+    with sqlite_utils.Database(tmp_path / "1" / "answers.db") as db:  # the index as it is, one process
+        related.write_related(db, [key for (key,) in db.execute("select key from questions")])
+        assert list(db.execute("select * from related order by key, rank")) == made[1]
     assert len(made[1]) > 12
     assert made[2] == made[1]
 

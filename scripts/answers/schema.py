@@ -10,6 +10,8 @@ import sqlite_utils
 
 SCHEMA_VERSION = "1"
 
+FTS_TOKENIZER = "porter"  # of questions_fts, and of the copy "asked before" searches (related.py)
+
 
 def create_schema(db: sqlite_utils.Database) -> None:
     db["meta"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
@@ -109,7 +111,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
     )
     if "questions_fts" not in db.table_names():
         db["questions"].enable_fts(
-            ["heading", "question_text", "answer_text"], tokenize="porter", create_triggers=True,
+            ["heading", "question_text", "answer_text"], tokenize=FTS_TOKENIZER, create_triggers=True,
         )
         narrow_fts_update_trigger(db)
     # The questions without their answer bodies, for listings light enough to page through,
