@@ -21,6 +21,13 @@ question in COMMON_SHARE; of those, the MAX_TERMS rarest are kept. Every word go
 query quoted, as a string: text from a source never becomes FTS5 syntax (NEAR, AND, `*`,
 `^`, a column filter), so it can neither break nor steer the query.
 
+How it is searched: one query a question keeps every match scoring at least LEAST_SHARE of
+the question's own score (bm25 computed once a match, no sort); among equal scores the key
+decides. A full pass (FULL_PASS_FROM questions or more: a rebuild) searches a copy of the
+index whose rowids follow the day tabled (`write_day_ordered_index`: same rows, columns and
+tokenizer, so the same scores), bounding the rowid so that no later question is scored, and
+shares the questions among worker processes.
+
 Since only earlier questions are listed, a question's list depends on questions tabled
 before it: the db stage computes the lists of the questions it changed, and all of them on a
 full rebuild. Two things an incremental build leaves as they were, until the next full
