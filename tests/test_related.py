@@ -231,11 +231,14 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
     for workers in (1, 2):
         monkeypatch.setattr(build, "WORKERS", workers)
         db_path = tmp_path / f"{workers}" / "answers.db"
+        db_path.parent.mkdir()
+        # What a build killed during its full pass leaves: the copy of the index, half made.
+        (db_path.parent / f".answers.db.building{related.DAY_ORDERED_SUFFIX}").write_bytes(b"half")
         report = build.build_database([source], db_path)
         assert report.related.questions == 12
         with sqlite_utils.Database(db_path) as db:
             made[workers] = list(db.execute("select * from related order by key, rank"))
-        assert sorted(path.name for path in db_path.parent.iterdir()) == ["answers.db"]  # no copy left
+        assert sorted(path.name for path in db_path.parent.iterdir()) == ["answers.db"]  # no copy left over
     with sqlite_utils.Database(tmp_path / "1" / "answers.db") as db:  # the index as it is, one process
         related.write_related(db, [key for (key,) in db.execute("select key from questions")])
         assert list(db.execute("select * from related order by key, rank")) == made[1]

@@ -351,8 +351,9 @@ def holds_all(db_path: Path, readable, report: BuildReport) -> bool:
 
 
 def remove_database_files(path: Path) -> None:
-    "A database file and the journal files SQLite keeps beside it."
-    for suffix in ("", "-journal", "-wal", "-shm"):
+    "A database file, the journal files SQLite keeps beside it and the index a full pass copies."
+    for suffix in ("", "-journal", "-wal", "-shm", related.DAY_ORDERED_SUFFIX,
+                   f"{related.DAY_ORDERED_SUFFIX}-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 

@@ -333,12 +333,15 @@ def lists_of(finder: Finder, keys: list[str]) -> tuple[list[dict], int]:
 # Fewer questions than this are quicker from the index as it is, in this process.
 FULL_PASS_FROM = 2000
 CHUNK = 500  # questions a task: small enough for the workers to finish together
+# The day-ordered index's file: the database's name and this (build.py removes what a killed
+# build left).
+DAY_ORDERED_SUFFIX = "-by-day"
 _worker: dict = {}
 
 
 def full_pass(db_path: str, keys: list[str], workers: int) -> list[tuple[list[dict], int]]:
     chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
-    index_path = Path(db_path).with_name(f".{Path(db_path).name}.by-day")
+    index_path = Path(f"{db_path}{DAY_ORDERED_SUFFIX}")
     try:
         write_day_ordered_index(db_path, index_path)
         if workers <= 1:
@@ -350,7 +353,8 @@ def full_pass(db_path: str, keys: list[str], workers: int) -> list[tuple[list[di
             return list(pool.map(_lists_of_chunk, chunks))
     finally:
         _worker.clear()  # closes this process's connection to the index, if it opened one
-        index_path.unlink(missing_ok=True)
+        for leftover in (index_path, Path(f"{index_path}-journal")):
+            leftover.unlink(missing_ok=True)
 
 
 def write_day_ordered_index(db_path: str, index_path: Path) -> None:
