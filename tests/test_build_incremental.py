@@ -147,3 +147,25 @@ def test_a_run_with_nothing_changed_writes_nothing(tmp_path):
     assert not report.rebuilt and report.generation == 0 and report.changed == 0
     assert all(f.skipped for f in report.files)
     assert db_path.read_bytes() == before and db_path.stat().st_mtime_ns == modified
+
+
+def test_files_read_ahead_by_a_reader_process_store_what_one_process_does(tmp_path, monkeypatch):
+    "Each file read and checked in a reader process, in order: the same rows, rejects and counts."
+    from answers import build
+
+    content = tmp_path / "content"
+    write(content / "a.json", [record(1), record(2, dateTabled="2024-13-45T00:00:00")])
+    write(content / "b.json", [record(1), answered(2, "<p>Later.</p>")])  # a duplicate, a snapshot
+    (content / "c.json").write_text('[{"value": {"id": 1,', encoding="utf-8")  # cut short
+    write(content / "d.json", [answered(1, "<p>Answered.</p>"), record(3)])
+    write(content / "e.json", [record(4, heading="Bus\udcffServices")])
+    made = {}
+    for read_ahead_from in (99, 2):
+        monkeypatch.setattr(build, "READ_AHEAD_FROM", read_ahead_from)
+        monkeypatch.setattr(build, "AHEAD", 1)
+        db_path = tmp_path / f"from-{read_ahead_from}" / "answers.db"
+        report = build_database([content], db_path)
+        assert all(file.balanced() for file in report.files) and report.rejected >= 2
+        made[read_ahead_from] = ([(f.path, f.read, f.stored, f.duplicates, f.rejected) for f in report.files],
+                                 canonical(db_path))
+    assert made[2] == made[99]

@@ -12,12 +12,15 @@ been superseded since.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import shutil
 import sqlite3
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,23 +115,23 @@ def recorded_path(path: Path) -> str:
 
 # -- one source file --------------------------------------------------------------------------
 
-def load_file(store: Store, path: Path, sha256: str) -> FileReport:
-    "Read one source file into the store, accounting for every record."
+def load_file(store: Store, path: Path, sha256: str, records: Iterable | None = None) -> FileReport:
+    """Store one source file's records, accounting for every one. `records`: what
+    `checked_records` gives for the file, read beforehand (by a reader process); else it is
+    read here."""
     reader = sources.reader_for(path)
     report = FileReport(path=recorded_path(path), format=reader.FORMAT)
     source_id = store.open_source(report.path, reader.FORMAT, sha256)
-    for record in guarded(reader.read(path), report.path):
+    for record in checked_records(path) if records is None else records:
         report.read += 1
-        if isinstance(record, SourceError):
+        if isinstance(record, SourceError | Refused):
             store.reject(source_id, record.location, record.reason)
             report.rejected += 1
             continue
-        try:
-            stored = add_record(store, record, source_id, report)
-        except RecordError as error:
-            store.reject(source_id, record.location, str(error))
-            report.rejected += 1
-            continue
+        item, url_dropped = record
+        report.urls_dropped += url_dropped
+        stored = (store.add_full_text(item, source_id) if isinstance(item, FullText)
+                  else store.add_question(item, source_id))
         report.stored += stored
         report.duplicates += not stored
     store.close_source(source_id, {
@@ -138,6 +141,27 @@ def load_file(store: Store, path: Path, sha256: str) -> FileReport:
     })
     check_read_again(store, report.path)
     return report
+
+
+@dataclass(frozen=True)
+class Refused:
+    "A record read but refused by the checks (checks.py): where it is in its file, and why."
+    location: str
+    reason: str
+
+
+def checked_records(path: Path) -> Iterator:
+    """One file's records, each read and checked: a SourceError (unreadable), a Refused
+    (cannot be stored), or (the record made safe, whether its official URL was dropped).
+    Needs no database, so a reader process can run it ahead of the store."""
+    for record in guarded(sources.reader_for(path).read(path), recorded_path(path)):
+        if isinstance(record, SourceError):
+            yield record
+            continue
+        try:
+            yield (checked_full_text(record), False) if isinstance(record, FullText) else checked_question(record)
+        except RecordError as error:
+            yield Refused(record.location, str(error))
 
 
 def check_read_again(store: Store, path: str) -> None:
@@ -169,15 +193,6 @@ def check_read_again(store: Store, path: str) -> None:
         [path, *full_texts],
     ).fetchone():
         raise RebuildNeeded(f"{path} changed a full text that a later file also gives")
-
-
-def add_record(store: Store, record, source_id: int, report: FileReport) -> bool:
-    "Check and store one record; raises RecordError for one that cannot be stored."
-    if isinstance(record, FullText):
-        return store.add_full_text(checked_full_text(record), source_id)
-    question, url_dropped = checked_question(record)
-    report.urls_dropped += url_dropped
-    return store.add_question(question, source_id)
 
 
 def guarded(records: Iterable, file: str) -> Iterator:
@@ -307,12 +322,48 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
     "Read the files the database does not hold yet, then the full texts and offices."
     db = store.db
     todo = skip_held_files(db, readable, report)
-    with (progress or nullcontext)(todo) as iterator:
-        for path, sha in iterator:
-            report.files.append(load_file(store, path, sha))
+    with (progress or nullcontext)(todo) as iterator, read_ahead([path for path, _ in todo]) as read:
+        for (path, sha), records in zip(iterator, read, strict=True):
+            report.files.append(load_file(store, path, sha, records))
         report.full_texts_applied = store.apply_full_texts()
         if store.member_directory is not None:
             store.member_directory.apply_offices(db)
+
+
+# Files read and checked ahead of the store, by one reader process: the store, in this
+# process, is the other half of the work. From READ_AHEAD_FROM files on; AHEAD files at most
+# wait in memory for the store.
+READ_AHEAD_FROM = 4
+AHEAD = 2
+
+
+@contextmanager
+def read_ahead(paths: list[Path]) -> Iterator[Iterator[list | None]]:
+    """For each of `paths` in order, its `checked_records` as a list, read by a reader
+    process; or, for a few files (or one worker), None for each: `load_file` reads them."""
+    if WORKERS <= 1 or len(paths) < READ_AHEAD_FROM:
+        yield itertools.repeat(None, len(paths))
+        return
+    pool = ProcessPoolExecutor(1)
+    try:
+        yield records_in_order(pool, paths)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a failed build waits for no more reading
+
+
+def records_in_order(pool: ProcessPoolExecutor, paths: list[Path]) -> Iterator[list]:
+    pending: deque = deque()
+    for path in paths:
+        pending.append(pool.submit(read_checked, path))
+        if len(pending) > AHEAD:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def read_checked(path: Path) -> list:
+    "In the reader process: one file's checked records (see `checked_records`)."
+    return list(checked_records(path))
 
 
 def changed_keys(db: sqlite_utils.Database, generation: int) -> list[str]:
