@@ -1,12 +1,14 @@
-"""answers.db.gz (downloads.py) as pieces: one gzip member per CHUNK_SIZE of the database,
-which every gzip reader takes as one stream, and of which a build compresses again only the
-pieces whose bytes changed, giving the bytes a clean build gives. Builds from a copy of the
-shared small archive's database, in pieces small enough for it to have many."""
+"""The compressed downloads (downloads.py) as gzip members: answers.db.gz one per CHUNK_SIZE
+of the database, each year's questions files one per block of rows; every gzip reader takes
+them as one stream, and a build compresses again only the pieces and blocks whose bytes
+changed, giving the bytes a clean build gives. Builds from a copy of the shared small
+archive's database, in pieces and blocks small enough for it to have many."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -19,11 +21,14 @@ from answers import downloads
 from answers.render import SiteConfig, make_environment
 
 PIECE = 16 * 1024  # the small archive's database is a few MB: this gives it hundreds of pieces
+BLOCK = 4  # rows a block, on average
+LAST_2023 = "select max(key) from questions where date_tabled glob '2023-*'"  # the one corrected
 
 
 @pytest.fixture
 def database(built_site, tmp_path, monkeypatch):
     monkeypatch.setattr(downloads, "CHUNK_SIZE", PIECE)
+    monkeypatch.setattr(downloads, "BLOCK_ROWS", BLOCK)
     db_path = tmp_path / "answers.db"
     shutil.copyfile(built_site.db, db_path)
     return db_path
@@ -65,8 +70,7 @@ def members(path) -> list[bytes]:
 
 def correct_a_heading(db_path):
     with sqlite3.connect(db_path) as db:
-        db.execute("update questions set heading = 'A heading corrected' "
-                   "where key = (select max(key) from questions)")
+        db.execute(f"update questions set heading = 'A heading corrected' where key = ({LAST_2023})")
     status = db_path.stat()  # as a build that wrote it would
     os.utime(db_path, ns=(status.st_atime_ns, status.st_mtime_ns + 10**10))
 
@@ -107,7 +111,10 @@ def test_an_incremental_build_gives_the_bytes_of_a_clean_one(database, tmp_path)
     build(database, tmp_path / "incremental")
     build(database, tmp_path / "clean")
     incremental, clean = tmp_path / "incremental" / "downloads", tmp_path / "clean" / "downloads"
-    for name in ("answers.db.gz", "SHA256SUMS", "datapackage.json"):
+    names = sorted(path.name for path in clean.iterdir() if path.name != ".manifest.json")
+    assert names == sorted(path.name for path in incremental.iterdir()
+                           if path.name != ".manifest.json")
+    for name in names:
         assert (incremental / name).read_bytes() == (clean / name).read_bytes(), name
     sums = dict(reversed(line.split("  ", 1))
                 for line in (incremental / "SHA256SUMS").read_text().splitlines())
@@ -133,3 +140,58 @@ def test_a_damaged_copy_is_not_copied_from(database, tmp_path, compressed_pieces
     assert [digest for digest in compressed_pieces if digest in set(piece_digests(database))] == \
         piece_digests(database)
     assert gzip.decompress(packed.read_bytes()) == database.read_bytes()
+
+
+def last_question(db_path) -> tuple[str, str]:
+    "The key and year file stem of the question the corrections here reach."
+    with sqlite3.connect(db_path) as db:
+        (key,) = db.execute(LAST_2023).fetchone()
+    return key, "questions-2023"
+
+
+def test_a_year_file_is_a_header_then_blocks_of_rows(database, tmp_path):
+    build(database, tmp_path / "site")
+    folder = tmp_path / "site" / "downloads"
+    _, stem = last_question(database)
+    csv_members = members(folder / f"{stem}.csv.gz")
+    ndjson_members = members(folder / f"{stem}.ndjson.gz")
+    assert csv_members[0].startswith(b"key,house,uin,") and csv_members[0].count(b"\r\n") == 1
+    assert len(csv_members) == len(ndjson_members) + 1 > 3
+    with sqlite3.connect(database) as db:
+        rows = db.execute("select count(*) from questions where date_tabled like ?",
+                          [stem.removeprefix("questions-") + "-%"]).fetchone()[0]
+    assert sum(member.count(b"\n") for member in ndjson_members) == rows
+    keys = [json.loads(line)["key"] for member in ndjson_members for line in member.splitlines()]
+    assert keys == sorted(keys)  # blocks in key order, each ending where its last key says
+    for member in ndjson_members:
+        last = json.loads(member.splitlines()[-1])["key"]
+        assert zlib.crc32(last.encode()) % BLOCK == 0 or member is ndjson_members[-1]
+
+
+def test_a_corrected_row_recompresses_only_its_block(database, tmp_path, compressed_pieces):
+    site = tmp_path / "site"
+    build(database, site)
+    before = {path.name: path.read_bytes() for path in (site / "downloads").iterdir()}
+    compressed_pieces.clear()
+
+    correct_a_heading(database)
+    report = build(database, site)
+    key, stem = last_question(database)
+    database_pieces = set(piece_digests(database))
+    year_members = [digest for digest in compressed_pieces if digest not in database_pieces]
+    assert len(year_members) == 2  # the block of the corrected row, as CSV and as NDJSON
+    assert {name for name in report.written if name.startswith("questions-")} == {
+        f"{stem}.csv.gz", f"{stem}.ndjson.gz"}
+    after = members(site / "downloads" / f"{stem}.ndjson.gz")
+    changed = [member for member, old in zip(after, members_of(before[f"{stem}.ndjson.gz"]),
+                                             strict=True) if member != old]
+    assert len(changed) == 1 and b"A heading corrected" in changed[0] and key.encode() in changed[0]
+
+
+def members_of(data: bytes) -> list[bytes]:
+    held = []
+    while data:
+        member = zlib.decompressobj(wbits=31)
+        held.append(member.decompress(data))
+        data = member.unused_data
+    return held

@@ -4,7 +4,7 @@ described and versioned.
 Reads `answers.db` and the column descriptions in `metadata.yml` (their single source). Writes
 into the site's `downloads/` folder:
 
-- `answers.db.gz`, the database, as one gzip member per 256 KiB of it;
+- `answers.db.gz`, the database;
 - `questions-<year>.csv.gz` and `questions-<year>.ndjson.gz`, the questions tabled in each year
   with their answers (`questions-no-date-tabled.*` for those without a date tabled);
 - `<table>.csv` and `<table>.ndjson` for each reference table in `TABLES`;
@@ -15,9 +15,11 @@ into the site's `downloads/` folder:
 Incremental: one pass of SQL over the rows gives a digest of each file's rows; a manifest
 (`downloads/.manifest.json`) keeps it with the digest and size of the files made from them.
 Files whose rows have the same digest, and which have kept their size and not been modified
-since the manifest was saved, are neither made nor read again. The manifest also keeps the
-digest and length of each member of `answers.db.gz`, so that a changed database has only its
-changed pieces compressed again. gzip output carries no time and no file name, so the same rows
+since the manifest was saved, are neither made nor read again. The compressed files are
+gzip members end to end (`answers.db.gz` one per 256 KiB of the database, a year's files one
+per block of rows, cut where the keys say); the manifest keeps each member's digest and length,
+so that a change compresses again only the pieces and blocks it touched and copies the rest
+from the files the last build left. gzip output carries no time and no file name, so the same rows
 always give the same bytes.
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import io
@@ -62,6 +65,11 @@ COMPRESS_LEVEL = 6  # zlib's default; 9 makes the database 1% smaller in 2.5 tim
 # 256 KiB make the file 1% larger than pieces of 1 MiB (128 KiB: 2.4%) for a quarter of the
 # work a change costs.
 CHUNK_SIZE = 256 * 1024
+# A compressed export's files are likewise one member per block of rows (in key order), and a
+# block ends after a row whose key's CRC-32 is a multiple of BLOCK_ROWS: about that many rows a
+# block, and bounds set by the keys themselves, so a new row changes only the block it joins.
+BLOCK_ROWS = 256
+CSV_HEADER = "header"  # the member of a CSV file that holds its header row
 NO_DATE_TABLED = "no-date-tabled"
 # The year a question was tabled; always four digits or NO_DATE_TABLED, so safe in a file name.
 YEAR_TABLED = ("case when date_tabled glob '[0-9][0-9][0-9][0-9]-*' "
@@ -113,6 +121,16 @@ TABLES = (
 
 
 @dataclass
+class Block:
+    "Rows of a group, consecutive in key order, that make one gzip member of each of its files."
+
+    first: object  # the first row's key, and the last's
+    last: object = None
+    rows: int = 0
+    digest: str = ""
+
+
+@dataclass
 class Group:
     "The rows of one export that go into one CSV file and one NDJSON file."
 
@@ -120,6 +138,7 @@ class Group:
     value: str | None
     rows: int = 0
     digest: str = ""
+    blocks: list[Block] = field(default_factory=list)  # a compressed export's, in key order
 
     @property
     def stem(self) -> str:
@@ -165,24 +184,67 @@ def quoted(names: list[str]) -> str:
 
 def survey(db: sqlite3.Connection, export: Export, names: list[str]) -> list[Group]:
     """Count and digest the rows of each group of an export, in one pass of SQL over the table
-    (in storage order, which is stable for a given database: a digest only has to tell when
-    rows changed; a rebuilt database with the same rows just costs making the files again)."""
+    (in key order for a compressed export, whose groups are also cut into `Block`s; else in
+    storage order, which is stable for a given database: a digest only has to tell when rows
+    changed; a rebuilt database with the same rows just costs making the files again)."""
     by = export.by or "null"
+    key = block_key(db, export)
     groups: dict[str | None, Group] = {}
     digests: dict[str | None, object] = {}
     header = json.dumps(names).encode("utf-8")
-    for value, row in db.execute(
-            f"select {by}, json_array({quoted(names)}) from [{export.table}] order by rowid"):
+    blocks = BlockCutter(header)
+    for value, key_value, row in db.execute(
+            f"select {by}, {f'[{key}]' if key else 'null'}, json_array({quoted(names)}) "
+            f"from [{export.table}] order by {f'[{key}]' if key else 'rowid'}"):
         if value not in groups:
             groups[value] = Group(export, value)
             digests[value] = hashlib.sha256(header)
         groups[value].rows += 1
-        digests[value].update(row.encode("utf-8") + b"\n")
+        line = row.encode("utf-8") + b"\n"
+        digests[value].update(line)
+        if key:
+            blocks.add(groups[value], key_value, line)
+    blocks.close_all()
     for value, group in groups.items():
         group.digest = digests[value].hexdigest()
     if export.by is None and not groups:  # a whole table is written even when empty
         groups[None] = Group(export, None, 0, hashlib.sha256(header).hexdigest())
     return sorted(groups.values(), key=lambda group: group.stem)
+
+
+def block_key(db: sqlite3.Connection, export: Export) -> str | None:
+    "The column a compressed export's rows are cut into blocks by: its one-column primary key."
+    key = primary_key(db, export.table)
+    if export.compressed and len(key) != 1:
+        raise ValueError(f"a compressed export needs a one-column primary key: {export.table}")
+    return key[0] if export.compressed else None
+
+
+class BlockCutter:
+    "Cuts each group's rows, given in key order, into blocks, digesting each block's rows."
+
+    def __init__(self, header: bytes):
+        self.header = header
+        self.open: dict[int, tuple[Block, object]] = {}  # id(group) -> its open block, digest
+
+    def add(self, group: Group, key_value, line: bytes) -> None:
+        if id(group) not in self.open:
+            block = Block(first=key_value)
+            group.blocks.append(block)
+            self.open[id(group)] = block, hashlib.sha256(self.header)
+        block, digest = self.open[id(group)]
+        block.last, block.rows = key_value, block.rows + 1
+        digest.update(line)
+        if zlib.crc32(str(key_value).encode("utf-8")) % BLOCK_ROWS == 0:
+            self.close(id(group))
+
+    def close(self, group_id: int) -> None:
+        block, digest = self.open.pop(group_id)
+        block.digest = digest.hexdigest()
+
+    def close_all(self) -> None:
+        for group_id in list(self.open):
+            self.close(group_id)
 
 
 def group_rows(db: sqlite3.Connection, group: Group, names: list[str]):
@@ -192,6 +254,16 @@ def group_rows(db: sqlite3.Connection, group: Group, names: list[str]):
                                                                   (group.value,))
     return db.execute(f"select {quoted(names)} from [{group.export.table}] {where} "
                       f"order by {order}", parameters)
+
+
+def block_rows(db: sqlite3.Connection, group: Group, block: Block, names: list[str]):
+    "The rows of one block, in key order."
+    key = block_key(db, group.export)
+    where, parameters = "", [block.first, block.last]
+    if group.export.by is not None:
+        where, parameters = f"and {group.export.by} = ?", [*parameters, group.value]
+    return db.execute(f"select {quoted(names)} from [{group.export.table}] where [{key}] "
+                      f"between ? and ? {where} order by [{key}]", parameters).fetchall()
 
 
 def database_digest(db: sqlite3.Connection, groups: list[Group]) -> str:
@@ -227,17 +299,18 @@ def compressed(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=COMPRESS_LEVEL, mtime=0)
 
 
-def csv_bytes(names: list[str], rows) -> bytes:
+def csv_bytes(names: list[str], rows, header: bool = True) -> bytes:
     "RFC 4180 CSV (quoted where needed, CRLF) with a header row; NULL is an empty cell."
     text = io.StringIO(newline="")
     writer = csv.writer(text)
-    writer.writerow(names)
+    if header:
+        writer.writerow(names)
     writer.writerows(["" if value is None else value for value in row] for row in rows)
     return text.getvalue().encode("utf-8")
 
 
-def ndjson_bytes(names: list[str], rows) -> bytes:
-    "One JSON object a line, keys in column order; NULL is null."
+def ndjson_bytes(names: list[str], rows, header: bool = True) -> bytes:
+    "One JSON object a line, keys in column order; NULL is null (no header: `header` is moot)."
     return "".join(json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False) + "\n"
                    for row in rows).encode("utf-8")
 
@@ -251,16 +324,62 @@ def file_record(output: Output, relative_path: str, digest: str) -> list:
 
 
 def write_group(db: sqlite3.Connection, group: Group, names: list[str], output: Output) -> dict:
-    "Make and write the group's files; returns their manifest records."
+    "Make and write an uncompressed group's files; returns their manifest records."
     rows = group_rows(db, group, names).fetchall()
     records = {}
     for name, format_name in group.files.items():
         data = FORMATTERS[format_name](names, rows)
-        if group.export.compressed:
-            data = compressed(data)
         output.write(name, data)
         records[name] = file_record(output, name, bytes_digest(data))
-    return records
+    return {"files": records}
+
+
+def write_blocks(db: sqlite3.Connection, group: Group, names: list[str], output: Output,
+                 previous: dict[str, tuple[bytes, list]]) -> dict:
+    """Make and write a compressed group's files, one gzip member per block (and, for CSV,
+    one for the header row first). A block the last build compressed is copied from its file
+    as it left it (`previous`: name -> its bytes and members); only the others are read from
+    the database and compressed. Returns the manifest entry's files and members."""
+    files = {name: Members(*previous.get(name, (b"", []))) for name in group.files}
+    for name, format_name in group.files.items():
+        if format_name == "csv":
+            files[name].add(CSV_HEADER, lambda: compressed(csv_bytes(names, [])))
+    for block in group.blocks:
+        rows = functools.cache(functools.partial(block_rows, db, group, block, names))  # read once
+        for name, format_name in group.files.items():
+            files[name].add(block.digest, functools.partial(block_member, format_name, names, rows))
+    records = {}
+    for name, members in files.items():
+        data = b"".join(members.made)
+        output.write(name, data)
+        records[name] = file_record(output, name, bytes_digest(data))
+    return {"files": records, "members": {name: files[name].listed for name in files}}
+
+
+def block_member(format_name: str, names: list[str], rows) -> bytes:
+    "A block's member of a file: its rows (`rows()`) in the file's format, compressed."
+    return compressed(FORMATTERS[format_name](names, rows(), header=False))
+
+
+class Members:
+    """The gzip members of one file being made: copied from the file the last build left,
+    where it made the same member, else made."""
+
+    def __init__(self, previous: bytes, previous_members: list):
+        self.previous = previous
+        self.places = member_places(previous_members)
+        self.made: list[bytes] = []
+        self.listed: list[list] = []  # [digest, length] of each member
+
+    def add(self, digest: str, make) -> bytes:
+        if digest in self.places:
+            offset, length = self.places[digest]
+            member = self.previous[offset:offset + length]
+        else:
+            member = make()
+        self.made.append(member)
+        self.listed.append([digest, len(member)])
+        return member
 
 
 def database_chunks(db_path: Path):
@@ -292,19 +411,14 @@ def write_database(db_path: Path, output: Output, previous: bytes, previous_memb
     path = output.path_for(relative_path)
     output.claim(str(path), relative_path)
     temporary = path.with_name(path.name + ".tmp")
-    places = member_places(previous_members)
-    whole, members = hashlib.sha256(), []
+    members, whole = Members(previous, previous_members), hashlib.sha256()
     with open(temporary, "wb") as target:
         for chunk in database_chunks(db_path):
-            digest = hashlib.sha256(chunk).hexdigest()
-            if digest in places:
-                offset, length = places[digest]
-                member = previous[offset:offset + length]
-            else:
-                member = compressed(chunk)
+            member = members.add(hashlib.sha256(chunk).hexdigest(),
+                                 lambda chunk=chunk: compressed(chunk))
             target.write(member)
             whole.update(member)
-            members.append([digest, len(member)])
+            members.made.clear()  # the database is written as it goes, not held
     digest = whole.hexdigest()
     if same_file(path, temporary, digest):
         temporary.unlink()
@@ -314,7 +428,7 @@ def write_database(db_path: Path, output: Output, previous: bytes, previous_memb
         os.replace(temporary, path)
         output.written.append(relative_path)
     return {"files": {DATABASE_FILE: file_record(output, relative_path, digest)},
-            "members": members}
+            "members": {DATABASE_FILE: members.listed}}
 
 
 def same_file(path: Path, made: Path, digest: str) -> bool:
@@ -359,14 +473,15 @@ def modified_ns(path: Path) -> int | None:
 
 def is_manifest_entry(entry) -> bool:
     """{digest of the rows, rows, files: {name: [sha256, size]}}, and for the
-    database the build date it was first seen with, `created`, and its gzip `members`:
-    [digest of the piece, length] each."""
+    database the build date it was first seen with, `created`; for a file made of gzip
+    members, `members`: {name: [[digest of what it holds, length], …]}."""
     return (isinstance(entry, dict) and isinstance(entry.get("digest"), str)
             and isinstance(entry.get("created", ""), str)
             and isinstance(entry.get("rows"), int) and isinstance(entry.get("files"), dict)
             and all(is_record(record) for record in entry["files"].values())
-            and isinstance(entry.get("members", []), list)
-            and all(is_record(record) for record in entry.get("members", [])))
+            and isinstance(entry.get("members", {}), dict)
+            and all(isinstance(members, list) and all(is_record(record) for record in members)
+                    for members in entry.get("members", {}).values()))
 
 
 def is_record(record) -> bool:
@@ -500,6 +615,11 @@ class Build:
         self.manifest.current[key] = entry
         return entry
 
+    def write_group(self, db: sqlite3.Connection, group: Group, names: list[str]) -> dict:
+        if group.export.compressed:
+            return write_blocks(db, group, names, self.output, self.previous_members(group.stem))
+        return write_group(db, group, names, self.output)
+
     def export_table(self, db: sqlite3.Connection, export: Export, table_meta: dict) -> None:
         "Write the files of an export whose rows changed; describe them all."
         columns = table_columns(db, export.table)
@@ -508,29 +628,30 @@ class Build:
         for group in survey(db, export, names):
             entry = self.reuse_or_make(group.stem, group.digest, lambda group=group: {
                 "digest": group.digest, "rows": group.rows,
-                "files": write_group(db, group, names, self.output)})
+                **self.write_group(db, group, names)})
             self.groups.append(group)
             for name, format_name in group.files.items():
                 self.resources.append(table_resource(name, format_name, group, schema,
                                                      entry["files"][name], table_meta))
             self.page_files.append(page_entry(group, entry, table_meta))
 
-    def previous_database(self) -> tuple[bytes, list]:
-        """answers.db.gz as the last build wrote it and its members, if the file still holds
-        the bytes it recorded; else nothing (every piece is then compressed afresh)."""
-        entry = self.manifest.previous.get(DATABASE_FILE)
-        if not entry or DATABASE_FILE not in entry["files"]:
-            return b"", []
-        digest, size = entry["files"][DATABASE_FILE]
-        path = self.output.plain_path(DATABASE_FILE)
-        if not as_written(path, size, self.manifest_saved_ns):
-            return b"", []
-        with open(path, "rb") as file:
-            previous = file.read()
-        members = entry.get("members", [])
-        if bytes_digest(previous) != digest or sum(length for _, length in members) != size:
-            return b"", []
-        return previous, members
+    def previous_members(self, key: str) -> dict[str, tuple[bytes, list]]:
+        """The files of a group as the last build wrote them, with their members: those that
+        still hold the bytes it recorded (the others are then made afresh)."""
+        entry = self.manifest.previous.get(key) or {}
+        found = {}
+        for name, members in entry.get("members", {}).items():
+            if name not in entry["files"]:
+                continue
+            digest, size = entry["files"][name]
+            path = self.output.plain_path(name)
+            if not as_written(path, size, self.manifest_saved_ns):
+                continue
+            with open(path, "rb") as file:
+                previous = file.read()
+            if bytes_digest(previous) == digest and sum(length for _, length in members) == size:
+                found[name] = previous, members
+        return found
 
     def export_database(self, db: sqlite3.Connection, db_path: Path) -> dict:
         """Compress the database if what it holds changed. The entry keeps `created`: the
@@ -539,7 +660,8 @@ class Build:
         digest = database_digest(db, self.groups)
         entry = self.reuse_or_make(DATABASE_FILE, digest, lambda: {
             "digest": digest, "rows": 0, "created": build_time(db_path),
-            **write_database(db_path, self.output, *self.previous_database())})
+            **write_database(db_path, self.output, *self.previous_members(DATABASE_FILE).get(
+                DATABASE_FILE, (b"", [])))})
         entry.setdefault("created", build_time(db_path))  # a manifest edited by hand
         self.resources.insert(0, database_resource(entry["files"][DATABASE_FILE]))
         return entry
