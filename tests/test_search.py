@@ -4,10 +4,12 @@ do not count."""
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
 import re
 import shutil
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
@@ -153,8 +155,9 @@ def test_bundles_touched_are_those_of_question_pages():
     changed = [CHANGED_URL + "index.html", CHANGED_URL + "index.json", "days/2024/08/30/index.html",
                "lords/2009-10-29/hl5813/index.html", "bodies/home-office/index.html"]
     assert search.bundles_touched(changed, {"2024", "2009", "2018"}) == {"2024", "2009"}
-    assert search.bundles_touched(changed, {"2024-07", "2024-08-30.0", "2024-08-30.1", "2009"}) == \
-        {search.shard_name(CHANGED_URL, 3), "2009"}
+    day_parts = {"2024-08-30.0", "2024-08-30.1"}
+    assert search.bundles_touched(changed, {"2024-05-08_2024-07-10", *day_parts, "2009"}) == \
+        {search.shard_name(CHANGED_URL, search.DAY_LEVEL + 1), "2009"}
 
 
 # -- bounded bundles ----------------------------------------------------------------------
@@ -190,10 +193,23 @@ def test_no_bundle_outgrows_the_limit_and_every_question_is_in_one():
 
 def test_small_periods_stay_whole_and_a_crowded_one_is_cut_finer():
     shards = search.split_shards(archive(), 100)
-    assert {"2009", "2023", "2024-07", "2024-08-29"} <= set(shards)
-    assert len(shards["2024-07"]) == 30 and "2024" not in shards and "2024-08" not in shards
+    # 2024 (320 questions) is halved until its parts fit: July's day and 29 August each end in
+    # a span of their own, and 30 August (250) alone is cut by its URLs' digests.
+    assert {name: len(members) for name, members in shards.items() if "." not in name} == \
+        {"2009": 20, "2023": 30, "2024-05-08_2024-07-10": 30, "2024-08-28_2024-08-29": 40}
     day_parts = {name for name in shards if name.startswith("2024-08-30.")}
     assert len(day_parts) >= 3 and all(len(shards[name]) <= 100 for name in day_parts)
+
+
+def test_a_crowded_year_is_halved_not_cut_into_months_or_days():
+    "Bundles stay near the limit, so the search page loads few of them."
+    days = [datetime.date(2023, 1, 1) + datetime.timedelta(days=n) for n in range(365)]
+    urls = [f"commons/{day.isoformat()}/{uin}/" for day in days if day.weekday() < 5
+            for uin in range(8)]
+    shards = search.split_shards(urls, 1000)
+    assert sorted(shards) == ["2023-01-01_2023-05-08", "2023-05-09_2023-09-13",
+                              "2023-09-14_2023-12-31"]
+    assert all(500 < len(members) <= 1000 for members in shards.values())
 
 
 def test_a_new_question_changes_only_its_bundle_and_no_name_moves():
@@ -209,21 +225,31 @@ def test_growing_the_archive_re_cuts_only_the_bundles_that_outgrow_the_limit():
     before = search.split_shards(archive(), 100)
     more_of_one_year = archive() + day_of_questions("2023-02-06", 80, 500)
     after = search.split_shards(more_of_one_year, 100)
-    # 2023 now holds 110 questions: it alone is re-cut, into its months; the others are untouched.
+    # 2023 now holds 110 questions: it alone is re-cut, into the two spans of days that part its
+    # questions; the others are untouched.
     assert set(before) - set(after) == {"2023"}
-    assert set(after) - set(before) == {"2023-01", "2023-02"} and len(after["2023-02"]) == 80
+    assert set(after) - set(before) == {"2023-01-01_2023-02-01", "2023-02-02_2023-03-05"}
+    assert len(after["2023-02-02_2023-03-05"]) == 80
     assert all(after[name] == members for name, members in before.items() if name != "2023")
     # A year that outgrows the limit again and again goes down to its days' halves, stably.
     for copies in (2, 8):
         grown = search.split_shards(archive(copies), 100)
-        assert all(name.startswith(("2009", "2023", "2024-07", "2024-08-29", "2024-08-30."))
-                   for name in grown)
+        assert all(search.shard_of(url, set(grown)) == name
+                   for name, members in grown.items() for url in members)
+        days = Counter(url.split("/")[1] for url in archive(copies))
+        assert {name.split(".")[0] for name in grown if "." in name} == \
+            {day for day, count in days.items() if count > 100}  # only crowded days are cut
 
 
 def test_shard_names_follow_the_url_alone():
-    assert [search.shard_name(CHANGED_URL, level) for level in range(3)] == \
-        ["2024", "2024-08", "2024-08-30"]
-    halves = [search.shard_name(CHANGED_URL, level) for level in range(3, 7)]
+    spans = [search.shard_name(CHANGED_URL, level) for level in range(search.DAY_LEVEL + 1)]
+    assert spans[:3] == ["2024", "2024-01-01_2024-09-12", "2024-05-08_2024-09-12"]
+    assert spans[-1] == "2024-08-30"
+    bounds = [(span.split("_")[0], span.split("_")[-1]) for span in spans[1:]]
+    assert all(outer[0] <= inner[0] <= "2024-08-30" <= inner[1] <= outer[1]
+               for outer, inner in zip(bounds, bounds[1:], strict=False))  # each within the last
+    halves = [search.shard_name(CHANGED_URL, level)
+              for level in range(search.DAY_LEVEL + 1, search.DAY_LEVEL + 5)]
     assert all(name.startswith("2024-08-30.") for name in halves)
     assert [name.split(".")[1] for name in halves] == \
         [halves[-1].split(".")[1][:n] for n in range(1, 5)]  # each part within the one before

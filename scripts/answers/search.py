@@ -7,11 +7,14 @@ loads, newest first) and `pagefind/.state.json` (a digest of what each bundle wa
 
 Which bundle a question goes to follows from its URL's date and from how many questions share
 it, never from the order questions arrived in: a year is one bundle (`2024`) while it holds at
-most SHARD_LIMIT questions; beyond that its months are (`2024-08`), then a crowded month's days
-(`2024-08-30`), then a crowded day is halved, and halved again, by a digest of each URL
-(`2024-08-30.0`, `2024-08-30.1`, `2024-08-30.10`…). So a new question changes only the bundle
-it falls into; a bundle is re-cut only when it outgrows the limit itself, into its own parts,
-and no other bundle changes. Bundles never overlap in time except the parts of one day, so the
+most SHARD_LIMIT questions; beyond that it is cut into the halves of its days
+(`2024-01-01_2024-09-12`, `2024-09-13_2024-12-31`), a half still too full into its halves, and
+so on down to single days (`2024-08-30`); a crowded day is halved, and halved again, by a digest
+of each URL (`2024-08-30.0`, `2024-08-30.1`, `2024-08-30.10`…). Halving, rather than cutting a
+year into its months and a month into its days, keeps bundles near the limit and so few of
+them for the search page to load. A new question changes only the bundle it falls into; a
+bundle is re-cut only when it outgrows the limit itself, into its own parts, and no other
+bundle changes. Bundles never overlap in time except the parts of one day, so the
 search page can list results by date bundle after bundle.
 
 Each question goes to Pagefind as a small HTML record of our own (templates/search/record.html):
@@ -27,6 +30,7 @@ while indexing, so a build killed half way makes the next one check every bundle
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -53,12 +57,17 @@ LIST_NAME = "bundles.json"
 HOUSES = {"Commons": "House of Commons", "Lords": "House of Lords"}
 # A question page's path as the site stage reports it: '<house>/<yyyy-mm-dd>/<uin>/index.html'.
 QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
-# The most questions a bundle holds. Pagefind's peak memory and its time per page both grow with
-# the pages of the bundle it indexes (measured: 0.15 / 0.5 / 0.9 / 1.6 GB and 2.3 / 2.7 / 3.6 /
-# 5.9 ms a page at 2k / 8k / 16k / 32k pages): 20k keeps one indexing near 1 GB, far under 4 GB,
-# and its time per page near that of the bundles of a small archive, while most years stay whole.
-SHARD_LIMIT = 20_000
-DAY_LEVEL = 2  # shard_name's levels: year, month, day, then halves of a day
+# The most questions a bundle holds, chosen between two costs (the whole corpus, 55,989
+# questions, on 2 cores). Re-indexing a bundle costs the build about 0.8 ms of CPU a question
+# (Pagefind 0.5-0.6 ms, writing its record files 0.1 ms, rendering the records 0.08 ms): a
+# change re-indexes its whole bundle, 3,903 questions at most with this limit against 19,662
+# with 20,000. Every bundle costs the search page about 11 requests before its first results
+# (its module, WebAssembly, metadata and five filters): 21 bundles here took 4.2 s and 244
+# requests to the first results against 2.7 s and 134 for the 11 bundles of 20,000, and
+# 6.0 s and 596 requests for the 53 bundles of 2,000. Pagefind's peak memory follows the
+# bundle (about 0.3 GB at 4,000 pages), never the archive.
+SHARD_LIMIT = 4_000
+DAY_LEVEL = 9  # shard_name's levels: year, its halves down to days (2**9 >= 366), then halves of a day
 DEEPEST_LEVEL = DAY_LEVEL + 32  # 2**32 parts of a day: never reached, but bounds the splitting
 # What HTML gives a meaning to, swapped for look-alikes that it does not.
 INERT_CHARACTERS = str.maketrans({"<": "‹", ">": "›", '"': "”", "'": "’", "`": "‘"})
@@ -88,27 +97,68 @@ class IndexReport:
 
 
 def shard_name(url: str, level: int) -> str:
-    """The bundle that would hold a question at a level of splitting: 0 its year, 1 its month,
-    2 its day, then its day and the first `level - 2` bits of a digest of its URL.
-    'commons/2024-08-30/3283/' -> '2024', '2024-08', '2024-08-30', '2024-08-30.1', …"""
+    """The bundle that would hold a question at a level of splitting: 0 its year; 1 to DAY_LEVEL
+    the half, quarter, eighth… of its year's days that it falls in (the year counted as 512
+    days, so DAY_LEVEL's spans are single days), named by their first and last day; then its day
+    and the first `level - DAY_LEVEL` bits of a digest of its URL.
+    'commons/2024-08-30/3283/' -> '2024', '2024-01-01_2024-09-12', '2024-07-19_2024-09-12', …,
+    '2024-08-30', '2024-08-30.1', '2024-08-30.10', …"""
     date = url.split("/")[1]
-    if level < DAY_LEVEL:
-        return date[:(4, 7)[level]]
-    if level == DAY_LEVEL:
-        return date
+    if level <= DAY_LEVEL:
+        return date_shard_name(date, level)
     digest = int.from_bytes(hashlib.sha256(url.encode()).digest()[:8], "big")
     return f"{date}.{digest >> (64 - (level - DAY_LEVEL)):0{level - DAY_LEVEL}b}"
 
 
-def split_shards(urls: list[str], limit: int, level: int = 0) -> dict[str, list[str]]:
+def date_shard_name(date: str, level: int) -> str:
+    """The year of a 'yyyy-mm-dd' date (level 0), or the span of `512 >> level` days of its year
+    that holds it: 'first_last', or the day itself once the span is one day long."""
+    if level == 0:
+        return date[:4]
+    day = datetime.date.fromisoformat(date)
+    new_year = datetime.date(day.year, 1, 1)
+    width = (1 << DAY_LEVEL) >> level
+    first = new_year + datetime.timedelta(days=(day - new_year).days // width * width)
+    last = min(first + datetime.timedelta(days=width - 1), datetime.date(day.year, 12, 31))
+    return first.isoformat() if first == last else f"{first.isoformat()}_{last.isoformat()}"
+
+
+def split_shards(urls: list[str], limit: int) -> dict[str, list[str]]:
     "URLs -> bundles of at most `limit` (a group too big is split at the next level)."
+    by_date = defaultdict(list)
+    for url in urls:
+        by_date[url.split("/")[1]].append(url)
+    return split_dates(by_date, limit, 0)
+
+
+def split_dates(by_date: dict[str, list[str]], limit: int, level: int) -> dict[str, list[str]]:
+    """Dates (each with its URLs) -> bundles of at most `limit`. The cutting works on dates, not
+    URLs, down to single days (an archive has far fewer dates than questions); a day too big
+    is then split by its URLs' digests."""
+    grouped = defaultdict(dict)
+    for date, day_urls in by_date.items():
+        grouped[date_shard_name(date, level)][date] = day_urls
+    shards = {}
+    for name, dates in grouped.items():
+        if sum(len(day_urls) for day_urls in dates.values()) <= limit:
+            shards[name] = [url for date in sorted(dates) for url in dates[date]]
+        elif level < DAY_LEVEL:
+            shards.update(split_dates(dates, limit, level + 1))
+        else:
+            [day_urls] = dates.values()
+            shards.update(split_urls(day_urls, limit, level + 1))
+    return shards
+
+
+def split_urls(urls: list[str], limit: int, level: int) -> dict[str, list[str]]:
+    "One day's URLs -> parts of at most `limit`, halved by their digests as often as needed."
     grouped = defaultdict(list)
     for url in urls:
         grouped[shard_name(url, level)].append(url)
     shards = {}
     for name, members in grouped.items():
         if len(members) > limit and level < DEEPEST_LEVEL:
-            shards.update(split_shards(members, limit, level + 1))
+            shards.update(split_urls(members, limit, level + 1))
         else:
             shards[name] = members
     return shards
