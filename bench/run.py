@@ -294,8 +294,9 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
   Hugo rebuilds everything each time; ours renders only what changed. A ratio is Hugo's wall
   time over ours (above 1: we are faster); CPU is user +
   system seconds of each command and its workers, which a busy machine inflates far less.
-- **search index**: the search phase of the *one new answer* build: the bundles whose years the
-  site build touched, re-indexed by Pagefind. Its memory is the largest child process.
+- **search index**: the search phase of the *one new answer* build: the bundles holding the
+  questions whose pages the site build touched (each at most 4,000 questions), re-indexed by
+  Pagefind. Its memory is the largest child process.
 - **Datasette**: `answers serve --build build/bench` against `datasette serve -i
   build/bench/answers.db` (no metadata, no plugins), both up together, each request kind for
   8 s with `wrk -t 2 -c 10 --latency` against ours then plain. Errors count non-2xx answers,
