@@ -263,19 +263,28 @@ def add_question(db_path: Path, url: str) -> None:
         db["questions"].insert(dict(row, key=row["key"] + "-new", uin=uin, url=url))
 
 
-def test_a_new_question_reindexes_only_its_shard(built_site, tmp_path):
+NEW_URL = "commons/2024-08-30/99991/"
+
+
+@pytest.mark.parametrize(("change", "url"), [(lambda db: add_question(db, NEW_URL), NEW_URL),
+                                             (change_one_answer, CHANGED_URL)],
+                         ids=["one new answer", "a correction"])
+def test_one_change_reindexes_only_its_bundle_and_equals_a_clean_build(built_site, tmp_path,
+                                                                       change, url):
     limit = 400
     shutil.copy(built_site.db, tmp_path / "answers.db")
     site_dir = tmp_path / "site"
     first = search.update_index(tmp_path / "answers.db", site_dir, shard_limit=limit)
     assert len(first.indexed) > 3 and max(first.indexed.values()) <= limit
     before = tree(site_dir / "pagefind")
-    new_url = "commons/2024-08-30/99991/"
-    add_question(tmp_path / "answers.db", new_url)
-    report = search.update_index(tmp_path / "answers.db", site_dir, [new_url + "index.html"],
+    change(tmp_path / "answers.db")
+    report = search.update_index(tmp_path / "answers.db", site_dir, [url + "index.html"],
                                  search.take_state(site_dir), shard_limit=limit)
-    home = search.shard_of(new_url, set(first.indexed))
+    home = search.shard_of(url, set(first.indexed))
     assert list(report.indexed) == [home] and report.removed == []
+    assert report.indexed[home] == first.indexed[home] + (url == NEW_URL)
     after = tree(site_dir / "pagefind")
     assert {path.split("/")[0] for path in after if after[path] != before.get(path)} == \
         {home, ".state.json"}
+    search.update_index(tmp_path / "answers.db", tmp_path / "clean", shard_limit=limit)
+    assert after == tree(tmp_path / "clean" / "pagefind")
