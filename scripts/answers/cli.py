@@ -51,9 +51,31 @@ def db(sources: tuple[str, ...], db_path: str, members_dirs: tuple[str, ...],
         raise click.ClickException(f"{report.rejected} records rejected (strict mode)")
 
 
+class MembersOnDemand:
+    """The member directory of these folders, read when first used. Its `fingerprint`, a digest
+    of the files that the db stage compares to decide whether to build afresh, needs only their
+    bytes: a build that finds nothing new to read never parses them (a second of the run).
+    (Here, not in members/, whose code is part of the database's build version.)"""
+
+    def __init__(self, paths: list[Path]):
+        from .members import ReferenceFiles
+
+        self.paths = paths
+        self.fingerprint = ReferenceFiles.find(paths).fingerprint()
+        self.directory = None
+
+    def __getattr__(self, name: str):
+        if name in ("paths", "fingerprint", "directory") or name.startswith("__"):
+            raise AttributeError(name)  # not set yet (a copy being made): never load for it
+        if self.directory is None:
+            from .members import MemberDirectory
+
+            self.directory = MemberDirectory.load(self.paths)
+        return getattr(self.directory, name)
+
+
 def load_member_directory(members_dirs: tuple[str, ...]):
     "The member directory of the folders there are, read only if the db stage has work for it."
-    from .members import MembersOnDemand
 
     found = [Path(folder) for folder in members_dirs if Path(folder).is_dir()]
     for folder in members_dirs:

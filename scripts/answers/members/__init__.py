@@ -1,7 +1,6 @@
 """Members and ministerial posts: names for member ids, and the office a member held on a date.
 
-`MemberDirectory` (in `directory`) is what the store and the site use; `MembersOnDemand` reads
-it only when a build first needs it. It is built from the
+`MemberDirectory` (in `directory`) is what the store and the site use. It is built from the
 reference data kept beside the corpus, one module a source:
 
 - `elections`: lists of MPs and the House of Commons Library's election results;
@@ -13,12 +12,12 @@ Reference files are found by name anywhere under the folders given, so a missing
 means fewer names or posts. Only `MemberDirectory.apply_offices` writes (to the database).
 """
 
-from .directory import MemberDirectory, MembersOnDemand, posts_in_body
+from .directory import MemberDirectory, posts_in_body
 from .ifg import IFG_SOURCE, repair_reversed_ranges
 from .parlparse import PARLPARSE_2010_SOURCE, PARLPARSE_XML_SOURCE
 from .reference import Post, ReferenceFiles, normalise_name
 
 __all__ = [
-    "IFG_SOURCE", "PARLPARSE_2010_SOURCE", "PARLPARSE_XML_SOURCE", "MemberDirectory", "MembersOnDemand", "Post",
+    "IFG_SOURCE", "PARLPARSE_2010_SOURCE", "PARLPARSE_XML_SOURCE", "MemberDirectory", "Post",
     "ReferenceFiles", "normalise_name", "posts_in_body", "repair_reversed_ranges",
 ]

@@ -237,21 +237,3 @@ def body_words(name: str) -> set[str]:
         words.add(word)
     return words
 
-
-
-class MembersOnDemand:
-    """The member directory of these folders, read when first used. Its `fingerprint`, a digest
-    of the files that the db stage compares to decide whether to build afresh, needs only their
-    bytes: a build that finds nothing new to read never parses them (a second of the run)."""
-
-    def __init__(self, paths: Iterable[Path]):
-        self.paths = list(paths)
-        self.fingerprint = ReferenceFiles.find(self.paths).fingerprint()
-        self.directory: MemberDirectory | None = None
-
-    def __getattr__(self, name: str):
-        if name in ("paths", "fingerprint", "directory") or name.startswith("__"):
-            raise AttributeError(name)  # not set yet (a copy being made): never load for it
-        if self.directory is None:
-            self.directory = MemberDirectory.load(self.paths)
-        return getattr(self.directory, name)
