@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -85,6 +86,9 @@ def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) 
     body_url = meta.get("answering_body", {}).get("url")
     return {
         "page_url": meta["url"],
+        # The `link` global, bound to this page: a plain function costs Jinja2 less to call
+        # than one that is passed the context, and a page makes dozens of links.
+        "link": partial(urls.relative, meta["url"]),
         "q": meta,
         "body_html": body_html,
         "nav": nav,
