@@ -177,6 +177,57 @@ def test_links_wrap_only_the_reference_and_source_text_stays_text():
     assert rendered.get_text() == BeautifulSoup(html, "html.parser").get_text()
 
 
+def all_citations(db) -> list[dict]:
+    return list(db.query("select * from citations order by citing_key, field, position, uin"))
+
+
+def test_a_change_makes_again_exactly_the_citations_it_can_alter(tmp_path, monkeypatch):
+    "An update equals a full pass, and leaves alone the questions that cite nothing it changed."
+    rows = [
+        question("c-2024-07-17-1", "1", "2024-07-17"),
+        question("c-2024-09-01-700", "700", "2024-09-01"),
+        question("c-2024-10-01-900", "900", "2024-10-01", answer="my answer of 9 September 2024 to PQ 700"),
+        question("c-2024-10-02-901", "901", "2024-10-02", text="pursuant to PQ 800, what"),
+        question("c-2024-07-18-150", "150", "2024-07-18", "2024-07-25"),
+        question("c-2024-10-03-902", "902", "2024-10-03", text="pursuant to PQ 150, what"),
+    ]
+    db = archive_db(tmp_path, rows)
+    assert citations_of(db, "c-2024-10-01-900")[0][1:3] == ("resolved", "uin+later-answer")
+    assert citations_of(db, "c-2024-10-02-901")[0][1] == "unresolved"
+    assert citations_of(db, "c-2024-10-03-902")[0][1] == "resolved"
+    # 700 is answered, 800 arrives: the citations of 900 and 901 can change, 902's cannot.
+    arrived = [question("c-2024-09-01-700", "700", "2024-09-01", "2024-09-09"),
+               question("c-2024-09-02-800", "800", "2024-09-02")]
+    db["questions"].upsert_all(arrived, pk="key")
+    made_again = []
+    monkeypatch.setattr(citations, "citations_of", lambda row, archive: made_again.append(row["key"])
+                        or original_citations_of(row, archive))
+    counts = citations.write_citations(db, [row["key"] for row in arrived])
+    assert sorted(made_again) == ["c-2024-09-01-700", "c-2024-09-02-800", "c-2024-10-01-900",
+                                  "c-2024-10-02-901"]
+    assert citations_of(db, "c-2024-10-01-900") == [("700", "resolved", "uin+date", "c-2024-09-01-700")]
+    assert citations_of(db, "c-2024-10-02-901") == [("800", "resolved", "uin+session", "c-2024-09-02-800")]
+    (tmp_path / "clean").mkdir()
+    clean = archive_db(tmp_path / "clean", [dict(row) for row in db["questions"].rows])
+    assert all_citations(db) == all_citations(clean)
+    assert counts == {"found": 3, "resolved": 3, "unresolved": 0, "ambiguous": 0}
+
+
+def test_sessions_that_move_make_every_citation_again(tmp_path, monkeypatch):
+    db = archive_db(tmp_path, [question("c-2024-07-17-1", "1", "2024-07-17"),
+                               question("c-2024-10-03-902", "902", "2024-10-03", text="pursuant to PQ 1")])
+    # UIN 1 again: a new session starts, and every reference may now fit another question.
+    db["questions"].insert(question("c-2024-11-01-1", "1", "2024-11-01"), pk="key")
+    made_again = []
+    monkeypatch.setattr(citations, "citations_of", lambda row, archive: made_again.append(row["key"])
+                        or original_citations_of(row, archive))
+    citations.write_citations(db, ["c-2024-11-01-1"])
+    assert sorted(made_again) == ["c-2024-07-17-1", "c-2024-10-03-902", "c-2024-11-01-1"]
+
+
+original_citations_of = citations.citations_of
+
+
 def api_file(path: Path, *values: dict) -> Path:
     path.write_text(json.dumps([{"value": dict(value, house="Commons")} for value in values]),
                     encoding="utf-8")

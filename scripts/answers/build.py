@@ -270,7 +270,7 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
                     set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
                 load_changed_files(store, readable, report, progress)
                 cited_before = changes.resolved_citations(db)
-                report.citations = citations.write_citations(db)
+                report.citations = citations.write_citations(db, changed_keys(db, report.generation))
             # Committed (on the working copy): the "asked before" workers read the file itself.
             report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS)
             with db.atomic():

@@ -22,6 +22,7 @@ How a reference is resolved:
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -303,14 +304,37 @@ def citations_of(row: dict, archive: Archive) -> list[dict]:
     return rows
 
 
-def write_citations(db: sqlite_utils.Database) -> dict[str, int]:
-    """Find and resolve every reference in the questions' texts; replace the `citations`
-    table with them. Returns the count of references by status."""
+CITING_COLUMNS = "key, house, date_tabled, date_answered, question_text, answer_text"
+SESSIONS_META = "citation_sessions"  # the sessions the table was resolved against, as JSON
+
+
+def write_citations(db: sqlite_utils.Database, changed: list[str] | None = None) -> dict[str, int]:
+    """Find and resolve the references in the questions' texts into the `citations` table.
+    Given the keys of the questions that changed, only the citations that can differ are made
+    again: those of the changed questions, and those citing a UIN a changed question holds (its
+    dates decide which question a reference fits). Everything is made again when there is no
+    table yet, or the sessions the data shows moved. Returns the count of references by status."""
     archive = Archive(db)
-    rows = []
-    for row in db.query("select key, house, date_tabled, date_answered, question_text, answer_text "
-                        "from questions order by key"):
-        rows.extend(citations_of(row, archive))
+    sessions = json.dumps(archive.sessions.spans, sort_keys=True)
+    if changed is None or "citations" not in db.table_names() or held_sessions(db) != sessions:
+        create_table(db)
+        citing = db.query(f"select {CITING_COLUMNS} from questions order by key")
+    else:
+        keys = sorted(set(changed) | citing_changed_uins(db, changed))
+        db.conn.executemany("delete from citations where citing_key = ?", [(key,) for key in keys])
+        citing = db.query(f"select {CITING_COLUMNS} from questions where key in "
+                          "(select value from json_each(?)) order by key", [json.dumps(keys)])
+    db["citations"].insert_all((found for row in citing for found in citations_of(row, archive)),
+                               batch_size=1000, replace=True)
+    db["meta"].upsert({"name": SESSIONS_META, "value": sessions}, pk="name")
+    counts = {"found": 0, "resolved": 0, "unresolved": 0, "ambiguous": 0}
+    for status, count in db.execute("select status, count(*) from citations group by status"):
+        counts[status] = count
+        counts["found"] += count
+    return counts
+
+
+def create_table(db: sqlite_utils.Database) -> None:
     db["citations"].drop(ignore=True)
     db["citations"].create(
         {"citing_key": str, "field": str, "position": int, "uin": str, "house": str,
@@ -319,13 +343,25 @@ def write_citations(db: sqlite_utils.Database) -> dict[str, int]:
         pk=("citing_key", "field", "position", "uin"),
         foreign_keys=[("citing_key", "questions", "key"), ("cited_key", "questions", "key")],
     )
-    db["citations"].insert_all(rows, batch_size=1000, replace=True)
     for columns in (["cited_key"], ["status"]):
         db["citations"].create_index(columns)
-    counts = {"found": len(rows), "resolved": 0, "unresolved": 0, "ambiguous": 0}
-    for row in rows:
-        counts[row["status"]] += 1
-    return counts
+
+
+def held_sessions(db: sqlite_utils.Database) -> str | None:
+    if "meta" not in db.table_names():
+        return None
+    row = db.execute("select value from meta where name = ?", [SESSIONS_META]).fetchone()
+    return row[0] if row else None
+
+
+def citing_changed_uins(db: sqlite_utils.Database, changed: list[str]) -> set[str]:
+    "The questions with a reference to the house and UIN of a changed question."
+    pairs = [[row["house"], normal_uin(row["uin"])[0]] for row in db.query(
+        "select house, uin from questions where uin is not null and key in "
+        "(select value from json_each(?))", [json.dumps(changed)])]
+    return {key for (key,) in db.execute(
+        "select distinct citing_key from citations where (house, uin) in (select "
+        "json_extract(value, '$[0]'), json_extract(value, '$[1]') from json_each(?))", [json.dumps(pairs)])}
 
 
 # -- pages: links in the text and the list of citing questions ------------------------------
