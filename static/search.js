@@ -236,6 +236,41 @@
       });
   }
 
+  // Pagefind answers a word that a bundle lacks with the words of that bundle that begin like
+  // it ("hedgehog" finds "hedge"). One bundle alone does so only when the whole archive lacks
+  // the word; with many, a bundle that lacks it would add such stand-ins to the real results.
+  // So each word is also looked up as written ("word" in quotes, which Pagefind never
+  // shortens), and a bundle's results are dropped when it lacks a word that another holds.
+  function separateWords(term) {
+    if (/^\s*".+"\s*$/.test(term)) {
+      return [];  // already an exact search
+    }
+    return term.replace(/"/g, " ").split(/\s+/).filter(Boolean);
+  }
+
+  function holdsWord(pagefind, word) {
+    return pagefind.search("\"" + word + "\"").then(function (response) {
+      return Boolean(response && response.results.length);
+    });
+  }
+
+  // [[response, holds first word, holds second word…] per bundle] -> responses, a bundle's
+  // left out (null) where it lacks a word that some bundle holds.
+  function withoutStandIns(answers, wordCount) {
+    var heldSomewhere = [];
+    for (var word = 1; word <= wordCount; word++) {
+      heldSomewhere[word] = answers.some(function (answer) { return answer[word]; });
+    }
+    return answers.map(function (answer) {
+      for (var word = 1; word <= wordCount; word++) {
+        if (heldSomewhere[word] && !answer[word]) {
+          return null;
+        }
+      }
+      return answer[0];
+    });
+  }
+
   function search() {
     var number = ++searchNumber;
     var term = input.value.trim();
@@ -254,8 +289,11 @@
     }
     return loadBundles().then(function (pagefinds) {
       return Promise.all(pagefinds.map(function (pagefind) {
-        return pagefind.search(term || null, options);
+        return Promise.all([pagefind.search(term || null, options)].concat(
+          separateWords(term).map(function (word) { return holdsWord(pagefind, word); })));
       }));
+    }).then(function (answers) {
+      return withoutStandIns(answers, separateWords(term).length);
     }).then(function (responses) {
       if (number !== searchNumber) {
         return;  // a newer search has started
