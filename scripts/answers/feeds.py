@@ -24,7 +24,7 @@ from . import clean, queries, render, urls
 from .atomic import replace_if_changed
 from .clean import cut_at_word, sanitize_html
 from .output import Output, stage_code_digest
-from .render import SITE_TEMPLATES, SiteConfig, real_date, to_json
+from .render import SiteConfig, real_date, to_json
 
 FEED_SIZE = 50
 # Characters of an answer's HTML (and of a question's text) that a feed entry carries: a
@@ -202,7 +202,7 @@ def feeds_showing(db: sqlite_utils.Database, feeds: list[Feed], shown: dict[str,
 def feeds_version(config: SiteConfig) -> str:
     "What besides the questions decides a feed's bytes: code, template and config."
     modules = [Path(module) for module in (__file__, urls.__file__, clean.__file__, render.__file__)]
-    templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
+    templates = render.templates_used("feed.xml", "changes.html")
     return stage_code_digest(modules + templates, ("Jinja2", "MarkupSafe", "nh3"),
                              json.dumps(asdict(config), sort_keys=True))
 

@@ -41,6 +41,15 @@ class ListingsReport:
     question_urls: list[str] | None = None
 
 
+# Every template the listings render, and the text of the API page: the listings' version
+# names these (and what they extend or import), so a change to another kind of page's template
+# leaves the listings as they are.
+LISTING_TEMPLATES = ("listing.html", "moved.html", "home.html", "calendar.html", "index_list.html",
+                     "member.html", "members.html", "headings.html", "about.html", "api.html",
+                     "search.html", "404.html", "timeliness.html")
+API_TEXT = "api.md"
+
+
 @dataclass
 class ListingWriter:
     """Renders listing pages into the output, each under its owner (the listing or index it
@@ -61,7 +70,7 @@ class ListingWriter:
         self.pages[url] = entry
         if not self.full and self.record.page(url) == entry:
             return  # rendered from the same inputs by the last build
-        html = self.env.get_template(template).render(dict(context, page_url=url))
+        html = listing_template(self.env, template).render(dict(context, page_url=url))
         self.output.write(urls.html_file(url), html)
         if twin is not None:
             self.output.write(urls.json_twin(url), to_json(twin))
@@ -391,16 +400,23 @@ def write_about(writer: ListingWriter, stats: dict) -> None:
 
 def write_api(writer: ListingWriter) -> None:
     "The API page: the Datasette API text where it has been written, else a short pointer."
-    text_path = SITE_TEMPLATES / "api.md"
+    text_path = SITE_TEMPLATES / API_TEXT
     body_html = render_markdown(text_path.read_text(encoding="utf-8")) if text_path.exists() else None
     writer.page("api.html", urls.API, {"title": "API and data", "body_html": body_html})
+
+
+def listing_template(env, name: str):
+    "A template of the listings; one their version does not name would go stale unseen."
+    if name not in LISTING_TEMPLATES:
+        raise ValueError(f"{name} is not in LISTING_TEMPLATES: the listings' version must name it")
+    return env.get_template(name)
 
 
 def write_fixed_pages(writer: ListingWriter) -> None:
     "Pages that show no question: made by a full build only."
     write_api(writer)
     writer.page("search.html", urls.SEARCH, {"title": "Search"})
-    writer.output.write(urls.NOT_FOUND, writer.env.get_template("404.html").render(
+    writer.output.write(urls.NOT_FOUND, listing_template(writer.env, "404.html").render(
         page_url=urls.HOME, title="Not found", absolute_links=True))
 
 
@@ -411,7 +427,7 @@ def listings_code_version(config: SiteConfig) -> str:
     "What besides the database decides the listings' bytes: code, templates and config."
     modules = [__file__, queries.__file__, urls.__file__, timeliness.__file__, render.__file__,
                listing_record.__file__, model.__file__, clean.__file__, timeliness.METADATA]
-    templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
+    templates = [*render.templates_used(*LISTING_TEMPLATES), SITE_TEMPLATES / API_TEXT]
     return stage_code_digest([*map(str, modules), *templates], ("Jinja2", "MarkupSafe", "Markdown"),
                              json.dumps(asdict(config), sort_keys=True))
 

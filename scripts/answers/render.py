@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 import markdown
 from markupsafe import Markup
 
@@ -121,6 +122,27 @@ def make_environment(config: SiteConfig) -> jinja2.Environment:
                        safe_html=Markup)
     env.globals.update(link=link, config=config, urls=urls)
     return env
+
+
+def templates_used(*names: str) -> list[Path]:
+    """The template files that rendering these templates reads: each one and all it extends,
+    imports or includes, followed to the end. What a stage's version names, so that a change
+    to one kind of page's template renders again only the pages of that kind. Every template
+    when one names another through a variable, which cannot be followed."""
+    env = jinja2.Environment()
+    found: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        source = (SITE_TEMPLATES / name).read_text(encoding="utf-8")
+        for referenced in jinja2.meta.find_referenced_templates(env.parse(source)):
+            if referenced is None:
+                return sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
+            todo.append(referenced)
+    return sorted(SITE_TEMPLATES / name for name in found)
 
 
 def to_json(data) -> str:

@@ -39,7 +39,7 @@ from . import (
 )
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import parse_front_matter, split_page_text
-from .render import SITE_TEMPLATES, STATIC, SiteConfig, make_environment, render_markdown, to_json
+from .render import STATIC, SiteConfig, make_environment, render_markdown, to_json
 
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
 
@@ -181,11 +181,16 @@ def is_manifest_entry(entry) -> bool:
             and all(isinstance(part, str) for part in entry))
 
 
+# Rendered on every build that changes anything (the downloads page by its stage), so kept in
+# the question pages' version: a change to one must be seen even by a build with no new data.
+EVERY_BUILD_TEMPLATES = ("downloads.html", "robots.txt", "sitemap.xml", "sitemap_index.xml")
+
+
 def site_code_version(config: SiteConfig) -> str:
     "What besides its inputs decides a question page's bytes: code, templates and config."
     modules = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__,
                clean.__file__, timeline.__file__, timeliness.__file__)
-    templates = sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
+    templates = render.templates_used("question.html", *EVERY_BUILD_TEMPLATES)
     return stage_code_digest([Path(module) for module in modules] + templates,
                              ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"),
                              json.dumps(asdict(config), sort_keys=True))

@@ -1,0 +1,44 @@
+"""Which stage's version names which template: a change to a template renders again the pages
+made from it, and only those."""
+
+from answers import feeds, listings, render, site
+from answers.render import SITE_TEMPLATES
+
+
+def names(paths) -> set[str]:
+    return {path.name for path in paths}
+
+
+def test_a_question_page_depends_on_its_template_all_it_imports_and_the_base_only():
+    used = names(render.templates_used("question.html"))
+    assert used == {"question.html", "base.html", "_macros.html", "_timeline.html", "_diff.html",
+                    "_group.html", "_asked_before.html"}
+
+
+def test_every_template_is_named_by_a_version_that_renders_it_again():
+    question_pages = names(render.templates_used("question.html", *site.EVERY_BUILD_TEMPLATES))
+    listing_pages = names(render.templates_used(*listings.LISTING_TEMPLATES)) | {listings.API_TEXT}
+    feed_files = names(render.templates_used("feed.xml", "changes.html"))
+    every_file = {path.name for path in SITE_TEMPLATES.rglob("*") if path.is_file()}
+    assert question_pages | listing_pages | feed_files == every_file
+    assert "question.html" not in listing_pages | feed_files
+    assert "listing.html" not in question_pages | feed_files
+
+
+def test_a_template_change_moves_only_the_versions_that_name_it(monkeypatch, tmp_path):
+    for path in SITE_TEMPLATES.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(render, "SITE_TEMPLATES", tmp_path)
+    monkeypatch.setattr(listings, "SITE_TEMPLATES", tmp_path)
+    config = render.SiteConfig()
+    before = (site.site_code_version(config), listings.listings_code_version(config),
+              feeds.feeds_version(config))
+    question = tmp_path / "question.html"
+    question.write_text(question.read_text(encoding="utf-8") + "{# changed #}\n", encoding="utf-8")
+    after = (site.site_code_version(config), listings.listings_code_version(config),
+             feeds.feeds_version(config))
+    assert after[0] != before[0] and after[1:] == before[1:]
+    base = tmp_path / "base.html"
+    base.write_text(base.read_text(encoding="utf-8") + "{# changed #}\n", encoding="utf-8")
+    assert all(now != then for now, then in zip((site.site_code_version(config),
+               listings.listings_code_version(config), feeds.feeds_version(config)), after, strict=True))
