@@ -196,7 +196,7 @@ def test_every_page_has_a_search_box_that_works_without_javascript(browser, base
 
 
 def test_newest_first_orders_results_by_date(page, base_url):
-    page.goto(base_url + "search/?q=school&sort=date")
+    page.goto(base_url + "search/?q=central&sort=date")
     more = page.locator("#search-more")
     result_links(page)
     while more.is_visible():
