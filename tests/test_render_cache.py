@@ -67,7 +67,6 @@ def changed_templates(monkeypatch, folder: Path) -> None:
     head, tail = template.read_text(encoding="utf-8").rsplit("{% endblock %}", 1)
     template.write_text(head + MARK + "\n{% endblock %}" + tail, encoding="utf-8")
     monkeypatch.setattr(render, "SITE_TEMPLATES", folder)
-    monkeypatch.setattr(site, "SITE_TEMPLATES", folder)
 
 
 def build(folder: Path, out: str = "site") -> site.SiteReport:

@@ -532,7 +532,6 @@ def test_without_a_usable_manifest_every_question_page_is_rendered(built_site, s
         with (templates / "question.html").open("a") as question:
             question.write("{# a comment renders as nothing #}")
         monkeypatch.setattr(render, "SITE_TEMPLATES", templates)
-        monkeypatch.setattr(site, "SITE_TEMPLATES", templates)
     report = site.build_site(site_copy / "answers.db", site_copy / "pages", out, config,
                              workers=2)
     assert report.rendered == report.question_pages > 1000 and report.skipped == 0
