@@ -26,7 +26,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import changes, citations, related, sources
+from . import changes, citations, queries, related, sources
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
@@ -292,8 +292,7 @@ def set_meta(db: sqlite_utils.Database, **values) -> None:
 def held_generation(db_path: Path) -> int:
     "The generation of the database at `db_path`: 0 if there is none, or none can be read."
     try:
-        db = sqlite_utils.Database(
-            sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True))
+        db = queries.read_only(db_path)
         try:
             row = db.execute("select value from meta where name = 'generation'").fetchone()
         finally:
@@ -390,7 +389,7 @@ def skip_held_files(db: sqlite_utils.Database, readable, report: BuildReport) ->
 def holds_all(db_path: Path, readable, report: BuildReport) -> bool:
     """Whether an up-to-date database already holds every file: then the report lists them
     as skipped and the build writes nothing, so a no-op build leaves the file's bytes alone."""
-    db = sqlite_utils.Database(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True))
+    db = queries.read_only(db_path)
     try:
         held = BuildReport()
         if skip_held_files(db, readable, held):
