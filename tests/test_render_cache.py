@@ -7,11 +7,15 @@ from __future__ import annotations
 import datetime
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
-from answers import pages, render, render_cache, site
+from answers import listings, pages, render, render_cache, site
+from answers.build import set_meta
+from answers.output import Output
 from answers.model import MemberRef, Question
 from answers.render import SiteConfig
 from hostile import build_site_from_questions
@@ -245,3 +249,64 @@ def test_only_a_full_build_prunes_and_then_only_what_it_did_not_use(archive, mar
     assert len(dropped) == len(added) == 1
     assert "A sentence added by hand." in rows[added.pop()][0]
     assert "A sentence added by hand." not in original[dropped.pop()][0]
+
+
+def counted_builds(monkeypatch, module, name: str) -> list[tuple]:
+    "Every call of `module.name` from now on, by its arguments."
+    calls, real = [], getattr(module, name)
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def changed_template(monkeypatch, folder: Path, name: str, mark: str) -> None:
+    "Render with a copy of the templates in which the template `name` ends with `mark`."
+    shutil.copytree(render.SITE_TEMPLATES, folder)
+    template = folder / name
+    template.write_text(template.read_text(encoding="utf-8") + mark, encoding="utf-8")
+    monkeypatch.setattr(render, "SITE_TEMPLATES", folder)
+
+
+def not_question_files(site_dir: Path) -> dict[str, bytes]:
+    "Every page and JSON file but the question pages' (and the hidden records of what was built)."
+    return {name: data for name, data in files_of(site_dir).items() if not name.startswith(("commons/", "."))}
+
+
+@pytest.fixture
+def built_archive(archive) -> Path:
+    "The archive as `make build` leaves it: its database has a lineage, so builds after it are driven by changes."
+    with closing(sqlite_utils.Database(archive / "answers.db")) as db:
+        set_meta(db, lineage="a-lineage")
+    pages.write_pages(archive / "answers.db", archive / "pages")
+    build(archive)
+    return archive
+
+
+def test_a_question_template_change_renders_the_question_pages_and_no_listing(built_archive, monkeypatch,
+                                                                             tmp_path_factory):
+    archive = built_archive
+    listings_made = counted_builds(monkeypatch, listings, "write_everything")
+    walks = counted_builds(monkeypatch, Output, "remove_stale")
+    others = not_question_files(archive / "site")
+    changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
+    report = build(archive)
+    assert report.rendered == PAGES and listings_made == [] and walks == []
+    assert sorted(report.written) == sorted(path.relative_to(archive / "site").as_posix()
+                                            for path in question_pages(archive))
+    assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
+    assert not_question_files(archive / "site") == others
+    assert build(archive).rendered == 0  # and the next build trusts what this one wrote
+
+
+def test_a_change_to_what_every_build_renders_renders_everything_again(built_archive, monkeypatch, tmp_path_factory):
+    archive = built_archive
+    listings_made = counted_builds(monkeypatch, listings, "write_everything")
+    changed_template(monkeypatch, tmp_path_factory.mktemp("changed") / "templates", "sitemap.xml",
+                     "<!-- sitemap changed -->\n")
+    report = build(archive)
+    assert report.rendered == PAGES and len(listings_made) == 1
+    assert "<!-- sitemap changed -->" in (archive / "site" / "sitemap.xml").read_text(encoding="utf-8")

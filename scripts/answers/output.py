@@ -196,6 +196,11 @@ class Manifest:
     entries_text: str = ""
     parsed: dict | None = None
     withdrawn: bool = False
+    # What a complete build under other code recorded about its inputs, and that code's version:
+    # with the same inputs now, only the code changed (a template, say), and a stage may redo
+    # only what that code makes.
+    other_code_state: dict | None = None
+    other_code_version: str | None = None
 
     @property
     def previous(self) -> dict:
@@ -225,11 +230,14 @@ class Manifest:
             header = json.loads(header_line)
         except (OSError, ValueError):  # missing, unreadable or not JSON: as if there were none
             header = None
-        if not (isinstance(header, dict) and header.get("version") == version
-                and header.get("entries") == bytes_digest(manifest.entries_text)):
+        whole = isinstance(header, dict) and header.get("entries") == bytes_digest(manifest.entries_text)
+        state = header.get("state") if whole and isinstance(header.get("state"), dict) else None
+        if not (whole and header.get("version") == version):
             manifest.entries_text, manifest.parsed = "", {}  # damaged or other code: none
-        elif isinstance(header.get("state"), dict):
-            manifest.state = header["state"]
+            if state is not None:
+                manifest.other_code_state, manifest.other_code_version = state, str(header.get("version"))
+        else:
+            manifest.state = state
         return manifest
 
     @classmethod

@@ -187,13 +187,22 @@ EVERY_BUILD_TEMPLATES = ("downloads.html", "robots.txt", "sitemap.xml", "sitemap
 
 
 def site_code_version(config: SiteConfig) -> str:
-    "What besides its inputs decides a question page's bytes: code, templates and config."
+    """What besides its inputs decides a question page's bytes (code, templates and config),
+    then, after a '-', what decides the files every build renders: a change to the first part
+    alone renders again only the question pages."""
     modules = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__,
                clean.__file__, timeline.__file__, timeliness.__file__)
-    templates = render.templates_used("question.html", *EVERY_BUILD_TEMPLATES)
-    return stage_code_digest([Path(module) for module in modules] + templates,
-                             ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"),
-                             json.dumps(asdict(config), sort_keys=True))
+    settings = json.dumps(asdict(config), sort_keys=True)
+    question_pages = stage_code_digest([Path(module) for module in modules] + render.templates_used("question.html"),
+                                       ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"), settings)
+    every_build = stage_code_digest(render.templates_used(*EVERY_BUILD_TEMPLATES), ("Jinja2",), settings)
+    return f"{question_pages}-{every_build}"
+
+
+def only_question_code_changed(manifest: Manifest, version: str) -> bool:
+    "Whether the last complete build ran other code that renders the files of every build alike."
+    other = manifest.other_code_version or ""
+    return manifest.other_code_state is not None and other.partition("-")[2] == version.partition("-")[2]
 
 
 def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Manifest) -> bool:
@@ -337,7 +346,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     with closing(sqlite_utils.Database(db_path)) as db:
         change = site_changes(db, pages_dir, manifest, check_all)
         changed = change.keys
-        if changed is None:
+        if changed is None or manifest.other_code_state is not None:  # new code: every question page
             report.rendered, report.skipped = write_question_pages(
                 pages_dir, output, neighbours(db), config, workers, manifest)
         else:
@@ -372,7 +381,8 @@ def site_changes(db: sqlite_utils.Database, pages_dir: Path, manifest: Manifest,
                  check_all: bool) -> changes.ChangeSet:
     """What to render again: the change set since this stage last completed, if the pages
     stage has completed on this same database (the pages are what is rendered); else
-    everything."""
+    everything. After a change of code alone, the empty change set: the manifest then holds
+    no entries, and every question page is rendered again."""
     made_from = Manifest.read(pages_dir, pages.pages_code_version(), pages.is_manifest_entry).state or {}
     position = changes.position(db)
     if not all(made_from.get(name) == value for name, value in position.items()):
@@ -382,4 +392,10 @@ def site_changes(db: sqlite_utils.Database, pages_dir: Path, manifest: Manifest,
     change = changes.since(db, None if check_all else manifest.state)
     if change.keys and not manifest.holds_entries():
         return changes.ChangeSet(None, change.state)
+    if change.keys is None and not check_all and only_question_code_changed(manifest, manifest.version):
+        same_data = changes.since(db, manifest.other_code_state)
+        if same_data.keys == set():
+            # Only the question pages' code changed (question.html, say): build_site renders
+            # every question page, and the listings, feeds and downloads have no new data to show.
+            return same_data
     return change
