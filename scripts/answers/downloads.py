@@ -25,6 +25,7 @@ always give the same bytes.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import functools
@@ -37,12 +38,13 @@ import sqlite3
 import stat
 import zlib
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import yaml
 
+from . import changes
 from .output import MANIFEST_NAME, Manifest, Output, bytes_digest, file_digest, stage_code_digest
 from .render import ROOT
 
@@ -184,9 +186,10 @@ def quoted(names: list[str]) -> str:
 
 def survey(db: sqlite3.Connection, export: Export, names: list[str]) -> list[Group]:
     """Count and digest the rows of each group of an export, in one pass of SQL over the table
-    (in key order for a compressed export, whose groups are also cut into `Block`s; else in
-    storage order, which is stable for a given database: a digest only has to tell when rows
-    changed; a rebuilt database with the same rows just costs making the files again)."""
+    (in key order for a compressed export, whose groups are also cut into `Block`s and digested
+    by them; else in storage order, which is stable for a given database: a digest only has to
+    tell when rows changed; a rebuilt database with the same rows just costs making the files
+    again)."""
     by = export.by or "null"
     key = block_key(db, export)
     groups: dict[str | None, Group] = {}
@@ -201,15 +204,106 @@ def survey(db: sqlite3.Connection, export: Export, names: list[str]) -> list[Gro
             digests[value] = hashlib.sha256(header)
         groups[value].rows += 1
         line = row.encode("utf-8") + b"\n"
-        digests[value].update(line)
         if key:
             blocks.add(groups[value], key_value, line)
+        else:
+            digests[value].update(line)
     blocks.close_all()
     for value, group in groups.items():
-        group.digest = digests[value].hexdigest()
+        group.digest = blocks_digest(header, group.blocks) if key else digests[value].hexdigest()
     if export.by is None and not groups:  # a whole table is written even when empty
         groups[None] = Group(export, None, 0, hashlib.sha256(header).hexdigest())
     return sorted(groups.values(), key=lambda group: group.stem)
+
+
+def blocks_digest(header: bytes, blocks: list[Block]) -> str:
+    "A compressed group's digest: of its blocks' digests, so that it is known from them alone."
+    digest = hashlib.sha256(header)
+    for block in blocks:
+        digest.update(f"{block.digest}\n".encode())
+    return digest.hexdigest()
+
+
+def survey_changes(db: sqlite3.Connection, export: Export, names: list[str], previous: dict,
+                   changed: list[str]) -> list[Group] | None:
+    """A compressed export's groups as `survey` finds them, from the blocks the last build
+    recorded (`previous`: its manifest entries), reading again only the blocks that may hold
+    one of the `changed` keys: every row the table changed since that build. None when those
+    blocks cannot be carried forward: a group the last build did not record, or a count of
+    rows that the blocks do not add up to (a row that left its group unlogged)."""
+    header = json.dumps(names).encode("utf-8")
+    by, key = export.by or "null", block_key(db, export)
+    counts = dict(db.execute(f"select {by}, count(*) from [{export.table}] group by 1"))
+    touched: dict = {}
+    for key_value, value in db.execute(
+            f"select [{key}], {by} from [{export.table}] where [{key}] in (select value from json_each(?))",
+            [json.dumps(changed)]):
+        touched.setdefault(value, []).append(key_value)
+    groups = []
+    for value, count in counts.items():
+        group = Group(export, value)
+        entry = previous.get(group.stem)
+        if entry is None and value not in touched or entry is not None and "blocks" not in entry:
+            return None
+        blocks = [Block(*block) for block in (entry or {}).get("blocks", [])]
+        group.blocks = BlockReader(db, group, names, key, header).recut(blocks, sorted(touched.get(value, [])))
+        group.rows = sum(block.rows for block in group.blocks)
+        if group.rows != count:
+            return None
+        group.digest = blocks_digest(header, group.blocks)
+        groups.append(group)
+    return sorted(groups, key=lambda group: group.stem)
+
+
+@dataclass
+class BlockReader:
+    "Reads the rows of one compressed group between two keys and cuts them into blocks."
+
+    db: sqlite3.Connection
+    group: Group
+    names: list[str]
+    key: str
+    header: bytes
+
+    def recut(self, blocks: list[Block], keys: list[str]) -> list[Block]:
+        """The group's blocks, `blocks` (as the last build cut them) with those that may hold
+        one of `keys` read again and cut afresh. A block holds the keys after the end of the
+        one before it up to its own end; the last, every key after. A run read again that no
+        longer ends where a block ended (its last key is gone) takes in the next block."""
+        if not blocks:
+            return self.cut(None, None)
+        ends = [block.last for block in blocks]
+        hit = sorted({min(bisect.bisect_left(ends, key_value), len(blocks) - 1) for key_value in keys})
+        result, done = [], 0
+        for start in hit:
+            if start < done:
+                continue  # read with the run before
+            result += blocks[done:start]
+            end = start
+            while True:
+                high = ends[end] if end < len(blocks) - 1 else None
+                made = self.cut(ends[start - 1] if start else None, high)
+                if high is None or not made or is_block_end(made[-1].last):
+                    break
+                end += 1
+            result += made
+            done = end + 1
+        return result + blocks[done:]
+
+    def cut(self, low: str | None, high: str | None) -> list[Block]:
+        "The group's rows with keys above `low` and up to `high` (None: no bound), as blocks."
+        conditions, parameters = [f"{self.group.export.by} = ?"], [self.group.value]
+        for bound, operator in ((low, ">"), (high, "<=")):
+            if bound is not None:
+                conditions.append(f"[{self.key}] {operator} ?")
+                parameters.append(bound)
+        part, cutter = Group(self.group.export, self.group.value), BlockCutter(self.header)
+        for key_value, row in self.db.execute(
+                f"select [{self.key}], json_array({quoted(self.names)}) from [{self.group.export.table}] "
+                f"where {' and '.join(conditions)} order by [{self.key}]", parameters):
+            cutter.add(part, key_value, row.encode("utf-8") + b"\n")
+        cutter.close_all()
+        return part.blocks
 
 
 def block_key(db: sqlite3.Connection, export: Export) -> str | None:
@@ -235,7 +329,7 @@ class BlockCutter:
         block, digest = self.open[id(group)]
         block.last, block.rows = key_value, block.rows + 1
         digest.update(line)
-        if zlib.crc32(str(key_value).encode("utf-8")) % BLOCK_ROWS == 0:
+        if is_block_end(key_value):
             self.close(id(group))
 
     def close(self, group_id: int) -> None:
@@ -245,6 +339,11 @@ class BlockCutter:
     def close_all(self) -> None:
         for group_id in list(self.open):
             self.close(group_id)
+
+
+def is_block_end(key_value) -> bool:
+    "Whether a block ends after the row of this key (about one key in BLOCK_ROWS)."
+    return zlib.crc32(str(key_value).encode("utf-8")) % BLOCK_ROWS == 0
 
 
 def group_rows(db: sqlite3.Connection, group: Group, names: list[str]):
@@ -474,14 +573,22 @@ def modified_ns(path: Path) -> int | None:
 def is_manifest_entry(entry) -> bool:
     """{digest of the rows, rows, files: {name: [sha256, size]}}, and for the
     database the build date it was first seen with, `created`; for a file made of gzip
-    members, `members`: {name: [[digest of what it holds, length], …]}."""
+    members, `members`: {name: [[digest of what it holds, length], …]}; for a compressed
+    export's group, `blocks`: [[first key, last key, rows, digest], …] in key order."""
     return (isinstance(entry, dict) and isinstance(entry.get("digest"), str)
+            and isinstance(entry.get("blocks", []), list) and all(map(is_block, entry.get("blocks", [])))
             and isinstance(entry.get("created", ""), str)
             and isinstance(entry.get("rows"), int) and isinstance(entry.get("files"), dict)
             and all(is_record(record) for record in entry["files"].values())
             and isinstance(entry.get("members", {}), dict)
             and all(isinstance(members, list) and all(is_record(record) for record in members)
                     for members in entry.get("members", {}).values()))
+
+
+def is_block(block) -> bool:
+    "[first key, last key, rows, digest]."
+    return (isinstance(block, list) and len(block) == 4 and isinstance(block[0], str)
+            and isinstance(block[1], str) and isinstance(block[2], int) and isinstance(block[3], str))
 
 
 def is_record(record) -> bool:
@@ -603,6 +710,7 @@ class Build:
     resources: list[dict] = field(default_factory=list)
     page_files: list[dict] = field(default_factory=list)
     skipped: int = 0
+    changed: list[str] | None = None  # the questions changed since the last build; None: unknown
 
     def reuse_or_make(self, key: str, digest: str, make) -> dict:
         """The manifest entry of a file group: the last build's, if its files were made from
@@ -625,15 +733,24 @@ class Build:
         columns = table_columns(db, export.table)
         names = [name for name, _ in columns]
         schema = table_schema(columns, primary_key(db, export.table), table_meta.get("columns", {}))
-        for group in survey(db, export, names):
+        for group in self.survey(db, export, names):
             entry = self.reuse_or_make(group.stem, group.digest, lambda group=group: {
-                "digest": group.digest, "rows": group.rows,
-                **self.write_group(db, group, names)})
+                "digest": group.digest, "rows": group.rows, **self.write_group(db, group, names),
+                **({"blocks": [astuple(block) for block in group.blocks]} if export.compressed else {})})
             self.groups.append(group)
             for name, format_name in group.files.items():
                 self.resources.append(table_resource(name, format_name, group, schema,
                                                      entry["files"][name], table_meta))
             self.page_files.append(page_entry(group, entry, table_meta))
+
+    def survey(self, db: sqlite3.Connection, export: Export, names: list[str]) -> list[Group]:
+        """The export's groups: for a compressed one, from the blocks the last build recorded
+        and the rows changed since (`changed`), where it can; else from every row."""
+        if export.compressed and self.changed is not None:
+            groups = survey_changes(db, export, names, self.manifest.previous, self.changed)
+            if groups is not None:
+                return groups
+        return survey(db, export, names)
 
     def previous_members(self, key: str) -> dict[str, tuple[bytes, list]]:
         """The files of a group as the last build wrote them, with their members: those that
@@ -677,15 +794,29 @@ def write_downloads(db_path: Path, folder: Path, env, config) -> DownloadsReport
                   saved_ns)
     metadata = load_metadata()
     with closing(open_read_only(db_path)) as db:
+        position = changes.position(db)
+        build.changed = changed_since(db, build.manifest.state, position)
         for export in (QUESTIONS, *TABLES):
             if table_columns(db, export.table):  # a database built without members has no posts
                 build.export_table(db, export, metadata.get(export.table, {}))
         database = build.export_database(db, db_path)
     digests = write_descriptions(build, database, env, config)
     removed = remove_unclaimed(output)
-    build.manifest.save()
+    build.manifest.save(position)
     return DownloadsReport(files=len(digests), written=output.written, removed=removed,
                            skipped=build.skipped, unchanged=output.unchanged - build.skipped)
+
+
+def changed_since(db: sqlite3.Connection, recorded: dict | None, position: dict) -> list[str] | None:
+    """The keys of the questions changed since the database was at `recorded` (the position the
+    last build saved), from its change log; None when that is not the same database built on
+    since by the db stage (another lineage, or not a later generation: a database written in
+    place by other means logs its changes under the generation it had)."""
+    if not (isinstance(recorded, dict) and recorded.get("lineage") == position["lineage"]
+            and isinstance(recorded.get("generation"), int)
+            and recorded["generation"] < position["generation"]):
+        return None
+    return sorted(changes.changed_keys(db, recorded["generation"]))
 
 
 def write_descriptions(build: Build, database: dict, env, config) -> dict[str, str]:
