@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from answers import listing_record, listings, sitemap, urls
+from answers import listing_record, listings, queries, sitemap, urls
 from listings_archive import (
     ASKER,
     EDUCATION,
@@ -210,6 +210,34 @@ def test_a_later_latest_date_reaches_every_body_whose_figures_it_changes(archive
     # (the one file rendered to the same bytes is that page's JSON, which has no figures).
     rendered = {Path(path).relative_to(tmp_path / "site").as_posix() for path in output.seen}
     assert rendered - set(output.written) == {EDUCATION_URL + "index.json"}
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_body_none_of_whose_questions_changed_reads_only_its_newest_page(archive, tmp_path, monkeypatch):
+    """When the latest date moves, a body's figures may change but not its questions: only the
+    items of its newest page are read, and its older pages are kept as they are."""
+    waiting = question(700, "2024-07-09")
+    waiting.date_answered, waiting.answer_html, waiting.date_for_answer = None, None, "2024-07-12"
+    add(archive, waiting)
+    write(archive, tmp_path / "site")
+    older = tmp_path / "site" / EDUCATION_URL / "page" / "2" / "index.html"
+    older_before = (older.read_bytes(), older.stat().st_mtime_ns)
+    read = []
+    listing_rows = queries.listing_rows
+
+    def counted(db, snippet, kind="all", value=None, limit=-1):
+        rows = list(listing_rows(db, snippet, kind, value, limit))
+        read.append((kind, value, len(rows)))
+        return rows
+
+    monkeypatch.setattr(queries, "listing_rows", counted)
+    keys = add(archive, question(505, "2024-07-15", HOME_OFFICE, heading="Police"))
+    write(archive, tmp_path / "site", keys)
+
+    # Education holds 101 questions: two full pages and a newest page of one.
+    assert [(kind, rows) for kind, value, rows in read if value == EDUCATION] == [("body", 1)]
+    assert "<td>1</td><td>0</td>" in (tmp_path / "site" / EDUCATION_URL / "index.html").read_text()
+    assert (older.read_bytes(), older.stat().st_mtime_ns) == older_before
     assert_same_as_a_full_build(archive, tmp_path)
 
 

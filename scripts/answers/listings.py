@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import sqlite_utils
 
@@ -63,17 +65,20 @@ class ListingWriter:
     full: bool = True
     pages: dict[str, PageEntry] = field(default_factory=dict)
 
-    def page(self, template: str, url: str, context: dict, twin: dict | None = None,
+    def page(self, template: str, url: str, context: dict, twin: dict | Callable[[], dict] | None = None,
              owner: str | None = None, in_sitemap: bool = True) -> None:
-        entry = PageEntry(url if owner is None else owner, inputs_digest(template, context, twin),
-                          in_sitemap)
+        """One page and its twin. A twin given as a function is made from the context alone:
+        only the context is digested, and the twin is made only if the page is rendered."""
+        made_later = callable(twin)
+        entry = PageEntry(url if owner is None else owner,
+                          inputs_digest(template, context, None if made_later else twin), in_sitemap)
         self.pages[url] = entry
         if not self.full and self.record.page(url) == entry:
             return  # rendered from the same inputs by the last build
         html = listing_template(self.env, template).render(dict(context, page_url=url))
         self.output.write(urls.html_file(url), html)
         if twin is not None:
-            self.output.write(urls.json_twin(url), to_json(twin))
+            self.output.write(urls.json_twin(url), to_json(twin() if made_later else twin))
 
     def paginate(self, url: str, items: list[dict], context: dict, owner: str,
                  newest_only: dict | None = None) -> None:
@@ -90,19 +95,40 @@ class ListingWriter:
         newest first. `items` come newest first; `newest_only` joins the newest page's context
         alone (what older pages do not show must not make them render again)."""
         oldest_first = items[::-1]
-        count = max(1, -(-len(oldest_first) // PAGE_SIZE))
+        count = page_count(len(items))
         for number in range(1, count + 1):
             chunk = oldest_first[(number - 1) * PAGE_SIZE:number * PAGE_SIZE][::-1]
-            pagination = page_links(url, number, count, len(oldest_first))
-            extra = (newest_only or {}) if pagination["is_newest"] else {}
-            self.page("listing.html", pagination["url"], dict(context, **extra, items=chunk, pagination=pagination),
-                      twin=listing_twin(context, chunk, pagination, self.config), owner=owner)
+            self.listing_page(url, chunk, number, len(items), context, owner, newest_only)
         if count > 1:
             forward = urls.page_url(url, count)
             self.page("moved.html", forward, {"title": context["title"], "target": url,
                                             "canonical": self.config.absolute(url)},
                       twin={"title": context["title"], "moved_to": self.config.absolute(urls.json_twin(url))},
                       owner=owner, in_sitemap=False)
+
+
+    def listing_page(self, url: str, chunk: list[dict], number: int, total: int, context: dict,
+                     owner: str, newest_only: dict | None) -> None:
+        "Page `number` of a listing of `total` items, holding `chunk` (newest first)."
+        pagination = page_links(url, number, page_count(total), total)
+        extra = (newest_only or {}) if pagination["is_newest"] else {}
+        self.page("listing.html", pagination["url"], dict(context, **extra, items=chunk, pagination=pagination),
+                  twin=partial(listing_twin, context, chunk, pagination, self.config), owner=owner)
+
+    def newest_page(self, url: str, newest: list[dict], total: int, context: dict, owner: str,
+                    newest_only: dict | None) -> None:
+        """The newest page of a listing of `total` items alone, from its newest items (`newest`,
+        newest first, as many as `newest_page_size` says): what `paginate` makes of it."""
+        self.listing_page(url, newest, page_count(total), total, context, owner, newest_only)
+
+
+def page_count(total: int) -> int:
+    return max(1, -(-total // PAGE_SIZE))
+
+
+def newest_page_size(total: int) -> int:
+    "How many items the newest page of a listing of `total` items holds."
+    return total - (page_count(total) - 1) * PAGE_SIZE
 
 
 def page_links(url: str, number: int, count: int, total: int) -> dict:
@@ -187,9 +213,10 @@ def as_item(row, reference: Reference) -> dict:
     }
 
 
-def load_items(db, reference: Reference, kind: str = "all", value=None) -> list[dict]:
-    "The questions of one kind of listing (every question by default), newest first."
-    return [as_item(row, reference) for row in queries.listing_rows(db, SNIPPET + 1, kind, value)]
+def load_items(db, reference: Reference, kind: str = "all", value=None, limit: int = -1) -> list[dict]:
+    """The questions of one kind of listing (every question by default), newest first: the
+    first `limit` of them (-1: all)."""
+    return [as_item(row, reference) for row in queries.listing_rows(db, SNIPPET + 1, kind, value, limit)]
 
 
 def owners_of(place: dict, reference: Reference) -> list[str]:
@@ -297,11 +324,32 @@ def write_calendar(writer: ListingWriter, counts: dict[str, int], months_shown: 
         twin={"years": totals})
 
 
-def write_body(writer: ListingWriter, body: dict, items: list[dict], timeliness_rows: list[dict]) -> None:
-    writer.paginate(body["url"], items, {"title": body["name"], "kind": "body",
-                                         "feed": urls.feed_url(body["url"]),
-                                         "corrections_feed": urls.corrections_feed_url(body["url"])},
-                    owner="body:" + body["name"], newest_only={"timeliness": timeliness_rows})
+def write_body(writer: ListingWriter, body: dict, items: list[dict], timeliness_rows: list[dict],
+               total: int | None = None) -> None:
+    """A body's listing; with `total`, only its newest page (`items`: that page's, of `total`)."""
+    context = {"title": body["name"], "kind": "body", "feed": urls.feed_url(body["url"]),
+               "corrections_feed": urls.corrections_feed_url(body["url"])}
+    owner, newest_only = "body:" + body["name"], {"timeliness": timeliness_rows}
+    if total is None:
+        writer.paginate(body["url"], items, context, owner=owner, newest_only=newest_only)
+    else:
+        writer.newest_page(body["url"], items, total, context, owner, newest_only)
+
+
+def write_newest_body_pages(writer: ListingWriter, reference: Reference, owners: set[str],
+                            timeliness_rows: list[dict]) -> None:
+    """The newest page of each of these bodies' listings, whose questions did not change: the
+    archive's latest date moving changes only their timeliness figures, which only that page
+    shows. Their other pages are carried over from the record."""
+    by_body = timeliness.by_body(timeliness_rows)
+    for owner in sorted(owners):
+        name = owner.split(":", 1)[1]
+        total = queries.count_listed(writer.db, "body", name)
+        if total:
+            newest = load_items(writer.db, reference, "body", name, limit=newest_page_size(total))
+            write_body(writer, reference.bodies[name], newest, by_body.get(name, []), total)
+    for url, entry in writer.record.pages_of(owners).items():
+        writer.pages.setdefault(url, entry)
 
 
 def write_body_index(writer: ListingWriter, reference: Reference) -> None:
@@ -499,9 +547,12 @@ def write_changed(writer: ListingWriter, changed: set[str], figures: list[dict])
     after = {row["key"]: (row["url"], owners_of(row, reference))
              for row in queries.listed_places(db, list(changed))}
     owners = {owner for _, owned in [*before.values(), *after.values()] for owner in owned}
+    refreshed = set()
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
-        owners |= {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies}
+        refreshed = {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies} - owners
     write_owners(writer, reference, items_of(db, reference, owners), figures)
+    write_newest_body_pages(writer, reference, refreshed, figures)
+    owners |= refreshed
     days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]
     slugs = [owner.split(":", 1)[1] for owner in owners if owner.startswith("heading:")]
     letters = letters_to_show(record, reference, slugs)

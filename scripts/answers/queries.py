@@ -174,14 +174,21 @@ LISTING_FILTERS = {
 }
 
 
-def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", value=None):
+def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", value=None, limit: int = -1):
     """The questions of one listing (`kind` names a LISTING_FILTERS entry; all of them by
     default) as a listing shows them, newest first (by answer date, or the date tabled while
-    unanswered), with the first `snippet` characters of its answer's text."""
+    unanswered), with the first `snippet` characters of its answer's text; the first `limit`
+    (-1: all)."""
     return db.query(
         f"""select {LISTING_COLUMNS}
-            from questions where {LISTING_FILTERS[kind]} order by day desc, key desc""",
-        {"snippet": snippet, "value": value, **TITLE_CHARS})
+            from questions where {LISTING_FILTERS[kind]} order by day desc, key desc limit :limit""",
+        {"snippet": snippet, "value": value, "limit": limit, **TITLE_CHARS})
+
+
+def count_listed(db: sqlite_utils.Database, kind: str, value) -> int:
+    "How many questions one listing holds (as `listing_rows` gives them)."
+    return db.execute(f"select count(*) from questions where {LISTING_FILTERS[kind]}",
+                      {"value": value}).fetchone()[0]
 
 
 LISTING_COLUMNS = f"""key, url, heading, uin, house, date_tabled, date_answered, answering_body,
