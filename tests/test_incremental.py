@@ -18,7 +18,7 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from answers import changes, pages, queries, site
+from answers import changes, pages, queries, site, sitemap
 from answers.build import build_database
 from answers.cli import cli
 from answers.fetch.archive import MonthFile
@@ -181,6 +181,30 @@ def test_a_correction_that_drops_a_citation_rewrites_the_page_it_cited(archive, 
     assert question_files(touched(before["site"], stamps(folder / "site"))) == question_files(
         site_report.written)
     assert "88,000 places" in (folder / "site" / Q102 / "index.html").read_text()
+    assert_same_as_clean_build(folder, tmp_path)
+
+
+def test_a_page_changed_for_its_neighbour_keeps_its_sitemap_part(tmp_path, monkeypatch):
+    """Only a question whose own row changed can enter the sitemap or change its date there: a
+    neighbour's page is rendered again, its year's sitemap part is not made again."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    monkeypatch.setattr(sitemap, "SITEMAP_LIMIT", 4)  # parts by year, as in a large archive
+    folder, content = tmp_path / "build", make_archive(tmp_path)
+    # Tabled in 2023, answered just before 104 will be: 104's neighbour once it is answered.
+    file_month(content, "2023-12", [question(99, "2023-12-20", HOME_OFFICE, "Border Force",
+                                             "2024-08-08", "<p>Staff numbers rose.</p>")])
+    build(folder, content)
+    made = []
+    render = sitemap.render
+    monkeypatch.setattr(sitemap, "render", lambda output, env, name, entries: (
+        made.append(name), render(output, env, name, entries)))
+    file_month(content, "2024-08", [ANSWERED_104])
+
+    _, site_report = build(folder, content)
+
+    assert url(99, "2023-12-20") + "index.html" in site_report.written  # its "Next" is 104 now
+    assert [name for name in made if "2023" in name] == []
+    assert any("2024" in name for name in made)
     assert_same_as_clean_build(folder, tmp_path)
 
 

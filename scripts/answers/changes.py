@@ -66,10 +66,13 @@ NAMING = {
 @dataclass
 class ChangeSet:
     """`keys`: the questions whose pages a stage must make again (None: all of them; deleted
-    questions included, so that their pages go). `state`: what the stage records once done."""
+    questions included, so that their pages go). `state`: what the stage records once done.
+    `rows`: those of `keys` whose own rows changed (None: not known), the others being there
+    for what their pages show of them."""
 
     keys: set[str] | None
     state: dict | None
+    rows: set[str] | None = None
 
     @property
     def everything(self) -> bool:
@@ -125,13 +128,13 @@ def since(db: sqlite_utils.Database, recorded: dict | None) -> ChangeSet:
         return ChangeSet(set(), recorded)  # the database has not been written since
     state = current_state(db)
     try:
-        keys = changed_keys(db, recorded["generation"])
-        keys |= naming_changed_rows(db, recorded["tables"], state["tables"])
+        rows = changed_keys(db, recorded["generation"])
+        keys = rows | naming_changed_rows(db, recorded["tables"], state["tables"])
         keys |= status_moved(db, recorded.get("as_of"), state["as_of"])
         keys |= showing(db, keys)
     except sqlite3.OperationalError:  # a table or column this code expects is not there
         return ChangeSet(None, state)
-    return ChangeSet(keys, state)
+    return ChangeSet(keys, state, rows)
 
 
 def changed_keys(db: sqlite_utils.Database, generation: int) -> set[str]:

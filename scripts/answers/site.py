@@ -359,7 +359,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         feeds_removed = feeds.write_feeds(db, env, output, config, changed)
         # Listing pages and sitemap parts that are no longer made: a build given changes finds
         # them from their records, without walking the folder.
-        listed.removed += sitemap.write_sitemaps(output, env, db, listed)
+        listed.removed += sitemap.write_sitemaps(output, env, db, listed, change.rows)
         output.write(urls.ROBOTS, env.get_template("robots.txt").render(page_url=urls.HOME))
     if changed == set() and change.state == manifest.state:
         report.downloads = None  # the same database as the last complete build: the same files

@@ -44,27 +44,31 @@ def plan(listing_count: int, part_sizes: dict[str, int]) -> list[Part]:
             for chunk in range(chunks)]
 
 
-def listing_entries(listing_urls: list[str]) -> list[dict]:
-    return [{"url": url, "lastmod": None} for url in sorted(listing_urls)]
+def listing_entries(listing_urls: list[str]) -> list[tuple[str, str | None]]:
+    "(url, None) for each listing page, in url order: listings carry no date."
+    return [(url, None) for url in sorted(listing_urls)]
 
 
-def question_entries(db: sqlite_utils.Database, group: str | None = None) -> list[dict]:
-    return [{"url": row["url"], "lastmod": real_date(row["lastmod"])}
-            for row in queries.sitemap_rows(db, group)]
+def question_entries(db: sqlite_utils.Database, group: str | None = None) -> list[tuple[str, str | None]]:
+    "(url, the day it last changed) for each question (of one part), in url order."
+    return [(row["url"], real_date(row["lastmod"])) for row in queries.sitemap_rows(db, group)]
 
 
-def write_sitemaps(output: Output, env, db: sqlite_utils.Database, listed: ListingsReport) -> list[str]:
+def write_sitemaps(output: Output, env, db: sqlite_utils.Database, listed: ListingsReport,
+                   changed_rows: set[str] | None = None) -> list[str]:
     """Write the sitemap of the listings in `listed` and every question: every part after a
     full listings build, else the parts that list a question that changed, the listings' part
     if listing pages came or went, the parts not there yet, and the index. Returns the files of
-    parts no longer needed, removed."""
+    parts no longer needed, removed. `changed_rows`, where known: the questions whose rows
+    changed, of all those the listings were given: only these can have come or changed their
+    date (a question whose page changed for what it shows of another keeps its entry)."""
     part_sizes = queries.sitemap_part_sizes(db)
     if len(listed.urls) + sum(part_sizes.values()) <= SITEMAP_LIMIT:
         parts: list[Part] = []
         render(output, env, urls.SITEMAP, listing_entries(listed.urls) + question_entries(db))
     else:
         parts = plan(len(listed.urls), part_sizes)
-        changed = None if listed.question_urls is None else changed_groups(db, listed)
+        changed = None if listed.question_urls is None else changed_groups(db, listed, changed_rows)
         for part in parts:
             if changed is None or part.group in changed or not output.path_for(part.name).is_file():
                 render(output, env, part.name, part_entries(db, listed.urls, part))
@@ -75,9 +79,14 @@ def write_sitemaps(output: Output, env, db: sqlite_utils.Database, listed: Listi
                                 if path.name not in wanted))
 
 
-def changed_groups(db: sqlite_utils.Database, listed: ListingsReport) -> set[str]:
-    "The groups whose parts list a question that changed, and the listings' if listings came or went."
-    return (queries.sitemap_parts_of(db, listed.question_urls)
+def changed_groups(db: sqlite_utils.Database, listed: ListingsReport, changed_rows: set[str] | None) -> set[str]:
+    """The groups whose parts list a question that changed, and the listings' if listings came
+    or went. A changed row that is no longer stored leaves only the listings' urls to go by."""
+    question_urls = listed.question_urls
+    found = queries.urls_of(db, changed_rows) if changed_rows is not None else {}
+    if changed_rows is not None and len(found) == len(changed_rows):
+        question_urls = sorted(found.values())
+    return (queries.sitemap_parts_of(db, question_urls)
             | ({LISTINGS} if listed.urls_changed else set()))
 
 
@@ -87,5 +96,10 @@ def part_entries(db, listing_urls: list[str], part: Part) -> list[dict]:
     return entries[part.chunk * SITEMAP_LIMIT:(part.chunk + 1) * SITEMAP_LIMIT]
 
 
-def render(output: Output, env, name: str, entries: list[dict]) -> None:
+def render(output: Output, env, name: str, entries: list[tuple[str, str | None]]) -> None:
+    """One sitemap file of these (url, lastmod) entries. The absolute addresses are made here,
+    in one pass: a call from the template for each of tens of thousands of entries costs more
+    than the rest of the file."""
+    config = env.globals["config"]
+    entries = [(config.absolute(url), lastmod) for url, lastmod in entries]
     output.write(name, env.get_template("sitemap.xml").render(page_url=urls.HOME, entries=entries))
