@@ -246,6 +246,60 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
     assert made[2] == made[1]
 
 
+# Questions on one subject with the words repeated and answers of every length: bm25 weighs
+# how often a word occurs and how long each question is (its answer counts in its length).
+REPEATS = [
+    question(f"repeat-{number}", f"2024-10-{number + 10:02d}", f"{7000 + number}", f"{20 + number}",
+             "Bus Services: Fares" if number % 2 else "Bus Services: Rural Areas",
+             "To ask the Secretary of State for Transport, whether " + "rural bus fare " * number
+             + "routes will be kept.", answer="The cap. " * (number * 9) or None)
+    for number in range(9)]
+
+
+def day_ordered_finder(folder: Path, rows: list[dict]) -> related.Finder:
+    "The Finder of a full pass's worker, over an archive of these rows."
+    archive_db(folder, rows).close()
+    db_path = folder / "answers.db"
+    index_path = folder / f"answers.db{related.DAY_ORDERED_SUFFIX}"
+    related.write_day_ordered_index(str(db_path), index_path)
+    related._start_worker(str(db_path), str(index_path))
+    return related._worker.pop("finder")
+
+
+def searched_in_the_index(finder: related.Finder, chosen_words: list[str], row: dict) -> list:
+    query = related.fts_query(chosen_words)
+    least = finder.own_score(query, row["key"]) * related.LEAST_SHARE
+    return sorted(finder.search(query, least, row["date_tabled"][:10]))
+
+
+def test_a_full_pass_scores_every_match_as_the_index_does_to_the_last_bit(tmp_path):
+    finder = day_ordered_finder(tmp_path, QUESTIONS + REPEATS)
+    compared = 0
+    for row in finder.db.query("select * from questions where date_tabled is not null order by key"):
+        chosen_words = finder.query_words(row)
+        if not chosen_words:
+            continue  # no word shared with another question: nothing is searched
+        terms = finder.scorer.terms(chosen_words)
+        assert terms is not None and len(terms) == len(chosen_words)
+        in_memory = finder.scorer.matches(terms, finder.rowid_of[row["key"]],
+                                          finder.bound(row["date_tabled"][:10]), finder.key_of)
+        assert sorted(in_memory) == searched_in_the_index(finder, chosen_words, row)  # floats equal
+        compared += len(in_memory)
+    finder.db.close()
+    assert compared > 40
+
+
+def test_a_word_the_tokenizer_does_not_make_one_term_is_searched_in_the_index(tmp_path):
+    finder = day_ordered_finder(tmp_path, QUESTIONS + REPEATS)
+    row = next(finder.db.query("select * from questions where key = 'later'"))
+    chosen_words = finder.query_words(row)
+    finder.scorer.term_of[chosen_words[0]] = None  # as for a word FTS5 splits in two
+    assert finder.scorer.terms(chosen_words) is None
+    found, expected = finder.matches(chosen_words, row), searched_in_the_index(finder, chosen_words, row)
+    finder.db.close()
+    assert found and sorted(found) == expected
+
+
 # -- over the corpus: lists judged by hand (README, "Asked before") ------------------------
 
 

@@ -26,7 +26,9 @@ the question's own score (bm25 computed once a match, no sort); among equal scor
 decides. A full pass (FULL_PASS_FROM questions or more: a rebuild) searches a copy of the
 index whose rowids follow the day tabled (`write_day_ordered_index`: same rows, columns and
 tokenizer, so the same scores), bounding the rowid so that no later question is scored, and
-shares the questions among worker processes.
+shares the questions among worker processes. Each worker reads that copy into memory once
+(`Scorer`) and scores the queries there, by bm25's own formula and order of operations: the
+same scores to the last bit, without FTS5 working out every word's weight again at each search.
 
 Since only earlier questions are listed, a question's list depends on questions tabled
 before it: the db stage computes the lists of the questions it changed, and all of them on a
@@ -38,9 +40,12 @@ they were made in.
 
 from __future__ import annotations
 
+import bisect
 import json
+import math
 import re
 import sqlite3
+from array import array
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
@@ -140,12 +145,19 @@ def unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def fts_query(chosen_words: list[str]) -> str:
+    "Words -> the FTS5 query matching any of them in headings and questions."
+    return f"{SEARCHED_COLUMNS} : ({' OR '.join(quoted(word) for word in chosen_words)})"
+
+
 class Finder:
     "Earlier questions on the same subject, one question at a time, from one database."
 
-    def __init__(self, db: sqlite_utils.Database, by_day: bool = False):
-        """`by_day`: search the copy of the index that `DayOrderedIndex` attached to `db`, whose
-        rowids follow the day tabled, so that a search skips every later question unscored."""
+    def __init__(self, db: sqlite_utils.Database, by_day: bool = False, scorer: Scorer | None = None):
+        """`by_day`: search the copy of the index that `_start_worker` attached to `db`, whose
+        rowids follow the day tabled, so that a search skips every later question unscored.
+        `scorer`: that copy read into memory (`Scorer`), which then scores the queries."""
+        self.scorer = scorer
         self.db = db
         self.table = "questions_by_day" if by_day else "questions_fts"
         self.index = f"{BY_DAY}.{self.table}" if by_day else self.table
@@ -191,11 +203,16 @@ class Finder:
         return self.document_counts[word, columns]
 
     def query(self, row: dict) -> str | None:
-        """A question's FTS5 query: its heading's words and its text's rarest words, matched in
-        headings and questions. A heading word is left out when too many headings have it (the
-        headings are the official record's subject index: "housing" names a subject there, but
-        is too common in question texts); a text word, when too many questions have it, or no
-        other question does. None when no word is left."""
+        "A question's FTS5 query (see `query_words`); None when no word is left."
+        chosen = self.query_words(row)
+        return fts_query(chosen) if chosen else None
+
+    def query_words(self, row: dict) -> list[str]:
+        """The words of a question's query: its heading's words and its text's rarest words, to
+        be matched in headings and questions. A heading word is left out when too many headings
+        have it (the headings are the official record's subject index: "housing" names a
+        subject there, but is too common in question texts); a text word, when too many
+        questions have it, or no other question does."""
         common = max(NEVER_COMMON, int(self.total * COMMON_SHARE))
         heading_words = [word for word in unique(words(row["heading"])) if is_distinctive(word)][:MAX_TERMS]
         heading = [word for word in heading_words if 1 < self.document_count(word, HEADING_COLUMN) <= common]
@@ -203,22 +220,34 @@ class Finder:
         counted = [(self.document_count(word, SEARCHED_COLUMNS), word) for word in text_words
                    if word not in heading]
         rarest = [word for count, word in sorted(counted) if 1 < count <= common][:MAX_TERMS]
-        if not heading and not rarest:
-            return None
-        return f"{SEARCHED_COLUMNS} : ({' OR '.join(quoted(word) for word in heading + rarest)})"
+        return heading + rarest
 
     def related_to(self, row: dict) -> list[dict]:
         "The `related` rows of one question (a row of `questions`), closest first."
-        query = self.query(row) if row["date_tabled"] else None
-        if query is None:
+        chosen_words = self.query_words(row) if row["date_tabled"] else []
+        if not chosen_words:
             return []
-        least = self.own_score(query, row["key"]) * LEAST_SHARE
         wanted = self.wanted(row)
-        chosen = [(score, key) for score, key in self.search(query, least, row["date_tabled"][:10])
-                  if wanted(key)]
+        chosen = [(score, key) for score, key in self.matches(chosen_words, row) if wanted(key)]
         chosen = sorted(chosen, key=lambda pair: (-pair[0], pair[1]))[:LIMIT]
         return [{"key": row["key"], "related_key": key, "rank": rank, "score": round(score, 4)}
                 for rank, (score, key) in enumerate(chosen, start=1)]
+
+    def matches(self, chosen_words: list[str], row: dict) -> list[tuple[float, str]]:
+        """Every question matching a question's query words and scoring at least LEAST_SHARE of
+        the question's own score, as (score, key): from the scorer in memory when it can read
+        every word of the query, else from the full-text index."""
+        day = row["date_tabled"][:10]
+        terms = self.scorer.terms(chosen_words) if self.scorer is not None else None
+        if terms is not None:
+            return self.scorer.matches(terms, self.rowid_of[row["key"]], self.bound(day), self.key_of)
+        query = fts_query(chosen_words)
+        least = self.own_score(query, row["key"]) * LEAST_SHARE
+        return self.search(query, least, day)
+
+    def bound(self, day: str) -> int:
+        "The first rowid a search for a question tabled on `day` leaves out."
+        return self.first_of_day.get(day, self.unbounded)
 
     def own_score(self, query: str, key: str) -> float:
         "How well a question matches its own query: the most another question can be expected to."
@@ -238,7 +267,7 @@ class Finder:
         return [(-score, self.key_of[rowid]) for rowid, score in self.db.execute(
             f"""select rowid, {self.bm25} as score from {self.index}
                 where {self.table} match :query and rowid < :before and {self.bm25} <= :most""",
-            {"query": query, "most": -least, "before": self.first_of_day.get(day, self.unbounded)})]
+            {"query": query, "most": -least, "before": self.bound(day)})]
 
     def wanted(self, row: dict):
         "Whether a question (by key) may be listed as asked before this one."
@@ -258,6 +287,136 @@ class Finder:
         "The question and those answered with it, whichever of them names the other."
         group = {row["key"], *json.loads(row["grouped_keys"] or "[]")}
         return group | self.named_by.get(row["key"], set())
+
+
+class Scorer:
+    """The day-ordered index read into memory once, to score a query as FTS5's bm25 does, term
+    by term, without searching: the same formula over the same counts, in the same order of
+    operations, gives the same floating-point scores (`tests/test_related.py` checks them
+    against the index's own). A search scores every question matching any of a query's two
+    dozen words (about 1,500 of them), and FTS5 works out each word's weight again for every
+    search; here a word's weight and each question's term frequencies are worked out once.
+
+    It reads the words of the heading and question columns (`fts5vocab`), each question's
+    length in tokens over all three columns (bm25's document length) and the number of rows.
+    A word the tokenizer does not make into exactly one term is left to the index."""
+
+    K1, B = 1.2, 0.75  # FTS5's bm25 constants
+
+    def __init__(self, db: sqlite_utils.Database, table: str):
+        "`table`: the day-ordered index, as `schema.table`."
+        schema_name, name = table.split(".")
+        lengths = {rowid: sum(varints(sizes)) for rowid, sizes in db.execute(
+            f"select id, sz from {schema_name}.{name}_docsize")}
+        self.rows = len(lengths)
+        average = sum(lengths.values()) / self.rows if self.rows else 1.0
+        # bm25's length normalisation of each question, as FTS5 computes it
+        norm = {rowid: self.K1 * (1 - self.B + self.B * length / average) for rowid, length in lengths.items()}
+        self.postings = self.read_postings(db, schema_name, name, norm)
+        for rowids, parts in self.postings.values():  # each part times its term's weight
+            weight = self.weight(len(rowids))
+            for at, part in enumerate(parts):
+                parts[at] = weight * part
+        self.tokenizer = sqlite3.connect(":memory:")
+        self.tokenizer.executescript(f"""
+            create virtual table words using fts5(word, tokenize='{schema.FTS_TOKENIZER}');
+            create virtual table word_terms using fts5vocab(words, instance);""")
+        self.term_of: dict[str, str | None] = {}
+
+    def read_postings(self, db, schema_name: str, name: str, norm: dict[int, float]) -> dict:
+        """term -> (rowids ascending, the term's bm25 frequency part in each): from every
+        instance of a term in a heading (weight WEIGHTS[0]) or a question (WEIGHTS[1]). The
+        parts are multiplied by the term's weight afterwards: its share of each row's score."""
+        db.execute(f"create virtual table if not exists temp.{name}_instances "
+                   f"using fts5vocab({schema_name}, {name}, instance)")
+        weight = {"heading": WEIGHTS[0], "question_text": WEIGHTS[1]}
+        postings: dict[str, tuple[array, array]] = {}
+        rowids, parts = array("q"), array("d")
+        term = doc = None
+        frequency = 0.0
+        for this_term, this_doc, column in db.execute(
+                f"select term, doc, col from temp.{name}_instances where col <> 'answer_text'"):
+            if this_term != term or this_doc != doc:
+                if doc is not None:
+                    rowids.append(doc)
+                    parts.append(frequency * (self.K1 + 1.0) / (frequency + norm[doc]))
+                if this_term != term:
+                    if term is not None and this_term < term:
+                        raise ValueError("fts5vocab gave the index's terms out of order")
+                    rowids, parts = postings.setdefault(this_term, (array("q"), array("d")))
+                elif this_doc < doc:
+                    raise ValueError("fts5vocab gave a term's rows out of order")
+                term, doc, frequency = this_term, this_doc, 0.0
+            frequency += weight[column]
+        if doc is not None:
+            rowids.append(doc)
+            parts.append(frequency * (self.K1 + 1.0) / (frequency + norm[doc]))
+        db.execute(f"drop table temp.{name}_instances")
+        return postings
+
+    def terms(self, chosen_words: list[str]) -> list[str] | None:
+        "The index's term for each word, in order; None if some word is not exactly one term."
+        unknown = [word for word in chosen_words if word not in self.term_of]
+        if unknown:
+            self.learn(unknown)
+        terms = [self.term_of[word] for word in chosen_words]
+        return None if None in terms else terms
+
+    def weight(self, hits: int) -> float:
+        "The inverse document frequency bm25 gives a term found in `hits` rows."
+        weight = math.log((self.rows - hits + 0.5) / (hits + 0.5))
+        return weight if weight > 0.0 else 1e-6
+
+    def learn(self, new_words: list[str]) -> None:
+        "Run words through the index's tokenizer, as a query's quoted strings are."
+        self.tokenizer.execute("delete from words")
+        self.tokenizer.executemany("insert into words (rowid, word) values (?, ?)", enumerate(new_words))
+        found: dict[int, list[str]] = {}
+        for doc, term in self.tokenizer.execute("select doc, term from word_terms order by doc, offset"):
+            found.setdefault(doc, []).append(term)
+        for number, word in enumerate(new_words):
+            made = found.get(number, [])
+            self.term_of[word] = made[0] if len(made) == 1 else None
+
+    def matches(self, terms: list[str], own: int, before: int, key_of: dict[int, str]) -> list[tuple[float, str]]:
+        """Every question below rowid `before` matching any of `terms` and scoring at least
+        LEAST_SHARE of what question `own` scores, as (score, key): the search of
+        `Finder.search`, with the floor of `Finder.own_score`. Each score is summed term by
+        term in the query's order, as bm25 sums it."""
+        own_score, scores = 0.0, {}
+        for term in terms:
+            rowids, shares = self.postings.get(term, EMPTY_POSTINGS)
+            at = bisect.bisect_left(rowids, own)
+            if at < len(rowids) and rowids[at] == own:
+                own_score += shares[at]
+            end = bisect.bisect_left(rowids, before)
+            add = scores.get
+            for rowid, share in zip(rowids[:end], shares[:end], strict=True):
+                scores[rowid] = add(rowid, 0.0) + share
+        most = -(own_score * LEAST_SHARE)  # bm25 is the score negated: lower is better
+        return [(score, key_of[rowid]) for rowid, score in scores.items() if -1.0 * score <= most]
+
+
+EMPTY_POSTINGS = (array("q"), array("d"))
+
+
+def varints(blob: bytes) -> list[int]:
+    "The numbers of an FTS5 docsize record: SQLite varints, seven bits a byte, high bit first."
+    numbers, value, at = [], 0, 0
+    while at < len(blob):
+        value, size = 0, 0
+        while True:
+            byte = blob[at]
+            at += 1
+            size += 1
+            if size == 9:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        numbers.append(value)
+    return numbers
 
 
 class Constituencies:
@@ -383,7 +542,7 @@ def _start_worker(db_path: str, index_path: str) -> None:
     "A worker's own read-only connections, and its own Finder (a few tenths of a second)."
     db = queries.read_only(db_path)
     db.execute(f"attach database ? as {BY_DAY}", [f"{Path(index_path).resolve().as_uri()}?mode=ro"])
-    _worker["finder"] = Finder(db, by_day=True)
+    _worker["finder"] = Finder(db, by_day=True, scorer=Scorer(db, f"{BY_DAY}.questions_by_day"))
 
 
 def _lists_of_chunk(keys: list[str]) -> tuple[list[dict], int]:
