@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import sqlite3
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+import yaml
 
 from answers import pages, store, urls
 from answers.model import MemberRef, Question
@@ -401,6 +403,39 @@ def test_front_matter_holds_values_that_look_like_its_delimiters(value):
     assert (meta["heading"], meta["uin"], meta["source"]["file"]) == (value, value, value)
     assert meta["asking_member"]["name"] == value
     assert body.startswith("## Question\n\n")
+
+
+# Strings the YAML emitter must quote, escape or fold: indicators, look-alikes of other types,
+# line breaks, control and non-ASCII characters, a line longer than the page's width.
+AWKWARD_STRINGS = [
+    "", " ", "plain", "yes", "No", "null", "~", "true", "1", "0x1F", "1.5e3", ".inf", "2024-07-17",
+    "- item", "key: value", "# note", "a #b", "&anchor", "*alias", "!tag", "%directive", "@at", "`tick",
+    "'single'", '"double"', "{a: 1}", "[1, 2]", "|", ">", "---", "...", "line\nbreak", "trailing\n",
+    "tab\there", "\x00\x07\x1b", "caf\u00e9 \u2014 \u00a3100", "\u2028\u2029\x85", "\ufeffbom",
+    "\U0001f600", " leading", "trailing ", "word " * 40, "x" * 150, "\\back\\slash",
+]
+
+
+@pytest.mark.parametrize("value", AWKWARD_STRINGS)
+def test_front_matter_text_is_what_pyyaml_dumps(value):
+    meta = {"heading": value, "uin": value, "is_holding": True, "is_withdrawn": False, "api_id": 1234567,
+            "negative": -3, "missing": None, value: "as a key",
+            "asking_member": {"name": value, "id": "m1", "nested": [{"b": value, "a": 0}]},
+            "group": [{"key": value, "current": False}, {"key": "k2", "current": True}], "empty": [],
+            "none_map": {}}
+    expected = yaml.dump(meta, Dumper=pages.Dumper, **pages.YAML_OPTIONS)
+    assert pages.front_matter_yaml(meta) == expected
+    assert pages.parse_front_matter(pages.front_matter_yaml(meta)) == meta
+
+
+@pytest.mark.parametrize("meta", [
+    {"score": 0.5, "title": "a float"},
+    {"first": (shared := {"name": "one object, twice"}), "second": shared},  # an anchor and an alias
+    {1: "a key that is not a string", "b": "c"},
+    {"when": datetime.date(2024, 7, 17)},
+])
+def test_front_matter_beyond_plain_data_is_left_to_pyyaml(meta):
+    assert pages.front_matter_yaml(meta) == yaml.dump(meta, Dumper=pages.Dumper, **pages.YAML_OPTIONS)
 
 
 @pytest.mark.parametrize("text", ["no front matter", "---\nkey: value\n", "---\n- a list\n---\n"])
