@@ -471,7 +471,8 @@ def write_related(db: sqlite_utils.Database, keys: Iterable[str], workers: int =
     report.queries = sum(searches for _, searches in results)
     with db.atomic():
         db.execute("delete from related where key in (select value from json_each(?))", [json.dumps(chosen)])
-        db["related"].insert_all(batch, batch_size=1000)  # sqlite-utils: quoted, parameterised
+        db.conn.executemany("insert into related (key, related_key, rank, score) "  # parameterised
+                            "values (:key, :related_key, :rank, :score)", batch)
     report.listed = len(batch)
     return report
 

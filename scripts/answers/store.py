@@ -111,13 +111,14 @@ class Store:
 
     # -- questions ------------------------------------------------------------------------
 
-    def add_question(self, question: Question, source_id: int) -> bool:
+    def add_question(self, question: Question, source_id: int, identity: tuple[str, str] | None = None) -> bool:
         """Store a question unless the snapshot held ranks as high. True if stored.
+        `identity`: its key and record digest, if worked out already.
 
         Snapshots rank by freshness, then by the path of their file (the later wins), then
         by content digest: a total order, so the row kept never depends on the order files
         are read in, and an incremental build gives what a clean one does."""
-        key, record_hash = question.key, question.record_hash()
+        key, record_hash = identity or (question.key, question.record_hash())
         stored = self.replayed(key, record_hash)
         if stored is None:
             stored = self.merge_question(question, key, record_hash, source_id)
@@ -294,10 +295,10 @@ class Store:
     def write_pending(self) -> None:
         "Write buffered rows in batches: one statement a row costs several times more."
         if self.pending_questions:
-            self.db["questions"].upsert_all(self.pending_questions.values(), pk="key")
-            self.db["question_snapshots"].upsert_all(self.pending_snapshots.values(), pk="key")
+            upsert_rows(self.db, "questions", list(self.pending_questions.values()), "key")
+            upsert_rows(self.db, "question_snapshots", list(self.pending_snapshots.values()), "key")
         if self.pending_full_texts:
-            self.db["full_texts"].upsert_all(self.pending_full_texts.values(), pk="api_id")
+            upsert_rows(self.db, "full_texts", list(self.pending_full_texts.values()), "api_id")
         self.pending_questions.clear()
         self.pending_snapshots.clear()
         self.pending_full_texts.clear()
@@ -362,10 +363,10 @@ class Store:
         "Record what the file gave (its sha256, counts and records) and write what it added."
         self.db["sources"].update(source_id, account)
         self.db.execute("delete from file_records where source_id = ?", [source_id])
-        self.db["file_records"].insert_all(
-            {"source_id": source_id, "key": key, "record_hash": record_hash, "copies": copies,
-             "stored": stored}
-            for (key, record_hash), (copies, stored) in sorted(self.file_records.items()))
+        self.db.conn.executemany(
+            "insert into file_records (source_id, key, record_hash, copies, stored) values (?, ?, ?, ?, ?)",
+            [(source_id, key, record_hash, copies, stored)
+             for (key, record_hash), (copies, stored) in sorted(self.file_records.items())])
         self.flush()
 
     def reject(self, source_id: int, location: str, reason: str) -> None:
@@ -410,6 +411,22 @@ class Store:
             updates,
         )
         return len(updates)
+
+
+def upsert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], pk: str) -> None:
+    """Insert rows, updating those whose primary key is held: the statement sqlite-utils'
+    `upsert_all` makes (insert ... on conflict do update), prepared once for every row, since
+    its conversion of each value in Python cost more than SQLite's work. The rows hold plain
+    values, and every one the same columns."""
+    columns = list(rows[0])
+    if any(row.keys() != rows[0].keys() for row in rows):
+        raise ValueError(f"rows for {table} with different columns")
+    names = ", ".join(f'"{column}"' for column in columns)
+    updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns if column != pk)
+    db.conn.executemany(
+        f'insert into "{table}" ({names}) values ({", ".join("?" * len(columns))}) '
+        f'on conflict ("{pk}") do update set {updates}',
+        [[row[column] for column in columns] for row in rows])
 
 
 def full_text_key(api_id: int) -> str:
