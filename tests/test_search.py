@@ -9,6 +9,7 @@ import html
 import json
 import re
 import shutil
+import threading
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
@@ -288,3 +289,39 @@ def test_one_change_reindexes_only_its_bundle_and_equals_a_clean_build(built_sit
         {home, ".state.json"}
     search.update_index(tmp_path / "answers.db", tmp_path / "clean", shard_limit=limit)
     assert after == tree(tmp_path / "clean" / "pagefind")
+
+
+def test_bundles_are_indexed_two_at_a_time_and_a_failure_loses_only_its_own(built_site, tmp_path,
+                                                                           monkeypatch):
+    limit = 400
+    db_path = tmp_path / "answers.db"
+    shutil.copy(built_site.db, db_path)
+    site_dir = tmp_path / "site"
+    with closing(sqlite_utils.Database(db_path)) as db:
+        names = sorted(search.urls_by_bundle(db, limit))
+    assert len(names) > 3
+    real_write, doomed = search.write_bundle, names[1]
+    both_running = threading.Barrier(2, timeout=60)  # the first two bundles must meet here
+
+    def two_at_once_then_fail_one(items, folder):
+        if folder.name in (f".building-{names[0]}", f".building-{doomed}"):
+            both_running.wait()
+        if folder.name == f".building-{doomed}":
+            raise RuntimeError("killed")
+        real_write(items, folder)
+
+    monkeypatch.setattr(search, "INDEX_WORKERS", 2)
+    monkeypatch.setattr(search, "write_bundle", two_at_once_then_fail_one)
+    with pytest.raises(search.SearchIndexError, match=doomed):
+        search.update_index(db_path, site_dir, shard_limit=limit)
+    state = json.loads((site_dir / "pagefind" / ".state.json").read_text())
+    # The bundle running beside the failed one was finished and recorded; none was started after.
+    assert state["complete"] is False and set(state["bundles"]) == {names[0]}
+    assert sorted(path.name for path in (site_dir / "pagefind").iterdir()) == \
+        [".state.json", names[0]]
+    monkeypatch.undo()
+    report = search.update_index(db_path, site_dir, [], search.take_state(site_dir),
+                                 shard_limit=limit)
+    assert list(report.indexed) == names[1:] and report.unchanged == [names[0]]
+    search.update_index(db_path, tmp_path / "clean", shard_limit=limit)
+    assert tree(site_dir / "pagefind") == tree(tmp_path / "clean" / "pagefind")

@@ -30,6 +30,7 @@ while indexing, so a build killed half way makes the next one check every bundle
 
 from __future__ import annotations
 
+import base64
 import datetime
 import hashlib
 import json
@@ -37,13 +38,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
+import threading
 from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import pagefind.service as pagefind_service
 import sqlite_utils
 
 from . import bundle_order, clean, urls
@@ -67,6 +70,8 @@ QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
 # 6.0 s and 596 requests for the 53 bundles of 2,000. Pagefind's peak memory follows the
 # bundle (about 0.3 GB at 4,000 pages), never the archive.
 SHARD_LIMIT = 4_000
+# Bundles indexed at once: one Pagefind process each, and each uses one core.
+INDEX_WORKERS = max(1, min(2, os.cpu_count() or 1))
 DAY_LEVEL = 9  # shard_name's levels: year, its halves down to days (2**9 >= 366), then halves of a day
 DEEPEST_LEVEL = DAY_LEVEL + 32  # 2**32 parts of a day: never reached, but bounds the splitting
 # What HTML gives a meaning to, swapped for look-alikes that it does not.
@@ -248,24 +253,100 @@ def records_digest(items: list[tuple[str, str]]) -> str:
 
 
 def write_bundle(items: list[tuple[str, str]], folder: Path) -> None:
-    """Index the records with Pagefind and write the bundle into `folder`: the records are
-    written as files under a scratch folder beside it (their paths give their URLs), which
-    Pagefind's command reads and which is removed afterwards."""
-    source = folder.with_name(folder.name + "-records")
-    shutil.rmtree(source, ignore_errors=True)
+    """Index the records with Pagefind and write the bundle into `folder`. The records reach
+    Pagefind through its service mode (`pagefind --service`, the interface its own Python and
+    Node packages drive) over a pipe, never as files: a record written to disk, then read and
+    removed, costs more than Pagefind's indexing of it on a busy disk. A writer thread feeds
+    the records while this one reads Pagefind's answers, so neither pipe fills. The bundle's
+    files come back in Pagefind's answer and are written here: its service stops the moment
+    its input ends, which could cut short files it was still writing itself."""
+    with subprocess.Popen([pagefind_binary(), "--service"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as service:
+        try:
+            index_id = ask(service, 0, {"type": "NewIndex", "config": {"force_language": "en"}},
+                           "NewIndex")["index_id"]
+            feeder = threading.Thread(target=feed_records, args=(service.stdin, index_id, items))
+            feeder.start()
+            try:
+                for _ in items:
+                    expect(read_message(service.stdout), "IndexedFile")
+            except BaseException:
+                service.kill()  # so that a feeder blocked on the pipe stops too
+                raise
+            finally:
+                feeder.join()
+            files = ask(service, len(items) + 1, {"type": "GetFiles", "index_id": index_id},
+                        "GetFiles")["files"]
+        finally:
+            service.kill()  # it has answered all; nothing of it is wanted any more
+    write_files(files, folder)
+
+
+def write_files(files: list[dict], folder: Path) -> None:
+    "Pagefind's files (relative paths, base64 contents) into the folder, and nowhere else."
+    for file in files:
+        relative = Path(file["path"])
+        if relative.is_absolute() or ".." in relative.parts:
+            raise SearchIndexError(f"pagefind named a file outside its bundle: {file['path']}")
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(file["content"]))
+
+
+def feed_records(pipe, index_id: int, items: list[tuple[str, str]]) -> None:
+    "Send every record to Pagefind's service, numbered from 1 (the new index's request is 0)."
     try:
-        for url, html in items:
-            path = source / url.strip("/") / "index.html"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(html, encoding="utf-8")
-        command = [sys.executable, "-m", "pagefind", "--site", str(source), "--output-path",
-                   str(folder), "--force-language", "en", "--silent"]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise SearchIndexError(f"pagefind failed ({result.returncode}): "
-                                   f"{(result.stderr or result.stdout).strip()}")
-    finally:
-        shutil.rmtree(source, ignore_errors=True)
+        for number, (url, html) in enumerate(items, start=1):
+            send_message(pipe, number, {"type": "AddFile", "index_id": index_id, "url": url,
+                                        "file_contents": html, "file_path": None})
+        pipe.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # Pagefind stopped: the reader reports it
+
+
+def ask(service: subprocess.Popen, number: int, payload: dict, answer_type: str) -> dict:
+    "Send one request and wait for its answer."
+    send_message(service.stdin, number, payload)
+    service.stdin.flush()
+    return expect(read_message(service.stdout), answer_type)
+
+
+def send_message(pipe, number: int, payload: dict) -> None:
+    "A request as Pagefind's service reads it: base64 of its JSON, then a comma."
+    message = json.dumps({"message_id": number, "payload": payload}).encode("utf-8")
+    pipe.write(base64.b64encode(message) + b",")
+
+
+def read_message(pipe) -> dict:
+    "Pagefind's next answer: base64 of its JSON up to a comma (which base64 never holds)."
+    data = bytearray()
+    while True:
+        waiting = pipe.peek(1 << 16)
+        if not waiting:
+            raise SearchIndexError("pagefind stopped before it answered")
+        end = waiting.find(b",")
+        if end >= 0:
+            data += pipe.read(end + 1)
+            return json.loads(base64.b64decode(bytes(data[:-1])))
+        data += pipe.read(len(waiting))
+
+
+def expect(message: dict, answer_type: str) -> dict:
+    "The answer's payload, if it is the answer asked for; Pagefind's error otherwise."
+    payload = message.get("payload") or {}
+    if payload.get("type") != answer_type:
+        raise SearchIndexError(f"pagefind answered {payload.get('type')!r}: "
+                               f"{payload.get('message', '')}".rstrip(": "))
+    return payload
+
+
+def pagefind_binary() -> str:
+    """Pagefind's own executable, run directly: `python -m pagefind` would start an interpreter
+    only to hand over to it."""
+    binary = pagefind_service.get_executable()
+    if binary is None:
+        raise SearchIndexError("the Pagefind executable (package pagefind_bin) is not installed")
+    return str(binary)
 
 
 def replace_bundle(items: list[tuple[str, str]], bundles_dir: Path, name: str) -> None:
@@ -354,30 +435,82 @@ def update_index(db_path: Path, site_dir: Path, changed_paths: list[str] | None 
     digests = dict(previous["bundles"]) if previous else {}
     check_all = changed_paths is None or not (previous and previous.get("complete"))
     report = IndexReport()
-    template = record_template()
     with closing(sqlite_utils.Database(db_path)) as db:
         wanted = urls_by_bundle(db, shard_limit)
         to_check = set(wanted) if check_all else (
             bundles_touched(changed_paths, set(wanted))
             | {name for name in wanted
                if name not in digests or not (bundles_dir / name / "pagefind.js").is_file()})
-        for name in sorted(set(wanted) & to_check):
-            items = records(db, wanted[name], template)
-            digest = records_digest(items)
-            if digests.get(name) == digest and (bundles_dir / name / "pagefind.js").is_file():
-                report.unchanged.append(name)
-                continue
-            digests.pop(name, None)
-            save_state(bundles_dir, version, digests, complete=False)
-            replace_bundle(items, bundles_dir, name)
-            digests[name] = digest
-            save_state(bundles_dir, version, digests, complete=False)
-            report.indexed[name] = len(items)
+        rebuild_changed(db, wanted, sorted(set(wanted) & to_check), bundles_dir,
+                        BundleLedger(bundles_dir, version, digests), report)
     digests = {name: digest for name, digest in digests.items() if name in wanted}
     write_json(bundles_dir / LIST_NAME, [name + "/" for name in sorted(wanted, reverse=True)])
     report.removed = remove_unwanted(bundles_dir, set(wanted))
     save_state(bundles_dir, version, digests, complete=True)
     return report
+
+
+@dataclass
+class BundleLedger:
+    """The digests of the bundles in place, saved (marked incomplete) each time one is taken
+    out or put in, so that the state on disk is always true of the bundles on disk."""
+    bundles_dir: Path
+    version: str
+    digests: dict
+
+    def retire(self, name: str) -> None:
+        self.digests.pop(name, None)
+        save_state(self.bundles_dir, self.version, self.digests, complete=False)
+
+    def record(self, name: str, digest: str) -> None:
+        self.digests[name] = digest
+        save_state(self.bundles_dir, self.version, self.digests, complete=False)
+
+
+def rebuild_changed(db: sqlite_utils.Database, wanted: dict[str, list[str]], names: list[str],
+                    bundles_dir: Path, ledger: BundleLedger, report: IndexReport) -> None:
+    """Rebuild those of the named bundles whose records differ from their recorded digest,
+    INDEX_WORKERS at a time: each Pagefind process works on one core, so a fresh build keeps
+    both busy. Records are made here, one bundle ahead of the workers, so that at most
+    INDEX_WORKERS + 1 bundles' records are held at once, whatever the archive's size. A bundle
+    counts only once its worker has put it in place; if one fails, those already running
+    finish and are recorded, then the error is raised."""
+    template = record_template()
+    running: dict[Future, tuple[str, str, int]] = {}
+    failures: list[BaseException] = []
+    with ThreadPoolExecutor(max_workers=INDEX_WORKERS) as workers:
+        for name in names:
+            while len(running) >= INDEX_WORKERS and not failures:
+                collect(wait(running, return_when=FIRST_COMPLETED).done, running, ledger,
+                        report, failures)
+            if failures:
+                break
+            items = records(db, wanted[name], template)
+            digest = records_digest(items)
+            if (ledger.digests.get(name) == digest
+                    and (bundles_dir / name / "pagefind.js").is_file()):
+                report.unchanged.append(name)
+                continue
+            ledger.retire(name)
+            running[workers.submit(replace_bundle, items, bundles_dir, name)] = \
+                (name, digest, len(items))
+            del items  # held by the worker alone from here
+        collect(wait(running).done, running, ledger, report, failures)
+    report.indexed = dict(sorted(report.indexed.items()))
+    if failures:
+        raise failures[0]
+
+
+def collect(done, running: dict, ledger: BundleLedger, report: IndexReport,
+            failures: list) -> None:
+    "Record the bundles whose workers finished; keep the errors of those that failed."
+    for future in sorted(done, key=lambda future: running[future][0]):
+        name, digest, count = running.pop(future)
+        if future.exception() is not None:
+            failures.append(future.exception())
+            continue
+        ledger.record(name, digest)
+        report.indexed[name] = count
 
 
 def remove_unwanted(bundles_dir: Path, wanted: set[str]) -> list[str]:
