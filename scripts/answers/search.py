@@ -23,6 +23,11 @@ status and asking member as filters and metadata. Every value passes through `in
 no character that HTML gives a meaning to reaches the index, whatever Pagefind or a page
 does with it.
 
+The records never touch the disk: they go to Pagefind's service mode (`pagefind --service`)
+over a pipe, and the bundle's files come back in its answer. Bundles are indexed two at a
+time, one Pagefind process each (each uses one core), with the records of at most three
+bundles in hand at once.
+
 A build is complete or does not count: a bundle is written into a temporary folder and moved
 into place whole, and its digest is recorded only after that. The state is marked incomplete
 while indexing, so a build killed half way makes the next one check every bundle.
@@ -61,14 +66,16 @@ HOUSES = {"Commons": "House of Commons", "Lords": "House of Lords"}
 # A question page's path as the site stage reports it: '<house>/<yyyy-mm-dd>/<uin>/index.html'.
 QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
 # The most questions a bundle holds, chosen between two costs (the whole corpus, 55,989
-# questions, on 2 cores). Re-indexing a bundle costs the build about 0.8 ms of CPU a question
-# (Pagefind 0.5-0.6 ms, writing its record files 0.1 ms, rendering the records 0.08 ms): a
-# change re-indexes its whole bundle, 3,903 questions at most with this limit against 19,662
-# with 20,000. Every bundle costs the search page about 11 requests before its first results
-# (its module, WebAssembly, metadata and five filters): 21 bundles here took 4.2 s and 244
-# requests to the first results against 2.7 s and 134 for the 11 bundles of 20,000, and
-# 6.0 s and 596 requests for the 53 bundles of 2,000. Pagefind's peak memory follows the
-# bundle (about 0.3 GB at 4,000 pages), never the archive.
+# questions, on 2 cores). A change re-indexes its whole bundle, 3,903 questions at most with
+# this limit against 19,662 with 20,000, and Pagefind's CPU grows with the bundle and has next
+# to no fixed part (0.2-0.3 s for 250 records, 0.8-0.9 s for 1,000, 3.5-3.7 s for 4,000 on a
+# busy machine; about 0.6 ms a question on a quiet one); rendering the records adds 0.08 ms.
+# Every bundle costs the search page about 11 requests before its first results (entry, module,
+# WebAssembly, metadata, five filters, the words' index chunks): 21 bundles here took 4.2 s
+# and 244 requests to the first results against 2.7 s and 134 for the 11 bundles of 20,000,
+# and 6.0 s and 596 requests for the 53 bundles of 2,000. A re-index under 0.5 s would need
+# bundles of about 600 questions, some 95 of them: over 1,000 requests to the first results.
+# Pagefind's peak memory follows the bundle (about 0.3 GB at 4,000 pages), never the archive.
 SHARD_LIMIT = 4_000
 # Bundles indexed at once: one Pagefind process each, and each uses one core.
 INDEX_WORKERS = max(1, min(2, os.cpu_count() or 1))
