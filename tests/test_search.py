@@ -325,3 +325,15 @@ def test_bundles_are_indexed_two_at_a_time_and_a_failure_loses_only_its_own(buil
     assert list(report.indexed) == names[1:] and report.unchanged == [names[0]]
     search.update_index(db_path, tmp_path / "clean", shard_limit=limit)
     assert tree(site_dir / "pagefind") == tree(tmp_path / "clean" / "pagefind")
+
+
+def test_records_never_become_files_whatever_their_url(built_site, tmp_path):
+    db_path = tmp_path / "answers.db"
+    shutil.copy(built_site.db, db_path)
+    add_question(db_path, "commons/2024-08-30/../../../../escape/")
+    report = search.update_index(db_path, tmp_path / "site")
+    with closing(sqlite_utils.Database(db_path)) as db:
+        assert sum(report.indexed.values()) == db["questions"].count
+    # Nothing is written beside the index, wherever the URL's dots would lead.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["answers.db", "site"]
+    assert [path.name for path in (tmp_path / "site").iterdir()] == ["pagefind"]
