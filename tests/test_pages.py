@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+import html
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -436,6 +438,22 @@ def test_front_matter_text_is_what_pyyaml_dumps(value):
 ])
 def test_front_matter_beyond_plain_data_is_left_to_pyyaml(meta):
     assert pages.front_matter_yaml(meta) == yaml.dump(meta, Dumper=pages.Dumper, **pages.YAML_OPTIONS)
+
+
+QUESTION_TEXTS = [
+    "one line", "two\nlines", "two\n\nparagraphs", "  spaced\t\tout  ", "carriage\rreturn\r\nand more",
+    "# heading?\n- bullet?\n1. list?\n+ plus\n> quote\n===\n---", "a <p>tag</p> & &amp; &lt; &#61; <!-- c -->",
+    "*stars* _under_ `tick` [link](javascript:x) | pipe \\ slash", "nul\x00 vt\x0b ff\x0c fs\x1c nel\x85",
+    "nbsp\xa0ideo\u3000ls\u2028ps\u2029end", "\r\n\r\n  \t", "caf\u00e9 \u2014 \u00a3100 \U0001f600",
+    "x" * 300, "(a) first;\n(b) second;\n(ii) third", "1.\n2)\n10. ten", "&\n<\n>",
+]
+
+
+@pytest.mark.parametrize("text", QUESTION_TEXTS + AWKWARD_STRINGS)
+def test_a_question_text_converts_as_its_paragraphs_through_the_html_converter(text):
+    paragraphs = [part.strip() for part in re.split(r"\n\s*\n|\r?\n", text) if part.strip()]
+    as_html = "".join(f"<p>{html.escape(part)}</p>" for part in paragraphs)
+    assert pages.text_to_markdown(text) == pages.html_to_markdown(as_html)
 
 
 @pytest.mark.parametrize("text", ["no front matter", "---\nkey: value\n", "---\n- a list\n---\n"])
