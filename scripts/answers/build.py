@@ -128,10 +128,10 @@ def load_file(store: Store, path: Path, sha256: str, records: Iterable | None = 
             store.reject(source_id, record.location, record.reason)
             report.rejected += 1
             continue
-        item, url_dropped, identity = record
+        item, url_dropped = record
         report.urls_dropped += url_dropped
         stored = (store.add_full_text(item, source_id) if isinstance(item, FullText)
-                  else store.add_question(item, source_id, identity))
+                  else store.add_question(item, source_id))
         report.stored += stored
         report.duplicates += not stored
     store.close_source(source_id, {
@@ -152,19 +152,14 @@ class Refused:
 
 def checked_records(path: Path) -> Iterator:
     """One file's records, each read and checked: a SourceError (unreadable), a Refused
-    (cannot be stored), or (the record made safe, whether its official URL was dropped, and
-    for a question its key and digest). Needs no database, so a reader process can run it
-    ahead of the store, and work out the digests there: the store is the slower half."""
+    (cannot be stored), or (the record made safe, whether its official URL was dropped).
+    Needs no database, so a reader process can run it ahead of the store."""
     for record in guarded(sources.reader_for(path).read(path), recorded_path(path)):
         if isinstance(record, SourceError):
             yield record
             continue
         try:
-            if isinstance(record, FullText):
-                yield checked_full_text(record), False, None
-            else:
-                question, url_dropped = checked_question(record)
-                yield question, url_dropped, (question.key, question.record_hash())
+            yield (checked_full_text(record), False) if isinstance(record, FullText) else checked_question(record)
         except RecordError as error:
             yield Refused(record.location, str(error))
 

@@ -111,14 +111,13 @@ class Store:
 
     # -- questions ------------------------------------------------------------------------
 
-    def add_question(self, question: Question, source_id: int, identity: tuple[str, str] | None = None) -> bool:
+    def add_question(self, question: Question, source_id: int) -> bool:
         """Store a question unless the snapshot held ranks as high. True if stored.
-        `identity`: its key and record digest, if worked out already.
 
         Snapshots rank by freshness, then by the path of their file (the later wins), then
         by content digest: a total order, so the row kept never depends on the order files
         are read in, and an incremental build gives what a clean one does."""
-        key, record_hash = identity or (question.key, question.record_hash())
+        key, record_hash = question.key, question.record_hash()
         stored = self.replayed(key, record_hash)
         if stored is None:
             stored = self.merge_question(question, key, record_hash, source_id)
