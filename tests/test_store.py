@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from answers import build, store
+from answers import build, schema, store
 from answers.build import BuildReport, build_database
 from answers.model import MemberRef, Question
 from conftest import CORPUS, FIXTURES
@@ -282,3 +282,27 @@ def test_a_failed_build_leaves_the_previous_database_intact(tmp_path, monkeypatc
     assert db_path.read_bytes() == before
     assert read_rows(db_path, "select count(*) from questions") == [(59,)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.db", "content"]
+
+
+def test_rows_written_in_batches_give_what_sqlite_utils_upsert_gives_the_index_included(tmp_path):
+    "The same rows, change log and full-text index, to the byte, as sqlite-utils' upsert_all."
+    def rows(start: int, stop: int, answer: str) -> list[dict]:
+        return [{"key": f"q{number:03d}", "heading": f"Heading {number % 7}", "url": f"q{number}/",
+                 "question_text": f"To ask about subject {number} and buses", "answer_text": f"{answer} {number}"}
+                for number in range(start, stop)]
+    batches = [rows(0, 75, "First answer"), rows(40, 120, "Corrected answer")]  # the second updates 35
+    made = []
+    for name, write in (("sqlite-utils", lambda db, batch: db["questions"].upsert_all(batch, pk="key")),
+                        ("store", lambda db, batch: store.upsert_rows(db, "questions", batch, "key"))):
+        db = sqlite_utils.Database(tmp_path / f"{name}.db")
+        schema.create_schema(db)
+        db["meta"].insert({"name": "generation", "value": "1"})
+        for batch in batches:
+            with db.atomic():
+                write(db, batch)
+        made.append([list(db.execute(f"select * from {table} order by 1"))
+                     for table in ("questions", "changes", "questions_fts_data", "questions_fts_idx",
+                                   "questions_fts_docsize")])
+        db.close()
+    assert made[1] == made[0]
+    assert len(made[1][0]) == 120 and len(made[1][2]) > 1

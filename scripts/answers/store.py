@@ -412,20 +412,29 @@ class Store:
         return len(updates)
 
 
+# Rows a statement, as sqlite-utils chunks them: the full-text index writes what it gathered at
+# the end of each statement, so the same chunks give the same index, byte for byte.
+ROWS_A_STATEMENT, MOST_VARIABLES = 100, 999
+
+
 def upsert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], pk: str) -> None:
-    """Insert rows, updating those whose primary key is held: the statement sqlite-utils'
-    `upsert_all` makes (insert ... on conflict do update), prepared once for every row, since
-    its conversion of each value in Python cost more than SQLite's work. The rows hold plain
-    values, and every one the same columns."""
+    """Insert rows, updating those whose primary key is held: the statements sqlite-utils'
+    `upsert_all` makes (insert … values (…), (…) on conflict do update, in the same chunks),
+    without its conversion of each value in Python, which cost more than SQLite's work. The
+    rows hold plain values, and every one the same columns."""
     columns = list(rows[0])
     if any(row.keys() != rows[0].keys() for row in rows):
         raise ValueError(f"rows for {table} with different columns")
+    size = max(1, min(ROWS_A_STATEMENT, MOST_VARIABLES // len(columns)))
     names = ", ".join(f'"{column}"' for column in columns)
     updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns if column != pk)
-    db.conn.executemany(
-        f'insert into "{table}" ({names}) values ({", ".join("?" * len(columns))}) '
-        f'on conflict ("{pk}") do update set {updates}',
-        [[row[column] for column in columns] for row in rows])
+    one_row = f"({', '.join('?' * len(columns))})"
+    for start in range(0, len(rows), size):
+        chunk = rows[start:start + size]
+        db.conn.execute(
+            f'insert into "{table}" ({names}) values {", ".join([one_row] * len(chunk))} '
+            f'on conflict ("{pk}") do update set {updates}',
+            [row[column] for row in chunk for column in columns])
 
 
 def full_text_key(api_id: int) -> str:
