@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import partial
 
@@ -496,9 +498,10 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
             return ListingsReport(record.sitemap_urls(), urls_changed=False, question_urls=[])
         output.before_first_change.append(record.withdraw)
         writer = ListingWriter(db, env, output, config, record, full=full)
-        figures = queries.timeliness_figures(db)
-        report = write_everything(writer, figures) if full else write_changed(writer, set(changed), figures)
-        record.set_meta({"reference": names, "as_of": as_of(figures)})
+        with ThreadPoolExecutor(1) as beside:
+            figures = beside.submit(timeliness_figures_of, queries.database_file(db))
+            report = write_everything(writer, figures) if full else write_changed(writer, set(changed), figures)
+        record.set_meta({"reference": names, "as_of": as_of(figures.result())})
         return report
     finally:
         if record.withdraw in output.before_first_change:  # nothing changed: the hook must not outlive the record
@@ -511,16 +514,24 @@ def reference_digest(db) -> str:
     return inputs_digest(queries.load_members(db), queries.load_posts(db), queries.load_bodies(db))
 
 
+def timeliness_figures_of(path: str) -> list[dict]:
+    """The timeliness figures, on a connection of their own: worked out beside the listings'
+    other reads (SQLite lets go of the interpreter while it runs a query), the one query over
+    every question costs the stage little time."""
+    with closing(queries.read_only(path)) as db:
+        return queries.timeliness_figures(db)
+
+
 def as_of(figures: list[dict]) -> str | None:
     "The timeliness figures' latest date: when it moves, every body's figures may change."
     return figures[0]["as_of"] if figures else None
 
 
-def write_everything(writer: ListingWriter, figures: list[dict]) -> ListingsReport:
+def write_everything(writer: ListingWriter, figures: Future) -> ListingsReport:
     db = writer.db
     reference = Reference.load(db)
     items = load_items(db, reference)
-    write_owners(writer, reference, group_by_owner(items, reference), figures)
+    write_owners(writer, reference, group_by_owner(items, reference), figures.result())
     write_indexes(writer, reference, months_shown=None, letters_shown=None)
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
@@ -540,17 +551,18 @@ def remove_pages(writer: ListingWriter, page_urls: set[str]) -> list[str]:
                                  for path in (urls.html_file(url), urls.json_twin(url))])
 
 
-def write_changed(writer: ListingWriter, changed: set[str], figures: list[dict]) -> ListingsReport:
+def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future) -> ListingsReport:
     db, record = writer.db, writer.record
     reference = Reference.load(db)
     before = record.shown(changed)
     after = {row["key"]: (row["url"], owners_of(row, reference))
              for row in queries.listed_places(db, list(changed))}
     owners = {owner for _, owned in [*before.values(), *after.values()] for owner in owned}
-    refreshed = set()
+    items = items_of(db, reference, owners)
+    figures, refreshed = figures_soon.result(), set()
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
         refreshed = {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies} - owners
-    write_owners(writer, reference, items_of(db, reference, owners), figures)
+    write_owners(writer, reference, items, figures)
     write_newest_body_pages(writer, reference, refreshed, figures)
     owners |= refreshed
     days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -343,7 +343,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         output.before_first_change.append(before_first_change)
     report = SiteReport()
     manifest = Manifest.take(output, site_code_version(config), is_manifest_entry)
-    with closing(sqlite_utils.Database(db_path)) as db:
+    with closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside:
         change = site_changes(db, pages_dir, manifest, check_all)
         changed = change.keys
         if changed is None or manifest.other_code_state is not None:  # new code: every question page
@@ -353,6 +353,13 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             report.rendered, report.skipped, report.removed = write_changed_question_pages(
                 db, changed, pages_dir, output, config, workers, manifest)
         report.question_pages = report.rendered + report.skipped
+        made_downloads = None
+        if changed != set() or change.state != manifest.state:
+            # Beside the rest, once no worker process is left to fork: the downloads read the
+            # database on their own connection and write only their folder, and most of their
+            # work (SQLite, hashing, compressing) lets the listings run meanwhile.
+            made_downloads = beside.submit(downloads.write_downloads, db_path, output.root / urls.DOWNLOADS,
+                                           make_environment(config), config)
         env = make_environment(config)
         write_static(output)
         listed = listings.write_listings(db, env, output, config, changed)
@@ -361,10 +368,8 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         # them from their records, without walking the folder.
         listed.removed += sitemap.write_sitemaps(output, env, db, listed, change.rows)
         output.write(urls.ROBOTS, env.get_template("robots.txt").render(page_url=urls.HOME))
-    if changed == set() and change.state == manifest.state:
-        report.downloads = None  # the same database as the last complete build: the same files
-    else:
-        report.downloads = downloads.write_downloads(db_path, output.root / urls.DOWNLOADS, env, config)
+    # None: the same database as the last complete build, so the same files.
+    report.downloads = made_downloads and made_downloads.result()
     report.removed += listed.removed + feeds_removed
     if changed is None:
         report.removed += output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
