@@ -18,7 +18,7 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from answers import changes, pages, queries, site, sitemap
+from answers import changes, listings, pages, queries, site, sitemap
 from answers.build import build_database
 from answers.cli import cli
 from answers.fetch.archive import MonthFile
@@ -205,6 +205,24 @@ def test_a_page_changed_for_its_neighbour_keeps_its_sitemap_part(tmp_path, monke
     assert url(99, "2023-12-20") + "index.html" in site_report.written  # its "Next" is 104 now
     assert [name for name in made if "2023" in name] == []
     assert any("2024" in name for name in made)
+    assert_same_as_clean_build(folder, tmp_path)
+
+
+def test_the_listings_load_only_those_of_the_questions_whose_rows_changed(archive, tmp_path, monkeypatch):
+    """A new answer changes the pages of its neighbours (their "Previous" and "Next" links), but
+    not what a listing shows of them: only the listings of the answered question are loaded."""
+    folder, content = archive
+    loaded = []
+    items_of = listings.items_of
+    monkeypatch.setattr(listings, "items_of", lambda db, reference, owners: (
+        loaded.extend(owners), items_of(db, reference, owners))[1])
+    file_month(content, "2024-08", [ANSWERED_104])
+
+    _, site_report = build(folder, content)
+
+    assert Q105 + "index.html" in site_report.written  # its "Previous" is 104 now
+    assert "day:2024-08-07" not in loaded  # 105's day: none of its listings changed
+    assert {"day:2024-08-01", "day:2024-08-09", "body:Home Office"} <= set(loaded)  # 104's, before and after
     assert_same_as_clean_build(folder, tmp_path)
 
 

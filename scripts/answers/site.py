@@ -362,7 +362,10 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
                                            make_environment(config), config)
         env = make_environment(config)
         write_static(output)
-        listed = listings.write_listings(db, env, output, config, changed)
+        # A listing shows a question's own row (and the members and bodies, whose change
+        # renders every listing): the questions changed only for what they show of another
+        # change no listing.
+        listed = listings.write_listings(db, env, output, config, changed if change.rows is None else change.rows)
         feeds_removed = feeds.write_feeds(db, env, output, config, changed)
         # Listing pages and sitemap parts that are no longer made: a build given changes finds
         # them from their records, without walking the folder.
