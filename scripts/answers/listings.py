@@ -499,7 +499,7 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
         output.before_first_change.append(record.withdraw)
         writer = ListingWriter(db, env, output, config, record, full=full)
         with ThreadPoolExecutor(1) as beside:
-            figures = beside.submit(timeliness_figures_of, queries.database_file(db))
+            figures = timeliness_figures_beside(db, beside)
             report = write_everything(writer, figures) if full else write_changed(writer, set(changed), figures)
         record.set_meta({"reference": names, "as_of": as_of(figures.result())})
         return report
@@ -512,6 +512,16 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
 def reference_digest(db) -> str:
     "A digest of what every listing may name: members, their posts, bodies."
     return inputs_digest(queries.load_members(db), queries.load_posts(db), queries.load_bodies(db))
+
+
+def timeliness_figures_beside(db: sqlite_utils.Database, beside: ThreadPoolExecutor) -> Future:
+    """The timeliness figures, worked out in `beside` on a connection of their own; or at once,
+    on this one, while it holds rows it has not committed (which another would not see)."""
+    if not db.conn.in_transaction:
+        return beside.submit(timeliness_figures_of, queries.database_file(db))
+    done: Future = Future()
+    done.set_result(queries.timeliness_figures(db))
+    return done
 
 
 def timeliness_figures_of(path: str) -> list[dict]:
