@@ -23,10 +23,8 @@ status and asking member as filters and metadata. Every value passes through `in
 no character that HTML gives a meaning to reaches the index, whatever Pagefind or a page
 does with it.
 
-The records never touch the disk: they go to Pagefind's service mode (`pagefind --service`)
-over a pipe, and the bundle's files come back in its answer. Bundles are indexed two at a
-time, one Pagefind process each (each uses one core), with the records of at most three
-bundles in hand at once.
+Bundles are indexed two at a time, one Pagefind process each (each uses one core), with the
+records of at most three bundles in hand at once.
 
 A build is complete or does not count: a bundle is written into a temporary folder and moved
 into place whole, and its digest is recorded only after that. The state is marked incomplete
@@ -35,7 +33,6 @@ while indexing, so a build killed half way makes the next one check every bundle
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import json
@@ -43,7 +40,6 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing
@@ -260,91 +256,34 @@ def records_digest(items: list[tuple[str, str]]) -> str:
 
 
 def write_bundle(items: list[tuple[str, str]], folder: Path) -> None:
-    """Index the records with Pagefind and write the bundle into `folder`. The records reach
-    Pagefind through its service mode (`pagefind --service`, the interface its own Python and
-    Node packages drive) over a pipe, never as files: a record written to disk, then read and
-    removed, costs more than Pagefind's indexing of it on a busy disk. A writer thread feeds
-    the records while this one reads Pagefind's answers, so neither pipe fills. The bundle's
-    files come back in Pagefind's answer and are written here: its service stops the moment
-    its input ends, which could cut short files it was still writing itself."""
-    with subprocess.Popen([pagefind_binary(), "--service"], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as service:
-        try:
-            index_id = ask(service, 0, {"type": "NewIndex", "config": {"force_language": "en"}},
-                           "NewIndex")["index_id"]
-            feeder = threading.Thread(target=feed_records, args=(service.stdin, index_id, items))
-            feeder.start()
-            try:
-                for _ in items:
-                    expect(read_message(service.stdout), "IndexedFile")
-            except BaseException:
-                service.kill()  # so that a feeder blocked on the pipe stops too
-                raise
-            finally:
-                feeder.join()
-            files = ask(service, len(items) + 1, {"type": "GetFiles", "index_id": index_id},
-                        "GetFiles")["files"]
-        finally:
-            service.kill()  # it has answered all; nothing of it is wanted any more
-    write_files(files, folder)
-
-
-def write_files(files: list[dict], folder: Path) -> None:
-    "Pagefind's files (relative paths, base64 contents) into the folder, and nowhere else."
-    for file in files:
-        relative = Path(file["path"])
-        if relative.is_absolute() or ".." in relative.parts:
-            raise SearchIndexError(f"pagefind named a file outside its bundle: {file['path']}")
-        path = folder / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(file["content"]))
-
-
-def feed_records(pipe, index_id: int, items: list[tuple[str, str]]) -> None:
-    "Send every record to Pagefind's service, numbered from 1 (the new index's request is 0)."
+    """Index the records with Pagefind and write the bundle into `folder`: the records are
+    written as files under a scratch folder beside it (their paths give their URLs), which
+    Pagefind's command reads and which is removed afterwards. (Pagefind's service mode, fed
+    the records over a pipe, spares those files but costs Pagefind more CPU than they do:
+    4.2 s against 3.8 s for a bundle of 3,903, and three times the CPU with two at once.)"""
+    source = folder.with_name(folder.name + "-records")
+    shutil.rmtree(source, ignore_errors=True)
     try:
-        for number, (url, html) in enumerate(items, start=1):
-            send_message(pipe, number, {"type": "AddFile", "index_id": index_id, "url": url,
-                                        "file_contents": html, "file_path": None})
-        pipe.flush()
-    except (BrokenPipeError, ValueError):
-        pass  # Pagefind stopped: the reader reports it
+        for url, html in items:
+            path = record_path(source, url)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(html, encoding="utf-8")
+        command = [pagefind_binary(), "--site", str(source), "--output-path", str(folder),
+                   "--force-language", "en", "--silent"]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise SearchIndexError(f"pagefind failed ({result.returncode}): "
+                                   f"{(result.stderr or result.stdout).strip()}")
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
 
 
-def ask(service: subprocess.Popen, number: int, payload: dict, answer_type: str) -> dict:
-    "Send one request and wait for its answer."
-    send_message(service.stdin, number, payload)
-    service.stdin.flush()
-    return expect(read_message(service.stdout), answer_type)
-
-
-def send_message(pipe, number: int, payload: dict) -> None:
-    "A request as Pagefind's service reads it: base64 of its JSON, then a comma."
-    message = json.dumps({"message_id": number, "payload": payload}).encode("utf-8")
-    pipe.write(base64.b64encode(message) + b",")
-
-
-def read_message(pipe) -> dict:
-    "Pagefind's next answer: base64 of its JSON up to a comma (which base64 never holds)."
-    data = bytearray()
-    while True:
-        waiting = pipe.peek(1 << 16)
-        if not waiting:
-            raise SearchIndexError("pagefind stopped before it answered")
-        end = waiting.find(b",")
-        if end >= 0:
-            data += pipe.read(end + 1)
-            return json.loads(base64.b64decode(bytes(data[:-1])))
-        data += pipe.read(len(waiting))
-
-
-def expect(message: dict, answer_type: str) -> dict:
-    "The answer's payload, if it is the answer asked for; Pagefind's error otherwise."
-    payload = message.get("payload") or {}
-    if payload.get("type") != answer_type:
-        raise SearchIndexError(f"pagefind answered {payload.get('type')!r}: "
-                               f"{payload.get('message', '')}".rstrip(": "))
-    return payload
+def record_path(source: Path, url: str) -> Path:
+    "Where a record goes in the scratch folder: its URL's path, which must stay inside it."
+    parts = url.strip("/").split("/")
+    if any(part in ("", ".", "..") or "\\" in part for part in parts):
+        raise SearchIndexError(f"a question's URL is not a plain path: {url!r}")
+    return source.joinpath(*parts, "index.html")
 
 
 def pagefind_binary() -> str:
