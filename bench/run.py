@@ -296,8 +296,8 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
   system seconds of each command and its workers, which a busy machine inflates far less.
 - **search index**: the search phase of the *one new answer* build: the bundles holding the
   questions whose pages the site build touched (each at most 4,000 questions), re-indexed by
-  Pagefind (records fed over a pipe to its service mode, two bundles at a time). Its memory is
-  the largest child process.
+  Pagefind (two bundles at a time, one process each). Its memory is the largest child
+  process.
 - **Datasette**: `answers serve --build build/bench` against `datasette serve -i
   build/bench/answers.db` (no metadata, no plugins), both up together, each request kind for
   8 s with `wrk -t 2 -c 10 --latency` against ours then plain. Errors count non-2xx answers,
