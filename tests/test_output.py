@@ -17,42 +17,75 @@ from answers.output import (
 )
 
 
-def test_output_refuses_paths_outside_and_double_writes(tmp_path):
+# `write_page` is `write`, lean, for the question pages: the same promises, checked the same way.
+WRITES = pytest.mark.parametrize("write", ["write", "write_page"])
+
+
+@WRITES
+def test_output_refuses_paths_outside_and_double_writes(tmp_path, write):
     output = Output(tmp_path / "out")
     with pytest.raises(OutsideOutputError):
-        output.write("../escape.html", "no")
+        getattr(output, write)("../escape.html", "no")
     with pytest.raises(OutsideOutputError):
-        output.write("/etc/passwd", "no")
-    assert output.write("a/index.html", "yes")
+        getattr(output, write)("/etc/passwd", "no")
+    assert getattr(output, write)("a/index.html", "yes")
     with pytest.raises(DuplicateOutputError):
-        output.write("a/index.html", "again")
+        getattr(output, write)("a/index.html", "again")
     assert not (tmp_path / "escape.html").exists()
 
 
-def test_a_link_that_leads_outside_is_refused(tmp_path):
+@WRITES
+def test_a_link_that_leads_outside_is_refused(tmp_path, write):
     (tmp_path / "out").mkdir()
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "elsewhere", tmp_path / "out" / "link")
     with pytest.raises(OutsideOutputError):
-        Output(tmp_path / "out").write("link/index.html", "no")
+        getattr(Output(tmp_path / "out"), write)("link/index.html", "no")
     assert not (tmp_path / "elsewhere" / "index.html").exists()
 
 
-def test_same_bytes_are_not_written_again(tmp_path):
+@WRITES
+def test_same_bytes_are_not_written_again(tmp_path, write):
     Output(tmp_path).write("page/index.html", "<p>one</p>")
     before = os.stat(tmp_path / "page" / "index.html").st_mtime_ns
     again = Output(tmp_path)
-    assert again.write("page/index.html", "<p>one</p>") is False
-    assert again.write("other/index.html", b"\x00bytes") is True
+    assert getattr(again, write)("page/index.html", "<p>one</p>") is False
+    assert getattr(again, write)("other/index.html", b"\x00bytes") is True
     assert (again.written, again.unchanged) == (["other/index.html"], 1)
     assert os.stat(tmp_path / "page" / "index.html").st_mtime_ns == before
 
 
-def test_changed_bytes_replace_the_file_and_leave_no_temporary(tmp_path):
+@WRITES
+def test_changed_bytes_replace_the_file_and_leave_no_temporary(tmp_path, write):
     Output(tmp_path).write("page/index.html", "old")
     output = Output(tmp_path)
-    assert output.write("page/index.html", "new")
+    assert getattr(output, write)("page/index.html", "new")
     assert (tmp_path / "page" / "index.html").read_text() == "new"
+    assert sorted(p.name for p in (tmp_path / "page").iterdir()) == ["index.html"]
+
+
+def test_a_page_that_is_a_link_is_replaced_by_a_file_and_what_it_led_to_is_left_alone(tmp_path):
+    (tmp_path / "out" / "page").mkdir(parents=True)
+    (tmp_path / "secret.txt").write_text("outside")
+    os.symlink(tmp_path / "secret.txt", tmp_path / "out" / "page" / "index.html")
+    output = Output(tmp_path / "out")
+    assert output.write_page("page/index.html", "outside")  # the same text as the link's target: still written
+    assert not os.path.islink(tmp_path / "out" / "page" / "index.html")
+    assert (tmp_path / "out" / "page" / "index.html").read_text() == "outside"
+    assert (tmp_path / "secret.txt").read_text() == "outside" and output.written == ["page/index.html"]
+
+
+def test_a_page_is_readable_by_all_whatever_the_umask_and_a_killed_builds_temporary_is_replaced(tmp_path):
+    (tmp_path / "page").mkdir()
+    leftover = tmp_path / "page" / f".index.html.{os.getpid()}.tmp"
+    leftover.write_text("half a page")
+    previous = os.umask(0o077)
+    try:
+        Output(tmp_path).write_page("page/index.html", "<p>whole</p>")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "page" / "index.html").read_text() == "<p>whole</p>"
+    assert os.stat(tmp_path / "page" / "index.html").st_mode & 0o777 == 0o644
     assert sorted(p.name for p in (tmp_path / "page").iterdir()) == ["index.html"]
 
 

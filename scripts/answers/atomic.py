@@ -8,6 +8,7 @@ stages sweep away, should a crash leave one behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -30,6 +31,32 @@ def write_atomically(path: Path, data: bytes, durable: bool = False) -> None:
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def write_replacing(path: str, data: bytes) -> None:
+    """`write_atomically` for the many small files of one build whose folder exists: without a
+    file object or a random name. The temporary name is this process's (`.NAME.<pid>.tmp`), so
+    that two processes writing side by side never share one; a leftover of a killed build of
+    the same number is replaced."""
+    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        os.unlink(temporary)
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            os.fchmod(handle, 0o644)  # whatever the umask: what pages hold is public
+            view = memoryview(data)
+            while view:
+                view = view[os.write(handle, view):]
+        finally:
+            os.close(handle)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise
 
 

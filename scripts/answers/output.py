@@ -8,6 +8,7 @@ rendering the pages whose inputs and code are the same as last time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -19,7 +20,7 @@ from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
 
-from .atomic import replace_if_changed, write_atomically
+from .atomic import replace_if_changed, write_atomically, write_replacing
 
 MANIFEST_NAME = ".manifest.json"  # hidden: no stage or tool takes it for a page
 
@@ -42,6 +43,8 @@ class Output:
     # as they were (a manifest, the search index's record) is withdrawn then, and only then,
     # so that a build which changes nothing writes nothing.
     before_first_change: list[Callable[[], None]] = field(default_factory=list)
+    # Folders below the root that `write_page` found to be real folders (not links), by relative path.
+    checked_folders: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -69,6 +72,45 @@ class Output:
         write_atomically(path, data)  # a killed build never leaves half a page
         self.written.append(relative_path)
         return True
+
+    def write_page(self, relative_path: str, content: str | bytes) -> bool:
+        """`write`, lean, for the many files of the question pages: each folder on the way is
+        checked once (a real folder below the root, not a link) instead of resolving every
+        path, the old bytes are read without following a link, and the new ones replace them
+        through `write_replacing`. A path of any other shape takes `write` and its checks."""
+        folder, _, name = relative_path.rpartition("/")
+        directory = self.plain_path(relative_path) and self.checked_folder(folder)
+        if directory is None:
+            return self.write(relative_path, content)
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        path = os.path.join(directory, name)
+        self.claim(path, relative_path)
+        if read_unless_link(path) == data:
+            self.unchanged += 1
+            return False
+        self.changing()
+        write_replacing(path, data)
+        self.written.append(relative_path)
+        return True
+
+    def checked_folder(self, folder: str) -> str | None:
+        """The absolute path of a folder below the root ('' is the root; its path made of plain
+        names), made if missing, if it and every folder above it are real folders; else None."""
+        if folder in self.checked_folders:
+            return self.checked_folders[folder]
+        if folder == "":
+            return str(self.root)
+        parent_folder, _, name = folder.rpartition("/")
+        parent = self.checked_folder(parent_folder)
+        if parent is None:
+            return None
+        path = os.path.join(parent, name)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path)
+        if not stat.S_ISDIR(os.lstat(path).st_mode):  # a link, or a file: `write` decides
+            return None
+        self.checked_folders[folder] = path
+        return path
 
     def changing(self) -> None:
         "Say that a file is about to change: the first time, run `before_first_change`."
@@ -154,6 +196,19 @@ class Output:
         for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
+
+
+def read_unless_link(path: str) -> bytes | None:
+    "A regular file's bytes; None for a missing file, a link or a folder."
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with open(handle, "rb") as file:
+        try:
+            return file.read()
+        except IsADirectoryError:
+            return None
 
 
 def file_digest(path) -> str:
