@@ -109,8 +109,26 @@ def link(context, target: str) -> str:
     return urls.relative(context["page_url"], target)
 
 
+DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class SiteEnvironment(jinja2.Environment):
+    """Jinja2's environment, reading `mapping.name` as the mapping's key first. Pages read their
+    front matter (dicts) by attribute a hundred times each, and Jinja2 tries a Python attribute
+    first, failing every time; the result is the same, since a name that is also a dict
+    method's ('items') keeps Jinja2's order."""
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute not in DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 def make_environment(config: SiteConfig) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = SiteEnvironment(
         loader=jinja2.FileSystemLoader(SITE_TEMPLATES),
         autoescape=True,  # every template, .xml included
         undefined=jinja2.StrictUndefined,

@@ -155,8 +155,8 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
     for (_, key, nav), text in zip(items, texts, strict=True):
         url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"],
                                                cache.html, cache.front_matter)
-        output.write(urls.html_file(url), html)
-        output.write(urls.json_twin(url), twin)
+        output.write_page(urls.html_file(url), html)
+        output.write_page(urls.json_twin(url), twin)
         entries[key] = [question_digest(text, nav), url, bytes_digest(html), bytes_digest(twin),
                         *neighbour_urls(nav)]
     _worker["bodies"].flush()
