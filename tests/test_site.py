@@ -783,3 +783,15 @@ def test_relative_links_are_those_posix_relpath_gives(from_url, to_url):
     "The quick way to a relative link agrees with posixpath.relpath, odd paths included."
     expected = posixpath.relpath("/" + to_url, "/" + from_url)
     assert urls.relative_path(from_url, to_url) == expected
+
+
+def test_a_question_pages_links_are_those_relative_gives_whatever_the_target():
+    "Links kept by depth between pages must never be the links of another page's place."
+    pages_at = ["commons/2024-08-30/3283/", "lords/2024-08-30/HL1/", "commons/2024-08-31/12/", "a/../b/", ""]
+    targets = ["", "days/", "commons/2024-08-30/", "commons/2024-08-30/3283/", "commons/2024-08-31/12/",
+               "static/style.css", "feed.xml", "bodies/home-office/feed.xml", "/commons/x/", "days/../commons/",
+               "lords/./x/", "search/", "members/4399-victoria-atkins/"]
+    for _ in range(2):  # the second time from what the first one kept
+        for page in pages_at:
+            link = site.page_links(page)
+            assert [link(target) for target in targets * 2] == [urls.relative(page, target) for target in targets * 2]

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -88,7 +87,7 @@ def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) 
         "page_url": meta["url"],
         # The `link` global, bound to this page: a plain function costs Jinja2 less to call
         # than one that is passed the context, and a page makes dozens of links.
-        "link": partial(urls.relative, meta["url"]),
+        "link": page_links(meta["url"]),
         "q": meta,
         "body_html": body_html,
         "nav": nav,
@@ -98,6 +97,35 @@ def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) 
         "feed_url": urls.feed_url(body_url or urls.HOME),
         "official_url": web_link(meta.get("official_url")),
     }
+
+
+# Links that lead out of a page's first folder ('days/' from 'commons/…') are the same from
+# every page as deep: worked out once a worker, by (depth, target).
+_links_by_depth: dict[tuple[int, str], str] = {}
+
+
+def page_links(page_url: str) -> Callable[[str], str]:
+    """`urls.relative` from one question page, each link worked out once: most of a page's links
+    (the home page, the sections, the stylesheet, the feed) are the same as every other page's
+    of its depth, and some are made twice on one page."""
+    start = [part for part in page_url.split("/") if part]
+    shared = bool(start) and not any(part in (".", "..") for part in start)
+    own: dict[str, str] = {}
+
+    def link(target: str) -> str:
+        found = own.get(target)
+        if found is not None:
+            return found
+        parts = target.split("/")
+        if shared and parts[0] not in ("", start[0]) and not any(part in (".", "..") for part in parts):
+            key = (len(start), target)
+            found = _links_by_depth.get(key) or _links_by_depth.setdefault(key, urls.relative(page_url, target))
+        else:
+            found = urls.relative(page_url, target)
+        own[target] = found
+        return found
+
+    return link
 
 
 def web_link(url: str | None) -> str | None:
@@ -135,6 +163,8 @@ _worker: dict = {}
 
 def _start_worker(out_dir: str, config: SiteConfig) -> None:
     _worker["env"] = make_environment(config)
+    # The templates do not change while a build renders: not checked on disk for every page.
+    _worker["env"].auto_reload = False
     _worker["config"] = config
     _worker["out_dir"] = out_dir
     if "bodies" in _worker:  # a second build in this process: its own run of the cache
