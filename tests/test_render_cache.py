@@ -310,3 +310,17 @@ def test_a_change_to_what_every_build_renders_renders_everything_again(built_arc
     report = build(archive)
     assert report.rendered == PAGES and len(listings_made) == 1
     assert "<!-- sitemap changed -->" in (archive / "site" / "sitemap.xml").read_text(encoding="utf-8")
+
+
+def test_a_template_change_writes_no_json_twin_but_mends_one_changed_by_hand(archive, monkeypatch,
+                                                                            tmp_path_factory):
+    twins = sorted((archive / "site" / "commons").glob("*/*/index.json"))
+    expected = {path: path.read_bytes() for path in twins}
+    twins[0].write_text("{}\n", encoding="utf-8")
+    twins_made = counted_builds(monkeypatch, site, "question_twin")
+    changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
+    report = build(archive)
+    assert report.rendered == PAGES and len(twins_made) == 1
+    assert {path: path.read_bytes() for path in twins} == expected
+    assert twins[0].relative_to(archive / "site").as_posix() in report.written
+    assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))

@@ -1,6 +1,6 @@
-"""The render cache: each question body's HTML and each page's front matter, kept between site
-builds, so that a change of template or site code re-renders every question page without
-running Markdown or parsing YAML again.
+"""The render cache: each question body's HTML, each page's front matter and the digest of each
+page's JSON twin, kept between site builds, so that a change of template or site code
+re-renders every question page without running Markdown, parsing YAML or writing a twin again.
 
 Reads and writes one SQLite file beside the site folder (for `build/site`,
 `build/site.render-cache.sqlite`: outside the published folder, and one file a site folder so
@@ -9,7 +9,9 @@ digest of the renderer's version (Python-Markdown's and nh3's versions, the Mark
 and settings, the tags kept, the code of `render_markdown` and the cleaning rules of
 `clean.py`) and the body's Markdown text, so a renderer change simply misses every entry. A
 front matter (as JSON) is keyed likewise by PyYAML's version, the code that parses it and its
-YAML text; one that JSON cannot hold as it is (a date YAML read as a date) is not kept.
+YAML text; one that JSON cannot hold as it is (a date YAML read as a date) is not kept. A twin's
+digest is keyed by both those versions, the code that writes twins and the page's whole text: a
+twin depends on nothing else, and its file is kept when it still holds those bytes.
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
@@ -51,6 +53,11 @@ create table if not exists fronts (
     meta text not null,  -- the front matter's mapping, as JSON
     run integer not null
 ) without rowid;
+create table if not exists twins (
+    key blob primary key,  -- sha256 of the twin's version and the page's text
+    digest text not null,  -- sha256 of the JSON twin's bytes
+    run integer not null
+) without rowid;
 create table if not exists facts (name text primary key, value text not null);
 """
 
@@ -59,7 +66,7 @@ create table if not exists facts (name text primary key, value text not null);
 # renders the same HTML and must not count as a new renderer).
 RENDERER_CODE = (render.render_markdown, render.wrap_tables)
 FRONT_MATTER_CODE = pages.parse_front_matter
-ENTRY_TABLES = ("bodies", "fronts")
+ENTRY_TABLES = ("bodies", "fronts", "twins")
 LOOKUP_BATCH = 500  # keys a query: below SQLite's limit on parameters
 
 
@@ -87,6 +94,15 @@ def front_matter_version() -> str:
     digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0PyYAML=={metadata.version('PyYAML')}\0".encode())
     digest.update(f"{pages.Loader.__name__}\0".encode())
     digest.update(inspect.getsource(FRONT_MATTER_CODE).encode())
+    return digest.hexdigest()
+
+
+def twin_version(twin_code: tuple) -> str:
+    """A digest of everything besides a page's text that decides its JSON twin: the body's
+    renderer, the front matter's reader and the code (`twin_code`) that writes the twin."""
+    digest = hashlib.sha256(f"{FORMAT}\0{renderer_version()}\0{front_matter_version()}\0".encode())
+    for function in twin_code:
+        digest.update(inspect.getsource(function).encode())
     return digest.hexdigest()
 
 
@@ -182,13 +198,16 @@ class Entries:
 class BodyRenderer:
     """A worker's view of the cache: `html(markdown_text)` is `render.render_markdown`'s output
     and `front_matter(yaml_text)` is `pages.parse_front_matter`'s, from the cache when it holds
-    them. `prefetch` looks up a chunk's pages at once; `flush` writes what this worker made or
-    used."""
+    them; `twin_digest(page_text)` is the digest of the page's JSON twin as `twin_code` last
+    wrote it. `prefetch` looks up a chunk's pages at once; `flush` writes what this worker made
+    or used."""
 
-    def __init__(self, path: Path | None):
+    def __init__(self, path: Path | None, twin_code: tuple = ()):
         self.path = path
         self.bodies = Entries("bodies", "html", renderer_version())
         self.fronts = Entries("fronts", "meta", front_matter_version())
+        self.twins = Entries("twins", "digest", twin_version(twin_code))
+        self.tables = (self.bodies, self.fronts, self.twins)
         self.hits = self.misses = 0
         self.connection = self.run = None
         if path is not None:
@@ -209,7 +228,7 @@ class BodyRenderer:
             except pages.PageError:  # rendering the page reports it
                 continue
         for entries, texts in ((self.fronts, [header for header, _ in split]),
-                               (self.bodies, [body for _, body in split])):
+                               (self.bodies, [body for _, body in split]), (self.twins, page_texts)):
             entries.found = {}
             if self.connection:
                 self.guard(self.look_up, entries, {entries.key(text) for text in texts})
@@ -257,10 +276,20 @@ class BodyRenderer:
             self.keep(self.fronts, key, kept)
         return meta
 
+    def twin_digest(self, page_text: str) -> str | None:
+        key = self.twins.key(page_text)
+        found = self.cached(self.twins, key)
+        if found is not None:
+            self.twins.used.append(key)
+        return found
+
+    def keep_twin_digest(self, page_text: str, digest: str) -> None:
+        self.keep(self.twins, self.twins.key(page_text), digest)
+
     def keep(self, entries: Entries, key: bytes, value: str) -> None:
         if self.connection:
             entries.new[key] = value
-        if self.bodies.pending() + self.fronts.pending() >= BATCH:
+        if sum(table.pending() for table in self.tables) >= BATCH:
             self.flush()
 
     def lookup(self, entries: Entries, key: bytes) -> str | None:
@@ -270,15 +299,15 @@ class BodyRenderer:
 
     def flush(self) -> None:
         "Write the new entries and mark the used ones with this run, in one transaction."
-        if self.connection and (self.bodies.pending() or self.fronts.pending()):
+        if self.connection and any(table.pending() for table in self.tables):
             self.guard(self.write)
-        for entries in (self.bodies, self.fronts):
+        for entries in self.tables:
             entries.new, entries.used = {}, []
 
     def write(self) -> None:
         with self.connection:
             self.connection.execute("begin immediate")
-            for entries in (self.bodies, self.fronts):
+            for entries in self.tables:
                 self.connection.executemany(
                     f"insert or replace into {entries.table} values (?, ?, ?)",
                     [(key, value, self.run) for key, value in entries.new.items()])

@@ -150,12 +150,28 @@ def render_question_text(text: str, nav: dict, env, config: SiteConfig,
     """A Markdown page's text -> (its url, its HTML page, its JSON twin). `render_body` turns
     the Markdown body into HTML and `read_front_matter` the YAML front matter into its
     mapping: the build passes its render cache's."""
+    meta, body, body_html, html = render_question_html(text, nav, env, config, render_body, read_front_matter)
+    return meta["url"], html, question_twin(meta, body, body_html)
+
+
+def render_question_html(text: str, nav: dict, env, config: SiteConfig, render_body: Callable[[str], str],
+                         read_front_matter: Callable[[str], dict]) -> tuple[dict, str, str, str]:
+    "A Markdown page's text -> (its front matter, its Markdown body, the body's HTML, its HTML page)."
     header, body = split_page_text(text)
     meta = read_front_matter(header)
     body_html = render_body(body)
     html = env.get_template("question.html").render(question_context(meta, body_html, nav, config))
-    twin = dict(meta, markdown=body, html=body_html)
-    return meta["url"], html, to_json(twin)
+    return meta, body, body_html, html
+
+
+def question_twin(meta: dict, body: str, body_html: str) -> str:
+    "A question page's JSON twin: its front matter, its Markdown body and the body's HTML."
+    return to_json(dict(meta, markdown=body, html=body_html))
+
+
+# The code that writes twins as this module defines it, for the render cache's version (a wrapper
+# put in its place, to count calls, say, writes the same twins).
+TWIN_CODE = (question_twin, to_json)
 
 
 _worker: dict = {}
@@ -169,7 +185,8 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
     _worker["out_dir"] = out_dir
     if "bodies" in _worker:  # a second build in this process: its own run of the cache
         _worker["bodies"].close()
-    _worker["bodies"] = render_cache.BodyRenderer(render_cache.cache_path(Path(out_dir)))
+    _worker["bodies"] = render_cache.BodyRenderer(render_cache.cache_path(Path(out_dir)),
+                                                  twin_code=TWIN_CODE)
 
 
 def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, set[str], dict]:
@@ -183,14 +200,30 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
     cache = _worker["bodies"]
     cache.prefetch(texts)
     for (_, key, nav), text in zip(items, texts, strict=True):
-        url, html, twin = render_question_text(text, nav, _worker["env"], _worker["config"],
-                                               cache.html, cache.front_matter)
+        meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"],
+                                                           cache.html, cache.front_matter)
+        url = meta["url"]
         output.write_page(urls.html_file(url), html)
-        output.write_page(urls.json_twin(url), twin)
-        entries[key] = [question_digest(text, nav), url, bytes_digest(html), bytes_digest(twin),
-                        *neighbour_urls(nav)]
+        entries[key] = [question_digest(text, nav), url, bytes_digest(html),
+                        write_twin(output, cache, text, meta, body, body_html), *neighbour_urls(nav)]
     _worker["bodies"].flush()
     return output.written, output.unchanged, output.seen, entries
+
+
+def write_twin(output: Output, cache: render_cache.BodyRenderer, text: str, meta: dict, body: str,
+               body_html: str) -> str:
+    """Write a page's JSON twin unless its file still holds what the cache says this page's
+    twin is (the twin does not depend on the templates, so a template change leaves every twin
+    as it was); returns the digest of its bytes."""
+    path = urls.json_twin(meta["url"])
+    known = cache.twin_digest(text)
+    if known is not None and output.confirm_unchanged({path: known}):
+        return known
+    twin = question_twin(meta, body, body_html)
+    output.write_page(path, twin)
+    digest = bytes_digest(twin)
+    cache.keep_twin_digest(text, digest)
+    return digest
 
 
 def question_digest(text: str, nav: dict) -> str:
