@@ -295,6 +295,7 @@ def test_a_question_template_change_renders_the_question_pages_and_no_listing(bu
     changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
     report = build(archive)
     assert report.rendered == PAGES and listings_made == [] and walks == []
+    assert report.downloads is None  # the same database, the same downloads page: not made again
     assert sorted(report.written) == sorted(path.relative_to(archive / "site").as_posix()
                                             for path in question_pages(archive))
     assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
