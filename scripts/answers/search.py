@@ -23,8 +23,8 @@ status and asking member as filters and metadata. Every value passes through `in
 no character that HTML gives a meaning to reaches the index, whatever Pagefind or a page
 does with it.
 
-Bundles are indexed two at a time, one Pagefind process each (each uses one core), with the
-records of at most three bundles in hand at once.
+Bundles are indexed two at a time, one Pagefind process each (each keeps about one core
+busy), with the records of at most two bundles in hand at once.
 
 A build is complete or does not count: a bundle is written into a temporary folder and moved
 into place whole, and its digest is recorded only after that. The state is marked incomplete
@@ -65,15 +65,17 @@ QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
 # questions, on 2 cores). A change re-indexes its whole bundle, 3,903 questions at most with
 # this limit against 19,662 with 20,000, and Pagefind's CPU grows with the bundle and has next
 # to no fixed part (0.2-0.3 s for 250 records, 0.8-0.9 s for 1,000, 3.5-3.7 s for 4,000 on a
-# busy machine; about 0.6 ms a question on a quiet one); rendering the records adds 0.08 ms.
+# busy machine; about 0.6 ms a question on a quiet one); rendering the records, and writing
+# and removing the files Pagefind reads them from, add about 0.3 ms.
 # Every bundle costs the search page about 11 requests before its first results (entry, module,
 # WebAssembly, metadata, five filters, the words' index chunks): 21 bundles here took 4.2 s
 # and 244 requests to the first results against 2.7 s and 134 for the 11 bundles of 20,000,
 # and 6.0 s and 596 requests for the 53 bundles of 2,000. A re-index under 0.5 s would need
-# bundles of about 600 questions, some 95 of them: over 1,000 requests to the first results.
+# bundles of at most about 550 questions, over 100 of them (bundles here are two thirds full
+# on average): over 1,000 requests to the first results.
 # Pagefind's peak memory follows the bundle (about 0.3 GB at 4,000 pages), never the archive.
 SHARD_LIMIT = 4_000
-# Bundles indexed at once: one Pagefind process each, and each uses one core.
+# Bundles indexed at once: one Pagefind process each, each keeping about one core busy.
 INDEX_WORKERS = max(1, min(2, os.cpu_count() or 1))
 DAY_LEVEL = 9  # shard_name's levels: year, its halves down to days (2**9 >= 366), then halves of a day
 DEEPEST_LEVEL = DAY_LEVEL + 32  # 2**32 parts of a day: never reached, but bounds the splitting
@@ -416,11 +418,11 @@ class BundleLedger:
 def rebuild_changed(db: sqlite_utils.Database, wanted: dict[str, list[str]], names: list[str],
                     bundles_dir: Path, ledger: BundleLedger, report: IndexReport) -> None:
     """Rebuild those of the named bundles whose records differ from their recorded digest,
-    INDEX_WORKERS at a time: each Pagefind process works on one core, so a fresh build keeps
-    both busy. Records are made here, one bundle ahead of the workers, so that at most
-    INDEX_WORKERS + 1 bundles' records are held at once, whatever the archive's size. A bundle
-    counts only once its worker has put it in place; if one fails, those already running
-    finish and are recorded, then the error is raised."""
+    INDEX_WORKERS at a time: each Pagefind process keeps about one core busy, so a fresh
+    build keeps both busy. Records are made here, for the next bundle only once a worker is
+    free, so that at most INDEX_WORKERS bundles' records are held at once, whatever the
+    archive's size. A bundle counts only once its worker has put it in place; if one fails,
+    those already running finish and are recorded, then the error is raised."""
     template = record_template()
     running: dict[Future, tuple[str, str, int]] = {}
     failures: list[BaseException] = []
