@@ -16,7 +16,6 @@ from answers.output import (
     bytes_digest,
 )
 
-
 # `write_page` is `write`, lean, for the question pages: the same promises, checked the same way.
 WRITES = pytest.mark.parametrize("write", ["write", "write_page"])
 

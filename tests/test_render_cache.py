@@ -15,8 +15,8 @@ import sqlite_utils
 
 from answers import listings, pages, render, render_cache, site
 from answers.build import set_meta
-from answers.output import Output
 from answers.model import MemberRef, Question
+from answers.output import Output
 from answers.render import SiteConfig
 from hostile import build_site_from_questions
 
