@@ -422,6 +422,8 @@ def upsert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], pk: str
     `upsert_all` makes (insert … values (…), (…) on conflict do update, in the same chunks),
     without its conversion of each value in Python, which cost more than SQLite's work. The
     rows hold plain values, and every one the same columns."""
+    if not rows:  # a file whose records are all the same as held: nothing to write
+        return
     columns = list(rows[0])
     if any(row.keys() != rows[0].keys() for row in rows):
         raise ValueError(f"rows for {table} with different columns")
