@@ -173,7 +173,7 @@ def paragraph_markdown(paragraph: str) -> str:
     """One paragraph of plain text as `CONVERTER` writes `<p>paragraph</p>`, by the same steps
     without the parse: whitespace collapsed, Markdown's characters escaped, the ends trimmed."""
     text = RUN_OF_SPACES.sub(" ", NEWLINE_WHITESPACE.sub("\n", paragraph))
-    return CONVERTER.escape(text, set()).lstrip(" \t\r\n").rstrip().strip(" \t\r\n")
+    return CONVERTER.escape(text, set()).lstrip(" \t\r\n").rstrip()
 
 
 def tidy_markdown(markdown: str) -> str:

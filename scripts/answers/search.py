@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-import pagefind.service as pagefind_service
 import sqlite_utils
 
 from . import bundle_order, clean, urls
@@ -290,8 +289,11 @@ def record_path(source: Path, url: str) -> Path:
 
 def pagefind_binary() -> str:
     """Pagefind's own executable, run directly: `python -m pagefind` would start an interpreter
-    only to hand over to it."""
-    binary = pagefind_service.get_executable()
+    only to hand over to it. Imported here: the module brings asyncio with it, which a build
+    that re-indexes nothing need not load."""
+    import pagefind.service
+
+    binary = pagefind.service.get_executable()
     if binary is None:
         raise SearchIndexError("the Pagefind executable (package pagefind_bin) is not installed")
     return str(binary)
