@@ -29,6 +29,8 @@
   var siteRoot = new URL(root.getAttribute("data-site-root"), window.location.href);
   var chosen = {};  // filter name -> list of chosen values
   var bundles = null;
+  var filtersWanted = false;
+  var filtersLoaded = null;
   var shown = [];
   var searchNumber = 0;
 
@@ -44,10 +46,7 @@
         return Promise.all(names.map(function (name) {
           var base = new URL(name, listing);
           return import(new URL("pagefind.js", base).href).then(function (pagefind) {
-            // Loading the filters first makes every search report its filter counts.
             return pagefind.options({ baseUrl: siteRoot.pathname }).then(function () {
-              return pagefind.filters();
-            }).then(function () {
               return pagefind;
             });
           });
@@ -55,6 +54,26 @@
       });
     }
     return bundles;
+  }
+
+  // A bundle reports filter counts only once its filters are loaded: five requests a bundle,
+  // about half of what it costs before the first results. So they are loaded only when the
+  // reader first opens a filter, and that search is run again to count them.
+  function loadFilters() {
+    if (!filtersLoaded) {
+      filtersLoaded = loadBundles().then(function (pagefinds) {
+        return Promise.all(pagefinds.map(function (pagefind) { return pagefind.filters(); }))
+          .then(function () { return pagefinds; });
+      });
+    }
+    return filtersLoaded;
+  }
+
+  function wantFilters() {
+    if (!filtersWanted) {
+      filtersWanted = true;
+      search();
+    }
   }
 
   // Pagefind's text is HTML-escaped; turn its entities back into characters, as text.
@@ -178,9 +197,9 @@
       open[details.getAttribute("data-filter")] = true;
     });
     filterBox.replaceChildren();
-    Object.keys(FILTER_LABELS).filter(function (name) { return filters[name]; })
+    Object.keys(FILTER_LABELS).filter(function (name) { return filters[name] || !filtersWanted; })
       .forEach(function (name) {
-        filterBox.appendChild(filterGroup(name, filters[name], open[name]));
+        filterBox.appendChild(filterGroup(name, filters[name] || {}, open[name]));
       });
   }
 
@@ -189,6 +208,15 @@
     details.setAttribute("data-filter", name);
     details.open = Boolean(isOpen);
     details.appendChild(element("summary", FILTER_LABELS[name]));
+    details.addEventListener("toggle", function () {
+      if (details.open) {
+        wantFilters();
+      }
+    });
+    if (!filtersWanted) {
+      details.appendChild(element("p", "Counting…", "filter-loading"));
+      return details;
+    }
     var fieldset = element("fieldset");
     fieldset.appendChild(element("legend", FILTER_LABELS[name], "visually-hidden"));
     var values = Object.keys(counts).filter(function (value) {
@@ -287,7 +315,7 @@
     if (byDate) {
       options.sort = { date: "desc" };
     }
-    return loadBundles().then(function (pagefinds) {
+    return (filtersWanted ? loadFilters() : loadBundles()).then(function (pagefinds) {
       return Promise.all(pagefinds.map(function (pagefind) {
         return Promise.all([pagefind.search(term || null, options)].concat(
           separateWords(term).map(function (word) { return holdsWord(pagefind, word); })));

@@ -119,8 +119,11 @@ def hostile_site(tmp_path_factory, corpus, seeds):
 
 
 def open_every_filter(page) -> None:
+    "Open every filter not yet open; the first opening loads the filters' values and counts."
     for details in page.locator("#search-filters details").all():
-        details.locator("summary").click()
+        if details.get_attribute("open") is None:
+            details.locator("summary").click()
+    page.locator("#search-filters label").first.wait_for(timeout=15000)
 
 
 def test_hostile_names_in_the_index_stay_text(browser, hostile_site):
@@ -234,6 +237,7 @@ def every_result(page, url: str) -> tuple[str, list[str], list[str]]:
         links = result_links(page)
     site_root = url.split("search/")[0]
     page.locator("#search-filters details[data-filter='body'] summary").click()
+    page.locator("#search-filters details[data-filter='body'] label").first.wait_for(timeout=15000)
     bodies = page.locator("#search-filters details[data-filter='body'] label").all_inner_texts()
     return (page.locator("#search-status").inner_text(),
             [href.removeprefix(site_root) for href in links], sorted(bodies))
