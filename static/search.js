@@ -6,7 +6,8 @@
 // whatever it holds.
 //
 // The index is split into bundles (cut by the question's date: a year, a month, a day or part
-// of a day, newest first in bundles.json); each is loaded as a module of its own, searched in
+// of a day, newest first in bundles.json); each is loaded as a module of its own (Pagefind 1.5's
+// instances of one module cannot share its WebAssembly between indexes), searched in
 // parallel, and the results merged: by score for relevance, or bundle by bundle when sorted by
 // date (bundles do not overlap in time, except the parts of one day).
 (function () {

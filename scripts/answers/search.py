@@ -60,18 +60,23 @@ LIST_NAME = "bundles.json"
 HOUSES = {"Commons": "House of Commons", "Lords": "House of Lords"}
 # A question page's path as the site stage reports it: '<house>/<yyyy-mm-dd>/<uin>/index.html'.
 QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
-# The most questions a bundle holds, chosen between two costs (the whole corpus, 55,989
+# The most questions a bundle holds, chosen between two costs (the whole corpus, 55,990
 # questions, on 2 cores). A change re-indexes its whole bundle, 3,903 questions at most with
-# this limit against 19,662 with 20,000, and Pagefind's CPU grows with the bundle and has next
-# to no fixed part (0.2-0.3 s for 250 records, 0.8-0.9 s for 1,000, 3.5-3.7 s for 4,000 on a
-# busy machine; about 0.6 ms a question on a quiet one); rendering the records, and writing
-# and removing the files Pagefind reads them from, add about 0.3 ms.
-# Every bundle costs the search page about 11 requests before its first results (entry, module,
-# WebAssembly, metadata, five filters, the words' index chunks): 21 bundles here took 4.2 s
-# and 244 requests to the first results against 2.7 s and 134 for the 11 bundles of 20,000,
-# and 6.0 s and 596 requests for the 53 bundles of 2,000. A re-index under 0.5 s would need
-# bundles of at most about 550 questions, over 100 of them (bundles here are two thirds full
-# on average): over 1,000 requests to the first results.
+# this limit, and Pagefind's CPU grows with the bundle and has next to no fixed part (about
+# 0.6 ms a question on a quiet machine; on a busy one 1.0 s for 833 records, 3.4-6 s for 3,903,
+# of which 1.3-3.3 s is the kernel creating Pagefind's files, one fragment a question, on ext4:
+# 0.7 s when it writes to tmpfs).
+# Rendering the records, and writing and removing the files Pagefind reads them from, add about
+# 0.3 ms a question.
+# Every bundle costs the search page its own Pagefind module, web worker and WebAssembly, and
+# about 6 requests before its first results (entry, module, worker, WebAssembly, metadata, the
+# words' index chunks; its five filters only once the reader opens a filter). In headless
+# Chromium on a busy machine, 22 bundles here: 2.1-2.8 s and about 140 requests to the first
+# results; 54 bundles of at most 2,000: 4.5-5.7 s and 330 requests, for a re-index of at most
+# 2,000 questions (an old question's bundle, 3,903 here, held 833 there: 1.0 s of Pagefind
+# CPU against 3.4-6 s). Instances of one Pagefind module sharing its WebAssembly would
+# make bundles cheaper, but Pagefind 1.5's `createInstance` fails with several indexes
+# ("memory access out of bounds"), and `mergeIndex` sorts all results by score alone.
 # Pagefind's peak memory follows the bundle (about 0.3 GB at 4,000 pages), never the archive.
 SHARD_LIMIT = 4_000
 # Bundles indexed at once: one Pagefind process each, each keeping about one core busy.
