@@ -63,9 +63,9 @@ QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
 # The most questions a bundle holds, chosen between two costs (the whole corpus, 55,990
 # questions, on 2 cores). A change re-indexes its whole bundle, 3,903 questions at most with
 # this limit, and Pagefind's CPU grows with the bundle and has next to no fixed part (about
-# 0.6 ms a question on a quiet machine; on a busy one 1.0 s for 833 records, 3.4-6 s for 3,903,
-# of which 1.3-3.3 s is the kernel creating Pagefind's files, one fragment a question, on ext4:
-# 0.7 s when it writes to tmpfs).
+# 0.6 ms a question on a quiet machine; on a busy one 1.0 s for 833 records, 2.7-3.2 s for
+# 3,903, of which 0.5-0.7 s is the system creating its files, one fragment a question; on ext4
+# that grows to 1-3 s when thousands of files were removed a moment before).
 # Rendering the records, and writing and removing the files Pagefind reads them from, add about
 # 0.3 ms a question.
 # Every bundle costs the search page its own Pagefind module, web worker and WebAssembly, and
@@ -74,7 +74,7 @@ QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
 # Chromium on a busy machine, 22 bundles here: 2.1-2.8 s and about 140 requests to the first
 # results; 54 bundles of at most 2,000: 4.5-5.7 s and 330 requests, for a re-index of at most
 # 2,000 questions (an old question's bundle, 3,903 here, held 833 there: 1.0 s of Pagefind
-# CPU against 3.4-6 s). Instances of one Pagefind module sharing its WebAssembly would
+# CPU against 2.7-3.2 s). Instances of one Pagefind module sharing its WebAssembly would
 # make bundles cheaper, but Pagefind 1.5's `createInstance` fails with several indexes
 # ("memory access out of bounds"), and `mergeIndex` sorts all results by score alone.
 # Pagefind's peak memory follows the bundle (about 0.3 GB at 4,000 pages), never the archive.
