@@ -24,6 +24,16 @@ def day(value: datetime.date) -> str:
     return f"{value.isoformat()}T00:00:00"
 
 
+def corrected(value: dict, today: datetime.date) -> dict:
+    "A copy of an answered record, as the API gives it once its answer was corrected today."
+    value = copy.deepcopy(value)
+    value.update(answerIsCorrection=True, dateAnswerCorrected=day(today),
+                 correctingMemberId=value.get("answeringMemberId"),
+                 originalAnswerText=value.get("answerText") or "",
+                 answerText=(value.get("answerText") or "")[:200] + CORRECTED_NOTE)
+    return value
+
+
 def list_page(values: list[dict]) -> dict:
     "A list response as the API gives it and `make fetch` files it."
     results = [{"value": value, "links": [{"rel": "self", "href": f"/Questions/{value['id']}",
@@ -56,12 +66,14 @@ class CurrentMonth:
         return value
 
     def correction(self) -> dict:
-        value = copy.deepcopy(self.old)
-        value.update(answerIsCorrection=True, dateAnswerCorrected=day(self.today),
-                     correctingMemberId=value.get("answeringMemberId"),
-                     originalAnswerText=value.get("answerText") or "",
-                     answerText=(value.get("answerText") or "")[:200] + CORRECTED_NOTE)
-        return value
+        "The old question's answer corrected today."
+        return corrected(self.old, self.today)
+
+    def bench_correction(self) -> dict:
+        """The benchmark question's answer corrected today. An answer filed again with nothing
+        but its text changed ranks no higher than the one held (the store sets it aside as a
+        conflict), so a changed answer reaches the pages as a correction."""
+        return corrected(self.bench_question(answered=True), self.today)
 
     def file(self, values: list[dict]) -> None:
         "Add one list page to the month file and save it, as a fetch files what it found."

@@ -96,12 +96,10 @@ class TemplateChange:
 
 
 def change_one_answer(build: Build, month: CurrentMonth) -> None:
-    """One answer changed as a fetch files it, taken through the db and pages stages (not timed):
-    the site stage renders from the database's change log, so a page edited by hand would not
-    be a change it is asked to make."""
-    value = month.bench_question(answered=True)
-    value["answerText"] += " A sentence added by the benchmark."
-    month.file([value])
+    """One answer changed (corrected) as a fetch files it, taken through the db and pages stages
+    (not timed): the site stage renders from the database's change log, so a page edited by
+    hand would not be a change it is asked to make."""
+    month.file([month.bench_correction()])
     build.update_pages()
 
 
