@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from functools import partial
+from functools import cached_property, partial
 
 import sqlite_utils
 
@@ -190,6 +190,10 @@ class Reference:
     @classmethod
     def load(cls, db) -> Reference:
         return cls(queries.load_members(db), queries.load_bodies(db), queries.count_by(db, "heading"))
+
+    @cached_property
+    def headings(self) -> dict[str, dict]:
+        return count_headings(self)
 
     def spellings(self, slug: str) -> list[str]:
         "The headings (as sources spelled them) that share the page of this slug."
@@ -406,7 +410,13 @@ def write_member_index(writer: ListingWriter, reference: Reference) -> None:
 
 def heading_index(reference: Reference) -> dict[str, dict]:
     """Heading slug -> its name (the spelling most used; headings that differ only in case or
-    punctuation share a page) and how many questions it holds."""
+    punctuation share a page) and how many questions it holds. Worked out once a build: the
+    listings, the letter pages and the index each ask for it."""
+    return reference.headings
+
+
+def count_headings(reference: Reference) -> dict[str, dict]:
+    "`heading_index`, worked out."
     spellings: dict[str, Counter] = defaultdict(Counter)
     for heading, slug in reference.heading_slugs.items():
         spellings[slug][heading] += reference.heading_counts[heading]

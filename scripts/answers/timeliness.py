@@ -20,6 +20,8 @@ Working days are not counted: the sitting calendar is not in the data.
 from __future__ import annotations
 
 import datetime
+import functools
+import os
 from pathlib import Path
 
 import yaml
@@ -35,7 +37,15 @@ HOUSE = "Commons"
 
 def query_sql() -> str:
     "The `timeliness` canned query of metadata.yml: what both the site and the API run."
-    with open(METADATA, encoding="utf-8") as file:
+    status = os.stat(METADATA)
+    return metadata_query(str(METADATA), status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def metadata_query(path: str, modified_ns: int, size: int) -> str:
+    """The query as the file holds it, read once for each version of the file (by its time and
+    size): parsing the whole of metadata.yml costs more than a build's other uses of it."""
+    with open(path, encoding="utf-8") as file:
         return yaml.safe_load(file)["databases"]["answers"]["queries"]["timeliness"]["sql"]
 
 
