@@ -277,3 +277,72 @@ def test_many_listings_to_load_are_read_at_once_with_the_same_result(archive, tm
 
     assert {EDUCATION_URL, HOME_OFFICE_URL, "headings/visas/", "days/2024/06/30/"} <= pages_of(output.written)
     assert_same_as_a_full_build(archive, tmp_path)
+
+
+def figures_read(monkeypatch) -> list[tuple[str, str]]:
+    "The (body, month) of each run of the timeliness query from now on ('', '': all figures)."
+    runs = []
+    timeliness_figures = queries.timeliness_figures
+
+    def counted(db, body="", month=""):
+        runs.append((body, month))
+        return timeliness_figures(db, body, month)
+
+    monkeypatch.setattr(queries, "timeliness_figures", counted)
+    return runs
+
+
+def due_questions(archive, tmp_path) -> None:
+    "Two Education questions and one Home Office question that count in the figures (a date for answer)."
+    for number, body, due in [(800, EDUCATION, "2024-07-08"), (801, EDUCATION, "2024-06-28"),
+                              (802, HOME_OFFICE, "2024-07-08")]:
+        counted = question(number, "2024-07-05", body)
+        counted.date_for_answer = due
+        add(archive, counted)
+    write(archive, tmp_path / "site")
+
+
+def test_a_late_answer_works_out_again_only_the_figures_of_its_body_and_month(archive, tmp_path, monkeypatch):
+    due_questions(archive, tmp_path)
+    runs = figures_read(monkeypatch)
+    later = question(800, "2024-07-10")  # answered two days after its date for answer
+    later.date_for_answer = "2024-07-08"
+    keys = add(archive, later)
+
+    _, output = write(archive, tmp_path / "site", keys)
+
+    assert sorted(runs) == [("All answering bodies", "2024-07"), ("All answering bodies", "All months"),
+                            (EDUCATION, "")]
+    assert {urls.TIMELINESS, EDUCATION_URL} <= pages_of(output.written)
+    record = listing_record.ListingRecord(listing_record.record_path(tmp_path / "site"), "")
+    assert record.meta("figures") == queries.timeliness_figures(archive)
+    record.close()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_change_the_figures_do_not_read_keeps_them_without_a_query(archive, tmp_path, monkeypatch):
+    "A corrected answer's text leaves every figure as it was: the query is not run."
+    due_questions(archive, tmp_path)
+    runs = figures_read(monkeypatch)
+    archive.execute("update questions set answer_html = '<p>Corrected.</p>', answer_text = 'Corrected.' "
+                    "where key = ?", ["commons-2024-07-05-801"])
+    archive.conn.commit()
+
+    _, output = write(archive, tmp_path / "site", {"commons-2024-07-05-801"})
+
+    assert runs == [] and urls.TIMELINESS not in pages_of(output.written)
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_question_that_leaves_a_body_works_out_the_figures_of_both(archive, tmp_path, monkeypatch):
+    due_questions(archive, tmp_path)
+    runs = figures_read(monkeypatch)
+    archive.execute("update questions set answering_body = ?, date_for_answer = '2024-08-01' where key = ?",
+                    [HOME_OFFICE, "commons-2024-07-05-801"])
+    archive.conn.commit()
+
+    write(archive, tmp_path / "site", {"commons-2024-07-05-801"})
+
+    assert sorted(runs) == [("All answering bodies", "2024-06"), ("All answering bodies", "2024-08"),
+                            ("All answering bodies", "All months"), (EDUCATION, ""), (HOME_OFFICE, "")]
+    assert_same_as_a_full_build(archive, tmp_path)

@@ -12,6 +12,10 @@ bytes; not in answers.db, which is the db stage's. It holds:
   above, or 'month:2024-07', 'letter:s', 'home', …), a digest of what it was rendered from
   and whether the sitemap lists it; so that a page whose inputs are unchanged is not rendered
   again, and a page its owner no longer makes is removed;
+- `timeliness`: each question's values of the columns the timeliness figures read, so that a
+  change that leaves them as they were (a corrected answer's text) leaves the figures, kept in
+  `meta`, as they were, and another works out again only the figures of the bodies and months
+  its questions were and are in;
 - `meta`: the code version the record was made under. It is deleted before the first change
   and written back with the record, so that a build stopped half way leaves no record and the
   next build renders every listing.
@@ -35,6 +39,7 @@ create table if not exists meta (name text primary key, value text);
 create table if not exists shown (key text primary key, url text, owners text);
 create table if not exists pages (url text primary key, owner text, digest text, in_sitemap integer);
 create index if not exists pages_owner on pages (owner);
+create table if not exists timeliness (key text primary key, inputs text);
 """
 
 
@@ -85,6 +90,13 @@ class ListingRecord:
             (json.dumps(sorted(keys)),))
         return {key: (url, json.loads(owners)) for key, url, owners in rows}
 
+    def timeliness_inputs(self, keys: Iterable[str]) -> dict[str, list]:
+        "Key -> what the timeliness figures read of it, for those of `keys` that the record holds."
+        rows = self.connection.execute(
+            "select key, inputs from timeliness where key in (select value from json_each(?))",
+            (json.dumps(sorted(keys)),))
+        return {key: json.loads(inputs) for key, inputs in rows}
+
     def page(self, url: str) -> PageEntry | None:
         row = self.connection.execute(
             "select owner, digest, in_sitemap from pages where url = ?", (url,)).fetchone()
@@ -112,19 +124,27 @@ class ListingRecord:
     # -- writing ---------------------------------------------------------------------------
 
     def save(self, shown: dict[str, tuple[str, list[str]]], forget: Iterable[str],
-             pages: dict[str, PageEntry], owners: Iterable[str] | None) -> None:
-        """Record what this build showed and wrote, in one transaction: `shown` replaces the
-        entries of its keys and `forget` drops keys no longer in the archive; `pages` replaces
-        every page of `owners` (all pages when `owners` is None: a full build)."""
+             pages: dict[str, PageEntry], owners: Iterable[str] | None,
+             timeliness_inputs: dict[str, list], figures: list[dict]) -> None:
+        """Record what this build showed and wrote, in one transaction: `shown` and
+        `timeliness_inputs` replace the entries of their keys and `forget` drops keys no longer
+        in the archive; `pages` replaces every page of `owners` (all pages, and all questions,
+        when `owners` is None: a full build); `figures` are the timeliness figures shown."""
+        forgotten = (json.dumps(sorted(forget)),)
         with self.connection as connection:
             if owners is None:
-                connection.execute("delete from pages")
-                connection.execute("delete from shown")
+                for table in ("pages", "shown", "timeliness"):
+                    connection.execute(f"delete from {table}")
             else:
                 connection.execute("delete from pages where owner in (select value from json_each(?))",
                                    (json.dumps(sorted(owners)),))
-            connection.execute("delete from shown where key in (select value from json_each(?))",
-                               (json.dumps(sorted(forget)),))
+            for table in ("shown", "timeliness"):
+                connection.execute(f"delete from {table} where key in (select value from json_each(?))",
+                                   forgotten)
+            connection.executemany(
+                "insert or replace into timeliness values (?, ?)",
+                ((key, json.dumps(inputs)) for key, inputs in timeliness_inputs.items()))
+            connection.execute("insert or replace into meta values ('figures', ?)", (json.dumps(figures),))
             connection.executemany(
                 "insert or replace into shown values (?, ?, ?)",
                 ((key, url, json.dumps(sorted(owners_of))) for key, (url, owners_of) in shown.items()))

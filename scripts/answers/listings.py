@@ -23,7 +23,7 @@ from functools import cached_property, partial
 
 import sqlite_utils
 
-from . import clean, listing_record, model, queries, render, timeliness, urls
+from . import changes, clean, listing_record, model, queries, render, timeliness, urls
 from .listing_record import ListingRecord, PageEntry, record_path
 from .output import Output, inputs_digest, stage_code_digest
 from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
@@ -509,8 +509,12 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
         output.before_first_change.append(record.withdraw)
         writer = ListingWriter(db, env, output, config, record, full=full)
         with ThreadPoolExecutor(1) as beside:
-            figures = timeliness_figures_beside(db, beside)
-            report = write_everything(writer, figures) if full else write_changed(writer, set(changed), figures)
+            if full:
+                figures = figures_beside(db, beside, queries.timeliness_figures)
+                report = write_everything(writer, figures)
+            else:
+                figures, inputs = figures_after(db, record, set(changed), beside)
+                report = write_changed(writer, set(changed), figures, inputs)
         record.set_meta({"reference": names, "as_of": as_of(figures.result())})
         return report
     finally:
@@ -524,22 +528,59 @@ def reference_digest(db) -> str:
     return inputs_digest(queries.load_members(db), queries.load_posts(db), queries.load_bodies(db))
 
 
-def timeliness_figures_beside(db: sqlite_utils.Database, beside: ThreadPoolExecutor) -> Future:
-    """The timeliness figures, worked out in `beside` on a connection of their own; or at once,
-    on this one, while it holds rows it has not committed (which another would not see)."""
+def figures_beside(db: sqlite_utils.Database, beside: ThreadPoolExecutor,
+                   work: Callable[[sqlite_utils.Database], list[dict]]) -> Future:
+    """Timeliness figures (`work(db)`), worked out in `beside` on a connection of their own; or
+    at once, on this one, while it holds rows it has not committed (which another would not see)."""
     if not db.conn.in_transaction:
-        return beside.submit(timeliness_figures_of, queries.database_file(db))
+        return beside.submit(on_own_connection, queries.database_file(db), work)
+    return finished(work(db))
+
+
+def on_own_connection(path: str, work: Callable[[sqlite_utils.Database], list[dict]]) -> list[dict]:
+    """`work` on a connection of its own: worked out beside the listings' other reads (SQLite
+    lets go of the interpreter while it runs a query), the figures cost the stage little time."""
+    with closing(queries.read_only(path)) as db:
+        return work(db)
+
+
+def finished(result) -> Future:
     done: Future = Future()
-    done.set_result(queries.timeliness_figures(db))
+    done.set_result(result)
     return done
 
 
-def timeliness_figures_of(path: str) -> list[dict]:
-    """The timeliness figures, on a connection of their own: worked out beside the listings'
-    other reads (SQLite lets go of the interpreter while it runs a query), the one query over
-    every question costs the stage little time."""
-    with closing(queries.read_only(path)) as db:
-        return queries.timeliness_figures(db)
+def figures_after(db: sqlite_utils.Database, record: ListingRecord, changed: set[str],
+                  beside: ThreadPoolExecutor) -> tuple[Future, dict[str, list]]:
+    """The timeliness figures once the `changed` questions changed, and what the figures read
+    of those questions now. The query over every question takes a second, so: the figures the
+    record keeps, where none of the questions changed what the figures read and the archive's
+    latest date did not move (a corrected answer's text); else those of the bodies and months
+    the questions were and are in, worked out again; else (no figures kept, the date moved, a
+    question of no body) all of them."""
+    inputs = queries.timeliness_inputs(db, changed)
+    before = record.timeliness_inputs(changed)
+    kept = record.meta("figures")
+    if not isinstance(kept, list) or as_of(kept) != changes.latest_date(db):
+        return figures_beside(db, beside, queries.timeliness_figures), inputs
+    places = [values for key in changed if before.get(key) != inputs.get(key)
+              for values in (before.get(key), inputs.get(key)) if values]
+    if not places:
+        return finished(kept), inputs
+    bodies = {values[0] for values in places}
+    months = {values[1][:7] for values in places if isinstance(values[1], str)}
+    if bodies & {None, timeliness.ALL_BODIES}:
+        return figures_beside(db, beside, queries.timeliness_figures), inputs
+    return figures_beside(db, beside, partial(refigured, kept, bodies, months)), inputs
+
+
+def refigured(kept: list[dict], bodies: set[str], months: set[str], db: sqlite_utils.Database) -> list[dict]:
+    "The figures `kept` with those of these bodies and months worked out again (timeliness.replace_groups)."
+    fresh = [row for body in sorted(bodies) for row in queries.timeliness_figures(db, body)]
+    fresh += [row for month in sorted(months)
+              for row in queries.timeliness_figures(db, timeliness.ALL_BODIES, month)]
+    fresh += queries.timeliness_figures(db, timeliness.ALL_BODIES, timeliness.ALL_MONTHS)
+    return timeliness.replace_groups(kept, fresh, bodies, months)
 
 
 def as_of(figures: list[dict]) -> str | None:
@@ -560,7 +601,8 @@ def write_everything(writer: ListingWriter, figures: Future) -> ListingsReport:
     # Saved only when it differs, so that a build that changes nothing leaves the record's bytes.
     content = inputs_digest(shown, {url: list(entry.__dict__.values()) for url, entry in writer.pages.items()})
     if not writer.record.is_current() or writer.record.meta("content") != content:
-        writer.record.save(shown, forget=(), pages=writer.pages, owners=None)
+        writer.record.save(shown, forget=(), pages=writer.pages, owners=None,
+                           timeliness_inputs=queries.timeliness_inputs(db), figures=figures.result())
         writer.record.set_meta({"content": content})
     return ListingsReport(sorted(url for url, entry in writer.pages.items() if entry.in_sitemap), removed)
 
@@ -571,7 +613,8 @@ def remove_pages(writer: ListingWriter, page_urls: set[str]) -> list[str]:
                                  for path in (urls.html_file(url), urls.json_twin(url))])
 
 
-def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future) -> ListingsReport:
+def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future,
+                  timeliness_inputs: dict[str, list]) -> ListingsReport:
     db, record = writer.db, writer.record
     reference = Reference.load(db)
     before = record.shown(changed)
@@ -595,7 +638,8 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     removed = remove_pages(writer, set(stale))
     added = [url for url, entry in writer.pages.items() if entry.in_sitemap and url not in previous]
     urls_changed = bool(added) or any(previous[url].in_sitemap for url in stale)
-    record.save(after, forget=changed - set(after), pages=writer.pages, owners=rendered)
+    record.save(after, forget=changed - set(after), pages=writer.pages, owners=rendered,
+                timeliness_inputs=timeliness_inputs, figures=figures)
     record.set_meta({"content": None})  # no digest of the whole record is kept up to date here
     question_urls = sorted({url for url, _ in [*before.values(), *after.values()]})
     return ListingsReport(record.sitemap_urls(), removed, urls_changed, question_urls)

@@ -407,6 +407,20 @@ def timeliness_figures(db: sqlite_utils.Database, body: str = "", month: str = "
     return [dict(row) for row in db.query(timeliness.query_sql(), {"body": body, "month": month})]
 
 
+# Every column of a question that the `timeliness` query reads, besides those of the archive's
+# latest date: a question whose values of these are the same counts the same in every figure.
+TIMELINESS_INPUTS = ("answering_body", "date_for_answer", "house", "is_withdrawn", "is_named_day",
+                     "date_answered", "is_holding", "date_holding_answer")
+
+
+def timeliness_inputs(db: sqlite_utils.Database, keys: set[str] | None = None) -> dict[str, list]:
+    "Key -> its values of TIMELINESS_INPUTS, in that order (of these questions, or of all)."
+    where = "" if keys is None else "where key in (select value from json_each(:keys))"
+    return {key: list(values) for key, *values in db.execute(
+        f"select key, {', '.join(TIMELINESS_INPUTS)} from questions {where}",
+        {"keys": json.dumps(sorted(keys or ()))})}
+
+
 def timeliness_as_of(db: sqlite_utils.Database) -> str | None:
     """The archive's latest date (the latest real date tabled, answered or holding-answered):
     the day its figures and page statuses are counted to, as the query works it out."""

@@ -96,6 +96,23 @@ def by_body(rows: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
+def figure_order(row: dict) -> tuple:
+    "Where a row of figures comes in the query's order: the archive's first, then by body, month, kind."
+    body = row["answering_body"]
+    return body != ALL_BODIES, body is not None, body or "", row["month"], row["kind"]
+
+
+def replace_groups(rows: list[dict], fresh: list[dict], bodies: set[str], months: set[str]) -> list[dict]:
+    """The figures `rows` with those of these bodies (every month of each), and the archive's
+    of these months and of all months, replaced by `fresh`: what the query gives for them now.
+    A question counts only in its body's rows and the archive's of its month and of all months,
+    so when only questions of these bodies and months changed, the other rows stand."""
+    def replaced(row: dict) -> bool:
+        body, month = row["answering_body"], row["month"]
+        return body in bodies or body == ALL_BODIES and (month in months or month == ALL_MONTHS)
+    return sorted([row for row in rows if not replaced(row)] + fresh, key=figure_order)
+
+
 def write_page(listing, rows: list[dict], bodies: dict[str, dict]) -> None:
     """The archive's timeliness page (`timeliness/`) and its JSON twin. `listing` is the
     listings writer; `bodies` maps names to their pages, for the links to body sections."""
