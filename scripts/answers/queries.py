@@ -140,6 +140,11 @@ def urls_of(db: sqlite_utils.Database, keys: set[str]) -> dict[str, str]:
                            [json.dumps(sorted(keys))]).fetchall())
 
 
+def question_urls(db: sqlite_utils.Database) -> set[str]:
+    "The page url of every question."
+    return {url for (url,) in db.execute("select url from questions")}
+
+
 def load_asked_before(db: sqlite_utils.Database, keys: set[str] | None = None) -> dict[str, list[dict]]:
     """Key -> the earlier questions on the same subject its page lists (the `related` table),
     closest first: each one's key and asking member's id. With `keys`, only their lists."""

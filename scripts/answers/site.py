@@ -344,11 +344,15 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
     """The pages of the questions in the change set, and of the questions that were their
     neighbours before (their links move), from the pages the pages stage wrote; the files of
     questions the pages stage no longer has are removed. Other entries are carried over
-    unchecked. Returns how many pages were rendered and skipped, and the files removed."""
+    unchecked. Returns how many pages were rendered and skipped, and the files removed.
+
+    The pages stage has completed on this same database (`site_changes`), so its pages are
+    those of the questions the database holds: their urls are read from there, not from its
+    manifest, which is the size of the archive."""
     if not keys:  # nothing changed: the manifest's entries are not even read
         return 0, db["questions"].count, []
     manifest.carry_over()
-    paged = Manifest.read(pages_dir, pages.pages_code_version(), pages.is_manifest_entry).previous
+    paged = queries.question_urls(db)
     gone = sorted(url for url in manifest.previous if url not in paged)
     wanted = set(queries.urls_of(db, keys).values())
     for url in wanted & set(manifest.previous):
