@@ -77,9 +77,12 @@ def build(folder: Path, out: str = "site") -> site.SiteReport:
     return site.build_site(folder / "answers.db", folder / "pages", folder / out, SiteConfig(), workers=1)
 
 
-def cache_rows(site_dir: Path) -> dict[bytes, tuple[str, int]]:
+def cache_rows(site_dir: Path, table: str = "bodies") -> dict[bytes, tuple[str, int]]:
+    "Each entry of a table of the cache: its value and the last run that used it."
+    column = render_cache.ENTRY_COLUMNS[table]
     with sqlite3.connect(render_cache.cache_path(site_dir)) as connection:
-        return {key: (html, run) for key, html, run in connection.execute("select key, html, run from bodies")}
+        return {key: (value, run) for key, value, run in connection.execute(
+            f"select key, {column}, run from {table} join marks using (key)")}
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -325,3 +328,73 @@ def test_a_template_change_writes_no_json_twin_but_mends_one_changed_by_hand(arc
     assert {path: path.read_bytes() for path in twins} == expected
     assert twins[0].relative_to(archive / "site").as_posix() in report.written
     assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
+
+
+@pytest.fixture
+def parts_rendered(monkeypatch) -> list[str]:
+    "The name of every part of a question page the site stage renders from now on."
+    calls, real = [], site.render_part
+
+    def counting(env, name: str, context: dict) -> str:
+        calls.append(name)
+        return real(env, name, context)
+
+    monkeypatch.setattr(site, "render_part", counting)
+    return calls
+
+
+def without_cache(monkeypatch) -> None:
+    monkeypatch.setattr(render_cache, "cache_path", lambda site_dir: None)
+    monkeypatch.setattr(render_cache, "prepare", lambda path: None)
+    monkeypatch.setattr(render_cache, "prune", lambda path: 0)
+
+
+def test_a_question_template_change_renders_no_part_and_writes_what_a_build_without_the_cache_writes(
+        archive, monkeypatch, tmp_path_factory, parts_rendered):
+    changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
+    report = build(archive)
+    assert report.rendered == PAGES and parts_rendered == []
+    assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
+    without_cache(monkeypatch)
+    build(archive, "site-without-cache")
+    assert len(parts_rendered) == PAGES * len(site.QUESTION_PARTS)
+    assert files_of(archive / "site") == files_of(archive / "site-without-cache")
+
+
+def test_a_change_to_one_part_renders_that_part_alone_on_every_page(archive, monkeypatch, tmp_path_factory,
+                                                                    parts_rendered):
+    changed_template(monkeypatch, tmp_path_factory.mktemp("changed") / "templates", "_timeline.html",
+                     "<!-- timeline changed -->\n")
+    report = build(archive)
+    assert report.rendered == PAGES and parts_rendered == ["_timeline.html"] * PAGES
+    assert all("<!-- timeline changed -->" in path.read_text(encoding="utf-8") for path in question_pages(archive))
+    # What _macros.html gives the parts that import it is theirs too: a change to it renders them again.
+    changed_template(monkeypatch, tmp_path_factory.mktemp("changed again") / "templates", "_macros.html",
+                     "{# changed #}\n")
+    parts_rendered.clear()
+    build(archive)
+    assert sorted(set(parts_rendered)) == ["_group.html", "_notices.html", "_question_header.html", "_timeline.html"]
+    without_cache(monkeypatch)
+    build(archive, "site-without-cache")
+    assert files_of(archive / "site") == files_of(archive / "site-without-cache")
+
+
+def test_a_page_whose_text_changed_renders_all_its_parts_again(archive, parts_rendered):
+    page = next((archive / "pages").glob("commons/*/1/index.md"))
+    page.write_text(page.read_text(encoding="utf-8").replace("title: Heading 1", "title: A new title"),
+                    encoding="utf-8")
+    report = build(archive)
+    assert report.rendered == 1 and sorted(parts_rendered) == sorted(site.QUESTION_PARTS)
+    html = (archive / "site" / page.relative_to(archive / "pages").with_name("index.html")).read_text(encoding="utf-8")
+    assert "“A new title”" in html  # the citation part shows the new title
+
+
+def test_a_page_whose_neighbours_changed_renders_its_parts_again(archive, monkeypatch, parts_rendered):
+    "The previous and next links are inputs of the page: a part may show them."
+    real = site.neighbours
+    monkeypatch.setattr(site, "neighbours", lambda db: {url: {"previous": None, "next": None}
+                                                        for url in real(db)})
+    (archive / "site" / ".manifest.json").unlink()
+    build(archive)
+    assert len(parts_rendered) == PAGES * len(site.QUESTION_PARTS)
+    assert not any('rel="next"' in path.read_text(encoding="utf-8") for path in question_pages(archive))

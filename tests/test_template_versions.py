@@ -9,14 +9,15 @@ def names(paths) -> set[str]:
     return {path.name for path in paths}
 
 
-def test_a_question_page_depends_on_its_template_all_it_imports_and_the_base_only():
-    used = names(render.templates_used("question.html"))
-    assert used == {"question.html", "base.html", "_macros.html", "_timeline.html", "_diff.html",
-                    "_group.html", "_asked_before.html"}
+def test_a_question_page_depends_on_its_template_its_parts_all_they_import_and_the_base_only():
+    used = names(render.templates_used(*site.QUESTION_TEMPLATES))
+    assert used == {"question.html", "base.html", "_macros.html", "_question_header.html", "_timeline.html",
+                    "_notices.html", "_diff.html", "_group.html", "_cited_by.html", "_asked_before.html",
+                    "_citation.html", "_prev_next.html"}
 
 
 def test_every_template_is_named_by_a_version_that_renders_it_again():
-    question_pages = names(render.templates_used("question.html", *site.EVERY_BUILD_TEMPLATES))
+    question_pages = names(render.templates_used(*site.QUESTION_TEMPLATES, *site.EVERY_BUILD_TEMPLATES))
     listing_pages = names(render.templates_used(*listings.LISTING_TEMPLATES)) | {listings.API_TEXT}
     feed_files = names(render.templates_used("feed.xml", "changes.html"))
     every_file = {path.name for path in SITE_TEMPLATES.rglob("*") if path.is_file()}

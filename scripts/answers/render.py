@@ -99,6 +99,14 @@ def number(value: int) -> str:
     return f"{value:,}"
 
 
+HOUSE_NAMES = {"Commons": "House of Commons", "Lords": "House of Lords"}
+
+
+def house_name(house: str) -> str:
+    "'Commons' -> 'House of Commons'; another house is shown as given."
+    return HOUSE_NAMES.get(house, house)
+
+
 @jinja2.pass_context
 def link(context, target: str) -> str:
     """A relative link from the page being rendered (its `page_url`) to an archive path.
@@ -136,7 +144,7 @@ def make_environment(config: SiteConfig) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(long_date=long_date, month_name=month_name, number=number,
+    env.filters.update(long_date=long_date, month_name=month_name, number=number, house_name=house_name,
                        safe_html=Markup)
     env.globals.update(link=link, config=config, urls=urls)
     return env

@@ -11,13 +11,18 @@ and settings, the tags kept, the code of `render_markdown` and the cleaning rule
 front matter (as JSON) is keyed likewise by PyYAML's version, the code that parses it and its
 YAML text; one that JSON cannot hold as it is (a date YAML read as a date) is not kept. A twin's
 digest is keyed by both those versions, the code that writes twins and the page's whole text: a
-twin depends on nothing else, and its file is kept when it still holds those bytes.
+twin depends on nothing else, and its file is kept when it still holds those bytes. The parts
+of a question page (site.QUESTION_PARTS: its heading, timeline, citation…) are one entry, keyed
+by the digest of everything the page is rendered from, that holds each part's HTML with the
+part's version (the site code, its templates and the settings, as the site stage names them): a
+change to one part's template renders that part again on every page, and the others come from
+the cache.
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
-chunk of pages in one query a table (`prefetch`), and writes new entries, with the runs' marks
-on the entries it used, in one transaction a chunk
-(WAL mode lets the other worker read meanwhile). After a build that rendered every question page,
+chunk of pages in one query a table (`prefetch`), and writes new entries, and the run's mark on
+each entry it made or used (in a table of marks apart from the entries), in one transaction a
+chunk (WAL mode lets the other worker read meanwhile). After a build that rendered every question page,
 `prune` drops the entries that build did not use, so the file never grows beyond one archive's
 bodies plus those of the pages changed since.
 
@@ -33,29 +38,37 @@ import inspect
 import json
 import sqlite3
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
 from . import clean, pages, render
 
 SUFFIX = ".render-cache.sqlite"
-FORMAT = "1"  # the layout of the file; a file of another layout is replaced
+FORMAT = "2"  # the layout of the file; a file of another layout is replaced
 BATCH = 500  # pending entries that make a worker write before its chunk ends
 BUSY_MS = 20_000  # how long a worker waits for the other one's write before giving up on its own
 TABLES = """
 create table if not exists bodies (
     key blob primary key,  -- sha256 of the renderer's version and the Markdown text
-    html text not null,
-    run integer not null  -- the last run that used this entry
+    html text not null
 ) without rowid;
 create table if not exists fronts (
     key blob primary key,  -- sha256 of the front matter reader's version and the YAML text
-    meta text not null,  -- the front matter's mapping, as JSON
-    run integer not null
+    meta text not null  -- the front matter's mapping, as JSON
 ) without rowid;
 create table if not exists twins (
     key blob primary key,  -- sha256 of the twin's version and the page's text
-    digest text not null,  -- sha256 of the JSON twin's bytes
+    digest text not null  -- sha256 of the JSON twin's bytes
+) without rowid;
+create table if not exists parts (
+    key blob primary key,  -- sha256 of the digest of the page's inputs
+    parts text not null  -- {part name: [part version, HTML]}, as JSON
+) without rowid;
+-- The last run that used each entry, apart from the entries: marking a used entry then
+-- rewrites a short row, not a row that holds a whole part of a page.
+create table if not exists marks (
+    key blob primary key,  -- an entry's key, in whichever table
     run integer not null
 ) without rowid;
 create table if not exists facts (name text primary key, value text not null);
@@ -66,8 +79,9 @@ create table if not exists facts (name text primary key, value text not null);
 # renders the same HTML and must not count as a new renderer).
 RENDERER_CODE = (render.render_markdown, render.wrap_tables)
 FRONT_MATTER_CODE = pages.parse_front_matter
-ENTRY_TABLES = ("bodies", "fronts", "twins")
+ENTRY_COLUMNS = {"bodies": "html", "fronts": "meta", "twins": "digest", "parts": "parts"}  # table: its value
 LOOKUP_BATCH = 500  # keys a query: below SQLite's limit on parameters
+PARTS_KEY = "page parts"  # what a page's parts entry is keyed by besides the page's digest
 
 
 def cache_path(site_dir: Path) -> Path:
@@ -122,9 +136,10 @@ def discard(path: Path) -> None:
 
 def start_run(connection: sqlite3.Connection) -> int:
     connection.executescript(TABLES)
-    columns = [row[1] for row in connection.execute("pragma table_info(bodies)")]
-    if columns != ["key", "html", "run"]:
-        raise sqlite3.DatabaseError(f"a bodies table with columns {columns}: not a render cache")
+    for table, column in ENTRY_COLUMNS.items():
+        columns = [row[1] for row in connection.execute(f"pragma table_info({table})")]
+        if columns != ["key", column]:
+            raise sqlite3.DatabaseError(f"a {table} table with columns {columns}: not a render cache")
     with connection:
         connection.execute("begin immediate")
         row = connection.execute("select value from facts where name = 'format'").fetchone()
@@ -161,8 +176,9 @@ def prune(path: Path) -> int:
     try:
         with contextlib.closing(connect(path)) as connection:
             run = current_run(connection)
-            dropped = sum(connection.execute(f"delete from {table} where run != ?", (run,)).rowcount
-                          for table in ENTRY_TABLES)
+            connection.execute("delete from marks where run != ?", (run,))
+            dropped = sum(connection.execute(f"delete from {table} where key not in (select key from marks)").rowcount
+                          for table in ENTRY_COLUMNS)
             connection.execute("pragma incremental_vacuum")
             connection.execute("pragma wal_checkpoint(truncate)")
             return dropped
@@ -199,15 +215,18 @@ class BodyRenderer:
     """A worker's view of the cache: `html(markdown_text)` is `render.render_markdown`'s output
     and `front_matter(yaml_text)` is `pages.parse_front_matter`'s, from the cache when it holds
     them; `twin_digest(page_text)` is the digest of the page's JSON twin as `twin_code` last
-    wrote it. `prefetch` looks up a chunk's pages at once; `flush` writes what this worker made
-    or used."""
+    wrote it; `parts(page_digest, renders)` are a page's parts, each from the cache when it
+    holds the part's version (`part_versions[name]`). `prefetch` looks up a chunk's pages at
+    once; `flush` writes what this worker made or used."""
 
-    def __init__(self, path: Path | None, twin_code: tuple = ()):
+    def __init__(self, path: Path | None, twin_code: tuple = (), part_versions: dict[str, str] | None = None):
         self.path = path
         self.bodies = Entries("bodies", "html", renderer_version())
         self.fronts = Entries("fronts", "meta", front_matter_version())
         self.twins = Entries("twins", "digest", twin_version(twin_code))
-        self.tables = (self.bodies, self.fronts, self.twins)
+        self.page_parts = Entries("parts", "parts", PARTS_KEY)
+        self.part_versions = part_versions or {}
+        self.tables = (self.bodies, self.fronts, self.twins, self.page_parts)
         self.hits = self.misses = 0
         self.connection = self.run = None
         if path is not None:
@@ -219,8 +238,9 @@ class BodyRenderer:
         self.connection = connect(self.path)
         self.run = current_run(self.connection)
 
-    def prefetch(self, page_texts: list[str]) -> None:
-        "Look up the front matters and bodies of these pages: one query a table and batch."
+    def prefetch(self, page_texts: list[str], page_digests: list[str] = ()) -> None:
+        """Look up the front matters, bodies and twins of these pages, and the parts of the pages
+        of these digests: one query a table and batch."""
         split = []
         for text in page_texts:
             try:
@@ -228,7 +248,8 @@ class BodyRenderer:
             except pages.PageError:  # rendering the page reports it
                 continue
         for entries, texts in ((self.fronts, [header for header, _ in split]),
-                               (self.bodies, [body for _, body in split]), (self.twins, page_texts)):
+                               (self.bodies, [body for _, body in split]), (self.twins, page_texts),
+                               (self.page_parts, page_digests)):
             entries.found = {}
             if self.connection:
                 self.guard(self.look_up, entries, {entries.key(text) for text in texts})
@@ -276,6 +297,23 @@ class BodyRenderer:
             self.keep(self.fronts, key, kept)
         return meta
 
+    def parts(self, page_digest: str, renders: dict[str, Callable[[], str]]) -> dict[str, str]:
+        """The HTML of each part named in `renders` of the page whose inputs have this digest: the
+        cache's where it holds that part's version, else `renders[name]()`'s. The page's entry
+        then holds these parts alone."""
+        key = self.page_parts.key(page_digest)
+        cached = self.cached(self.page_parts, key)
+        kept = json.loads(cached) if cached is not None else {}
+        parts = {}
+        for name, make in renders.items():
+            version, html = kept.get(name, (None, None))
+            parts[name] = [self.part_versions[name], html if version == self.part_versions[name] else make()]
+        if parts == kept:
+            self.page_parts.used.append(key)
+        else:
+            self.keep(self.page_parts, key, json.dumps(parts, ensure_ascii=False))
+        return {name: html for name, (_, html) in parts.items()}
+
     def twin_digest(self, page_text: str) -> str | None:
         key = self.twins.key(page_text)
         found = self.cached(self.twins, key)
@@ -308,12 +346,10 @@ class BodyRenderer:
         with self.connection:
             self.connection.execute("begin immediate")
             for entries in self.tables:
-                self.connection.executemany(
-                    f"insert or replace into {entries.table} values (?, ?, ?)",
-                    [(key, value, self.run) for key, value in entries.new.items()])
-                self.connection.executemany(
-                    f"update {entries.table} set run = ? where key = ? and run != ?",
-                    [(self.run, key, self.run) for key in entries.used])
+                self.connection.executemany(f"insert or replace into {entries.table} values (?, ?)",
+                                            entries.new.items())
+                self.connection.executemany("insert or replace into marks values (?, ?)",
+                                            [(key, self.run) for key in (*entries.new, *entries.used)])
 
     def guard(self, action, *args):
         """Run a cache action; on any failure turn the cache off for this worker (the pages

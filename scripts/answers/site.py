@@ -15,10 +15,12 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlite_utils
+from markupsafe import Markup
 
 from . import (
     changes,
@@ -144,24 +146,48 @@ def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str
     return render_question_text(path.read_text(encoding="utf-8"), nav, env, config)
 
 
-def render_question_text(text: str, nav: dict, env, config: SiteConfig,
-                         render_body: Callable[[str], str] = render_markdown,
-                         read_front_matter: Callable[[str], dict] = parse_front_matter) -> tuple[str, str, str]:
-    """A Markdown page's text -> (its url, its HTML page, its JSON twin). `render_body` turns
-    the Markdown body into HTML and `read_front_matter` the YAML front matter into its
-    mapping: the build passes its render cache's."""
-    meta, body, body_html, html = render_question_html(text, nav, env, config, render_body, read_front_matter)
+def render_question_text(text: str, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
+    "A Markdown page's text -> (its url, its HTML page, its JSON twin), without the render cache."
+    meta, body, body_html, html = render_question_html(text, nav, env, config, PageRenderer())
     return meta["url"], html, question_twin(meta, body, body_html)
 
 
-def render_question_html(text: str, nav: dict, env, config: SiteConfig, render_body: Callable[[str], str],
-                         read_front_matter: Callable[[str], dict]) -> tuple[dict, str, str, str]:
+# The parts of a question page, each a template of its own rendered with the page's context
+# (question.html places them from `parts`): the render cache keeps each part's HTML by the part's
+# version and the page's inputs, so a change to one part, or to question.html's frame around them,
+# renders only that again.
+QUESTION_PARTS = ("_question_header.html", "_timeline.html", "_notices.html", "_diff.html", "_group.html",
+                  "_cited_by.html", "_asked_before.html", "_citation.html", "_prev_next.html")
+QUESTION_TEMPLATES = ("question.html", *QUESTION_PARTS)  # what a question page is rendered from
+
+
+@dataclass
+class PageRenderer:
+    """How a question page's pieces are made: its Markdown body, its front matter and its parts.
+    Plain rendering by default; a build passes its render cache's, for the page of `digest`."""
+    body: Callable[[str], str] = render_markdown
+    front_matter: Callable[[str], dict] = parse_front_matter
+    # (page digest, {part name: render}) -> {part name: its HTML}
+    parts: Callable[[str, dict[str, Callable[[], str]]], dict[str, str]] = (
+        lambda digest, renders: {name: render() for name, render in renders.items()})
+    digest: str = ""
+
+
+def render_question_html(text: str, nav: dict, env, config: SiteConfig,
+                         renderer: PageRenderer) -> tuple[dict, str, str, str]:
     "A Markdown page's text -> (its front matter, its Markdown body, the body's HTML, its HTML page)."
     header, body = split_page_text(text)
-    meta = read_front_matter(header)
-    body_html = render_body(body)
-    html = env.get_template("question.html").render(question_context(meta, body_html, nav, config))
+    meta = renderer.front_matter(header)
+    body_html = renderer.body(body)
+    context = question_context(meta, body_html, nav, config)
+    renders = {name: partial(render_part, env, name, context) for name in QUESTION_PARTS}
+    context["parts"] = {name: Markup(html) for name, html in renderer.parts(renderer.digest, renders).items()}
+    html = env.get_template("question.html").render(context)
     return meta, body, body_html, html
+
+
+def render_part(env, name: str, context: dict) -> str:
+    return env.get_template(name).render(context)
 
 
 def question_twin(meta: dict, body: str, body_html: str) -> str:
@@ -185,8 +211,8 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
     _worker["out_dir"] = out_dir
     if "bodies" in _worker:  # a second build in this process: its own run of the cache
         _worker["bodies"].close()
-    _worker["bodies"] = render_cache.BodyRenderer(render_cache.cache_path(Path(out_dir)),
-                                                  twin_code=TWIN_CODE)
+    _worker["bodies"] = render_cache.BodyRenderer(render_cache.cache_path(Path(out_dir)), twin_code=TWIN_CODE,
+                                                  part_versions=question_part_versions(config))
 
 
 def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, set[str], dict]:
@@ -197,14 +223,15 @@ def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, s
     entries = {}
     # Read once: the digest must describe exactly the text that was rendered.
     texts = [Path(path).read_text(encoding="utf-8") for path, _, _ in items]
+    digests = [question_digest(text, nav) for (_, _, nav), text in zip(items, texts, strict=True)]
     cache = _worker["bodies"]
-    cache.prefetch(texts)
-    for (_, key, nav), text in zip(items, texts, strict=True):
-        meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"],
-                                                           cache.html, cache.front_matter)
+    cache.prefetch(texts, digests)
+    for (_, key, nav), text, digest in zip(items, texts, digests, strict=True):
+        renderer = PageRenderer(cache.html, cache.front_matter, cache.parts, digest)
+        meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"], renderer)
         url = meta["url"]
         output.write_page(urls.html_file(url), html)
-        entries[key] = [question_digest(text, nav), url, bytes_digest(html),
+        entries[key] = [digest, url, bytes_digest(html),
                         write_twin(output, cache, text, meta, body, body_html), *neighbour_urls(nav)]
     _worker["bodies"].flush()
     return output.written, output.unchanged, output.seen, entries
@@ -249,16 +276,29 @@ def is_manifest_entry(entry) -> bool:
 EVERY_BUILD_TEMPLATES = ("downloads.html", "robots.txt", "sitemap.xml", "sitemap_index.xml")
 
 
+QUESTION_CODE = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__, clean.__file__,
+                 timeline.__file__, timeliness.__file__)
+QUESTION_PACKAGES = ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML")
+
+
+def question_code_version(config: SiteConfig, *templates: str) -> str:
+    "What besides its inputs decides what these templates make of a question page: code, templates, config."
+    return stage_code_digest([Path(module) for module in QUESTION_CODE] + render.templates_used(*templates),
+                             QUESTION_PACKAGES, json.dumps(asdict(config), sort_keys=True))
+
+
+def question_part_versions(config: SiteConfig) -> dict[str, str]:
+    "Each part's version: a change to one part's template (or what it imports) moves only its own."
+    return {name: question_code_version(config, name) for name in QUESTION_PARTS}
+
+
 def site_code_version(config: SiteConfig) -> str:
     """What besides its inputs decides a question page's bytes (code, templates and config),
     then, after a '-', what decides the files every build renders: a change to the first part
     alone renders again only the question pages."""
-    modules = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__,
-               clean.__file__, timeline.__file__, timeliness.__file__)
-    settings = json.dumps(asdict(config), sort_keys=True)
-    question_pages = stage_code_digest([Path(module) for module in modules] + render.templates_used("question.html"),
-                                       ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML"), settings)
-    every_build = stage_code_digest(render.templates_used(*EVERY_BUILD_TEMPLATES), ("Jinja2",), settings)
+    question_pages = question_code_version(config, *QUESTION_TEMPLATES)
+    every_build = stage_code_digest(render.templates_used(*EVERY_BUILD_TEMPLATES), ("Jinja2",),
+                                    json.dumps(asdict(config), sort_keys=True))
     return f"{question_pages}-{every_build}"
 
 
