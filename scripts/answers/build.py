@@ -175,7 +175,7 @@ def check_read_again(store: Store, path: str) -> None:
             raise RebuildNeeded(f"{path} no longer holds {key}")
         if key.startswith(FULL_TEXT_PREFIX):
             raise RebuildNeeded(f"{path} holds another full text for {key}")
-        held = store.snapshots.get(key)
+        held = store.held_snapshot(key)
         if held is not None and held[1:] == (path, record_hash):
             raise RebuildNeeded(f"{path} changed {key} to a snapshot that does not outrank the "
                                 "one it held")

@@ -32,10 +32,11 @@ class Store:
         self.db = db
         self.member_directory = member_directory  # a members.MemberDirectory, or None
         create_schema(db)
-        self.snapshots = {
-            row["key"]: (tuple(json.loads(row["freshness"])), row["source"], row["record_hash"])
-            for row in db["question_snapshots"].rows
-        }
+        # The rank of each snapshot held, by key (None: none held), read from the database as
+        # each key is first met: an update meets a handful of the archive's questions. A
+        # database started afresh holds none, so there is nothing to ask it.
+        self.snapshots: dict[str, tuple | None] = {}
+        self.snapshots_held = db.execute("select 1 from question_snapshots limit 1").fetchone() is not None
         self.source_path = ""  # the file being read, whose records are being added
         # What that file gives, and what it gave when last read, as (key, digest): [copies,
         # how many of them were stored].
@@ -127,7 +128,7 @@ class Store:
     def merge_question(self, question: Question, key: str, record_hash: str,
                        source_id: int) -> bool:
         rank = (question.freshness(), self.source_path, record_hash)
-        held = self.snapshots.get(key)
+        held = self.held_snapshot(key)
         if held is not None and held[2] == rank[2]:
             if rank > held:
                 self.move_provenance(key, rank, source_id, question.location)
@@ -150,6 +151,15 @@ class Store:
         if len(self.pending_questions) >= BATCH_SIZE:
             self.write_pending()
         return True
+
+    def held_snapshot(self, key: str) -> tuple | None:
+        "The rank (freshness, source, record hash) of the snapshot kept for a key, if any."
+        if key not in self.snapshots:
+            row = self.db.execute(
+                "select freshness, source, record_hash from question_snapshots where key = ?",
+                [key]).fetchone() if self.snapshots_held else None
+            self.snapshots[key] = (tuple(json.loads(row[0])), row[1], row[2]) if row else None
+        return self.snapshots[key]
 
     def note_snapshot(self, key: str, rank: tuple) -> None:
         freshness, source, record_hash = rank
