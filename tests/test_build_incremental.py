@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from answers.build import build_database
+from answers.members import MemberDirectory
 from answers.model import make_key
 
 TABLED = "2024-08-01"
@@ -169,3 +170,40 @@ def test_files_read_ahead_by_a_reader_process_store_what_one_process_does(tmp_pa
         made[read_ahead_from] = ([(f.path, f.read, f.stored, f.duplicates, f.rejected) for f in report.files],
                                  canonical(db_path))
     assert made[2] == made[99]
+
+
+def test_an_update_looks_up_the_offices_of_its_own_answers_and_the_posts_of_new_members(
+        tmp_path, monkeypatch):
+    """Offices and member posts brought up to date in place: the new answer's office is looked
+    up, no other; the posts of the member it names for the first time join the table."""
+    from conftest import FIXTURES
+
+    directory = MemberDirectory.load([FIXTURES / "members" / "minimal"])
+    folder = tmp_path / "api"
+    by_sam = dict(dateAnswered="2025-02-03T00:00:00", answeringMemberId=9004)
+    write(folder / "2025-02.json", [record(1, answerText="<p>Sam answers.</p>", **by_sam),
+                                    record(2, askingMemberId=9001)])
+    db_path = tmp_path / "answers.db"
+    build_database([folder], db_path, directory)
+    looked_up = []
+    office_on = MemberDirectory.office_on
+
+    def counted(self, member_id, day, body):
+        looked_up.append((member_id, day))
+        return office_on(self, member_id, day, body)
+
+    monkeypatch.setattr(MemberDirectory, "office_on", counted)
+    write(folder / "2026-06.json", [record(3, answerText="<p>Zoë answers.</p>",
+                                           dateAnswered="2026-01-05T00:00:00",
+                                           answeringMemberId=9003)])
+    build_database([folder], db_path, directory)
+
+    assert looked_up == [("9003", "2026-01-05")]
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("select distinct member_id from member_posts order by 1").fetchall() == [
+            ("9003",), ("9004",)]
+        assert connection.execute("select answering_member_office from questions "
+                                  "where answering_member_id is not null order by key").fetchall() == [
+            ("Minister of State, Department for Transport; Minister for Rail",), ("Economic Secretary",)]
+    build_database([folder], tmp_path / "clean.db", directory)
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")

@@ -320,10 +320,14 @@ def test_a_moved_latest_date_rewrites_the_pages_whose_status_it_turns(archive, t
     assert_same_as_clean_build(folder, tmp_path)
 
 
-def test_the_member_files_are_read_only_when_there_is_something_new(archive, monkeypatch):
-    """`answers build --members`: the member reference files are parsed when the db stage has
-    records to resolve against them, and not at all when nothing is new."""
+def test_the_member_files_are_parsed_once_and_again_only_when_they_change(archive, tmp_path, monkeypatch):
+    """`answers build --members`: the member reference files are parsed when the database is
+    built afresh with them; a later build with records to resolve reads the directory back from
+    the file beside the database, one with nothing new reads neither, and a changed reference
+    file is parsed again (and the database built afresh)."""
     folder, content = archive
+    members = tmp_path / "members"
+    shutil.copytree(MEMBERS, members)
     loads = []
     load = MemberDirectory.load.__func__
 
@@ -333,22 +337,27 @@ def test_the_member_files_are_read_only_when_there_is_something_new(archive, mon
 
     monkeypatch.setattr(MemberDirectory, "load", classmethod(counted_load))
     arguments = ["build", str(content), "--db", str(folder / "answers.db"),
-                 "--members", str(MEMBERS), "--pages", str(folder / "pages"),
+                 "--members", str(members), "--pages", str(folder / "pages"),
                  "--out", str(folder / "site"), "--no-search", "--workers", "1",
                  "--base-url", CONFIG.base_url]
 
-    def build_with_members() -> None:
+    def build_with_members() -> str:
         result = CliRunner().invoke(cli, arguments)
         assert result.exit_code == 0, result.output
+        return result.output
 
-    build_with_members()  # new member files: the database is built afresh with them
-    assert len(loads) == 1
+    assert "Built afresh" in build_with_members()  # new member files: parsed, and kept
+    assert len(loads) == 1 and (folder / "answers.db.members.json").is_file()
     build_with_members()
     assert len(loads) == 1  # nothing new: not read
     file_month(content, "2024-08", [ANSWERED_104])
     build_with_members()
-    assert len(loads) == 2
+    assert len(loads) == 1  # read back from the file beside the database
     with sqlite_utils.Database(folder / "answers.db") as db:  # named from the member files
         answerer = db.execute("select m.name from questions q join members m "
                               "on m.id = q.answering_member_id where q.uin = '104'").fetchone()
     assert answerer and answerer[0] and not answerer[0].isdigit()
+    lookup = members / "dfe-mp-lookup" / "mp_lookup.csv"
+    lookup.write_bytes(lookup.read_bytes() + b"\n")
+    assert "Built afresh" in build_with_members()
+    assert len(loads) == 2  # a changed file is parsed again

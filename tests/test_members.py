@@ -367,6 +367,35 @@ def test_member_posts_list_every_post_of_the_members_named(api_month):
 # -- missing data -----------------------------------------------------------------------
 
 
+def test_a_cached_directory_is_the_one_loaded_until_its_version_changes(tmp_path, monkeypatch):
+    cache = tmp_path / "answers.db.members.json"
+    first = MemberDirectory.cached([MINIMAL], cache, "version 1")
+    assert first == MemberDirectory.load([MINIMAL]) and cache.is_file()
+
+    def no_parsing(cls, paths):
+        raise AssertionError("parsed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(MemberDirectory, "load", classmethod(no_parsing))
+        assert MemberDirectory.cached([MINIMAL], cache, "version 1") == first
+    loads = []
+    load = MemberDirectory.load.__func__
+    monkeypatch.setattr(MemberDirectory, "load",
+                        classmethod(lambda cls, paths: loads.append(paths) or load(cls, paths)))
+    assert MemberDirectory.cached([MINIMAL], cache, "version 2") == first
+    assert len(loads) == 1  # another version: parsed, and saved under it
+    cache.write_text('{"version": "version 2", "members": [["1", 2]]}')
+    assert MemberDirectory.cached([MINIMAL], cache, "version 2") == first
+    assert len(loads) == 2  # a cache this code cannot read is ignored
+
+
+@pytest.mark.corpus
+def test_the_whole_directory_survives_its_cache(directory, tmp_path):
+    cache = tmp_path / "members.json"
+    MemberDirectory.cached([MEMBERS, PARLPARSE_MEMBERS], cache, "v")
+    assert MemberDirectory.cached([], cache, "v") == directory
+
+
 def test_missing_folders_give_an_empty_directory(tmp_path):
     empty = MemberDirectory.load([tmp_path / "absent"])
     ref = MemberRef("name:victoria-atkins", name="Victoria Atkins")

@@ -108,6 +108,12 @@ def code_version() -> str:
     return digest.hexdigest()
 
 
+def build_version(member_directory) -> str:
+    """What a database is built by, as its `meta.code_version` records it: the code's digest
+    and, given a member directory, its reference files' digest."""
+    return code_version() + (member_directory.fingerprint if member_directory is not None else "")
+
+
 def recorded_path(path: Path) -> str:
     "A source file's path as the database records it (an undecodable byte spelt out)."
     return safe_text(str(path))
@@ -234,8 +240,7 @@ def build_database(
     report.links_outside = [safe_text(path) for path in links.outside]
     report.links_dangling = [safe_text(path) for path in links.dangling]
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    version = code_version() + (member_directory.fingerprint
-                                if member_directory is not None else "")
+    version = build_version(member_directory)
     report.rebuild_reason = rebuild_reason(db_path, readable, version)
     if report.rebuild_reason is None and holds_all(db_path, readable, report):
         return report  # nothing new: the database is left as it is, not rewritten
@@ -326,7 +331,7 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
             report.files.append(load_file(store, path, sha, records))
         report.full_texts_applied = store.apply_full_texts()
         if store.member_directory is not None:
-            store.member_directory.apply_offices(db)
+            store.member_directory.apply_offices(db, changed_keys(db, report.generation))
 
 
 # Files read and checked ahead of the store, by one reader process: the store, in this

@@ -35,7 +35,7 @@ def cli() -> None:
 def db(sources: tuple[str, ...], db_path: str, members_dirs: tuple[str, ...],
        strict: bool) -> None:
     "Read source answers (files or folders, any supported format) into the database."
-    member_directory = load_member_directory(members_dirs)
+    member_directory = load_member_directory(members_dirs, Path(f"{db_path}{MEMBERS_CACHE_SUFFIX}"))
 
     def progress(items):
         return click.progressbar(
@@ -51,31 +51,38 @@ def db(sources: tuple[str, ...], db_path: str, members_dirs: tuple[str, ...],
         raise click.ClickException(f"{report.rejected} records rejected (strict mode)")
 
 
+# The member directory a database was built with is kept beside it (`MemberDirectory.cached`).
+MEMBERS_CACHE_SUFFIX = ".members.json"
+
+
 class MembersOnDemand:
     """The member directory of these folders, read when first used. Its `fingerprint`, a digest
     of the files that the db stage compares to decide whether to build afresh, needs only their
-    bytes: a build that finds nothing new to read never parses them (a second of the run).
+    bytes: a build that finds nothing new to read never parses them (a second of the run), and
+    one that does reads them back from `cache` when neither they nor the code changed.
     (Here, not in members/, whose code is part of the database's build version.)"""
 
-    def __init__(self, paths: list[Path]):
+    def __init__(self, paths: list[Path], cache: Path):
         from .members import ReferenceFiles
 
         self.paths = paths
+        self.cache = cache
         self.fingerprint = ReferenceFiles.find(paths).fingerprint()
         self.directory = None
 
     def __getattr__(self, name: str):
-        if name in ("paths", "fingerprint", "directory") or name.startswith("__"):
+        if name in ("paths", "cache", "fingerprint", "directory") or name.startswith("__"):
             raise AttributeError(name)  # not set yet (a copy being made): never load for it
         if self.directory is None:
             from .members import MemberDirectory
 
-            self.directory = MemberDirectory.load(self.paths)
+            self.directory = MemberDirectory.cached(self.paths, self.cache, build.build_version(self))
         return getattr(self.directory, name)
 
 
-def load_member_directory(members_dirs: tuple[str, ...]):
-    "The member directory of the folders there are, read only if the db stage has work for it."
+def load_member_directory(members_dirs: tuple[str, ...], cache: Path):
+    """The member directory of the folders there are, read only if the db stage has work for
+    it; `cache` is the file it is kept in between builds."""
 
     found = [Path(folder) for folder in members_dirs if Path(folder).is_dir()]
     for folder in members_dirs:
@@ -85,7 +92,7 @@ def load_member_directory(members_dirs: tuple[str, ...]):
         if members_dirs:
             click.echo("No member data: members keep the names sources give.", err=True)
         return None
-    return MembersOnDemand(found)
+    return MembersOnDemand(found, cache)
 
 
 def print_db_report(report: build.BuildReport, db_path: str) -> None:
