@@ -159,6 +159,43 @@ def test_uins_a_source_got_wrong_never_stop_the_pass(tmp_path):
     assert citations_of(db, "c-2024-07-20-z") == [("12", "resolved", "uin+session", "c-2024-07-18-w")]
 
 
+def test_sessions_read_the_lowest_uin_of_each_day_as_uin_number_does(tmp_path):
+    "Whatever way a UIN is written, and a date tabled with a time or without."
+    rows = [question(f"c-{n}", uin, tabled) for n, (uin, tabled) in enumerate([
+        ("4800", "2023-12-01"), ("0012", "2023-12-01T09:30:00"), ("HL 7", "2023-12-04"),
+        ("hl6", "2023-12-04T00:00:00"), ("900001", "2023-12-05"), ("4990", "2023-12-05"),
+        ("x12", "2023-12-06"), ("9" * 12, "2023-12-06"), ("-3", "2023-12-06"), ("3", "2023-12-07"),
+        ("\u00b2", "2023-12-07"), (None, "2023-12-08"), ("5", None)])]
+    db = archive_db(tmp_path, rows)
+    lowest: dict[tuple[str, str], int] = {}
+    for row in rows:
+        number = citations.uin_number(row["uin"])
+        if row["date_tabled"] and number is not None and number < citations.RECESS_SERIES:
+            slot = (row["house"], row["date_tabled"][:10])
+            lowest[slot] = min(number, lowest.get(slot, number))
+    by_house: dict[str, list] = {}
+    for (house, day), number in lowest.items():
+        by_house.setdefault(house, []).append((day, number))
+    assert citations.Sessions.from_database(db).spans == citations.Sessions(by_house).spans == {
+        "Commons": [("2023-12-01", "2023-12-05"), ("2023-12-07", "2023-12-07")]}  # 12, 6, 4990; 3
+
+
+def test_a_uin_held_otherwise_than_references_write_it_is_still_found(tmp_path):
+    db = archive_db(tmp_path, [
+        question("c-2024-07-17-1", "1", "2024-07-17"),
+        question("c-2024-07-18-4982", " 4982\t", "2024-07-18", "2024-07-22"),
+        dict(question("l-2024-07-19-77", "hl77", "2024-07-19", "2024-07-23"), house="Lords"),
+        question("c-2024-08-01-5000", "5000", "2024-08-01",
+                 text="pursuant to PQ 4982 and the Answer of 23 July 2024 to HL77, what"),
+    ])
+    assert citations_of(db, "c-2024-08-01-5000") == [
+        ("4982", "resolved", "uin+session", "c-2024-07-18-4982"),
+        ("HL77", "resolved", "uin+date", "l-2024-07-19-77")]
+    archive = citations.Archive(db)
+    assert [row["key"] for row in archive.candidates("Lords", "HL77")] == ["l-2024-07-19-77"]
+    assert archive.candidates("Commons", "HL77") == []
+
+
 # -- links in page text -----------------------------------------------------------------
 
 

@@ -19,10 +19,10 @@ import sqlite3
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
@@ -32,6 +32,9 @@ from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
 from .settings import WORKERS as WORKERS_SETTING
 from .store import FULL_TEXT_PREFIX, Store
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 # The modules whose code shapes the database: a change to any of them forces a full rebuild.
 DATABASE_CODE = ("build.py", "checks.py", "citations.py", "clean.py", "model.py", "related.py", "schema.py",
@@ -348,6 +351,8 @@ def read_ahead(paths: list[Path]) -> Iterator[Iterator[list | None]]:
     if WORKERS <= 1 or len(paths) < READ_AHEAD_FROM:
         yield itertools.repeat(None, len(paths))
         return
+    from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing is slow to import
+
     pool = ProcessPoolExecutor(1)
     try:
         yield records_in_order(pool, paths)
@@ -355,7 +360,7 @@ def read_ahead(paths: list[Path]) -> Iterator[Iterator[list | None]]:
         pool.shutdown(wait=True, cancel_futures=True)  # a failed build waits for no more reading
 
 
-def records_in_order(pool: ProcessPoolExecutor, paths: list[Path]) -> Iterator[list]:
+def records_in_order(pool: Executor, paths: list[Path]) -> Iterator[list]:
     pending: deque = deque()
     for path in paths:
         pending.append(pool.submit(read_checked, path))

@@ -27,11 +27,14 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import sqlite_utils
-from bs4 import BeautifulSoup
 
 from . import urls
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 MONTHS = {name: number for number, names in enumerate((
     ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
@@ -164,6 +167,16 @@ def uin_number(uin: str | None) -> int | None:
     return int(match[1]) if match else None
 
 
+# The lowest UIN of each house and date tabled, in one pass over an index (schema.py's
+# questions_day_uin): a UIN written as a plain number is read by SQLite, any other by `uin_number`.
+# A day's lowest is then the least of its dates' (a date tabled may carry a time).
+LOWEST_UIN_BY_DATE = """
+    select house, date_tabled, min(case
+        when cast(cast(uin as integer) as text) = uin and cast(uin as integer) between 0 and 999999999
+        then cast(uin as integer) else uin_number(uin) end)
+    from questions where date_tabled is not null group by house, date_tabled"""
+
+
 class Sessions:
     """The parliamentary sessions the data shows, per house: spans of days tabled between two
     restarts of the UIN sequence. A day with no question tabled between two spans belongs to
@@ -183,12 +196,11 @@ class Sessions:
 
     @classmethod
     def from_database(cls, db: sqlite_utils.Database) -> Sessions:
+        db.conn.create_function("uin_number", 1, uin_number, deterministic=True)
         lowest: dict[tuple[str, str], int] = {}
-        for house, day, uin in db.execute(
-                "select house, date_tabled, uin from questions where date_tabled is not null"):
-            number = uin_number(uin)
+        for house, tabled, number in db.execute(LOWEST_UIN_BY_DATE):
             if number is not None and number < RECESS_SERIES:
-                slot = (house, day[:10])
+                slot = (house, tabled[:10])
                 lowest[slot] = min(number, lowest.get(slot, number))
         by_house: dict[str, list[tuple[str, int]]] = {}
         for (house, day), number in lowest.items():
@@ -226,20 +238,36 @@ class Sessions:
 DATE_COLUMNS = ("date_tabled", "date_answered", "date_holding_answer", "date_answer_corrected")
 
 
+CANDIDATE_COLUMNS = ", ".join(("key", "house", "uin") + DATE_COLUMNS)
+
+
 class Archive:
-    "The questions a reference can cite, by house and UIN."
+    """The questions a reference can cite, by house and UIN: read as references ask for them
+    (a few thousand distinct UINs are cited in the whole archive; an update cites a handful)."""
 
     def __init__(self, db: sqlite_utils.Database):
+        self.db = db
         self.by_uin: dict[tuple[str, str], list[dict]] = {}
-        columns = ", ".join(("key", "house", "uin") + DATE_COLUMNS)
-        for row in db.query(f"select {columns} from questions where uin is not null"):
+        # UINs held otherwise than a reference writes them ('hl 4404', '4982 '), by how it
+        # does: few, and found from the UIN index. Any other is found by its own value.
+        self.unusual: dict[tuple[str, str], list[dict]] = {}
+        for row in db.query(f"select {CANDIDATE_COLUMNS} from questions where uin glob '*[^0-9A-Z]*'"):
             uin, _ = normal_uin(row["uin"])
-            self.by_uin.setdefault((row["house"], uin), []).append(row)
+            if uin != row["uin"]:
+                self.unusual.setdefault((row["house"], uin), []).append(row)
         self.sessions = Sessions.from_database(db)
+
+    def candidates(self, house: str, uin: str) -> list[dict]:
+        "The questions of this house whose UIN, as a reference writes it (`normal_uin`), is `uin`."
+        if (house, uin) not in self.by_uin:
+            self.by_uin[house, uin] = [*self.db.query(
+                f"select {CANDIDATE_COLUMNS} from questions where uin = ? and house = ?", [uin, house]),
+                *self.unusual.get((house, uin), [])]
+        return self.by_uin[house, uin]
 
     def resolve(self, reference: Reference, citing: dict, written_on: str | None):
         "(status, rule, cited key or None) for one reference."
-        candidates = self.by_uin.get((reference.house, reference.uin), [])
+        candidates = self.candidates(reference.house, reference.uin)
         if reference.cited_date:
             fits = [row for row in candidates
                     if any((row[column] or "")[:10] == reference.cited_date for column in DATE_COLUMNS)]
@@ -442,6 +470,8 @@ def body_links(meta: dict) -> dict[str, dict[str, str]]:
 
 def linked_soup(markup: str, targets: dict[str, str] | None) -> BeautifulSoup:
     "Parsed HTML with its resolved references linked; the text itself is unchanged."
+    from bs4 import BeautifulSoup  # here: the db stage, which resolves citations, parses no HTML
+
     soup = BeautifulSoup(markup, "html.parser")
 
     def make_link(text: str, url: str):

@@ -47,7 +47,6 @@ import re
 import sqlite3
 from array import array
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,6 +149,10 @@ def fts_query(chosen_words: list[str]) -> str:
     return f"{SEARCHED_COLUMNS} : ({' OR '.join(quoted(word) for word in chosen_words)})"
 
 
+# What `Finder.learn` notes of a question, after its rowid.
+NOTED_COLUMNS = "key, date_tabled, asking_member_id, grouped_keys"
+
+
 class Finder:
     "Earlier questions on the same subject, one question at a time, from one database."
 
@@ -167,26 +170,45 @@ class Finder:
         self.total = db.execute("select count(*) from questions").fetchone()[0]
         self.document_counts: dict[tuple[str, str], int] = {}
         self.queries = 0
-        # rowid -> key, and key -> (day tabled, asker): what the rules of the list look at.
+        # rowid -> key, and key -> (day tabled, asker, the keys its group names): what the rules
+        # of the list look at. A full pass reads every question's at the start; the lists of a
+        # few questions read those of the questions their searches find, as they find them.
         self.key_of: dict[int, str] = {}
         self.rowid_of: dict[str, int] = {}
-        self.by_key: dict[str, tuple[str, str | None]] = {}
+        self.by_key: dict[str, tuple[str, str | None, frozenset[str]]] = {}
         # day -> the first rowid of a question tabled that day or later: the search's bound.
         self.first_of_day: dict[str, int] = {}
-        for rowid, key, tabled, asker in db.execute(
-                f"""select k.rowid, k.key, q.date_tabled, q.asking_member_id
-                    from {BY_DAY}.keys_by_day k join questions q on q.key = k.key""" if by_day
-                else "select rowid, key, date_tabled, asking_member_id from questions"):
+        if by_day:
+            self.learn(db.execute(f"""select k.rowid, k.key, q.date_tabled, q.asking_member_id, q.grouped_keys
+                                      from {BY_DAY}.keys_by_day k join questions q on q.key = k.key"""))
+            for rowid, key in self.key_of.items():
+                tabled = self.by_key[key][0]
+                if tabled:
+                    self.first_of_day[tabled] = min(rowid, self.first_of_day.get(tabled, rowid))
+            self.unbounded = max(self.key_of, default=0) + 1
+        else:
+            self.unbounded = (db.execute("select max(rowid) from questions").fetchone()[0] or 0) + 1
+
+    def learn(self, rows: Iterable[tuple]) -> None:
+        "Note (rowid, key, date tabled, asker, grouped keys) of each of these questions."
+        for rowid, key, tabled, asker, grouped in rows:
             self.key_of[rowid] = key
             self.rowid_of[key] = rowid
-            self.by_key[key] = ((tabled or "")[:10], asker)
-            if by_day and tabled:
-                self.first_of_day[tabled[:10]] = min(rowid, self.first_of_day.get(tabled[:10], rowid))
-        self.unbounded = max(self.key_of, default=0) + 1
-        self.named_by: dict[str, set[str]] = {}  # key -> the questions whose group names it
-        for key, grouped in db.execute("select key, grouped_keys from questions where grouped_keys is not null"):
-            for other in json.loads(grouped):
-                self.named_by.setdefault(other, set()).add(key)
+            self.by_key[key] = ((tabled or "")[:10], asker, frozenset(json.loads(grouped) if grouped else ()))
+
+    def learn_rowids(self, rowids: Iterable[int]) -> None:
+        "Note the questions of these rowids that are not noted yet (see `learn`)."
+        unknown = [rowid for rowid in rowids if rowid not in self.key_of]
+        if unknown:
+            self.learn(self.db.execute(
+                f"select rowid, {NOTED_COLUMNS} from questions where rowid in (select value from json_each(?))",
+                [json.dumps(unknown)]))
+
+    def rowid(self, key: str) -> int:
+        "The rowid of the question `key` in the index searched."
+        if key not in self.rowid_of:
+            self.learn(self.db.execute(f"select rowid, {NOTED_COLUMNS} from questions where key = ?", [key]))
+        return self.rowid_of[key]
 
     def question_words(self, question_text: str | None, asker: str | None = None) -> list[str]:
         "The words of a question's text that can say what it is about, in order, once each."
@@ -240,7 +262,7 @@ class Finder:
         day = row["date_tabled"][:10]
         terms = self.scorer.terms(chosen_words) if self.scorer is not None else None
         if terms is not None:
-            return self.scorer.matches(terms, self.rowid_of[row["key"]], self.bound(day), self.key_of)
+            return self.scorer.matches(terms, self.rowid(row["key"]), self.bound(day), self.key_of)
         query = fts_query(chosen_words)
         least = self.own_score(query, row["key"]) * LEAST_SHARE
         return self.search(query, least, day)
@@ -254,7 +276,7 @@ class Finder:
         self.queries += 1
         found = self.db.execute(
             f"""select {self.bm25} from {self.index} where {self.table} match :query and rowid = :rowid""",
-            {"query": query, "rowid": self.rowid_of[key]}).fetchone()
+            {"query": query, "rowid": self.rowid(key)}).fetchone()
         return -found[0] if found else 0.0
 
     def search(self, query: str, least: float, day: str) -> list[tuple[float, str]]:
@@ -264,10 +286,12 @@ class Finder:
         later are skipped before they are scored. The other rules of what may be listed are
         applied to its answer (joining `questions` inside the search costs four times as much)."""
         self.queries += 1
-        return [(-score, self.key_of[rowid]) for rowid, score in self.db.execute(
+        found = self.db.execute(
             f"""select rowid, {self.bm25} as score from {self.index}
                 where {self.table} match :query and rowid < :before and {self.bm25} <= :most""",
-            {"query": query, "most": -least, "before": self.bound(day)})]
+            {"query": query, "most": -least, "before": self.bound(day)}).fetchall()
+        self.learn_rowids(rowid for rowid, _ in found)
+        return [(-score, self.key_of[rowid]) for rowid, score in found]
 
     def wanted(self, row: dict):
         "Whether a question (by key) may be listed as asked before this one."
@@ -275,18 +299,14 @@ class Finder:
         session = self.sessions.of(row["house"], row["date_tabled"])
         session_start = session[0] if session else ""
         asker = row["asking_member_id"]
-        excluded = self.own_group(row)
+        # The question and those answered with it, whichever of them names the other.
+        own_group = {row["key"], *json.loads(row["grouped_keys"] or "[]")}
 
         def wanted(key: str) -> bool:
-            other_tabled, other_asker = self.by_key[key]
-            return ("" < other_tabled < tabled and key not in excluded
+            other_tabled, other_asker, other_group = self.by_key[key]
+            return ("" < other_tabled < tabled and key not in own_group and row["key"] not in other_group
                     and (other_asker != asker or other_tabled < session_start))
         return wanted
-
-    def own_group(self, row: dict) -> set[str]:
-        "The question and those answered with it, whichever of them names the other."
-        group = {row["key"], *json.loads(row["grouped_keys"] or "[]")}
-        return group | self.named_by.get(row["key"], set())
 
 
 class Scorer:
@@ -508,6 +528,8 @@ def full_pass(db_path: str, keys: list[str], workers: int) -> list[tuple[list[di
             _start_worker(db_path, str(index_path))
             return list(map(_lists_of_chunk, chunks))
         # The with-block shuts the pool down even when a chunk fails.
+        from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing is slow to import
+
         with ProcessPoolExecutor(workers, initializer=_start_worker,
                                  initargs=(db_path, str(index_path))) as pool:
             return list(pool.map(_lists_of_chunk, chunks))

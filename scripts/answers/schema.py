@@ -64,7 +64,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
                     ["is_holding"], ["is_named_day"], ["url"]):
         db["questions"].create_index(columns, if_not_exists=True)
     # For the change-driven stages (changes.py): a question's previous and next within its body,
-    # and the questions grouped with it, found without reading every row.
+    # and the questions grouped with it, found without reading every row. For the sessions
+    # (citations.Sessions): the lowest UIN of each day, read from the index alone.
     db.executescript(
         """
         create index if not exists questions_body_order
@@ -73,6 +74,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
           on questions (grouped_keys, key) where grouped_keys is not null;
         create index if not exists questions_date_for_answer on questions (date_for_answer);
         create index if not exists questions_correcting_member_id on questions (correcting_member_id);
+        create index if not exists questions_day_uin on questions (house, date_tabled, uin);
         """
     )
     # Internal: what each stored row was built from, to rank later snapshots against it.
