@@ -278,9 +278,11 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
                     set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
                 load_changed_files(store, readable, report, progress)
                 cited_before = changes.resolved_citations(db)
-                report.citations = citations.write_citations(db, changed_keys(db, report.generation))
+                # Read once for both: the questions stay as they are for the rest of the build.
+                sessions = citations.Sessions.from_database(db)
+                report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
             # Committed (on the working copy): the "asked before" workers read the file itself.
-            report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS)
+            report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions)
             with db.atomic():
                 changes.note_citation_changes(db, cited_before)
             report.changed = db.execute("select count(*) from changes where generation = ?",

@@ -245,17 +245,19 @@ class Archive:
     """The questions a reference can cite, by house and UIN: read as references ask for them
     (a few thousand distinct UINs are cited in the whole archive; an update cites a handful)."""
 
-    def __init__(self, db: sqlite_utils.Database):
+    def __init__(self, db: sqlite_utils.Database, sessions: Sessions | None = None):
+        "`sessions`: those of `db`, if already read."
         self.db = db
         self.by_uin: dict[tuple[str, str], list[dict]] = {}
         # UINs held otherwise than a reference writes them ('hl 4404', '4982 '), by how it
         # does: few, and found from the UIN index. Any other is found by its own value.
         self.unusual: dict[tuple[str, str], list[dict]] = {}
-        for row in db.query(f"select {CANDIDATE_COLUMNS} from questions where uin glob '*[^0-9A-Z]*'"):
+        for row in db.query(f"""select {CANDIDATE_COLUMNS} from questions where rowid in
+                                 (select rowid from questions where uin glob '*[^0-9A-Z]*')"""):
             uin, _ = normal_uin(row["uin"])
             if uin != row["uin"]:
                 self.unusual.setdefault((row["house"], uin), []).append(row)
-        self.sessions = Sessions.from_database(db)
+        self.sessions = sessions or Sessions.from_database(db)
 
     def candidates(self, house: str, uin: str) -> list[dict]:
         "The questions of this house whose UIN, as a reference writes it (`normal_uin`), is `uin`."
@@ -336,13 +338,15 @@ CITING_COLUMNS = "key, house, date_tabled, date_answered, question_text, answer_
 SESSIONS_META = "citation_sessions"  # the sessions the table was resolved against, as JSON
 
 
-def write_citations(db: sqlite_utils.Database, changed: list[str] | None = None) -> dict[str, int]:
+def write_citations(db: sqlite_utils.Database, changed: list[str] | None = None,
+                    sessions: Sessions | None = None) -> dict[str, int]:
     """Find and resolve the references in the questions' texts into the `citations` table.
     Given the keys of the questions that changed, only the citations that can differ are made
     again: those of the changed questions, and those citing a UIN a changed question holds (its
     dates decide which question a reference fits). Everything is made again when there is no
-    table yet, or the sessions the data shows moved. Returns the count of references by status."""
-    archive = Archive(db)
+    table yet, or the sessions the data shows moved (`sessions`: those of `db`, if already read).
+    Returns the count of references by status."""
+    archive = Archive(db, sessions)
     sessions = json.dumps(archive.sessions.spans, sort_keys=True)
     if changed is None or "citations" not in db.table_names() or held_sessions(db) != sessions:
         create_table(db)

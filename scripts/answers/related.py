@@ -156,16 +156,18 @@ NOTED_COLUMNS = "key, date_tabled, asking_member_id, grouped_keys"
 class Finder:
     "Earlier questions on the same subject, one question at a time, from one database."
 
-    def __init__(self, db: sqlite_utils.Database, by_day: bool = False, scorer: Scorer | None = None):
+    def __init__(self, db: sqlite_utils.Database, by_day: bool = False, scorer: Scorer | None = None,
+                 sessions: Sessions | None = None):
         """`by_day`: search the copy of the index that `_start_worker` attached to `db`, whose
         rowids follow the day tabled, so that a search skips every later question unscored.
-        `scorer`: that copy read into memory (`Scorer`), which then scores the queries."""
+        `scorer`: that copy read into memory (`Scorer`), which then scores the queries.
+        `sessions`: those of `db`, if already read."""
         self.scorer = scorer
         self.db = db
         self.table = "questions_by_day" if by_day else "questions_fts"
         self.index = f"{BY_DAY}.{self.table}" if by_day else self.table
         self.bm25 = BM25.format(table=self.table)
-        self.sessions = Sessions.from_database(db)
+        self.sessions = sessions or Sessions.from_database(db)
         self.constituencies = Constituencies.from_database(db)
         self.total = db.execute("select count(*) from questions").fetchone()[0]
         self.document_counts: dict[tuple[str, str], int] = {}
@@ -474,18 +476,19 @@ class Constituencies:
 # -- the table --------------------------------------------------------------------------
 
 
-def write_related(db: sqlite_utils.Database, keys: Iterable[str], workers: int = 1) -> RelatedReport:
+def write_related(db: sqlite_utils.Database, keys: Iterable[str], workers: int = 1,
+                  sessions: Sessions | None = None) -> RelatedReport:
     """Compute the lists of the questions `keys` and replace their rows of `related` (the table
     `schema.create_schema` makes); other questions' rows are left as they are. From
     FULL_PASS_FROM questions on, the lists are made from a day-ordered copy of the index, in
     `workers` processes each reading the database file on its own: what `db` holds must be
-    committed by then."""
+    committed by then. `sessions`: those of `db`, if already read."""
     chosen = sorted(set(keys))
     path = queries.database_file(db)
     if len(chosen) >= FULL_PASS_FROM and path and not db.conn.in_transaction:
         results = full_pass(path, chosen, workers)
     else:
-        results = [lists_of(Finder(db), chosen)]
+        results = [lists_of(Finder(db, sessions=sessions), chosen)]
     report = RelatedReport(questions=len(chosen))
     batch = [row for rows, _ in results for row in rows]
     report.queries = sum(searches for _, searches in results)
