@@ -207,3 +207,40 @@ def test_an_update_looks_up_the_offices_of_its_own_answers_and_the_posts_of_new_
             ("Minister of State, Department for Transport; Minister for Rail",), ("Economic Secretary",)]
     build_database([folder], tmp_path / "clean.db", directory)
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
+def longform(path: Path, answers: dict[int, str]) -> None:
+    "A longform file of our own (API id -> full answer), in the table the real files use."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as connection:
+        connection.execute("create table Dict (key blob unique not null, value blob not null)")
+        connection.executemany("insert into Dict (key, value) values (?, ?)", [
+            (str(api_id).encode(), json.dumps({"question_text": None, "answer_text": answer}).encode())
+            for api_id, answer in answers.items()])
+    connection.close()
+
+
+def test_a_full_text_is_applied_whichever_of_it_and_its_question_comes_first(tmp_path):
+    """An update gives full texts only to the questions it wrote and those whose full text it
+    wrote: a full text arriving after its clipped question, and a clipped question arriving
+    after its full text, are both applied, as in a clean build."""
+    full = "Word " * 80
+
+    def clipped(number: int) -> dict:
+        return answered(number, full[:255] + "...")
+
+    folder = tmp_path / "sources"
+    write(folder / "api" / "2024-07.json", [clipped(1), clipped(2)])
+    longform(folder / "longform" / "2024-07.sqlite", {9200002: f"<p>{full}</p>"})
+    db_path = tmp_path / "answers.db"
+    assert build_database([folder], db_path).full_texts_applied == 1
+    longform(folder / "longform" / "2024-08.sqlite", {9200001: f"<p>{full}</p>", 9200003: f"<p>{full}</p>"})
+    assert build_database([folder], db_path).full_texts_applied == 1  # question 1's, arrived late
+    write(folder / "api" / "2024-08.json", [clipped(3)])
+    third = build_database([folder], db_path)
+    assert third.full_texts_applied == 1 and not third.rebuilt  # question 3, its full text held
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("select sum(answer_is_clipped) from questions").fetchone() == (0,)
+    connection.close()
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")

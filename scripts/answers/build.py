@@ -334,7 +334,7 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
     with (progress or nullcontext)(todo) as iterator, read_ahead([path for path, _ in todo]) as read:
         for (path, sha), records in zip(iterator, read, strict=True):
             report.files.append(load_file(store, path, sha, records))
-        report.full_texts_applied = store.apply_full_texts()
+        report.full_texts_applied = store.apply_full_texts(changed_keys(db, report.generation))
         if store.member_directory is not None:
             store.member_directory.apply_offices(db, changed_keys(db, report.generation))
 

@@ -49,6 +49,7 @@ class Store:
         self.pending_questions: dict[str, dict] = {}
         self.pending_snapshots: dict[str, dict] = {}
         self.pending_full_texts: dict[int, dict] = {}
+        self.full_texts_written: set[int] = set()  # by api_id, in this build
 
     # -- members and bodies ---------------------------------------------------------------
 
@@ -308,6 +309,7 @@ class Store:
             upsert_rows(self.db, "question_snapshots", list(self.pending_snapshots.values()), "key")
         if self.pending_full_texts:
             upsert_rows(self.db, "full_texts", list(self.pending_full_texts.values()), "api_id")
+            self.full_texts_written.update(self.pending_full_texts)
         self.pending_questions.clear()
         self.pending_snapshots.clear()
         self.pending_full_texts.clear()
@@ -385,8 +387,11 @@ class Store:
 
     # -- after all files --------------------------------------------------------------------
 
-    def apply_full_texts(self) -> int:
-        """Replace clipped text with the full text wherever a longform entry holds it.
+    def apply_full_texts(self, changed: list[str]) -> int:
+        """Replace clipped text with the full text wherever a longform entry holds it, in the
+        questions `changed` (whose rows this build wrote) and those whose full text this build
+        wrote: any other stands as the last build left it, the same rows and full texts giving
+        the same result. Returns how many questions were given a full text.
 
         The full answer must begin with what the clipped answer shows, so that a longform
         entry fetched at another time (say, before a correction) never replaces a different
@@ -397,7 +402,10 @@ class Store:
             """select q.key, q.question_text, q.question_is_clipped, q.answer_text,
                       q.answer_is_clipped, f.question_text, f.answer_html
                from questions q join full_texts f on f.api_id = q.api_id
-               where q.question_is_clipped = 1 or q.answer_is_clipped = 1"""
+               where (q.question_is_clipped = 1 or q.answer_is_clipped = 1)
+                 and (q.key in (select value from json_each(:keys))
+                      or f.api_id in (select value from json_each(:api_ids)))""",
+            {"keys": json.dumps(changed), "api_ids": json.dumps(sorted(self.full_texts_written))},
         ).fetchall()
         for key, q_text, q_clipped, a_text, a_clipped, full_q, full_a in rows:
             update = {"key": key, "question_text": q_text, "question_is_clipped": q_clipped,
