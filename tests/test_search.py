@@ -18,7 +18,7 @@ import lxml.html
 import pytest
 import sqlite_utils
 
-from answers import search
+from answers import record_cache, search
 
 SEED_URL = "commons/2018-11-21/p40657d7024/"
 CHANGED_URL = "commons/2024-08-30/3283/"
@@ -335,6 +335,31 @@ def test_a_record_is_never_written_outside_the_index_whatever_its_url(built_site
     with pytest.raises(search.SearchIndexError, match=re.escape(repr("/" + hostile_url))):
         search.update_index(db_path, tmp_path / "site")
     # Nothing is written beside the index, wherever the URL's dots would lead.
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["answers.db", "site"]
+    # (Beside the site folder, only the records kept between builds, as for any site.)
+    assert sorted(path.name for path in tmp_path.iterdir()) == \
+        ["answers.db", "site", "site" + record_cache.SUFFIX]
     assert [path.name for path in (tmp_path / "site").iterdir()] == ["pagefind"]
     assert not list((tmp_path / "site" / "pagefind").glob("*records*"))
+
+
+def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte(index_copy,
+                                                                                monkeypatch):
+    site_dir = index_copy / "site"
+    cache_file = record_cache.cache_path(site_dir)
+    search.update_index(index_copy / "answers.db", site_dir)  # keeps every record
+    change_one_answer(index_copy / "answers.db")
+    rendered = []
+    real_fields = search.record_fields
+    monkeypatch.setattr(search, "record_fields",
+                        lambda row: rendered.append(row["url"]) or real_fields(row))
+    report = search.update_index(index_copy / "answers.db", site_dir,
+                                 [CHANGED_URL + "index.html"], search.take_state(site_dir))
+    assert list(report.indexed) == ["2024"] and rendered == [CHANGED_URL]
+    fresh = index_copy / "fresh"
+    search.update_index(index_copy / "answers.db", fresh)
+    assert tree(site_dir / "pagefind") == tree(fresh / "pagefind")
+    # A file that is not a cache is replaced, and costs rendering, never a record.
+    cache_file.write_bytes(b"not a database")
+    rendered.clear()
+    search.update_index(index_copy / "answers.db", site_dir)
+    assert CHANGED_URL in rendered and tree(site_dir / "pagefind") == tree(fresh / "pagefind")

@@ -21,7 +21,8 @@ Each question goes to Pagefind as a small HTML record of our own (templates/sear
 its heading, UIN, question and answer as the searched text, and house, answering body, year,
 status and asking member as filters and metadata. Every value passes through `inert` first, so
 no character that HTML gives a meaning to reaches the index, whatever Pagefind or a page
-does with it.
+does with it. Records are kept between builds (record_cache.py), so a re-indexed bundle renders
+only the records of questions whose row changed.
 
 Bundles are indexed two at a time, one Pagefind process each (each keeps about one core
 busy), with the records of at most two bundles in hand at once.
@@ -49,7 +50,7 @@ from pathlib import Path
 import jinja2
 import sqlite_utils
 
-from . import bundle_order, clean, urls
+from . import bundle_order, clean, record_cache, render, urls
 from .atomic import replace_if_changed
 from .output import stage_code_digest
 from .render import ROOT, long_date
@@ -239,10 +240,30 @@ def record_fields(row: dict) -> dict:
     return fields
 
 
-def records(db: sqlite_utils.Database, urls: list[str], template) -> list[tuple[str, str]]:
-    "(url, record HTML) for the questions at these URLs, in URL order."
+def records(db: sqlite_utils.Database, urls: list[str], template,
+            cache: record_cache.RecordCache | None = None) -> list[tuple[str, str]]:
+    """(url, record HTML) for the questions at these URLs, in URL order. With a cache, only the
+    questions whose row (or the record code) changed since their record was kept are rendered."""
     rows = db.query(RECORD_QUERY, {"urls": json.dumps(urls)})
-    return [("/" + row["url"], template.render(r=record_fields(row))) for row in rows]
+    if cache is None:
+        return [("/" + row["url"], template.render(r=record_fields(row))) for row in rows]
+    kept, version, items, fresh = cache.kept(urls), record_version(), [], []
+    for row in rows:
+        digest = record_cache.row_digest(version, row)
+        html = kept[row["url"]][1] if kept.get(row["url"], ("",))[0] == digest else None
+        if html is None:
+            html = template.render(r=record_fields(row))
+            fresh.append((row["url"], digest, html))
+        items.append(("/" + row["url"], html))
+    cache.keep(fresh)
+    return items
+
+
+def record_version() -> str:
+    """What besides its row decides a record: the search code and record template, the date
+    format (render.py) and the template engine."""
+    return stage_code_digest([Path(render.__file__)], ("Jinja2", "MarkupSafe"),
+                             search_code_version())
 
 
 def record_template():
@@ -390,14 +411,17 @@ def update_index(db_path: Path, site_dir: Path, changed_paths: list[str] | None 
     digests = dict(previous["bundles"]) if previous else {}
     check_all = changed_paths is None or not (previous and previous.get("complete"))
     report = IndexReport()
-    with closing(sqlite_utils.Database(db_path)) as db:
+    with (closing(sqlite_utils.Database(db_path)) as db,
+          closing(record_cache.RecordCache(site_dir)) as cache):
         wanted = urls_by_bundle(db, shard_limit)
         to_check = set(wanted) if check_all else (
             bundles_touched(changed_paths, set(wanted))
             | {name for name in wanted
                if name not in digests or not (bundles_dir / name / "pagefind.js").is_file()})
         rebuild_changed(db, wanted, sorted(set(wanted) & to_check), bundles_dir,
-                        BundleLedger(bundles_dir, version, digests), report)
+                        BundleLedger(bundles_dir, version, digests), report, cache)
+        if check_all:
+            cache.keep_only([url for members in wanted.values() for url in members])
     digests = {name: digest for name, digest in digests.items() if name in wanted}
     write_json(bundles_dir / LIST_NAME, [name + "/" for name in sorted(wanted, reverse=True)])
     report.removed = remove_unwanted(bundles_dir, set(wanted))
@@ -423,7 +447,8 @@ class BundleLedger:
 
 
 def rebuild_changed(db: sqlite_utils.Database, wanted: dict[str, list[str]], names: list[str],
-                    bundles_dir: Path, ledger: BundleLedger, report: IndexReport) -> None:
+                    bundles_dir: Path, ledger: BundleLedger, report: IndexReport,
+                    cache: record_cache.RecordCache | None = None) -> None:
     """Rebuild those of the named bundles whose records differ from their recorded digest,
     INDEX_WORKERS at a time: each Pagefind process keeps about one core busy, so a fresh
     build keeps both busy. Records are made here, for the next bundle only once a worker is
@@ -440,7 +465,7 @@ def rebuild_changed(db: sqlite_utils.Database, wanted: dict[str, list[str]], nam
                         report, failures)
             if failures:
                 break
-            items = records(db, wanted[name], template)
+            items = records(db, wanted[name], template, cache)
             digest = records_digest(items)
             if (ledger.digests.get(name) == digest
                     and (bundles_dir / name / "pagefind.js").is_file()):
