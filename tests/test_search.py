@@ -129,7 +129,7 @@ def test_a_failed_build_keeps_the_old_bundle_and_the_next_build_redoes_it(index_
     before = tree(site_dir / "pagefind")
     change_one_answer(index_copy / "answers.db")
 
-    def fail_half_way(items, folder):
+    def fail_half_way(items, folder, source):
         folder.mkdir(parents=True)
         (folder / "pagefind.js").write_text("half a bundle")
         raise RuntimeError("killed")
@@ -303,12 +303,12 @@ def test_bundles_are_indexed_two_at_a_time_and_a_failure_loses_only_its_own(buil
     real_write, doomed = search.write_bundle, names[1]
     both_running = threading.Barrier(2, timeout=60)  # the first two bundles must meet here
 
-    def two_at_once_then_fail_one(items, folder):
+    def two_at_once_then_fail_one(items, folder, source):
         if folder.name in (f".building-{names[0]}", f".building-{doomed}"):
             both_running.wait()
         if folder.name == f".building-{doomed}":
             raise RuntimeError("killed")
-        real_write(items, folder)
+        real_write(items, folder, source)
 
     monkeypatch.setattr(search, "INDEX_WORKERS", 2)
     monkeypatch.setattr(search, "write_bundle", two_at_once_then_fail_one)
@@ -335,11 +335,17 @@ def test_a_record_is_never_written_outside_the_index_whatever_its_url(built_site
     with pytest.raises(search.SearchIndexError, match=re.escape(repr("/" + hostile_url))):
         search.update_index(db_path, tmp_path / "site")
     # Nothing is written beside the index, wherever the URL's dots would lead.
-    # (Beside the site folder, only the records kept between builds, as for any site.)
+    # (Beside the site folder, only the records kept between builds and the bundles' scratch
+    # folders, as for any site.)
     assert sorted(path.name for path in tmp_path.iterdir()) == \
-        ["answers.db", "site", "site" + record_cache.SUFFIX]
+        ["answers.db", "site", "site" + record_cache.SUFFIX, "site" + search.SCRATCH_SUFFIX]
     assert [path.name for path in (tmp_path / "site").iterdir()] == ["pagefind"]
     assert not list((tmp_path / "site" / "pagefind").glob("*records*"))
+    scratch = tmp_path / ("site" + search.SCRATCH_SUFFIX)
+    assert not any("escape" in path.parts for path in tmp_path.rglob("*"))
+    # What the scratch folders hold are records at their URLs' paths and their lists.
+    assert all(path.name in ("index.html", search.SCRATCH_LIST)
+               for path in scratch.rglob("*") if path.is_file())
 
 
 def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte(index_copy,
@@ -358,6 +364,17 @@ def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte
     fresh = index_copy / "fresh"
     search.update_index(index_copy / "answers.db", fresh)
     assert tree(site_dir / "pagefind") == tree(fresh / "pagefind")
+    # A scratch folder whose list is gone (a build killed while writing it) is trusted with
+    # nothing: what it held is removed and every record written again.
+    scratch = site_dir.with_name("site" + search.SCRATCH_SUFFIX) / "2024"
+    (scratch / search.SCRATCH_LIST).unlink()
+    (scratch / "stray").mkdir()
+    (scratch / "stray" / "index.html").write_text("<p>a half written record</p>")
+    state = search.take_state(site_dir)
+    state["bundles"]["2024"] = "spoiled"
+    search.update_index(index_copy / "answers.db", site_dir, [CHANGED_URL + "index.html"], state)
+    assert tree(site_dir / "pagefind") == tree(fresh / "pagefind")
+    assert not (scratch / "stray").exists()
     # A file that is not a cache is replaced, and costs rendering, never a record.
     cache_file.write_bytes(b"not a database")
     rendered.clear()
