@@ -546,5 +546,9 @@ def remove_unwanted_scratch(root: Path, wanted: set[str]) -> None:
     "Remove the scratch folders of bundles no longer wanted (a bundle re-cut, say)."
     if root.is_dir():
         for path in root.iterdir():
-            if path.name not in wanted:
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            if path.name in wanted:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
