@@ -5,12 +5,14 @@ and leaves the archive's feeds exactly as a full build would make them."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import sqlite_utils
 
 from answers import feeds, queries
-from feeddb import answer, feed_files, store, write
+from answers.output import Output
+from feeddb import CONFIG, answer, feed_files, store, write
 
 CHANGES = ["changes/feed.xml", "changes/index.html", "changes/index.json"]  # the recent changes
 ANSWERS = [answer(str(n), body, f"2024-03-{10 + n % 15}")
@@ -150,3 +152,62 @@ def test_corpus_a_changed_answer_gives_the_feeds_of_a_full_build(built_site, tmp
     assert len(set(output.written) - set(CHANGES)) <= 6
     assert_same_as_full_build(db, tmp_path / "site", tmp_path)
     db.close()
+
+
+@pytest.fixture
+def full_windows(tmp_path, monkeypatch):
+    """120 answers of two bodies, their feeds written; yields the database, the site folder and
+    the calls that ordered a whole scope (no `among`) during the next write."""
+    many = [answer(f"{body[:2]}{n}", body, f"2024-0{1 + n % 9}-{10 + n % 19}")
+            for body in ("Home Office", "HM Treasury") for n in range(120)]
+    db = store(tmp_path / "answers.db", many)
+    write(db, tmp_path / "site")
+    whole_scopes = []
+    real_order, real_changes = queries.feed_order, queries.recent_changes
+
+    def order(database, scope, value, corrected_only, among=None):
+        if among is None:
+            whole_scopes.append((scope, value))
+        return real_order(database, scope, value, corrected_only, among)
+
+    def changes(database, limit, among=None):
+        if among is None:
+            whole_scopes.append((feeds.CHANGES, None))
+        return real_changes(database, limit, among)
+
+    monkeypatch.setattr(queries, "feed_order", order)
+    monkeypatch.setattr(queries, "recent_changes", changes)
+    yield db, tmp_path / "site", many, whole_scopes
+    db.close()
+
+
+def test_a_new_answer_finds_each_feeds_window_among_what_it_showed_and_the_change(full_windows, tmp_path):
+    db, site, _, whole_scopes = full_windows
+    new = answer("HM999", "HM Treasury", "2024-09-28")
+    store_more(db, [new])
+    output, _ = write(db, site, changed={new.key})
+    assert "bodies/hm-treasury/feed.xml" in output.written and whole_scopes == []
+    assert_same_as_full_build(db, site, tmp_path)
+
+
+def test_a_question_that_leaves_a_full_feed_makes_it_order_its_whole_scope(full_windows, tmp_path):
+    db, site, many, whole_scopes = full_windows
+    shown = feeds.load_shown(Output(site), feeds.feeds_version(CONFIG))["bodies/hm-treasury/feed.xml"]
+    with db.conn:
+        db.execute("delete from questions where key = ?", [shown[0]])
+    write(db, site, changed={shown[0]})
+    assert ("body", "HM Treasury") in whole_scopes  # the question after its window's last comes in
+    assert_same_as_full_build(db, site, tmp_path)
+
+
+def test_a_change_to_a_shown_question_that_keeps_it_in_its_feed_orders_no_whole_scope(full_windows, tmp_path):
+    db, site, _, whole_scopes = full_windows
+    shown = feeds.load_shown(Output(site), feeds.feeds_version(CONFIG))["bodies/home-office/feed.xml"]
+    db["questions"].update(shown[0], {"answer_html": "<p>Changed.</p>"})
+    write(db, site, changed={shown[0]})
+    assert whole_scopes == []
+    assert_same_as_full_build(db, site, tmp_path)
+
+
+def store_more(db, questions) -> None:
+    store(Path(queries.database_file(db)), questions).close()

@@ -86,18 +86,42 @@ def entry_texts(row: dict) -> dict:
             "is_cut": summary_cut or content_cut}
 
 
-def feed_window(db: sqlite_utils.Database, feed: Feed) -> list[str]:
-    """The keys of the feed's newest FEED_SIZE entries. An answer whose date is not a real
-    date has no place in time order, and Atom requires real dates: it is left out."""
+def feed_window(db: sqlite_utils.Database, feed: Feed, among: list[str] | None = None,
+                size: int = FEED_SIZE) -> list[str]:
+    """The keys of the feed's newest `size` entries (of those with keys in `among`, when
+    given). An answer whose date is not a real date has no place in time order, and Atom
+    requires real dates: it is left out."""
     if feed.scope == CHANGES:
-        return [row["key"] for row in queries.recent_changes(db, FEED_SIZE)]
+        return [row["key"] for row in queries.recent_changes(db, size, among)]
     keys = []
-    for row in queries.feed_order(db, feed.scope, feed.value, feed.corrected_only):
+    for row in queries.feed_order(db, feed.scope, feed.value, feed.corrected_only, among):
         if real_date(row["date_answered"]):
             keys.append(row["key"])
-            if len(keys) == FEED_SIZE:
+            if len(keys) == size:
                 break
     return keys
+
+
+def window_since(db: sqlite_utils.Database, feed: Feed, shown: list[str] | None,
+                 changed: set[str] | None) -> list[str]:
+    """`feed_window`, found among the keys the feed showed last time (`shown`) and the
+    questions changed since (`changed`) where that is sure to give the same window: ordering
+    every question of a scope (the whole archive's, for the recent changes) costs far more.
+
+    A question that did not change keeps its place in the order, below every unchanged question
+    the feed showed (or it would have been shown), and in its scope only if it was. So those
+    keys give the window when the lowest of the unchanged shown is not above its last entry, or
+    when the feed showed fewer than FEED_SIZE (no other question was in its scope). Else, or
+    with no record, every question of the scope is ordered."""
+    if shown is None or changed is None:
+        return feed_window(db, feed)
+    among = set(shown) | changed
+    ranked = feed_window(db, feed, sorted(among), size=len(among))
+    places = {key: place for place, key in enumerate(ranked)}
+    unchanged = [places.get(key) for key in shown if key not in changed]
+    if None not in unchanged and (len(shown) < FEED_SIZE or max(unchanged, default=-1) >= FEED_SIZE - 1):
+        return ranked[:FEED_SIZE]
+    return feed_window(db, feed)
 
 
 def load_entries(db: sqlite_utils.Database, keys: list[str]) -> dict[str, dict]:
@@ -159,11 +183,14 @@ def files_of(feed: Feed) -> list[str]:
 
 
 def render_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConfig,
-                 due: list[Feed]) -> dict[str, list[str]]:
-    "Write these feeds, a batch at a time; returns the keys each one shows."
+                 due: list[Feed], shown: dict[str, list[str]] | None = None,
+                 changed: set[str] | None = None) -> dict[str, list[str]]:
+    """Write these feeds, a batch at a time; returns the keys each one shows. Given what each
+    showed last time and the questions changed since, their windows are found from those."""
     windows = {}
     for start in range(0, len(due), BATCH):
-        batch = {feed: feed_window(db, feed) for feed in due[start:start + BATCH]}
+        batch = {feed: window_since(db, feed, (shown or {}).get(feed.path), changed)
+                 for feed in due[start:start + BATCH]}
         entries = load_entries(db, sorted({key for keys in batch.values() for key in keys}))
         for feed, keys in batch.items():
             write_feed(output, env, config, feed, [entries[key] for key in keys])
@@ -278,6 +305,6 @@ def write_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConf
         withdraw_shown(output)
     removed = remove_feeds(output, gone)
     windows = {path: keys for path, keys in shown.items() if path in current}
-    windows.update(render_feeds(db, env, output, config, due))
+    windows.update(render_feeds(db, env, output, config, due, shown, changed))
     save_shown(output, version, windows)
     return removed

@@ -241,14 +241,21 @@ CORRECTED = "(is_correction = 1 or date_answer_corrected is not null)"
 FEED_UPDATED = "coalesce(date_answer_corrected, date_answered)"
 
 
-def feed_order(db: sqlite_utils.Database, scope: str, value: str | None, corrected_only: bool):
+# Limits a feed's query to the questions whose keys are in :keys (a JSON array), when given.
+AMONG_KEYS = "key in (select value from json_each(:keys))"
+
+
+def feed_order(db: sqlite_utils.Database, scope: str, value: str | None, corrected_only: bool,
+               among: list[str] | None = None):
     """The answered questions of one feed's scope, latest update first: only their keys and
-    dates, so that a feed takes its newest few without reading any answer's text."""
+    dates, so that a feed takes its newest few without reading any answer's text. With `among`,
+    only those of these keys."""
     where = FEED_SCOPES[scope] + (f" and {CORRECTED}" if corrected_only else "")
+    where += "" if among is None else f" and {AMONG_KEYS}"
     return db.query(
         f"""select key, date_answered, {FEED_UPDATED} as updated from questions
             where date_answered is not null and {where}
-            order by updated desc, key desc""", {"value": value})
+            order by updated desc, key desc""", {"value": value, "keys": json.dumps(among)})
 
 
 def feed_rows(db: sqlite_utils.Database, keys: list[str], text_limit: int):
@@ -275,21 +282,23 @@ def real_day(column: str) -> str:
     return f"case when {day} > '0000' and date({day}, '+0 days') = {day} then {day} end"
 
 
-def recent_changes(db: sqlite_utils.Database, limit: int):
+def recent_changes(db: sqlite_utils.Database, limit: int, among: list[str] | None = None):
     """The `limit` questions changed most recently: first by the build that last changed the
     question's row (the changes table), then by the latest of its real dates (tabled,
-    answered, corrected). Only keys and dates, each date null unless it is a real one."""
+    answered, corrected). Only keys and dates, each date null unless it is a real one. With
+    `among`, only those of these keys."""
     return db.query(
         f"""with dated as (
               select q.key, coalesce(c.generation, 0) as generation,
                      {real_day("q.date_tabled")} as tabled, {real_day("q.date_answered")} as answered,
                      {real_day("q.date_answer_corrected")} as corrected
-              from questions q left join changes c on c.key = q.key)
+              from questions q left join changes c on c.key = q.key
+              {"" if among is None else "where q." + AMONG_KEYS})
             select key, generation, tabled, answered, corrected from dated
             where coalesce(tabled, answered, corrected) is not null
             order by generation desc,
                      max(coalesce(tabled, ''), coalesce(answered, ''), coalesce(corrected, '')) desc, key desc
-            limit :limit""", {"limit": limit})
+            limit :limit""", {"limit": limit, "keys": json.dumps(among)})
 
 
 def feed_scopes_of(db: sqlite_utils.Database, keys: list[str]):
