@@ -46,7 +46,8 @@ def metadata_query(path: str, modified_ns: int, size: int) -> str:
     """The query as the file holds it, read once for each version of the file (by its time and
     size): parsing the whole of metadata.yml costs more than a build's other uses of it."""
     with open(path, encoding="utf-8") as file:
-        return yaml.safe_load(file)["databases"]["answers"]["queries"]["timeliness"]["sql"]
+        metadata = yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # LibYAML's, if built
+        return metadata["databases"]["answers"]["queries"]["timeliness"]["sql"]
 
 
 def real_day(value: str | None) -> datetime.date | None:
