@@ -474,6 +474,9 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
                 db, changed, pages_dir, output, config, workers, manifest)
         report.question_pages = report.rendered + report.skipped
         made_downloads = None
+        # One environment for every page: each template (base.html above all) is compiled once.
+        # Jinja2 environments may render in several threads at once.
+        env = make_environment(config)
         # The same database as the last complete build and the same downloads page (a change to
         # it changes the version's second part, which gives no empty change set): the same files.
         if changed != set() or change.state not in (manifest.state, manifest.other_code_state):
@@ -481,8 +484,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             # database on their own connection and write only their folder, and most of their
             # work (SQLite, hashing, compressing) lets the listings run meanwhile.
             made_downloads = beside.submit(downloads.write_downloads, db_path, output.root / urls.DOWNLOADS,
-                                           make_environment(config), config)
-        env = make_environment(config)
+                                           env, config)
         write_static(output)
         # A listing shows a question's own row (and the members and bodies, whose change
         # renders every listing): the questions changed only for what they show of another
