@@ -5,7 +5,9 @@ changes: the questions most recently tabled, answered or corrected, as a page an
 Reads the database; writes each feed's `feed.xml` into the site's output folder, and beside
 them `.feeds.json`: which questions each feed showed. A build told which questions changed
 renders only the feeds that showed one of them or whose scope holds one now, and removes the
-feeds of bodies and members the archive no longer has, without reading every question.
+feeds of bodies and members the archive no longer has, without reading every question: each
+such feed's newest entries are found among those it showed and the questions changed, unless
+a question it showed may have left it.
 
 Entry ids are the questions' canonical URLs and `updated` comes from the answer dates, never
 from the clock, so an unchanged archive gives byte-identical feeds.
