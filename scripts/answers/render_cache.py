@@ -16,7 +16,8 @@ of a question page (site.QUESTION_PARTS: its heading, timeline, citation…) are
 by the digest of everything the page is rendered from, that holds each part's HTML with the
 part's version (the site code, its templates and the settings, as the site stage names them): a
 change to one part's template renders that part again on every page, and the others come from
-the cache.
+the cache. Front matters and parts are JSON written and read by orjson: a template change reads
+every page's, and the json module took up to three times as long to parse them.
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
@@ -35,17 +36,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
-import json
 import sqlite3
 import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
+import orjson
+
 from . import clean, pages, render
 
 SUFFIX = ".render-cache.sqlite"
-FORMAT = "2"  # the layout of the file; a file of another layout is replaced
+FORMAT = "3"  # the layout of the file; a file of another layout is replaced
 BATCH = 500  # pending entries that make a worker write before its chunk ends
 BUSY_MS = 20_000  # how long a worker waits for the other one's write before giving up on its own
 TABLES = """
@@ -55,7 +57,7 @@ create table if not exists bodies (
 ) without rowid;
 create table if not exists fronts (
     key blob primary key,  -- sha256 of the front matter reader's version and the YAML text
-    meta text not null  -- the front matter's mapping, as JSON
+    meta blob not null  -- the front matter's mapping, as JSON (orjson's bytes)
 ) without rowid;
 create table if not exists twins (
     key blob primary key,  -- sha256 of the twin's version and the page's text
@@ -63,7 +65,7 @@ create table if not exists twins (
 ) without rowid;
 create table if not exists parts (
     key blob primary key,  -- sha256 of the digest of the page's inputs
-    parts text not null  -- {part name: [part version, HTML]}, as JSON
+    parts blob not null  -- {part name: [part version, HTML]}, as JSON (orjson's bytes)
 ) without rowid;
 -- The last run that used each entry, apart from the entries: marking a used entry then
 -- rewrites a short row, not a row that holds a whole part of a page.
@@ -200,8 +202,8 @@ class Entries:
     def __init__(self, table: str, column: str, version: str):
         self.table, self.column = table, column
         self.version = version.encode()
-        self.found: dict[bytes, str | None] = {}  # looked up: None when the cache has none
-        self.new: dict[bytes, str] = {}
+        self.found: dict[bytes, str | bytes | None] = {}  # looked up: None when the cache has none
+        self.new: dict[bytes, str | bytes] = {}
         self.used: list[bytes] = []
 
     def key(self, text: str) -> bytes:
@@ -263,7 +265,7 @@ class BodyRenderer:
                 f"select key, {entries.column} from {entries.table} where key in ({', '.join('?' * len(batch))})",
                 batch).fetchall())
 
-    def cached(self, entries: Entries, key: bytes) -> str | None:
+    def cached(self, entries: Entries, key: bytes) -> str | bytes | None:
         if key in entries.new:
             return entries.new[key]
         if key in entries.found:
@@ -287,13 +289,13 @@ class BodyRenderer:
         cached = self.cached(self.fronts, key)
         if cached is not None:
             self.fronts.used.append(key)
-            return json.loads(cached)
+            return orjson.loads(cached)
         meta = pages.parse_front_matter(yaml_text)
         try:
-            kept = json.dumps(meta, ensure_ascii=False, sort_keys=True)
-        except (TypeError, ValueError):  # a date, say: JSON cannot hold it
+            kept = orjson.dumps(meta)
+        except TypeError:  # keys that are not text, an integer beyond 64 bits: JSON cannot hold it
             return meta
-        if json.loads(kept) == meta:  # nothing JSON would change (keys that are not text)
+        if orjson.loads(kept) == meta:  # nothing JSON would change (a date YAML read as a date)
             self.keep(self.fronts, key, kept)
         return meta
 
@@ -303,7 +305,7 @@ class BodyRenderer:
         then holds these parts alone."""
         key = self.page_parts.key(page_digest)
         cached = self.cached(self.page_parts, key)
-        kept = json.loads(cached) if cached is not None else {}
+        kept = orjson.loads(cached) if cached is not None else {}
         parts = {}
         for name, make in renders.items():
             version, html = kept.get(name, (None, None))
@@ -311,7 +313,7 @@ class BodyRenderer:
         if parts == kept:
             self.page_parts.used.append(key)
         else:
-            self.keep(self.page_parts, key, json.dumps(parts, ensure_ascii=False))
+            self.keep(self.page_parts, key, orjson.dumps(parts))
         return {name: html for name, (_, html) in parts.items()}
 
     def twin_digest(self, page_text: str) -> str | None:
@@ -324,13 +326,13 @@ class BodyRenderer:
     def keep_twin_digest(self, page_text: str, digest: str) -> None:
         self.keep(self.twins, self.twins.key(page_text), digest)
 
-    def keep(self, entries: Entries, key: bytes, value: str) -> None:
+    def keep(self, entries: Entries, key: bytes, value: str | bytes) -> None:
         if self.connection:
             entries.new[key] = value
         if sum(table.pending() for table in self.tables) >= BATCH:
             self.flush()
 
-    def lookup(self, entries: Entries, key: bytes) -> str | None:
+    def lookup(self, entries: Entries, key: bytes) -> str | bytes | None:
         row = self.connection.execute(f"select {entries.column} from {entries.table} where key = ?",
                                       (key,)).fetchone()
         return row[0] if row else None
