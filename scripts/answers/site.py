@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -83,7 +83,8 @@ def neighbours(db: sqlite_utils.Database) -> dict[str, dict]:
     return links
 
 
-def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) -> dict:
+def question_context(meta: dict, body_html: str, config: SiteConfig) -> dict:
+    "What question.html's frame shows; the parts are given `part_context` too."
     body_url = meta.get("answering_body", {}).get("url")
     return {
         "page_url": meta["url"],
@@ -92,11 +93,18 @@ def question_context(meta: dict, body_html: str, nav: dict, config: SiteConfig) 
         "link": page_links(meta["url"]),
         "q": meta,
         "body_html": body_html,
+        "canonical": config.absolute(meta["url"]),
+        "feed_url": urls.feed_url(body_url or urls.HOME),
+    }
+
+
+def part_context(meta: dict, nav: dict, config: SiteConfig) -> dict:
+    """What only the parts of a question page show, besides the frame's context: worked out
+    only when a part is rendered, which a template change to the frame renders none of."""
+    return {
         "nav": nav,
         "timeline_events": timeline.events(meta),
-        "canonical": config.absolute(meta["url"]),
         "datasette_row": config.datasette_row(meta["key"]),
-        "feed_url": urls.feed_url(body_url or urls.HOME),
         "official_url": web_link(meta.get("official_url")),
     }
 
@@ -179,15 +187,17 @@ def render_question_html(text: str, nav: dict, env, config: SiteConfig,
     header, body = split_page_text(text)
     meta = renderer.front_matter(header)
     body_html = renderer.body(body)
-    context = question_context(meta, body_html, nav, config)
-    renders = {name: partial(render_part, env, name, context) for name in QUESTION_PARTS}
+    context = question_context(meta, body_html, config)
+    parts_context = cache(lambda: {**context, **part_context(meta, nav, config)})
+    renders = {name: partial(render_part, env, name, parts_context) for name in QUESTION_PARTS}
     context["parts"] = {name: Markup(html) for name, html in renderer.parts(renderer.digest, renders).items()}
     html = env.get_template("question.html").render(context)
     return meta, body, body_html, html
 
 
-def render_part(env, name: str, context: dict) -> str:
-    return env.get_template(name).render(context)
+def render_part(env, name: str, context: Callable[[], dict]) -> str:
+    "A part of a question page; `context()` gives the page's context for its parts."
+    return env.get_template(name).render(context())
 
 
 def question_twin(meta: dict, body: str, body_html: str) -> str:
