@@ -21,10 +21,9 @@ from pathlib import Path
 
 import sqlite_utils
 import yaml
-from markdownify import MarkdownConverter
 
 from . import answer_diff, changes, citations, clean, model, queries, timeliness, urls
-from .clean import html_to_text, sanitize_html
+from .clean import html_to_text
 from .output import DuplicateOutputError, Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 from .settings import WORKERS as WORKERS_SETTING
 
@@ -46,15 +45,9 @@ FLAGS = (
     "question_is_clipped", "answer_is_clipped",
 )
 BODY_COLUMNS = ("question_text", "answer_html", "original_answer_html")
-# Elements that make a table cell more than one line of inline text: a Markdown table
-# cannot hold them, so such a table stays HTML.
-INLINE_MARKUP = re.compile(r"([`*_\[\]|])")
-LINE_START_MARKUP = re.compile(r"^(\s*)([#>+-])", re.MULTILINE)
-ORDERED_ITEM = re.compile(r"^(\s*\d+)\.(?=\s|$)", re.MULTILINE)
-SETEXT_EQUALS = re.compile(r"^(\s*)=", re.MULTILINE)
 WORKERS = WORKERS_SETTING.default  # processes making the pages of a first build
-BLOCK_IN_CELL = {"table", "ul", "ol", "dl", "blockquote", "pre", "div", "br", "hr",
-                 "h2", "h3", "h4", "h5", "h6"}
+# The HTML to Markdown converter's code, part of the pages' version (imported only to convert).
+MARKDOWN_CONVERTER = Path(__file__).with_name("markdown_converter.py")
 
 
 @dataclass
@@ -67,77 +60,13 @@ class PagesReport:
     removed: list[str] = field(default_factory=list)
 
 
-class AnswerConverter(MarkdownConverter):
-    """HTML answers -> Markdown that Python-Markdown reads back the same way.
+def converter():
+    "The HTML to Markdown converter (markdown_converter.py)."
+    # Imported here: markdownify and BeautifulSoup take a tenth of a second to import, and a
+    # build that converts no page (nothing changed) needs neither.
+    from .markdown_converter import CONVERTER
 
-    Nested list content is indented four spaces (Python-Markdown's rule), and a table that a
-    Markdown table cannot hold without loss (spans, captions, blocks in cells, ragged rows)
-    is kept as its sanitized HTML.
-    """
-
-    class Options(MarkdownConverter.DefaultOptions):
-        heading_style = "ATX"
-        bullets = "-"
-        escape_misc = False  # its escapes are CommonMark's; Python-Markdown's differ (escape())
-        table_infer_header = True
-        strip_document = "strip"
-
-    def escape(self, text, parent_tags):
-        """Escape text for Python-Markdown: only characters it knows how to unescape get a
-        backslash; '&' and '<' become entities, so that text never turns into markup."""
-        if not text:
-            return ""
-        text = text.replace("\\", "\\\\")
-        text = text.replace("&", "&amp;").replace("<", "&lt;")
-        text = INLINE_MARKUP.sub(r"\\\1", text)
-        text = LINE_START_MARKUP.sub(r"\1\\\2", text)
-        text = ORDERED_ITEM.sub(r"\1\\.", text)
-        return SETEXT_EQUALS.sub(r"\1&#61;", text)
-
-    def convert_li(self, el, text, parent_tags):
-        text = (text or "").strip()
-        if not text:
-            return "\n"
-        parent = el.parent
-        if parent is not None and parent.name == "ol":
-            start = str(parent.get("start") or "1")
-            number = (int(start) if start.isdigit() else 1) + len(el.find_previous_siblings("li"))
-            bullet = f"{number}. "
-        else:
-            bullet = "- "
-        lines = text.split("\n")
-        rest = ["    " + line if line.strip() else "" for line in lines[1:]]
-        return "\n".join([bullet + lines[0], *rest]) + "\n"
-
-    def convert_table(self, el, text, parent_tags):
-        if is_simple_table(el):
-            return super().convert_table(el, text, parent_tags)
-        return "\n\n" + sanitize_html(str(el)) + "\n\n"
-
-
-def is_simple_table(table) -> bool:
-    "Whether a table converts to a Markdown table without loss."
-    if table.find_parent("table") or table.find(["caption", "tfoot", "colgroup"]):
-        return False
-    rows = table.find_all("tr")
-    if not rows or len(table.find_all("thead")) > 1:
-        return False
-    widths = set()
-    for row in rows:
-        cells = row.find_all(["td", "th"], recursive=False)
-        widths.add(len(cells))
-        for cell in cells:
-            if cell.get("colspan", "1") != "1" or cell.get("rowspan", "1") != "1":
-                return False
-            if cell.find(BLOCK_IN_CELL) or len(cell.find_all("p")) > 1:
-                return False
-    thead = table.find("thead")
-    if thead is not None and len(thead.find_all("tr")) != 1:
-        return False
-    return len(widths) == 1 and 0 not in widths
-
-
-CONVERTER = AnswerConverter()
+    return CONVERTER
 
 
 def html_to_markdown(answer_html: str | None, links: dict[str, str] | None = None) -> str:
@@ -145,7 +74,7 @@ def html_to_markdown(answer_html: str | None, links: dict[str, str] | None = Non
     if not answer_html:
         return ""
     try:
-        return tidy_markdown(CONVERTER.convert_soup(citations.linked_soup(answer_html, links)))
+        return tidy_markdown(converter().convert_soup(citations.linked_soup(answer_html, links)))
     except RecursionError:
         # Markup nested deeper than the converter can follow (a few hundred levels; no real
         # answer comes near): the answer's text is kept, in its paragraphs, without the markup.
@@ -173,7 +102,7 @@ def paragraph_markdown(paragraph: str) -> str:
     """One paragraph of plain text as `CONVERTER` writes `<p>paragraph</p>`, by the same steps
     without the parse: whitespace collapsed, Markdown's characters escaped, the ends trimmed."""
     text = RUN_OF_SPACES.sub(" ", NEWLINE_WHITESPACE.sub("\n", paragraph))
-    return CONVERTER.escape(text, set()).lstrip(" \t\r\n").rstrip()
+    return converter().escape(text, set()).lstrip(" \t\r\n").rstrip()
 
 
 def tidy_markdown(markdown: str) -> str:
@@ -387,7 +316,7 @@ class PageContext:
 
 def pages_code_version() -> str:
     "What besides its inputs decides a page's bytes: this code and the libraries it calls."
-    modules = (__file__, citations.__file__, queries.__file__, urls.__file__, model.__file__,
+    modules = (__file__, MARKDOWN_CONVERTER, citations.__file__, queries.__file__, urls.__file__, model.__file__,
                clean.__file__, timeliness.__file__, answer_diff.__file__, changes.__file__)
     return stage_code_digest([Path(module) for module in modules],
                              ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
