@@ -5,6 +5,7 @@ that lost a record forces a rebuild."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -244,3 +245,44 @@ def test_a_full_text_is_applied_whichever_of_it_and_its_question_comes_first(tmp
     connection.close()
     build_database([folder], tmp_path / "clean.db")
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
+def test_an_unchanged_source_file_is_known_by_its_stat_and_not_read_again(tmp_path, monkeypatch):
+    from answers import build
+
+    folder = tmp_path / "api"
+    month_files(folder)
+    db_path = tmp_path / "answers.db"
+    monkeypatch.setattr(build, "SETTLED_SECONDS", -1)  # the files were written just now
+    build_database([folder], db_path)
+    hashed, sha256 = [], build.file_sha256
+    monkeypatch.setattr(build, "file_sha256", lambda path: hashed.append(path) or sha256(path))
+
+    report = build_database([folder], db_path)
+
+    assert hashed == [] and all(f.skipped for f in report.files)
+
+    changed = sorted(folder.glob("*.json"))[0]
+    status = changed.stat()
+    text = changed.read_text(encoding="utf-8")
+    changed.write_text(text.replace("Heading 1", "Heading 9"), encoding="utf-8")  # the same size
+    os.utime(changed, ns=(status.st_atime_ns, status.st_mtime_ns))  # and the same mtime
+    report = build_database([folder], db_path)
+
+    assert hashed == [changed] and report.generation == 2  # told apart by its change time
+
+
+def test_a_source_file_changed_just_before_it_was_read_is_read_again(tmp_path, monkeypatch):
+    from answers import build
+
+    folder = tmp_path / "api"
+    month_files(folder)
+    db_path = tmp_path / "answers.db"
+    monkeypatch.setattr(build, "SETTLED_SECONDS", 3600)
+    build_database([folder], db_path)
+    hashed, sha256 = [], build.file_sha256
+    monkeypatch.setattr(build, "file_sha256", lambda path: hashed.append(path) or sha256(path))
+
+    build_database([folder], db_path)
+
+    assert sorted(hashed) == sorted(folder.glob("*.json"))

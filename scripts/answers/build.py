@@ -4,18 +4,20 @@
 and the `Store`, and accounts for every record in a `FileReport` (read = stored + duplicates
 + rejected). It works on a copy and moves it into place only when the build has finished, so
 a killed build leaves the previous database intact. Unchanged source files (same path, same
-sha256) are skipped; if a file seen before has changed or gone, or the code that builds the
-database has changed, the database is rebuilt from scratch, because rows it stored may have
-been superseded since.
+sha256) are skipped, and a file whose stat is as recorded is not even read (`SourceDigests`);
+if a file seen before has changed or gone, or the code that builds the database has changed,
+the database is rebuilt from scratch, because rows it stored may have been superseded since.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import shutil
 import sqlite3
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 import sqlite_utils
 
 from . import changes, citations, queries, related, sources
+from .atomic import write_atomically
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
@@ -99,6 +102,50 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# Seconds a file must have been left alone before its digest is kept by its stat (timestamps
+# are only as fine as the kernel's clock tick).
+SETTLED_SECONDS = 2
+# Beside the database: the source files' digests by their stat (SourceDigests).
+DIGESTS_SUFFIX = ".digests.json"
+
+
+class SourceDigests:
+    """Each source file's sha256, kept beside the database (`answers.db.digests.json`) with
+    what `stat` said of the file when it was read: a file whose inode, size, modification and
+    change times are all as recorded is not read again to find out that it has not changed.
+    A digest is kept only for a file last changed SETTLED_SECONDS before it was read, so that
+    a write landing in the same timestamp as the one read cannot go unseen. The record says
+    only what each file's bytes are; the database says which of them it holds."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            self.held = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            self.held = {}  # none yet, or unreadable: every file is read
+        if not isinstance(self.held, dict):
+            self.held = {}
+        self.now: dict[str, list] = {}
+
+    def sha256(self, path: Path) -> str:
+        looked_at = time.time_ns()
+        status = path.stat()
+        seen = [status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
+        held = self.held.get(str(path))
+        if isinstance(held, list) and len(held) == 5 and held[:4] == seen:
+            self.now[str(path)] = held
+            return held[4]
+        digest = file_sha256(path)
+        if looked_at - max(status.st_mtime_ns, status.st_ctime_ns) > SETTLED_SECONDS * 1_000_000_000:
+            self.now[str(path)] = [*seen, digest]
+        return digest
+
+    def save(self) -> None:
+        "Keep what this build found; written only when that differs from what was kept."
+        if self.now != self.held:
+            write_atomically(self.path, json.dumps(self.now, sort_keys=True).encode())
 
 
 def code_version() -> str:
@@ -239,10 +286,12 @@ def build_database(
     """
     report = BuildReport()
     links = sources.Links()
-    readable = survey(sources.discover(inputs, links), report)
+    digests = SourceDigests(Path(f"{db_path}{DIGESTS_SUFFIX}"))
+    readable = survey(sources.discover(inputs, links), report, digests)
     report.links_outside = [safe_text(path) for path in links.outside]
     report.links_dangling = [safe_text(path) for path in links.dangling]
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    digests.save()
     version = build_version(member_directory)
     report.rebuild_reason = rebuild_reason(db_path, readable, version)
     if report.rebuild_reason is None and holds_all(db_path, readable, report):
@@ -312,10 +361,11 @@ def held_generation(db_path: Path) -> int:
         return 0
 
 
-def survey(files: list[Path], report: BuildReport) -> list[tuple[Path, str]]:
-    """The files to build from, as (path, sha256). Files no reader handles are ignored;
-    superseded versions (a later version of the same file is present) are skipped, so that
-    a file becoming superseded counts as gone and forces a rebuild."""
+def survey(files: list[Path], report: BuildReport, digests: SourceDigests) -> list[tuple[Path, str]]:
+    """The files to build from, as (path, sha256), the digests taken from `digests` where it
+    holds them. Files no reader handles are ignored; superseded versions (a later version of
+    the same file is present) are skipped, so that a file becoming superseded counts as gone
+    and forces a rebuild."""
     readable = []
     for path in files:
         if sources.reader_for(path) is None:
@@ -323,7 +373,7 @@ def survey(files: list[Path], report: BuildReport) -> list[tuple[Path, str]]:
         elif sources.is_superseded(path):
             report.superseded.append(recorded_path(path))
         else:
-            readable.append((path, file_sha256(path)))
+            readable.append((path, digests.sha256(path)))
     return readable
 
 
