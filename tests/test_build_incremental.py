@@ -261,6 +261,7 @@ def test_an_unchanged_source_file_is_known_by_its_stat_and_not_read_again(tmp_pa
     report = build_database([folder], db_path)
 
     assert hashed == [] and all(f.skipped for f in report.files)
+    digests = (tmp_path / "answers.db.digests.json").stat()
 
     changed = sorted(folder.glob("*.json"))[0]
     status = changed.stat()
@@ -270,6 +271,22 @@ def test_an_unchanged_source_file_is_known_by_its_stat_and_not_read_again(tmp_pa
     report = build_database([folder], db_path)
 
     assert hashed == [changed] and report.generation == 2  # told apart by its change time
+    assert (tmp_path / "answers.db.digests.json").stat().st_mtime_ns != digests.st_mtime_ns
+
+
+def test_a_build_that_writes_no_database_writes_no_digests(tmp_path, monkeypatch):
+    from answers import build
+
+    folder = tmp_path / "api"
+    month_files(folder)
+    db_path = tmp_path / "answers.db"
+    monkeypatch.setattr(build, "SETTLED_SECONDS", 3600)  # nothing recorded by the first build
+    build_database([folder], db_path)
+    monkeypatch.setattr(build, "SETTLED_SECONDS", -1)  # the files have settled since
+
+    build_database([folder], db_path)
+
+    assert not (tmp_path / "answers.db.digests.json").exists()
 
 
 def test_a_source_file_changed_just_before_it_was_read_is_read_again(tmp_path, monkeypatch):

@@ -117,7 +117,8 @@ class SourceDigests:
     change times are all as recorded is not read again to find out that it has not changed.
     A digest is kept only for a file last changed SETTLED_SECONDS before it was read, so that
     a write landing in the same timestamp as the one read cannot go unseen. The record says
-    only what each file's bytes are; the database says which of them it holds."""
+    only what each file's bytes are (the database says which of them it holds), and is saved
+    by the builds that write the database: until then a file not recorded is hashed each time."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -143,7 +144,7 @@ class SourceDigests:
         return digest
 
     def save(self) -> None:
-        "Keep what this build found; written only when that differs from what was kept."
+        "Keep what this build found, if that differs from what was kept."
         if self.now != self.held:
             write_atomically(self.path, json.dumps(self.now, sort_keys=True).encode())
 
@@ -291,7 +292,6 @@ def build_database(
     report.links_outside = [safe_text(path) for path in links.outside]
     report.links_dangling = [safe_text(path) for path in links.dangling]
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    digests.save()
     version = build_version(member_directory)
     report.rebuild_reason = rebuild_reason(db_path, readable, version)
     if report.rebuild_reason is None and holds_all(db_path, readable, report):
@@ -303,6 +303,7 @@ def build_database(
         report.files.clear()
         report.rebuild_reason = str(reason)
         write_database(db_path, readable, report, version, member_directory, progress)
+    digests.save()  # with the database: a build that writes nothing writes no record either
     report.rebuilt = report.rebuild_reason is not None
     report.files.sort(key=lambda f: f.path)
     return report
