@@ -31,11 +31,10 @@ def cpu_seconds() -> float:
 
 def main(db_path: Path, pages_dir: Path, out_dir: Path) -> None:
     started, started_cpu = time.perf_counter(), cpu_seconds()
-    before = search.take_state(out_dir)
     report = site.build_site(db_path, pages_dir, out_dir, SiteConfig(), workers=2)
     rendered, rendered_cpu = time.perf_counter(), cpu_seconds()
     workers_peak = peak_mb(resource.RUSAGE_CHILDREN)
-    result = search.update_index(db_path, out_dir, report.written + report.removed, before)
+    result = search.update_index(db_path, out_dir)
     indexed = time.perf_counter()
     figures = {
         "render_s": rendered - started, "search_s": indexed - rendered,

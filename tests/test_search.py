@@ -98,8 +98,15 @@ def index_copy(built_site, fresh_index, tmp_path):
     return tmp_path
 
 
+def next_generation(db: sqlite_utils.Database) -> None:
+    "What the db stage does before it writes: the rows written from here on are logged as changed."
+    db.execute("update meta set value = cast(value as integer) + 1 where name = 'generation'")
+    db.conn.commit()
+
+
 def change_one_answer(db_path: Path) -> None:
     with closing(sqlite_utils.Database(db_path)) as db:
+        next_generation(db)
         [row] = db.query("select key from questions where url = ?", [CHANGED_URL])
         db["questions"].update(row["key"], {"answer_text": "A changed answer about zeppelins."})
 
@@ -108,11 +115,9 @@ def test_a_changed_page_reindexes_only_its_bundle(index_copy, tmp_path_factory):
     site_dir = index_copy / "site"
     before = tree(site_dir / "pagefind")
     change_one_answer(index_copy / "answers.db")
-    previous = search.take_state(site_dir)
     (site_dir / "pagefind" / "stray.js").write_text("left from an old index")
     (site_dir / "pagefind" / "1999").mkdir()
-    report = search.update_index(index_copy / "answers.db", site_dir,
-                                 [CHANGED_URL + "index.html", "days/index.html"], previous)
+    report = search.update_index(index_copy / "answers.db", site_dir)
     assert list(report.indexed) == ["2024"] and report.removed == ["1999", "stray.js"]
     after = tree(site_dir / "pagefind")
     assert {path for path in after if after[path] != before.get(path)} - {".state.json"} \
@@ -135,30 +140,18 @@ def test_a_failed_build_keeps_the_old_bundle_and_the_next_build_redoes_it(index_
         raise RuntimeError("killed")
 
     monkeypatch.setattr(search, "write_bundle", fail_half_way)
-    previous = search.take_state(site_dir)
     with pytest.raises(search.SearchIndexError):
-        search.update_index(index_copy / "answers.db", site_dir, [CHANGED_URL + "index.html"],
-                            previous)
+        search.update_index(index_copy / "answers.db", site_dir)
     failed = tree(site_dir / "pagefind")
     assert {path: data for path, data in failed.items() if path != ".state.json"} == \
         {path: data for path, data in before.items() if path != ".state.json"}
     monkeypatch.undo()
-    # The site build after it writes nothing new, yet the index is brought up to date.
-    report = search.update_index(index_copy / "answers.db", site_dir, [],
-                                 search.take_state(site_dir))
+    # The database has not changed since, yet the index is brought up to date.
+    report = search.update_index(index_copy / "answers.db", site_dir)
     assert list(report.indexed) == ["2024"]
     fresh = index_copy / "fresh"
     search.update_index(index_copy / "answers.db", fresh)
     assert tree(site_dir / "pagefind") == tree(fresh / "pagefind")
-
-
-def test_bundles_touched_are_those_of_question_pages():
-    changed = [CHANGED_URL + "index.html", CHANGED_URL + "index.json", "days/2024/08/30/index.html",
-               "lords/2009-10-29/hl5813/index.html", "bodies/home-office/index.html"]
-    assert search.bundles_touched(changed, {"2024", "2009", "2018"}) == {"2024", "2009"}
-    day_parts = {"2024-08-30.0", "2024-08-30.1"}
-    assert search.bundles_touched(changed, {"2024-05-08_2024-07-10", *day_parts, "2009"}) == \
-        {search.shard_name(CHANGED_URL, search.DAY_LEVEL + 1), "2009"}
 
 
 # -- bounded bundles ----------------------------------------------------------------------
@@ -261,6 +254,7 @@ def add_question(db_path: Path, url: str) -> None:
     with closing(sqlite_utils.Database(db_path)) as db:
         [row] = db.query("select * from questions where url = ?", [CHANGED_URL])
         uin = url.split("/")[2]
+        next_generation(db)
         db["questions"].insert(dict(row, key=row["key"] + "-new", uin=uin, url=url))
 
 
@@ -279,8 +273,7 @@ def test_one_change_reindexes_only_its_bundle_and_equals_a_clean_build(built_sit
     assert len(first.indexed) > 3 and max(first.indexed.values()) <= limit
     before = tree(site_dir / "pagefind")
     change(tmp_path / "answers.db")
-    report = search.update_index(tmp_path / "answers.db", site_dir, [url + "index.html"],
-                                 search.take_state(site_dir), shard_limit=limit)
+    report = search.update_index(tmp_path / "answers.db", site_dir, shard_limit=limit)
     home = search.shard_of(url, set(first.indexed))
     assert list(report.indexed) == [home] and report.removed == []
     assert report.indexed[home] == first.indexed[home] + (url == NEW_URL)
@@ -289,6 +282,97 @@ def test_one_change_reindexes_only_its_bundle_and_equals_a_clean_build(built_sit
         {home, ".state.json"}
     search.update_index(tmp_path / "answers.db", tmp_path / "clean", shard_limit=limit)
     assert after == tree(tmp_path / "clean" / "pagefind")
+
+
+def remove_question(db_path: Path) -> None:
+    "A question gone from the archive: no change is logged for a row that is no longer there."
+    with closing(sqlite_utils.Database(db_path)) as db:
+        db.execute("delete from questions where url = ?", [CHANGED_URL])
+        db.conn.commit()
+
+
+MOVED_URL = "commons/2018-11-21/3283/"
+
+
+def move_question(db_path: Path) -> None:
+    "A question whose date, and so URL and bundle, is corrected."
+    with closing(sqlite_utils.Database(db_path)) as db:
+        next_generation(db)
+        db.execute("update questions set url = ? where url = ?", [MOVED_URL, CHANGED_URL])
+        db.conn.commit()
+
+
+def rename_asker(db_path: Path) -> None:
+    "The member who asked the changed question gets another name (no question's row changes)."
+    with closing(sqlite_utils.Database(db_path)) as db:
+        db.execute("""update members set name = 'A. N. Other' where id =
+                      (select asking_member_id from questions where url = ?)""", [CHANGED_URL])
+        db.conn.commit()
+
+
+def bundles_of(db_path: Path, limit: int, sql: str) -> set[str]:
+    "The bundles holding the questions whose URLs the query selects."
+    with closing(sqlite_utils.Database(db_path)) as db:
+        wanted = search.urls_by_bundle(db, limit)
+        found = {url for (url,) in db.execute(sql, [CHANGED_URL])}
+    return {name for name, members in wanted.items() if found & set(members)}
+
+
+ASKED_BY_THE_SAME = """select url from questions where asking_member_id =
+                       (select asking_member_id from questions where url = ?)"""
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (remove_question, lambda before, after, db: {search.shard_of(CHANGED_URL, set(before))}),
+    (move_question, lambda before, after, db: {search.shard_of(CHANGED_URL, set(before)),
+                                               search.shard_of(MOVED_URL, set(after))}),
+    (rename_asker, lambda before, after, db: bundles_of(db, 400, ASKED_BY_THE_SAME)),
+], ids=["a question removed", "a question moved to another bundle", "its asker renamed"])
+def test_the_bundles_checked_are_found_from_the_database_alone(built_site, tmp_path, change,
+                                                               expected):
+    """No site stage tells the index what changed: the change log, the members' names and the
+    URLs each bundle holds find every bundle whose records differ, and only those."""
+    limit = 400
+    db_path = tmp_path / "answers.db"
+    shutil.copy(built_site.db, db_path)
+    site_dir = tmp_path / "site"
+    first = search.update_index(db_path, site_dir, shard_limit=limit)
+    change(db_path)
+    report = search.update_index(db_path, site_dir, shard_limit=limit)
+    with closing(sqlite_utils.Database(db_path)) as db:
+        after = search.urls_by_bundle(db, limit)
+    assert set(report.indexed) == expected(first.indexed, after, db_path)
+    assert report.unchanged == []  # nothing else even checked
+    search.update_index(db_path, tmp_path / "clean", shard_limit=limit)
+    assert tree(site_dir / "pagefind") == tree(tmp_path / "clean" / "pagefind")
+
+
+def test_with_no_change_no_bundle_is_checked_and_an_unknown_database_checks_every_one(built_site,
+                                                                                    tmp_path):
+    db_path = tmp_path / "answers.db"
+    shutil.copy(built_site.db, db_path)
+    site_dir = tmp_path / "site"
+    first = search.update_index(db_path, site_dir, shard_limit=400)
+    again = search.update_index(db_path, site_dir, shard_limit=400)
+    assert again.indexed == {} and again.unchanged == []
+    assert search.update_index(db_path, site_dir, check_all=True, shard_limit=400).unchanged == \
+        sorted(first.indexed)
+    with closing(sqlite_utils.Database(db_path)) as db:  # the database built afresh
+        db.execute("update meta set value = 'another' where name = 'lineage'")
+        db.conn.commit()
+    assert search.update_index(db_path, site_dir, shard_limit=400).unchanged == sorted(first.indexed)
+    # A state not marked complete (a build killed while indexing) is trusted for nothing.
+    state_file = site_dir / "pagefind" / search.STATE_NAME
+    state_file.write_text(json.dumps(dict(json.loads(state_file.read_text()), complete=False)))
+    assert search.update_index(db_path, site_dir, shard_limit=400).unchanged == sorted(first.indexed)
+
+
+def test_a_record_reads_only_what_the_index_watches_for_changes():
+    """The bundles to check are found from the questions' change log and the members' names
+    (DatabaseFacts): a record reading any other table would need its own way of being found."""
+    tables = set(re.findall(r"\b(?:from|join)\s+(\w+)", search.RECORD_QUERY))
+    assert tables - {"json_each"} == {"questions", "members"}
+    assert set(re.findall(r"\bm\.(\w+)", search.RECORD_QUERY)) == {"id", "name"}
 
 
 def test_bundles_are_indexed_two_at_a_time_and_a_failure_loses_only_its_own(built_site, tmp_path,
@@ -320,8 +404,7 @@ def test_bundles_are_indexed_two_at_a_time_and_a_failure_loses_only_its_own(buil
     assert sorted(path.name for path in (site_dir / "pagefind").iterdir()) == \
         [".state.json", names[0]]
     monkeypatch.undo()
-    report = search.update_index(db_path, site_dir, [], search.take_state(site_dir),
-                                 shard_limit=limit)
+    report = search.update_index(db_path, site_dir, shard_limit=limit)
     assert list(report.indexed) == names[1:] and report.unchanged == [names[0]]
     search.update_index(db_path, tmp_path / "clean", shard_limit=limit)
     assert tree(site_dir / "pagefind") == tree(tmp_path / "clean" / "pagefind")
@@ -352,14 +435,13 @@ def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte
                                                                                 monkeypatch):
     site_dir = index_copy / "site"
     cache_file = record_cache.cache_path(site_dir)
-    search.update_index(index_copy / "answers.db", site_dir)  # keeps every record
+    search.update_index(index_copy / "answers.db", site_dir, check_all=True)  # keeps every record
     change_one_answer(index_copy / "answers.db")
     rendered = []
     real_fields = search.record_fields
     monkeypatch.setattr(search, "record_fields",
                         lambda row: rendered.append(row["url"]) or real_fields(row))
-    report = search.update_index(index_copy / "answers.db", site_dir,
-                                 [CHANGED_URL + "index.html"], search.take_state(site_dir))
+    report = search.update_index(index_copy / "answers.db", site_dir)
     assert list(report.indexed) == ["2024"] and rendered == [CHANGED_URL]
     fresh = index_copy / "fresh"
     search.update_index(index_copy / "answers.db", fresh)
@@ -370,13 +452,16 @@ def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte
     (scratch / search.SCRATCH_LIST).unlink()
     (scratch / "stray").mkdir()
     (scratch / "stray" / "index.html").write_text("<p>a half written record</p>")
-    state = search.take_state(site_dir)
+    state_file = site_dir / "pagefind" / search.STATE_NAME
+    state = json.loads(state_file.read_text())
     state["bundles"]["2024"] = "spoiled"
-    search.update_index(index_copy / "answers.db", site_dir, [CHANGED_URL + "index.html"], state)
+    state["holds"]["2024"] = "spoiled"  # checked again, as after a question moved in or out
+    state_file.write_text(json.dumps(state))
+    search.update_index(index_copy / "answers.db", site_dir)
     assert tree(site_dir / "pagefind") == tree(fresh / "pagefind")
     assert not (scratch / "stray").exists()
     # A file that is not a cache is replaced, and costs rendering, never a record.
     cache_file.write_bytes(b"not a database")
     rendered.clear()
-    search.update_index(index_copy / "answers.db", site_dir)
+    search.update_index(index_copy / "answers.db", site_dir, check_all=True)
     assert CHANGED_URL in rendered and tree(site_dir / "pagefind") == tree(fresh / "pagefind")

@@ -184,15 +184,42 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
 
 def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
              workers: int, search: bool, check_all: bool = False):
-    from . import search as search_stage
+    """The site stage and, beside it, the search index: the index is made from the database
+    alone, and most of its time is Pagefind's own process, so the two overlap. It starts once
+    the site's question pages are written: no render worker is forked after that, and a
+    process must not be forked while another thread may hold a lock (SQLite's, say)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from . import site as site_stage
     from .render import SiteConfig
 
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
-    indexed_before = search_stage.indexed_state(out_dir)
-    report = site_stage.build_site(
-        db_path, pages_dir, out_dir, config, workers=workers, check_all=check_all,
-        before_first_change=lambda: search_stage.mark_unproven(out_dir, indexed_before))
+    with ThreadPoolExecutor(1) as beside:
+        indexing = []
+
+        def start_indexing() -> None:
+            indexing.append(beside.submit(index_search, db_path, out_dir, check_all))
+
+        report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers,
+                                       check_all=check_all,
+                                       after_question_pages=start_indexing if search else None)
+        print_site_report(report, out_dir)
+        if search:
+            print_index_report(indexing[0].result() if indexing
+                               else index_search(db_path, out_dir, check_all))
+    return report
+
+
+def index_search(db_path: Path, out_dir: Path, check_all: bool):
+    from . import search as search_stage
+
+    try:
+        return search_stage.update_index(db_path, out_dir, check_all=check_all)
+    except search_stage.SearchIndexError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def print_site_report(report, out_dir: Path) -> None:
     click.echo(f"{out_dir}: {report.question_pages} question pages ({report.rendered} rendered, "
                f"{report.skipped} unchanged inputs skipped); {len(report.written)} files written, "
                f"{report.unchanged} unchanged, {len(report.removed)} outdated removed.")
@@ -201,18 +228,13 @@ def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datas
     else:
         click.echo(f"Downloads: {report.downloads.files} files ({len(report.downloads.written)} "
                    f"written, {report.downloads.skipped} with unchanged rows skipped).")
-    if search:
-        try:
-            result = search_stage.update_index(
-                db_path, out_dir, None if check_all else report.written + report.removed,
-                indexed_before)
-        except search_stage.SearchIndexError as error:
-            raise click.ClickException(str(error)) from error
-        indexed = ", ".join(f"{name} ({count})" for name, count in result.indexed.items())
-        click.echo(f"Search index: {sum(result.indexed.values())} questions indexed in "
-                   f"{len(result.indexed)} bundles{': ' + indexed if indexed else ''}; "
-                   f"{len(result.unchanged)} checked and unchanged; {len(result.removed)} removed.")
-    return report
+
+
+def print_index_report(result) -> None:
+    indexed = ", ".join(f"{name} ({count})" for name, count in result.indexed.items())
+    click.echo(f"Search index: {sum(result.indexed.values())} questions indexed in "
+               f"{len(result.indexed)} bundles{': ' + indexed if indexed else ''}; "
+               f"{len(result.unchanged)} checked and unchanged; {len(result.removed)} removed.")
 
 
 @cli.command("build")

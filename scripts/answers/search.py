@@ -28,6 +28,9 @@ a bundle beside the site folder, kept between builds, where only changed records
 Bundles are indexed two at a time, one Pagefind process each (each keeps about one core
 busy), with the records of at most two bundles in hand at once.
 
+Which bundles to check follows from the database alone (its change log, see `DatabaseFacts`),
+never from what the site stage wrote, so this stage runs beside the site stage (cli.run_site).
+
 A build is complete or does not count: a bundle is written into a temporary folder and moved
 into place whole, and its digest is recorded only after that. The state is marked incomplete
 while indexing, so a build killed half way makes the next one check every bundle.
@@ -41,6 +44,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -51,7 +55,7 @@ from pathlib import Path
 import jinja2
 import sqlite_utils
 
-from . import bundle_order, clean, record_cache, render, urls
+from . import bundle_order, changes, clean, queries, record_cache, render, urls
 from .atomic import replace_if_changed
 from .output import stage_code_digest
 from .render import ROOT, long_date
@@ -62,8 +66,6 @@ LIST_NAME = "bundles.json"
 SCRATCH_SUFFIX = ".search-scratch"  # beside the site folder: the records Pagefind reads
 SCRATCH_LIST = ".records.json"  # in a bundle's scratch folder: what it holds (not HTML: not indexed)
 HOUSES = {"Commons": "House of Commons", "Lords": "House of Lords"}
-# A question page's path as the site stage reports it: '<house>/<yyyy-mm-dd>/<uin>/index.html'.
-QUESTION_PAGE = re.compile(r"^([^/]+/\d{4}-\d\d-\d\d/[^/]+/)index\.html$")
 # The most questions a bundle holds, chosen between two costs (the whole corpus, 55,990
 # questions, on 2 cores). A change re-indexes its whole bundle, 3,903 questions at most with
 # this limit, and Pagefind's CPU grows with the bundle and has next to no fixed part (about
@@ -188,19 +190,9 @@ def shard_of(url: str, names: set[str]) -> str | None:
                  if shard_name(url, level) in names), None)
 
 
-def question_urls(changed_paths: list[str]) -> list[str]:
-    "The question URLs among the paths that a site build wrote or removed."
-    return [match.group(1) for path in changed_paths if (match := QUESTION_PAGE.match(path))]
-
-
-def bundles_touched(changed_paths: list[str], names: set[str]) -> set[str]:
-    "The bundles (among `names`) holding the question pages that a site build wrote or removed."
-    return {shard_of(url, names) for url in question_urls(changed_paths)} - {None}
-
-
 def urls_by_bundle(db: sqlite_utils.Database, limit: int | None = None) -> dict[str, list[str]]:
-    urls = [row["url"] for row in
-            db.query("select url from questions where url is not null order by url")]
+    # Plain tuples: sqlite-utils' dict a row cost a tenth of a second over the archive.
+    urls = [url for (url,) in db.execute("select url from questions where url is not null order by url")]
     return split_shards(urls, limit or SHARD_LIMIT)
 
 
@@ -380,12 +372,18 @@ def replace_bundle(items: list[tuple[str, str]], bundles_dir: Path, name: str) -
 
 
 # -- the state ----------------------------------------------------------------------------
+#
+# `.state.json` says what the bundles on disk were made from: each bundle's records digest
+# (`bundles`, written only once that bundle is in place) and a digest of the URLs it holds
+# (`holds`), the database's position in its change log (`database`, changes.py) and a digest of
+# each member's name (`members`). The last three are written only when an indexing completes
+# (`complete`): together they let the next one find, from the database alone, every bundle whose
+# records may differ since.
 
 
 def read_state(bundles_dir: Path, version: str) -> dict | None:
-    """What the last indexing under this code recorded: each bundle's digest (written only once
-    that bundle was in place, so always true of it) and whether the indexing completed (if not,
-    a bundle that the site build changed may not have been checked)."""
+    """What the last indexing under this code recorded (None: nothing it can trust). A state
+    not marked complete is kept for its bundles' digests alone."""
     try:
         state = json.loads((bundles_dir / STATE_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -401,65 +399,109 @@ def write_json(path: Path, data) -> None:
     replace_if_changed(path, (json.dumps(data, sort_keys=True, indent=1) + "\n").encode("utf-8"))
 
 
-def save_state(bundles_dir: Path, version: str, digests: dict, complete: bool) -> None:
+def save_state(bundles_dir: Path, version: str, digests: dict, complete: dict | None = None) -> None:
+    """The bundles' digests, and with `complete` (what `DatabaseFacts.recorded` gives) the facts
+    that let the next indexing trust them; without it, the state is marked incomplete."""
     write_json(bundles_dir / STATE_NAME,
-               {"version": version, "complete": complete, "bundles": digests})
+               {"version": version, "complete": complete is not None, "bundles": digests,
+                **(complete or {})})
+
+
+# -- what may have changed ------------------------------------------------------------------
+
+
+def short_digest(text: str) -> str:
+    "Short: only ever told apart from the same thing's digest at another time."
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class DatabaseFacts:
+    """What a search record reads besides its question's row (RECORD_QUERY: the asking member's
+    name), where the database stands in its change log, and which URLs each bundle holds: read
+    once an indexing, before any record, so that a change made meanwhile is found next time."""
+    position: dict | None  # changes.position; None for a database without a change log
+    member_names: dict[str, str]  # member id -> digest of their name
+    holds: dict[str, str]  # bundle -> digest of its URLs
+
+    @classmethod
+    def read(cls, db: sqlite_utils.Database, wanted: dict[str, list[str]]) -> DatabaseFacts:
+        try:
+            position = changes.position(db)
+        except sqlite3.OperationalError:  # no meta table: a database built by other means
+            position = None
+        names = {str(member_id): short_digest(name or "") for member_id, name in
+                 db.execute("select id, name from members")}
+        return cls(position, names,
+                   {name: short_digest("\n".join(members)) for name, members in wanted.items()})
+
+    def recorded(self) -> dict | None:
+        "What an indexing that completes records (None: nothing to go on next time)."
+        if self.position is None or self.position["lineage"] is None:
+            return None
+        return {"database": self.position, "members": self.member_names, "holds": self.holds}
+
+    def bundles_changed_since(self, db: sqlite_utils.Database, state: dict | None,
+                              wanted: dict[str, list[str]]) -> set[str] | None:
+        """The bundles whose records may differ from those the completed indexing of `state`
+        made: those of the questions whose row changed since (the change log), or whose asking
+        member's name did, and those whose URLs are not the same (a question removed, added or
+        moved, a bundle re-cut). None: every bundle, when the state is incomplete or of another
+        database (built afresh, or gone back in time)."""
+        before = state.get("database") if state and state.get("complete") else None
+        now = self.position
+        if not (isinstance(before, dict) and now and now["lineage"] == before.get("lineage")
+                and isinstance(before.get("generation"), int)
+                and now["generation"] >= before["generation"]
+                and isinstance(state.get("members"), dict) and isinstance(state.get("holds"), dict)):
+            return None
+        keys = changes.changed_keys(db, before["generation"]) if now["generation"] > before["generation"] else set()
+        renamed = sorted(member for member, name in self.member_names.items()
+                         if state["members"].get(member) != name)
+        if renamed:
+            keys |= {key for (key,) in db.execute(
+                "select key from questions where asking_member_id in (select value from json_each(?))",
+                [json.dumps(renamed)])}
+        bundle_of = {url: name for name, members in wanted.items() for url in members}
+        return ({bundle_of[url] for url in queries.urls_of(db, keys).values() if url in bundle_of}
+                | {name for name, held in self.holds.items() if state["holds"].get(name) != held})
 
 
 # -- the stage ----------------------------------------------------------------------------
 
 
-def indexed_state(site_dir: Path) -> dict | None:
-    "What the last indexing of this archive recorded (read before a site build)."
-    return read_state(Path(site_dir) / BUNDLES, search_code_version())
-
-
-def mark_unproven(site_dir: Path, state: dict | None) -> None:
-    """Mark the record incomplete on disk, as soon as the site build changes a page: if this
-    build stops before its indexing completes, the next one cannot trust the record and checks
-    every bundle. A site build that changes nothing leaves it as it was."""
-    if state and state.get("complete"):
-        save_state(Path(site_dir) / BUNDLES, search_code_version(), state["bundles"],
-                   complete=False)
-
-
-def take_state(site_dir: Path) -> dict | None:
-    "What the last indexing recorded, marked unproven on disk: before a build that changes pages."
-    state = indexed_state(site_dir)
-    mark_unproven(site_dir, state)
-    return state
-
-
-def update_index(db_path: Path, site_dir: Path, changed_paths: list[str] | None = None,
-                 previous: dict | None = None, shard_limit: int | None = None) -> IndexReport:
-    """Bring the bundles in line with the database. `previous` is what `take_state` read
-    before the site build, and `changed_paths` the files that build wrote or removed (its
-    SiteReport): if the indexing before completed, only the bundles of the question pages among
-    them, and bundles missing on disk, are checked; otherwise every bundle is. A checked bundle
-    is rebuilt only if its records differ from those its recorded digest describes.
-    `shard_limit` (by default SHARD_LIMIT) is the most questions a bundle holds."""
+def update_index(db_path: Path, site_dir: Path, check_all: bool = False,
+                 shard_limit: int | None = None) -> IndexReport:
+    """Bring the bundles in line with the database, whatever the site stage did: this stage
+    reads only the database and its own state, so it can run beside the site stage. If the
+    indexing before completed on this same database, only the bundles that may have changed
+    since (`DatabaseFacts.bundles_changed_since`), and bundles missing on disk, are checked;
+    otherwise, or with `check_all`, every bundle is. A checked bundle is rebuilt only if its
+    records differ from those its recorded digest describes. `shard_limit` (by default
+    SHARD_LIMIT) is the most questions a bundle holds."""
     bundles_dir = Path(site_dir) / BUNDLES
     bundles_dir.mkdir(parents=True, exist_ok=True)
     version = search_code_version()
+    previous = read_state(bundles_dir, version)
     digests = dict(previous["bundles"]) if previous else {}
-    check_all = changed_paths is None or not (previous and previous.get("complete"))
     report = IndexReport()
     with (closing(sqlite_utils.Database(db_path)) as db,
           closing(record_cache.RecordCache(site_dir)) as cache):
         wanted = urls_by_bundle(db, shard_limit)
-        to_check = set(wanted) if check_all else (
-            bundles_touched(changed_paths, set(wanted))
-            | {name for name in wanted
-               if name not in digests or not (bundles_dir / name / "pagefind.js").is_file()})
+        facts = DatabaseFacts.read(db, wanted)
+        changed = None if check_all else facts.bundles_changed_since(db, previous, wanted)
+        to_check = set(wanted) if changed is None else (
+            changed | {name for name in wanted
+                       if name not in digests or not (bundles_dir / name / "pagefind.js").is_file()})
         rebuild_changed(db, wanted, sorted(set(wanted) & to_check), bundles_dir,
                         BundleLedger(bundles_dir, version, digests), report, cache)
-        if check_all:
+        if changed is None:
             cache.keep_only([url for members in wanted.values() for url in members])
     digests = {name: digest for name, digest in digests.items() if name in wanted}
     write_json(bundles_dir / LIST_NAME, [name + "/" for name in sorted(wanted, reverse=True)])
     report.removed = remove_unwanted(bundles_dir, set(wanted))
     remove_unwanted_scratch(scratch_root(bundles_dir), set(wanted))
-    save_state(bundles_dir, version, digests, complete=True)
+    save_state(bundles_dir, version, digests, facts.recorded())
     return report
 
 
@@ -473,11 +515,11 @@ class BundleLedger:
 
     def retire(self, name: str) -> None:
         self.digests.pop(name, None)
-        save_state(self.bundles_dir, self.version, self.digests, complete=False)
+        save_state(self.bundles_dir, self.version, self.digests)
 
     def record(self, name: str, digest: str) -> None:
         self.digests[name] = digest
-        save_state(self.bundles_dir, self.version, self.digests, complete=False)
+        save_state(self.bundles_dir, self.version, self.digests)
 
 
 def rebuild_changed(db: sqlite_utils.Database, wanted: dict[str, list[str]], names: list[str],

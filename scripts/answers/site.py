@@ -453,15 +453,17 @@ NOT_GENERATED = ("static", "pagefind", "downloads")
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
                workers: int | None = None,
                before_first_change: Callable[[], None] | None = None,
-               check_all: bool = False) -> SiteReport:
+               check_all: bool = False,
+               after_question_pages: Callable[[], None] | None = None) -> SiteReport:
     """Write the archive. Driven by the database's change log (changes.py) when the pages stage
     has made the pages of this same database: only the question pages of changed questions and
     of those showing them are rendered again, the files of removed questions removed, the rest
     trusted as the last complete build left it. Otherwise, or when `check_all` asks, every page
     is checked against the manifest (and its files re-hashed), and the files this build did not
     write are removed (a question, member, body, heading, day or listing page that no longer
-    exists). `before_first_change` runs once before the first file changes (the search index
-    marks its record unproven then).
+    exists). `before_first_change` runs once before the first file changes;
+    `after_question_pages` once the question pages are written, when no worker process is left
+    to fork (the search index starts beside the rest then).
 
     `changed` below is what the listings, feeds and sitemap are given: the keys of the
     questions whose pages may differ since the last complete build (deleted questions
@@ -483,6 +485,8 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             report.rendered, report.skipped, report.removed = write_changed_question_pages(
                 db, changed, pages_dir, output, config, workers, manifest)
         report.question_pages = report.rendered + report.skipped
+        if after_question_pages is not None:
+            after_question_pages()
         made_downloads = None
         # One environment for every page: each template (base.html above all) is compiled once.
         # Jinja2 environments may render in several threads at once.
