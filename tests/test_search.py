@@ -287,6 +287,7 @@ def test_one_change_reindexes_only_its_bundle_and_equals_a_clean_build(built_sit
 def remove_question(db_path: Path) -> None:
     "A question gone from the archive: no change is logged for a row that is no longer there."
     with closing(sqlite_utils.Database(db_path)) as db:
+        next_generation(db)
         db.execute("delete from questions where url = ?", [CHANGED_URL])
         db.conn.commit()
 
@@ -305,6 +306,7 @@ def move_question(db_path: Path) -> None:
 def rename_asker(db_path: Path) -> None:
     "The member who asked the changed question gets another name (no question's row changes)."
     with closing(sqlite_utils.Database(db_path)) as db:
+        next_generation(db)
         db.execute("""update members set name = 'A. N. Other' where id =
                       (select asking_member_id from questions where url = ?)""", [CHANGED_URL])
         db.conn.commit()
@@ -348,13 +350,19 @@ def test_the_bundles_checked_are_found_from_the_database_alone(built_site, tmp_p
 
 
 def test_with_no_change_no_bundle_is_checked_and_an_unknown_database_checks_every_one(built_site,
-                                                                                    tmp_path):
+                                                                                    tmp_path,
+                                                                                    monkeypatch):
     db_path = tmp_path / "answers.db"
     shutil.copy(built_site.db, db_path)
     site_dir = tmp_path / "site"
     first = search.update_index(db_path, site_dir, shard_limit=400)
-    again = search.update_index(db_path, site_dir, shard_limit=400)
+    with monkeypatch.context() as patched:  # the database not written since: not even read
+        patched.setattr(search, "urls_by_bundle", None)
+        again = search.update_index(db_path, site_dir, shard_limit=400)
     assert again.indexed == {} and again.unchanged == []
+    missing = sorted(first.indexed)[1]
+    (site_dir / "pagefind" / missing / "pagefind.js").unlink()
+    assert list(search.update_index(db_path, site_dir, shard_limit=400).indexed) == [missing]
     assert search.update_index(db_path, site_dir, check_all=True, shard_limit=400).unchanged == \
         sorted(first.indexed)
     with closing(sqlite_utils.Database(db_path)) as db:  # the database built afresh
@@ -455,9 +463,8 @@ def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte
     state_file = site_dir / "pagefind" / search.STATE_NAME
     state = json.loads(state_file.read_text())
     state["bundles"]["2024"] = "spoiled"
-    state["holds"]["2024"] = "spoiled"  # checked again, as after a question moved in or out
     state_file.write_text(json.dumps(state))
-    search.update_index(index_copy / "answers.db", site_dir)
+    search.update_index(index_copy / "answers.db", site_dir, check_all=True)
     assert tree(site_dir / "pagefind") == tree(fresh / "pagefind")
     assert not (scratch / "stray").exists()
     # A file that is not a cache is replaced, and costs rendering, never a record.

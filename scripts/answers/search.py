@@ -424,22 +424,22 @@ class DatabaseFacts:
     member_names: dict[str, str]  # member id -> digest of their name
     holds: dict[str, str]  # bundle -> digest of its URLs
 
+    limit: int  # the most questions a bundle holds
+
     @classmethod
-    def read(cls, db: sqlite_utils.Database, wanted: dict[str, list[str]]) -> DatabaseFacts:
-        try:
-            position = changes.position(db)
-        except sqlite3.OperationalError:  # no meta table: a database built by other means
-            position = None
+    def read(cls, db: sqlite_utils.Database, wanted: dict[str, list[str]], limit: int) -> DatabaseFacts:
         names = {str(member_id): short_digest(name or "") for member_id, name in
                  db.execute("select id, name from members")}
-        return cls(position, names,
-                   {name: short_digest("\n".join(members)) for name, members in wanted.items()})
+        return cls(database_position(db), names,
+                   {name: short_digest("\n".join(members)) for name, members in wanted.items()},
+                   limit)
 
     def recorded(self) -> dict | None:
         "What an indexing that completes records (None: nothing to go on next time)."
         if self.position is None or self.position["lineage"] is None:
             return None
-        return {"database": self.position, "members": self.member_names, "holds": self.holds}
+        return {"database": self.position, "members": self.member_names, "holds": self.holds,
+                "limit": self.limit}
 
     def bundles_changed_since(self, db: sqlite_utils.Database, state: dict | None,
                               wanted: dict[str, list[str]]) -> set[str] | None:
@@ -485,24 +485,45 @@ def update_index(db_path: Path, site_dir: Path, check_all: bool = False,
     previous = read_state(bundles_dir, version)
     digests = dict(previous["bundles"]) if previous else {}
     report = IndexReport()
-    with (closing(sqlite_utils.Database(db_path)) as db,
-          closing(record_cache.RecordCache(site_dir)) as cache):
-        wanted = urls_by_bundle(db, shard_limit)
-        facts = DatabaseFacts.read(db, wanted)
+    limit = shard_limit or SHARD_LIMIT
+    with closing(sqlite_utils.Database(db_path)) as db:
+        if not check_all and is_untouched(db, previous, limit, bundles_dir):
+            return report
+        wanted = urls_by_bundle(db, limit)
+        facts = DatabaseFacts.read(db, wanted, limit)
         changed = None if check_all else facts.bundles_changed_since(db, previous, wanted)
         to_check = set(wanted) if changed is None else (
             changed | {name for name in wanted
                        if name not in digests or not (bundles_dir / name / "pagefind.js").is_file()})
-        rebuild_changed(db, wanted, sorted(set(wanted) & to_check), bundles_dir,
-                        BundleLedger(bundles_dir, version, digests), report, cache)
-        if changed is None:
-            cache.keep_only([url for members in wanted.values() for url in members])
+        with closing(record_cache.RecordCache(site_dir)) as cache:
+            rebuild_changed(db, wanted, sorted(set(wanted) & to_check), bundles_dir,
+                            BundleLedger(bundles_dir, version, digests), report, cache)
+            if changed is None:
+                cache.keep_only([url for members in wanted.values() for url in members])
     digests = {name: digest for name, digest in digests.items() if name in wanted}
     write_json(bundles_dir / LIST_NAME, [name + "/" for name in sorted(wanted, reverse=True)])
     report.removed = remove_unwanted(bundles_dir, set(wanted))
     remove_unwanted_scratch(scratch_root(bundles_dir), set(wanted))
     save_state(bundles_dir, version, digests, facts.recorded())
     return report
+
+
+def is_untouched(db: sqlite_utils.Database, state: dict | None, limit: int, bundles_dir: Path) -> bool:
+    """Whether the last indexing completed on the database as it still is (the db stage counts
+    every build that writes a row, a member's included) with the same limit, and every bundle it
+    recorded is still in place: then nothing is read, not even the bundles' URLs."""
+    return (bool(state) and state.get("complete") is True and state.get("limit") == limit
+            and state.get("database") == database_position(db)
+            and isinstance(state.get("holds"), dict)
+            and all((bundles_dir / name / "pagefind.js").is_file() for name in state["holds"]))
+
+
+def database_position(db: sqlite_utils.Database) -> dict | None:
+    "changes.position, or None for a database without a change log (built by other means)."
+    try:
+        return changes.position(db)
+    except sqlite3.OperationalError:  # no meta table
+        return None
 
 
 @dataclass
@@ -531,7 +552,7 @@ def rebuild_changed(db: sqlite_utils.Database, wanted: dict[str, list[str]], nam
     free, so that at most INDEX_WORKERS bundles' records are held at once, whatever the
     archive's size. A bundle counts only once its worker has put it in place; if one fails,
     those already running finish and are recorded, then the error is raised."""
-    template = record_template()
+    template = record_template() if names else None
     running: dict[Future, tuple[str, str, int]] = {}
     failures: list[BaseException] = []
     with ThreadPoolExecutor(max_workers=INDEX_WORKERS) as workers:
