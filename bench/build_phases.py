@@ -5,7 +5,10 @@ the database (`build.build_database`), the pages (`pages.write_pages`), the site
 Run as its own process by bench/build.py: `python bench/build_phases.py build SOURCES… OPTIONS…`
 (the arguments of `answers build`). Reads and writes what `answers build` does; prints its
 output, then one JSON line: each stage's wall and CPU seconds and peak memory (MB), the pages
-the site stage rendered and the questions the search stage indexed.
+the site stage rendered and the questions the search stage indexed. The search stage runs
+beside the site stage once its question pages are written (cli.run_site), so their spans
+overlap: each stage's CPU seconds are the whole process's over its span, and only the build's
+total wall and CPU seconds add up.
 """
 
 from __future__ import annotations
