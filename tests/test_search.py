@@ -355,7 +355,9 @@ def test_with_no_change_no_bundle_is_checked_and_an_unknown_database_checks_ever
     db_path = tmp_path / "answers.db"
     shutil.copy(built_site.db, db_path)
     site_dir = tmp_path / "site"
+    assert not search.expects_few_bundles(site_dir)  # no index yet: every bundle, after the site
     first = search.update_index(db_path, site_dir, shard_limit=400)
+    assert search.expects_few_bundles(site_dir)
     with monkeypatch.context() as patched:  # the database not written since: not even read
         patched.setattr(search, "urls_by_bundle", None)
         again = search.update_index(db_path, site_dir, shard_limit=400)
@@ -372,6 +374,7 @@ def test_with_no_change_no_bundle_is_checked_and_an_unknown_database_checks_ever
     # A state not marked complete (a build killed while indexing) is trusted for nothing.
     state_file = site_dir / "pagefind" / search.STATE_NAME
     state_file.write_text(json.dumps(dict(json.loads(state_file.read_text()), complete=False)))
+    assert not search.expects_few_bundles(site_dir)
     assert search.update_index(db_path, site_dir, shard_limit=400).unchanged == sorted(first.indexed)
 
 

@@ -184,16 +184,19 @@ def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette
 
 def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
              workers: int, search: bool, check_all: bool = False):
-    """The site stage and, beside it, the search index: the index is made from the database
-    alone, and most of its time is Pagefind's own process, so the two overlap. It starts once
-    the site's question pages are written: no render worker is forked after that, and a
-    process must not be forked while another thread may hold a lock (SQLite's, say)."""
+    """The site stage and, when the index expects to check only what changed, the search index
+    beside it: the index is made from the database alone, and most of its time is Pagefind's
+    own process, so the two overlap. It starts once the site's question pages are written: no
+    render worker is forked after that, and a process must not be forked while another thread
+    may hold a lock (SQLite's, say). An indexing of every bundle runs after the site stage."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from . import search as search_stage
     from . import site as site_stage
     from .render import SiteConfig
 
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
+    search_beside = search and not check_all and search_stage.expects_few_bundles(out_dir)
     with ThreadPoolExecutor(1) as beside:
         indexing = []
 
@@ -202,7 +205,7 @@ def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datas
 
         report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers,
                                        check_all=check_all,
-                                       after_question_pages=start_indexing if search else None)
+                                       after_question_pages=start_indexing if search_beside else None)
         print_site_report(report, out_dir)
         if search:
             print_index_report(indexing[0].result() if indexing
