@@ -43,7 +43,7 @@ class Output:
     unchanged: int = 0
     seen: set[str] = field(default_factory=set)
     # Run once, just before the first file is written or removed: what vouches for the files
-    # as they were (a manifest, the search index's record) is withdrawn then, and only then,
+    # as they were (a manifest, the listings' record) is withdrawn then, and only then,
     # so that a build which changes nothing writes nothing.
     before_first_change: list[Callable[[], None]] = field(default_factory=list)
     # Folders below the root that `write_page` found to be real folders (not links), by relative path.

@@ -452,7 +452,6 @@ NOT_GENERATED = ("static", "pagefind", "downloads")
 
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
                workers: int | None = None,
-               before_first_change: Callable[[], None] | None = None,
                check_all: bool = False,
                after_question_pages: Callable[[], None] | None = None) -> SiteReport:
     """Write the archive. Driven by the database's change log (changes.py) when the pages stage
@@ -461,9 +460,8 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     trusted as the last complete build left it. Otherwise, or when `check_all` asks, every page
     is checked against the manifest (and its files re-hashed), and the files this build did not
     write are removed (a question, member, body, heading, day or listing page that no longer
-    exists). `before_first_change` runs once before the first file changes;
-    `after_question_pages` once the question pages are written, when no worker process is left
-    to fork (the search index starts beside the rest then).
+    exists). `after_question_pages` runs once the question pages are written, when no worker
+    process is left to fork (the search index starts beside the rest then).
 
     `changed` below is what the listings, feeds and sitemap are given: the keys of the
     questions whose pages may differ since the last complete build (deleted questions
@@ -471,8 +469,6 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     config = config or SiteConfig()
     workers = workers or min(2, os.cpu_count() or 1)
     output = Output(out_dir)
-    if before_first_change is not None:
-        output.before_first_change.append(before_first_change)
     report = SiteReport()
     manifest = Manifest.take(output, site_code_version(config), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside:
