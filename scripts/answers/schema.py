@@ -65,7 +65,11 @@ def create_schema(db: sqlite_utils.Database) -> None:
         db["questions"].create_index(columns, if_not_exists=True)
     # For the change-driven stages (changes.py): a question's previous and next within its body,
     # and the questions grouped with it, found without reading every row. For the sessions
-    # (citations.Sessions): the lowest UIN of each day, read from the index alone.
+    # (citations.Sessions): the lowest UIN of each day, read from the index alone. For the
+    # timeliness figures (the `timeliness` query of metadata.yml, run for every body and month
+    # a build changes): every column the query reads, so that it reads the Commons questions
+    # from the index alone rather than whole rows with their answers, and the latest holding
+    # answer's date with them.
     db.executescript(
         """
         create index if not exists questions_body_order
@@ -75,6 +79,9 @@ def create_schema(db: sqlite_utils.Database) -> None:
         create index if not exists questions_date_for_answer on questions (date_for_answer);
         create index if not exists questions_correcting_member_id on questions (correcting_member_id);
         create index if not exists questions_day_uin on questions (house, date_tabled, uin);
+        create index if not exists questions_timeliness
+          on questions (house, answering_body, date_for_answer, is_withdrawn, is_named_day,
+                        date_answered, is_holding, date_holding_answer);
         """
     )
     # Internal: what each stored row was built from, to rank later snapshots against it.
