@@ -142,8 +142,29 @@ class SiteEnvironment(jinja2.Environment):
         return {**self.globals, **(d or {})}
 
 
-def make_environment(config: SiteConfig) -> jinja2.Environment:
+class TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates kept between builds, in a folder beside the site's (never inside what
+    is published): compiling them all costs a build about 0.2 s. Jinja2 compiles a template again
+    when the checksum of its source differs from the one stored with its code; here that checksum
+    covers Jinja2's version and this module too, since the environment's options (trim_blocks
+    and the like) shape the compiled code as much as the source does."""
+
+    SUFFIX = ".template-cache"
+
+    def __init__(self, site_dir: Path):
+        folder = site_dir.with_name(site_dir.name + self.SUFFIX)
+        folder.mkdir(parents=True, exist_ok=True)
+        super().__init__(str(folder))
+        self.code = jinja2.__version__ + "\0" + Path(__file__).read_text(encoding="utf-8")
+
+    def get_source_checksum(self, source: str) -> str:
+        return super().get_source_checksum(self.code + "\0" + source)
+
+
+def make_environment(config: SiteConfig, site_dir: Path | None = None) -> jinja2.Environment:
+    "The site's Jinja2 environment; given the site's folder, compiled templates are kept beside it."
     env = SiteEnvironment(
+        bytecode_cache=TemplateCache(Path(site_dir)) if site_dir is not None else None,
         loader=jinja2.FileSystemLoader(SITE_TEMPLATES),
         autoescape=True,  # every template, .xml included
         undefined=jinja2.StrictUndefined,

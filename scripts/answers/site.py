@@ -214,7 +214,7 @@ _worker: dict = {}
 
 
 def _start_worker(out_dir: str, config: SiteConfig) -> None:
-    _worker["env"] = make_environment(config)
+    _worker["env"] = make_environment(config, Path(out_dir))
     # The templates do not change while a build renders: not checked on disk for every page.
     _worker["env"].auto_reload = False
     _worker["config"] = config
@@ -486,7 +486,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         made_downloads = None
         # One environment for every page: each template (base.html above all) is compiled once.
         # Jinja2 environments may render in several threads at once.
-        env = make_environment(config)
+        env = make_environment(config, output.root)
         # The same database as the last complete build and the same downloads page (a change to
         # it changes the version's second part, which gives no empty change set): the same files.
         if changed != set() or change.state not in (manifest.state, manifest.other_code_state):
