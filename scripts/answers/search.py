@@ -606,13 +606,9 @@ def remove_unwanted(bundles_dir: Path, wanted: set[str]) -> list[str]:
     keep = wanted | {LIST_NAME, STATE_NAME}
     removed = []
     for path in sorted(bundles_dir.iterdir()):
-        if path.name in keep:
-            continue
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-        removed.append(path.name)
+        if path.name not in keep:
+            remove_entry(path)
+            removed.append(path.name)
     return removed
 
 
@@ -620,9 +616,13 @@ def remove_unwanted_scratch(root: Path, wanted: set[str]) -> None:
     "Remove the scratch folders of bundles no longer wanted (a bundle re-cut, say)."
     if root.is_dir():
         for path in root.iterdir():
-            if path.name in wanted:
-                continue
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
+            if path.name not in wanted:
+                remove_entry(path)
+
+
+def remove_entry(path: Path) -> None:
+    "Remove a folder with what it holds, or a file or link (never what a link points to)."
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
