@@ -9,6 +9,7 @@ rendering the pages whose inputs and code are the same as last time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -353,14 +354,20 @@ def stage_code_digest(files: list[Path], packages: tuple[str, ...], *settings: s
         data = Path(path).read_bytes()
         digest.update(f"{Path(path).name}\0{len(data)}\0".encode() + data)
     for name in packages:
-        try:
-            version = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            version = "missing"
-        digest.update(f"{name}=={version}\0".encode())
+        digest.update(f"{name}=={package_version(name)}\0".encode())
     for setting in settings:
         digest.update(f"{len(setting)}\0{setting}".encode())
     return digest.hexdigest()
+
+
+@functools.cache
+def package_version(name: str) -> str:
+    """An installed package's version ("missing" if it is not), looked up once a process: a
+    build works out a dozen stage versions, and each lookup searches the installed packages."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "missing"
 
 
 def inputs_digest(*inputs) -> str:

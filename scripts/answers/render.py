@@ -9,6 +9,7 @@ output is named here (extensions, settings, tags), so that the cache can tell wh
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,7 +184,6 @@ def templates_used(*names: str) -> list[Path]:
     imports or includes, followed to the end. What a stage's version names, so that a change
     to one kind of page's template renders again only the pages of that kind. Every template
     when one names another through a variable, which cannot be followed."""
-    env = jinja2.Environment()
     found: set[str] = set()
     todo = list(names)
     while todo:
@@ -191,12 +191,19 @@ def templates_used(*names: str) -> list[Path]:
         if name in found:
             continue
         found.add(name)
-        source = (SITE_TEMPLATES / name).read_text(encoding="utf-8")
-        for referenced in jinja2.meta.find_referenced_templates(env.parse(source)):
+        for referenced in referenced_templates((SITE_TEMPLATES / name).read_text(encoding="utf-8")):
             if referenced is None:
                 return sorted(path for path in SITE_TEMPLATES.rglob("*") if path.is_file())
             todo.append(referenced)
     return sorted(SITE_TEMPLATES / name for name in found)
+
+
+@functools.lru_cache(maxsize=256)
+def referenced_templates(source: str) -> tuple[str | None, ...]:
+    """The templates a template's source names (None: one named through a variable). Kept by
+    the source itself: a build works out a dozen versions that share base.html and others, and
+    parsing a template costs more than reading it."""
+    return tuple(jinja2.meta.find_referenced_templates(jinja2.Environment().parse(source)))
 
 
 def to_json(data) -> str:
