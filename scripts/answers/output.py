@@ -252,7 +252,7 @@ class Manifest:
     current: dict = field(default_factory=dict)
     state: dict | None = None
     valid_entry: Callable[[object], bool] = lambda entry: True
-    entries_text: str = ""
+    entries_text: bytes = b""  # the entries as read, parsed only when first wanted
     parsed: dict | None = None
     withdrawn: bool = False
     # What a complete build under other code recorded about its inputs, and that code's version:
@@ -272,7 +272,7 @@ class Manifest:
             self.parsed = entries if valid else {}
             if not valid:
                 self.state = None  # what it says of its inputs no longer stands for any page
-            self.entries_text = ""
+            self.entries_text = b""
         return self.parsed
 
     @classmethod
@@ -284,15 +284,15 @@ class Manifest:
         manifest = cls(output.root / MANIFEST_NAME, version, valid_entry=valid_entry)
         output.before_first_change.append(manifest.withdraw)
         try:
-            header_line, _, manifest.entries_text = manifest.path.read_text(
-                encoding="utf-8").partition("\n")
+            # Bytes, not text: orjson parses UTF-8 itself, and the entries are the archive's size.
+            header_line, _, manifest.entries_text = manifest.path.read_bytes().partition(b"\n")
             header = json.loads(header_line)
         except (OSError, ValueError):  # missing, unreadable or not JSON: as if there were none
             header = None
         whole = isinstance(header, dict) and header.get("entries") == bytes_digest(manifest.entries_text)
         state = header.get("state") if whole and isinstance(header.get("state"), dict) else None
         if not (whole and header.get("version") == version):
-            manifest.entries_text, manifest.parsed = "", {}  # damaged or other code: none
+            manifest.entries_text, manifest.parsed = b"", {}  # damaged or other code: none
             if state is not None:
                 manifest.other_code_state, manifest.other_code_version = state, str(header.get("version"))
         else:
@@ -330,7 +330,7 @@ class Manifest:
         replace_if_changed(self.path, header.encode() + b"\n" + entries)
 
 
-def parse_entries(text: str):
+def parse_entries(text: bytes):
     """A manifest's entries (JSON), parsed by orjson with the cyclic garbage collector paused:
     tens of thousands of small lists would otherwise set off collections that walk every object
     the build holds, which cost more than the parse."""
