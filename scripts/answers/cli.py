@@ -186,8 +186,8 @@ def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datas
              workers: int, search: bool, check_all: bool = False):
     """The site stage and, when the index expects to check only what changed, the search index
     beside it: the index is made from the database alone, and most of its time is Pagefind's
-    own process, so the two overlap. It starts once the site's question pages are written: no
-    render worker is forked after that, and a process must not be forked while another thread
+    own process, so the two overlap. It starts once the site's render workers are started: no
+    process is forked after that, and a process must not be forked while another thread
     may hold a lock (SQLite's, say). An indexing of every bundle runs after the site stage."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -205,7 +205,7 @@ def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datas
 
         report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers,
                                        check_all=check_all,
-                                       after_question_pages=start_indexing if search_beside else None)
+                                       once_workers_started=start_indexing if search_beside else None)
         print_site_report(report, out_dir)
         if search:
             print_index_report(indexing[0].result() if indexing

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import cache, partial
@@ -332,11 +332,13 @@ def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Man
 
 def write_question_pages(pages_dir: Path, output: Output, links: dict, config: SiteConfig,
                          workers: int, manifest: Manifest | None = None,
-                         page_urls: list[str] | None = None) -> tuple[int, int]:
+                         page_urls: list[str] | None = None,
+                         meanwhile: Callable[[], None] = lambda: None) -> tuple[int, int]:
     """Render the Markdown pages into `output` (in `workers` processes when there is more
     than one chunk of pages to render), skipping those the manifest shows up to date;
     returns how many were rendered and how many skipped. `page_urls`: only the pages at these
-    urls (`links` holds their navigation), else every page in `pages_dir`."""
+    urls (`links` holds their navigation), else every page in `pages_dir`. `meanwhile` runs
+    once, while the workers render (see `render_items`)."""
     manifest = manifest or Manifest(None, "")
     empty = {"previous": None, "next": None}
     if page_urls is None:
@@ -350,7 +352,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
             skipped += 1
         else:
             items.append((path, key, nav))
-    render_items(items, output, config, workers, manifest)
+    render_items(items, output, config, workers, manifest, meanwhile)
     if page_urls is None and items and not skipped:
         # every page was rendered: what the cache did not give is unused
         render_cache.prune(render_cache.cache_path(output.root))
@@ -358,8 +360,11 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
 
 
 def render_items(items: list[tuple[str, str, dict]], output: Output, config: SiteConfig,
-                 workers: int, manifest: Manifest) -> None:
-    "Render (path, url, navigation) items, in worker processes when there are enough."
+                 workers: int, manifest: Manifest, meanwhile: Callable[[], None] = lambda: None) -> None:
+    """Render (path, url, navigation) items, in worker processes when there are enough.
+    `meanwhile` runs here while they render, once every worker is started (so that no process
+    is forked while a thread it starts may hold a lock); when the items are rendered here, after
+    them. What it writes must not be a question page's file."""
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     if items:
         output.changing()  # the workers write with Outputs of their own
@@ -367,11 +372,20 @@ def render_items(items: list[tuple[str, str, dict]], output: Output, config: Sit
     if workers <= 1 or len(chunks) <= 1:
         _start_worker(str(output.root), config)
         results = list(map(_render_chunk, chunks))
+        meanwhile()
     else:
-        # The with-block shuts the pool down even when a chunk fails.
+        # The with-block shuts the pool down even when a chunk fails. With the fork start method,
+        # the first submit starts every worker.
         with ProcessPoolExecutor(workers, initializer=_start_worker,
                                  initargs=(str(output.root), config)) as pool:
-            results = list(pool.map(_render_chunk, chunks))
+            rendering = [pool.submit(_render_chunk, chunk) for chunk in chunks]
+            try:
+                meanwhile()
+            except BaseException:
+                for future in rendering:  # the chunks not yet started are not waited for
+                    future.cancel()
+                raise
+            results = [future.result() for future in rendering]
     for written, unchanged, seen, entries in results:
         output.written += written
         output.unchanged += unchanged
@@ -389,17 +403,19 @@ def navigation_of(db: sqlite_utils.Database, page_urls: list[str]) -> dict[str, 
 
 
 def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], pages_dir: Path,
-                                 output: Output, config: SiteConfig, workers: int,
-                                 manifest: Manifest) -> tuple[int, int, list[str]]:
+                                 output: Output, config: SiteConfig, workers: int, manifest: Manifest,
+                                 meanwhile: Callable[[], None] = lambda: None) -> tuple[int, int, list[str]]:
     """The pages of the questions in the change set, and of the questions that were their
     neighbours before (their links move), from the pages the pages stage wrote; the files of
     questions the pages stage no longer has are removed. Other entries are carried over
     unchecked. Returns how many pages were rendered and skipped, and the files removed.
+    `meanwhile` runs once, while the workers render (see `render_items`).
 
     The pages stage has completed on this same database (`site_changes`), so its pages are
     those of the questions the database holds: their urls are read from there, not from its
     manifest, which is the size of the archive."""
     if not keys:  # nothing changed: the manifest's entries are not even read
+        meanwhile()
         return 0, db["questions"].count, []
     manifest.carry_over()
     paged = queries.question_urls(db)
@@ -409,7 +425,7 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
         wanted.update(filter(None, manifest.previous[url][4:]))  # its neighbours before
     wanted = sorted(url for url in wanted if url in paged)
     rendered, skipped = write_question_pages(pages_dir, output, navigation_of(db, wanted), config,
-                                             workers, manifest, wanted)
+                                             workers, manifest, wanted, meanwhile)
     for url in gone:
         del manifest.current[url]
     removed = output.remove([name for url in gone for name in (urls.html_file(url), urls.json_twin(url))])
@@ -453,15 +469,17 @@ NOT_GENERATED = ("static", "pagefind", "downloads")
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
                workers: int | None = None,
                check_all: bool = False,
-               after_question_pages: Callable[[], None] | None = None) -> SiteReport:
+               once_workers_started: Callable[[], None] | None = None) -> SiteReport:
     """Write the archive. Driven by the database's change log (changes.py) when the pages stage
     has made the pages of this same database: only the question pages of changed questions and
     of those showing them are rendered again, the files of removed questions removed, the rest
     trusted as the last complete build left it. Otherwise, or when `check_all` asks, every page
     is checked against the manifest (and its files re-hashed), and the files this build did not
     write are removed (a question, member, body, heading, day or listing page that no longer
-    exists). `after_question_pages` runs once the question pages are written, when no worker
-    process is left to fork (the search index starts beside the rest then).
+    exists). The other files (listings, feeds, sitemap, downloads) are written while the render
+    workers render the question pages, or after the pages when they are rendered in this
+    process; `once_workers_started` runs first, when no worker process is left to fork (the
+    search index starts beside the rest then).
 
     `changed` below is what the listings, feeds and sitemap are given: the keys of the
     questions whose pages may differ since the last complete build (deleted questions
@@ -474,27 +492,60 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     with closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside:
         change = site_changes(db, pages_dir, manifest, check_all)
         changed = change.keys
+        others = OtherFiles(db, db_path, output, config, change, manifest, beside, once_workers_started)
         if changed is None or manifest.other_code_state is not None:  # new code: every question page
             report.rendered, report.skipped = write_question_pages(
-                pages_dir, output, neighbours(db), config, workers, manifest)
+                pages_dir, output, neighbours(db), config, workers, manifest, meanwhile=others.write)
         else:
             report.rendered, report.skipped, report.removed = write_changed_question_pages(
-                db, changed, pages_dir, output, config, workers, manifest)
+                db, changed, pages_dir, output, config, workers, manifest, meanwhile=others.write)
         report.question_pages = report.rendered + report.skipped
-        if after_question_pages is not None:
-            after_question_pages()
-        made_downloads = None
+    # None: the same database as the last complete build, so the same files.
+    report.downloads = others.downloads and others.downloads.result()
+    report.removed += others.removed
+    if changed is None:
+        report.removed += output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
+    else:
+        report.removed += output.remove_leftovers(("*.tmp",))
+    if changed != set() or change.state != manifest.state:
+        manifest.save(change.state)
+    report.written = output.written
+    report.unchanged = output.unchanged
+    return report
+
+
+@dataclass
+class OtherFiles:
+    """The files of the site besides the question pages, written by `write` (in the main process:
+    the listings, feeds and sitemap share its database connection); then what it removed and
+    the downloads under way in `beside`."""
+    db: sqlite_utils.Database
+    db_path: Path
+    output: Output
+    config: SiteConfig
+    change: changes.ChangeSet
+    manifest: Manifest
+    beside: ThreadPoolExecutor
+    once_workers_started: Callable[[], None] | None = None  # runs before anything is written
+    removed: list[str] = field(default_factory=list)
+    downloads: Future | None = None  # None: not made again (nothing changed)
+
+    def write(self) -> None:
+        if self.once_workers_started is not None:
+            self.once_workers_started()
+        db, output, config, change = self.db, self.output, self.config, self.change
+        changed = change.keys
         # One environment for every page: each template (base.html above all) is compiled once.
         # Jinja2 environments may render in several threads at once.
         env = make_environment(config, output.root)
         # The same database as the last complete build and the same downloads page (a change to
         # it changes the version's second part, which gives no empty change set): the same files.
-        if changed != set() or change.state not in (manifest.state, manifest.other_code_state):
+        if changed != set() or change.state not in (self.manifest.state, self.manifest.other_code_state):
             # Beside the rest, once no worker process is left to fork: the downloads read the
             # database on their own connection and write only their folder, and most of their
             # work (SQLite, hashing, compressing) lets the listings run meanwhile.
-            made_downloads = beside.submit(downloads.write_downloads, db_path, output.root / urls.DOWNLOADS,
-                                           env, config)
+            self.downloads = self.beside.submit(downloads.write_downloads, self.db_path,
+                                                output.root / urls.DOWNLOADS, env, config)
         write_static(output)
         # A listing shows a question's own row (and the members and bodies, whose change
         # renders every listing): the questions changed only for what they show of another
@@ -505,18 +556,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         # them from their records, without walking the folder.
         listed.removed += sitemap.write_sitemaps(output, env, db, listed, change.rows)
         output.write(urls.ROBOTS, env.get_template("robots.txt").render(page_url=urls.HOME))
-    # None: the same database as the last complete build, so the same files.
-    report.downloads = made_downloads and made_downloads.result()
-    report.removed += listed.removed + feeds_removed
-    if changed is None:
-        report.removed += output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
-    else:
-        report.removed += output.remove_leftovers(("*.tmp",))
-    if changed != set() or change.state != manifest.state:
-        manifest.save(change.state)
-    report.written = output.written
-    report.unchanged = output.unchanged
-    return report
+        self.removed = listed.removed + feeds_removed
 
 
 def site_changes(db: sqlite_utils.Database, pages_dir: Path, manifest: Manifest,
