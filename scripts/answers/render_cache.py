@@ -205,9 +205,13 @@ class Entries:
         self.found: dict[bytes, str | bytes | None] = {}  # looked up: None when the cache has none
         self.new: dict[bytes, str | bytes] = {}
         self.used: list[bytes] = []
+        # The keys `prefetch` worked out for this chunk, by text: a page's pieces are looked up
+        # again when it is rendered, and hashing them once more cost as much as the lookup.
+        self.known: dict[str, bytes] = {}
 
     def key(self, text: str) -> bytes:
-        return hashlib.sha256(self.version + b"\0" + text.encode("utf-8")).digest()
+        known = self.known.get(text)
+        return known if known is not None else hashlib.sha256(self.version + b"\0" + text.encode("utf-8")).digest()
 
     def pending(self) -> int:
         return len(self.new) + len(self.used)
@@ -252,9 +256,10 @@ class BodyRenderer:
         for entries, texts in ((self.fronts, [header for header, _ in split]),
                                (self.bodies, [body for _, body in split]), (self.twins, page_texts),
                                (self.page_parts, page_digests)):
-            entries.found = {}
+            entries.found, entries.known = {}, {}  # the last chunk's keys are not this one's
+            entries.known = {text: entries.key(text) for text in texts}
             if self.connection:
-                self.guard(self.look_up, entries, {entries.key(text) for text in texts})
+                self.guard(self.look_up, entries, set(entries.known.values()))
 
     def look_up(self, entries: Entries, keys: set[bytes]) -> None:
         keys = sorted(keys)
