@@ -225,8 +225,8 @@ def count_by(db: sqlite_utils.Database, column: str) -> dict:
     expression = {"day": "coalesce(date_answered, date_tabled)", "answering_body": "answering_body",
                   "asking_member_id": "asking_member_id",
                   "answering_member_id": "answering_member_id", "heading": "heading"}[column]
-    return {row["value"]: row["n"] for row in db.query(
-        f"select {expression} as value, count(*) as n from questions group by value")}
+    # Pairs, not sqlite-utils' dict rows: there is one for each heading, tens of thousands.
+    return dict(db.execute(f"select {expression} as value, count(*) as n from questions group by value").fetchall())
 
 
 # Which answered questions a feed draws from: the whole archive's, a body's or a member's (who
