@@ -25,7 +25,7 @@ import sqlite_utils
 from . import clean, queries, render, urls
 from .atomic import replace_if_changed
 from .clean import cut_at_word, sanitize_html
-from .output import Output, stage_code_digest
+from .output import Output, is_regular_file, stage_code_digest
 from .render import SiteConfig, real_date, to_json
 
 FEED_SIZE = 50
@@ -263,12 +263,15 @@ def withdraw_shown(output: Output) -> None:
 
 
 def keep(output: Output, feed: Feed) -> bool:
-    "Claim an up-to-date feed that this build does not render, if its files are there."
-    paths = {relative: output.path_for(relative) for relative in files_of(feed)}
-    if not all(path.is_file() for path in paths.values()):
+    """Claim an up-to-date feed that this build does not render, if its files are there.
+    Nothing is written here, so, as `Output.confirm_unchanged` does, only plain paths to
+    regular files are taken, without resolving links (which costs more than the rest, for
+    every feed of every body and member): anything else is rendered, and `write` checks it."""
+    paths = {relative: output.plain_path(relative) for relative in files_of(feed)}
+    if not all(path and is_regular_file(path) for path in paths.values()):
         return False
     for relative, path in paths.items():
-        output.claim(str(path), relative)
+        output.claim(path, relative)
     output.unchanged += len(paths)
     return True
 
