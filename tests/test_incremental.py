@@ -214,8 +214,8 @@ def test_the_listings_load_only_those_of_the_questions_whose_rows_changed(archiv
     folder, content = archive
     loaded = []
     items_of = listings.items_of
-    monkeypatch.setattr(listings, "items_of", lambda db, reference, owners: (
-        loaded.extend(owners), items_of(db, reference, owners))[1])
+    monkeypatch.setattr(listings, "items_of", lambda db, reference, owners, *places: (
+        loaded.extend(owners), items_of(db, reference, owners, *places))[1])
     file_month(content, "2024-08", [ANSWERED_104])
 
     _, site_report = build(folder, content)

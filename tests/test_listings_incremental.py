@@ -346,3 +346,59 @@ def test_a_question_that_leaves_a_body_works_out_the_figures_of_both(archive, tm
     assert sorted(runs) == [("All answering bodies", "2024-06"), ("All answering bodies", "2024-08"),
                             ("All answering bodies", "All months"), (EDUCATION, ""), (HOME_OFFICE, "")]
     assert_same_as_a_full_build(archive, tmp_path)
+
+
+def body_rows_read(monkeypatch) -> list[tuple[str, int]]:
+    "The (body, rows) of each read of a body's listing from now on."
+    read = []
+    listing_rows = queries.listing_rows
+
+    def counted(db, snippet, kind="all", value=None, limit=-1):
+        rows = list(listing_rows(db, snippet, kind, value, limit))
+        if kind == "body":
+            read.append((value, len(rows)))
+        return rows
+
+    monkeypatch.setattr(queries, "listing_rows", counted)
+    return read
+
+
+def test_a_new_answer_reads_a_body_listing_only_from_the_page_it_can_alter(archive, tmp_path, monkeypatch):
+    "Education holds two full pages: the 101st answer, the newest, leaves the first as it was."
+    read = body_rows_read(monkeypatch)
+    keys = add(archive, question(509, "2024-07-11"))
+
+    _, output = write(archive, tmp_path / "site", keys)
+
+    assert read == [(EDUCATION, 51)]  # the second page and the new newest
+    assert EDUCATION_URL + "page/1/index.html" not in {Path(path).relative_to(tmp_path / "site").as_posix()
+                                                        for path in output.seen}
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+@pytest.mark.parametrize(("day", "new_day", "first_page_kept"), [
+    ("2024-07-10", None, True),  # removed from the second page
+    ("2024-07-10", "2024-07-09", True),  # moved back within the second page
+    ("2024-07-02", "2024-07-10", False),  # moved from the first page to the second
+    ("2024-07-10", "2024-07-02", False),  # moved from the second page to the first
+])
+def test_a_question_moved_or_removed_within_a_body_renders_its_pages_from_its_place_on(
+        archive, tmp_path, monkeypatch, day, new_day, first_page_kept):
+    """The pages older than the question's place, before and after, are kept and their items
+    not even read; the rest are as a full build makes them."""
+    read = body_rows_read(monkeypatch)
+    key = next(archive.query("select key from questions where answering_body = ? and date_answered = ? "
+                             "order by key", [EDUCATION, day]))["key"]
+    if new_day is None:
+        archive.execute("delete from questions where key = ?", [key])
+    else:
+        archive.execute("update questions set date_answered = ? where key = ?", [new_day, key])
+    archive.conn.commit()
+
+    _, output = write(archive, tmp_path / "site", {key})
+
+    total = 99 if new_day is None else 100
+    assert read == [(EDUCATION, total - listings.PAGE_SIZE if first_page_kept else total)]
+    written = {Path(path).relative_to(tmp_path / "site").as_posix() for path in output.seen}
+    assert (EDUCATION_URL + "page/1/index.html" not in written) == first_page_kept
+    assert_same_as_a_full_build(archive, tmp_path)

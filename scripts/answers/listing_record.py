@@ -4,10 +4,11 @@ rewrites only the listing pages that show them.
 Reads and writes one SQLite file beside the output folder (`build/site.listings.sqlite` for
 `build/site`): not in it, where it would be published and where a rebuild must give the same
 bytes; not in answers.db, which is the db stage's. It holds:
-- `shown`: each question's url and the listings it appeared in ('day:2024-07-17',
-  'body:Home Office', 'member:4399', 'heading:schools-finance'), so that the listings a
-  question leaves (it moved day, body, member or heading, or was removed) are known without
-  scanning every listing;
+- `placed`: each question's url, the listings it appeared in ('day:2024-07-17',
+  'body:Home Office', 'member:4399', 'heading:schools-finance') and the day they filed it
+  under, so that the listings a question leaves (it moved day, body, member or heading, or
+  was removed) are known without scanning every listing, and where it stood in them: the
+  pages older than its place, before and after a change, are as they were;
 - `pages`: every page the stage wrote, the part of the archive that owns it (a listing as
   above, or 'month:2024-07', 'letter:s', 'home', …), a digest of what it was rendered from
   and whether the sitemap lists it; so that a page whose inputs are unchanged is not rendered
@@ -36,11 +37,24 @@ def record_path(output_root: Path) -> Path:
 
 SCHEMA = """
 create table if not exists meta (name text primary key, value text);
-create table if not exists shown (key text primary key, url text, owners text);
+drop table if exists shown;  -- an older layout of `placed`, without the day
+create table if not exists placed (key text primary key, url text, owners text, day text);
 create table if not exists pages (url text primary key, owner text, digest text, in_sitemap integer);
 create index if not exists pages_owner on pages (owner);
 create table if not exists timeliness (key text primary key, inputs text);
 """
+
+
+@dataclass(frozen=True)
+class Placed:
+    "Where a question was listed: its url, the listings that showed it, the day they filed it under."
+    url: str
+    owners: list[str]
+    day: str | None
+
+    def sort_key(self, key: str) -> tuple[str, str]:
+        "Where it stands in a listing, oldest first (listings show the newest first)."
+        return (self.day or "", key)
 
 
 @dataclass(frozen=True)
@@ -83,12 +97,12 @@ class ListingRecord:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def shown(self, keys: Iterable[str]) -> dict[str, tuple[str, list[str]]]:
-        "Key -> (url, the listings it appeared in) for those of `keys` that the record holds."
+    def shown(self, keys: Iterable[str]) -> dict[str, Placed]:
+        "Key -> where it was listed, for those of `keys` that the record holds."
         rows = self.connection.execute(
-            "select key, url, owners from shown where key in (select value from json_each(?))",
+            "select key, url, owners, day from placed where key in (select value from json_each(?))",
             (json.dumps(sorted(keys)),))
-        return {key: (url, json.loads(owners)) for key, url, owners in rows}
+        return {key: Placed(url, json.loads(owners), day) for key, url, owners, day in rows}
 
     def timeliness_inputs(self, keys: Iterable[str]) -> dict[str, list]:
         "Key -> what the timeliness figures read of it, for those of `keys` that the record holds."
@@ -123,7 +137,7 @@ class ListingRecord:
 
     # -- writing ---------------------------------------------------------------------------
 
-    def save(self, shown: dict[str, tuple[str, list[str]]], forget: Iterable[str],
+    def save(self, shown: dict[str, Placed], forget: Iterable[str],
              pages: dict[str, PageEntry], owners: Iterable[str] | None,
              timeliness_inputs: dict[str, list], figures: list[dict]) -> None:
         """Record what this build showed and wrote, in one transaction: `shown` and
@@ -133,12 +147,12 @@ class ListingRecord:
         forgotten = (json.dumps(sorted(forget)),)
         with self.connection as connection:
             if owners is None:
-                for table in ("pages", "shown", "timeliness"):
+                for table in ("pages", "placed", "timeliness"):
                     connection.execute(f"delete from {table}")
             else:
                 connection.execute("delete from pages where owner in (select value from json_each(?))",
                                    (json.dumps(sorted(owners)),))
-            for table in ("shown", "timeliness"):
+            for table in ("placed", "timeliness"):
                 connection.execute(f"delete from {table} where key in (select value from json_each(?))",
                                    forgotten)
             connection.executemany(
@@ -146,8 +160,8 @@ class ListingRecord:
                 ((key, json.dumps(inputs)) for key, inputs in timeliness_inputs.items()))
             connection.execute("insert or replace into meta values ('figures', ?)", (json.dumps(figures),))
             connection.executemany(
-                "insert or replace into shown values (?, ?, ?)",
-                ((key, url, json.dumps(sorted(owners_of))) for key, (url, owners_of) in shown.items()))
+                "insert or replace into placed values (?, ?, ?, ?)",
+                ((key, place.url, json.dumps(sorted(place.owners)), place.day) for key, place in shown.items()))
             connection.executemany(
                 "insert or replace into pages values (?, ?, ?, ?)",
                 ((url, e.owner, e.digest, int(e.in_sitemap)) for url, e in pages.items()))

@@ -8,7 +8,9 @@ Given no change set, every listing is rendered (a first or full build). Given th
 questions that changed, only the listings that show one of them, before or after the change,
 are loaded and rendered, with the pages that count them (home, About, the indexes, the
 month, year and letter pages of those listings); within those, a page whose inputs are the
-same as last time is not rendered again, and a page that is no longer made is removed.
+same as last time is not rendered again, and a page that is no longer made is removed. A
+body's listing, the longest, is read only from the oldest page that a changed question's
+place, before or after the change, can alter (the record keeps each question's place).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from functools import cached_property, partial
 import sqlite_utils
 
 from . import changes, clean, listing_record, model, queries, render, timeliness, urls
-from .listing_record import ListingRecord, PageEntry, record_path
+from .listing_record import ListingRecord, PageEntry, Placed, record_path
 from .output import Output, inputs_digest, stage_code_digest
 from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
 
@@ -83,7 +85,7 @@ class ListingWriter:
             self.output.write(urls.json_twin(url), to_json(twin() if made_later else twin))
 
     def paginate(self, url: str, items: list[dict], context: dict, owner: str,
-                 newest_only: dict | None = None) -> None:
+                 newest_only: dict | None = None, total: int | None = None) -> None:
         """A listing in pages of PAGE_SIZE, each with its JSON twin.
 
         Pages are numbered from the oldest item, so that a page keeps its content when new
@@ -95,12 +97,17 @@ class ListingWriter:
         a new page, the full page it leaves behind and the new forwarding page; older pages
         say nothing that changes (no total, no count of pages). Each page lists its items
         newest first. `items` come newest first; `newest_only` joins the newest page's context
-        alone (what older pages do not show must not make them render again)."""
+        alone (what older pages do not show must not make them render again). Given `total`,
+        `items` are the newest of that many, whole pages' worth below the newest page: the
+        older pages are carried over from the record, as the last build made them."""
+        total = len(items) if total is None else total
+        kept = (total - len(items)) // PAGE_SIZE
+        self.keep_pages(url, kept)
         oldest_first = items[::-1]
-        count = page_count(len(items))
-        for number in range(1, count + 1):
-            chunk = oldest_first[(number - 1) * PAGE_SIZE:number * PAGE_SIZE][::-1]
-            self.listing_page(url, chunk, number, len(items), context, owner, newest_only)
+        count = page_count(total)
+        for number in range(kept + 1, count + 1):
+            chunk = oldest_first[(number - 1 - kept) * PAGE_SIZE:(number - kept) * PAGE_SIZE][::-1]
+            self.listing_page(url, chunk, number, total, context, owner, newest_only)
         if count > 1:
             forward = urls.page_url(url, count)
             self.page("moved.html", forward, {"title": context["title"], "target": url,
@@ -109,6 +116,15 @@ class ListingWriter:
                       owner=owner, in_sitemap=False)
 
 
+    def keep_pages(self, url: str, count: int) -> None:
+        "The first `count` pages of a listing, as the record holds them: not rendered again."
+        for number in range(1, count + 1):
+            page_url = urls.page_url(url, number)
+            entry = self.record.page(page_url)
+            if entry is None:
+                raise ValueError(f"{page_url} is not in the listings' record: it cannot be kept")
+            self.pages[page_url] = entry
+
     def listing_page(self, url: str, chunk: list[dict], number: int, total: int, context: dict,
                      owner: str, newest_only: dict | None) -> None:
         "Page `number` of a listing of `total` items, holding `chunk` (newest first)."
@@ -116,12 +132,6 @@ class ListingWriter:
         extra = (newest_only or {}) if pagination["is_newest"] else {}
         self.page("listing.html", pagination["url"], dict(context, **extra, items=chunk, pagination=pagination),
                   twin=partial(listing_twin, context, chunk, pagination, self.config), owner=owner)
-
-    def newest_page(self, url: str, newest: list[dict], total: int, context: dict, owner: str,
-                    newest_only: dict | None) -> None:
-        """The newest page of a listing of `total` items alone, from its newest items (`newest`,
-        newest first, as many as `newest_page_size` says): what `paginate` makes of it."""
-        self.listing_page(url, newest, page_count(total), total, context, owner, newest_only)
 
 
 def page_count(total: int) -> int:
@@ -332,14 +342,12 @@ def write_calendar(writer: ListingWriter, counts: dict[str, int], months_shown: 
 
 def write_body(writer: ListingWriter, body: dict, items: list[dict], timeliness_rows: list[dict],
                total: int | None = None) -> None:
-    """A body's listing; with `total`, only its newest page (`items`: that page's, of `total`)."""
+    """A body's listing; with `total`, its pages from the oldest that `items` (the newest of
+    `total`) fill, the others kept as they were."""
     context = {"title": body["name"], "kind": "body", "feed": urls.feed_url(body["url"]),
                "corrections_feed": urls.corrections_feed_url(body["url"])}
-    owner, newest_only = "body:" + body["name"], {"timeliness": timeliness_rows}
-    if total is None:
-        writer.paginate(body["url"], items, context, owner=owner, newest_only=newest_only)
-    else:
-        writer.newest_page(body["url"], items, total, context, owner, newest_only)
+    writer.paginate(body["url"], items, context, owner="body:" + body["name"],
+                    newest_only={"timeliness": timeliness_rows}, total=total)
 
 
 def write_newest_body_pages(writer: ListingWriter, reference: Reference, owners: set[str],
@@ -599,9 +607,11 @@ def write_everything(writer: ListingWriter, figures: Future) -> ListingsReport:
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
     removed = remove_pages(writer, set(writer.record.pages_of(None)) - set(writer.pages))
-    shown = {item["key"]: (item["url"], owners_of(item_place(item), reference)) for item in items}
+    shown = {item["key"]: Placed(item["url"], owners_of(item_place(item), reference), item["day"])
+             for item in items}
     # Saved only when it differs, so that a build that changes nothing leaves the record's bytes.
-    content = inputs_digest(shown, {url: list(entry.__dict__.values()) for url, entry in writer.pages.items()})
+    content = inputs_digest({key: list(place.__dict__.values()) for key, place in shown.items()},
+                            {url: list(entry.__dict__.values()) for url, entry in writer.pages.items()})
     if not writer.record.is_current() or writer.record.meta("content") != content:
         writer.record.save(shown, forget=(), pages=writer.pages, owners=None,
                            timeliness_inputs=queries.timeliness_inputs(db), figures=figures.result())
@@ -620,14 +630,14 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     db, record = writer.db, writer.record
     reference = Reference.load(db)
     before = record.shown(changed)
-    after = {row["key"]: (row["url"], owners_of(row, reference))
+    after = {row["key"]: Placed(row["url"], owners_of(row, reference), row["day"])
              for row in queries.listed_places(db, list(changed))}
-    owners = {owner for _, owned in [*before.values(), *after.values()] for owner in owned}
-    items = items_of(db, reference, owners)
+    owners = {owner for place in [*before.values(), *after.values()] for owner in place.owners}
+    items, totals = items_of(db, reference, owners, before, after)
     figures, refreshed = figures_soon.result(), set()
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
         refreshed = {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies} - owners
-    write_owners(writer, reference, items, figures)
+    write_owners(writer, reference, items, figures, totals)
     write_newest_body_pages(writer, reference, refreshed, figures)
     owners |= refreshed
     days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]
@@ -643,18 +653,58 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     record.save(after, forget=changed - set(after), pages=writer.pages, owners=rendered,
                 timeliness_inputs=timeliness_inputs, figures=figures)
     record.set_meta({"content": None})  # no digest of the whole record is kept up to date here
-    question_urls = sorted({url for url, _ in [*before.values(), *after.values()]})
+    question_urls = sorted({place.url for place in [*before.values(), *after.values()]})
     return ListingsReport(record.sitemap_urls(), removed, urls_changed, question_urls)
 
 
-def items_of(db, reference: Reference, owners: set[str]) -> dict[str, list[dict]]:
+def items_of(db, reference: Reference, owners: set[str], before: dict[str, Placed],
+             after: dict[str, Placed]) -> tuple[dict[str, list[dict]], dict[str, int]]:
     """The items of these listings, newest first: a query limited to each, or, for more
     listings than one read of every question costs, that read (a day's or a heading's query
-    reads the whole table)."""
+    reads the whole table). A body's listing, the longest, is read only from the oldest page
+    that the changed questions (`before` and `after` the change) can alter: for those, the
+    second dict gives how many items the whole listing holds."""
     if len(owners) > ONE_READ_OWNERS:
         groups = group_by_owner(load_items(db, reference), reference)
-        return {owner: groups.get(owner, []) for owner in owners}
-    return {owner: owner_items(db, reference, owner) for owner in sorted(owners)}
+        return {owner: groups.get(owner, []) for owner in owners}, {}
+    groups, totals = {}, {}
+    for owner in sorted(owners):
+        kind, name = owner.split(":", 1)
+        if kind == "body":
+            groups[owner], totals[owner] = body_tail(db, reference, name, ChangedIn(owner, before, after))
+        else:
+            groups[owner] = owner_items(db, reference, owner)
+    return groups, totals
+
+
+@dataclass
+class ChangedIn:
+    "The changed questions that one listing showed before the change and shows after it."
+    owner: str
+    before: dict[str, Placed]
+    after: dict[str, Placed]
+
+    def places(self) -> list[tuple[str, str]]:
+        "Where each stood (before) or stands (after) in the listing: (day, key)."
+        return [place.sort_key(key) for listed in (self.before, self.after)
+                for key, place in listed.items() if self.owner in place.owners]
+
+    def added(self) -> int:
+        "How many more items the listing holds than before the change."
+        return sum(self.owner in place.owners for place in self.after.values()) - sum(
+            self.owner in place.owners for place in self.before.values())
+
+
+def body_tail(db, reference: Reference, name: str, changed: ChangedIn) -> tuple[list[dict], int]:
+    """A body's listing from the oldest page the change can alter, and how many items it holds.
+    Every item older than the oldest place a changed question had or has is unchanged and was
+    listed before too, in the same order: the full pages they fill, numbered from the oldest
+    and none of them the newest page before or after, are as the last build made them."""
+    total = queries.count_listed(db, "body", name)
+    day, key = min(changed.places())
+    older = queries.count_listed_before(db, "body", name, day, key) if day else 0
+    kept = max(0, min(older, total - 1, total - changed.added() - 1)) // PAGE_SIZE
+    return load_items(db, reference, "body", name, limit=total - kept * PAGE_SIZE), total
 
 
 def letters_to_show(record: ListingRecord, reference: Reference, slugs: list[str]) -> set[str] | None:
@@ -667,8 +717,9 @@ def letters_to_show(record: ListingRecord, reference: Reference, slugs: list[str
 
 
 def write_owners(writer: ListingWriter, reference: Reference, groups: dict[str, list[dict]],
-                 timeliness_rows: list[dict]) -> None:
-    "The listings of each owner in `groups`; an owner with no items has no pages."
+                 timeliness_rows: list[dict], totals: dict[str, int] | None = None) -> None:
+    """The listings of each owner in `groups`; an owner with no items has no pages. `totals`:
+    for the listings whose `groups` hold only their newest items, how many they hold in all."""
     by_body = timeliness.by_body(timeliness_rows)
     headings = heading_index(reference)
     posts = queries.load_posts(writer.db)
@@ -679,7 +730,7 @@ def write_owners(writer: ListingWriter, reference: Reference, groups: dict[str, 
         if kind == "day":
             write_day(writer, value, items)
         elif kind == "body":
-            write_body(writer, reference.bodies[value], items, by_body.get(value, []))
+            write_body(writer, reference.bodies[value], items, by_body.get(value, []), (totals or {}).get(owner))
         elif kind == "member":
             member = queries.member_or_placeholder(reference.members, value)
             write_member(writer, member, items, posts.get(value, []))

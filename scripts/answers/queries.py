@@ -196,6 +196,15 @@ def count_listed(db: sqlite_utils.Database, kind: str, value) -> int:
                       {"value": value}).fetchone()[0]
 
 
+def count_listed_before(db: sqlite_utils.Database, kind: str, value, day: str, key: str) -> int:
+    """How many questions of one listing come before the place (`day`, `key`) in its order,
+    oldest first (`listing_rows` gives them newest first)."""
+    return db.execute(
+        f"""select count(*) from questions where {LISTING_FILTERS[kind]}
+            and (coalesce(date_answered, date_tabled, ''), key) < (:day, :key)""",
+        {"value": value, "day": day, "key": key}).fetchone()[0]
+
+
 LISTING_COLUMNS = f"""key, url, heading, uin, house, date_tabled, date_answered, answering_body,
     asking_member_id, answering_member_id, is_holding, is_withdrawn, is_correction,
     substr(answer_text, 1, :snippet) as snippet, {TITLE_TEXT},
