@@ -115,7 +115,6 @@ class ListingWriter:
                       twin={"title": context["title"], "moved_to": self.config.absolute(urls.json_twin(url))},
                       owner=owner, in_sitemap=False)
 
-
     def keep_pages(self, url: str, count: int) -> None:
         "The first `count` pages of a listing, as the record holds them: not rendered again."
         for number in range(1, count + 1):
