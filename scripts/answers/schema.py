@@ -69,11 +69,16 @@ def create_schema(db: sqlite_utils.Database) -> None:
     # timeliness figures (the `timeliness` query of metadata.yml, run for every body and month
     # a build changes): every column the query reads, so that it reads the Commons questions
     # from the index alone rather than whole rows with their answers, and the latest holding
-    # answer's date with them.
+    # answer's date with them. For the listings (queries.count_by and the heading listings): the
+    # heading, and the day a listing files a question under, written exactly as those queries
+    # write it (SQLite uses an index on an expression only for that same expression), so that
+    # counting by either reads an index rather than every row, and a heading's listing is a lookup.
     db.executescript(
         """
         create index if not exists questions_body_order
           on questions (answering_body, coalesce(date_answered, date_tabled, ''), key);
+        create index if not exists questions_heading on questions (heading);
+        create index if not exists questions_listed_day on questions (coalesce(date_answered, date_tabled));
         create index if not exists questions_grouped
           on questions (grouped_keys, key) where grouped_keys is not null;
         create index if not exists questions_date_for_answer on questions (date_for_answer);
