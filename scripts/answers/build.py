@@ -318,7 +318,7 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
     if report.rebuild_reason is None:
         shutil.copyfile(db_path, work_path)
     try:
-        db = sqlite_utils.Database(work_path)
+        db = open_working_copy(work_path)
         try:
             store = Store(db, member_directory)
             with db.atomic():
@@ -339,9 +339,35 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
                                         [report.generation]).fetchone()[0]
         finally:
             db.close()
-        os.replace(work_path, db_path)
+        replace_durably(work_path, db_path)
     finally:
         remove_database_files(work_path)
+
+
+def open_working_copy(work_path: Path) -> sqlite_utils.Database:
+    """The working copy, written without syncing to disk: a build killed or crashed before the
+    replace leaves the database in place, and the next build removes the copy, so the copy's
+    own durability buys nothing. Its journal is kept in memory: rollbacks and savepoints (a
+    rejected record's) still work; only a crash could leave the copy torn, and it is dropped
+    then. Other processes (the "asked before" workers) still see what was committed: the
+    file's pages are written on commit, unsynced only."""
+    db = sqlite_utils.Database(work_path)
+    db.execute("pragma synchronous = off")
+    db.execute("pragma journal_mode = memory")
+    return db
+
+
+def replace_durably(work_path: Path, db_path: Path) -> None:
+    """Move the finished working copy into place, as durable as a database SQLite synced
+    itself: its bytes are synced once before the rename, and the folder after it."""
+    with open(work_path, "rb") as copy:
+        os.fsync(copy.fileno())
+    os.replace(work_path, db_path)
+    folder = os.open(db_path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def set_meta(db: sqlite_utils.Database, **values) -> None:
