@@ -4,11 +4,13 @@ never a file whose bytes have not changed; stale files removed; the manifest of 
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
 from answers.output import (
     MANIFEST_NAME,
+    SCRATCH_NAME,
     DuplicateOutputError,
     Manifest,
     Output,
@@ -76,7 +78,8 @@ def test_a_page_that_is_a_link_is_replaced_by_a_file_and_what_it_led_to_is_left_
 
 def test_a_page_is_readable_by_all_whatever_the_umask_and_a_killed_builds_temporary_is_replaced(tmp_path):
     (tmp_path / "page").mkdir()
-    leftover = tmp_path / "page" / f".index.html.{os.getpid()}.tmp"
+    (tmp_path / SCRATCH_NAME).mkdir()
+    leftover = tmp_path / SCRATCH_NAME / f".index.html.{os.getpid()}.{threading.get_ident()}.tmp"
     leftover.write_text("half a page")
     previous = os.umask(0o077)
     try:
@@ -86,6 +89,21 @@ def test_a_page_is_readable_by_all_whatever_the_umask_and_a_killed_builds_tempor
     assert (tmp_path / "page" / "index.html").read_text() == "<p>whole</p>"
     assert os.stat(tmp_path / "page" / "index.html").st_mode & 0o777 == 0o644
     assert sorted(p.name for p in (tmp_path / "page").iterdir()) == ["index.html"]
+    assert list((tmp_path / SCRATCH_NAME).iterdir()) == []
+
+
+@WRITES
+def test_what_a_killed_build_left_half_written_deep_in_the_output_is_swept_without_a_walk(tmp_path, write):
+    # A build killed part way through writing a deep page leaves its temporary file in the
+    # output's scratch folder, not beside the page, so the next build finds it in one place.
+    output = Output(tmp_path)
+    getattr(output, write)("commons/2024-08-30/3283/index.html", "whole")
+    (tmp_path / SCRATCH_NAME / ".index.html.99999.1.tmp").write_text("half a page")
+    (tmp_path / ".manifest.json.abc.tmp").write_text("half a manifest")
+    removed = Output(tmp_path).remove_leftovers(("*.tmp",))
+    assert removed == [f"{SCRATCH_NAME}/.index.html.99999.1.tmp", ".manifest.json.abc.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["commons"]
+    assert (tmp_path / "commons/2024-08-30/3283/index.html").read_text() == "whole"
 
 
 def test_confirm_unchanged_claims_files_only_when_all_still_hold_what_was_written(tmp_path):

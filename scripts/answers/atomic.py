@@ -1,9 +1,10 @@
 """Replacing a file in one step, so that a killed process never leaves half of it.
 
-Writes the new bytes to a hidden temporary file beside the target (`.NAME.<random>.tmp`, in the
-same folder, so the rename stays on one file system), then renames it over the target. The
-temporary name is hidden from source discovery and matches the `*.tmp` pattern the output
-stages sweep away, should a crash leave one behind.
+Writes the new bytes to a hidden temporary file (`.NAME.<random>.tmp`), then renames it over
+the target. The temporary file is made beside the target (the same folder, so the rename stays on
+one file system), or in a `scratch` folder on the same file system that the caller names: an
+output folder keeps one (`Output.scratch`), so that whatever a killed build left half written is
+found in one place, however deep its target, and swept away by the next build.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: bytes, durable: bool = False) -> None:
+def write_atomically(path: Path, data: bytes, durable: bool = False, scratch: Path | None = None) -> None:
     """Replace the file's bytes with `data` in one step. `durable` also syncs the bytes to
     disk before the rename, for files whose loss a later step would not notice (a fetch
-    clears its journal once the month files are written)."""
+    clears its journal once the month files are written). The temporary file is made in
+    `scratch` if given, else beside the target."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+    folder = scratch or path.parent
+    folder.mkdir(exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.",
                                          suffix=".tmp", delete=False)
     try:
         with handle:
@@ -34,17 +39,18 @@ def write_atomically(path: Path, data: bytes, durable: bool = False) -> None:
         raise
 
 
-def write_replacing(path: str, data: bytes) -> None:
+def write_replacing(path: str, data: bytes, scratch: str | None = None) -> None:
     """`write_atomically` for the many small files of one build whose folder exists: without a
-    file object or a random name. The temporary name is this process's (`.NAME.<pid>.tmp`), so
-    that two processes writing side by side never share one; a leftover of a killed build of
-    the same number is replaced."""
-    temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    file object or a random name. The temporary name is this process's and thread's
+    (`.NAME.<pid>.<thread>.tmp`), so that two writers side by side never share one; a leftover
+    of a killed build of the same numbers is replaced."""
+    temporary = os.path.join(scratch or os.path.dirname(path),
+                             f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    except FileExistsError:
-        os.unlink(temporary)
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        handle = open_new(temporary)
+    except FileNotFoundError:  # the scratch folder, made on first use
+        os.makedirs(os.path.dirname(temporary), exist_ok=True)
+        handle = open_new(temporary)
     try:
         try:
             os.fchmod(handle, 0o644)  # whatever the umask: what pages hold is public
@@ -58,6 +64,15 @@ def write_replacing(path: str, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def open_new(path: str) -> int:
+    "A file made empty for writing, in place of any leftover of that name."
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        os.unlink(path)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
 
 
 def replace_if_changed(path: Path, data: bytes) -> bool:

@@ -894,4 +894,4 @@ def remove_unclaimed(output: Output) -> list[str]:
             output.changing()
             path.unlink()
             removed.append(path.name)
-    return removed
+    return removed + output.remove_leftovers(())

@@ -27,6 +27,10 @@ import orjson
 from .atomic import replace_if_changed, write_atomically, write_replacing
 
 MANIFEST_NAME = ".manifest.json"  # hidden: no stage or tool takes it for a page
+# Where files are written before they are renamed into place: one folder, so that what a killed
+# build left half written is found without walking the output. Hidden, and swept at the end of
+# every build (`remove_leftovers`).
+SCRATCH_NAME = ".writing"
 
 
 class OutsideOutputError(ValueError):
@@ -53,6 +57,7 @@ class Output:
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.scratch = self.root / SCRATCH_NAME
 
     def path_for(self, relative_path: str) -> Path:
         "The absolute path of a file in the output folder; refuses anything outside it."
@@ -73,7 +78,7 @@ class Output:
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.changing()
-        write_atomically(path, data)  # a killed build never leaves half a page
+        write_atomically(path, data, scratch=self.scratch)  # a killed build never leaves half a page
         self.written.append(relative_path)
         return True
 
@@ -93,7 +98,7 @@ class Output:
             self.unchanged += 1
             return False
         self.changing()
-        write_replacing(path, data)
+        write_replacing(path, data, str(self.scratch))
         self.written.append(relative_path)
         return True
 
@@ -188,10 +193,17 @@ class Output:
         return removed
 
     def remove_leftovers(self, names: tuple[str, ...]) -> list[str]:
-        """Delete the files directly in the output folder whose names match `names` (what a
-        build killed while saving its manifest leaves), without walking the folders below."""
-        return self.remove(sorted(path.name for path in self.root.iterdir()
-                                  if path.is_file() and any(fnmatch(path.name, name) for name in names)))
+        """Delete what killed builds left, without walking the folders below: the scratch
+        folder's files (half-written files), then the folder, and the files directly in the
+        output folder whose names match `names` (a manifest half saved). Call it when no one
+        else writes here."""
+        scratch = [f"{SCRATCH_NAME}/{path.name}" for path in self.scratch.iterdir()
+                   if not path.is_dir()] if self.scratch.is_dir() and not self.scratch.is_symlink() else []
+        removed = self.remove(sorted(scratch))
+        with contextlib.suppress(FileNotFoundError, OSError):
+            self.scratch.rmdir()
+        return removed + self.remove(sorted(path.name for path in self.root.iterdir()
+                                            if path.is_file() and any(fnmatch(path.name, name) for name in names)))
 
     def prune_empty_folders(self, removed: list[str]) -> None:
         "Remove the folders that held removed files and are now empty, deepest first."

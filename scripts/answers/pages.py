@@ -369,6 +369,7 @@ def write_every_page(db: sqlite_utils.Database, state: dict, output: Output, man
         for row in queries.question_rows(db):
             write_page(row, context, output, manifest, report)
     report.removed = output.remove_stale(("index.md", "*.tmp"))
+    report.removed += output.remove_leftovers(("*.tmp",))
 
 
 def write_changed_pages(db: sqlite_utils.Database, change: changes.ChangeSet, output: Output,

@@ -505,8 +505,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     report.removed += others.removed
     if changed is None:
         report.removed += output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
-    else:
-        report.removed += output.remove_leftovers(("*.tmp",))
+    report.removed += output.remove_leftovers(("*.tmp",))
     if changed != set() or change.state != manifest.state:
         manifest.save(change.state)
     report.written = output.written
