@@ -406,9 +406,10 @@ def copy_output(source: Path, target: Path) -> None:
 
 
 def db_files(build: Build) -> dict[str, str]:
-    "The db stage's files beside the database (its own and its leftovers), by name only."
+    """The db stage's files beside the database (its own and its leftovers, hidden ones
+    included: the working copy, half-written records), by name only."""
     return {path.name: "" for path in build.folder.iterdir()
-            if path.is_file() and path.name.startswith(build.db.name)}
+            if path.is_file() and path.name.lstrip(".").startswith(build.db.name)}
 
 
 def compare_stage(stage: str, reference: Build, build: Build, updated: bool = False) -> list[str]:

@@ -303,3 +303,23 @@ def test_a_source_file_changed_just_before_it_was_read_is_read_again(tmp_path, m
     build_database([folder], db_path)
 
     assert sorted(hashed) == sorted(folder.glob("*.json"))
+
+
+def test_what_a_killed_build_left_beside_the_database_goes_even_when_nothing_changed(tmp_path):
+    # A build killed after the database was replaced, while it saved a record beside it (the
+    # sources' digests, the member directory) or removed its working copy, leaves those
+    # behind; the next build finds nothing new to read, yet must not keep them.
+    folder = tmp_path / "api"
+    month_files(folder)
+    db_path = tmp_path / "answers.db"
+    build_database([folder], db_path)
+    before = sorted(path.name for path in tmp_path.iterdir())
+    leftovers = [".answers.db.digests.json.k1lled.tmp", ".answers.db.members.json.k1lled.tmp",
+                 ".answers.db.building", ".answers.db.building-by-day"]
+    for name in leftovers:
+        (tmp_path / name).write_text("half written")
+
+    report = build_database([folder], db_path)
+
+    assert report.generation == 0  # nothing read again
+    assert sorted(path.name for path in tmp_path.iterdir()) == before

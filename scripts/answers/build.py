@@ -11,6 +11,7 @@ the database is rebuilt from scratch, because rows it stored may have been super
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import itertools
 import json
@@ -286,6 +287,7 @@ def build_database(
     yields an iterable over them (click.progressbar does).
     """
     report = BuildReport()
+    remove_leftovers(db_path)
     links = sources.Links()
     digests = SourceDigests(Path(f"{db_path}{DIGESTS_SUFFIX}"))
     readable = survey(sources.discover(inputs, links), report, digests)
@@ -309,12 +311,25 @@ def build_database(
     return report
 
 
+def remove_leftovers(db_path: Path) -> None:
+    """What a killed build left beside the database: its working copy (journal included) and
+    the half-written files of the records kept beside it (`.answers.db.digests.json.<random>.tmp`,
+    see atomic.py). Removed at the start of every build, since one that finds nothing new to
+    read writes nothing else that would replace them."""
+    remove_database_files(working_copy(db_path))
+    for path in db_path.parent.glob(f".{glob.escape(db_path.name)}.*.tmp"):
+        path.unlink(missing_ok=True)
+
+
+def working_copy(db_path: Path) -> Path:
+    return db_path.with_name(f".{db_path.name}.building")
+
+
 def write_database(db_path: Path, readable, report: BuildReport, version: str,
                    member_directory, progress) -> None:
     """Bring the database up to date on a working copy (a new, empty one for a rebuild) and
     move it into place when done, so that a killed build leaves the previous one intact."""
-    work_path = db_path.with_name(f".{db_path.name}.building")
-    remove_database_files(work_path)  # what a killed build left, its journal included
+    work_path = working_copy(db_path)
     if report.rebuild_reason is None:
         shutil.copyfile(db_path, work_path)
     try:
