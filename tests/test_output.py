@@ -131,6 +131,21 @@ def test_stale_files_are_removed_with_their_empty_folders_but_kept_folders_stay(
     assert (tmp_path / "pagefind" / "index.html").exists() and (tmp_path / "notes.txt").exists()
 
 
+def test_a_build_that_checks_every_file_removes_the_empty_folders_a_killed_build_left(tmp_path):
+    # A build killed between removing a page and removing its folder leaves the folder empty
+    # (and its parent holding only that): the next build, which checks every file since the
+    # killed one withdrew the manifest, finds no file there to remove, yet must not keep them.
+    first = Output(tmp_path)
+    first.write("commons/2024-01-02/7/index.html", "kept")
+    (tmp_path / "commons/2024-01-01/3").mkdir(parents=True)
+    (tmp_path / "pagefind/empty").mkdir(parents=True)  # a kept folder: not the build's to judge
+    second = Output(tmp_path)
+    second.write("commons/2024-01-02/7/index.html", "kept")
+    assert second.remove_stale(("*.html",), spare_folders=("pagefind",)) == []
+    assert sorted(path.name for path in (tmp_path / "commons").iterdir()) == ["2024-01-02"]
+    assert (tmp_path / "pagefind/empty").is_dir()
+
+
 def test_manifest_is_taken_once_and_only_for_the_same_code(tmp_path):
     manifest = Manifest.take(Output(tmp_path), "v1", lambda entry: isinstance(entry, str))
     assert manifest.previous == {}

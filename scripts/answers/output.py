@@ -163,12 +163,15 @@ class Output:
     def remove_stale(self, names: tuple[str, ...], spare_folders: tuple[str, ...] = ()) -> list[str]:
         """Delete the files whose names match any of `names` (glob patterns) that this build
         did not write or confirm, leaving alone the top-level folders named in `spare_folders`; then
-        the folders that removal left empty. Returns the removed paths, relative."""
-        removed = []
+        the folders that removal left empty, and those found empty (a build killed between
+        removing a file and its folder left them). Returns the removed paths, relative."""
+        removed, empty = [], []
         for folder, subfolders, files in os.walk(self.root):
             here = Path(folder)
             if here == self.root:
                 subfolders[:] = [name for name in subfolders if name not in spare_folders]
+            elif not subfolders and not files:
+                empty.append(here)
             subfolders.sort()
             for name in sorted(files):
                 path = here / name
@@ -176,7 +179,7 @@ class Output:
                     self.changing()
                     path.unlink()
                     removed.append(path.relative_to(self.root).as_posix())
-        self.prune_empty_folders(removed)
+        self.prune_empty_folders(removed, empty)
         return removed
 
     def remove(self, relative_paths: list[str]) -> list[str]:
@@ -205,10 +208,12 @@ class Output:
         return removed + self.remove(sorted(path.name for path in self.root.iterdir()
                                             if path.is_file() and any(fnmatch(path.name, name) for name in names)))
 
-    def prune_empty_folders(self, removed: list[str]) -> None:
-        "Remove the folders that held removed files and are now empty, deepest first."
-        folders = {parent for path in removed for parent in (self.root / path).parents
-                   if parent.is_relative_to(self.root) and parent != self.root}
+    def prune_empty_folders(self, removed: list[str], empty: list[Path] = ()) -> None:
+        """Remove the folders that held removed files, or the `empty` folders, and the folders
+        above them that are now empty, deepest first."""
+        held = [folder for path in removed for folder in (self.root / path).parents]
+        held += [folder for path in empty for folder in (path, *path.parents)]
+        folders = {folder for folder in held if folder.is_relative_to(self.root) and folder != self.root}
         for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
