@@ -339,6 +339,21 @@ def test_a_journal_left_by_a_crash_is_filed_and_a_torn_line_ignored(tmp_path, no
     assert not journal.exists()
 
 
+@pytest.mark.corpus
+def test_what_a_fetch_killed_while_saving_a_file_left_half_written_is_removed(tmp_path, november):
+    # Killed between writing a month file's (or the state's) new bytes and renaming them into
+    # place, a fetch leaves the temporary file beside it, under a name no later save reuses.
+    records, longform = november
+    content = tmp_path / "content"
+    folder = content / "api"
+    folder.mkdir(parents=True)
+    for name in (".2024-11.json.gz.k1lled.tmp", f".{fetch.STATE_NAME}.k1lled.tmp"):
+        (folder / name).write_bytes(b"half written")
+    with FakeApi(records[:20], longform) as api:
+        fetch.fetch(content, **NOVEMBER, settings=settings(api))
+    assert sorted(path.name for path in folder.iterdir()) == [fetch.STATE_NAME, "2024-11.json.gz"]
+
+
 def test_the_build_passes_over_the_fetch_state_and_journal(tmp_path):
     folder = tmp_path / "content" / "api"
     folder.mkdir(parents=True)

@@ -198,6 +198,12 @@ class Archive:
             self.journal.append(month, response)
             self.pending.add(month)
 
+    def remove_leftovers(self) -> None:
+        """The temporary files of a fetch killed while it saved a month file or the state
+        (`.NAME.<random>.tmp`, see atomic.py): no later save has their names."""
+        for path in self.folder.glob(".*.tmp"):
+            path.unlink(missing_ok=True)
+
     def file_journal(self) -> list[str]:
         """Write the journalled responses into their month files, then empty the journal.
         Safe to repeat: a response already filed adds nothing the second time."""

@@ -254,6 +254,7 @@ def fetch(
     settings = settings or Settings()
     folder = Path(content) / "api"
     archive = Archive(folder)
+    archive.remove_leftovers()
     files_changed = archive.file_journal()  # what a crashed fetch left behind
     state = State(folder / STATE_NAME)
     run, resumed = choose_run(state, since, until, today or date.today(), settings.houses)
