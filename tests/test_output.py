@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +64,21 @@ def test_changed_bytes_replace_the_file_and_leave_no_temporary(tmp_path, write):
     assert getattr(output, write)("page/index.html", "new")
     assert (tmp_path / "page" / "index.html").read_text() == "new"
     assert sorted(p.name for p in (tmp_path / "page").iterdir()) == ["index.html"]
+
+
+@WRITES
+def test_a_scratch_folder_that_is_a_link_is_not_written_through(tmp_path, write, monkeypatch):
+    # Half-written files are made in the scratch folder: were it a link to a folder outside,
+    # each would be written there first, then renamed into the output.
+    (tmp_path / "out").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", tmp_path / "out" / SCRATCH_NAME)
+    moved, replace = [], os.replace
+    monkeypatch.setattr(os, "replace", lambda source, target: moved.append(
+        os.path.realpath(source)) or replace(source, target))
+    assert getattr(Output(tmp_path / "out"), write)("page/index.html", "whole")
+    assert moved and all(Path(source).is_relative_to(tmp_path / "out") for source in moved)
+    assert (tmp_path / "out" / "page" / "index.html").read_text() == "whole"
 
 
 def test_a_page_that_is_a_link_is_replaced_by_a_file_and_what_it_led_to_is_left_alone(tmp_path):

@@ -58,6 +58,8 @@ class Output:
         self.root = Path(self.root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.scratch = self.root / SCRATCH_NAME
+        if self.scratch.is_symlink():  # written through, it would put every file outside first
+            self.scratch.unlink()
 
     def path_for(self, relative_path: str) -> Path:
         "The absolute path of a file in the output folder; refuses anything outside it."
