@@ -149,9 +149,15 @@ def file_digest(path: Path) -> str:
 
 
 def tree_digests(folder: Path) -> dict[str, str]:
-    "Every file under folder, by path relative to it (hidden files included)."
-    return {str(path.relative_to(folder)): file_digest(path)
-            for path in folder.rglob("*") if path.is_file()}
+    """Every file under folder, by path relative to it (hidden files included), and every empty
+    folder, by its path and a slash: a clean build leaves none."""
+    found = {}
+    for path in folder.rglob("*"):
+        if path.is_file():
+            found[str(path.relative_to(folder))] = file_digest(path)
+        elif path.is_dir() and not any(path.iterdir()):
+            found[f"{path.relative_to(folder)}/"] = "(empty)"
+    return found
 
 
 def tree_stats(folder: Path) -> dict[str, tuple]:

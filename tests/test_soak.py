@@ -60,6 +60,13 @@ def test_tree_digests_include_hidden_files_and_bytes(tmp_path):
     assert soak.diff_trees(before, soak.tree_digests(tmp_path)) == ["changed a/b/index.html"]
 
 
+def test_tree_digests_show_an_empty_folder(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "index.html").write_text("one")
+    assert soak.diff_trees({"a/index.html": soak.file_digest(tmp_path / "a" / "index.html")},
+                           soak.tree_digests(tmp_path)) == ["extra a/b/"]
+
+
 def test_db_dump_ignores_the_order_rows_were_written_in(tmp_path):
     forward = make_db(tmp_path / "forward.db", QUESTIONS)
     backward = make_db(tmp_path / "backward.db", QUESTIONS[::-1])
