@@ -103,6 +103,15 @@ def test_the_cache_sits_beside_the_site_and_holds_each_distinct_body_once(archiv
         render.render_markdown(pages.read_page(path)[1]) for path in (archive / "pages").glob("commons/*/*/index.md")})
 
 
+def test_a_build_that_renders_its_pages_itself_leaves_no_cache_journal_open_once_done(archive):
+    # Rendered in this process, the pages leave the cache's connection open until the process
+    # exits: killed meanwhile (while the search index is made), a build left the cache's write-
+    # ahead log beside the site, and a next build that renders nothing kept it.
+    build(archive)
+    assert sorted(path.name for path in archive.glob("site.render-cache.sqlite*")) == [
+        "site.render-cache.sqlite"]
+
+
 def test_a_template_change_rerenders_every_page_without_markdown(archive, monkeypatch, tmp_path_factory,
                                                                  markdown_calls):
     changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")

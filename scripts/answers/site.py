@@ -372,6 +372,9 @@ def render_items(items: list[tuple[str, str, dict]], output: Output, config: Sit
     if workers <= 1 or len(chunks) <= 1:
         _start_worker(str(output.root), config)
         results = list(map(_render_chunk, chunks))
+        # Closed now, not when the process exits: the cache's write-ahead log goes with its last
+        # connection, so that a build killed later (making the search index) leaves none.
+        _worker["bodies"].close()
         meanwhile()
     else:
         # The with-block shuts the pool down even when a chunk fails. With the fork start method,
