@@ -9,8 +9,11 @@ one folder per kill trial, logs). Prints a table of kills and comparisons, then 
    while Pagefind is indexing; the stage then runs again to completion and its output is compared
    with the clean reference build: the database's content (every table's rows, sorted), the
    `pages/` and `site/` trees byte for byte. Trials start either from nothing ("fresh") or from a
-   complete build of a smaller slice ("update"). A rebuild in which nothing changed must write
-   nothing.
+   complete build of a smaller slice ("update"). Then the daily case: one new answer through
+   `answers build` (every stage in one process), killed likewise over a copy of the clean build
+   and run again, must equal the same build not killed. Nothing may be left over: no empty
+   folder, no temporary file (beside the database too), no journal of the caches beside the
+   site. A rebuild in which nothing changed must write nothing.
 2. Load. `answers serve` over the reference build on free loopback ports; 50 concurrent clients
    for 30 s ask for question pages, listings, feeds, Datasette rows, question_list, a full-text
    search and a canned query. SIGINT must then stop it and free both ports.
@@ -21,6 +24,7 @@ Exits 1 on any mismatch or error. Run with `make soak`.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gzip
 import hashlib
 import os
@@ -61,6 +65,11 @@ STAGES = ("db", "pages", "site")
 # Low enough that a run which goes faster than the clean one is still killed.
 FRESH_FRACTIONS = {"db": (0.15, 0.35, 0.6), "pages": (0.15, 0.35, 0.6), "site": (0.4,)}
 UPDATE_FRACTIONS = {"db": (0.4,), "pages": (0.4,), "site": ()}
+# The daily case: one new answer through `answers build` (every stage in one process, the search
+# index beside the site), killed at these fractions of its uninterrupted time and as Pagefind
+# starts, over a copy of the clean build.
+NEW_ANSWER_FRACTIONS = (0.4, 0.8)
+NEW_ANSWER_DAY = datetime.date(2024, 9, 2)  # after every question of the slice
 STAGE_TIMEOUT = 300  # seconds: a stage that takes longer is hung
 CLIENTS = 50
 LOAD_SECONDS = 30
@@ -249,9 +258,13 @@ class Build:
 
 
 def stage_command(stage: str, build: Build, sources: list[Path]) -> list[str]:
+    "A stage's command, or with stage 'build' every stage's in one process."
+    members = [flag for folder in MEMBERS for flag in ("--members", str(folder))]
     if stage == "db":
-        members = [flag for folder in MEMBERS for flag in ("--members", str(folder))]
         return [ANSWERS, "db", *map(str, sources), "--db", str(build.db), *members]
+    if stage == "build":
+        return [ANSWERS, "build", *map(str, sources), "--db", str(build.db), *members,
+                "--pages", str(build.pages), "--out", str(build.site), "--workers", "2"]
     if stage == "pages":
         return [ANSWERS, "pages", "--db", str(build.db), "--out", str(build.pages)]
     return [ANSWERS, "site", "--db", str(build.db), "--pages", str(build.pages),
@@ -346,7 +359,9 @@ def build_all(build: Build, sources: list[Path], log: Path) -> dict[str, Run]:
 @dataclass(frozen=True)
 class Trial:
     stage: str
-    start: str  # "fresh": nothing of this stage yet; "update": a complete build of BASE_SLICE
+    # "fresh": nothing of this stage yet; "update": a complete build of BASE_SLICE;
+    # "new-answer" (stage "build"): the clean build, and one new answer to file
+    start: str
     kill_after: float | None = None
     kill_in_pagefind: float | None = None
 
@@ -390,11 +405,20 @@ def plan_trials(fresh: dict[str, Run], update: dict[str, Run]) -> list[Trial]:
     return trials
 
 
+def plan_new_answer_trials(run: Run) -> list[Trial]:
+    return ([Trial("build", "new-answer", run.seconds * f) for f in NEW_ANSWER_FRACTIONS]
+            + [Trial("build", "new-answer", kill_in_pagefind=0.0)])
+
+
 def prepare(trial: Trial, reference: Build, base: Build) -> Build:
     """A trial folder: the reference build's earlier stages, and for an update the base
-    build's own output of the stage (what the previous build left)."""
+    build's own output of the stage (what the previous build left); for the whole build, a copy
+    of the base build, all of it."""
     build = Build(WORK / "trials" / trial.name)
     shutil.rmtree(build.folder, ignore_errors=True)
+    if trial.stage == "build":
+        shutil.copytree(base.folder, build.folder)
+        return build
     build.folder.mkdir(parents=True)
     upstream = STAGES[:STAGES.index(trial.stage)]
     for stage in upstream:
@@ -418,14 +442,26 @@ def db_files(build: Build) -> dict[str, str]:
             if path.is_file() and path.name.lstrip(".").startswith(build.db.name)}
 
 
+def files_beside_site(build: Build) -> dict[str, str]:
+    "The site stage's files beside the site folder (`site.*`), by name only."
+    return {path.name: "" for path in build.folder.iterdir() if path.name.startswith(f"{build.site.name}.")}
+
+
 def compare_stage(stage: str, reference: Build, build: Build, updated: bool = False) -> list[str]:
+    if stage == "build":
+        return [*compare_stage("db", reference, build), *compare_stage("pages", reference, build),
+                *compare_stage("site", reference, build, updated=True)]
     if stage == "db":
         # A killed build must leave no temporary file behind once it has been run again. Only
         # the db stage's own files count: the site stage keeps its caches beside the db too.
         leftovers = diff_trees(db_files(reference), db_files(build))
         return diff_dumps(db_dump(reference.db), db_dump(build.db)) + leftovers
-    if stage == "site" and updated:
-        return diff_trees(site_by_content(reference.site), site_by_content(build.site))
+    if stage == "site":
+        # The caches beside the site folder: a killed build must leave none of SQLite's journals.
+        beside = diff_trees(files_beside_site(reference), files_beside_site(build))
+        if updated:
+            return diff_trees(site_by_content(reference.site), site_by_content(build.site)) + beside
+        return diff_trees(tree_digests(reference.site), tree_digests(build.site)) + beside
     folder = getattr(reference, stage)
     return diff_trees(tree_digests(folder), tree_digests(getattr(build, stage)))
 
@@ -476,7 +512,7 @@ def run_trial(trial: Trial, reference: Build, base: Build, tally: StageTally) ->
     "A stage killed part way and run again must equal the same stage run without a kill."
     build = prepare(trial, reference, base)
     log = LOGS / f"{trial.name}.log"
-    command = stage_command(trial.stage, build, FULL_SLICE)
+    command = stage_command(trial.stage, build, trial_sources(trial))
     killed = run_stage(command, log, trial.kill_after, trial.kill_in_pagefind).killed
     if not killed:
         tally.finished_before_kill += 1
@@ -487,6 +523,32 @@ def run_trial(trial: Trial, reference: Build, base: Build, tally: StageTally) ->
     differences = compare_stage(trial.stage, reference, build, updated=trial.start == "update")
     if tally.record(trial.name, differences):
         shutil.rmtree(build.folder)  # a mismatched trial's folder is kept, to look into
+
+
+def trial_sources(trial: Trial) -> list[Path]:
+    return [*FULL_SLICE, new_answer_content()] if trial.start == "new-answer" else FULL_SLICE
+
+
+def new_answer_content() -> Path:
+    """A content folder holding the month file of one new answered question, filed as a fetch
+    files it (bench/edits.py): the same bytes, at the same path, for every build that reads it."""
+    from edits import CurrentMonth  # bench/, beside this script
+
+    folder = WORK / "new-answer-content"
+    if not folder.is_dir():
+        month = CurrentMonth(folder, API_MONTH, NEW_ANSWER_DAY)
+        month.file([month.bench_question(answered=True)])
+    return folder
+
+
+def check_new_answer(reference: Build) -> tuple[Build, Run]:
+    """The new answer through an uninterrupted `answers build` over a copy of the clean build:
+    what a killed and resumed one must equal. Returns it, and how long it took."""
+    build = Build(WORK / "new-answer")
+    shutil.rmtree(build.folder, ignore_errors=True)
+    shutil.copytree(reference.folder, build.folder)
+    command = stage_command("build", build, [*FULL_SLICE, new_answer_content()])
+    return build, run_stage(command, LOGS / "new-answer.log")
 
 
 # Derived at build time for new questions only: an update keeps the lists it made earlier,
@@ -710,13 +772,15 @@ def main() -> int:
     build_all(base, BASE_SLICE, LOGS / "base.log")
     print("  clean build: " + ", ".join(f"{s} {r.seconds:.1f} s" for s, r in fresh.items())
           + f" (Pagefind {fresh['site'].pagefind_seconds:.1f} s)", flush=True)
-    tallies = {stage: StageTally() for stage in STAGES}
+    tallies = {stage: StageTally() for stage in (*STAGES, "build")}
     updated, update = check_update(reference, base, tallies)
-    trials = plan_trials(fresh, update)
+    new_answer, new_answer_run = check_new_answer(reference)
+    trials = plan_trials(fresh, update) + plan_new_answer_trials(new_answer_run)
     print(f"Killing and rebuilding: {len(trials)} trials...", flush=True)
     for trial in trials:
-        expected = updated if trial.start == "update" else reference
-        run_trial(trial, expected, base, tallies[trial.stage])
+        expected = {"update": updated, "new-answer": new_answer}.get(trial.start, reference)
+        run_trial(trial, expected, reference if trial.start == "new-answer" else base,
+                  tallies[trial.stage])
     no_op = check_no_op(reference)
     print_kill_table(tallies, no_op)
     print("\nServing under load...", flush=True)
