@@ -171,7 +171,12 @@ def load_sources(db: sqlite_utils.Database) -> dict[int, dict]:
 # parameter `:value`. Fixed strings: a listing's value is always a parameter, never SQL.
 LISTING_FILTERS = {
     "all": "1",
-    "day": "substr(coalesce(date_answered, date_tabled), 1, 10) = :value",
+    # The rows whose day starts with the date `:value`, as a range on the indexed expression
+    # (schema.py's questions_listed_day), which a condition on its substr cannot use: every
+    # string from that date up to the next day's starts with it, but for strings that are not
+    # dates ('2024-07-1x'), which the listings leave out (listings.owner_items).
+    "day": """coalesce(date_answered, date_tabled) >= :value
+              and coalesce(date_answered, date_tabled) < date(:value, '+1 day')""",
     "body": "answering_body = :value",
     "asked": "asking_member_id = :value",
     "answered": "answering_member_id = :value",
