@@ -174,21 +174,35 @@ def test_a_renamed_member_renders_every_listing(archive, tmp_path):
 
 
 def test_only_the_sitemap_part_of_a_new_question_is_written(archive, tmp_path, monkeypatch):
-    "Parts by year: a new question of 2024 leaves the listings' part and other years' as they are."
+    "Parts by month: a new question of July 2024 leaves the listings' part and other months' as they are."
     monkeypatch.setattr(sitemap, "SITEMAP_LIMIT", 60)
     add(archive, question(600, "2023-03-01"))
     write(archive, tmp_path / "site")
     site = tmp_path / "site"
     assert sorted(path.name for path in site.glob("sitemap*.xml")) == [
-        "sitemap-2023.xml", "sitemap-2024-1.xml", "sitemap-2024-2.xml", "sitemap-listings.xml", "sitemap.xml"]
+        "sitemap-commons-2023-03.xml", "sitemap-commons-2024-07-1.xml", "sitemap-commons-2024-07-2.xml",
+        "sitemap-listings.xml", "sitemap.xml"]
 
     # On a day, body, member and heading listed already, and starting no new page.
     keys = add(archive, question(504, "2024-07-10", HOME_OFFICE, heading="Police"))
     _, output = write(archive, site, keys)
 
-    assert sorted(path for path in output.written if path.endswith(".xml")) == ["sitemap-2024-2.xml"]
-    assert "commons/2024-07-10/504/" in (site / "sitemap-2024-2.xml").read_text()
+    assert sorted(path for path in output.written if path.endswith(".xml")) == ["sitemap-commons-2024-07-2.xml"]
+    assert "commons/2024-07-10/504/" in (site / "sitemap-commons-2024-07-2.xml").read_text()
     assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_each_sitemap_part_read_as_a_range_of_urls_holds_exactly_its_questions(archive):
+    "Every question is read in exactly one part, whatever its url, month or not."
+    for number, url in enumerate(["commons/2024-13-45/7/", "no-house-2024-07/1/", "2024-07/x/", "lords/2024-07-0/",
+                                  "commons/2024-0", "commons/2024-07\u00e9/"]):
+        archive["questions"].insert({"key": f"odd-{number}", "url": url, "date_tabled": "2024-07-01"})
+    every = [tuple(row.values()) for row in queries.sitemap_rows(archive)]
+    parts = queries.sitemap_part_sizes(archive)
+    assert {"commons/2024-07", "commons/2024-13", "lords/2024-07", "other"} <= set(parts)
+    read = {part: [tuple(row.values()) for row in queries.sitemap_rows(archive, part)] for part in parts}
+    assert {part: len(rows) for part, rows in read.items()} == parts
+    assert sorted(row for rows in read.values() for row in rows) == sorted(every)
 
 
 def test_a_later_latest_date_reaches_every_body_whose_figures_it_changes(archive, tmp_path):

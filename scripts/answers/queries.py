@@ -358,17 +358,25 @@ def neighbour_rows(db: sqlite_utils.Database, page_urls: list[str]):
 
 def sitemap_rows(db: sqlite_utils.Database, part: str | None = None):
     """Every question's url and the date it last changed, in url order; with `part`, only
-    those of that sitemap part (see `SITEMAP_PART`)."""
+    those of that sitemap part (see `SITEMAP_PART`): but for 'other', the urls that start
+    with the part's name, read as a range of the index on url."""
+    where, bounds = "", {}
+    if part is not None:
+        where = f"where {SITEMAP_PART} = :part"
+        if part != "other":  # from the name up to the next string of its length: those starting with it
+            where += " and url >= :low and url < :high"
+            bounds = {"low": part, "high": part[:-1] + chr(ord(part[-1]) + 1)}
     return db.query(
         f"""select url, coalesce(date_answer_corrected, date_answered, date_tabled) as lastmod
-           from questions {"where " + SITEMAP_PART + " = :part" if part is not None else ""}
-           order by url""", {"part": part})
+           from questions {where} order by url""", {"part": part, **bounds})
 
 
-# The sitemap part that lists a question: the year in its url ('commons/2024-08-30/3283/' ->
-# '2024'; fixed when the question is stored), or 'other' where that is not a year.
-URL_YEAR = "substr(url, instr(url, '/') + 1, 4)"
-SITEMAP_PART = f"case when {URL_YEAR} glob '[0-9][0-9][0-9][0-9]' then {URL_YEAR} else 'other' end"
+# The sitemap part that lists a question: its url up to the month ('commons/2024-08-30/3283/' ->
+# 'commons/2024-08'; fixed when the question is stored), or 'other' where there is no month.
+# A month's part holds a few thousand questions: the part a new question enters is small.
+URL_MONTH = "substr(url, instr(url, '/') + 1, 7)"
+SITEMAP_PART = (f"case when {URL_MONTH} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]' "
+                "then substr(url, 1, instr(url, '/') + 7) else 'other' end")
 
 
 def sitemap_part_sizes(db: sqlite_utils.Database) -> dict[str, int]:

@@ -3,10 +3,11 @@
 Reads the questions' urls and dates from answers.db and the listing urls from the listings'
 report; writes `sitemap.xml` into the site's `Output`. While the archive has at most 50,000
 pages that one file lists them all; beyond, it is an index of parts, each of at most 50,000
-urls: one for the listings and one for each year in the questions' urls (split in numbered
-chunks if a year outgrows the limit). A question's url never changes, so a new question enters
-the part of its year and shifts no other part: a build given the changed questions rewrites
-only their parts (and the listings' part when listing pages came or went).
+urls: one for the listings and one for each house and month in the questions' urls
+(`sitemap-commons-2024-08.xml`, split in numbered chunks if one outgrows the limit). A
+question's url never changes, so a new question enters the part of its month and shifts no
+other part: a build given the changed questions rewrites only their parts (and the listings'
+part when listing pages came or went), each a few thousand urls.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ LISTINGS = "listings"  # the part that lists the listing pages
 
 @dataclass(frozen=True)
 class Part:
-    group: str  # LISTINGS, a year, or 'other'
+    group: str  # LISTINGS, a house and month ('commons/2024-08'), or 'other'
     chunk: int  # 0-based slice of the group's urls, in url order
     chunks: int
 
     @property
     def name(self) -> str:
-        return urls.sitemap_part(self.group if self.chunks == 1 else f"{self.group}-{self.chunk + 1}")
+        name = self.group.replace("/", "-")
+        return urls.sitemap_part(name if self.chunks == 1 else f"{name}-{self.chunk + 1}")
 
 
 def plan(listing_count: int, part_sizes: dict[str, int]) -> list[Part]:
