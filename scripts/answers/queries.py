@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from pathlib import Path, PurePath
 
 import sqlite_utils
@@ -363,9 +364,9 @@ def sitemap_rows(db: sqlite_utils.Database, part: str | None = None):
     where, bounds = "", {}
     if part is not None:
         where = f"where {SITEMAP_PART} = :part"
-        if part != "other":  # from the name up to the next string of its length: those starting with it
+        if part != "other":  # the urls that start with its name: an index range
             where += " and url >= :low and url < :high"
-            bounds = {"low": part, "high": part[:-1] + chr(ord(part[-1]) + 1)}
+            bounds = {"low": part, "high": following(part)}
     return db.query(
         f"""select url, coalesce(date_answer_corrected, date_answered, date_tabled) as lastmod
            from questions {where} order by url""", {"part": part, **bounds})
@@ -379,10 +380,34 @@ SITEMAP_PART = (f"case when {URL_MONTH} glob '[0-9][0-9][0-9][0-9]-[0-9][0-9]' "
                 "then substr(url, 1, instr(url, '/') + 7) else 'other' end")
 
 
+def following(prefix: str) -> str:
+    "The least string after every string that starts with `prefix` (not empty)."
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def sitemap_part_sizes(db: sqlite_utils.Database) -> dict[str, int]:
-    "How many questions each sitemap part lists (see `SITEMAP_PART`)."
-    return {row["part"]: row["n"] for row in db.query(
-        f"select {SITEMAP_PART} as part, count(*) as n from questions group by part")}
+    """How many questions each sitemap part lists (see `SITEMAP_PART`). Counted one range of
+    the index on url at a time, from the first url not counted to the end of the urls that
+    start with its part's name (or with itself, in 'other'): a few dozen ranges, counted
+    from the index alone, where grouping every question works the expression out for each. A
+    part named up to the first '/' of its urls holds every url of its range; of another, the
+    urls of the range are grouped by their own parts."""
+    sizes: Counter = Counter()
+    start = db.execute("select min(url) from questions").fetchone()[0]
+    while start is not None:
+        part = db.execute(f"select {SITEMAP_PART} from (select ? as url)", [start]).fetchone()[0]
+        high = following((start if part == "other" else part) or "\0")  # past '', if a url were empty
+        if part != "other" and "/" in part:
+            sizes[part] += db.execute("select count(*) from questions where url >= ? and url < ?",
+                                      [start, high]).fetchone()[0]
+        else:
+            sizes.update(dict(db.execute(
+                f"select {SITEMAP_PART}, count(*) from questions where url >= ? and url < ? group by 1",
+                [start, high]).fetchall()))
+        start = db.execute("select min(url) from questions where url >= ?", [high]).fetchone()[0]
+    missing = db.execute("select count(*) from questions where url is null").fetchone()[0]
+    sizes.update({"other": missing} if missing else {})  # as the expression files them
+    return dict(sizes)
 
 
 def sitemap_parts_of(db: sqlite_utils.Database, urls_: list[str]) -> set[str]:
@@ -397,13 +422,18 @@ def sitemap_parts_of(db: sqlite_utils.Database, urls_: list[str]) -> set[str]:
 
 def coverage(db: sqlite_utils.Database) -> dict:
     "What the archive holds: questions, answers, states, date ranges, bodies, members, houses."
+    # One aggregate a subquery: SQLite then answers each from an index (a minimum or maximum
+    # from one end of it), where together they read every row.
     row = next(db.query(
-        """select count(*) as questions, count(date_answered) as answered,
-                  sum(is_holding) as holding, sum(is_correction) as corrected,
-                  min(date_tabled) as first_tabled, max(date_tabled) as last_tabled,
-                  min(date_answered) as first_answered, max(date_answered) as last_answered,
-                  count(distinct answering_body) as bodies
-           from questions"""))
+        """select (select count(*) from questions) as questions,
+                  (select count(date_answered) from questions) as answered,
+                  (select sum(is_holding) from questions) as holding,
+                  (select sum(is_correction) from questions) as corrected,
+                  (select min(date_tabled) from questions) as first_tabled,
+                  (select max(date_tabled) from questions) as last_tabled,
+                  (select min(date_answered) from questions) as first_answered,
+                  (select max(date_answered) from questions) as last_answered,
+                  (select count(distinct answering_body) from questions) as bodies"""))
     row["members"] = len(named_member_ids(db))
     row["awaiting"] = row["questions"] - row["answered"]
     row["houses"] = [dict(r) for r in db.query(
