@@ -13,7 +13,7 @@ def test_a_question_page_depends_on_its_template_its_parts_all_they_import_and_t
     used = names(render.templates_used(*site.QUESTION_TEMPLATES))
     assert used == {"question.html", "base.html", "_macros.html", "_question_header.html", "_timeline.html",
                     "_notices.html", "_diff.html", "_group.html", "_cited_by.html", "_asked_before.html",
-                    "_citation.html", "_prev_next.html"}
+                    "_citation.html", "_prev_next.html", "_site_header.html", "_site_footer.html"}
 
 
 def test_every_template_is_named_by_a_version_that_renders_it_again():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 import jinja2.meta
+import jinja2.nodes
 import markdown
 from markupsafe import Markup
 
@@ -118,6 +119,42 @@ def link(context, target: str) -> str:
     return urls.relative(context["page_url"], target)
 
 
+@jinja2.pass_context
+def frame_part(context, name: str) -> Markup:
+    """A part of every page's frame (the site's header, its footer) that shows nothing of the page
+    but links from it: the template `name`, rendered with the page's `link` alone. Kept by the
+    environment for the pages as deep as this one in the same first folder, whose links out of
+    that folder are the same (`urls.relative`); those into it are checked. A build makes tens of
+    thousands of pages, nearly all with the same header and footer."""
+    page_link = context.resolve("link")
+    folders = [part for part in context.get("page_url", "").split("/") if part]
+    if any(part in (".", "..") for part in folders):  # not a plain path: nothing is shared
+        return Markup(context.environment.get_template(name).render(
+            link=lambda target: context.call(page_link, target)))
+    first = folders[0] if folders else ""
+    key = (name, bool(context.get("absolute_links")), len(folders), first)
+    kept = context.environment.frame_parts.get(key)
+    if kept is not None and all(context.call(page_link, target) == href for target, href in kept[0].items()):
+        return kept[1]
+    hrefs: dict[str, str] = {}
+
+    def recorded_link(target: str) -> str:
+        hrefs[target] = href = context.call(page_link, target)
+        return href
+
+    html = Markup(context.environment.get_template(name).render(link=recorded_link))
+    context.environment.frame_parts[key] = (
+        {target: href for target, href in hrefs.items() if may_lead_elsewhere(target, first)}, html)
+    return html
+
+
+def may_lead_elsewhere(target: str, first_folder: str) -> bool:
+    """Whether the link to `target` may differ between two pages as deep in `first_folder`: one
+    into that folder, or through '.' or '..' (a link out of it climbs to the root, then down)."""
+    parts = target.split("/")
+    return parts[0] == first_folder or any(part in (".", "..") for part in parts)
+
+
 DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
@@ -125,7 +162,13 @@ class SiteEnvironment(jinja2.Environment):
     """Jinja2's environment, reading `mapping.name` as the mapping's key first. Pages read their
     front matter (dicts) by attribute a hundred times each, and Jinja2 tries a Python attribute
     first, failing every time; the result is the same, since a name that is also a dict
-    method's ('items') keeps Jinja2's order."""
+    method's ('items') keeps Jinja2's order. `frame_parts` keeps what `frame_part` rendered:
+    (template name, absolute links, the page's depth, its first folder) -> (the links it made that
+    another page of that key may make otherwise: their hrefs, its HTML)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.frame_parts: dict[tuple, tuple[dict[str, str], Markup]] = {}
 
     def getattr(self, obj, attribute):
         if type(obj) is dict and attribute not in DICT_ATTRIBUTES:
@@ -175,7 +218,7 @@ def make_environment(config: SiteConfig, site_dir: Path | None = None) -> jinja2
     )
     env.filters.update(long_date=long_date, month_name=month_name, number=number, house_name=house_name,
                        safe_html=Markup)
-    env.globals.update(link=link, config=config, urls=urls)
+    env.globals.update(link=link, frame_part=frame_part, config=config, urls=urls)
     return env
 
 
@@ -200,10 +243,14 @@ def templates_used(*names: str) -> list[Path]:
 
 @functools.lru_cache(maxsize=256)
 def referenced_templates(source: str) -> tuple[str | None, ...]:
-    """The templates a template's source names (None: one named through a variable). Kept by
-    the source itself: a build works out a dozen versions that share base.html and others, and
-    parsing a template costs more than reading it."""
-    return tuple(jinja2.meta.find_referenced_templates(jinja2.Environment().parse(source)))
+    """The templates a template's source names (None: one named through a variable), those it
+    places through `frame_part` included. Kept by the source itself: a build works out a dozen
+    versions that share base.html and others, and parsing a template costs more than reading it."""
+    tree = jinja2.Environment().parse(source)
+    placed = [call.args[0].value if call.args and isinstance(call.args[0], jinja2.nodes.Const) else None
+              for call in tree.find_all(jinja2.nodes.Call)
+              if isinstance(call.node, jinja2.nodes.Name) and call.node.name == frame_part.__name__]
+    return (*jinja2.meta.find_referenced_templates(tree), *placed)
 
 
 def to_json(data) -> str:

@@ -333,12 +333,14 @@ def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Man
 def write_question_pages(pages_dir: Path, output: Output, links: dict, config: SiteConfig,
                          workers: int, manifest: Manifest | None = None,
                          page_urls: list[str] | None = None,
-                         meanwhile: Callable[[], None] = lambda: None) -> tuple[int, int]:
+                         meanwhile: Callable[[], None] = lambda: None,
+                         every_page: bool | None = None) -> tuple[int, int]:
     """Render the Markdown pages into `output` (in `workers` processes when there is more
     than one chunk of pages to render), skipping those the manifest shows up to date;
     returns how many were rendered and how many skipped. `page_urls`: only the pages at these
-    urls (`links` holds their navigation), else every page in `pages_dir`. `meanwhile` runs
-    once, while the workers render (see `render_items`)."""
+    urls (`links` holds their navigation), else every page in `pages_dir`; `every_page`: whether
+    they are all the pages there are (by default, only when `page_urls` is not given).
+    `meanwhile` runs once, while the workers render (see `render_items`)."""
     manifest = manifest or Manifest(None, "")
     empty = {"previous": None, "next": None}
     if page_urls is None:
@@ -353,7 +355,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
         else:
             items.append((path, key, nav))
     render_items(items, output, config, workers, manifest, meanwhile)
-    if page_urls is None and items and not skipped:
+    if (page_urls is None if every_page is None else every_page) and items and not skipped:
         # every page was rendered: what the cache did not give is unused
         render_cache.prune(render_cache.cache_path(output.root))
     return len(items), skipped
@@ -497,8 +499,12 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         changed = change.keys
         others = OtherFiles(db, db_path, output, config, change, manifest, beside, once_workers_started)
         if changed is None or manifest.other_code_state is not None:  # new code: every question page
+            # Given changes, the pages stage has completed on this database: its pages are those
+            # of the questions it holds, read from there instead of walking 56,000 folders.
+            page_urls = None if changed is None else list(queries.question_urls(db))
             report.rendered, report.skipped = write_question_pages(
-                pages_dir, output, neighbours(db), config, workers, manifest, meanwhile=others.write)
+                pages_dir, output, neighbours(db), config, workers, manifest, page_urls,
+                meanwhile=others.write, every_page=True)
         else:
             report.rendered, report.skipped, report.removed = write_changed_question_pages(
                 db, changed, pages_dir, output, config, workers, manifest, meanwhile=others.write)
