@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from answers import output as output_module
 from answers.output import (
     MANIFEST_NAME,
     SCRATCH_NAME,
@@ -174,6 +175,27 @@ def test_manifest_is_taken_once_and_only_for_the_same_code(tmp_path):
     assert not (tmp_path / MANIFEST_NAME).exists()  # changed files: none until this build saves
     taken.save()
     assert Manifest.take(Output(tmp_path), "v2", lambda entry: True).previous == {}
+
+
+def test_the_last_build_s_entries_under_other_code_still_say_what_was_written(tmp_path):
+    manifest = Manifest.take(Output(tmp_path), "v1", lambda entry: isinstance(entry, str))
+    manifest.current = {"commons-2024-07-17-11": "digest"}
+    manifest.save()
+    other_code = Manifest.take(Output(tmp_path), "v2", lambda entry: isinstance(entry, str))
+    assert other_code.previous == {} and other_code.written_before() == {"commons-2024-07-17-11": "digest"}
+    assert Manifest.take(Output(tmp_path), "v2", lambda entry: False).written_before() == {}  # not its entries
+    (tmp_path / MANIFEST_NAME).write_bytes((tmp_path / MANIFEST_NAME).read_bytes() + b" ")  # damaged
+    assert Manifest.take(Output(tmp_path), "v2", lambda entry: True).written_before() == {}
+
+
+def test_a_page_known_changed_is_written_without_reading_its_old_bytes(tmp_path, monkeypatch):
+    output = Output(tmp_path)
+    output.write_page("a/index.html", "old")
+    reads = []
+    monkeypatch.setattr(output_module, "read_unless_link", lambda path: reads.append(path))
+    again = Output(tmp_path)
+    assert again.write_page("a/index.html", "new", changed=True) and reads == []
+    assert (tmp_path / "a" / "index.html").read_text() == "new" and again.written == ["a/index.html"]
 
 
 def test_a_build_that_changes_nothing_leaves_the_manifest_untouched(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 import sqlite_utils
 
 from answers import listings, pages, render, render_cache, site
+from answers import output as output_module
 from answers.build import set_meta
 from answers.model import MemberRef, Question
 from answers.output import Output
@@ -336,6 +337,16 @@ def test_a_template_change_writes_no_json_twin_but_mends_one_changed_by_hand(arc
     assert report.rendered == PAGES and len(twins_made) == 1
     assert {path: path.read_bytes() for path in twins} == expected
     assert twins[0].relative_to(archive / "site").as_posix() in report.written
+    assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
+
+
+def test_a_template_change_writes_each_page_without_reading_its_old_bytes(archive, monkeypatch, tmp_path_factory):
+    "The manifest says what each page held as written: none can hold what the new template makes."
+    reads, real = [], output_module.read_unless_link
+    monkeypatch.setattr(output_module, "read_unless_link", lambda path: reads.append(path) or real(path))
+    changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
+    report = build(archive)
+    assert report.rendered == PAGES and not [path for path in reads if path.endswith(".html")]
     assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
 
 

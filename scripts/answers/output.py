@@ -84,11 +84,13 @@ class Output:
         self.written.append(relative_path)
         return True
 
-    def write_page(self, relative_path: str, content: str | bytes) -> bool:
+    def write_page(self, relative_path: str, content: str | bytes, changed: bool = False) -> bool:
         """`write`, lean, for the many files of the question pages: each folder on the way is
         checked once (a real folder below the root, not a link) instead of resolving every
         path, the old bytes are read without following a link, and the new ones replace them
-        through `write_replacing`. A path of any other shape takes `write` and its checks."""
+        through `write_replacing`. A path of any other shape takes `write` and its checks.
+        `changed`: the caller knows the bytes differ from those last written there (by their
+        digests), so the old ones are not read (after a template change, none would match)."""
         folder, _, name = relative_path.rpartition("/")
         directory = self.plain_path(relative_path) and self.checked_folder(folder)
         if directory is None:
@@ -96,7 +98,7 @@ class Output:
         data = content.encode("utf-8") if isinstance(content, str) else content
         path = os.path.join(directory, name)
         self.claim(path, relative_path)
-        if read_unless_link(path) == data:
+        if not changed and read_unless_link(path) == data:
             self.unchanged += 1
             return False
         self.changing()
@@ -279,6 +281,10 @@ class Manifest:
     # only what that code makes.
     other_code_state: dict | None = None
     other_code_version: str | None = None
+    # That build's entries, parsed only when `written_before` first wants them: they no longer
+    # say what a page is rendered from, but still what its files held when written.
+    other_code_entries_text: bytes = b""
+    other_code_parsed: dict | None = None
 
     @property
     def previous(self) -> dict:
@@ -293,6 +299,19 @@ class Manifest:
                 self.state = None  # what it says of its inputs no longer stands for any page
             self.entries_text = b""
         return self.parsed
+
+    def written_before(self) -> dict:
+        """The last complete build's entries, under this code or another (empty when there was
+        none): what each page's files held when it wrote them, unless changed by hand since."""
+        if self.previous or self.other_code_parsed is not None:
+            return self.previous or self.other_code_parsed
+        try:
+            entries = parse_entries(self.other_code_entries_text)
+        except ValueError:
+            entries = {}
+        valid = isinstance(entries, dict) and all(map(self.valid_entry, entries.values()))
+        self.other_code_parsed, self.other_code_entries_text = entries if valid else {}, b""
+        return self.other_code_parsed
 
     @classmethod
     def take(cls, output: Output, version: str, valid_entry: Callable[[object], bool]) -> Manifest:
@@ -311,6 +330,8 @@ class Manifest:
         whole = isinstance(header, dict) and header.get("entries") == bytes_digest(manifest.entries_text)
         state = header.get("state") if whole and isinstance(header.get("state"), dict) else None
         if not (whole and header.get("version") == version):
+            if whole:
+                manifest.other_code_entries_text = manifest.entries_text
             manifest.entries_text, manifest.parsed = b"", {}  # damaged or other code: none
             if state is not None:
                 manifest.other_code_state, manifest.other_code_version = state, str(header.get("version"))

@@ -225,23 +225,24 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
                                                   part_versions=question_part_versions(config))
 
 
-def _render_chunk(items: list[tuple[str, str, dict]]) -> tuple[list[str], int, set[str], dict]:
+def _render_chunk(items: list[tuple[str, str, dict, str]]) -> tuple[list[str], int, set[str], dict]:
     """Render and write a chunk of question pages in a worker process. Returns what it wrote,
     how many files were already up to date, every path it wrote or confirmed (so that the
     build knows which files are still part of the archive), and each page's manifest entry."""
     output = Output(Path(_worker["out_dir"]))
     entries = {}
     # Read once: the digest must describe exactly the text that was rendered.
-    texts = [Path(path).read_text(encoding="utf-8") for path, _, _ in items]
-    digests = [question_digest(text, nav) for (_, _, nav), text in zip(items, texts, strict=True)]
+    texts = [Path(path).read_text(encoding="utf-8") for path, _, _, _ in items]
+    digests = [question_digest(text, nav) for (_, _, nav, _), text in zip(items, texts, strict=True)]
     cache = _worker["bodies"]
     cache.prefetch(texts, digests)
-    for (_, key, nav), text, digest in zip(items, texts, digests, strict=True):
+    for (_, key, nav, html_before), text, digest in zip(items, texts, digests, strict=True):
         renderer = PageRenderer(cache.html, cache.front_matter, cache.parts, digest)
         meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"], renderer)
-        url = meta["url"]
-        output.write_page(urls.html_file(url), html)
-        entries[key] = [digest, url, bytes_digest(html),
+        url, html_digest = meta["url"], bytes_digest(html)
+        # Bytes other than the last build wrote here: the old file need not be read to know it.
+        output.write_page(urls.html_file(url), html, changed=html_before not in ("", html_digest))
+        entries[key] = [digest, url, html_digest,
                         write_twin(output, cache, text, meta, body, body_html), *neighbour_urls(nav)]
     _worker["bodies"].flush()
     return output.written, output.unchanged, output.seen, entries
@@ -318,6 +319,11 @@ def only_question_code_changed(manifest: Manifest, version: str) -> bool:
     return manifest.other_code_state is not None and other.partition("-")[2] == version.partition("-")[2]
 
 
+def html_written_before(entry: list[str] | None, url: str) -> str:
+    "The digest of the HTML the last build wrote for the page at `url` ('' when unknown)."
+    return entry[2] if entry is not None and entry[1] == url else ""
+
+
 def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Manifest) -> bool:
     """Whether a page was rendered from this same text and navigation by the last build and
     its files are still there; if so they are kept, and its entry carried over."""
@@ -348,12 +354,13 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     else:
         found = [(str(pages_dir / urls.markdown_file(url)), url) for url in sorted(page_urls)]
     items, skipped = [], 0
+    written_before = manifest.written_before()
     for path, key in found:
         nav = links.get(key, empty)
         if is_up_to_date(Path(path), key, nav, output, manifest):
             skipped += 1
         else:
-            items.append((path, key, nav))
+            items.append((path, key, nav, html_written_before(written_before.get(key), key)))
     render_items(items, output, config, workers, manifest, meanwhile)
     if (page_urls is None if every_page is None else every_page) and items and not skipped:
         # every page was rendered: what the cache did not give is unused
@@ -361,9 +368,10 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     return len(items), skipped
 
 
-def render_items(items: list[tuple[str, str, dict]], output: Output, config: SiteConfig,
+def render_items(items: list[tuple[str, str, dict, str]], output: Output, config: SiteConfig,
                  workers: int, manifest: Manifest, meanwhile: Callable[[], None] = lambda: None) -> None:
-    """Render (path, url, navigation) items, in worker processes when there are enough.
+    """Render (path, url, navigation, digest of its HTML as last written or '') items, in worker
+    processes when there are enough.
     `meanwhile` runs here while they render, once every worker is started (so that no process
     is forked while a thread it starts may hold a lock); when the items are rendered here, after
     them. What it writes must not be a question page's file."""
