@@ -43,3 +43,14 @@ def test_a_template_change_moves_only_the_versions_that_name_it(monkeypatch, tmp
     base.write_text(base.read_text(encoding="utf-8") + "{# changed #}\n", encoding="utf-8")
     assert all(now != then for now, then in zip((site.site_code_version(config),
                listings.listings_code_version(config), feeds.feeds_version(config)), after, strict=True))
+
+
+def test_a_template_named_otherwise_than_by_one_constant_cannot_be_followed():
+    plain = ('{% extends "base.html" %}{% import "_macros.html" as m %}'
+             '{% from "_a.html" import x with context %}{%- include "_b.html" ignore missing -%}'
+             '{{ frame_part("_c.html") }}{# include "_commented.html" #}')
+    assert render.referenced_templates(plain) == ("base.html", "_macros.html", "_a.html", "_b.html", "_c.html")
+    for source in ("{% extends layout %}", '{% include "_" ~ part %}', '{% include ["_a.html", "_b.html"] %}',
+                   '{% extends "a.html" if wide else "b.html" %}', "{{ frame_part(name) }}",
+                   "{% set place = frame_part %}"):
+        assert None in render.referenced_templates(source), source

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
-import jinja2.meta
-import jinja2.nodes
 import markdown
 from markupsafe import Markup
 
@@ -241,16 +239,40 @@ def templates_used(*names: str) -> list[Path]:
     return sorted(SITE_TEMPLATES / name for name in found)
 
 
+# The tags that name another template by an expression after the tag's name, and the words
+# that may follow a constant name in them ('import "x" as y', 'include "x" ignore missing').
+NAMING_TAGS = frozenset({"extends", "include", "import", "from"})
+AFTER_A_NAME = frozenset({"as", "import", "ignore", "with", "without"})
+
+
 @functools.lru_cache(maxsize=256)
 def referenced_templates(source: str) -> tuple[str | None, ...]:
-    """The templates a template's source names (None: one named through a variable), those it
-    places through `frame_part` included. Kept by the source itself: a build works out a dozen
-    versions that share base.html and others, and parsing a template costs more than reading it."""
-    tree = jinja2.Environment().parse(source)
-    placed = [call.args[0].value if call.args and isinstance(call.args[0], jinja2.nodes.Const) else None
-              for call in tree.find_all(jinja2.nodes.Call)
-              if isinstance(call.node, jinja2.nodes.Name) and call.node.name == frame_part.__name__]
-    return (*jinja2.meta.find_referenced_templates(tree), *placed)
+    """The templates a template's source names (None: one named otherwise than by a single
+    string constant, which cannot be followed), those it places through `frame_part` included.
+    Read from Jinja2's tokens rather than its syntax tree: a build works out a dozen versions
+    over every template, and parsing costs three times what reading the tokens does. Anything
+    beyond the plain forms (an expression, a list, `frame_part` passed around) gives None."""
+    tokens = [(token.type, token.value) for token in LEXER.tokenize(source)]
+    tokens += [("eof", "")] * 3  # what follows the last token, as far as the checks look
+    named: list[str | None] = []
+    for at, (kind, value) in enumerate(tokens):
+        if kind != "name":
+            continue
+        if value in NAMING_TAGS and at and tokens[at - 1][0] == "block_begin":
+            (name_kind, name), after = tokens[at + 1], tokens[at + 2]
+            plain = name_kind == "string" and (after[0] == "block_end" or after in
+                                               {("name", word) for word in AFTER_A_NAME})
+        elif value == frame_part.__name__:
+            name_kind, name = tokens[at + 2]
+            plain = [kind for kind, _ in tokens[at + 1:at + 4]] == ["lparen", "string", "rparen"]
+        else:
+            continue
+        named.append(name if plain else None)
+    return tuple(named)
+
+
+# Lexes as the site's environment does (the same delimiters); comments and whitespace dropped.
+LEXER = jinja2.Environment().lexer
 
 
 def to_json(data) -> str:
