@@ -209,7 +209,7 @@ def test_each_sitemap_part_read_as_a_range_of_urls_holds_exactly_its_questions(a
     assert Counter(row for rows in read.values() for row in rows) == Counter(every)
 
 
-def test_a_later_latest_date_reaches_every_body_whose_figures_it_changes(archive, tmp_path):
+def test_a_later_latest_date_reaches_every_body_whose_figures_it_changes(archive, tmp_path, monkeypatch):
     "An Education question falls past due when a Home Office answer moves the archive's latest date."
     waiting = question(700, "2024-07-09")
     waiting.date_answered, waiting.answer_html, waiting.date_for_answer = None, None, "2024-07-12"
@@ -219,9 +219,14 @@ def test_a_later_latest_date_reaches_every_body_whose_figures_it_changes(archive
     past_due_then_not_yet_due = "<td>{}</td><td>{}</td>"  # two cells of the body's timeliness table
     assert past_due_then_not_yet_due.format(0, 1) in front.read_text()
 
+    runs, tallies = figures_read(monkeypatch), tallies_read(monkeypatch)
     keys = add(archive, question(505, "2024-07-15", HOME_OFFICE, heading="Police"))
     _, output = write(archive, tmp_path / "site", keys)
 
+    # Not every figure worked out again: those of the bodies and months of the questions due
+    # between the two dates, besides those of the new answer's.
+    assert ("", "") not in runs and "" not in tallies and (EDUCATION, "") in runs
+    assert_figures_kept_as_the_query_gives_them(archive, tmp_path)
     assert EDUCATION_URL + "index.html" in output.written
     assert past_due_then_not_yet_due.format(1, 0) in front.read_text()
     # Only the newest page of a body shows its figures: no older page is rendered for them
@@ -297,6 +302,26 @@ def test_many_listings_to_load_are_read_at_once_with_the_same_result(archive, tm
     assert_same_as_a_full_build(archive, tmp_path)
 
 
+def assert_figures_kept_as_the_query_gives_them(db, tmp_path) -> None:
+    record = listing_record.ListingRecord(listing_record.record_path(tmp_path / "site"), "")
+    assert record.meta("figures") == queries.timeliness_figures(db)
+    assert record.meta("tallies") == queries.timeliness_tallies(db)
+    record.close()
+
+
+def tallies_read(monkeypatch) -> list[str]:
+    "The month of each count of the archive's tallies from now on ('': every month)."
+    months = []
+    timeliness_tallies = queries.timeliness_tallies
+
+    def counted(db, month=""):
+        months.append(month)
+        return timeliness_tallies(db, month)
+
+    monkeypatch.setattr(queries, "timeliness_tallies", counted)
+    return months
+
+
 def figures_read(monkeypatch) -> list[tuple[str, str]]:
     "The (body, month) of each run of the timeliness query from now on ('', '': all figures)."
     runs = []
@@ -322,19 +347,17 @@ def due_questions(archive, tmp_path) -> None:
 
 def test_a_late_answer_works_out_again_only_the_figures_of_its_body_and_month(archive, tmp_path, monkeypatch):
     due_questions(archive, tmp_path)
-    runs = figures_read(monkeypatch)
+    runs, tallies = figures_read(monkeypatch), tallies_read(monkeypatch)
     later = question(800, "2024-07-10")  # answered two days after its date for answer
     later.date_for_answer = "2024-07-08"
     keys = add(archive, later)
 
     _, output = write(archive, tmp_path / "site", keys)
 
-    assert sorted(runs) == [("All answering bodies", "2024-07"), ("All answering bodies", "All months"),
-                            (EDUCATION, "")]
+    # The archive's figures come from the tallies, those of the answer's month counted again.
+    assert runs == [(EDUCATION, "")] and tallies == ["2024-07"]
     assert {urls.TIMELINESS, EDUCATION_URL} <= pages_of(output.written)
-    record = listing_record.ListingRecord(listing_record.record_path(tmp_path / "site"), "")
-    assert record.meta("figures") == queries.timeliness_figures(archive)
-    record.close()
+    assert_figures_kept_as_the_query_gives_them(archive, tmp_path)
     assert_same_as_a_full_build(archive, tmp_path)
 
 
@@ -354,15 +377,15 @@ def test_a_change_the_figures_do_not_read_keeps_them_without_a_query(archive, tm
 
 def test_a_question_that_leaves_a_body_works_out_the_figures_of_both(archive, tmp_path, monkeypatch):
     due_questions(archive, tmp_path)
-    runs = figures_read(monkeypatch)
+    runs, tallies = figures_read(monkeypatch), tallies_read(monkeypatch)
     archive.execute("update questions set answering_body = ?, date_for_answer = '2024-08-01' where key = ?",
                     [HOME_OFFICE, "commons-2024-07-05-801"])
     archive.conn.commit()
 
     write(archive, tmp_path / "site", {"commons-2024-07-05-801"})
 
-    assert sorted(runs) == [("All answering bodies", "2024-06"), ("All answering bodies", "2024-08"),
-                            ("All answering bodies", "All months"), (EDUCATION, ""), (HOME_OFFICE, "")]
+    assert sorted(runs) == [(EDUCATION, ""), (HOME_OFFICE, "")] and sorted(tallies) == ["2024-06", "2024-08"]
+    assert_figures_kept_as_the_query_gives_them(archive, tmp_path)
     assert_same_as_a_full_build(archive, tmp_path)
 
 

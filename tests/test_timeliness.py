@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import statistics
+from functools import partial
 
 import pytest
 import sqlite_utils
@@ -90,6 +91,23 @@ def test_the_query_hand_checked_cells(db):
     defence = queries.timeliness_figures(db, "Ministry of Defence", "2024-01")
     assert [(r["kind"], r["due"], r["late"], r["median_days_late"]) for r in defence] == [
         ("ordinary", 2, 1, 32)]  # the Lords question is left out
+
+
+def test_the_archive_figures_made_from_tallies_are_the_querys(db):
+    archive = [row for row in queries.timeliness_figures(db) if row["answering_body"] == timeliness.ALL_BODIES]
+    tallies = queries.timeliness_tallies(db)
+    months = {row["month"] for row in archive} - {timeliness.ALL_MONTHS}
+    assert timeliness.tally_rows(tallies, months, LATEST, partial(queries.rounded_share, db)) == archive
+    without_january = [row for row in archive if row["month"] != "2024-01"]
+    assert timeliness.tally_rows(tallies, months - {"2024-01"}, LATEST,
+                                 partial(queries.rounded_share, db)) == without_january
+    assert queries.timeliness_tallies(db, "2024-01") == {"2024-01": tallies["2024-01"]}
+
+
+@pytest.mark.parametrize("counted, middle", [([], None), ([(3, 1)], 3.0), ([(1, 1), (4, 1)], 2.5),
+                                              ([(1, 2), (4, 1)], 1.0), ([(1, 1), (2, 2), (9, 1)], 2.0)])
+def test_the_median_of_counted_values(counted, middle):
+    assert timeliness.median(counted) == middle
 
 
 def test_the_query_filters_by_body_and_month(db):

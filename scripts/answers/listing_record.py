@@ -16,7 +16,7 @@ bytes; not in answers.db, which is the db stage's. It holds:
 - `timeliness`: each question's values of the columns the timeliness figures read, so that a
   change that leaves them as they were (a corrected answer's text) leaves the figures, kept in
   `meta`, as they were, and another works out again only the figures of the bodies and months
-  its questions were and are in;
+  its questions were and are in (the archive's from tallies by month, kept in `meta` too);
 - `meta`: the code version the record was made under. It is deleted before the first change
   and written back with the record, so that a build stopped half way leaves no record and the
   next build renders every listing.
@@ -139,11 +139,12 @@ class ListingRecord:
 
     def save(self, shown: dict[str, Placed], forget: Iterable[str],
              pages: dict[str, PageEntry], owners: Iterable[str] | None,
-             timeliness_inputs: dict[str, list], figures: list[dict]) -> None:
+             timeliness_inputs: dict[str, list], figures: list[dict], tallies: dict[str, list]) -> None:
         """Record what this build showed and wrote, in one transaction: `shown` and
         `timeliness_inputs` replace the entries of their keys and `forget` drops keys no longer
         in the archive; `pages` replaces every page of `owners` (all pages, and all questions,
-        when `owners` is None: a full build); `figures` are the timeliness figures shown."""
+        when `owners` is None: a full build); `figures` are the timeliness figures shown and
+        `tallies` what the archive's were made from (saved with them: each vouches for the other)."""
         forgotten = (json.dumps(sorted(forget)),)
         with self.connection as connection:
             if owners is None:
@@ -158,7 +159,8 @@ class ListingRecord:
             connection.executemany(
                 "insert or replace into timeliness values (?, ?)",
                 ((key, json.dumps(inputs)) for key, inputs in timeliness_inputs.items()))
-            connection.execute("insert or replace into meta values ('figures', ?)", (json.dumps(figures),))
+            connection.executemany("insert or replace into meta values (?, ?)",
+                                   [("figures", json.dumps(figures)), ("tallies", json.dumps(tallies))])
             connection.executemany(
                 "insert or replace into placed values (?, ?, ?, ?)",
                 ((key, place.url, json.dumps(sorted(place.owners)), place.day) for key, place in shown.items()))

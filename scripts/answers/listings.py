@@ -519,12 +519,12 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
         writer = ListingWriter(db, env, output, config, record, full=full)
         with ThreadPoolExecutor(1) as beside:
             if full:
-                figures = figures_beside(db, beside, queries.timeliness_figures)
+                figures = figures_beside(db, beside, all_figures)
                 report = write_everything(writer, figures)
             else:
                 figures, inputs = figures_after(db, record, set(changed), beside)
                 report = write_changed(writer, set(changed), figures, inputs)
-        record.set_meta({"reference": names, "as_of": as_of(figures.result())})
+        record.set_meta({"reference": names, "as_of": as_of(figures.result().rows)})
         return report
     finally:
         if record.withdraw in output.before_first_change:  # nothing changed: the hook must not outlive the record
@@ -537,8 +537,21 @@ def reference_digest(db) -> str:
     return inputs_digest(queries.load_members(db), queries.load_posts(db), queries.load_bodies(db))
 
 
+@dataclass
+class Figures:
+    """The timeliness figures shown, and the archive's tallies by month that a later change
+    counts again in part (`queries.timeliness_tallies`)."""
+    rows: list[dict]
+    tallies: dict[str, list[list]]
+
+
+def all_figures(db: sqlite_utils.Database) -> Figures:
+    "Every timeliness figure, worked out by the query, and the tallies of every month."
+    return Figures(queries.timeliness_figures(db), queries.timeliness_tallies(db))
+
+
 def figures_beside(db: sqlite_utils.Database, beside: ThreadPoolExecutor,
-                   work: Callable[[sqlite_utils.Database], list[dict]]) -> Future:
+                   work: Callable[[sqlite_utils.Database], Figures]) -> Future:
     """Timeliness figures (`work(db)`), worked out in `beside` on a connection of their own; or
     at once, on this one, while it holds rows it has not committed (which another would not see)."""
     if not db.conn.in_transaction:
@@ -546,7 +559,7 @@ def figures_beside(db: sqlite_utils.Database, beside: ThreadPoolExecutor,
     return finished(work(db))
 
 
-def on_own_connection(path: str, work: Callable[[sqlite_utils.Database], list[dict]]) -> list[dict]:
+def on_own_connection(path: str, work: Callable[[sqlite_utils.Database], Figures]) -> Figures:
     """`work` on a connection of its own: worked out beside the listings' other reads (SQLite
     lets go of the interpreter while it runs a query), the figures cost the stage little time."""
     with closing(queries.read_only(path)) as db:
@@ -564,32 +577,41 @@ def figures_after(db: sqlite_utils.Database, record: ListingRecord, changed: set
     """The timeliness figures once the `changed` questions changed, and what the figures read
     of those questions now. The query over every question takes a second, so: the figures the
     record keeps, where none of the questions changed what the figures read and the archive's
-    latest date did not move (a corrected answer's text); else those of the bodies and months
-    the questions were and are in, worked out again; else (no figures kept, the date moved, a
-    question of no body) all of them."""
+    latest date did not move (a corrected answer's text); else those of the bodies the
+    questions were and are in worked out again, and the archive's made from the tallies, those
+    of the questions' months counted again; else (no figures or tallies kept, a question of no
+    body) all of them. A moved latest date adds the bodies and months of the questions due
+    between the date then and now: only those can fall past due (or back), and the other
+    figures change only their date."""
     inputs = queries.timeliness_inputs(db, changed)
     before = record.timeliness_inputs(changed)
-    kept = record.meta("figures")
-    if not isinstance(kept, list) or as_of(kept) != changes.latest_date(db):
-        return figures_beside(db, beside, queries.timeliness_figures), inputs
-    places = [values for key in changed if before.get(key) != inputs.get(key)
-              for values in (before.get(key), inputs.get(key)) if values]
-    if not places:
-        return finished(kept), inputs
-    bodies = {values[0] for values in places}
-    months = {values[1][:7] for values in places if isinstance(values[1], str)}
+    kept, tallies, latest = record.meta("figures"), record.meta("tallies"), changes.latest_date(db)
+    if not isinstance(kept, list) or not isinstance(tallies, dict) or not as_of(kept) or not latest:
+        return figures_beside(db, beside, all_figures), inputs
+    places = {(values[0], values[1][:7] if isinstance(values[1], str) else None)
+              for key in changed if before.get(key) != inputs.get(key)
+              for values in (before.get(key), inputs.get(key)) if values}
+    if latest != as_of(kept):
+        places |= queries.timeliness_due_between(db, *sorted((as_of(kept), latest)))
+    elif not places:
+        return finished(Figures(kept, tallies)), inputs
+    bodies = {body for body, _ in places}
     if bodies & {None, timeliness.ALL_BODIES}:
-        return figures_beside(db, beside, queries.timeliness_figures), inputs
-    return figures_beside(db, beside, partial(refigured, kept, bodies, months)), inputs
+        return figures_beside(db, beside, all_figures), inputs
+    months = {month for _, month in places if month}
+    return figures_beside(db, beside, partial(refigured, Figures(kept, tallies), bodies, months, latest)), inputs
 
 
-def refigured(kept: list[dict], bodies: set[str], months: set[str], db: sqlite_utils.Database) -> list[dict]:
-    "The figures `kept` with those of these bodies and months worked out again (timeliness.replace_groups)."
+def refigured(kept: Figures, bodies: set[str], months: set[str], latest: str, db: sqlite_utils.Database) -> Figures:
+    """The figures `kept`, dated `latest`, with those of these bodies worked out again, and the
+    archive's made from the tallies, those of these months counted again (timeliness.replace_groups)."""
     fresh = [row for body in sorted(bodies) for row in queries.timeliness_figures(db, body)]
-    fresh += [row for month in sorted(months)
-              for row in queries.timeliness_figures(db, timeliness.ALL_BODIES, month)]
-    fresh += queries.timeliness_figures(db, timeliness.ALL_BODIES, timeliness.ALL_MONTHS)
-    return timeliness.replace_groups(kept, fresh, bodies, months)
+    tallies = {month: counts for month, counts in kept.tallies.items() if month not in months}
+    for month in sorted(months):
+        tallies.update(queries.timeliness_tallies(db, month))
+    fresh += timeliness.tally_rows(tallies, months, latest, partial(queries.rounded_share, db))
+    rows = [dict(row, as_of=latest) for row in kept.rows]
+    return Figures(timeliness.replace_groups(rows, fresh, bodies, months), tallies)
 
 
 def as_of(figures: list[dict]) -> str | None:
@@ -601,7 +623,7 @@ def write_everything(writer: ListingWriter, figures: Future) -> ListingsReport:
     db = writer.db
     reference = Reference.load(db)
     items = load_items(db, reference)
-    write_owners(writer, reference, group_by_owner(items, reference), figures.result())
+    write_owners(writer, reference, group_by_owner(items, reference), figures.result().rows)
     write_indexes(writer, reference, months_shown=None, letters_shown=None)
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
@@ -609,11 +631,14 @@ def write_everything(writer: ListingWriter, figures: Future) -> ListingsReport:
     shown = {item["key"]: Placed(item["url"], owners_of(item_place(item), reference), item["day"])
              for item in items}
     # Saved only when it differs, so that a build that changes nothing leaves the record's bytes.
+    # The tallies count more finely than the figures shown: two databases may differ in them alone.
     content = inputs_digest({key: list(place.__dict__.values()) for key, place in shown.items()},
-                            {url: list(entry.__dict__.values()) for url, entry in writer.pages.items()})
+                            {url: list(entry.__dict__.values()) for url, entry in writer.pages.items()},
+                            figures.result().tallies)
     if not writer.record.is_current() or writer.record.meta("content") != content:
         writer.record.save(shown, forget=(), pages=writer.pages, owners=None,
-                           timeliness_inputs=queries.timeliness_inputs(db), figures=figures.result())
+                           timeliness_inputs=queries.timeliness_inputs(db), figures=figures.result().rows,
+                           tallies=figures.result().tallies)
         writer.record.set_meta({"content": content})
     return ListingsReport(sorted(url for url, entry in writer.pages.items() if entry.in_sitemap), removed)
 
@@ -633,7 +658,8 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
              for row in queries.listed_places(db, list(changed))}
     owners = {owner for place in [*before.values(), *after.values()] for owner in place.owners}
     items, totals = items_of(db, reference, owners, before, after)
-    figures, refreshed = figures_soon.result(), set()
+    kept = figures_soon.result()
+    figures, refreshed = kept.rows, set()
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
         refreshed = {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies} - owners
     write_owners(writer, reference, items, figures, totals)
@@ -650,7 +676,7 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     added = [url for url, entry in writer.pages.items() if entry.in_sitemap and url not in previous]
     urls_changed = bool(added) or any(previous[url].in_sitemap for url in stale)
     record.save(after, forget=changed - set(after), pages=writer.pages, owners=rendered,
-                timeliness_inputs=timeliness_inputs, figures=figures)
+                timeliness_inputs=timeliness_inputs, figures=figures, tallies=kept.tallies)
     record.set_meta({"content": None})  # no digest of the whole record is kept up to date here
     question_urls = sorted({place.url for place in [*before.values(), *after.values()]})
     return ListingsReport(record.sitemap_urls(), removed, urls_changed, question_urls)

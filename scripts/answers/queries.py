@@ -474,6 +474,29 @@ def timeliness_figures(db: sqlite_utils.Database, body: str = "", month: str = "
     return [dict(row) for row in db.query(timeliness.query_sql(), {"body": body, "month": month})]
 
 
+def timeliness_tallies(db: sqlite_utils.Database, month: str = "") -> dict[str, list[list]]:
+    """Month -> how many of the archive's questions the `timeliness` query counts with each
+    [kind, days_late, past_due, had_holding, n] (timeliness.tally_sql), of every month or of one."""
+    tallies: dict[str, list[list]] = {}
+    for row in db.execute(timeliness.tally_sql(), {"body": timeliness.ALL_BODIES, "month": month}):
+        tallies.setdefault(row[0], []).append(list(row[1:]))
+    return tallies
+
+
+def rounded_share(db: sqlite_utils.Database, part: int | None, whole: int) -> float | None:
+    "`part` in `whole` as a percentage, rounded as the `timeliness` query rounds it (SQLite's round)."
+    return db.execute("select round(100.0 * ? / ?, 1)", [part, whole]).fetchone()[0]
+
+
+def timeliness_due_between(db: sqlite_utils.Database, low: str, high: str) -> set[tuple[str | None, str]]:
+    """The (answering body, month) of the questions whose date for answer is from `low` up to,
+    not including, `high`: those the `timeliness` query counts past due or not by whether the
+    archive's latest date is past one or the other."""
+    return {tuple(row) for row in db.execute(
+        """select distinct answering_body, substr(date_for_answer, 1, 7) from questions
+           where date_for_answer >= :low and date_for_answer < :high""", {"low": low, "high": high})}
+
+
 # Every column of a question that the `timeliness` query reads, besides those of the archive's
 # latest date: a question whose values of these are the same counts the same in every figure.
 TIMELINESS_INPUTS = ("answering_body", "date_for_answer", "house", "is_withdrawn", "is_named_day",

@@ -114,6 +114,75 @@ def replace_groups(rows: list[dict], fresh: list[dict], bodies: set[str], months
     return sorted([row for row in rows if not replaced(row)] + fresh, key=figure_order)
 
 
+# -- the archive's figures, from tallies kept between builds ------------------------------
+#
+# The archive's rows of all months read every Commons question: the query takes a third of a
+# second over them. A build given the questions that changed keeps instead, for each month,
+# how many questions the query's `commons` step gives each (kind, days late, past due, had a
+# holding answer), counted by SQLite from that same step for the months a change touches, and
+# makes the archive's rows from them as the query's last steps would.
+
+TALLY_SELECT = """
+select month, kind, days_late, past_due, had_holding, count(*) as n
+from commons group by month, kind, days_late, past_due, had_holding"""
+
+
+def tally_sql() -> str:
+    "The query's steps up to `commons` (each Commons question as the figures count it), tallied."
+    sql = query_sql()
+    end = sql.index("(", sql.index("commons as (")) + 1
+    depth = 1
+    while depth:
+        depth += {"(": 1, ")": -1}.get(sql[end], 0)
+        end += 1
+    return sql[:end] + TALLY_SELECT
+
+
+def tally_rows(tallies: dict[str, list[list]], months: set[str], as_of: str, percent) -> list[dict]:
+    """The archive's rows of these months and of all months, in the query's order and shape,
+    from `tallies` (month -> its [kind, days_late, past_due, had_holding, n] of `tally_sql`).
+    `percent(holding, due)` is the query's rounding of a share (SQLite's `round`)."""
+    groups: dict[tuple[str, str], list[list]] = {}
+    for month, counts in tallies.items():
+        for kind, *values in counts:
+            for group_month in ([month, ALL_MONTHS] if month in months else [ALL_MONTHS]):
+                groups.setdefault((group_month, kind), []).append(values)
+    rows = [tally_row(month, kind, counts, as_of, percent) for (month, kind), counts in groups.items()]
+    return sorted(rows, key=figure_order)
+
+
+def tally_row(month: str, kind: str, counts: list[list], as_of: str, percent) -> dict:
+    "One row of figures from the tallies of its questions: SQLite's sums skip nulls, as here."
+    def total(test) -> int:
+        return sum(n for days_late, past_due, _, n in counts if test(days_late, past_due))
+
+    late = sorted((days_late, n) for days_late, _, _, n in counts if days_late is not None and days_late > 0)
+    holding = [had * n for _, _, had, n in counts if had is not None]
+    return {"answering_body": ALL_BODIES, "month": month, "kind": kind,
+            "due": total(lambda days_late, past_due: True),
+            "on_time": total(lambda days_late, past_due: days_late is not None and days_late <= 0),
+            "late": sum(n for _, n in late), "median_days_late": median(late),
+            "unanswered_past_due": total(lambda days_late, past_due: days_late is None and past_due),
+            "not_yet_due": total(lambda days_late, past_due: days_late is None and past_due == 0),
+            "holding_answer_percent": percent(sum(holding) if holding else None,
+                                              total(lambda days_late, past_due: True)),
+            "as_of": as_of}
+
+
+def median(counted: list[tuple[int, int]]) -> float | None:
+    """The query's median of values counted as (value, how many), in order: the middle one, or
+    the mean of the two middle ones (None: no values)."""
+    count = sum(n for _, n in counted)
+    if not count:
+        return None
+    middle, seen = [], 0
+    for value, n in counted:
+        # Positions counted from 1, as the query's row_number; one position twice when `count` is odd.
+        middle += [value for position in ((count + 1) // 2, (count + 2) // 2) if seen < position <= seen + n]
+        seen += n
+    return sum(middle) / len(middle)
+
+
 def write_page(listing, rows: list[dict], bodies: dict[str, dict]) -> None:
     """The archive's timeliness page (`timeliness/`) and its JSON twin. `listing` is the
     listings writer; `bodies` maps names to their pages, for the links to body sections."""
