@@ -443,3 +443,10 @@ def test_a_question_moved_or_removed_within_a_body_renders_its_pages_from_its_pl
     written = {Path(path).relative_to(tmp_path / "site").as_posix() for path in output.seen}
     assert (EDUCATION_URL + "page/1/index.html" not in written) == first_page_kept
     assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_heading_page_is_named_by_its_most_used_spelling_then_the_first_alphabetically():
+    counts = {"Schools: Finance": 3, "schools finance": 5, "Schools Finance": 5, "Visas": 1, None: 9}
+    index = listings.count_headings(listings.Reference(members={}, bodies={}, heading_counts=counts))
+    assert index == {"schools-finance": {"name": "Schools Finance", "count": 13},
+                     "visas": {"name": "Visas", "count": 1}}

@@ -15,6 +15,7 @@ place, before or after the change, can alter (the record keeps each question's p
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -34,6 +35,7 @@ PAGE_SIZE = 50
 HOME_LATEST = 20
 MEMBER_PREVIEW = 10
 SNIPPET = 220  # characters of the answer shown under each item
+MOST_USED_HEADINGS = 40  # on the headings' index
 # Beyond this many listings to load, one read of every question is cheaper than a query each.
 ONE_READ_OWNERS = 40
 
@@ -423,13 +425,18 @@ def heading_index(reference: Reference) -> dict[str, dict]:
 
 
 def count_headings(reference: Reference) -> dict[str, dict]:
-    """`heading_index`, worked out: the headings taken most used first (then alphabetically), so
-    that the first of a slug's spellings names it, in one pass over tens of thousands."""
+    """`heading_index`, worked out in one pass over tens of thousands of headings, unsorted: a
+    slug is named by its most used spelling, the first alphabetically of those used as often."""
     counts = reference.heading_counts
     index: dict[str, dict] = {}
-    for heading in sorted(reference.heading_slugs, key=lambda h: (-counts[h], h)):
-        entry = index.setdefault(reference.heading_slugs[heading], {"name": heading, "count": 0})
+    for heading, slug in reference.heading_slugs.items():
+        entry = index.get(slug)
+        if entry is None:
+            index[slug] = {"name": heading, "count": counts[heading]}
+            continue
         entry["count"] += counts[heading]
+        if (-counts[heading], heading) < (-counts[entry["name"]], entry["name"]):
+            entry["name"] = heading
     return index
 
 
@@ -440,24 +447,31 @@ def write_heading(writer: ListingWriter, slug: str, name: str, items: list[dict]
 
 def write_heading_indexes(writer: ListingWriter, headings: dict[str, dict],
                           letters_shown: set[str] | None) -> None:
-    "The letter pages (those of `letters_shown`, or all) and the headings' index."
-    letters: dict = defaultdict(list)
-    for slug, heading in sorted(headings.items()):
-        letters[slug[0]].append({"url": urls.heading_slug_url(slug), "label": heading["name"],
-                                 "count": heading["count"]})
+    """The letter pages (those of `letters_shown`, or all) and the headings' index. Of tens of
+    thousands of headings, only those of the letters shown are sorted and listed; the index
+    counts the others and picks the most used without sorting them."""
+    letters: dict[str, list[str]] = defaultdict(list)
+    for slug in headings:
+        letters[slug[0]].append(slug)
     index = []
-    for letter, entries in sorted(letters.items()):
+    for letter, slugs in sorted(letters.items()):
         url = urls.heading_letter_url(letter)
         if letters_shown is None or letter in letters_shown:
+            entries = [heading_entry(slug, headings[slug]) for slug in sorted(slugs)]
             writer.page("index_list.html", url, {
                 "title": f"Headings: {letter.upper()}", "entries": entries, "letters": sorted(letters),
                 "intro": "Questions grouped by the heading Parliament gave them."},
                 twin={"letter": letter, "headings": entries}, owner="letter:" + letter)
-        index.append({"url": url, "label": letter.upper(), "count": len(entries)})
-    top = sorted((e for entries in letters.values() for e in entries),
-                 key=lambda e: (-e["count"], e["label"]))[:40]
+        index.append({"url": url, "label": letter.upper(), "count": len(slugs)})
+    top = [heading_entry(slug, headings[slug]) for slug in heapq.nsmallest(
+        MOST_USED_HEADINGS, headings, key=lambda slug: (-headings[slug]["count"], headings[slug]["name"]))]
     writer.page("headings.html", urls.HEADINGS, {"title": "Headings", "letters": index, "top": top},
                 twin={"letters": index, "most_used": top})
+
+
+def heading_entry(slug: str, heading: dict) -> dict:
+    "A heading as its letter page and the index list it."
+    return {"url": urls.heading_slug_url(slug), "label": heading["name"], "count": heading["count"]}
 
 
 def write_about(writer: ListingWriter, stats: dict) -> None:
