@@ -104,6 +104,13 @@ def test_the_archive_figures_made_from_tallies_are_the_querys(db):
     assert queries.timeliness_tallies(db, "2024-01") == {"2024-01": tallies["2024-01"]}
 
 
+def test_a_moved_latest_date_reaches_only_the_questions_due_between_without_an_answer(db):
+    # Due 31 January to 1 February: a holding answer and an unanswered question of the Home
+    # Office count past due or not by the date; the answered ones (Ministry of Defence's too) do not.
+    assert queries.timeliness_due_between(db, "2024-01-31", "2024-02-02") == {
+        ("Home Office", "2024-01"), ("Home Office", "2024-02")}
+
+
 @pytest.mark.parametrize("counted, middle", [([], None), ([(3, 1)], 3.0), ([(1, 1), (4, 1)], 2.5),
                                               ([(1, 2), (4, 1)], 1.0), ([(1, 1), (2, 2), (9, 1)], 2.0)])
 def test_the_median_of_counted_values(counted, middle):

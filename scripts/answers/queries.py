@@ -489,12 +489,15 @@ def rounded_share(db: sqlite_utils.Database, part: int | None, whole: int) -> fl
 
 
 def timeliness_due_between(db: sqlite_utils.Database, low: str, high: str) -> set[tuple[str | None, str]]:
-    """The (answering body, month) of the questions whose date for answer is from `low` up to,
-    not including, `high`: those the `timeliness` query counts past due or not by whether the
-    archive's latest date is past one or the other."""
+    """The (answering body, month) of the questions without a substantive answer whose date for
+    answer is from `low` up to, not including, `high`: those the `timeliness` query counts past
+    due or not by whether the archive's latest date is past one or the other. (An answered
+    question counts the same either way: its `days_late` is not null, tested as the query does.)"""
     return {tuple(row) for row in db.execute(
         """select distinct answering_body, substr(date_for_answer, 1, 7) from questions
-           where date_for_answer >= :low and date_for_answer < :high""", {"low": low, "high": high})}
+           where date_for_answer >= :low and date_for_answer < :high
+             and case when date_answered is not null and not is_holding then 0 else 1 end""",
+        {"low": low, "high": high})}
 
 
 # Every column of a question that the `timeliness` query reads, besides those of the archive's
