@@ -594,9 +594,9 @@ def figures_after(db: sqlite_utils.Database, record: ListingRecord, changed: set
     latest date did not move (a corrected answer's text); else those of the bodies the
     questions were and are in worked out again, and the archive's made from the tallies, those
     of the questions' months counted again; else (no figures or tallies kept, a question of no
-    body) all of them. A moved latest date adds the bodies and months of the questions due
-    between the date then and now: only those can fall past due (or back), and the other
-    figures change only their date."""
+    body) all of them. A moved latest date adds the bodies and months of the unanswered
+    questions due between the date then and now: only those can fall past due (or back), and
+    the other figures change only their date."""
     inputs = queries.timeliness_inputs(db, changed)
     before = record.timeliness_inputs(changed)
     kept, tallies, latest = record.meta("figures"), record.meta("tallies"), changes.latest_date(db)
