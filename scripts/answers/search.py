@@ -208,12 +208,17 @@ RECORD_TEMPLATE = ROOT / "templates" / "search" / "record.html"
 
 # -- the records --------------------------------------------------------------------------
 
+# The rows as one JSON array, made in a single step of SQLite: a cursor's rows would each give up
+# and take back the interpreter's lock, and beside the site stage's threads every take waits its
+# turn (3,700 rows cost a second and more of waiting; in one step, 0.1 s).
 RECORD_QUERY = """
-    select q.url, q.house, q.uin, q.heading, q.question_text, q.answer_text, q.answering_body,
-           q.is_withdrawn, q.date_answered, m.name as member
+    select json_group_array(json_object(
+        'url', q.url, 'house', q.house, 'uin', q.uin, 'heading', q.heading,
+        'question_text', q.question_text, 'answer_text', q.answer_text,
+        'answering_body', q.answering_body, 'is_withdrawn', q.is_withdrawn,
+        'date_answered', q.date_answered, 'member', m.name))
     from questions q left join members m on m.id = q.asking_member_id
-    where q.url in (select value from json_each(:urls))
-    order by q.url"""
+    where q.url in (select value from json_each(:urls))"""
 
 
 def record_fields(row: dict) -> dict:
@@ -239,7 +244,8 @@ def records(db: sqlite_utils.Database, urls: list[str], template,
             cache: record_cache.RecordCache | None = None) -> list[tuple[str, str]]:
     """(url, record HTML) for the questions at these URLs, in URL order. With a cache, only the
     questions whose row (or the record code) changed since their record was kept are rendered."""
-    rows = db.query(RECORD_QUERY, {"urls": json.dumps(urls)})
+    [(found,)] = db.execute(RECORD_QUERY, {"urls": json.dumps(urls)}).fetchall()
+    rows = sorted(json.loads(found), key=lambda row: row["url"])
     if cache is None:
         return [("/" + row["url"], template.render(r=record_fields(row))) for row in rows]
     kept, version, items, fresh = cache.kept(urls), record_version(), [], []
@@ -340,14 +346,14 @@ def record_path(source: Path, url: str) -> Path:
 
 def pagefind_binary() -> str:
     """Pagefind's own executable, run directly: `python -m pagefind` would start an interpreter
-    only to hand over to it. Imported here: the module brings asyncio with it, which a build
-    that re-indexes nothing need not load."""
-    import pagefind.service
+    only to hand over to it. Found by its own package, not by `pagefind.service`, whose import
+    brings asyncio with it (0.1 s of the interpreter's time, beside the site stage)."""
+    try:
+        import pagefind_bin
 
-    binary = pagefind.service.get_executable()
-    if binary is None:
-        raise SearchIndexError("the Pagefind executable (package pagefind_bin) is not installed")
-    return str(binary)
+        return str(pagefind_bin.get_executable())
+    except (ImportError, OSError) as error:
+        raise SearchIndexError("the Pagefind executable (package pagefind_bin) is not installed") from error
 
 
 def replace_bundle(items: list[tuple[str, str]], bundles_dir: Path, name: str) -> None:
@@ -368,7 +374,18 @@ def replace_bundle(items: list[tuple[str, str]], bundles_dir: Path, name: str) -
     if live.exists():
         os.replace(live, retired)
     os.replace(building, live)
-    shutil.rmtree(retired, ignore_errors=True)
+    remove_folder(retired)
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove a folder and what it holds by `rm -r` in a child process, where there is one.
+    Python's rmtree gives up and takes back the interpreter's lock once a file, and beside the
+    site stage's threads every take waits its turn: a bundle's 3,700 files cost 0.7 s that way,
+    and `rm` 0.1 s."""
+    rm = shutil.which("rm")
+    if rm and folder.is_dir() and not folder.is_symlink():
+        subprocess.run([rm, "-rf", "--", str(folder)], capture_output=True, check=False)
+    shutil.rmtree(folder, ignore_errors=True)  # what `rm` left, or did not run for
 
 
 # -- the state ----------------------------------------------------------------------------
