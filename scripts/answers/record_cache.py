@@ -76,11 +76,10 @@ class RecordCache:
         if self.connection is None:
             return {}
         try:
-            # One JSON object in one step, not a row a step: see search.RECORD_QUERY.
-            [(found,)] = self.connection.execute(
-                "select json_group_object(url, json_array(digest, html)) from records "
-                "where url in (select value from json_each(?))", [json.dumps(urls)]).fetchall()
-            return {url: (digest, html) for url, (digest, html) in json.loads(found).items()}
+            rows = self.connection.execute(
+                "select url, digest, html from records where url in (select value from json_each(?))",
+                [json.dumps(urls)])
+            return {url: (digest, html) for url, digest, html in rows}
         except sqlite3.Error:
             self.close()
             return {}

@@ -211,8 +211,9 @@ RECORD_TEMPLATE = ROOT / "templates" / "search" / "record.html"
 
 # The rows as one JSON array, made in a single step of SQLite: a cursor's rows would each give up
 # and take back the interpreter's lock, and beside the site stage's busy threads every take waits
-# its turn. A bundle's 3,700 rows and kept records (record_cache.py reads them the same way), with
-# two threads busy beside: 0.9-1.3 s a row a step, 0.6-0.7 s in one step each.
+# its turn (a correction's bundle, 3,700 rows, profiled in the build: 35-47 samples at 200 Hz a
+# row a step, 19 in one). The kept records are read a row a step (record_cache.py): their HTML,
+# made into JSON by SQLite and parsed again, cost more than the waiting (72-79 samples, 22-29).
 RECORD_QUERY = """
     select json_group_array(json_object(
         'url', q.url, 'house', q.house, 'uin', q.uin, 'heading', q.heading,
@@ -382,8 +383,8 @@ def replace_bundle(items: list[tuple[str, str]], bundles_dir: Path, name: str) -
 def remove_folder(folder: Path) -> None:
     """Remove a folder and what it holds by `rm -r` in a child process, where there is one.
     Python's rmtree gives up and takes back the interpreter's lock once a file, and beside the
-    site stage's threads every take waits its turn: a bundle's 3,700 files, with two threads
-    busy beside, cost 0.6-2.1 s that way, and 0.25-0.4 s by `rm`."""
+    site stage's threads every take waits its turn: a correction's bundle, 3,700 files, took
+    3.8-5.0 s that way in the build on a busy machine, and 0.5-0.8 s by `rm`."""
     rm = shutil.which("rm")
     if rm and folder.is_dir() and not folder.is_symlink():
         subprocess.run([rm, "-rf", "--", str(folder)], capture_output=True, check=False)
