@@ -398,13 +398,16 @@ class Store:
         answer.
         """
         updates = []
+        # The questions as one list of keys, so that they are looked up by key: a condition
+        # on either table (`or`) had SQLite read every question, text and all, for one update.
         rows = self.db.execute(
             """select q.key, q.question_text, q.question_is_clipped, q.answer_text,
                       q.answer_is_clipped, f.question_text, f.answer_html
                from questions q join full_texts f on f.api_id = q.api_id
                where (q.question_is_clipped = 1 or q.answer_is_clipped = 1)
-                 and (q.key in (select value from json_each(:keys))
-                      or f.api_id in (select value from json_each(:api_ids)))""",
+                 and q.key in (select value from json_each(:keys)
+                               union select key from questions
+                               where api_id in (select value from json_each(:api_ids)))""",
             {"keys": json.dumps(changed), "api_ids": json.dumps(sorted(self.full_texts_written))},
         ).fetchall()
         for key, q_text, q_clipped, a_text, a_clipped, full_q, full_a in rows:
