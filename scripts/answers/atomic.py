@@ -10,6 +10,7 @@ found in one place, however deep its target, and swept away by the next build.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 import threading
@@ -23,9 +24,11 @@ def write_atomically(path: Path, data: bytes, durable: bool = False, scratch: Pa
     `scratch` if given, else beside the target."""
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = scratch or path.parent
-    folder.mkdir(exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False)
+    try:
+        handle = temporary_file(folder, path.name)
+    except FileNotFoundError:  # the scratch folder, made on first use
+        folder.mkdir(exist_ok=True)
+        handle = temporary_file(folder, path.name)
     try:
         with handle:
             handle.write(data)
@@ -37,6 +40,24 @@ def write_atomically(path: Path, data: bytes, durable: bool = False, scratch: Pa
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def temporary_file(folder: Path, name: str):
+    "A new file object for the bytes of the file `name`, in `folder`: `.NAME.<random>.tmp`."
+    return tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".tmp", delete=False)
+
+
+def temporary_files(folder: Path, target: str = "") -> list[Path]:
+    """The temporary files that writers killed part way left in `folder` (both writers here
+    name them `.NAME.<something>.tmp`), of the files whose names start with `target` (every
+    file by default); none when there is no such folder."""
+    return sorted(path for path in folder.glob(f".{glob.escape(target)}*.tmp") if not path.is_dir())
+
+
+def remove_temporary_files(folder: Path, target: str = "") -> None:
+    "Remove the `temporary_files` of `folder`: call it when no one else writes there."
+    for path in temporary_files(folder, target):
+        path.unlink(missing_ok=True)
 
 
 def write_replacing(path: str, data: bytes, scratch: str | None = None) -> None:

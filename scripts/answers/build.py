@@ -11,7 +11,6 @@ the database is rebuilt from scratch, because rows it stored may have been super
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import itertools
 import json
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING
 import sqlite_utils
 
 from . import changes, citations, queries, related, sources
-from .atomic import write_atomically
+from .atomic import remove_temporary_files, write_atomically
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
@@ -317,8 +316,7 @@ def remove_leftovers(db_path: Path) -> None:
     see atomic.py). Removed at the start of every build, since one that finds nothing new to
     read writes nothing else that would replace them."""
     remove_database_files(working_copy(db_path))
-    for path in db_path.parent.glob(f".{glob.escape(db_path.name)}.*.tmp"):
-        path.unlink(missing_ok=True)
+    remove_temporary_files(db_path.parent, f"{db_path.name}.")
 
 
 def working_copy(db_path: Path) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from .atomic import replace_if_changed, write_atomically, write_replacing
+from .atomic import replace_if_changed, temporary_files, write_atomically, write_replacing
 
 MANIFEST_NAME = ".manifest.json"  # hidden: no stage or tool takes it for a page
 # Where files are written before they are renamed into place: one folder, so that what a killed
@@ -204,13 +204,12 @@ class Output:
         folder's files (half-written files), then the folder, and the files directly in the
         output folder whose names match `names` (a manifest half saved). Call it when no one
         else writes here."""
-        scratch = [f"{SCRATCH_NAME}/{path.name}" for path in self.scratch.iterdir()
-                   if not path.is_dir()] if self.scratch.is_dir() and not self.scratch.is_symlink() else []
-        removed = self.remove(sorted(scratch))
+        scratch = [] if self.scratch.is_symlink() else temporary_files(self.scratch)
+        removed = self.remove([f"{SCRATCH_NAME}/{path.name}" for path in scratch])
         with contextlib.suppress(FileNotFoundError, OSError):
             self.scratch.rmdir()
-        return removed + self.remove(sorted(path.name for path in self.root.iterdir()
-                                            if path.is_file() and any(fnmatch(path.name, name) for name in names)))
+        return removed + self.remove([path.name for path in temporary_files(self.root)
+                                      if any(fnmatch(path.name, name) for name in names)])
 
     def prune_empty_folders(self, removed: list[str], empty: list[Path] = ()) -> None:
         """Remove the folders that held removed files, or the `empty` folders, and the folders

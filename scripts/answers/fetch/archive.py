@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..atomic import write_atomically
+from ..atomic import remove_temporary_files, write_atomically
 from ..model import answer_is_clipped, question_is_clipped
 
 STATE_NAME = ".fetch-state.json"
@@ -201,8 +201,7 @@ class Archive:
     def remove_leftovers(self) -> None:
         """The temporary files of a fetch killed while it saved a month file or the state
         (`.NAME.<random>.tmp`, see atomic.py): no later save has their names."""
-        for path in self.folder.glob(".*.tmp"):
-            path.unlink(missing_ok=True)
+        remove_temporary_files(self.folder)
 
     def file_journal(self) -> list[str]:
         """Write the journalled responses into their month files, then empty the journal.
