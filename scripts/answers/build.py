@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,33 +329,46 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
     """Bring the database up to date on a working copy (a new, empty one for a rebuild) and
     move it into place when done, so that a killed build leaves the previous one intact."""
     work_path = working_copy(db_path)
-    if report.rebuild_reason is None:
-        shutil.copyfile(db_path, work_path)
-    try:
-        db = open_working_copy(work_path)
+    with ThreadPoolExecutor(1) as beside:
         try:
-            store = Store(db, member_directory)
-            with db.atomic():
-                set_meta(db, generation=report.generation, code_version=version)
-                if report.rebuild_reason is not None:
-                    # A new lineage: the change log starts again, so the later stages start afresh.
-                    set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
-                load_changed_files(store, readable, report, progress)
-                cited_before = changes.resolved_citations(db)
-                # Read once for both: the questions stay as they are for the rest of the build.
-                sessions = citations.Sessions.from_database(db)
-                report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
-            # Committed (on the working copy): the "asked before" workers read the file itself.
-            report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions)
-            with db.atomic():
-                changes.note_citation_changes(db, cited_before)
-            report.changed = db.execute("select count(*) from changes where generation = ?",
-                                        [report.generation]).fetchone()[0]
+            copy_synced = None
+            if report.rebuild_reason is None:
+                shutil.copyfile(db_path, work_path)
+                # The copy's bytes (the whole database) go to disk while the build works on the
+                # copy: the sync before the replace then waits only for the pages written since.
+                copy_synced = beside.submit(sync_file, work_path)
+            update_working_copy(work_path, readable, report, version, member_directory, progress)
+            if copy_synced is not None:
+                copy_synced.result()
+            replace_durably(work_path, db_path)
         finally:
-            db.close()
-        replace_durably(work_path, db_path)
+            remove_database_files(work_path)
+
+
+def update_working_copy(work_path: Path, readable, report: BuildReport, version: str,
+                        member_directory, progress) -> None:
+    "Read the files the database does not hold into the working copy; then citations, \"asked before\"."
+    db = open_working_copy(work_path)
+    try:
+        store = Store(db, member_directory)
+        with db.atomic():
+            set_meta(db, generation=report.generation, code_version=version)
+            if report.rebuild_reason is not None:
+                # A new lineage: the change log starts again, so the later stages start afresh.
+                set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
+            load_changed_files(store, readable, report, progress)
+            cited_before = changes.resolved_citations(db)
+            # Read once for both: the questions stay as they are for the rest of the build.
+            sessions = citations.Sessions.from_database(db)
+            report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
+        # Committed (on the working copy): the "asked before" workers read the file itself.
+        report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions)
+        with db.atomic():
+            changes.note_citation_changes(db, cited_before)
+        report.changed = db.execute("select count(*) from changes where generation = ?",
+                                    [report.generation]).fetchone()[0]
     finally:
-        remove_database_files(work_path)
+        db.close()
 
 
 def open_working_copy(work_path: Path) -> sqlite_utils.Database:
@@ -370,11 +384,16 @@ def open_working_copy(work_path: Path) -> sqlite_utils.Database:
     return db
 
 
+def sync_file(path: Path) -> None:
+    "Wait until the file's bytes are on disk."
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
 def replace_durably(work_path: Path, db_path: Path) -> None:
     """Move the finished working copy into place, as durable as a database SQLite synced
-    itself: its bytes are synced once before the rename, and the folder after it."""
-    with open(work_path, "rb") as copy:
-        os.fsync(copy.fileno())
+    itself: its bytes are synced before the rename, and the folder after it."""
+    sync_file(work_path)
     os.replace(work_path, db_path)
     folder = os.open(db_path.parent, os.O_RDONLY)
     try:
