@@ -20,7 +20,7 @@ import sqlite_utils
 from answers import feeds, pages, search, site, urls
 from answers.model import MemberRef, Question
 from answers.output import Output
-from answers.render import SiteConfig, make_environment, render_markdown
+from answers.render import SiteConfig, TemplateCache, make_environment, render_markdown
 from hostile import build_site_from_questions
 
 SEED_URL = "commons/2018-11-21/p40657d7024/"
@@ -613,6 +613,10 @@ def test_outdated_pages_are_removed(built_site, site_copy):
     out = site_copy / "site"
     pagefind_files = sorted(p for p in (out / "pagefind").rglob("*"))
     (out / "days" / "index.html.tmp").write_text("left by a killed build")
+    # Killed while Jinja2 saved a compiled template: its temporary file, beside the template cache's.
+    template_cache = site_copy / f"site{TemplateCache.SUFFIX}"
+    template_cache.mkdir()
+    (template_cache / f"{TemplateCache.PATTERN % 'a1b2'}k1lled.tmp").write_text("half compiled")
     pages.write_pages(site_copy / "answers.db", site_copy / "pages")
 
     report = site.build_site(site_copy / "answers.db", site_copy / "pages", out,
@@ -626,6 +630,8 @@ def test_outdated_pages_are_removed(built_site, site_copy):
     for url in gone_urls + gone_listings:
         assert not (out / url).exists(), url  # its page, JSON twin, feed and folder
     assert not (out / "days" / "index.html.tmp").exists()
+    assert [path.suffix for path in template_cache.iterdir()] and all(
+        path.suffix == ".cache" for path in template_cache.iterdir())
     assert {url + "index.html" for url in gone_urls} <= set(report.removed)
     assert report.html_changed > 0 and gone_urls
     # Nothing links to what went; the sitemap no longer lists it; search and static stay.

@@ -59,3 +59,18 @@ def test_other_code_compiles_every_template_again(tmp_path, compiled):
     environment(tmp_path / "site", {"page": "one"}, OtherCode).get_template("page")
     environment(tmp_path / "site", {"page": "one"}).get_template("page")
     assert compiled == ["page", "page", "page"]
+
+
+def test_what_a_build_killed_while_saving_a_compiled_template_left_is_removed(tmp_path):
+    # Jinja2 writes a compiled template to a temporary file beside its place, then renames it:
+    # killed in between, it leaves that file, under a name no later save reuses.
+    site = tmp_path / "site"
+    render.make_environment(SiteConfig(), site).get_template("robots.txt")
+    folder = tmp_path / "site.template-cache"
+    kept = sorted(folder.iterdir())
+    (folder / f"{kept[0].name}k1lled.tmp").write_bytes(b"half compiled")
+    (folder / "unrelated.tmp").write_bytes(b"not Jinja2's")
+
+    TemplateCache.remove_leftovers(site)
+
+    assert sorted(folder.iterdir()) == sorted([*kept, folder / "unrelated.tmp"])

@@ -192,15 +192,28 @@ class TemplateCache(jinja2.FileSystemBytecodeCache):
     and the like) shape the compiled code as much as the source does."""
 
     SUFFIX = ".template-cache"
+    PATTERN = "__jinja2_%s.cache"  # each compiled template's file name (Jinja2's default)
 
     def __init__(self, site_dir: Path):
-        folder = site_dir.with_name(site_dir.name + self.SUFFIX)
+        folder = self.folder_of(site_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        super().__init__(str(folder))
+        super().__init__(str(folder), self.PATTERN)
         self.code = jinja2.__version__ + "\0" + Path(__file__).read_text(encoding="utf-8")
 
     def get_source_checksum(self, source: str) -> str:
         return super().get_source_checksum(self.code + "\0" + source)
+
+    @classmethod
+    def folder_of(cls, site_dir: Path) -> Path:
+        return site_dir.with_name(site_dir.name + cls.SUFFIX)
+
+    @classmethod
+    def remove_leftovers(cls, site_dir: Path) -> None:
+        """What a build killed while Jinja2 saved a compiled template left: Jinja2 writes each
+        to a temporary file beside it (`<its name><random>.tmp`), then renames it. Call it before
+        any process of the build renders."""
+        for path in cls.folder_of(site_dir).glob(cls.PATTERN % "*" + "*.tmp"):
+            path.unlink(missing_ok=True)
 
 
 def make_environment(config: SiteConfig, site_dir: Path | None = None) -> jinja2.Environment:

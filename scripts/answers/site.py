@@ -40,7 +40,7 @@ from . import (
 )
 from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import parse_front_matter, split_page_text
-from .render import STATIC, SiteConfig, make_environment, render_markdown, to_json
+from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json
 
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
 
@@ -500,6 +500,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     config = config or SiteConfig()
     workers = workers or min(2, os.cpu_count() or 1)
     output = Output(out_dir)
+    TemplateCache.remove_leftovers(output.root)
     report = SiteReport()
     manifest = Manifest.take(output, site_code_version(config), is_manifest_entry)
     with closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside:
