@@ -15,10 +15,11 @@ under the member folders (through `elections`, `ifg` and `parlparse`) and
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class MemberDirectory:
     names: dict[str, set[str]] = field(default_factory=dict)  # normalised name -> MNIS ids
     ifg_posts: dict[str, list[Post]] = field(default_factory=dict)  # MNIS id -> posts
     parlparse_posts: dict[str, list[Post]] = field(default_factory=dict)  # person id -> posts
-    person_of: dict[str, str] = field(default_factory=dict)  # parlparse member/lord -> person
+    person_of: Mapping[str, str] = field(default_factory=dict)  # parlparse member/lord -> person
     # A digest of the reference files: the store rebuilds the database when it changes.
     fingerprint: str = ""
 
@@ -86,15 +87,22 @@ class MemberDirectory:
         saved under the same `version` (the caller's word for the reference files' digest and
         the code that reads them), else loaded from the files and saved there. Parsing the
         files takes about a second; reading the cache, a tenth of that (orjson: half of what
-        the json module takes, and a build that writes the database reads it every time)."""
+        the json module takes, and a build that writes the database reads it every time).
+        Two thirds of the cache are the parlparse members' people (`person_of`), which only
+        a parlparse member's offices need: they are on a line of their own, checked by its
+        digest, and parsed when first read."""
         try:
-            saved = orjson.loads(cache.read_bytes())
-            if saved["version"] == version:
-                return cls.from_json(saved)
+            header, _, people = cache.read_bytes().partition(b"\n")
+            saved = orjson.loads(header)
+            if saved["version"] == version and saved["person_of"] == hashlib.sha256(people).hexdigest():
+                return cls.from_json({**saved, "person_of": ParsedWhenRead(people)})
         except (OSError, ValueError, KeyError, TypeError):
             pass  # no cache, or one this code cannot read: load afresh
         directory = cls.load(paths)
-        write_atomically(cache, json.dumps({"version": version, **directory.to_json()}).encode())
+        saved = directory.to_json()
+        people = orjson.dumps(saved.pop("person_of"))
+        header = orjson.dumps({"version": version, **saved, "person_of": hashlib.sha256(people).hexdigest()})
+        write_atomically(cache, header + b"\n" + people)
         return directory
 
     def to_json(self) -> dict:
@@ -232,6 +240,28 @@ class MemberDirectory:
             "start_date": post.start, "end_date": post.end, "source": post.source,
         } for member_id, held in posts.items() for post in held)
 
+
+
+class ParsedWhenRead(Mapping):
+    "A JSON object kept as its text until it is first read."
+
+    def __init__(self, text: bytes):
+        self.text = text
+        self.parsed: dict | None = None
+
+    def mapping(self) -> dict:
+        if self.parsed is None:
+            self.parsed, self.text = orjson.loads(self.text), b""
+        return self.parsed
+
+    def __getitem__(self, key):
+        return self.mapping()[key]
+
+    def __iter__(self):
+        return iter(self.mapping())
+
+    def __len__(self) -> int:
+        return len(self.mapping())
 
 
 def mnis_name_records(files: ReferenceFiles) -> Iterator[tuple[str, NameRecord]]:
