@@ -333,7 +333,11 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
         try:
             copy_synced = None
             if report.rebuild_reason is None:
-                shutil.copyfile(db_path, work_path)
+                # Copying is the kernel's work, which leaves this thread free to read the
+                # member directory meanwhile (one read on demand: every update names a member).
+                copied = beside.submit(shutil.copyfile, db_path, work_path)
+                load_member_directory(member_directory)
+                copied.result()
                 # The copy's bytes (the whole database) go to disk while the build works on the
                 # copy: the sync before the replace then waits only for the pages written since.
                 copy_synced = beside.submit(sync_file, work_path)
@@ -369,6 +373,13 @@ def update_working_copy(work_path: Path, readable, report: BuildReport, version:
                                     [report.generation]).fetchone()[0]
     finally:
         db.close()
+
+
+def load_member_directory(member_directory) -> None:
+    "Read a member directory that is read on demand (cli.MembersOnDemand), now."
+    loaded = getattr(member_directory, "loaded", None)
+    if loaded is not None:
+        loaded()
 
 
 def open_working_copy(work_path: Path) -> sqlite_utils.Database:

@@ -73,11 +73,15 @@ class MembersOnDemand:
     def __getattr__(self, name: str):
         if name in ("paths", "cache", "fingerprint", "directory") or name.startswith("__"):
             raise AttributeError(name)  # not set yet (a copy being made): never load for it
+        return getattr(self.loaded(), name)
+
+    def loaded(self):
+        "The directory, read now unless it was (the db stage reads it while it copies the database)."
         if self.directory is None:
             from .members import MemberDirectory
 
             self.directory = MemberDirectory.cached(self.paths, self.cache, build.build_version(self))
-        return getattr(self.directory, name)
+        return self.directory
 
 
 def load_member_directory(members_dirs: tuple[str, ...], cache: Path):
