@@ -27,6 +27,7 @@ import asyncio
 import datetime
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -41,6 +42,7 @@ from pathlib import Path
 import httpx
 
 from answers import downloads
+from answers.output import PAGE_MANIFEST_SUFFIX, page_manifest_contents
 from answers.serve import free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -442,9 +444,20 @@ def db_files(build: Build) -> dict[str, str]:
             if path.is_file() and path.name.lstrip(".").startswith(build.db.name)}
 
 
-def files_beside_site(build: Build) -> dict[str, str]:
-    "The site stage's files beside the site folder (`site.*`), by name only."
-    return {path.name: "" for path in build.folder.iterdir() if path.name.startswith(f"{build.site.name}.")}
+def files_beside(folder: Path) -> dict[str, str]:
+    "A stage's files beside its folder (`<folder>.*`: caches, the manifest, journals), by name only."
+    return {path.name: "" for path in folder.parent.iterdir() if path.name.startswith(f"{folder.name}.")}
+
+
+def manifest_digest(folder: Path) -> dict[str, str]:
+    """What the manifest beside a stage's folder records, as one digest: by content, since SQLite
+    lays out the same rows differently in a file written in place."""
+    try:
+        contents = page_manifest_contents(folder)
+    except (sqlite3.Error, ValueError) as error:
+        contents = f"unreadable: {error}"
+    text = json.dumps(contents, sort_keys=True)
+    return {f"{folder.name}{PAGE_MANIFEST_SUFFIX} (content)": hashlib.sha256(text.encode()).hexdigest()}
 
 
 def compare_stage(stage: str, reference: Build, build: Build, updated: bool = False) -> list[str]:
@@ -456,14 +469,14 @@ def compare_stage(stage: str, reference: Build, build: Build, updated: bool = Fa
         # the db stage's own files count: the site stage keeps its caches beside the db too.
         leftovers = diff_trees(db_files(reference), db_files(build))
         return diff_dumps(db_dump(reference.db), db_dump(build.db)) + leftovers
-    if stage == "site":
-        # The caches beside the site folder: a killed build must leave none of SQLite's journals.
-        beside = diff_trees(files_beside_site(reference), files_beside_site(build))
-        if updated:
-            return diff_trees(site_by_content(reference.site), site_by_content(build.site)) + beside
-        return diff_trees(tree_digests(reference.site), tree_digests(build.site)) + beside
-    folder = getattr(reference, stage)
-    return diff_trees(tree_digests(folder), tree_digests(getattr(build, stage)))
+    # The manifest and caches beside the stage's folder: a killed build must leave none of
+    # SQLite's journals, and the manifest must record what a clean build's does.
+    ours, theirs = getattr(reference, stage), getattr(build, stage)
+    beside = (diff_trees(files_beside(ours), files_beside(theirs))
+              + diff_trees(manifest_digest(ours), manifest_digest(theirs)))
+    if stage == "site" and updated:
+        return diff_trees(site_by_content(reference.site), site_by_content(build.site)) + beside
+    return diff_trees(tree_digests(ours), tree_digests(theirs)) + beside
 
 
 def checksums_state(folder: Path) -> str:

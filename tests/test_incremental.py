@@ -23,6 +23,7 @@ from answers.build import build_database
 from answers.cli import cli
 from answers.fetch.archive import MonthFile
 from answers.members import MemberDirectory
+from answers.output import page_manifest_contents
 from answers.render import SiteConfig
 
 CONFIG = SiteConfig(base_url="https://answers.example.org/")
@@ -97,9 +98,11 @@ def build(folder: Path, content: Path) -> tuple[pages.PagesReport, site.SiteRepo
     return pages_report, site_report
 
 
-def files_of(folder: Path) -> dict[str, bytes]:
-    return {path.relative_to(folder).as_posix(): path.read_bytes()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+def files_of(folder: Path) -> dict:
+    "Every file's bytes, and what the stage's manifest beside the folder records."
+    files = {path.relative_to(folder).as_posix(): path.read_bytes()
+             for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {**files, "manifest": page_manifest_contents(folder)}
 
 
 def stamps(folder: Path) -> dict[str, tuple[int, int]]:
@@ -148,8 +151,7 @@ def test_one_new_answer_rewrites_its_page_its_neighbours_and_the_page_it_cites(a
 
     # Pages: its own, and the one it cites, which now lists it under "Cited by".
     assert sorted(pages_report.written) == [Q103 + "index.md", Q104 + "index.md"]
-    assert touched(before["pages"], stamps(folder / "pages")) == {
-        Q103 + "index.md", Q104 + "index.md", ".manifest.json"}
+    assert touched(before["pages"], stamps(folder / "pages")) == {Q103 + "index.md", Q104 + "index.md"}
     # Site: those two pages and twins, and the HTML of its neighbours before (102, 103) and
     # after (105) its answer moved it to the end of the Home Office's order.
     expected = {Q104 + "index.html", Q104 + "index.json", Q103 + "index.html",

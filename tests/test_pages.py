@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime
 import html
-import json
 import re
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ import yaml
 
 from answers import pages, store, urls
 from answers.model import MemberRef, Question
+from answers.output import page_manifest_contents, page_manifest_path
 from answers.render import render_markdown
 from answers.store import Store
 
@@ -145,6 +146,7 @@ def test_pages_are_stable_and_incremental(built_site, tmp_path):
     shutil.copy(built_site.db, db_path)
     out = tmp_path / "pages"
     shutil.copytree(built_site.pages, out)
+    shutil.copy(page_manifest_path(built_site.pages), page_manifest_path(out))
     again = pages.write_pages(db_path, out)
     assert again.written == [] and again.unchanged == 0  # the change log says none changed
     assert again.rendered == 0 and again.skipped == again.questions
@@ -161,10 +163,12 @@ def test_pages_are_stable_and_incremental(built_site, tmp_path):
     assert files_of(out) == files_of(tmp_path / "fresh")
 
 
-def files_of(folder: Path) -> dict[str, bytes]:
-    "Every file under a folder (the manifest included) -> its bytes."
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+def files_of(folder: Path) -> dict:
+    """Every file under a folder -> its bytes, and what the manifest beside it records (by
+    content: SQLite lays out the same rows differently in a file written in place)."""
+    files = {p.relative_to(folder).as_posix(): p.read_bytes()
+             for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {**files, "manifest": page_manifest_contents(folder)}
 
 
 # -- edge cases from hand-built rows -----------------------------------------------------
@@ -288,30 +292,32 @@ def test_a_first_build_in_worker_processes_writes_what_one_process_does(edge_db,
     assert again.skipped == 3 and again.written == []
 
 
-@pytest.mark.parametrize("spoil", ["delete", "corrupt", "truncate", "wrong shape", "code"])
+@pytest.mark.parametrize("spoil", ["delete", "corrupt", "truncate", "foreign", "wrong shape", "code"])
 def test_without_a_usable_manifest_every_page_is_converted(edge_db, tmp_path, monkeypatch,
                                                            spoil):
     "No manifest, an unreadable one or one from other code: convert all, write nothing new."
     out = tmp_path / "pages"
     pages.write_pages(edge_db, out)
-    manifest = out / ".manifest.json"
+    manifest = page_manifest_path(out)
     if spoil == "delete":
         manifest.unlink()
     elif spoil == "corrupt":
-        manifest.write_bytes(b"\xff\x00 not json")
+        manifest.write_bytes(b"\xff\x00 not a database")
     elif spoil == "truncate":
-        manifest.write_text(manifest.read_text()[:40])
-    elif spoil == "wrong shape":
-        header, entries = manifest.read_text().split("\n")
-        entries = {url: [digest] for url, (digest, *_) in json.loads(entries).items()}
-        manifest.write_text(header + "\n" + json.dumps(entries))
+        manifest.write_bytes(manifest.read_bytes()[:40])
+    elif spoil in ("foreign", "wrong shape"):
+        with closing(sqlite3.connect(manifest)) as connection, connection:
+            if spoil == "foreign":
+                connection.execute("drop table header")
+            else:  # every entry of another shape: none stands for its page
+                connection.execute("update entries set entry = json_array(json_extract(entry, '$[0]'))")
     else:
         monkeypatch.setattr(pages, "pages_code_version", lambda: "other code")
     report = pages.write_pages(edge_db, out)
     assert report.rendered == report.questions == 3 and report.skipped == 0
     assert report.written == [] and report.removed == []
-    header, entries = manifest.read_text().split("\n")  # written again, whole
-    assert json.loads(header)["state"] and len(json.loads(entries)) == 3
+    written = page_manifest_contents(out)  # written again, whole
+    assert written["state"] and written["complete"] and len(written["entries"]) == 3
 
 
 def test_a_missing_page_is_written_again_even_after_a_stopped_build(edge_db, tmp_path,

@@ -17,7 +17,7 @@ from answers import listings, pages, render, render_cache, site
 from answers import output as output_module
 from answers.build import set_meta
 from answers.model import MemberRef, Question
-from answers.output import Output
+from answers.output import Output, page_manifest_path
 from answers.render import SiteConfig
 from hostile import build_site_from_questions
 
@@ -169,11 +169,11 @@ def test_a_front_matter_json_cannot_hold_is_parsed_every_time(tmp_path, yaml_par
 
 
 def test_a_renderer_change_misses_every_entry(archive, monkeypatch, markdown_calls):
-    (archive / "site" / ".manifest.json").unlink()  # render every page again, with the same code
+    page_manifest_path(archive / "site").unlink()  # render every page again, with the same code
     build(archive)
     assert markdown_calls == []
     monkeypatch.setattr(render, "RENDER_TAGS", render.RENDER_TAGS | {"mark"})  # the cleaning rules change
-    (archive / "site" / ".manifest.json").unlink()
+    page_manifest_path(archive / "site").unlink()
     build(archive)
     assert len(markdown_calls) == BODIES  # the repeated body is rendered once
     # The old renderer's entries were not used by this full build: pruned.
@@ -198,12 +198,12 @@ def test_a_damaged_cache_is_replaced_and_the_build_goes_on(archive, markdown_cal
             else:
                 connection.executescript(render_cache.TABLES + "insert into facts values ('format', '0');")
         connection.close()
-    (archive / "site" / ".manifest.json").unlink()
+    page_manifest_path(archive / "site").unlink()
     report = build(archive)
     assert report.rendered == PAGES and len(markdown_calls) == BODIES
     assert files_of(archive / "site") == expected
     assert len(cache_rows(archive / "site")) == BODIES  # a new cache, filled
-    (archive / "site" / ".manifest.json").unlink()
+    page_manifest_path(archive / "site").unlink()
     build(archive)
     assert len(markdown_calls) == BODIES  # and used by the next build
 
@@ -223,7 +223,7 @@ def test_a_cache_damaged_inside_is_replaced_and_the_build_goes_on(archive, markd
     path = render_cache.cache_path(archive / "site")
     expected = files_of(archive / "site")
     damage_all_but_the_first_page(path)
-    (archive / "site" / ".manifest.json").unlink()
+    page_manifest_path(archive / "site").unlink()
     build(archive)
     assert files_of(archive / "site") == expected
     assert len(markdown_calls) == BODIES and len(cache_rows(archive / "site")) == BODIES
@@ -253,7 +253,7 @@ def test_only_a_full_build_prunes_and_then_only_what_it_did_not_use(archive, mar
     assert (report.rendered, len(markdown_calls)) == (1, 1)
     # A build that skipped pages cannot tell which entries are unused: it drops none.
     assert len(cache_rows(archive / "site")) == BODIES + 1
-    (archive / "site" / ".manifest.json").unlink()
+    page_manifest_path(archive / "site").unlink()
     build(archive)
     assert len(markdown_calls) == 1
     rows = cache_rows(archive / "site")
@@ -414,7 +414,7 @@ def test_a_page_whose_neighbours_changed_renders_its_parts_again(archive, monkey
     real = site.neighbours
     monkeypatch.setattr(site, "neighbours", lambda db: {url: {"previous": None, "next": None}
                                                         for url in real(db)})
-    (archive / "site" / ".manifest.json").unlink()
+    page_manifest_path(archive / "site").unlink()
     build(archive)
     assert len(parts_rendered) == PAGES * len(site.QUESTION_PARTS)
     assert not any('rel="next"' in path.read_text(encoding="utf-8") for path in question_pages(archive))

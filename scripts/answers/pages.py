@@ -4,8 +4,8 @@
 the front matter gives the facts (dates, members with their names, the answering body,
 states, provenance); the body gives the question and the answer in readable Markdown.
 The same row always gives the same bytes, and a file is only written when its bytes change.
-A manifest (`.manifest.json`) records a digest of each page's inputs, so that a page whose
-inputs and code are unchanged is not converted again.
+A manifest (`pages.manifest.sqlite`, beside the output folder) records a digest of each
+page's inputs, so that a page whose inputs and code are unchanged is not converted again.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import yaml
 
 from . import answer_diff, changes, citations, clean, model, queries, timeliness, urls
 from .clean import html_to_text
-from .output import DuplicateOutputError, Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
+from .output import DuplicateOutputError, Output, PageManifest, bytes_digest, inputs_digest, stage_code_digest
 from .settings import WORKERS as WORKERS_SETTING
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
@@ -322,6 +322,9 @@ def pages_code_version() -> str:
                              ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
 
 
+KEY_PART = 2  # the position of the question's key in a manifest entry: the stage finds entries by it
+
+
 def is_manifest_entry(entry) -> bool:
     """[digest of the page's inputs, digest of the page written, the question's key]: a page
     is kept only if both digests hold, so a page edited or restored by another hand is written
@@ -340,8 +343,8 @@ def write_pages(db_path: Path, out_dir: Path, check_all: bool = False) -> PagesR
     does not hold what was written."""
     report = PagesReport()
     output = Output(out_dir)
-    manifest = Manifest.take(output, pages_code_version(), is_manifest_entry)
-    with closing(sqlite_utils.Database(db_path)) as db:
+    with (PageManifest.take(output, pages_code_version(), is_manifest_entry, indexed_part=KEY_PART) as manifest,
+          closing(sqlite_utils.Database(db_path)) as db):
         change = changes.since(db, None if check_all else manifest.state)
         if change.keys == set() and change.state == manifest.state:
             report.questions = report.skipped = db["questions"].count  # nothing to do
@@ -350,14 +353,14 @@ def write_pages(db_path: Path, out_dir: Path, check_all: bool = False) -> PagesR
             write_every_page(db, change.state, output, manifest, report, WORKERS)
         else:
             write_changed_pages(db, change, output, manifest, report)
-    if not manifest.unchanged(change.state):
-        manifest.save(change.state)
+        if not manifest.unchanged(change.state):
+            manifest.save(change.state)
     report.written = output.written
     report.unchanged = output.unchanged
     return report
 
 
-def write_every_page(db: sqlite_utils.Database, state: dict, output: Output, manifest: Manifest,
+def write_every_page(db: sqlite_utils.Database, state: dict, output: Output, manifest: PageManifest,
                      report: PagesReport, workers: int = 1) -> None:
     """Every question's page. Where no page can be skipped (no manifest entries: a first
     build, or new code) and there are enough of them, `workers` processes make them."""
@@ -373,7 +376,7 @@ def write_every_page(db: sqlite_utils.Database, state: dict, output: Output, man
 
 
 def write_changed_pages(db: sqlite_utils.Database, change: changes.ChangeSet, output: Output,
-                        manifest: Manifest, report: PagesReport) -> None:
+                        manifest: PageManifest, report: PagesReport) -> None:
     """The pages of the questions in the change set; the manifest's other entries are carried
     over unchecked. A question gone from the db (or moved to another url) loses its old page."""
     manifest.carry_over()
@@ -382,8 +385,8 @@ def write_changed_pages(db: sqlite_utils.Database, change: changes.ChangeSet, ou
     for row in rows:
         write_page(row, context, output, manifest, report)
     now_at = {row["key"]: row["url"] for row in rows}
-    gone = [url for url, entry in manifest.previous.items()
-            if entry[2] in change.keys and now_at.get(entry[2]) != url]
+    gone = [url for url, entry in manifest.previous.with_part(change.keys).items()
+            if now_at.get(entry[KEY_PART]) != url]
     for url in gone:
         del manifest.current[url]
     report.removed = output.remove([urls.markdown_file(url) for url in gone])
@@ -392,7 +395,7 @@ def write_changed_pages(db: sqlite_utils.Database, change: changes.ChangeSet, ou
     report.skipped = report.questions - report.rendered
 
 
-def write_page(row: dict, context: PageContext, output: Output, manifest: Manifest,
+def write_page(row: dict, context: PageContext, output: Output, manifest: PageManifest,
                report: PagesReport) -> None:
     """One question's page. Its front matter is cheap to work out and holds every joined fact
     the page shows; converting the body and dumping YAML are the cost, skipped when the
@@ -425,7 +428,7 @@ _worker: dict = {}
 
 
 def write_pages_in_workers(db_path: str, keys: list[str], as_of: str | None, output: Output,
-                           manifest: Manifest, report: PagesReport, workers: int) -> None:
+                           manifest: PageManifest, report: PagesReport, workers: int) -> None:
     "Every page, made and written in `workers` processes, each with an Output of its own."
     chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
     output.changing()  # the workers write with Outputs of their own

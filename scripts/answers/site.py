@@ -3,7 +3,7 @@
 Question pages come from `build/pages/**/index.md`; listings, feeds and the sitemap come
 from the database (listings.py, feeds.py). Every file goes through one `Output`, which
 writes only changed bytes and refuses any path outside the output folder. A manifest
-(`.manifest.json`) records a digest of what each question page was rendered from (its
+(`site.manifest.sqlite`, beside it) records a digest of what each question page was rendered from (its
 Markdown and its neighbours), so that unchanged question pages are not rendered again.
 """
 
@@ -38,7 +38,7 @@ from . import (
     timeliness,
     urls,
 )
-from .output import Manifest, Output, bytes_digest, inputs_digest, stage_code_digest
+from .output import Output, PageManifest, bytes_digest, inputs_digest, stage_code_digest
 from .pages import parse_front_matter, split_page_text
 from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json
 
@@ -313,7 +313,7 @@ def site_code_version(config: SiteConfig) -> str:
     return f"{question_pages}-{every_build}"
 
 
-def only_question_code_changed(manifest: Manifest, version: str) -> bool:
+def only_question_code_changed(manifest: PageManifest, version: str) -> bool:
     "Whether the last complete build ran other code that renders the files of every build alike."
     other = manifest.other_code_version or ""
     return manifest.other_code_state is not None and other.partition("-")[2] == version.partition("-")[2]
@@ -324,7 +324,7 @@ def html_written_before(entry: list[str] | None, url: str) -> str:
     return entry[2] if entry is not None and entry[1] == url else ""
 
 
-def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Manifest) -> bool:
+def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: PageManifest) -> bool:
     """Whether a page was rendered from this same text and navigation by the last build and
     its files are still there; if so they are kept, and its entry carried over."""
     entry = manifest.previous.get(key)
@@ -337,7 +337,7 @@ def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Man
 
 
 def write_question_pages(pages_dir: Path, output: Output, links: dict, config: SiteConfig,
-                         workers: int, manifest: Manifest | None = None,
+                         workers: int, manifest: PageManifest | None = None,
                          page_urls: list[str] | None = None,
                          meanwhile: Callable[[], None] = lambda: None,
                          every_page: bool | None = None) -> tuple[int, int]:
@@ -347,7 +347,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     urls (`links` holds their navigation), else every page in `pages_dir`; `every_page`: whether
     they are all the pages there are (by default, only when `page_urls` is not given).
     `meanwhile` runs once, while the workers render (see `render_items`)."""
-    manifest = manifest or Manifest(None, "")
+    manifest = manifest or PageManifest(None, "")
     empty = {"previous": None, "next": None}
     if page_urls is None:
         found = markdown_pages(pages_dir)
@@ -369,7 +369,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
 
 
 def render_items(items: list[tuple[str, str, dict, str]], output: Output, config: SiteConfig,
-                 workers: int, manifest: Manifest, meanwhile: Callable[[], None] = lambda: None) -> None:
+                 workers: int, manifest: PageManifest, meanwhile: Callable[[], None] = lambda: None) -> None:
     """Render (path, url, navigation, digest of its HTML as last written or '') items, in worker
     processes when there are enough.
     `meanwhile` runs here while they render, once every worker is started (so that no process
@@ -416,7 +416,7 @@ def navigation_of(db: sqlite_utils.Database, page_urls: list[str]) -> dict[str, 
 
 
 def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], pages_dir: Path,
-                                 output: Output, config: SiteConfig, workers: int, manifest: Manifest,
+                                 output: Output, config: SiteConfig, workers: int, manifest: PageManifest,
                                  meanwhile: Callable[[], None] = lambda: None) -> tuple[int, int, list[str]]:
     """The pages of the questions in the change set, and of the questions that were their
     neighbours before (their links move), from the pages the pages stage wrote; the files of
@@ -434,8 +434,8 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
     paged = queries.question_urls(db)
     gone = sorted(url for url in manifest.previous if url not in paged)
     wanted = set(queries.urls_of(db, keys).values())
-    for url in wanted & set(manifest.previous):
-        wanted.update(filter(None, manifest.previous[url][4:]))  # its neighbours before
+    for url in list(wanted):
+        wanted.update(filter(None, (manifest.previous.get(url) or [])[4:]))  # its neighbours before
     wanted = sorted(url for url in wanted if url in paged)
     rendered, skipped = write_question_pages(pages_dir, output, navigation_of(db, wanted), config,
                                              workers, manifest, wanted, meanwhile)
@@ -502,8 +502,8 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     output = Output(out_dir)
     TemplateCache.remove_leftovers(output.root)
     report = SiteReport()
-    manifest = Manifest.take(output, site_code_version(config), is_manifest_entry)
-    with closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside:
+    with (PageManifest.take(output, site_code_version(config), is_manifest_entry) as manifest,
+          closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside):
         change = site_changes(db, pages_dir, manifest, check_all)
         changed = change.keys
         others = OtherFiles(db, db_path, output, config, change, manifest, beside, once_workers_started)
@@ -518,14 +518,14 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             report.rendered, report.skipped, report.removed = write_changed_question_pages(
                 db, changed, pages_dir, output, config, workers, manifest, meanwhile=others.write)
         report.question_pages = report.rendered + report.skipped
-    # None: the same database as the last complete build, so the same files.
-    report.downloads = others.downloads and others.downloads.result()
-    report.removed += others.removed
-    if changed is None:
-        report.removed += output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
-    report.removed += output.remove_leftovers(("*.tmp",))
-    if changed != set() or change.state != manifest.state:
-        manifest.save(change.state)
+        # None: the same database as the last complete build, so the same files.
+        report.downloads = others.downloads and others.downloads.result()
+        report.removed += others.removed
+        if changed is None:
+            report.removed += output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
+        report.removed += output.remove_leftovers(("*.tmp",))
+        if changed != set() or change.state != manifest.state:
+            manifest.save(change.state)
     report.written = output.written
     report.unchanged = output.unchanged
     return report
@@ -541,7 +541,7 @@ class OtherFiles:
     output: Output
     config: SiteConfig
     change: changes.ChangeSet
-    manifest: Manifest
+    manifest: PageManifest
     beside: ThreadPoolExecutor
     once_workers_started: Callable[[], None] | None = None  # runs before anything is written
     removed: list[str] = field(default_factory=list)
@@ -576,13 +576,13 @@ class OtherFiles:
         self.removed = listed.removed + feeds_removed
 
 
-def site_changes(db: sqlite_utils.Database, pages_dir: Path, manifest: Manifest,
+def site_changes(db: sqlite_utils.Database, pages_dir: Path, manifest: PageManifest,
                  check_all: bool) -> changes.ChangeSet:
     """What to render again: the change set since this stage last completed, if the pages
     stage has completed on this same database (the pages are what is rendered); else
     everything. After a change of code alone, the empty change set: the manifest then holds
     no entries, and every question page is rendered again."""
-    made_from = Manifest.read(pages_dir, pages.pages_code_version(), pages.is_manifest_entry).state or {}
+    made_from = PageManifest.read(pages_dir, pages.pages_code_version(), pages.is_manifest_entry).state or {}
     position = changes.position(db)
     if not all(made_from.get(name) == value for name, value in position.items()):
         # Pages behind (or ahead of) the database: render what is there, and record no state,
