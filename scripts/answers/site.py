@@ -3,8 +3,8 @@
 Question pages come from `build/pages/**/index.md`; listings, feeds and the sitemap come
 from the database (listings.py, feeds.py). Every file goes through one `Output`, which
 writes only changed bytes and refuses any path outside the output folder. A manifest
-(`site.manifest.sqlite`, beside it) records a digest of what each question page was rendered from (its
-Markdown and its neighbours), so that unchanged question pages are not rendered again.
+(`site.manifest.sqlite`, beside it) records a digest of what each question page was rendered
+from (its Markdown and its neighbours), so that unchanged question pages are not rendered again.
 """
 
 from __future__ import annotations
