@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from answers.output import Output, PageManifest, page_manifest_contents, page_manifest_path
+from answers.output import MANIFEST_NAME, Output, PageManifest, page_manifest_contents, page_manifest_path
 
 
 def is_text(entry) -> bool:
@@ -167,3 +167,14 @@ def test_another_stage_reads_the_header_only(tmp_path):
     assert read.state == {"generation": 3} and read.connection is None
     assert PageManifest.read(tmp_path / "elsewhere", "v1", is_text).state is None
     assert not page_manifest_path(tmp_path / "elsewhere").exists()  # reading makes no file
+
+
+def test_a_build_that_changes_something_removes_the_manifest_kept_inside_the_folder_before(tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / MANIFEST_NAME).write_text("{}\n{}")  # where an earlier layout kept it: published
+    output = Output(out)
+    PageManifest.take(output, "v1", is_text).close()
+    assert (out / MANIFEST_NAME).is_file()  # nothing changed yet: nothing written or removed
+    output.write("a/index.html", "a page")
+    assert not (out / MANIFEST_NAME).exists()

@@ -586,6 +586,11 @@ class PageManifest:
         changes nothing leaves the file as it was, not even opened for writing."""
         manifest = cls(page_manifest_path(output.root), version, valid_entry, indexed_part)
         output.before_first_change.append(manifest.withdraw)
+        # Where the manifest was kept before it moved beside the folder: a build that changes
+        # something removes it, as it would be published with the site.
+        earlier = output.root / MANIFEST_NAME
+        if earlier.is_file():
+            output.before_first_change.append(functools.partial(earlier.unlink, missing_ok=True))
         manifest.open()
         return manifest
 
