@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx
 
 from answers import downloads
-from answers.output import PAGE_MANIFEST_SUFFIX, page_manifest_contents
+from answers.output import PAGE_MANIFEST_SUFFIX, page_manifest_contents, page_manifest_path
 from answers.serve import free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -431,8 +431,11 @@ def prepare(trial: Trial, reference: Build, base: Build) -> Build:
 
 
 def copy_output(source: Path, target: Path) -> None:
+    "A stage's output, with the manifest beside its folder (what the stage's next run goes by)."
     if source.is_dir():
         shutil.copytree(source, target)
+        if page_manifest_path(source).is_file():
+            shutil.copy2(page_manifest_path(source), page_manifest_path(target))
     else:
         shutil.copy2(source, target)
 

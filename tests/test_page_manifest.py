@@ -128,6 +128,23 @@ def test_an_entry_that_is_not_valid_is_as_if_missing(tmp_path):
     with PageManifest.take(Output(out), "v1", is_text) as taken:
         assert taken.previous.get("b/") is None and "b/" not in taken.previous
         assert dict(taken.previous.items()) == {"a/": "digest"}
+        taken.carry_over()
+        del taken.current["b/"]  # still the file's to delete (its page is gone, say)
+        with pytest.raises(KeyError):
+            del taken.current["c/"]
+        taken.save()
+    assert entries_in_file(out) == {"a/": '"digest"'}
+
+
+def test_entries_found_by_their_part_are_found_valid_or_not(tmp_path):
+    "What the file holds under a question's key: its page may have to be removed."
+    out = tmp_path / "pages"
+    manifest = PageManifest.take(Output(out), "v1", lambda entry: len(entry) == 2, indexed_part=1)
+    manifest.current.update({"a/": ["d1", "key-a"], "b/": ["d2", "key-b", "more"]})
+    manifest.save()
+    with PageManifest.take(Output(out), "v1", lambda entry: len(entry) == 2, indexed_part=1) as taken:
+        assert taken.previous.get("b/") is None
+        assert taken.previous.with_part({"key-a", "key-b"}) == {"a/": ["d1", "key-a"], "b/": ["d2", "key-b", "more"]}
 
 
 @pytest.mark.parametrize("spoil", ["not sqlite", "truncated", "foreign", "no header"])

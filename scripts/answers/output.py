@@ -495,15 +495,14 @@ class StoredEntries(Mapping):
         return self.everything
 
     def with_part(self, values: set[str] | list[str]) -> dict:
-        "The valid entries whose indexed part (see `PageManifest`) is one of `values`, by key."
+        """The entries whose indexed part (see `PageManifest`) is one of `values`, by key, valid
+        or not: they are asked for what the file holds (a page to remove), not what to trust."""
         if self.connection is None or self.indexed_part is None:
-            return {key: entry for key, entry in self.all().items()
-                    if self.indexed_part is not None and entry[self.indexed_part] in values}
+            return {}
         rows = self.connection.execute(
             f"select key, entry from entries where {part_expression(self.indexed_part)} "
             "in (select value from json_each(?)) order by key", (json.dumps(sorted(values)),))
-        decoded = ((key, decode_entry(text)) for key, text in rows)
-        return {key: entry for key, entry in decoded if entry is not _MISSING and self.valid_entry(entry)}
+        return {key: decode_entry(text) for key, text in rows}
 
 
 class RecordedEntries(MutableMapping):
@@ -527,7 +526,9 @@ class RecordedEntries(MutableMapping):
         self.deleted.discard(key)
 
     def __delitem__(self, key) -> None:
-        if key not in self:
+        # An entry that is not valid is still the file's to delete.
+        carried = self.carried is not None and key not in self.deleted and self.carried.holds(key)
+        if key not in self.set_here and not carried:
             raise KeyError(key)
         self.set_here.pop(key, None)
         self.deleted.add(key)
