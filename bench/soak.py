@@ -42,7 +42,7 @@ from pathlib import Path
 import httpx
 
 from answers import downloads
-from answers.output import PAGE_MANIFEST_SUFFIX, page_manifest_contents, page_manifest_path
+from answers.manifest import PAGE_MANIFEST_SUFFIX, page_manifest_contents, page_manifest_path
 from answers.serve import free_port, port_is_free
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,8 +22,8 @@ from answers import changes, listings, pages, queries, site, sitemap
 from answers.build import build_database
 from answers.cli import cli
 from answers.fetch.archive import MonthFile
+from answers.manifest import page_manifest_contents
 from answers.members import MemberDirectory
-from answers.output import page_manifest_contents
 from answers.render import SiteConfig
 
 CONFIG = SiteConfig(base_url="https://answers.example.org/")

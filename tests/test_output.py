@@ -10,15 +10,8 @@ from pathlib import Path
 import pytest
 
 from answers import output as output_module
-from answers.output import (
-    MANIFEST_NAME,
-    SCRATCH_NAME,
-    DuplicateOutputError,
-    Manifest,
-    Output,
-    OutsideOutputError,
-    bytes_digest,
-)
+from answers.manifest import MANIFEST_NAME, Manifest
+from answers.output import SCRATCH_NAME, DuplicateOutputError, Output, OutsideOutputError, bytes_digest
 
 # `write_page` is `write`, lean, for the question pages: the same promises, checked the same way.
 WRITES = pytest.mark.parametrize("write", ["write", "write_page"])

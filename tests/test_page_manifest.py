@@ -1,4 +1,4 @@
-"""The manifest of the pages and the site (answers.output.PageManifest): a SQLite file beside
+"""The manifest of the pages and the site (answers.manifest.PageManifest): a SQLite file beside
 the output folder; a build reads the entries it looks up and writes the ones it changed; a
 build stopped half way leaves entries that vouch for nothing; a build that changes nothing
 writes nothing; a damaged or foreign file counts as none."""
@@ -9,7 +9,8 @@ import sqlite3
 
 import pytest
 
-from answers.output import MANIFEST_NAME, Output, PageManifest, page_manifest_contents, page_manifest_path
+from answers.manifest import MANIFEST_NAME, PageManifest, page_manifest_contents, page_manifest_path
+from answers.output import Output
 
 
 def is_text(entry) -> bool:

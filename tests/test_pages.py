@@ -15,8 +15,8 @@ import sqlite_utils
 import yaml
 
 from answers import pages, store, urls
+from answers.manifest import page_manifest_contents, page_manifest_path
 from answers.model import MemberRef, Question
-from answers.output import page_manifest_contents, page_manifest_path
 from answers.render import render_markdown
 from answers.store import Store
 

@@ -16,8 +16,9 @@ import sqlite_utils
 from answers import listings, pages, render, render_cache, site
 from answers import output as output_module
 from answers.build import set_meta
+from answers.manifest import page_manifest_path
 from answers.model import MemberRef, Question
-from answers.output import Output, page_manifest_path
+from answers.output import Output
 from answers.render import SiteConfig
 from hostile import build_site_from_questions
 

@@ -18,8 +18,9 @@ import pytest
 import sqlite_utils
 
 from answers import feeds, pages, search, site, urls
+from answers.manifest import page_manifest_contents, page_manifest_path
 from answers.model import MemberRef, Question
-from answers.output import Output, page_manifest_contents, page_manifest_path
+from answers.output import Output
 from answers.render import SiteConfig, TemplateCache, make_environment, render_markdown
 from hostile import build_site_from_questions
 

@@ -46,7 +46,8 @@ import yaml
 from zlib_ng import gzip_ng, zlib_ng
 
 from . import changes
-from .output import MANIFEST_NAME, Manifest, Output, bytes_digest, file_digest, stage_code_digest
+from .manifest import MANIFEST_NAME, Manifest
+from .output import Output, bytes_digest, file_digest, stage_code_digest
 from .render import ROOT
 
 # The version of the downloads' layout: file names, their columns and the columns' types.

@@ -24,7 +24,8 @@ import yaml
 
 from . import answer_diff, changes, citations, clean, model, queries, timeliness, urls
 from .clean import html_to_text
-from .output import DuplicateOutputError, Output, PageManifest, bytes_digest, inputs_digest, stage_code_digest
+from .manifest import PageManifest
+from .output import DuplicateOutputError, Output, bytes_digest, inputs_digest, stage_code_digest
 from .settings import WORKERS as WORKERS_SETTING
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text

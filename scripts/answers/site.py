@@ -38,7 +38,8 @@ from . import (
     timeliness,
     urls,
 )
-from .output import Output, PageManifest, bytes_digest, inputs_digest, stage_code_digest
+from .manifest import PageManifest
+from .output import Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import parse_front_matter, split_page_text
 from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json
 
