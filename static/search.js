@@ -6,10 +6,10 @@
 // whatever it holds.
 //
 // The index is split into bundles (cut by the question's date: a year, a month, a day or part
-// of a day, newest first in bundles.json); each is loaded as a module of its own (Pagefind 1.5's
-// instances of one module cannot share its WebAssembly between indexes), searched in
-// parallel, and the results merged: by score for relevance, or bundle by bundle when sorted by
-// date (bundles do not overlap in time, except the parts of one day).
+// of a day, newest first in bundles.json); each is an instance of one Pagefind module, all
+// sharing its web worker and WebAssembly, searched in parallel, and the results merged: by
+// score for relevance, or bundle by bundle when sorted by date (bundles do not overlap in time,
+// except the parts of one day).
 (function () {
   "use strict";
 
@@ -44,17 +44,34 @@
         }
         return response.json();
       }).then(function (names) {
-        return Promise.all(names.map(function (name) {
-          var base = new URL(name, listing);
-          return import(new URL("pagefind.js", base).href).then(function (pagefind) {
-            return pagefind.options({ baseUrl: siteRoot.pathname }).then(function () {
-              return pagefind;
-            });
-          });
-        }));
+        if (!names.length) {
+          return [];
+        }
+        var first = new URL(names[0], listing);
+        return import(new URL("pagefind.js", first).href).then(function (pagefind) {
+          return openBundles(pagefind, names.map(function (name) {
+            return new URL(name, listing).pathname;
+          }));
+        });
       });
     }
     return bundles;
+  }
+
+  // Every bundle holds the same Pagefind code and WebAssembly, so one module (the first
+  // bundle's) serves them all: each bundle is an instance of it, and the instances share one
+  // web worker and one compiled WebAssembly. An instance loads the WebAssembly only if none is
+  // loaded yet, so the first must have finished loading it before the others start:
+  // instances loading it at the same time would each replace it, leaving the others pointing
+  // into memory that is no longer theirs. An empty search returns once an instance is ready.
+  function openBundles(pagefind, paths) {
+    function open(path) {
+      return pagefind.createInstance({ basePath: path, baseUrl: siteRoot.pathname });
+    }
+    var first = open(paths[0]);
+    return first.search("").then(function () {
+      return [first].concat(paths.slice(1).map(open));
+    });
   }
 
   // A bundle reports filter counts only once its filters are loaded: five requests a bundle,
