@@ -67,24 +67,22 @@ SCRATCH_SUFFIX = ".search-scratch"  # beside the site folder: the records Pagefi
 SCRATCH_LIST = ".records.json"  # in a bundle's scratch folder: what it holds (not HTML: not indexed)
 HOUSES = {"Commons": "House of Commons", "Lords": "House of Lords"}
 # The most questions a bundle holds, chosen between two costs (the whole corpus, 55,990
-# questions, on 2 cores). A change re-indexes its whole bundle, 3,903 questions at most with
-# this limit, and Pagefind's CPU grows with the bundle and has next to no fixed part (about
-# 0.6 ms a question on a quiet machine; on a busy one 1.0 s for 833 records, 2.7-3.2 s for
-# 3,903, of which 0.5-0.7 s is the system creating its files, one fragment a question; on ext4
-# that grows to 1-3 s when thousands of files were removed a moment before).
+# questions, on 2 cores). A change re-indexes its whole bundle, and Pagefind's CPU grows with
+# the bundle and has next to no fixed part (on a busy machine 1.3-1.5 s for 1,004 records,
+# 2.2-2.8 s for 1,816, 4.0-5.2 s for 3,711; about 0.5 s of each 1,000 is the system creating
+# its files, one fragment a question; on ext4 that grows to 1-3 s when thousands of files were
+# removed a moment before). With this limit the corpus makes 54 bundles, mostly of 700-1,800.
 # Reading the bundle's rows and checking them against the kept records add about 0.05 ms a
 # question; only the changed questions' records are rendered and written.
-# Every bundle costs the search page its own Pagefind module, web worker and WebAssembly, and
-# about 6 requests before its first results (entry, module, worker, WebAssembly, metadata, the
-# words' index chunks; its five filters only once the reader opens a filter). In headless
-# Chromium on a busy machine, 22 bundles here: 2.1-2.8 s and about 140 requests to the first
-# results; 54 bundles of at most 2,000: 4.5-5.7 s and 330 requests, for a re-index of at most
-# 2,000 questions (an old question's bundle, 3,903 here, held 833 there: 1.0 s of Pagefind
-# CPU against 2.7-3.2 s). Instances of one Pagefind module sharing its WebAssembly would
-# make bundles cheaper, but Pagefind 1.5's `createInstance` fails with several indexes
-# ("memory access out of bounds"), and `mergeIndex` sorts all results by score alone.
+# Every bundle costs the search page about 4 requests before its first results (entry,
+# WebAssembly, metadata, the words' index chunks; its five filters only once the reader opens
+# a filter) and their decompressing, but not a module, worker or WebAssembly compiled of its
+# own: static/search.js makes every bundle an instance of one Pagefind module. In headless
+# Chromium on a busy machine, to the first results of a few queries: bundles of 4,000 (22)
+# 2.0-2.5 s, of 2,000 (54) 2.4-3.7 s, of 1,000 (91) 4.0-5.8 s; with a module a bundle, as
+# before, 22 bundles took 3.2-4.7 s and 54 took 5.7-9 s.
 # Pagefind's peak memory follows the bundle (about 0.3 GB at 4,000 pages), never the archive.
-SHARD_LIMIT = 4_000
+SHARD_LIMIT = 2_000
 # Bundles indexed at once: one Pagefind process each, each keeping about one core busy.
 INDEX_WORKERS = max(1, min(2, os.cpu_count() or 1))
 DAY_LEVEL = 9  # shard_name's levels: year, its halves down to days (2**9 >= 366), then halves of a day
