@@ -8,7 +8,8 @@ change too. This module reads a written bundle, sorts those lists, writes the fi
 under names that are digests of their new bytes, and points `pagefind-entry.json` at the new
 metadata file. It reads and writes only the subset of CBOR that these files use (arrays, text
 strings, unsigned integers), and the same container Pagefind uses: gzip around a
-`pagefind_dcd` signature.
+`pagefind_dcd` signature. What it only moves (the filters' values, the sorts, the metadata's
+other parts) it writes back as the bytes Pagefind wrote, without encoding them again.
 """
 
 from __future__ import annotations
@@ -38,16 +39,7 @@ def decode(data: bytes):
 
 
 def decode_at(data: bytes, at: int):
-    major, info = data[at] >> 5, data[at] & 0x1F
-    at += 1
-    if info < 24:
-        argument = info
-    elif info <= 27:
-        size = 1 << (info - 24)
-        argument = int.from_bytes(data[at:at + size], "big")
-        at += size
-    else:
-        raise BundleFormatError(f"unsupported CBOR length {info}")
+    major, argument, at = read_head(data, at)
     if major == UNSIGNED:
         return argument, at
     if major == TEXT:
@@ -59,6 +51,35 @@ def decode_at(data: bytes, at: int):
             items.append(item)
         return items, at
     raise BundleFormatError(f"unsupported CBOR type {major}")
+
+
+def read_head(data: bytes, at: int) -> tuple[int, int, int]:
+    "The major type and argument of the item at `at`, and where its content starts."
+    major, info = data[at] >> 5, data[at] & 0x1F
+    at += 1
+    if info < 24:
+        return major, info, at
+    if info <= 27:
+        size = 1 << (info - 24)
+        return major, int.from_bytes(data[at:at + size], "big"), at + size
+    raise BundleFormatError(f"unsupported CBOR length {info}")
+
+
+def array_items(data: bytes) -> list[tuple[object, bytes]]:
+    """The items of the array that `data` holds, each decoded and as its own bytes: what is
+    only put in another order is written back from those bytes rather than encoded again (which
+    cost most of this module's time)."""
+    major, count, at = read_head(data, 0)
+    if major != ARRAY:
+        raise BundleFormatError("not a CBOR array")
+    items = []
+    for _ in range(count):
+        value, end = decode_at(data, at)
+        items.append((value, data[at:end]))
+        at = end
+    if at != len(data):
+        raise BundleFormatError("trailing bytes after the CBOR value")
+    return items
 
 
 def encode(value) -> bytes:
@@ -85,20 +106,37 @@ def head(major: int, argument: int) -> bytes:
 # -- the files ----------------------------------------------------------------------------
 
 
-def read_packed(path: Path):
+def read_packed(path: Path) -> bytes:
+    "A packed file's CBOR bytes."
     data = gzip.decompress(path.read_bytes())
     if not data.startswith(SIGNATURE):
         raise BundleFormatError(f"{path.name}: no Pagefind signature")
-    return decode(data[len(SIGNATURE):])
+    return data[len(SIGNATURE):]
 
 
-def write_packed(folder: Path, pattern: str, language: str, value) -> str:
-    """Write a value under a name made from the digest of its bytes; returns the short hash
+def write_packed(folder: Path, pattern: str, language: str, cbor: bytes) -> str:
+    """Write CBOR bytes under a name made from the digest of its bytes; returns the short hash
     ('en_1a2b3c4') that the bundle refers to it by."""
-    data = SIGNATURE + encode(value)
+    data = SIGNATURE + cbor
     short_hash = f"{language}_{hashlib.sha1(data).hexdigest()[:7]}"
     (folder / pattern.format(short_hash)).write_bytes(gzip.compress(data, mtime=0))
     return short_hash
+
+
+def sorted_filter(data: bytes) -> bytes:
+    "A filter file's CBOR, [name, [[value, pages]…]], with its values in order."
+    major, count, at = read_head(data, 0)
+    if (major, count) != (ARRAY, 2):
+        raise BundleFormatError("a filter file that is not [name, values]")
+    _, values_at = decode_at(data, at)
+    return data[:values_at] + sorted_array(data[values_at:])
+
+
+def sorted_array(data: bytes) -> bytes:
+    "The CBOR array that `data` holds, its items in the order of their values."
+    items = array_items(data)
+    items.sort(key=lambda item: item[0])
+    return head(ARRAY, len(items)) + b"".join(raw for _, raw in items)
 
 
 def stabilise(bundle: Path) -> None:
@@ -107,17 +145,18 @@ def stabilise(bundle: Path) -> None:
     entry = json.loads(entry_path.read_text(encoding="utf-8"))
     for language, details in entry["languages"].items():
         meta_path = bundle / f"pagefind.{details['hash']}.pf_meta"
-        meta = read_packed(meta_path)  # [version, pages, index chunks, filters, sorts, ...]
+        # [version, pages, index chunks, filters, sorts, ...]
+        meta = [raw for _, raw in array_items(read_packed(meta_path))]
         stable_filters = []
-        for name, old_hash in meta[FILTERS]:
+        for name, old_hash in decode(meta[FILTERS]):
             old_path = bundle / "filter" / f"{old_hash}.pf_filter"
-            filter_name, values = read_packed(old_path)
-            old_path.unlink()
-            new_hash = write_packed(bundle / "filter", "{}.pf_filter", language,
-                                    [filter_name, sorted(values)])
+            stable = sorted_filter(read_packed(old_path))
+            old_path.unlink()  # before writing: the new name is the old one if nothing moved
+            new_hash = write_packed(bundle / "filter", "{}.pf_filter", language, stable)
             stable_filters.append([name, new_hash])
-        meta[FILTERS], meta[SORTS] = sorted(stable_filters), sorted(meta[SORTS])
+        meta[FILTERS], meta[SORTS] = encode(sorted(stable_filters)), sorted_array(meta[SORTS])
         meta_path.unlink()
-        details["hash"] = write_packed(bundle, "pagefind.{}.pf_meta", language, meta)
+        details["hash"] = write_packed(bundle, "pagefind.{}.pf_meta", language,
+                                       head(ARRAY, len(meta)) + b"".join(meta))
     entry_path.write_text(json.dumps(entry, ensure_ascii=False, separators=(",", ":")),
                           encoding="utf-8")
