@@ -114,10 +114,11 @@ class Output:
         if parent is None:
             return None
         path = os.path.join(parent, name)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path)
-        if not stat.S_ISDIR(os.lstat(path).st_mode):  # a link, or a file: `write` decides
-            return None
+        try:
+            os.mkdir(path)  # made here: a real folder, not looked at again (a cold build makes thousands)
+        except FileExistsError:
+            if not stat.S_ISDIR(os.lstat(path).st_mode):  # a link, or a file: `write` decides
+                return None
         self.checked_folders[folder] = path
         return path
 

@@ -240,9 +240,11 @@ def _render_chunk(items: list[tuple[str, str, dict, str]]) -> tuple[list[str], i
     for (_, key, nav, html_before), text, digest in zip(items, texts, digests, strict=True):
         renderer = PageRenderer(cache.html, cache.front_matter, cache.parts, digest)
         meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"], renderer)
-        url, html_digest = meta["url"], bytes_digest(html)
+        # Encoded once, for its digest and its file alike.
+        url, data = meta["url"], html.encode("utf-8")
+        html_digest = bytes_digest(data)
         # Bytes other than the last build wrote here: the old file need not be read to know it.
-        output.write_page(urls.html_file(url), html, changed=html_before not in ("", html_digest))
+        output.write_page(urls.html_file(url), data, changed=html_before not in ("", html_digest))
         entries[key] = [digest, url, html_digest,
                         write_twin(output, cache, text, meta, body, body_html), *neighbour_urls(nav)]
     _worker["bodies"].flush()
@@ -258,7 +260,7 @@ def write_twin(output: Output, cache: render_cache.BodyRenderer, text: str, meta
     known = cache.twin_digest(text)
     if known is not None and output.confirm_unchanged({path: known}):
         return known
-    twin = question_twin(meta, body, body_html)
+    twin = question_twin(meta, body, body_html).encode("utf-8")
     output.write_page(path, twin)
     digest = bytes_digest(twin)
     cache.keep_twin_digest(text, digest)
