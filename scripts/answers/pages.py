@@ -417,7 +417,8 @@ def write_page(row: dict, context: PageContext, output: Output, manifest: PageMa
 def written_page(row: dict, meta: dict, texts: dict, digest: str, output: Output) -> list[str]:
     "Convert and write one page; its manifest entry (see `is_manifest_entry`)."
     text = page_text(meta, texts)
-    output.write(urls.markdown_file(row["url"]), text)
+    # The lean write of the many question pages: each folder checked once, not each path resolved.
+    output.write_page(urls.markdown_file(row["url"]), text)
     return [digest, bytes_digest(text), row["key"]]
 
 
