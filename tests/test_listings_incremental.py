@@ -450,3 +450,31 @@ def test_a_heading_page_is_named_by_its_most_used_spelling_then_the_first_alphab
     index = listings.count_headings(listings.Reference(members={}, bodies={}, heading_counts=counts))
     assert index == {"schools-finance": {"name": "Schools Finance", "count": 13},
                      "visas": {"name": "Visas", "count": 1}}
+
+
+def test_a_build_slugs_only_the_headings_it_has_not_slugged_before(archive, tmp_path, monkeypatch):
+    slugged, slug = [], urls.heading_slug
+
+    def counted(heading):
+        slugged.append(heading)
+        return slug(heading)
+
+    monkeypatch.setattr(listings.urls, "heading_slug", counted)
+    keys = add(archive, question(500, "2024-07-11", HOME_OFFICE, heading="Passports"),
+               question(501, "2024-07-11", HOME_OFFICE, heading="Police"))
+
+    write(archive, tmp_path / "site", keys)
+
+    assert slugged == ["Passports"]
+    monkeypatch.undo()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_slugs_kept_under_other_code_are_worked_out_again(tmp_path):
+    record = listing_record.ListingRecord(tmp_path / "record.sqlite", "old code")
+    assert record.heading_slugs(["Schools"], lambda heading: "old-slug") == {"Schools": "old-slug"}
+    assert record.heading_slugs(["Schools"], lambda heading: "other") == {"Schools": "old-slug"}
+    record.close()
+    record = listing_record.ListingRecord(tmp_path / "record.sqlite", "new code")
+    assert record.heading_slugs(["Schools", "Visas"], str.lower) == {"Schools": "schools", "Visas": "visas"}
+    record.close()

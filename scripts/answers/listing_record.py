@@ -17,6 +17,9 @@ bytes; not in answers.db, which is the db stage's. It holds:
   change that leaves them as they were (a corrected answer's text) leaves the figures, kept in
   `meta`, as they were, and another works out again only the figures of the bodies and months
   its questions were and are in (the archive's from tallies by month, kept in `meta` too);
+- `heading_slugs`: the slug of every heading a build has listed, under the code version in
+  `meta` (`slugs`): slugging tens of thousands of headings costs more than reading them, and a
+  heading's slug depends on nothing else;
 - `meta`: the code version the record was made under. It is deleted before the first change
   and written back with the record, so that a build stopped half way leaves no record and the
   next build renders every listing.
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +45,7 @@ create table if not exists placed (key text primary key, url text, owners text, 
 create table if not exists pages (url text primary key, owner text, digest text, in_sitemap integer);
 create index if not exists pages_owner on pages (owner);
 create table if not exists timeliness (key text primary key, inputs text);
+create table if not exists heading_slugs (heading text primary key, slug text);
 """
 
 
@@ -134,6 +138,18 @@ class ListingRecord:
         "Every page the sitemap lists, in url order."
         return [url for (url,) in self.connection.execute(
             "select url from pages where in_sitemap order by url")]
+
+    def heading_slugs(self, headings: list[str], slug: Callable[[str], str]) -> dict[str, str]:
+        """Heading -> `slug(heading)`, for each of `headings`: read from the record where it was
+        kept under this code version, else worked out and kept (all of them, under other code)."""
+        with self.connection as connection:
+            if self.meta("slugs") != self.version:
+                connection.execute("delete from heading_slugs")
+                connection.execute("insert or replace into meta values ('slugs', ?)", (json.dumps(self.version),))
+            kept = dict(connection.execute("select heading, slug from heading_slugs"))
+            new = {heading: slug(heading) for heading in headings if heading not in kept}
+            connection.executemany("insert into heading_slugs values (?, ?)", new.items())
+        return {heading: kept.get(heading) or new[heading] for heading in headings}
 
     # -- writing ---------------------------------------------------------------------------
 

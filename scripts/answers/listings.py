@@ -189,18 +189,27 @@ def listing_twin(context: dict, items: list[dict], pagination: dict, config: Sit
 
 @dataclass
 class Reference:
-    """What every listing item and index names: members, bodies, and each heading as sources
-    spelled it, with its slug and how many questions carry it."""
+    """What every listing item and index names: members (their posts, and which of them asked or
+    answered a question), bodies, and each heading as sources spelled it, with its slug and how
+    many questions carry it. Read once a build."""
     members: dict[str, dict]
     bodies: dict[str, dict]
     heading_counts: dict[str, int]
+    posts: dict[str, list[dict]] = field(default_factory=dict)
+    named_member_ids: list[str] = field(default_factory=list)
+    heading_slugs: dict[str, str] | None = None  # heading -> its slug; None: worked out here
 
     def __post_init__(self) -> None:
-        self.heading_slugs = {h: urls.heading_slug(h) for h in self.heading_counts if h}
+        if self.heading_slugs is None:
+            self.heading_slugs = {h: urls.heading_slug(h) for h in self.heading_counts if h}
 
     @classmethod
-    def load(cls, db) -> Reference:
-        return cls(queries.load_members(db), queries.load_bodies(db), queries.count_by(db, "heading"))
+    def load(cls, db, names: Names, record: ListingRecord) -> Reference:
+        """The reference, given the names already read (`Names.load`); the headings' slugs are
+        those the record kept, only new headings are slugged."""
+        counts = queries.count_by(db, "heading")
+        return cls(names.members, names.bodies, counts, names.posts, queries.named_member_ids(db),
+                   record.heading_slugs([h for h in counts if h], urls.heading_slug))
 
     @cached_property
     def headings(self) -> dict[str, dict]:
@@ -248,7 +257,8 @@ def owners_of(place: dict, reference: Reference) -> list[str]:
         if member_id and "member:" + member_id not in owners:
             owners.append("member:" + member_id)
     if place["heading"]:
-        owners.append("heading:" + urls.heading_slug(place["heading"]))
+        slug = reference.heading_slugs.get(place["heading"]) or urls.heading_slug(place["heading"])
+        owners.append("heading:" + slug)
     return owners
 
 
@@ -405,7 +415,7 @@ def write_member_index(writer: ListingWriter, reference: Reference) -> None:
     asked = queries.count_by(writer.db, "asking_member_id")
     answered = queries.count_by(writer.db, "answering_member_id")
     entries = []
-    for member_id in queries.named_member_ids(writer.db):
+    for member_id in reference.named_member_ids:
         member = queries.member_or_placeholder(reference.members, member_id)
         counts = {"asked": asked.get(member_id, 0), "answered": answered.get(member_id, 0)}
         entries.append({"url": member["url"], "label": member["display"],
@@ -524,8 +534,8 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
     bodies) changed; it removes the listing pages that are no longer made."""
     record = ListingRecord(record_path(output.root), listings_code_version(config))
     try:
-        names = reference_digest(db)
-        full = (changed is None or not record.is_current() or record.meta("reference") != names
+        names = Names.load(db)
+        full = (changed is None or not record.is_current() or record.meta("reference") != names.digest()
                 or not (output.root / urls.html_file(urls.HOME)).is_file())  # an output folder made afresh
         if not full and not changed:  # nothing to show: not even the figures are worked out
             return ListingsReport(record.sitemap_urls(), urls_changed=False, question_urls=[])
@@ -534,11 +544,11 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
         with ThreadPoolExecutor(1) as beside:
             if full:
                 figures = figures_beside(db, beside, all_figures)
-                report = write_everything(writer, figures)
+                report = write_everything(writer, figures, Reference.load(db, names, record))
             else:
                 figures, inputs = figures_after(db, record, set(changed), beside)
-                report = write_changed(writer, set(changed), figures, inputs)
-        record.set_meta({"reference": names, "as_of": as_of(figures.result().rows)})
+                report = write_changed(writer, set(changed), figures, inputs, Reference.load(db, names, record))
+        record.set_meta({"reference": names.digest(), "as_of": as_of(figures.result().rows)})
         return report
     finally:
         if record.withdraw in output.before_first_change:  # nothing changed: the hook must not outlive the record
@@ -546,9 +556,19 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
         record.close()
 
 
-def reference_digest(db) -> str:
-    "A digest of what every listing may name: members, their posts, bodies."
-    return inputs_digest(queries.load_members(db), queries.load_posts(db), queries.load_bodies(db))
+@dataclass(frozen=True)
+class Names:
+    "What every listing may name: members, their posts, bodies. Their change renders every listing."
+    members: dict[str, dict]
+    posts: dict[str, list[dict]]
+    bodies: dict[str, dict]
+
+    @classmethod
+    def load(cls, db) -> Names:
+        return cls(queries.load_members(db), queries.load_posts(db), queries.load_bodies(db))
+
+    def digest(self) -> str:
+        return inputs_digest(self.members, self.posts, self.bodies)
 
 
 @dataclass
@@ -633,9 +653,8 @@ def as_of(figures: list[dict]) -> str | None:
     return figures[0]["as_of"] if figures else None
 
 
-def write_everything(writer: ListingWriter, figures: Future) -> ListingsReport:
+def write_everything(writer: ListingWriter, figures: Future, reference: Reference) -> ListingsReport:
     db = writer.db
-    reference = Reference.load(db)
     items = load_items(db, reference)
     write_owners(writer, reference, group_by_owner(items, reference), figures.result().rows)
     write_indexes(writer, reference, months_shown=None, letters_shown=None)
@@ -664,9 +683,8 @@ def remove_pages(writer: ListingWriter, page_urls: set[str]) -> list[str]:
 
 
 def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future,
-                  timeliness_inputs: dict[str, list]) -> ListingsReport:
+                  timeliness_inputs: dict[str, list], reference: Reference) -> ListingsReport:
     db, record = writer.db, writer.record
-    reference = Reference.load(db)
     before = record.shown(changed)
     after = {row["key"]: Placed(row["url"], owners_of(row, reference), row["day"])
              for row in queries.listed_places(db, list(changed))}
@@ -761,7 +779,7 @@ def write_owners(writer: ListingWriter, reference: Reference, groups: dict[str, 
     for the listings whose `groups` hold only their newest items, how many they hold in all."""
     by_body = timeliness.by_body(timeliness_rows)
     headings = heading_index(reference)
-    posts = queries.load_posts(writer.db)
+    posts = reference.posts
     for owner, items in sorted(groups.items()):
         kind, value = owner.split(":", 1)
         if not items:
@@ -782,7 +800,7 @@ def write_indexes(writer: ListingWriter, reference: Reference, months_shown: set
                   letters_shown: set[str] | None) -> set[str]:
     """Home, About and the indexes that count questions (of the months and letters given, or
     all); returns the owners of the pages written."""
-    stats = queries.coverage(writer.db)
+    stats = queries.coverage(writer.db, reference.named_member_ids)
     first = set(writer.pages)
     write_home(writer, reference, stats)
     write_calendar(writer, day_counts(writer.db), months_shown)

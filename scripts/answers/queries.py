@@ -420,8 +420,9 @@ def sitemap_parts_of(db: sqlite_utils.Database, urls_: list[str]) -> set[str]:
 # -- figures -----------------------------------------------------------------------------
 
 
-def coverage(db: sqlite_utils.Database) -> dict:
-    "What the archive holds: questions, answers, states, date ranges, bodies, members, houses."
+def coverage(db: sqlite_utils.Database, member_ids: list[str] | None = None) -> dict:
+    """What the archive holds: questions, answers, states, date ranges, bodies, members, houses.
+    `member_ids`: `named_member_ids`, where the caller has already read them."""
     # One aggregate a subquery: SQLite then answers each from an index (a minimum or maximum
     # from one end of it), where together they read every row.
     row = next(db.query(
@@ -434,7 +435,7 @@ def coverage(db: sqlite_utils.Database) -> dict:
                   (select min(date_answered) from questions) as first_answered,
                   (select max(date_answered) from questions) as last_answered,
                   (select count(distinct answering_body) from questions) as bodies"""))
-    row["members"] = len(named_member_ids(db))
+    row["members"] = len(named_member_ids(db) if member_ids is None else member_ids)
     row["awaiting"] = row["questions"] - row["answered"]
     row["houses"] = [dict(r) for r in db.query(
         "select house, count(*) as questions from questions group by house order by house")]
