@@ -211,3 +211,17 @@ def test_a_change_to_a_shown_question_that_keeps_it_in_its_feed_orders_no_whole_
 
 def store_more(db, questions) -> None:
     store(Path(queries.database_file(db)), questions).close()
+
+
+def test_a_feed_whose_window_and_entries_are_as_shown_is_not_rendered(tmp_path, rendered):
+    "A change below every window it falls in: the feeds it concerns are kept, none rendered."
+    many = [answer(f"Ho{n}", "Home Office", f"2024-0{1 + n % 9}-{10 + n % 19}") for n in range(120)]
+    db = store(tmp_path / "answers.db", many)
+    write(db, tmp_path / "site")
+    rendered.clear()
+    (key,) = db.execute("select key from questions order by date_answered, key limit 1").fetchone()
+    db["questions"].update(key, {"answer_html": "<p>Changed, far below the feeds' windows.</p>"})
+    output, _ = write(db, tmp_path / "site", changed={key})
+    assert (rendered, output.written) == ([], [])
+    assert_same_as_full_build(db, tmp_path / "site", tmp_path)
+    db.close()

@@ -7,7 +7,8 @@ them `.feeds.json`: which questions each feed showed. A build told which questio
 renders only the feeds that showed one of them or whose scope holds one now, and removes the
 feeds of bodies and members the archive no longer has, without reading every question: each
 such feed's newest entries are found among those it showed and the questions changed, unless
-a question it showed may have left it.
+a question it showed may have left it. A feed whose window is the one it showed, none of its
+entries changed, is kept as it is.
 
 Entry ids are the questions' canonical URLs and `updated` comes from the answer dates, never
 from the clock, so an unchanged archive gives byte-identical feeds.
@@ -193,11 +194,21 @@ def render_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteCon
     for start in range(0, len(due), BATCH):
         batch = {feed: window_since(db, feed, (shown or {}).get(feed.path), changed)
                  for feed in due[start:start + BATCH]}
+        windows.update({feed.path: keys for feed, keys in batch.items()})
+        batch = {feed: keys for feed, keys in batch.items() if not as_shown(output, feed, keys, shown, changed)}
         entries = load_entries(db, sorted({key for keys in batch.values() for key in keys}))
         for feed, keys in batch.items():
             write_feed(output, env, config, feed, [entries[key] for key in keys])
-            windows[feed.path] = keys
     return windows
+
+
+def as_shown(output: Output, feed: Feed, keys: list[str], shown: dict[str, list[str]] | None,
+             changed: set[str] | None) -> bool:
+    """Whether a feed the change concerns shows what the last build wrote: the same entries, in
+    the same order, none of them changed (a question corrected below its window, say). Its
+    bytes are made of those entries alone, so its files are kept (`keep`), not rendered."""
+    return (shown is not None and changed is not None and shown.get(feed.path) == keys
+            and changed.isdisjoint(keys) and keep(output, feed))
 
 
 # -- which feeds a change concerns -------------------------------------------------------
