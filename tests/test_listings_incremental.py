@@ -478,3 +478,31 @@ def test_slugs_kept_under_other_code_are_worked_out_again(tmp_path):
     record = listing_record.ListingRecord(tmp_path / "record.sqlite", "new code")
     assert record.heading_slugs(["Schools", "Visas"], str.lower) == {"Schools": "schools", "Visas": "visas"}
     record.close()
+
+
+def test_a_correction_in_place_renders_only_its_page_of_its_body_and_heading(archive, tmp_path, monkeypatch):
+    """A question that keeps its place (its answer's text corrected): of its body's and its
+    heading's listings, only the page that holds it and the newest are made; the pages between
+    are carried over from the record, neither read into pages nor digested."""
+    keys = add(archive, *[question(600 + n, "2024-07-12") for n in range(60)])  # 160: four pages
+    write(archive, tmp_path / "site", keys)
+    (oldest,) = archive.execute(
+        "select key from questions where answering_body = ? order by coalesce(date_answered, date_tabled), key limit 1",
+        [EDUCATION]).fetchone()
+    archive["questions"].update(oldest, {"answer_text": "Corrected.", "answer_html": "<p>Corrected.</p>"})
+    made = []
+    real = listings.ListingWriter.listing_page
+
+    def spy(writer, url, chunk, number, total, context, owner, newest_only):
+        made.append((url, number))
+        return real(writer, url, chunk, number, total, context, owner, newest_only)
+
+    monkeypatch.setattr(listings.ListingWriter, "listing_page", spy)
+    report, output = write(archive, tmp_path / "site", {oldest})
+
+    heading_url = urls.heading_url("Schools: Finance")
+    assert {(url, number) for url, number in made if url in (EDUCATION_URL, heading_url)} == {
+        (EDUCATION_URL, 1), (EDUCATION_URL, 4), (heading_url, 1), (heading_url, 4)}
+    assert {EDUCATION_URL + "page/1/", heading_url + "page/1/"} <= pages_of(output.written)
+    monkeypatch.undo()
+    assert_same_as_a_full_build(archive, tmp_path)

@@ -10,7 +10,9 @@ are loaded and rendered, with the pages that count them (home, About, the indexe
 month, year and letter pages of those listings); within those, a page whose inputs are the
 same as last time is not rendered again, and a page that is no longer made is removed. A
 body's listing, the longest, is read only from the oldest page that a changed question's
-place, before or after the change, can alter (the record keeps each question's place).
+place, before or after the change, can alter (the record keeps each question's place); where
+the changed questions kept their places in a body's or a heading's listing, only the pages that
+hold them and the newest are made.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ SNIPPET = 220  # characters of the answer shown under each item
 MOST_USED_HEADINGS = 40  # on the headings' index
 # Beyond this many listings to load, one read of every question is cheaper than a query each.
 ONE_READ_OWNERS = 40
+# The listings that are one paginated list each (a member's page heads two): where the changed
+# questions kept their places, only the pages holding them change.
+SETTLING_KINDS = ("body:", "heading:")
 
 
 @dataclass
@@ -70,6 +75,9 @@ class ListingWriter:
     record: ListingRecord
     full: bool = True
     pages: dict[str, PageEntry] = field(default_factory=dict)
+    # Listing owner -> the changed questions it shows, where each kept its place (a corrected
+    # answer's text): its pages that hold none of them are as the record holds them.
+    settled: dict[str, set[str]] = field(default_factory=dict)
 
     def page(self, template: str, url: str, context: dict, twin: dict | Callable[[], dict] | None = None,
              owner: str | None = None, in_sitemap: bool = True) -> None:
@@ -109,13 +117,26 @@ class ListingWriter:
         count = page_count(total)
         for number in range(kept + 1, count + 1):
             chunk = oldest_first[(number - 1 - kept) * PAGE_SIZE:(number - kept) * PAGE_SIZE][::-1]
-            self.listing_page(url, chunk, number, total, context, owner, newest_only)
+            if not (number < count and self.is_settled(owner, chunk) and self.keep_page(urls.page_url(url, number))):
+                self.listing_page(url, chunk, number, total, context, owner, newest_only)
         if count > 1:
             forward = urls.page_url(url, count)
             self.page("moved.html", forward, {"title": context["title"], "target": url,
                                             "canonical": self.config.absolute(url)},
                       twin={"title": context["title"], "moved_to": self.config.absolute(urls.json_twin(url))},
                       owner=owner, in_sitemap=False)
+
+    def is_settled(self, owner: str, chunk: list[dict]) -> bool:
+        """Whether a page of this owner's listing holds none of the changed questions, all of
+        which kept their places in it: then every item on it is where and as it was."""
+        return owner in self.settled and self.settled[owner].isdisjoint(item["key"] for item in chunk)
+
+    def keep_page(self, page_url: str) -> bool:
+        "Carry a page over as the record holds it, if it does: not rendered, nor digested."
+        entry = self.record.page(page_url)
+        if entry is not None:
+            self.pages[page_url] = entry
+        return entry is not None
 
     def keep_pages(self, url: str, count: int) -> None:
         "The first `count` pages of a listing, as the record holds them: not rendered again."
@@ -690,6 +711,8 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
              for row in queries.listed_places(db, list(changed))}
     owners = {owner for place in [*before.values(), *after.values()] for owner in place.owners}
     items, totals = items_of(db, reference, owners, before, after)
+    writer.settled = {owner: changed for owner in owners if owner.startswith(SETTLING_KINDS)
+                      and ChangedIn(owner, before, after).kept_places()}
     kept = figures_soon.result()
     figures, refreshed = kept.rows, set()
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
@@ -745,6 +768,12 @@ class ChangedIn:
         "Where each stood (before) or stands (after) in the listing: (day, key)."
         return [place.sort_key(key) for listed in (self.before, self.after)
                 for key, place in listed.items() if self.owner in place.owners]
+
+    def kept_places(self) -> bool:
+        "Whether the listing shows the same changed questions as before, each in the same place."
+        def places(listed: dict[str, Placed]) -> dict[str, tuple[str, str]]:
+            return {key: place.sort_key(key) for key, place in listed.items() if self.owner in place.owners}
+        return places(self.before) == places(self.after)
 
     def added(self) -> int:
         "How many more items the listing holds than before the change."
