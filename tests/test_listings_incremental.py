@@ -480,10 +480,11 @@ def test_slugs_kept_under_other_code_are_worked_out_again(tmp_path):
     record.close()
 
 
-def test_a_correction_in_place_renders_only_its_page_of_its_body_and_heading(archive, tmp_path, monkeypatch):
-    """A question that keeps its place (its answer's text corrected): of its body's and its
-    heading's listings, only the page that holds it and the newest are made; the pages between
-    are carried over from the record, neither read into pages nor digested."""
+def test_a_correction_in_place_renders_only_its_page_of_its_body(archive, tmp_path, monkeypatch):
+    """A question that keeps its place (its answer's text corrected): of its body's listing,
+    only the page that holds it and the newest are made; the pages between are carried over
+    from the record, neither read into pages nor digested. Its heading's listing, titled by the
+    heading's most used spelling, which a change can turn, makes every page."""
     keys = add(archive, *[question(600 + n, "2024-07-12") for n in range(60)])  # 160: four pages
     write(archive, tmp_path / "site", keys)
     (oldest,) = archive.execute(
@@ -502,7 +503,7 @@ def test_a_correction_in_place_renders_only_its_page_of_its_body_and_heading(arc
 
     heading_url = urls.heading_url("Schools: Finance")
     assert {(url, number) for url, number in made if url in (EDUCATION_URL, heading_url)} == {
-        (EDUCATION_URL, 1), (EDUCATION_URL, 4), (heading_url, 1), (heading_url, 4)}
+        (EDUCATION_URL, 1), (EDUCATION_URL, 4), *((heading_url, number) for number in range(1, 5))}
     assert {EDUCATION_URL + "page/1/", heading_url + "page/1/"} <= pages_of(output.written)
     monkeypatch.undo()
     assert_same_as_a_full_build(archive, tmp_path)

@@ -11,8 +11,8 @@ month, year and letter pages of those listings); within those, a page whose inpu
 same as last time is not rendered again, and a page that is no longer made is removed. A
 body's listing, the longest, is read only from the oldest page that a changed question's
 place, before or after the change, can alter (the record keeps each question's place); where
-the changed questions kept their places in a body's or a heading's listing, only the pages that
-hold them and the newest are made.
+the changed questions kept their places in a body's listing, only the pages that hold them and
+the newest are made.
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ SNIPPET = 220  # characters of the answer shown under each item
 MOST_USED_HEADINGS = 40  # on the headings' index
 # Beyond this many listings to load, one read of every question is cheaper than a query each.
 ONE_READ_OWNERS = 40
-# The listings that are one paginated list each (a member's page heads two): where the changed
-# questions kept their places, only the pages holding them change.
-SETTLING_KINDS = ("body:", "heading:")
+# The listings whose pages show only their items besides what the names decide (a change to
+# those renders every listing): where the changed questions kept their places, only the pages
+# holding them change. Not a heading's, titled by its most used spelling, which a change can
+# turn; nor a member's, whose page heads two lists that a question can move between.
+SETTLING_KINDS = ("body:",)
 
 
 @dataclass
