@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from answers import render_cache
+from answers import render_cache, search
 from build import Build, BuildFigures
 from edits import CurrentMonth
 from hugo import HugoSite
@@ -293,14 +293,15 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
   time over ours (above 1: we are faster); CPU is user +
   system seconds of each command and its workers, which a busy machine inflates far less.
 - **search index**: the search phase of the *one new answer* build: the bundles holding the
-  questions whose pages the site build touched (each at most 4,000 questions), re-indexed by
+  questions whose pages the site build touched (each at most {shard_limit} questions), re-indexed by
   Pagefind (two bundles at a time, one process each). Its memory is the largest child
   process.
 - **Datasette**: `answers serve --build build/bench` against `datasette serve -i
   build/bench/answers.db` (no metadata, no plugins), both up together, each request kind for
   8 s with `wrk -t 2 -c 10 --latency` against ours then plain. Errors count non-2xx answers,
   timeouts and socket errors.
-""".replace("{hugo}", facts["Hugo"].split()[1] if " " in facts["Hugo"] else facts["Hugo"])
+""".replace("{hugo}", facts["Hugo"].split()[1] if " " in facts["Hugo"] else facts["Hugo"]).replace(
+        "{shard_limit}", f"{search.SHARD_LIMIT:,}")
     write_markdown(DOC, intro, [("Figures", table.markdown()), ("Goals", goals_markdown(goals)),
                                 ("What was run", commands), ("Machine", machine_rows)], keep="Scale")
 
