@@ -7,7 +7,7 @@
 //
 // The index is split into bundles (cut by the question's date: a year, a month, a day or part
 // of a day, newest first in bundles.json); each is an instance of one Pagefind module, all
-// sharing its web worker and WebAssembly, searched in parallel, and the results merged: by
+// sharing its WebAssembly on this page, searched in parallel, and the results merged: by
 // score for relevance, or bundle by bundle when sorted by date (bundles do not overlap in time,
 // except the parts of one day).
 (function () {
@@ -60,13 +60,15 @@
 
   // Every bundle holds the same Pagefind code and WebAssembly, so one module (the first
   // bundle's) serves them all: each bundle is an instance of it, and the instances share one
-  // web worker and one compiled WebAssembly. An instance loads the WebAssembly only if none is
-  // loaded yet, so the first must have finished loading it before the others start:
-  // instances loading it at the same time would each replace it, leaving the others pointing
-  // into memory that is no longer theirs. An empty search returns once an instance is ready.
+  // compiled WebAssembly. An instance loads the WebAssembly only if none is loaded yet, so the
+  // first must have finished loading it before the others start: instances loading it at the
+  // same time would each replace it, leaving the others pointing into memory that is no longer
+  // theirs. An empty search returns once an instance is ready. All of them run on this page,
+  // not in Pagefind's web worker: an instance whose worker is slow to start falls back to the
+  // page on its own, and the instances would then load the WebAssembly in two places at once.
   function openBundles(pagefind, paths) {
     function open(path) {
-      return pagefind.createInstance({ basePath: path, baseUrl: siteRoot.pathname });
+      return pagefind.createInstance({ basePath: path, baseUrl: siteRoot.pathname, noWorker: true });
     }
     var first = open(paths[0]);
     return first.search("").then(function () {

@@ -262,3 +262,15 @@ def test_a_word_few_bundles_hold_finds_only_the_questions_that_hold_it(page, bas
     one_bundle = every_result(page, base_url + "search/?q=grooming")
     assert (sharded[0], sorted(sharded[1])) == (one_bundle[0], sorted(one_bundle[1]))
     assert SEED_URL in sharded[1]
+
+
+def test_the_bundles_search_on_the_page_without_a_web_worker(page, sharded_site):
+    """Every bundle is an instance of one Pagefind module sharing one WebAssembly: were they in
+    its web worker, one whose worker was slow to start would fall back to the page alone, and
+    two places loading the WebAssembly at once break it ("memory access out of bounds")."""
+    workers, worker_scripts = [], []
+    page.on("worker", lambda worker: workers.append(worker.url))
+    page.on("request", lambda request: worker_scripts.append(request.url) if "worker" in request.url else None)
+    status, paths, _ = every_result(page, sharded_site + "search/?q=central&sort=date")
+    assert paths and status.endswith("results")
+    assert (workers, worker_scripts) == ([], [])
