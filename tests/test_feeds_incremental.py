@@ -192,7 +192,7 @@ def test_a_new_answer_finds_each_feeds_window_among_what_it_showed_and_the_chang
 
 def test_a_question_that_leaves_a_full_feed_makes_it_order_its_whole_scope(full_windows, tmp_path):
     db, site, many, whole_scopes = full_windows
-    shown = feeds.load_shown(Output(site), feeds.feeds_version(CONFIG))["bodies/hm-treasury/feed.xml"]
+    shown = feeds.load_shown(Output(site), feeds.feeds_version(CONFIG), {})["bodies/hm-treasury/feed.xml"]
     with db.conn:
         db.execute("delete from questions where key = ?", [shown[0]])
     write(db, site, changed={shown[0]})
@@ -202,7 +202,7 @@ def test_a_question_that_leaves_a_full_feed_makes_it_order_its_whole_scope(full_
 
 def test_a_change_to_a_shown_question_that_keeps_it_in_its_feed_orders_no_whole_scope(full_windows, tmp_path):
     db, site, _, whole_scopes = full_windows
-    shown = feeds.load_shown(Output(site), feeds.feeds_version(CONFIG))["bodies/home-office/feed.xml"]
+    shown = feeds.load_shown(Output(site), feeds.feeds_version(CONFIG), {})["bodies/home-office/feed.xml"]
     db["questions"].update(shown[0], {"answer_html": "<p>Changed.</p>"})
     write(db, site, changed={shown[0]})
     assert whole_scopes == []
@@ -224,4 +224,28 @@ def test_a_feed_whose_window_and_entries_are_as_shown_is_not_rendered(tmp_path, 
     output, _ = write(db, tmp_path / "site", changed={key})
     assert (rendered, output.written) == ([], [])
     assert_same_as_full_build(db, tmp_path / "site", tmp_path)
+    db.close()
+
+
+@pytest.mark.parametrize("answered", ["2024-13-45", None], ids=["answered-on-no-real-date", "unanswered"])
+def test_a_renamed_members_feed_is_rendered_though_it_shows_the_same_entries(tmp_path, answered):
+    """A member's feed is titled with their name, and a rename that keeps their url keeps its
+    path: whether the change concerns the feed (its window, empty, as shown) or not (nothing
+    answered), it must show the new name as a full build does."""
+    from answers.model import MemberRef, Question
+    from feeddb import MINISTER
+
+    member = MemberRef(id="4999", name="Zed Member")
+    question = Question(house="Commons", uin="77", date_tabled="2024-03-10", date_answered=answered,
+                        heading="Question 77", answering_body="Home Office", asking_member=member,
+                        answering_member=MINISTER["Home Office"] if answered else None,
+                        question_text="To ask.", answer_html="<p>A.</p>" if answered else None)
+    db = store(tmp_path / "answers.db", [question])
+    write(db, tmp_path / "site")
+    db["members"].update("4999", {"name": "Zed MEMBER"})  # only the case: the same url
+    write(db, tmp_path / "site", changed={question.key})  # as the db stage's naming rule gives
+    write(db, tmp_path / "full")
+    site, full = feed_files(tmp_path / "site"), feed_files(tmp_path / "full")
+    assert site == full
+    assert b"Answers to and by Zed MEMBER" in site["members/4999-zed-member/feed.xml"]
     db.close()

@@ -3,7 +3,7 @@ each member's), the latest corrected answers (the whole archive's, each body's),
 changes: the questions most recently tabled, answered or corrected, as a page and a feed.
 
 Reads the database; writes each feed's `feed.xml` into the site's output folder, and beside
-them `.feeds.json`: which questions each feed showed. A build told which questions changed
+them `.feeds.json`: which questions each feed showed, under which title. A build told which questions changed
 renders only the feeds that showed one of them or whose scope holds one now, and removes the
 feeds of bodies and members the archive no longer has, without reading every question: each
 such feed's newest entries are found among those it showed and the questions changed, unless
@@ -247,23 +247,28 @@ def feeds_version(config: SiteConfig) -> str:
                              json.dumps(asdict(config), sort_keys=True))
 
 
-def load_shown(output: Output, version: str) -> dict[str, list[str]] | None:
+def load_shown(output: Output, version: str, titles: dict[str, str]) -> dict[str, list[str]] | None:
     """Feed path -> the keys it showed, as the last build that wrote feeds with this same
-    code recorded it; None when there is no such record."""
+    code recorded it; None when there is no such record. A feed whose title is not the one
+    recorded (`titles`: path -> title now; a member renamed, say) counts as never shown: its
+    bytes hold the title, so it is rendered, whatever its entries."""
     try:
         data = json.loads((output.root / STATE_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # missing, unreadable or not JSON: as if there were none
         return None
     if not isinstance(data, dict) or data.get("version") != version:
         return None
-    shown = data.get("feeds")
-    valid = isinstance(shown, dict) and all(
+    shown, recorded = data.get("feeds"), data.get("titles")
+    valid = isinstance(shown, dict) and isinstance(recorded, dict) and all(
         isinstance(keys, list) and all(isinstance(key, str) for key in keys) for keys in shown.values())
-    return shown if valid else None
+    if not valid:
+        return None
+    return {path: keys for path, keys in shown.items() if path not in titles or recorded.get(path) == titles[path]}
 
 
-def save_shown(output: Output, version: str, shown: dict[str, list[str]]) -> None:
-    data = json.dumps({"version": version, "feeds": shown}, sort_keys=True, separators=(",", ":"))
+def save_shown(output: Output, version: str, shown: dict[str, list[str]], titles: dict[str, str]) -> None:
+    data = json.dumps({"version": version, "feeds": shown, "titles": {path: titles[path] for path in shown}},
+                      sort_keys=True, separators=(",", ":"))
     replace_if_changed(output.root / STATE_NAME, data.encode("utf-8"))
 
 
@@ -306,8 +311,9 @@ def write_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConf
     record is missing or from other code), else only those a change to the `changed` keys
     can alter. Removes the feeds of bodies and members that are gone; returns their paths."""
     version = feeds_version(config)
-    shown = load_shown(output, version)
     feeds = archive_feeds(db, config)
+    titles = {feed.path: feed.title for feed in feeds}
+    shown = load_shown(output, version, titles)
     if changed is None or shown is None:
         due, shown = feeds, shown or {}
     else:
@@ -322,5 +328,5 @@ def write_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConf
     removed = remove_feeds(output, gone)
     windows = {path: keys for path, keys in shown.items() if path in current}
     windows.update(render_feeds(db, env, output, config, due, shown, changed))
-    save_shown(output, version, windows)
+    save_shown(output, version, windows, titles)
     return removed
