@@ -3,6 +3,7 @@ truthfully, feeds and sitemaps are valid, and builds are incremental."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import multiprocessing
 import posixpath
@@ -16,12 +17,15 @@ import feedparser
 import lxml.html
 import pytest
 import sqlite_utils
+from hypothesis import given
+from hypothesis import strategies as st
+from markupsafe import Markup
 
 from answers import feeds, pages, search, site, urls
 from answers.manifest import page_manifest_contents, page_manifest_path
 from answers.model import MemberRef, Question
 from answers.output import Output
-from answers.render import SiteConfig, TemplateCache, make_environment, render_markdown
+from answers.render import SiteConfig, TemplateCache, make_environment, render_markdown, to_json, to_json_bytes
 from hostile import build_site_from_questions
 
 SEED_URL = "commons/2018-11-21/p40657d7024/"
@@ -291,6 +295,26 @@ def test_question_json_twin(built_site):
     assert twin["answerer_title_as_published"] == "Secretary of State for Health and Social Care"
     assert twin["markdown"].startswith("## Question")
     assert "<h2>Answer</h2>" in twin["html"]
+
+
+# What a page's front matter and twin hold: text (any character but a lone surrogate, which UTF-8
+# cannot hold), integers, booleans, null, lists and mappings with text keys, nested.
+TEXT = st.text(st.characters(exclude_categories=["Cs"]))
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**64 - 1) | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4), max_leaves=30)
+
+
+@given(JSON_VALUES)
+def test_a_twin_made_by_orjson_holds_the_bytes_json_writes(value):
+    assert to_json_bytes(value) == to_json(value).encode("utf-8")
+
+
+def test_a_twin_orjson_cannot_write_is_written_by_json():
+    for value in ({"big": [2**70]}, {1: "a"}, {"text": Markup("<b>")}):
+        assert to_json_bytes(value) == to_json(value).encode("utf-8")
+    with pytest.raises(TypeError):  # as json refuses it: not a value a twin can hold
+        to_json_bytes({"date": datetime.date(2024, 1, 2)})
 
 
 def test_question_pages_carry_no_search_markup(built_site):

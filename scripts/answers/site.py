@@ -41,7 +41,7 @@ from . import (
 from .manifest import PageManifest
 from .output import Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import parse_front_matter, split_page_text
-from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json
+from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json_bytes
 
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
 
@@ -150,13 +150,13 @@ def web_link(url: str | None) -> str | None:
     return url.strip() if is_web else None
 
 
-def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
-    "One Markdown page -> (its url, its HTML page, its JSON twin)."
+def render_question(path: Path, nav: dict, env, config: SiteConfig) -> tuple[str, str, bytes]:
+    "One Markdown page -> (its url, its HTML page, its JSON twin's bytes)."
     return render_question_text(path.read_text(encoding="utf-8"), nav, env, config)
 
 
-def render_question_text(text: str, nav: dict, env, config: SiteConfig) -> tuple[str, str, str]:
-    "A Markdown page's text -> (its url, its HTML page, its JSON twin), without the render cache."
+def render_question_text(text: str, nav: dict, env, config: SiteConfig) -> tuple[str, str, bytes]:
+    "A Markdown page's text -> (its url, its HTML page, its JSON twin's bytes), without the render cache."
     meta, body, body_html, html = render_question_html(text, nav, env, config, PageRenderer())
     return meta["url"], html, question_twin(meta, body, body_html)
 
@@ -201,14 +201,14 @@ def render_part(env, name: str, context: Callable[[], dict]) -> str:
     return env.get_template(name).render(context())
 
 
-def question_twin(meta: dict, body: str, body_html: str) -> str:
-    "A question page's JSON twin: its front matter, its Markdown body and the body's HTML."
-    return to_json(dict(meta, markdown=body, html=body_html))
+def question_twin(meta: dict, body: str, body_html: str) -> bytes:
+    "A question page's JSON twin (its bytes): its front matter, its Markdown body and the body's HTML."
+    return to_json_bytes(dict(meta, markdown=body, html=body_html))
 
 
 # The code that writes twins as this module defines it, for the render cache's version (a wrapper
 # put in its place, to count calls, say, writes the same twins).
-TWIN_CODE = (question_twin, to_json)
+TWIN_CODE = (question_twin, to_json_bytes, render.to_json)
 
 
 _worker: dict = {}
@@ -260,7 +260,7 @@ def write_twin(output: Output, cache: render_cache.BodyRenderer, text: str, meta
     known = cache.twin_digest(text)
     if known is not None and output.confirm_unchanged({path: known}):
         return known
-    twin = question_twin(meta, body, body_html).encode("utf-8")
+    twin = question_twin(meta, body, body_html)
     output.write_page(path, twin)
     digest = bytes_digest(twin)
     cache.keep_twin_digest(text, digest)
