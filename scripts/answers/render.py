@@ -78,7 +78,18 @@ def real_date(value: str | None) -> str | None:
 
 
 def long_date(value: str | None) -> str:
-    "'2018-11-29' -> '29 November 2018'; a value that is not a date is shown as given."
+    """'2018-11-29' -> '29 November 2018'; a value that is not a date is shown as given. Each
+    value is worked out once a process: a page shows a dozen dates, and formatting a month's name
+    (strftime) took a twentieth of a question page's frame."""
+    try:
+        return long_date_once(value)
+    except TypeError:  # a value that cannot be kept (a list): not a date
+        return str(value) if value else ""
+
+
+# typed: True (shown as 'True') is another value than 1, which it equals.
+@functools.lru_cache(maxsize=16_384, typed=True)
+def long_date_once(value: str | None) -> str:
     if not value:
         return ""
     try:
