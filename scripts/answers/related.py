@@ -26,9 +26,10 @@ the question's own score (bm25 computed once a match, no sort); among equal scor
 decides. A full pass (FULL_PASS_FROM questions or more: a rebuild) searches a copy of the
 index whose rowids follow the day tabled (`write_day_ordered_index`: same rows, columns and
 tokenizer, so the same scores), bounding the rowid so that no later question is scored, and
-shares the questions among worker processes. Each worker reads that copy into memory once
-(`Scorer`) and scores the queries there, by bm25's own formula and order of operations: the
-same scores to the last bit, without FTS5 working out every word's weight again at each search.
+shares the questions among worker processes. That copy is read into memory once, before the
+workers are forked, which share it (`Scorer`); they score the queries there, by bm25's own
+formula and order of operations: the same scores to the last bit, without FTS5 working out
+every word's weight again at each search.
 
 Since only earlier questions are listed, a question's list depends on questions tabled
 before it: the db stage computes the lists of the questions it changed, and all of them on a
@@ -339,10 +340,9 @@ class Scorer:
             weight = self.weight(len(rowids))
             for at, part in enumerate(parts):
                 parts[at] = weight * part
-        self.tokenizer = sqlite3.connect(":memory:")
-        self.tokenizer.executescript(f"""
-            create virtual table words using fts5(word, tokenize='{schema.FTS_TOKENIZER}');
-            create virtual table word_terms using fts5vocab(words, instance);""")
+        # Opened on first use: a scorer read before the workers are forked carries no
+        # connection into them (SQLite's may not cross a fork).
+        self.tokenizer: sqlite3.Connection | None = None
         self.term_of: dict[str, str | None] = {}
 
     def read_postings(self, db, schema_name: str, name: str, norm: dict[int, float]) -> dict:
@@ -391,6 +391,11 @@ class Scorer:
 
     def learn(self, new_words: list[str]) -> None:
         "Run words through the index's tokenizer, as a query's quoted strings are."
+        if self.tokenizer is None:
+            self.tokenizer = sqlite3.connect(":memory:")
+            self.tokenizer.executescript(f"""
+                create virtual table words using fts5(word, tokenize='{schema.FTS_TOKENIZER}');
+                create virtual table word_terms using fts5vocab(words, instance);""")
         self.tokenizer.execute("delete from words")
         self.tokenizer.executemany("insert into words (rowid, word) values (?, ?)", enumerate(new_words))
         found: dict[int, list[str]] = {}
@@ -519,6 +524,7 @@ CHUNK = 500  # questions a task: small enough for the workers to finish together
 # The day-ordered index's file: the database's name and this (build.py removes what a killed
 # build left).
 DAY_ORDERED_SUFFIX = "-by-day"
+DAY_ORDERED_INDEX = f"{BY_DAY}.questions_by_day"  # as a worker's connection names it
 _worker: dict = {}
 
 
@@ -527,14 +533,20 @@ def full_pass(db_path: str, keys: list[str], workers: int) -> list[tuple[list[di
     index_path = Path(f"{db_path}{DAY_ORDERED_SUFFIX}")
     try:
         write_day_ordered_index(db_path, index_path)
+        # Read here, once: the workers, forked from this process, share it (its pages are
+        # copied only when written), instead of each reading the index for several seconds.
+        _worker["scorer"] = read_scorer(db_path, str(index_path))
         if workers <= 1:
             _start_worker(db_path, str(index_path))
             return list(map(_lists_of_chunk, chunks))
-        # The with-block shuts the pool down even when a chunk fails.
-        from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing is slow to import
+        # Here: multiprocessing is slow to import.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers, initializer=_start_worker,
-                                 initargs=(db_path, str(index_path))) as pool:
+        # Forked, whatever the platform's default: that is how the workers get the scorer.
+        # The with-block shuts the pool down even when a chunk fails.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_start_worker, initargs=(db_path, str(index_path))) as pool:
             return list(pool.map(_lists_of_chunk, chunks))
     finally:
         _worker.clear()  # closes this process's connection to the index, if it opened one
@@ -564,11 +576,25 @@ def write_day_ordered_index(db_path: str, index_path: Path) -> None:
         index.commit()
 
 
-def _start_worker(db_path: str, index_path: str) -> None:
-    "A worker's own read-only connections, and its own Finder (a few tenths of a second)."
+def open_day_ordered(db_path: str, index_path: str) -> sqlite_utils.Database:
+    "The database read-only, with the day-ordered copy of its index attached as BY_DAY."
     db = queries.read_only(db_path)
     db.execute(f"attach database ? as {BY_DAY}", [f"{Path(index_path).resolve().as_uri()}?mode=ro"])
-    _worker["finder"] = Finder(db, by_day=True, scorer=Scorer(db, f"{BY_DAY}.questions_by_day"))
+    return db
+
+
+def read_scorer(db_path: str, index_path: str) -> Scorer:
+    "The day-ordered index read into memory (`Scorer`), through a connection closed after."
+    with closing(open_day_ordered(db_path, index_path)) as db:
+        return Scorer(db, DAY_ORDERED_INDEX)
+
+
+def _start_worker(db_path: str, index_path: str) -> None:
+    """A worker's own read-only connections, and its own Finder (a few tenths of a second),
+    with the scorer the full pass read before starting the workers (else one read here)."""
+    db = open_day_ordered(db_path, index_path)
+    scorer = _worker.get("scorer") or Scorer(db, DAY_ORDERED_INDEX)
+    _worker["finder"] = Finder(db, by_day=True, scorer=scorer)
 
 
 def _lists_of_chunk(keys: list[str]) -> tuple[list[dict], int]:
