@@ -436,8 +436,23 @@ def test_front_matter_text_is_what_pyyaml_dumps(value):
     assert pages.parse_front_matter(pages.front_matter_yaml(meta)) == meta
 
 
+@pytest.mark.parametrize("value", AWKWARD_STRINGS)
+def test_front_matter_made_from_entries_written_once_is_what_pyyaml_dumps(value):
+    "Members, bodies, sources and flags recur from page to page: their entries are kept."
+    for number in (1, 2, 3):  # the first time written, then kept
+        meta = {"asking_member": {"name": value, "id": str(number)}, "answering_body": {"name": value},
+                "source": {"file": value, "id": 1, "one": True}, "is_holding": True, "is_withdrawn": False,
+                "title": value, "group": [{"key": value, "asking_member": {"name": value}}], "empty": {},
+                "uin": str(number), "null": "a key PyYAML quotes" if number == 3 else None}
+        if number == 2:
+            del meta["null"]
+        expected = yaml.dump(meta, Dumper=pages.Dumper, **pages.YAML_OPTIONS)
+        assert pages.front_matter_yaml(meta) == expected
+
+
 @pytest.mark.parametrize("meta", [
     {"score": 0.5, "title": "a float"},
+    {"member": (shared := {"name": "one object, twice"}), "group": [shared]},  # an anchor and an alias
     {"first": (shared := {"name": "one object, twice"}), "second": shared},  # an anchor and an alias
     {1: "a key that is not a string", "b": "c"},
     {"when": datetime.date(2024, 7, 17)},

@@ -10,6 +10,7 @@ page's inputs, so that a page whose inputs and code are unchanged is not convert
 
 from __future__ import annotations
 
+import functools
 import html
 import io
 import json
@@ -246,11 +247,81 @@ def front_matter_yaml(meta: dict) -> str:
     built here directly, and PyYAML's emitter writes it (quoting, escaping and line folding
     are all the emitter's): PyYAML's own representer, general-purpose, took a quarter of the
     dump. Anything else (a float, an object met twice, which PyYAML writes as an alias) goes
-    to PyYAML whole."""
+    to PyYAML whole.
+
+    The emitter writes each entry of the top mapping from the start of a line, whatever the
+    entries around it, so the text is its entries' texts in key order: an entry whose value
+    recurs on page after page (a member, a body, a source, a flag: `recurring_value`) is
+    written once and kept, and only the others are emitted for each page."""
     try:
-        node = yaml_node(meta, set())
+        if all(type(key) is str and PLAIN_KEY.match(key) for key in meta):
+            return text_by_entries(meta)
+        return emitted(yaml_node(meta, set()))
     except NotPlainData:
         return yaml.dump(meta, Dumper=Dumper, **YAML_OPTIONS)
+
+
+# Keys the emitter writes as they are, at the margin (a key PyYAML would quote, such as
+# "null", is found missing by `top_entries`).
+PLAIN_KEY = re.compile(r"[a-z_][a-z0-9_]*\Z")
+
+
+def text_by_entries(meta: dict) -> str:
+    "The front matter's text made from its entries' (see `front_matter_yaml`)."
+    seen: set[int] = set()
+    recurring = {key: frozen for key, value in meta.items()
+                 if (frozen := recurring_value(value, seen)) is not None}
+    entries = {key: recurring_entry(key, frozen) for key, frozen in recurring.items()}
+    rest = {key: value for key, value in meta.items() if key not in recurring}
+    if rest:
+        split = top_entries(emitted(yaml_node(rest, seen)), sorted(rest))
+        if split is None:
+            return emitted(yaml_node(meta, set()))
+        entries.update(split)
+    return "".join(entries[key] for key in sorted(entries))
+
+
+def recurring_value(value, seen: set[int]) -> tuple | bool | None:
+    """A value that recurs from page to page, as a key for the text kept of its entry: a
+    flag, or a mapping of scalars (its items with their types, so that 1 and True differ).
+    None for any other value, and for an object met before (which PyYAML would alias)."""
+    if type(value) is bool:
+        return value
+    if type(value) is not dict or id(value) in seen:
+        return None
+    if not all(type(name) is str and type(item) in YAML_SCALARS for name, item in value.items()):
+        return None
+    seen.add(id(value))
+    return tuple((name, type(item), item) for name, item in sorted(value.items()))
+
+
+# Enough for every member, body and source of the archive in each role; beyond, the least
+# recently used are written again when met.
+RECURRING_ENTRIES_KEPT = 1 << 15
+
+
+@functools.lru_cache(maxsize=RECURRING_ENTRIES_KEPT)
+def recurring_entry(key: str, frozen: tuple | bool) -> str:
+    "The text of a top mapping's entry whose value `recurring_value` made into `frozen`."
+    value = frozen if type(frozen) is bool else {name: item for name, _, item in frozen}
+    return emitted(yaml_node({key: value}, set()))
+
+
+def top_entries(text: str, keys: list[str]) -> dict[str, str] | None:
+    """The text of each entry of a top mapping whose keys are `keys`, in order; None if a key
+    is not written as it is at the margin. Each entry starts with its key: the lines of a
+    value are indented, or items of a sequence (written at the margin, after "- "), or empty."""
+    starts = []
+    for key in keys:
+        at = text.find(f"\n{key}:", starts[-1]) + 1 if starts else 0
+        if (starts and at == 0) or not text.startswith(f"{key}:", at):
+            return None
+        starts.append(at)
+    return {key: text[start:end] for key, start, end in zip(keys, starts, [*starts[1:], len(text)], strict=True)}
+
+
+def emitted(node: yaml.Node) -> str:
+    "A node tree as PyYAML's emitter writes it, with `YAML_OPTIONS`."
     stream = io.StringIO()
     dumper = Dumper(stream, **YAML_OPTIONS)
     try:
