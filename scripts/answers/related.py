@@ -420,8 +420,9 @@ class Scorer:
             add = scores.get
             for rowid, share in zip(rowids[:end], shares[:end], strict=True):
                 scores[rowid] = add(rowid, 0.0) + share
-        most = -(own_score * LEAST_SHARE)  # bm25 is the score negated: lower is better
-        return [(score, key_of[rowid]) for rowid, score in scores.items() if -1.0 * score <= most]
+        # The index keeps bm25 <= -least (bm25 is the score negated); negating a float is exact.
+        least = own_score * LEAST_SHARE
+        return [(score, key_of[rowid]) for rowid, score in scores.items() if score >= least]
 
 
 EMPTY_POSTINGS = (array("q"), array("d"))
