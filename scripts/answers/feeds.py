@@ -52,21 +52,22 @@ class Feed:
     corrected_only: bool = False
 
 
-def archive_feeds(db: sqlite_utils.Database, config: SiteConfig) -> list[Feed]:
+def archive_feeds(db: sqlite_utils.Database, config: SiteConfig, names: queries.Names | None = None) -> list[Feed]:
     """Every feed the archive has now. Every body page and member page links its feeds, so
-    a body or member with nothing answered (or corrected) yet has an empty one."""
+    a body or member with nothing answered (or corrected) yet has an empty one. `names`: as
+    `queries.Names.load` reads them, where the caller has."""
+    names = names or queries.Names.load(db)
     feeds = [Feed(urls.feed_url(), urls.HOME, f"{config.title}: latest answers", "archive"),
              Feed(urls.feed_url(urls.CHANGES), urls.CHANGES, f"{config.title}: recent changes", CHANGES),
              Feed(urls.corrections_feed_url(), urls.HOME, urls.corrections_feed_title(config.title),
                   "archive", corrected_only=True)]
-    for body in queries.load_bodies(db).values():
+    for body in names.bodies.values():
         feeds.append(Feed(urls.feed_url(body["url"]), body["url"], f"Answers from {body['name']}",
                           "body", body["name"]))
         feeds.append(Feed(urls.corrections_feed_url(body["url"]), body["url"],
                           urls.corrections_feed_title(body["name"]), "body", body["name"], True))
-    members = queries.load_members(db)
-    for member_id in queries.named_member_ids(db):
-        member = queries.member_or_placeholder(members, member_id)
+    for member_id in names.named_member_ids:
+        member = queries.member_or_placeholder(names.members, member_id)
         feeds.append(Feed(urls.feed_url(member["url"]), member["url"],
                           f"Answers to and by {member['display']}", "member", member_id))
     return feeds
@@ -306,12 +307,13 @@ def remove_feeds(output: Output, paths: set[str]) -> list[str]:
 
 
 def write_feeds(db: sqlite_utils.Database, env, output: Output, config: SiteConfig,
-                changed: set[str] | None = None) -> list[str]:
+                changed: set[str] | None = None, names: queries.Names | None = None) -> list[str]:
     """Write the archive's feeds: all of them when `changed` is None (or the last build's
     record is missing or from other code), else only those a change to the `changed` keys
-    can alter. Removes the feeds of bodies and members that are gone; returns their paths."""
+    can alter. Removes the feeds of bodies and members that are gone; returns their paths.
+    `names`: as `queries.Names.load` reads them, where the caller has."""
     version = feeds_version(config)
-    feeds = archive_feeds(db, config)
+    feeds = archive_feeds(db, config, names)
     titles = {feed.path: feed.title for feed in feeds}
     shown = load_shown(output, version, titles)
     if changed is None or shown is None:

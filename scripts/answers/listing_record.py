@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,12 @@ from pathlib import Path
 def record_path(output_root: Path) -> Path:
     "The record of the listings written into `output_root`: beside it."
     return output_root.parent / f"{output_root.name}.listings.sqlite"
+
+def sitemap_urls(path: Path) -> list[str]:
+    """Every page the sitemap lists, in url order, as the record at `path` holds them (read on
+    a connection of its own, once the listings have saved and closed it)."""
+    with closing(sqlite3.connect(path)) as connection:
+        return [url for (url,) in connection.execute("select url from pages where in_sitemap order by url")]
 
 SCHEMA = """
 create table if not exists meta (name text primary key, value text);
@@ -70,6 +77,7 @@ class PageEntry:
 
 class ListingRecord:
     def __init__(self, path: Path, version: str) -> None:
+        self.path = path
         self.version = version
         self.connection = sqlite3.connect(path)
         self.connection.executescript(SCHEMA)
@@ -134,10 +142,9 @@ class ListingRecord:
         return {owner for (owner,) in self.connection.execute(
             "select distinct owner from pages where substr(owner, 1, length(?)) = ?", (prefix, prefix))}
 
-    def sitemap_urls(self) -> list[str]:
-        "Every page the sitemap lists, in url order."
-        return [url for (url,) in self.connection.execute(
-            "select url from pages where in_sitemap order by url")]
+    def sitemap_count(self) -> int:
+        "How many pages the sitemap lists."
+        return self.connection.execute("select count(*) from pages where in_sitemap").fetchone()[0]
 
     def heading_slugs(self, headings: list[str], slug: Callable[[str], str]) -> dict[str, str]:
         """Heading -> `slug(heading)`, for each of `headings`: read from the record where it was

@@ -31,6 +31,7 @@ import sqlite_utils
 from . import changes, clean, listing_record, model, queries, render, timeliness, urls
 from .listing_record import ListingRecord, PageEntry, Placed, record_path
 from .output import Output, inputs_digest, stage_code_digest
+from .queries import Names
 from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
 
 PAGE_SIZE = 50
@@ -49,11 +50,19 @@ SETTLING_KINDS = ("body:",)
 
 @dataclass
 class ListingsReport:
-    urls: list[str]  # every listing page the sitemap lists, in url order
+    count: int  # how many listing pages the sitemap lists
+    # Their urls, in url order: read from the record only when asked for (`urls`), as most
+    # builds render no sitemap part that lists them and need only how many there are.
+    read_urls: Callable[[], list[str]]
     removed: list[str] = field(default_factory=list)  # files removed (by a build given changes)
     urls_changed: bool = True  # whether that list of urls may differ from the last build's
     # The urls of the questions that changed (None after a full build: all may have).
     question_urls: list[str] | None = None
+
+    @cached_property
+    def urls(self) -> list[str]:
+        "Every listing page the sitemap lists, in url order."
+        return self.read_urls()
 
 
 # Every template the listings render, and the text of the API page: the listings' version
@@ -84,7 +93,8 @@ class ListingWriter:
     def page(self, template: str, url: str, context: dict, twin: dict | Callable[[], dict] | None = None,
              owner: str | None = None, in_sitemap: bool = True) -> None:
         """One page and its twin. A twin given as a function is made from the context alone:
-        only the context is digested, and the twin is made only if the page is rendered."""
+        only the context is digested, and the twin is made only if the page is rendered (an
+        index's twin holds the entries its page lists: digested once, not twice)."""
         made_later = callable(twin)
         entry = PageEntry(url if owner is None else owner,
                           inputs_digest(template, context, None if made_later else twin), in_sitemap)
@@ -231,7 +241,7 @@ class Reference:
         """The reference, given the names already read (`Names.load`); the headings' slugs are
         those the record kept, only new headings are slugged."""
         counts = queries.count_by(db, "heading")
-        return cls(names.members, names.bodies, counts, names.posts, queries.named_member_ids(db),
+        return cls(names.members, names.bodies, counts, names.posts, names.named_member_ids,
                    record.heading_slugs([h for h in counts if h], urls.heading_slug))
 
     @cached_property
@@ -408,7 +418,7 @@ def write_body_index(writer: ListingWriter, reference: Reference) -> None:
     writer.page("index_list.html", urls.BODIES, {"title": "Answering bodies", "entries": entries,
                                                "intro": "Departments and offices that answer "
                                                         "written questions."},
-                twin={"bodies": entries})
+                twin=partial(dict, bodies=entries))
 
 
 def write_member(writer: ListingWriter, member: dict, items: list[dict], posts: list[dict]) -> None:
@@ -447,7 +457,7 @@ def write_member_index(writer: ListingWriter, reference: Reference) -> None:
                         "count": counts["asked"] + counts["answered"], **counts})
     entries.sort(key=lambda e: (e["label"].split()[-1:], e["label"]))
     writer.page("members.html", urls.MEMBERS, {"title": "Members", "entries": entries},
-                twin={"members": entries})
+                twin=partial(dict, members=entries))
 
 
 def heading_index(reference: Reference) -> dict[str, dict]:
@@ -494,12 +504,12 @@ def write_heading_indexes(writer: ListingWriter, headings: dict[str, dict],
             writer.page("index_list.html", url, {
                 "title": f"Headings: {letter.upper()}", "entries": entries, "letters": sorted(letters),
                 "intro": "Questions grouped by the heading Parliament gave them."},
-                twin={"letter": letter, "headings": entries}, owner="letter:" + letter)
+                twin=partial(dict, letter=letter, headings=entries), owner="letter:" + letter)
         index.append({"url": url, "label": letter.upper(), "count": len(slugs)})
     top = [heading_entry(slug, headings[slug]) for slug in heapq.nsmallest(
         MOST_USED_HEADINGS, headings, key=lambda slug: (-headings[slug]["count"], headings[slug]["name"]))]
     writer.page("headings.html", urls.HEADINGS, {"title": "Headings", "letters": index, "top": top},
-                twin={"letters": index, "most_used": top})
+                twin=partial(dict, letters=index, most_used=top))
 
 
 def heading_entry(slug: str, heading: dict) -> dict:
@@ -549,19 +559,22 @@ def listings_code_version(config: SiteConfig) -> str:
 
 
 def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteConfig,
-                   changed: set[str] | None = None) -> ListingsReport:
+                   changed: set[str] | None = None, names: Names | None = None) -> ListingsReport:
     """Write the listings: all of them when `changed` is None, else those that show a question
     whose key is in `changed` (before or after its change) and the indexes that count them.
     A build given changes renders everything when the record of the last build is missing,
     incomplete or from other code, or when what every listing names (members, their posts,
-    bodies) changed; it removes the listing pages that are no longer made."""
+    bodies) changed; it removes the listing pages that are no longer made. `names`: as
+    `Names.load` reads them, where the caller has."""
     record = ListingRecord(record_path(output.root), listings_code_version(config))
     try:
-        names = Names.load(db)
-        full = (changed is None or not record.is_current() or record.meta("reference") != names.digest()
+        names = names or Names.load(db)
+        reference = names_digest(names)
+        full = (changed is None or not record.is_current() or record.meta("reference") != reference
                 or not (output.root / urls.html_file(urls.HOME)).is_file())  # an output folder made afresh
         if not full and not changed:  # nothing to show: not even the figures are worked out
-            return ListingsReport(record.sitemap_urls(), urls_changed=False, question_urls=[])
+            return ListingsReport(record.sitemap_count(), partial(listing_record.sitemap_urls, record.path),
+                                  urls_changed=False, question_urls=[])
         output.before_first_change.append(record.withdraw)
         writer = ListingWriter(db, env, output, config, record, full=full)
         with ThreadPoolExecutor(1) as beside:
@@ -571,7 +584,7 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
             else:
                 figures, inputs = figures_after(db, record, set(changed), beside)
                 report = write_changed(writer, set(changed), figures, inputs, Reference.load(db, names, record))
-        record.set_meta({"reference": names.digest(), "as_of": as_of(figures.result().rows)})
+        record.set_meta({"reference": reference, "as_of": as_of(figures.result().rows)})
         return report
     finally:
         if record.withdraw in output.before_first_change:  # nothing changed: the hook must not outlive the record
@@ -579,19 +592,9 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
         record.close()
 
 
-@dataclass(frozen=True)
-class Names:
+def names_digest(names: Names) -> str:
     "What every listing may name: members, their posts, bodies. Their change renders every listing."
-    members: dict[str, dict]
-    posts: dict[str, list[dict]]
-    bodies: dict[str, dict]
-
-    @classmethod
-    def load(cls, db) -> Names:
-        return cls(queries.load_members(db), queries.load_posts(db), queries.load_bodies(db))
-
-    def digest(self) -> str:
-        return inputs_digest(self.members, self.posts, self.bodies)
+    return inputs_digest(names.members, names.posts, names.bodies)
 
 
 @dataclass
@@ -696,7 +699,8 @@ def write_everything(writer: ListingWriter, figures: Future, reference: Referenc
                            timeliness_inputs=queries.timeliness_inputs(db), figures=figures.result().rows,
                            tallies=figures.result().tallies)
         writer.record.set_meta({"content": content})
-    return ListingsReport(sorted(url for url, entry in writer.pages.items() if entry.in_sitemap), removed)
+    listed = sorted(url for url, entry in writer.pages.items() if entry.in_sitemap)
+    return ListingsReport(len(listed), lambda: listed, removed)
 
 
 def remove_pages(writer: ListingWriter, page_urls: set[str]) -> list[str]:
@@ -736,7 +740,8 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
                 timeliness_inputs=timeliness_inputs, figures=figures, tallies=kept.tallies)
     record.set_meta({"content": None})  # no digest of the whole record is kept up to date here
     question_urls = sorted({place.url for place in [*before.values(), *after.values()]})
-    return ListingsReport(record.sitemap_urls(), removed, urls_changed, question_urls)
+    return ListingsReport(record.sitemap_count(), partial(listing_record.sitemap_urls, record.path), removed,
+                          urls_changed, question_urls)
 
 
 def items_of(db, reference: Reference, owners: set[str], before: dict[str, Placed],

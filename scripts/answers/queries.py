@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import sqlite_utils
@@ -58,6 +59,22 @@ def named_member_ids(db: sqlite_utils.Database) -> list[str]:
         """select asking_member_id as id from questions where asking_member_id is not null
            union select answering_member_id from questions where answering_member_id is not null
            order by id""")]
+
+
+@dataclass(frozen=True)
+class Names:
+    """What the listings and the feeds name: members, their posts, bodies, and the ids of the
+    members who asked or answered a question (each has a page and a feed). Read once a build
+    and handed to both: reading the members twice cost a build with one change more than the
+    rest of its feeds."""
+    members: dict[str, dict]
+    posts: dict[str, list[dict]]
+    bodies: dict[str, dict]
+    named_member_ids: list[str]
+
+    @classmethod
+    def load(cls, db: sqlite_utils.Database) -> Names:
+        return cls(load_members(db), load_posts(db), load_bodies(db), named_member_ids(db))
 
 
 def load_posts(db: sqlite_utils.Database) -> dict[str, list[dict]]:

@@ -571,8 +571,10 @@ class OtherFiles:
         # A listing shows a question's own row (and the members and bodies, whose change
         # renders every listing): the questions changed only for what they show of another
         # change no listing.
-        listed = listings.write_listings(db, env, output, config, changed if change.rows is None else change.rows)
-        feeds_removed = feeds.write_feeds(db, env, output, config, changed)
+        names = queries.Names.load(db)  # read once for the listings and the feeds
+        listed = listings.write_listings(db, env, output, config, changed if change.rows is None else change.rows,
+                                         names)
+        feeds_removed = feeds.write_feeds(db, env, output, config, changed, names)
         # Listing pages and sitemap parts that are no longer made: a build given changes finds
         # them from their records, without walking the folder.
         listed.removed += sitemap.write_sitemaps(output, env, db, listed, change.rows)

@@ -65,15 +65,15 @@ def write_sitemaps(output: Output, env, db: sqlite_utils.Database, listed: Listi
     changed, of all those the listings were given: only these can have come or changed their
     date (a question whose page changed for what it shows of another keeps its entry)."""
     part_sizes = queries.sitemap_part_sizes(db)
-    if len(listed.urls) + sum(part_sizes.values()) <= SITEMAP_LIMIT:
+    if listed.count + sum(part_sizes.values()) <= SITEMAP_LIMIT:
         parts: list[Part] = []
         render(output, env, urls.SITEMAP, listing_entries(listed.urls) + question_entries(db))
     else:
-        parts = plan(len(listed.urls), part_sizes)
+        parts = plan(listed.count, part_sizes)
         changed = None if listed.question_urls is None else changed_groups(db, listed, changed_rows)
         for part in parts:
             if changed is None or part.group in changed or not output.path_for(part.name).is_file():
-                render(output, env, part.name, part_entries(db, listed.urls, part))
+                render(output, env, part.name, part_entries(db, listed, part))
         output.write(urls.SITEMAP, env.get_template("sitemap_index.xml").render(
             page_url=urls.HOME, sitemaps=[part.name for part in parts]))
     wanted = {part.name for part in parts}
@@ -92,8 +92,8 @@ def changed_groups(db: sqlite_utils.Database, listed: ListingsReport, changed_ro
             | ({LISTINGS} if listed.urls_changed else set()))
 
 
-def part_entries(db, listing_urls: list[str], part: Part) -> list[dict]:
-    entries = (listing_entries(listing_urls) if part.group == LISTINGS
+def part_entries(db, listed: ListingsReport, part: Part) -> list[dict]:
+    entries = (listing_entries(listed.urls) if part.group == LISTINGS
                else question_entries(db, part.group))
     return entries[part.chunk * SITEMAP_LIMIT:(part.chunk + 1) * SITEMAP_LIMIT]
 
