@@ -559,13 +559,15 @@ def listings_code_version(config: SiteConfig) -> str:
 
 
 def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteConfig,
-                   changed: set[str] | None = None, names: Names | None = None) -> ListingsReport:
+                   changed: set[str] | None = None, names: Names | None = None,
+                   latest: str | None = None) -> ListingsReport:
     """Write the listings: all of them when `changed` is None, else those that show a question
     whose key is in `changed` (before or after its change) and the indexes that count them.
     A build given changes renders everything when the record of the last build is missing,
     incomplete or from other code, or when what every listing names (members, their posts,
     bodies) changed; it removes the listing pages that are no longer made. `names`: as
-    `Names.load` reads them, where the caller has."""
+    `Names.load` reads them, and `latest`: the archive's latest date (`changes.latest_date`),
+    where the caller has them."""
     record = ListingRecord(record_path(output.root), listings_code_version(config))
     try:
         names = names or Names.load(db)
@@ -582,7 +584,7 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
                 figures = figures_beside(db, beside, all_figures)
                 report = write_everything(writer, figures, Reference.load(db, names, record))
             else:
-                figures, inputs = figures_after(db, record, set(changed), beside)
+                figures, inputs = figures_after(db, record, set(changed), beside, latest)
                 report = write_changed(writer, set(changed), figures, inputs, Reference.load(db, names, record))
         record.set_meta({"reference": reference, "as_of": as_of(figures.result().rows)})
         return report
@@ -633,7 +635,7 @@ def finished(result) -> Future:
 
 
 def figures_after(db: sqlite_utils.Database, record: ListingRecord, changed: set[str],
-                  beside: ThreadPoolExecutor) -> tuple[Future, dict[str, list]]:
+                  beside: ThreadPoolExecutor, latest: str | None = None) -> tuple[Future, dict[str, list]]:
     """The timeliness figures once the `changed` questions changed, and what the figures read
     of those questions now. The query over every question takes a second, so: the figures the
     record keeps, where none of the questions changed what the figures read and the archive's
@@ -645,7 +647,7 @@ def figures_after(db: sqlite_utils.Database, record: ListingRecord, changed: set
     the other figures change only their date."""
     inputs = queries.timeliness_inputs(db, changed)
     before = record.timeliness_inputs(changed)
-    kept, tallies, latest = record.meta("figures"), record.meta("tallies"), changes.latest_date(db)
+    kept, tallies, latest = record.meta("figures"), record.meta("tallies"), latest or changes.latest_date(db)
     if not isinstance(kept, list) or not isinstance(tallies, dict) or not as_of(kept) or not latest:
         return figures_beside(db, beside, all_figures), inputs
     places = {(values[0], values[1][:7] if isinstance(values[1], str) else None)

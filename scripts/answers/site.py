@@ -572,8 +572,9 @@ class OtherFiles:
         # renders every listing): the questions changed only for what they show of another
         # change no listing.
         names = queries.Names.load(db)  # read once for the listings and the feeds
+        # The latest date as the change set found it, on this connection: not worked out again.
         listed = listings.write_listings(db, env, output, config, changed if change.rows is None else change.rows,
-                                         names)
+                                         names, (change.state or {}).get("as_of"))
         feeds_removed = feeds.write_feeds(db, env, output, config, changed, names)
         # Listing pages and sitemap parts that are no longer made: a build given changes finds
         # them from their records, without walking the folder.
