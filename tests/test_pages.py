@@ -456,6 +456,7 @@ def test_front_matter_made_from_entries_written_once_is_what_pyyaml_dumps(value)
     {"first": (shared := {"name": "one object, twice"}), "second": shared},  # an anchor and an alias
     {1: "a key that is not a string", "b": "c"},
     {"when": datetime.date(2024, 7, 17)},
+    {},  # no entries at all: "{}"
 ])
 def test_front_matter_beyond_plain_data_is_left_to_pyyaml(meta):
     assert pages.front_matter_yaml(meta) == yaml.dump(meta, Dumper=pages.Dumper, **pages.YAML_OPTIONS)

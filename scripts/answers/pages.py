@@ -254,7 +254,8 @@ def front_matter_yaml(meta: dict) -> str:
     recurs on page after page (a member, a body, a source, a flag: `recurring_value`) is
     written once and kept, and only the others are emitted for each page."""
     try:
-        if all(type(key) is str and PLAIN_KEY.match(key) for key in meta):
+        # An empty mapping is written as '{}', not as the nothing its (no) entries would make.
+        if meta and all(type(key) is str and PLAIN_KEY.match(key) for key in meta):
             return text_by_entries(meta)
         return emitted(yaml_node(meta, set()))
     except NotPlainData:
