@@ -6,9 +6,9 @@ Run as its own process by bench/build.py: `python bench/build_phases.py build SO
 (the arguments of `answers build`). Reads and writes what `answers build` does; prints its
 output, then one JSON line: each stage's wall and CPU seconds and peak memory (MB), the pages
 the site stage rendered and the questions the search stage indexed. The search stage runs
-beside the site stage once its question pages are written (cli.run_site), so their spans
-overlap: each stage's CPU seconds are the whole process's over its span, and only the build's
-total wall and CPU seconds add up.
+beside the pages and site stages, from the end of the db stage (cli.search_beside), so their
+spans overlap: each stage's CPU seconds are the whole process's over its span, and only the
+build's total wall and CPU seconds add up.
 """
 
 from __future__ import annotations
@@ -66,9 +66,34 @@ def timed(stage: str, function):
     return run_stage
 
 
+def timed_beside() -> None:
+    """The search index made beside the pages and site stages, in a process of its own
+    (`search.IndexingProcess`, whose `update_index` is not this process's): timed from its
+    start to its result, its CPU seconds this process's and its children's over that span
+    (the indexing's own, with Pagefind's, once `result` has waited for it)."""
+    start, result = search.IndexingProcess.start, search.IndexingProcess.result
+    span = {}
+
+    def start_timed(db_path, site_dir):
+        span.update(started=time.perf_counter(), started_cpu=cpu_seconds())
+        return start(db_path, site_dir)
+
+    def result_timed(indexing):
+        report = result(indexing)
+        figures["search_s"] = time.perf_counter() - span["started"]
+        figures["search_cpu_s"] = cpu_seconds() - span["started_cpu"]
+        figures["search_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        figures["indexed"] = sum(report.indexed.values())
+        return report
+
+    search.IndexingProcess.start = staticmethod(start_timed)
+    search.IndexingProcess.result = result_timed
+
+
 def main(arguments: list[str]) -> None:
     for stage, (module, name) in STAGES.items():
         setattr(module, name, timed(stage, getattr(module, name)))
+    timed_beside()
     cli.cli.main(args=arguments, prog_name="answers", standalone_mode=False)
     print(json.dumps(figures))
 

@@ -11,6 +11,7 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner, Result
 
+from answers import search
 from answers.cli import cli
 from conftest import FIXTURES
 
@@ -149,3 +150,49 @@ def test_site_needs_the_pages_folder(built_db, tmp_path):
     result = run("site", "--db", built_db, "--pages", tmp_path / "no-pages", "--out", tmp_path / "site")
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+def test_build_indexes_beside_the_pages_and_site_in_a_process_of_its_own(tmp_path, monkeypatch):
+    content, db_path, out = tmp_path / "content", tmp_path / "answers.db", tmp_path / "site"
+    content.mkdir()
+    shutil.copy(GOOD, content / "responses.json")
+    arguments = ("build", content, "--db", db_path, "--pages", tmp_path / "pages", "--out", out)
+    assert run(*arguments).exit_code == 0  # no index yet: every bundle, after the site stage
+    started, start = [], search.IndexingProcess.start
+
+    def counted_start(db, site_dir):
+        started.append(start(db, site_dir))
+        return started[-1]
+
+    monkeypatch.setattr(search.IndexingProcess, "start", staticmethod(counted_start))
+    answer(content, "<p>About 40,000 teachers qualified.</p>")
+    result = run(*arguments)
+    assert result.exit_code == 0, result.output
+    assert len(started) == 1 and started[0] is not None  # forked once the database was made
+    assert "Search index: 3 questions indexed in 1 bundles: 2024 (3)" in result.stdout
+    search.update_index(db_path, tmp_path / "clean")
+    assert files_of(out / "pagefind") == files_of(tmp_path / "clean" / "pagefind")
+
+    def failing_write(items, folder, source):
+        raise RuntimeError("no space left on device")
+
+    monkeypatch.setattr(search, "write_bundle", failing_write)
+    answer(content, "<p>About 41,000 teachers qualified.</p>")
+    result = run(*arguments)
+    assert result.exit_code == 1 and len(started) == 2
+    assert "search bundle" in result.output and "no space left on device" in result.output
+
+
+def answer(content: Path, text: str) -> None:
+    "Question 301 of the sources answered (again, a day later each time), with this text."
+    source = content / "responses.json"
+    data = json.loads(source.read_text())
+    question = data[0]["results"][0]["value"]
+    day = 8 + bool(question.get("dateAnswered"))
+    question.update(dateAnswered=f"2024-07-{day:02d}T00:00:00", answerText=text)
+    source.write_text(json.dumps(data))
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(folder.rglob("*")) if path.is_file()}

@@ -475,3 +475,47 @@ def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte
     rendered.clear()
     search.update_index(index_copy / "answers.db", site_dir, check_all=True)
     assert CHANGED_URL in rendered and tree(site_dir / "pagefind") == tree(fresh / "pagefind")
+
+
+def test_an_indexing_in_a_process_of_its_own_makes_what_one_here_makes(built_site, tmp_path,
+                                                                       fresh_index):
+    indexing = search.IndexingProcess.start(built_site.db, tmp_path / "site")
+    assert indexing is not None  # this process runs one thread: forked
+    folder, report = fresh_index
+    assert indexing.result() == report
+    assert not indexing.process.is_alive()
+    assert tree(tmp_path / "site" / "pagefind") == tree(folder / "pagefind")
+
+
+def test_an_indexing_in_a_process_of_its_own_that_fails_raises_its_error_here(built_site, tmp_path,
+                                                                              monkeypatch, capfd):
+    def failing_write(items, folder, source):
+        raise RuntimeError("no space left on device")
+
+    monkeypatch.setattr(search, "write_bundle", failing_write)  # the child is a fork: patched too
+    indexing = search.IndexingProcess.start(built_site.db, tmp_path / "site")
+    with pytest.raises(search.SearchIndexError, match="no space left on device"):
+        indexing.result()
+    assert not indexing.process.is_alive()
+
+    def unforeseen(db, limit=None):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(search, "urls_by_bundle", unforeseen)
+    indexing = search.IndexingProcess.start(built_site.db, tmp_path / "other-site")
+    with pytest.raises(search.SearchIndexError, match="ended without finishing"):
+        indexing.result()
+    assert "KeyError: 'a bug'" in capfd.readouterr().err  # its traceback, printed by the child
+
+
+def test_no_indexing_process_is_forked_while_another_thread_runs(tmp_path):
+    # A thread may hold a lock (SQLite's, say) that a forked child would wait for forever.
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert search.IndexingProcess.start(tmp_path / "answers.db", tmp_path / "site") is None
+    finally:
+        release.set()
+        other.join()
+    assert not (tmp_path / "site").exists()

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from . import build
 from . import settings as defaults
 from .settings import Setting
+
+if TYPE_CHECKING:
+    from .search import IndexingProcess
 
 
 def setting_option(setting: Setting, *declarations: str, **kwargs):
@@ -183,44 +188,55 @@ def site_options(command):
 def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
          workers: int, search: bool) -> None:
     "Render the static archive: question pages, listings, feeds, sitemap, search index."
-    run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search)
+    with search_beside(db_path, out_dir, search) as indexing:
+        run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search, indexing=indexing)
 
 
 def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
-             workers: int, search: bool, check_all: bool = False):
-    """The site stage and, when the index expects to check only what changed, the search index
-    beside it: the index is made from the database alone, and most of its time is Pagefind's
-    own process, so the two overlap. It starts once the site's render workers are started: no
-    process is forked after that, and a process must not be forked while another thread
-    may hold a lock (SQLite's, say). An indexing of every bundle runs after the site stage."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from . import search as search_stage
+             workers: int, search: bool, check_all: bool = False,
+             indexing: IndexingProcess | None = None):
+    """The site stage, then the search index's report: that of `indexing`, made beside
+    (`search_beside`), or of an indexing made now."""
     from . import site as site_stage
     from .render import SiteConfig
 
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
-    search_beside = search and not check_all and search_stage.expects_few_bundles(out_dir)
-    with ThreadPoolExecutor(1) as beside:
-        indexing = []
-
-        def start_indexing() -> None:
-            indexing.append(beside.submit(index_search, db_path, out_dir, check_all))
-
-        report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers,
-                                       check_all=check_all,
-                                       once_workers_started=start_indexing if search_beside else None)
-        print_site_report(report, out_dir)
-        if search:
-            print_index_report(indexing[0].result() if indexing
-                               else index_search(db_path, out_dir, check_all))
+    report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers,
+                                   check_all=check_all)
+    print_site_report(report, out_dir)
+    if search:
+        print_index_report(index_search(db_path, out_dir, check_all, indexing))
     return report
 
 
-def index_search(db_path: Path, out_dir: Path, check_all: bool):
+@contextmanager
+def search_beside(db_path: Path, out_dir: Path, search: bool):
+    """The search index, made beside the stages that run in this block, when it will most likely
+    check only the bundles of what changed (`expects_few_bundles`): it reads only the database,
+    and most of its time is Pagefind's own, so it starts as soon as the database is made, in a
+    process of its own (`search.IndexingProcess`). None otherwise, and run_site indexes after
+    the site stage: an indexing of every bundle would compete with the site's render workers.
+    The block ends once the indexing's process has ended, whether the stages failed or not."""
+    from . import search as search_stage
+
+    indexing = None
+    if search and search_stage.expects_few_bundles(out_dir):
+        indexing = search_stage.IndexingProcess.start(db_path, out_dir)
+    try:
+        yield indexing
+    finally:
+        if indexing is not None:
+            indexing.close()
+
+
+def index_search(db_path: Path, out_dir: Path, check_all: bool,
+                 indexing: IndexingProcess | None = None):
+    "The report of `indexing`, or of an indexing made now; a failed one ends the command."
     from . import search as search_stage
 
     try:
+        if indexing is not None:
+            return indexing.result()
         return search_stage.update_index(db_path, out_dir, check_all=check_all)
     except search_stage.SearchIndexError as error:
         raise click.ClickException(str(error)) from error
@@ -262,8 +278,9 @@ def build_all(context: click.Context, sources: tuple[str, ...], db_path: Path,
     change log says changed."""
     context.invoke(db, sources=sources, db_path=str(db_path), members_dirs=members_dirs,
                    strict=strict)
-    run_pages(db_path, pages_dir)
-    run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search)
+    with search_beside(db_path, out_dir, search) as indexing:
+        run_pages(db_path, pages_dir)
+        run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search, indexing=indexing)
 
 
 @cli.command()

@@ -29,7 +29,8 @@ Bundles are indexed two at a time, one Pagefind process each (each keeps about o
 busy), with the records of at most two bundles in hand at once.
 
 Which bundles to check follows from the database alone (its change log, see `DatabaseFacts`),
-never from what the site stage wrote, so this stage runs beside the site stage (cli.run_site).
+never from what the site stage wrote, so this stage runs beside the pages and site stages, in a
+process of its own started as soon as the database is made (`IndexingProcess`).
 
 A build is complete or does not count: a bundle is written into a temporary folder and moved
 into place whole, and its digest is recorded only after that. The state is marked incomplete
@@ -46,6 +47,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing
@@ -528,13 +530,72 @@ def update_index(db_path: Path, site_dir: Path, check_all: bool = False,
 
 def expects_few_bundles(site_dir: Path) -> bool:
     """Whether the last indexing completed under this code, so that this one will most likely
-    check only the bundles of what changed: it then runs beside the site stage. An indexing of
-    every bundle renders every record in Python, contending with the site stage's own threads
-    for the interpreter (a fresh site and index of the whole archive, once each on a busy
-    machine: 614 s and 249 s of CPU beside, 387 s and 201 s one after the other), so it runs
-    after."""
+    check only the bundles of what changed: it then runs beside the pages and site stages. An
+    indexing of every bundle keeps both cores busy on its own (two Pagefind processes, and every
+    record rendered), as the site stage's render workers do, so it runs after. (In a thread of
+    the build, beside a fresh site stage of the whole archive, once each on a busy machine: 614 s
+    and 249 s of CPU beside, 387 s and 201 s one after the other.)"""
     state = read_state(Path(site_dir) / BUNDLES, search_code_version())
     return bool(state) and state.get("complete") is True
+
+
+class IndexingProcess:
+    """`update_index` in a process of its own, started as soon as the database is made, while
+    this process makes the pages and the site; `result` collects its report.
+
+    The process is forked, not spawned: it starts at once, every module already imported (a
+    fresh interpreter importing this module takes 0.3 s of CPU). A fork is safe only while no
+    other thread of this process may hold a lock the child would need (SQLite's, say), so
+    `start` forks only when this process runs one thread. From then on this process may start
+    threads and fork render workers as it likes: the indexing holds none of its locks, as a
+    thread of its own would. The child is in the build's process group: whatever kills the
+    build (Ctrl-C, a SIGKILL of the group) kills it and its Pagefind processes too."""
+
+    def __init__(self, process, receiver):
+        self.process = process
+        self.receiver = receiver
+
+    @classmethod
+    def start(cls, db_path: Path, site_dir: Path) -> IndexingProcess | None:
+        "The indexing, started now; None if another thread is running (then not forked)."
+        if threading.active_count() > 1:
+            return None
+        import multiprocessing  # here: only a build that indexes beside the site needs it
+
+        context = multiprocessing.get_context("fork")
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=index_in_child, args=(sender, db_path, site_dir),
+                                  name="search index")
+        process.start()
+        sender.close()  # the child's alone: its end closing is how a child that died is seen
+        return cls(process, receiver)
+
+    def result(self) -> IndexReport:
+        "The report, once the indexing ends; its error, raised here, if it failed."
+        try:
+            kind, value = self.receiver.recv()
+        except EOFError:  # killed, or failed with an error it printed (multiprocessing does)
+            kind, value = "error", "the search index's process ended without finishing"
+        finally:
+            self.close()
+        if kind == "error":
+            raise SearchIndexError(value)
+        return value
+
+    def close(self) -> None:
+        "Wait for the process to end: a build that fails meanwhile leaves none running."
+        self.process.join()
+        self.receiver.close()
+
+
+def index_in_child(sender, db_path: Path, site_dir: Path) -> None:
+    """The indexing in an IndexingProcess, its report or the error it raised sent back. An
+    unforeseen error is raised, printed with its traceback by multiprocessing."""
+    try:
+        outcome = ("report", update_index(db_path, site_dir))
+    except SearchIndexError as error:
+        outcome = ("error", str(error))
+    sender.send(outcome)
 
 
 def is_untouched(db: sqlite_utils.Database, state: dict | None, limit: int, bundles_dir: Path) -> bool:
