@@ -485,8 +485,7 @@ NOT_GENERATED = ("static", "pagefind", "downloads")
 
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
                workers: int | None = None,
-               check_all: bool = False,
-               once_workers_started: Callable[[], None] | None = None) -> SiteReport:
+               check_all: bool = False) -> SiteReport:
     """Write the archive. Driven by the database's change log (changes.py) when the pages stage
     has made the pages of this same database: only the question pages of changed questions and
     of those showing them are rendered again, the files of removed questions removed, the rest
@@ -495,8 +494,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     write are removed (a question, member, body, heading, day or listing page that no longer
     exists). The other files (listings, feeds, sitemap, downloads) are written while the render
     workers render the question pages, or after the pages when they are rendered in this
-    process; `once_workers_started` runs first, when no worker process is left to fork (the
-    search index starts beside the rest then).
+    process.
 
     `changed` below is what the listings, feeds and sitemap are given: the keys of the
     questions whose pages may differ since the last complete build (deleted questions
@@ -510,7 +508,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
           closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside):
         change = site_changes(db, pages_dir, manifest, check_all)
         changed = change.keys
-        others = OtherFiles(db, db_path, output, config, change, manifest, beside, once_workers_started)
+        others = OtherFiles(db, db_path, output, config, change, manifest, beside)
         if changed is None or manifest.other_code_state is not None:  # new code: every question page
             # Given changes, the pages stage has completed on this database: its pages are those
             # of the questions it holds, read from there instead of walking 56,000 folders.
@@ -547,13 +545,10 @@ class OtherFiles:
     change: changes.ChangeSet
     manifest: PageManifest
     beside: ThreadPoolExecutor
-    once_workers_started: Callable[[], None] | None = None  # runs before anything is written
     removed: list[str] = field(default_factory=list)
     downloads: Future | None = None  # None: not made again (nothing changed)
 
     def write(self) -> None:
-        if self.once_workers_started is not None:
-            self.once_workers_started()
         db, output, config, change = self.db, self.output, self.config, self.change
         changed = change.keys
         # One environment for every page: each template (base.html above all) is compiled once.
