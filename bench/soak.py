@@ -68,8 +68,8 @@ STAGES = ("db", "pages", "site")
 FRESH_FRACTIONS = {"db": (0.15, 0.35, 0.6), "pages": (0.15, 0.35, 0.6), "site": (0.4,)}
 UPDATE_FRACTIONS = {"db": (0.4,), "pages": (0.4,), "site": ()}
 # The daily case: one new answer through `answers build` (every stage in one process, the search
-# index beside the site), killed at these fractions of its uninterrupted time and as Pagefind
-# starts, over a copy of the clean build.
+# index beside the pages and site), killed at these fractions of its uninterrupted time and as
+# Pagefind starts, over a copy of the clean build.
 NEW_ANSWER_FRACTIONS = (0.4, 0.8)
 NEW_ANSWER_DAY = datetime.date(2024, 9, 2)  # after every question of the slice
 STAGE_TIMEOUT = 300  # seconds: a stage that takes longer is hung
