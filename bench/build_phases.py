@@ -14,6 +14,7 @@ build's total wall and CPU seconds add up.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -69,18 +70,31 @@ def timed(stage: str, function):
 def timed_beside() -> None:
     """The search index made beside the pages and site stages, in a process of its own
     (`search.IndexingProcess`, whose `update_index` is not this process's): timed from its
-    start to its result, its CPU seconds this process's and its children's over that span
-    (the indexing's own, with Pagefind's, once `result` has waited for it)."""
-    start, result = search.IndexingProcess.start, search.IndexingProcess.result
+    start to the end of its process (which writes the time down in a pipe as it ends), its CPU
+    seconds this process's and its children's from its start to its result (the indexing's own,
+    with Pagefind's, once `result` has waited for it)."""
+    start, result, index_in_child = (search.IndexingProcess.start, search.IndexingProcess.result,
+                                     search.index_in_child)
     span = {}
 
     def start_timed(db_path, site_dir):
-        span.update(started=time.perf_counter(), started_cpu=cpu_seconds())
+        span.update(started=time.perf_counter(), started_cpu=cpu_seconds(), ended=os.pipe())
         return start(db_path, site_dir)
 
+    def index_timed(sender, db_path, site_dir):  # in the indexing's process
+        try:
+            index_in_child(sender, db_path, site_dir)
+        finally:
+            os.write(span["ended"][1], repr(time.perf_counter()).encode())
+
     def result_timed(indexing):
-        report = result(indexing)
-        figures["search_s"] = time.perf_counter() - span["started"]
+        try:
+            report = result(indexing)
+        finally:
+            os.close(span["ended"][1])
+            with os.fdopen(span["ended"][0], "rb") as ended:
+                written = ended.read()
+        figures["search_s"] = (float(written) if written else time.perf_counter()) - span["started"]
         figures["search_cpu_s"] = cpu_seconds() - span["started_cpu"]
         figures["search_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         figures["indexed"] = sum(report.indexed.values())
@@ -88,6 +102,7 @@ def timed_beside() -> None:
 
     search.IndexingProcess.start = staticmethod(start_timed)
     search.IndexingProcess.result = result_timed
+    search.index_in_child = index_timed
 
 
 def main(arguments: list[str]) -> None:
