@@ -7,9 +7,15 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from collections import Counter
 from contextlib import closing
 from pathlib import Path
@@ -527,3 +533,36 @@ def test_no_indexing_process_is_forked_while_another_thread_runs(tmp_path):
         release.set()
         other.join()
     assert not (tmp_path / "site").exists()
+
+
+def test_an_indexing_in_a_process_of_its_own_ends_with_a_build_killed_alone(tmp_path):
+    # A build killed by its id alone (not its process group) leaves no indexing writing on.
+    build = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import os, sys, time
+        from answers import search
+        search.update_index = lambda db_path, site_dir: time.sleep(120)  # an indexing that lasts
+        print(search.IndexingProcess.start(sys.argv[1], sys.argv[2]).process.pid, flush=True)
+        os.kill(os.getpid(), 9)  # the build killed: nothing of its own runs after this
+        """), str(tmp_path / "answers.db"), str(tmp_path / "site")],
+        stdout=subprocess.PIPE, text=True)
+    with build.stdout:  # the indexing holds this pipe too: read its first line, not to its end
+        indexing = int(build.stdout.readline())
+    build.wait()
+    try:
+        for _ in range(300):  # until it has ended: it would otherwise index for two minutes
+            if not is_running(indexing):
+                break
+            time.sleep(0.1)
+        assert not is_running(indexing)
+    finally:
+        if is_running(indexing):
+            os.kill(indexing, signal.SIGKILL)
+
+
+def is_running(pid: int) -> bool:
+    "Whether the process is there and not ended (a zombie: ended, not yet reaped)."
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
