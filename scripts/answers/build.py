@@ -36,6 +36,7 @@ from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
 from .settings import WORKERS as WORKERS_SETTING
 from .store import FULL_TEXT_PREFIX, Store
+from .workers import follow_the_build
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -475,7 +476,7 @@ def read_ahead(paths: list[Path]) -> Iterator[Iterator[list | None]]:
         return
     from concurrent.futures import ProcessPoolExecutor  # here: multiprocessing is slow to import
 
-    pool = ProcessPoolExecutor(1)
+    pool = ProcessPoolExecutor(1, initializer=follow_the_build)
     try:
         yield records_in_order(pool, paths)
     finally:

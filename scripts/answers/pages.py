@@ -28,6 +28,7 @@ from .clean import html_to_text
 from .manifest import PageManifest
 from .output import DuplicateOutputError, Output, bytes_digest, inputs_digest, stage_code_digest
 from .settings import WORKERS as WORKERS_SETTING
+from .workers import follow_the_build
 
 try:  # libyaml is several times faster; the pure-Python dumper gives the same text
     from yaml import CSafeDumper as Dumper
@@ -522,6 +523,7 @@ def write_pages_in_workers(db_path: str, keys: list[str], as_of: str | None, out
 
 def _start_worker(db_path: str, out_dir: str, as_of: str | None) -> None:
     "A worker's own read-only connection, and everything every page may show."
+    follow_the_build()
     db = queries.read_only(db_path)
     _worker.update(db=db, out_dir=out_dir, context=PageContext.load(db, as_of=as_of))
 

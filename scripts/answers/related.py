@@ -56,6 +56,7 @@ import sqlite_utils
 
 from . import queries, schema
 from .citations import Sessions
+from .workers import follow_the_build
 
 LIMIT = 5  # earlier questions listed per question
 MAX_TERMS = 12  # distinctive words of a question's text put into its query (and of its heading)
@@ -593,6 +594,7 @@ def read_scorer(db_path: str, index_path: str) -> Scorer:
 def _start_worker(db_path: str, index_path: str) -> None:
     """A worker's own read-only connections, and its own Finder (a few tenths of a second),
     with the scorer the full pass read before starting the workers (else one read here)."""
+    follow_the_build()
     db = open_day_ordered(db_path, index_path)
     scorer = _worker.get("scorer") or Scorer(db, DAY_ORDERED_INDEX)
     _worker["finder"] = Finder(db, by_day=True, scorer=scorer)

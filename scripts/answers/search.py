@@ -45,11 +45,9 @@ import json
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import threading
-import time
 from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing
@@ -63,6 +61,7 @@ from . import bundle_order, changes, clean, queries, record_cache, render, urls
 from .atomic import replace_if_changed
 from .output import stage_code_digest
 from .render import ROOT, long_date
+from .workers import follow_the_build
 
 BUNDLES = "pagefind"
 STATE_NAME = ".state.json"
@@ -552,7 +551,7 @@ class IndexingProcess:
     threads and fork render workers as it likes: the indexing holds none of its locks, as a
     thread of its own would. The child is in the build's process group: whatever kills the
     build (Ctrl-C, a SIGKILL of the group) kills it and its Pagefind processes too; a kill of the
-    build's process alone ends it soon after (`end_with_the_build`)."""
+    build's process alone ends it soon after (`workers.follow_the_build`)."""
 
     def __init__(self, process, receiver):
         self.process = process
@@ -594,33 +593,12 @@ class IndexingProcess:
 def index_in_child(sender, db_path: Path, site_dir: Path) -> None:
     """The indexing in an IndexingProcess, its report or the error it raised sent back. An
     unforeseen error is raised, printed with its traceback by multiprocessing."""
-    end_with_the_build()
+    follow_the_build()
     try:
         outcome = ("report", update_index(db_path, site_dir))
     except SearchIndexError as error:
         outcome = ("error", str(error))
     sender.send(outcome)
-
-
-BUILD_WATCH_SECONDS = 0.5  # how often an IndexingProcess looks for the build's process
-
-
-def end_with_the_build() -> None:
-    """End this IndexingProcess as soon as the build's process has ended without it (killed
-    alone, by its id): it would otherwise go on writing into the site, beside the next build's
-    indexing. The build's end shows as this process being handed to another parent; the end of
-    a pipe would not show it, as the render workers forked after this process hold the build's
-    ends of its pipes too, and may outlive it."""
-    import multiprocessing
-
-    build = multiprocessing.parent_process().pid  # recorded before the fork: no race with its end
-
-    def watch() -> None:
-        while os.getppid() == build:
-            time.sleep(BUILD_WATCH_SECONDS)
-        os.kill(os.getpid(), signal.SIGKILL)  # as a kill of the build's process group would
-
-    threading.Thread(target=watch, name="build watch", daemon=True).start()
 
 
 def is_untouched(db: sqlite_utils.Database, state: dict | None, limit: int, bundles_dir: Path) -> bool:

@@ -42,6 +42,7 @@ from .manifest import PageManifest
 from .output import Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import parse_front_matter, split_page_text
 from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json_bytes
+from .workers import follow_the_build
 
 CHUNK = 400  # question pages per task: large enough to amortize, small enough to balance
 
@@ -215,6 +216,7 @@ _worker: dict = {}
 
 
 def _start_worker(out_dir: str, config: SiteConfig) -> None:
+    follow_the_build()
     _worker["env"] = make_environment(config, Path(out_dir))
     # The templates do not change while a build renders: not checked on disk for every page.
     _worker["env"].auto_reload = False
