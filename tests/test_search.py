@@ -361,9 +361,11 @@ def test_with_no_change_no_bundle_is_checked_and_an_unknown_database_checks_ever
     db_path = tmp_path / "answers.db"
     shutil.copy(built_site.db, db_path)
     site_dir = tmp_path / "site"
-    assert not search.expects_few_bundles(site_dir)  # no index yet: every bundle, after the site
+    assert not search.expects_few_bundles(db_path, site_dir)  # no index yet: every bundle, after the site
     first = search.update_index(db_path, site_dir, shard_limit=400)
-    assert search.expects_few_bundles(site_dir)
+    assert search.expects_few_bundles(db_path, site_dir)
+    assert not search.expects_few_bundles(tmp_path / "none.db", site_dir)  # and none made
+    assert not (tmp_path / "none.db").exists()
     with monkeypatch.context() as patched:  # the database not written since: not even read
         patched.setattr(search, "urls_by_bundle", None)
         again = search.update_index(db_path, site_dir, shard_limit=400)
@@ -376,11 +378,12 @@ def test_with_no_change_no_bundle_is_checked_and_an_unknown_database_checks_ever
     with closing(sqlite_utils.Database(db_path)) as db:  # the database built afresh
         db.execute("update meta set value = 'another' where name = 'lineage'")
         db.conn.commit()
+    assert not search.expects_few_bundles(db_path, site_dir)  # every bundle: after the site
     assert search.update_index(db_path, site_dir, shard_limit=400).unchanged == sorted(first.indexed)
     # A state not marked complete (a build killed while indexing) is trusted for nothing.
     state_file = site_dir / "pagefind" / search.STATE_NAME
     state_file.write_text(json.dumps(dict(json.loads(state_file.read_text()), complete=False)))
-    assert not search.expects_few_bundles(site_dir)
+    assert not search.expects_few_bundles(db_path, site_dir)
     assert search.update_index(db_path, site_dir, shard_limit=400).unchanged == sorted(first.indexed)
 
 

@@ -220,7 +220,7 @@ def search_beside(db_path: Path, out_dir: Path, search: bool):
     from . import search as search_stage
 
     indexing = None
-    if search and search_stage.expects_few_bundles(out_dir):
+    if search and search_stage.expects_few_bundles(db_path, out_dir):
         indexing = search_stage.IndexingProcess.start(db_path, out_dir)
     try:
         yield indexing

@@ -529,15 +529,23 @@ def update_index(db_path: Path, site_dir: Path, check_all: bool = False,
     return report
 
 
-def expects_few_bundles(site_dir: Path) -> bool:
-    """Whether the last indexing completed under this code, so that this one will most likely
-    check only the bundles of what changed: it then runs beside the pages and site stages. An
-    indexing of every bundle keeps both cores busy on its own (two Pagefind processes, and every
-    record rendered), as the site stage's render workers do, so it runs after. (In a thread of
-    the build, beside a fresh site stage of the whole archive, once each on a busy machine: 614 s
-    and 249 s of CPU beside, 387 s and 201 s one after the other.)"""
+def expects_few_bundles(db_path: Path, site_dir: Path) -> bool:
+    """Whether the last indexing completed under this code on this database (the same lineage:
+    not built afresh since), so that this one will most likely check only the bundles of what
+    changed: it then runs beside the pages and site stages. An indexing of every bundle keeps
+    both cores busy on its own (two Pagefind processes, and every record rendered), as the site
+    stage's render workers do, so it runs after. (In a thread of the build, beside a fresh site
+    stage of the whole archive, once each on a busy machine: 614 s and 249 s of CPU beside, 387 s
+    and 201 s one after the other.)"""
     state = read_state(Path(site_dir) / BUNDLES, search_code_version())
-    return bool(state) and state.get("complete") is True
+    if not (state and state.get("complete") is True and isinstance(state.get("database"), dict)):
+        return False
+    try:
+        with closing(queries.read_only(db_path)) as db:  # closed before any fork that follows
+            now = database_position(db)
+    except sqlite3.OperationalError:  # no database there: the site stage says so
+        return False
+    return now is not None and now["lineage"] == state["database"].get("lineage")
 
 
 class IndexingProcess:
