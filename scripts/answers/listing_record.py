@@ -39,11 +39,13 @@ def record_path(output_root: Path) -> Path:
     "The record of the listings written into `output_root`: beside it."
     return output_root.parent / f"{output_root.name}.listings.sqlite"
 
+
 def sitemap_urls(path: Path) -> list[str]:
     """Every page the sitemap lists, in url order, as the record at `path` holds them (read on
     a connection of its own, once the listings have saved and closed it)."""
     with closing(sqlite3.connect(path)) as connection:
         return [url for (url,) in connection.execute("select url from pages where in_sitemap order by url")]
+
 
 SCHEMA = """
 create table if not exists meta (name text primary key, value text);
