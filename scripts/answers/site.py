@@ -433,10 +433,12 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
     The pages stage has completed on this same database (`site_changes`), so its pages are
     those of the questions the database holds: their urls are read from there, not from its
     manifest, which is the size of the archive."""
+    # Carried over even when no question changed: the database may have moved on (a file that
+    # gave nothing new), and the manifest is saved with its state, entries and all.
+    manifest.carry_over()
     if not keys:  # nothing changed: the manifest's entries are not even read
         meanwhile()
         return 0, db["questions"].count, []
-    manifest.carry_over()
     paged = queries.question_urls(db)
     gone = sorted(url for url in manifest.previous if url not in paged)
     wanted = set(queries.urls_of(db, keys).values())
