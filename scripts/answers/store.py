@@ -306,6 +306,9 @@ class Store:
         "Write buffered rows in batches: one statement a row costs several times more."
         if self.pending_questions:
             upsert_rows(self.db, "questions", list(self.pending_questions.values()), "key")
+        # Not only with questions: the same record met in a later file moves the snapshot's
+        # source alone (move_provenance), its row written already.
+        if self.pending_snapshots:
             upsert_rows(self.db, "question_snapshots", list(self.pending_snapshots.values()), "key")
         if self.pending_full_texts:
             upsert_rows(self.db, "full_texts", list(self.pending_full_texts.values()), "api_id")
