@@ -133,8 +133,6 @@ def test_the_account_of_each_file_does_not_depend_on_the_order_files_came_in(tmp
     assert content_of(folder / "answers.db") == content_of(clean_build(tmp_path, content) / "answers.db")
 
 
-@pytest.mark.xfail(strict=True, reason="Recent changes put the latest update's questions first: the build history, "
-                                       "which a clean build does not have")
 def test_recent_changes_do_not_depend_on_which_update_brought_an_answer(tmp_path):
     """An answer dated before the latest one held (fetched a day late): a clean build lists it
     by its date, below 105's answer of 7 August."""

@@ -316,21 +316,19 @@ def real_day(column: str) -> str:
 
 
 def recent_changes(db: sqlite_utils.Database, limit: int, among: list[str] | None = None):
-    """The `limit` questions changed most recently: first by the build that last changed the
-    question's row (the changes table), then by the latest of its real dates (tabled,
-    answered, corrected). Only keys and dates, each date null unless it is a real one. With
-    `among`, only those of these keys."""
+    """The `limit` questions changed most recently, by the latest of their real dates (tabled,
+    answered, corrected), then the key: what the sources say happened, never which build
+    brought it, so that an update lists what a clean build lists. Only keys and dates, each
+    date null unless it is a real one. With `among`, only those of these keys."""
     return db.query(
         f"""with dated as (
-              select q.key, coalesce(c.generation, 0) as generation,
-                     {real_day("q.date_tabled")} as tabled, {real_day("q.date_answered")} as answered,
-                     {real_day("q.date_answer_corrected")} as corrected
-              from questions q left join changes c on c.key = q.key
+              select key, {real_day("date_tabled")} as tabled, {real_day("date_answered")} as answered,
+                     {real_day("date_answer_corrected")} as corrected
+              from questions q
               {"" if among is None else "where q." + AMONG_KEYS})
-            select key, generation, tabled, answered, corrected from dated
+            select key, tabled, answered, corrected from dated
             where coalesce(tabled, answered, corrected) is not null
-            order by generation desc,
-                     max(coalesce(tabled, ''), coalesce(answered, ''), coalesce(corrected, '')) desc, key desc
+            order by max(coalesce(tabled, ''), coalesce(answered, ''), coalesce(corrected, '')) desc, key desc
             limit :limit""", {"limit": limit, "keys": json.dumps(among)})
 
 
