@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -248,8 +250,8 @@ def test_a_body_none_of_whose_questions_changed_reads_only_its_newest_page(archi
     read = []
     listing_rows = queries.listing_rows
 
-    def counted(db, snippet, kind="all", value=None, limit=-1):
-        rows = list(listing_rows(db, snippet, kind, value, limit))
+    def counted(db, snippet, kind="all", value=None, limit=-1, offset=0):
+        rows = list(listing_rows(db, snippet, kind, value, limit, offset))
         read.append((kind, value, len(rows)))
         return rows
 
@@ -394,8 +396,8 @@ def body_rows_read(monkeypatch) -> list[tuple[str, int]]:
     read = []
     listing_rows = queries.listing_rows
 
-    def counted(db, snippet, kind="all", value=None, limit=-1):
-        rows = list(listing_rows(db, snippet, kind, value, limit))
+    def counted(db, snippet, kind="all", value=None, limit=-1, offset=0):
+        rows = list(listing_rows(db, snippet, kind, value, limit, offset))
         if kind == "body":
             read.append((value, len(rows)))
         return rows
@@ -480,17 +482,23 @@ def test_slugs_kept_under_other_code_are_worked_out_again(tmp_path):
     record.close()
 
 
-def test_a_correction_in_place_renders_only_its_page_of_its_body(archive, tmp_path, monkeypatch):
-    """A question that keeps its place (its answer's text corrected): of its body's listing,
-    only the page that holds it and the newest are made; the pages between are carried over
-    from the record, neither read into pages nor digested. Its heading's listing, titled by the
-    heading's most used spelling, which a change can turn, makes every page."""
+def correct_the_oldest_education_answer(archive, tmp_path) -> str:
+    "Education's listing filled to 160 questions (four pages), then its oldest answer corrected: its key."
     keys = add(archive, *[question(600 + n, "2024-07-12") for n in range(60)])  # 160: four pages
     write(archive, tmp_path / "site", keys)
     (oldest,) = archive.execute(
         "select key from questions where answering_body = ? order by coalesce(date_answered, date_tabled), key limit 1",
         [EDUCATION]).fetchone()
     archive["questions"].update(oldest, {"answer_text": "Corrected.", "answer_html": "<p>Corrected.</p>"})
+    return oldest
+
+
+def test_a_correction_in_place_renders_only_its_page_of_its_body(archive, tmp_path, monkeypatch):
+    """A question that keeps its place (its answer's text corrected): of its body's listing,
+    only the page that holds it and the newest are made; the pages between are carried over
+    from the record, neither read into pages nor digested. Its heading's listing, titled by the
+    heading's most used spelling, which a change can turn, makes every page."""
+    oldest = correct_the_oldest_education_answer(archive, tmp_path)
     made = []
     real = listings.ListingWriter.listing_page
 
@@ -499,11 +507,28 @@ def test_a_correction_in_place_renders_only_its_page_of_its_body(archive, tmp_pa
         return real(writer, url, chunk, number, total, context, owner, newest_only)
 
     monkeypatch.setattr(listings.ListingWriter, "listing_page", spy)
+    read = body_rows_read(monkeypatch)
     report, output = write(archive, tmp_path / "site", {oldest})
 
     heading_url = urls.heading_url("Schools: Finance")
     assert {(url, number) for url, number in made if url in (EDUCATION_URL, heading_url)} == {
         (EDUCATION_URL, 1), (EDUCATION_URL, 4), *((heading_url, number) for number in range(1, 5))}
+    assert read == [(EDUCATION, 50), (EDUCATION, 10)]  # of the body's items, only those two pages' are read
     assert {EDUCATION_URL + "page/1/", heading_url + "page/1/"} <= pages_of(output.written)
+    monkeypatch.undo()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_correction_in_place_reads_its_body_from_its_place_when_the_record_lacks_a_page(
+        archive, tmp_path, monkeypatch):
+    "A page the record does not hold cannot be carried over: the body's listing is read from the oldest page on."
+    oldest = correct_the_oldest_education_answer(archive, tmp_path)
+    with closing(sqlite3.connect(listing_record.record_path(tmp_path / "site"))) as record, record:
+        record.execute("delete from pages where url = ?", [EDUCATION_URL + "page/2/"])
+    read = body_rows_read(monkeypatch)
+
+    write(archive, tmp_path / "site", {oldest})
+
+    assert read == [(EDUCATION, 160)]
     monkeypatch.undo()
     assert_same_as_a_full_build(archive, tmp_path)

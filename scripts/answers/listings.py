@@ -131,6 +131,23 @@ class ListingWriter:
             chunk = oldest_first[(number - 1 - kept) * PAGE_SIZE:(number - kept) * PAGE_SIZE][::-1]
             if not (number < count and self.is_settled(owner, chunk) and self.keep_page(urls.page_url(url, number))):
                 self.listing_page(url, chunk, number, total, context, owner, newest_only)
+        self.forward_page(url, count, context, owner)
+
+    def paginate_pages(self, url: str, chunks: dict[int, list[dict]], total: int, context: dict, owner: str,
+                       newest_only: dict | None = None) -> None:
+        """Only the pages in `chunks` (page number -> its items, newest first) of a listing of
+        `total` items, as `paginate` makes them; the others are carried over from the record,
+        which must hold them: the caller knows that they are as the last build made them."""
+        count = page_count(total)
+        for number in range(1, count + 1):
+            if number in chunks:
+                self.listing_page(url, chunks[number], number, total, context, owner, newest_only)
+            elif not self.keep_page(urls.page_url(url, number)):
+                raise ValueError(f"{urls.page_url(url, number)} is not in the listings' record: it cannot be kept")
+        self.forward_page(url, count, context, owner)
+
+    def forward_page(self, url: str, count: int, context: dict, owner: str) -> None:
+        "The short page at the newest page's number that sends readers to the listing's url."
         if count > 1:
             forward = urls.page_url(url, count)
             self.page("moved.html", forward, {"title": context["title"], "target": url,
@@ -170,6 +187,8 @@ class ListingWriter:
 
 def page_count(total: int) -> int:
     return max(1, -(-total // PAGE_SIZE))
+
+
 
 
 def newest_page_size(total: int) -> int:
@@ -272,10 +291,11 @@ def as_item(row, reference: Reference) -> dict:
     }
 
 
-def load_items(db, reference: Reference, kind: str = "all", value=None, limit: int = -1) -> list[dict]:
+def load_items(db, reference: Reference, kind: str = "all", value=None, limit: int = -1,
+               offset: int = 0) -> list[dict]:
     """The questions of one kind of listing (every question by default), newest first: the
-    first `limit` of them (-1: all)."""
-    return [as_item(row, reference) for row in queries.listing_rows(db, SNIPPET + 1, kind, value, limit)]
+    first `limit` of them (-1: all) after the first `offset`."""
+    return [as_item(row, reference) for row in queries.listing_rows(db, SNIPPET + 1, kind, value, limit, offset)]
 
 
 def owners_of(place: dict, reference: Reference) -> list[str]:
@@ -388,10 +408,56 @@ def write_body(writer: ListingWriter, body: dict, items: list[dict], timeliness_
                total: int | None = None) -> None:
     """A body's listing; with `total`, its pages from the oldest that `items` (the newest of
     `total`) fill, the others kept as they were."""
-    context = {"title": body["name"], "kind": "body", "feed": urls.feed_url(body["url"]),
-               "corrections_feed": urls.corrections_feed_url(body["url"])}
-    writer.paginate(body["url"], items, context, owner="body:" + body["name"],
+    writer.paginate(body["url"], items, body_context(body), owner="body:" + body["name"],
                     newest_only={"timeliness": timeliness_rows}, total=total)
+
+
+def body_context(body: dict) -> dict:
+    "What every page of a body's listing shows besides its items."
+    return {"title": body["name"], "kind": "body", "feed": urls.feed_url(body["url"]),
+            "corrections_feed": urls.corrections_feed_url(body["url"])}
+
+
+def write_body_pages(writer: ListingWriter, reference: Reference, pages: dict[str, tuple[set[int], int]],
+                     timeliness_rows: list[dict]) -> None:
+    """Of each of these bodies' listings (owner -> the numbers of the pages to make, and how
+    many items it holds), only those pages, each read on its own; the others are carried over
+    from the record (`settled_body_pages`)."""
+    by_body = timeliness.by_body(timeliness_rows)
+    for owner, (numbers, total) in sorted(pages.items()):
+        name = owner.split(":", 1)[1]
+        body = reference.bodies[name]
+        chunks = {number: page_items(writer.db, reference, name, number, total) for number in sorted(numbers)}
+        writer.paginate_pages(body["url"], chunks, total, body_context(body), owner,
+                              newest_only={"timeliness": by_body.get(name, [])})
+
+
+def page_items(db, reference: Reference, name: str, number: int, total: int) -> list[dict]:
+    """The items of page `number` of a body's listing of `total` items, newest first (pages are
+    numbered from the oldest item)."""
+    last = min(number * PAGE_SIZE, total)  # its oldest item's place is (number - 1) * PAGE_SIZE
+    return load_items(db, reference, "body", name, limit=last - (number - 1) * PAGE_SIZE, offset=total - last)
+
+
+def settled_body_pages(db, record: ListingRecord, reference: Reference, owner: str,
+                       changed: ChangedIn) -> tuple[set[int], int] | None:
+    """Where the changed questions kept their places in a body's listing (a corrected answer's
+    text): the numbers of the pages that hold them and of the newest, and how many items the
+    listing holds. Every other page holds the same items as before, in the same places, and
+    says nothing of the total: it is as the last build made it, and its items need not be
+    read. None when the record lacks one of those pages (then the listing is read as
+    `body_tail` reads it)."""
+    name = owner.split(":", 1)[1]
+    total = queries.count_listed(db, "body", name)
+    count = page_count(total)
+    holding = {queries.count_listed_before(db, "body", name, day, key) // PAGE_SIZE + 1
+               for day, key in changed.places()}
+    url = reference.bodies[name]["url"]
+    recorded = record.pages_of([owner])
+    if not total or any(urls.page_url(url, number) not in recorded
+                        for number in range(1, count) if number not in holding):
+        return None
+    return holding | {count}, total
 
 
 def write_newest_body_pages(writer: ListingWriter, reference: Reference, owners: set[str],
@@ -718,14 +784,19 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     after = {row["key"]: Placed(row["url"], owners_of(row, reference), row["day"])
              for row in queries.listed_places(db, list(changed))}
     owners = {owner for place in [*before.values(), *after.values()] for owner in place.owners}
-    items, totals = items_of(db, reference, owners, before, after)
     writer.settled = {owner: changed for owner in owners if owner.startswith(SETTLING_KINDS)
                       and ChangedIn(owner, before, after).kept_places()}
+    # A body's listing in which the changed questions kept their places: of its items, only the
+    # pages that hold them and the newest are read (an old question corrected: thousands fewer).
+    in_place = {owner: pages for owner in writer.settled if owner.startswith("body:")
+                and (pages := settled_body_pages(db, record, reference, owner, ChangedIn(owner, before, after)))}
+    items, totals = items_of(db, reference, owners - set(in_place), before, after)
     kept = figures_soon.result()
     figures, refreshed = kept.rows, set()
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
         refreshed = {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies} - owners
     write_owners(writer, reference, items, figures, totals)
+    write_body_pages(writer, reference, in_place, figures)
     write_newest_body_pages(writer, reference, refreshed, figures)
     owners |= refreshed
     days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]

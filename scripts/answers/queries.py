@@ -202,15 +202,17 @@ LISTING_FILTERS = {
 }
 
 
-def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", value=None, limit: int = -1):
+def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", value=None, limit: int = -1,
+                 offset: int = 0):
     """The questions of one listing (`kind` names a LISTING_FILTERS entry; all of them by
     default) as a listing shows them, newest first (by answer date, or the date tabled while
     unanswered), with the first `snippet` characters of its answer's text; the first `limit`
-    (-1: all)."""
+    (-1: all) after the first `offset`."""
     return db.query(
         f"""select {LISTING_COLUMNS}
-            from questions where {LISTING_FILTERS[kind]} order by day desc, key desc limit :limit""",
-        {"snippet": snippet, "value": value, "limit": limit, **TITLE_CHARS})
+            from questions where {LISTING_FILTERS[kind]} order by day desc, key desc
+            limit :limit offset :offset""",
+        {"snippet": snippet, "value": value, "limit": limit, "offset": offset, **TITLE_CHARS})
 
 
 def count_listed(db: sqlite_utils.Database, kind: str, value) -> int:
