@@ -532,3 +532,14 @@ def test_a_correction_in_place_reads_its_body_from_its_place_when_the_record_lac
     assert read == [(EDUCATION, 160)]
     monkeypatch.undo()
     assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_body_listing_read_in_its_index_order_is_in_the_order_of_every_listing(archive):
+    "Newest first by day, then key, as the other listings are, whether read whole or a page at a time."
+    for (body,) in archive.execute("select distinct answering_body from questions where answering_body is not null"):
+        rows = [row["key"] for row in queries.listing_rows(archive, 1, "body", body)]
+        expected = [key for (key,) in archive.execute(
+            "select key from questions where answering_body = ? "
+            "order by coalesce(date_answered, date_tabled) desc, key desc", [body])]
+        assert rows == expected
+        assert [row["key"] for row in queries.listing_rows(archive, 1, "body", body, 7, 5)] == expected[5:12]

@@ -202,6 +202,13 @@ LISTING_FILTERS = {
 }
 
 
+# A body's listing in its order as schema.py's questions_body_order index holds it: the same
+# order as the other listings' (a date is never ''), which SQLite then reads from the index, newest
+# first, instead of sorting every row of the body to give its newest page (13 ms against 0.1 ms
+# for the longest body) or one page further back.
+LISTING_ORDER = {"body": "coalesce(date_answered, date_tabled, '') desc, key desc"}
+
+
 def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", value=None, limit: int = -1,
                  offset: int = 0):
     """The questions of one listing (`kind` names a LISTING_FILTERS entry; all of them by
@@ -210,7 +217,7 @@ def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", val
     (-1: all) after the first `offset`."""
     return db.query(
         f"""select {LISTING_COLUMNS}
-            from questions where {LISTING_FILTERS[kind]} order by day desc, key desc
+            from questions where {LISTING_FILTERS[kind]} order by {LISTING_ORDER.get(kind, "day desc, key desc")}
             limit :limit offset :offset""",
         {"snippet": snippet, "value": value, "limit": limit, "offset": offset, **TITLE_CHARS})
 
