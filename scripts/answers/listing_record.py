@@ -132,10 +132,14 @@ class ListingRecord:
 
     def pages_of(self, owners: Iterable[str] | None) -> dict[str, PageEntry]:
         "Url -> entry of every page the named owners had (of every page, when `owners` is None)."
-        rows = self.connection.execute(
-            """select url, owner, digest, in_sitemap from pages
-               where ? is null or owner in (select value from json_each(?))""",
-            (None if owners is None else "", json.dumps(sorted(owners or ()))))
+        # Two statements, not one with 'where ? is null or …': SQLite would then read every page
+        # of the archive's listings to find a few owners', where the index on owners finds them.
+        if owners is None:
+            rows = self.connection.execute("select url, owner, digest, in_sitemap from pages")
+        else:
+            rows = self.connection.execute(
+                "select url, owner, digest, in_sitemap from pages where owner in (select value from json_each(?))",
+                (json.dumps(sorted(owners)),))
         return {url: PageEntry(owner, digest, bool(in_sitemap))
                 for url, owner, digest, in_sitemap in rows}
 
