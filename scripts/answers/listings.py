@@ -12,7 +12,7 @@ same as last time is not rendered again, and a page that is no longer made is re
 body's listing, the longest, is read only from the oldest page that a changed question's
 place, before or after the change, can alter (the record keeps each question's place); where
 the changed questions kept their places in a body's listing, only the pages that hold them and
-the newest are made.
+the newest are read and made.
 """
 
 from __future__ import annotations
