@@ -161,7 +161,7 @@ class ListingRecord:
             if self.meta("slugs") != self.version:
                 connection.execute("delete from heading_slugs")
                 connection.execute("insert or replace into meta values ('slugs', ?)", (json.dumps(self.version),))
-            kept = dict(queries.one_step_pairs(connection, "select heading as value, slug as n from heading_slugs"))
+            kept = queries.one_step_dict(connection, "select heading as value, slug as n from heading_slugs")
             new = {heading: slug(heading) for heading in headings if heading not in kept}
             connection.executemany("insert into heading_slugs values (?, ?)", new.items())
         return {heading: kept.get(heading) or new[heading] for heading in headings}

@@ -160,7 +160,7 @@ def urls_of(db: sqlite_utils.Database, keys: set[str]) -> dict[str, str]:
 
 
 def question_urls(db: sqlite_utils.Database) -> set[str]:
-    "The page url of every question (one JSON array in one step of SQLite, as `one_step_pairs`)."
+    "The page url of every question (one JSON array in one step of SQLite, as `one_step_dict`)."
     [(found,)] = db.execute("select json_group_array(url) from questions").fetchall()
     return set(orjson.loads(found))
 
@@ -269,16 +269,16 @@ def count_by(db: sqlite_utils.Database, column: str) -> dict:
                   "asking_member_id": "asking_member_id",
                   "answering_member_id": "answering_member_id", "heading": "heading"}[column]
     # The expressions are those of schema.py's indexes, which SQLite then reads instead of rows.
-    return dict(one_step_pairs(db, f"select {expression} as value, count(*) as n from questions group by value"))
+    return one_step_dict(db, f"select {expression} as value, count(*) as n from questions group by value")
 
 
-def one_step_pairs(db: sqlite_utils.Database | sqlite3.Connection, query: str, parameters=()) -> list[tuple]:
-    """The rows of a query of two columns named `value` and `n`, as pairs, made into one JSON
-    array in a single step of SQLite: tens of thousands of rows each fetched in a step of their
-    own give up and take back the interpreter's lock once a row, and beside a busy thread (the
+def one_step_dict(db: sqlite_utils.Database | sqlite3.Connection, query: str, parameters=()) -> dict:
+    """value -> n, from the rows of a query of two columns named so, made into one JSON array
+    in a single step of SQLite: tens of thousands of rows each fetched in a step of their own
+    give up and take back the interpreter's lock once a row, and beside a busy thread (the
     downloads, in the site stage) every take waits its turn."""
     [(found,)] = db.execute(f"select json_group_array(json_array(value, n)) from ({query})", parameters).fetchall()
-    return [tuple(pair) for pair in orjson.loads(found)]
+    return dict(orjson.loads(found))
 
 
 # Which answered questions a feed draws from: the whole archive's, a body's or a member's (who
