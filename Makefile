@@ -17,7 +17,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ANSWERS := $(BIN)/answers
 
-.PHONY: help setup db pages site build verify serve lint test test-fast bench bench-scale soak fetch extract clean
+.PHONY: help setup db pages site build verify serve lint test test-fast related-statistics bench bench-scale soak fetch extract clean
 .DELETE_ON_ERROR:
 
 help: ## List the targets
@@ -54,6 +54,9 @@ fetch: $(VENV)/.installed ## New and changed questions from the official API int
 
 extract: $(VENV)/.installed ## Remake reference/members: the member rows content/ needs, from ../shared/corpus/members
 	$(ANSWERS) extract-members content --members ../shared/corpus/members --out reference
+
+related-statistics: $(VENV)/.installed ## Remake reference/related ("Asked before" weights) from $(BUILD)/answers.db: build the whole corpus first
+	$(ANSWERS) related-statistics --db $(BUILD)/answers.db --out reference/related
 
 bench: $(VENV)/.installed ## Whole corpus: make build's cases, site stage vs Hugo, Datasette under load; writes docs/BENCHMARKS.md
 	$(BIN)/python bench/run.py

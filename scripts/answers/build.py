@@ -152,11 +152,15 @@ class SourceDigests:
 
 
 def code_version() -> str:
-    "A digest of the code that shapes the database: a change to it forces a full rebuild."
+    """A digest of the code that shapes the database, and of the fixed statistics "asked
+    before" scores with (reference/related/): a change to either forces a full rebuild."""
     digest = hashlib.sha256(SCHEMA_VERSION.encode())
     package = Path(__file__).parent
     for path in sorted(path for pattern in DATABASE_CODE for path in package.glob(pattern)):
         digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    for path in sorted(related.STATISTICS_FOLDER.glob("*.tsv")):
+        digest.update(f"reference/related/{path.name}".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -367,7 +371,8 @@ def update_working_copy(work_path: Path, readable, report: BuildReport, version:
             sessions = citations.Sessions.from_database(db)
             report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
         # Committed (on the working copy): the "asked before" workers read the file itself.
-        report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions)
+        report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions,
+                                               everything=report.rebuild_reason is not None)
         with db.atomic():
             changes.note_citation_changes(db, cited_before)
         report.changed = db.execute("select count(*) from changes where generation = ?",
@@ -499,8 +504,7 @@ def read_checked(path: Path) -> list:
 
 
 def changed_keys(db: sqlite_utils.Database, generation: int) -> list[str]:
-    """The questions whose rows this build wrote with new values: on a rebuild, every one.
-    Only their "asked before" lists can differ, since a list names earlier questions only."""
+    "The questions whose rows this build wrote with new values: on a rebuild, every one."
     return [key for (key,) in db.execute("select key from changes where generation = ?", [generation])]
 
 

@@ -380,6 +380,26 @@ def extract_members(sources: tuple[str, ...], members_dirs: tuple[Path, ...], ou
         click.echo(f"  left out (not needed): {path}")
 
 
+@cli.command("related-statistics")
+@setting_option(defaults.DB_PATH, "--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", default="reference/related", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write the statistics into.")
+def related_statistics(db_path: Path, out_dir: Path) -> None:
+    """Write the fixed statistics "Asked before" scores with, from a built database (the whole
+    corpus's): then rebuild, as the statistics are part of what a database is built by."""
+    from . import queries, related
+
+    db = queries.read_only(db_path)
+    try:
+        statistics = related.Statistics.of_database(db)
+    finally:
+        db.close()
+    statistics.write(out_dir)
+    click.echo(f"{out_dir}: {len(statistics.counts)} terms of {statistics.questions} questions "
+               f"(average length {statistics.average_length:.1f} tokens).")
+
+
 class FetchProgress:
     "A progress bar over the fetch's date ranges, made when the first event says how many."
 

@@ -1,8 +1,10 @@
 """Asked before: for each question, up to five earlier questions on the same subject.
 
 Reads the `questions` table, its full-text index (`questions_fts`, FTS5 with the porter
-stemmer) and the members' constituencies; writes the `related` table: (key, related_key,
-rank, score), rank 1 the closest.
+stemmer), the members' constituencies and the fixed statistics of reference/related/
+(`Statistics`); writes the `related` table: (key, related_key, rank, score), rank 1 the
+closest, and `related_queries`: what each question's list was made from and what a
+question must score to enter it (see "Incremental" below).
 
 What counts as "asked before":
 - earlier: tabled on an earlier day than the question;
@@ -12,36 +14,45 @@ What counts as "asked before":
 - never the question itself, nor a question answered with it (its `grouped_keys`, either way).
 
 How "the same subject" is found: the question's heading and the distinctive words of its
-text become one FTS5 query, ranked by bm25 over the heading and question columns (a heading
-word counts several times a question word; the answer is not searched). Distinctive words
-are what is left after dropping the addressee ("To ask the Secretary of State for Defence,"),
-stop words, the parliamentary formulas ("what steps his Department is taking", "potential
-merits", "(a)", "(ii)"), numbers, constituency names, and any word found in more than one
-question in COMMON_SHARE; of those, the MAX_TERMS rarest are kept. Every word goes into the
-query quoted, as a string: text from a source never becomes FTS5 syntax (NEAR, AND, `*`,
-`^`, a column filter), so it can neither break nor steer the query.
+text are its query, scored by bm25 over the heading and question columns (a heading word
+counts HEADING_WEIGHT times a question word; the answer is neither searched nor counted in a
+question's length). Distinctive words are what is left after dropping the addressee ("To ask
+the Secretary of State for Defence,"), stop words, the parliamentary formulas ("what steps his
+Department is taking", "potential merits", "(a)", "(ii)"), numbers, constituency names, and
+any word found in more than COMMON_SHARE of the questions or in no other; of those, the
+MAX_TERMS rarest are kept. A question's words are only ever looked up as data (run through
+the index's tokenizer, found in the statistics and the postings): text from a source never
+becomes FTS5 syntax, so it can neither break nor steer the search.
 
-How it is searched: one query a question keeps every match scoring at least LEAST_SHARE of
-the question's own score (bm25 computed once a match, no sort); among equal scores the key
-decides. A full pass (FULL_PASS_FROM questions or more: a rebuild) searches a copy of the
-index whose rowids follow the day tabled (`write_day_ordered_index`: same rows, columns and
-tokenizer, so the same scores), bounding the rowid so that no later question is scored, and
-shares the questions among worker processes. That copy is read into memory once, before the
-workers are forked, which share it (`Scorer`); they score the queries there, by bm25's own
-formula and order of operations: the same scores to the last bit, without FTS5 working out
-every word's weight again at each search.
+Every weight comes from `Statistics`, made once from the whole corpus and committed, never
+from the archive as it grows: the number of questions, their average length and how many
+headings and questions hold each term. So a question's score for another depends on the two
+questions' own text alone, and its list on its own text and that of the earlier questions.
 
-Since only earlier questions are listed, a question's list depends on questions tabled
-before it: the db stage computes the lists of the questions it changed, and all of them on a
-full rebuild. Two things an incremental build leaves as they were, until the next full
-rebuild: a question arriving late (tabled before questions already listed) joins no later
-question's list, and the bm25 weights of the lists already made are those of the archive
-they were made in.
+How it is scored: `Scorer` sums, term by term in the query's order, each question's share of
+each query term (`share`, bm25's formula) from postings read out of the index (`Index`).
+A question keeps every match scoring at least LEAST_SHARE of its own score; among equal
+scores the key decides. A full pass (FULL_PASS_FROM questions or more: a rebuild) reads the
+postings of a copy of the index whose rowids follow the day tabled (`write_day_ordered_index`)
+into memory once, before forking its workers, which share it and stop each term's postings
+at the first question tabled that day or later. A few questions read the postings of their
+query's terms only, from the archive's own index, as they need them: the same shares, to
+the last bit, either way.
+
+Incremental: the db stage recomputes exactly the lists that can differ from a clean build's
+(`affected`). A question whose heading, text, day, house, asker or group changed (or that is
+new) has its own list made again, and so does every later question that lists it now or that
+it can enter: whose query it scores at least the floor of, and at least the fifth listed
+score of (`related_queries` keeps each question's query terms, floor and fifth score). A
+change of answer alone changes no list. So do the questions whose session began on another
+day than before (the data's sessions moved) and those whose words a changed constituency
+strips differently.
 """
 
 from __future__ import annotations
 
 import bisect
+import hashlib
 import json
 import math
 import re
@@ -68,12 +79,18 @@ NEVER_COMMON = 50  # ... but in a small archive, no word in fewer questions than
 # A question listed must match at least this share of how well the question matches its own
 # query: one shared word of a dozen is not the same subject.
 LEAST_SHARE = 0.3
-# bm25 weights of questions_fts's columns: heading, question_text, answer_text.
-WEIGHTS = (4.0, 1.0, 0.0)
-BM25 = f"bm25({{table}}, {', '.join(map(str, WEIGHTS))})"  # of the index searched
+# How much one occurrence of a query term counts, by the column it is in: the headings are the
+# official record's subject index. The answer is not searched.
+COLUMN_WEIGHTS = {"heading": 4.0, "question_text": 1.0}
+K1, B = 1.2, 0.75  # bm25's constants, as FTS5 has them
 BY_DAY = "by_day"  # the schema the day-ordered copy of the index is attached as
-SEARCHED_COLUMNS = "{heading question_text}"
-HEADING_COLUMN = "{heading}"
+# The statistics every build scores with (`Statistics`), kept in the repository.
+STATISTICS_FOLDER = Path(__file__).resolve().parents[2] / "reference" / "related"
+TERMS_FILE = "terms.tsv"
+TOTALS_FILE = "totals.tsv"
+# The db's `meta` rows recording the sessions and constituencies the lists were made with.
+SESSIONS_META = "related_sessions"
+CONSTITUENCIES_META = "related_constituencies"
 
 # "To ask the Secretary of State for Foreign, Commonwealth and Development Affairs, what ..."
 # -> "what ...": up to the comma after which the question itself starts.
@@ -120,10 +137,10 @@ one two three four five six seven eight nine ten first second third annual annua
 class RelatedReport:
     questions: int = 0  # questions whose lists were computed
     listed: int = 0  # rows written to `related`
-    queries: int = 0  # full-text searches run (term counts included)
+    queries: int = 0  # terms whose postings were read from the index
 
 
-# -- a question's query -----------------------------------------------------------------
+# -- a question's words -----------------------------------------------------------------
 
 
 def quoted(word: str) -> str:
@@ -146,34 +163,294 @@ def unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def fts_query(chosen_words: list[str]) -> str:
-    "Words -> the FTS5 query matching any of them in headings and questions."
-    return f"{SEARCHED_COLUMNS} : ({' OR '.join(quoted(word) for word in chosen_words)})"
+# -- the fixed statistics ------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class Statistics:
+    """What the scores and the choice of a query's words take from the archive as a whole:
+    the number of questions, their average length in tokens (heading and question), and for
+    each index term in how many headings, and in how many headings or questions, it occurs.
+    Made once from the whole corpus (`of_database`, `answers related-statistics`) and kept in
+    reference/related/, so that they do not move as questions arrive. A term they do not hold
+    counts as found in no question: never a query's word. Only the terms a query can choose
+    are kept (in two questions or more, and not common in both columns)."""
+
+    questions: int
+    average_length: float
+    counts: dict[str, tuple[int, int]]  # term -> (in headings, in headings or questions)
+
+    @property
+    def common(self) -> int:
+        "The most questions a word may be found in and still be a query's word."
+        return max(NEVER_COMMON, int(self.questions * COMMON_SHARE))
+
+    def in_headings(self, term: str | None) -> int:
+        return self.counts.get(term, (0, 0))[0] if term else 0
+
+    def in_questions(self, term: str | None) -> int:
+        return self.counts.get(term, (0, 0))[1] if term else 0
+
+    @classmethod
+    def read(cls, folder: Path = STATISTICS_FOLDER) -> Statistics:
+        totals = dict(line.split("\t") for line in (folder / TOTALS_FILE).read_text(encoding="utf-8").splitlines()[1:])
+        counts = {}
+        for line in (folder / TERMS_FILE).read_text(encoding="utf-8").splitlines()[1:]:
+            term, headings, questions = line.split("\t")
+            counts[term] = (int(headings), int(questions))
+        return cls(int(totals["questions"]), float(totals["average_length"]), counts)
+
+    def files(self) -> dict[str, str]:
+        "The files that hold these statistics, by name, as `read` reads them."
+        terms = "".join(f"{term}\t{headings}\t{in_questions}\n"
+                        for term, (headings, in_questions) in sorted(self.counts.items()))
+        return {TOTALS_FILE: f"name\tvalue\nquestions\t{self.questions}\naverage_length\t{self.average_length!r}\n",
+                TERMS_FILE: "term\tin_headings\tin_questions\n" + terms}
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in self.files().items():
+            (folder / name).write_text(text, encoding="utf-8")
+
+    def fingerprint(self) -> str:
+        "A digest of these statistics: a database made with others is rebuilt."
+        digest = hashlib.sha256()
+        for name, text in sorted(self.files().items()):
+            digest.update(name.encode())
+            digest.update(text.encode())
+        return digest.hexdigest()
+
+    @classmethod
+    def of_database(cls, db: sqlite_utils.Database) -> Statistics:
+        "The statistics of a built database's questions (its `questions_fts` index)."
+        lengths = [searched_length(sizes) for (sizes,) in db.execute("select sz from questions_fts_docsize")]
+        db.execute("create virtual table if not exists temp.statistics_instances "
+                   "using fts5vocab(main, questions_fts, instance)")
+        found = db.execute("""select term, count(distinct case when col = 'heading' then doc end),
+                                     count(distinct doc)
+                              from temp.statistics_instances where col <> 'answer_text' group by term""").fetchall()
+        db.execute("drop table temp.statistics_instances")
+        made = cls(len(lengths), sum(lengths) / len(lengths) if lengths else 1.0, {})
+        common = made.common
+        made.counts.update((term, (headings, in_questions)) for term, headings, in_questions in found
+                           if 1 < in_questions <= common or 1 < headings <= common)
+        return made
+
+
+def searched_length(sizes: bytes) -> int:
+    "A question's length in tokens, heading and question, from its FTS5 docsize record."
+    heading, question_text, *_ = varints(sizes)
+    return heading + question_text
+
+
+def share(weight: float, frequency: float, norm: float) -> float:
+    """A question's share of its score for one query term (bm25's formula): `weight` the term's
+    (`Scorer.weight`), `frequency` its weighted count in the question, `norm` the question's
+    length normalisation (`Scorer.norm`). One function for every score, so that a score is the
+    same to the last bit whoever computes it."""
+    return weight * (frequency * (K1 + 1.0) / (frequency + norm))
+
+
+# -- scoring ---------------------------------------------------------------------------------
+
+
+class Scorer:
+    """The weights of the fixed statistics, and the index's tokenizer: a word's term, a text's
+    terms. Holds no connection across a fork (the tokenizer's is opened on first use)."""
+
+    def __init__(self, statistics: Statistics):
+        self.statistics = statistics
+        self.weights: dict[str, float] = {}
+        self.tokenizer: sqlite3.Connection | None = None
+        self.term_of: dict[str, str | None] = {}
+
+    def weight(self, term: str) -> float:
+        "The inverse document frequency bm25 gives a term, from the statistics."
+        if term not in self.weights:
+            rows, hits = self.statistics.questions, self.statistics.in_questions(term)
+            weight = math.log((rows - hits + 0.5) / (hits + 0.5))
+            self.weights[term] = weight if weight > 0.0 else 1e-6
+        return self.weights[term]
+
+    def norm(self, length: int) -> float:
+        "bm25's normalisation of a question `length` tokens long."
+        return K1 * (1 - B + B * length / self.statistics.average_length)
+
+    def term(self, word: str) -> str | None:
+        "The index's term for a word; None if the tokenizer does not make it exactly one term."
+        if word not in self.term_of:
+            counts, length = self.document(word, None)
+            self.term_of[word] = next(iter(counts)) if length == 1 else None
+        return self.term_of[word]
+
+    def document(self, heading: str | None, question_text: str | None) -> tuple[dict[str, float], int]:
+        "A question's terms with their weighted counts, and its length, as the index has them."
+        connection = self.tokenizing()
+        connection.execute("delete from texts")
+        connection.execute("insert into texts (rowid, heading, question_text) values (1, ?, ?)",
+                           [heading, question_text])
+        counts: dict[str, float] = {}
+        for term, column in connection.execute("select term, col from text_terms"):
+            counts[term] = counts.get(term, 0.0) + COLUMN_WEIGHTS[column]
+        (sizes,) = connection.execute("select sz from texts_docsize").fetchone()
+        return counts, searched_length(sizes)
+
+    def tokenizing(self) -> sqlite3.Connection:
+        if self.tokenizer is None:
+            self.tokenizer = sqlite3.connect(":memory:")
+            self.tokenizer.executescript(f"""
+                create virtual table texts using fts5(heading, question_text, tokenize='{schema.FTS_TOKENIZER}');
+                create virtual table text_terms using fts5vocab(texts, instance);""")
+        return self.tokenizer
+
+    def score(self, terms: list[str], document: tuple[dict[str, float], int]) -> float:
+        "A question's score for a query's terms, from its `document`: as `matches` sums it."
+        counts, length = document
+        norm, score = self.norm(length), 0.0
+        for term in terms:
+            if term in counts:
+                score = score + share(self.weight(term), counts[term], norm)
+        return score
+
+    def matches(self, terms: list[str], own: int, before: int, index: Index) -> tuple[float, list[tuple[float, int]]]:
+        """The floor of question `own` (LEAST_SHARE of its own score), and every question below
+        rowid `before` matching any of `terms` and scoring at least the floor, as (score,
+        rowid). Each score is summed term by term in the query's order."""
+        own_score, scores = 0.0, {}
+        for term in terms:
+            rowids, shares = index.postings(term)
+            at = bisect.bisect_left(rowids, own)
+            if at < len(rowids) and rowids[at] == own:
+                own_score = own_score + shares[at]
+            end = bisect.bisect_left(rowids, before)
+            add = scores.get
+            for rowid, part in zip(rowids[:end], shares[:end], strict=True):
+                scores[rowid] = add(rowid, 0.0) + part
+        least = own_score * LEAST_SHARE
+        return least, [(score, rowid) for rowid, score in scores.items() if score >= least]
+
+
+EMPTY_POSTINGS = (array("q"), array("d"))
+
+
+class Index:
+    """Postings of a full-text index of the questions: term -> (rowids ascending, each
+    question's share of its score for the term). Every term a query can choose at once (a
+    full pass: then no connection is kept, and the workers forked after share it), or each
+    term when first asked for (a few questions)."""
+
+    def __init__(self, db: sqlite_utils.Database, table: str, scorer: Scorer, every_term: bool = False):
+        "`table`: the index, as `schema.name`."
+        self.schema_name, self.name = table.split(".")
+        self.scorer = scorer
+        self.norms: dict[int, float] = {}
+        self.read: dict[str, tuple[array, array]] = {}
+        self.reads = 0  # terms read from the index
+        self.db: sqlite_utils.Database | None = db
+        db.execute(f"create virtual table if not exists temp.{self.name}_instances "
+                   f"using fts5vocab({self.schema_name}, {self.name}, instance)")
+        if every_term:
+            self.note_norms(db.execute(f"select id, sz from {table}_docsize"))
+            self.add(db.execute(f"select term, doc, col from temp.{self.name}_instances where col <> 'answer_text'"))
+            db.execute(f"drop table temp.{self.name}_instances")
+            self.db = None
+
+    def postings(self, term: str) -> tuple[array, array]:
+        if term not in self.read and self.db is not None:
+            self.reads += 1
+            found = self.db.execute(f"select term, doc, col from temp.{self.name}_instances "
+                                    "where term = ? and col <> 'answer_text'", [term]).fetchall()
+            unknown = sorted({doc for _, doc, _ in found} - self.norms.keys())
+            self.note_norms(self.db.execute(
+                f"select id, sz from {self.schema_name}.{self.name}_docsize "
+                "where id in (select value from json_each(?))", [json.dumps(unknown)]))
+            self.add(found)
+            self.read.setdefault(term, EMPTY_POSTINGS)  # read: not to be read again
+        return self.read.get(term, EMPTY_POSTINGS)
+
+    def note_norms(self, sizes: Iterable[tuple[int, bytes]]) -> None:
+        norm = self.scorer.norm
+        self.norms.update((rowid, norm(searched_length(blob))) for rowid, blob in sizes)
+
+    def add(self, instances: Iterable[tuple[str, int, str]]) -> None:
+        """The postings of these instances (term, rowid, column), in the index's order (term,
+        then rowid): each question's weighted count of a term, turned into its share of the
+        score. Terms no query can choose (not in the statistics) are left out."""
+        statistics, weight_of = self.scorer.statistics, self.scorer.weight
+        term = doc = None
+        kept, weight, frequency = False, 0.0, 0.0
+        rowids, shares = EMPTY_POSTINGS
+        for this_term, this_doc, column in instances:
+            if this_term != term or this_doc != doc:
+                if kept and doc is not None:
+                    rowids.append(doc)
+                    shares.append(share(weight, frequency, self.norms[doc]))
+                if this_term != term:
+                    if term is not None and this_term < term:
+                        raise ValueError("fts5vocab gave the index's terms out of order")
+                    kept = statistics.in_questions(this_term) > 0
+                    if kept:
+                        weight = weight_of(this_term)
+                        rowids, shares = self.read.setdefault(this_term, (array("q"), array("d")))
+                elif this_doc < doc:
+                    raise ValueError("fts5vocab gave a term's rows out of order")
+                term, doc, frequency = this_term, this_doc, 0.0
+            frequency += COLUMN_WEIGHTS[column]
+        if kept and doc is not None:
+            rowids.append(doc)
+            shares.append(share(weight, frequency, self.norms[doc]))
+
+
+def varints(blob: bytes) -> list[int]:
+    "The numbers of an FTS5 docsize record: SQLite varints, seven bits a byte, high bit first."
+    numbers, value, at = [], 0, 0
+    while at < len(blob):
+        value, size = 0, 0
+        while True:
+            byte = blob[at]
+            at += 1
+            size += 1
+            if size == 9:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        numbers.append(value)
+    return numbers
+
+
+# -- a question's list -------------------------------------------------------------------------
 
 # What `Finder.learn` notes of a question, after its rowid.
 NOTED_COLUMNS = "key, date_tabled, asking_member_id, grouped_keys"
+# What a question's list is made from, and what decides whether it enters another's.
+LISTED_COLUMNS = "key, house, date_tabled, heading, question_text, asking_member_id, grouped_keys"
+
+
+def inputs_of(row: dict) -> str:
+    """A digest of what a question's own list, and its place in other lists, is made from:
+    not its answer, which is neither searched nor counted."""
+    values = [row["house"], (row["date_tabled"] or "")[:10], row["asking_member_id"], row["grouped_keys"],
+              row["heading"], row["question_text"]]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 
 class Finder:
     "Earlier questions on the same subject, one question at a time, from one database."
 
-    def __init__(self, db: sqlite_utils.Database, by_day: bool = False, scorer: Scorer | None = None,
-                 sessions: Sessions | None = None):
-        """`by_day`: search the copy of the index that `_start_worker` attached to `db`, whose
-        rowids follow the day tabled, so that a search skips every later question unscored.
-        `scorer`: that copy read into memory (`Scorer`), which then scores the queries.
-        `sessions`: those of `db`, if already read."""
-        self.scorer = scorer
+    def __init__(self, db: sqlite_utils.Database, scorer: Scorer, index: Index | None = None,
+                 by_day: bool = False, sessions: Sessions | None = None):
+        """`index`: the postings searched; by default the archive's own index, read a term at
+        a time. `by_day`: `index` is the day-ordered copy that `_start_worker` attached to
+        `db` (whose rowids follow the day tabled, so that a search stops at the question's
+        day). `sessions`: those of `db`, if already read."""
         self.db = db
-        self.table = "questions_by_day" if by_day else "questions_fts"
-        self.index = f"{BY_DAY}.{self.table}" if by_day else self.table
-        self.bm25 = BM25.format(table=self.table)
+        self.scorer = scorer
+        self.statistics = scorer.statistics
+        self.index = index or Index(db, "main.questions_fts", scorer)
         self.sessions = sessions or Sessions.from_database(db)
         self.constituencies = Constituencies.from_database(db)
-        self.total = db.execute("select count(*) from questions").fetchone()[0]
-        self.document_counts: dict[tuple[str, str], int] = {}
-        self.queries = 0
         # rowid -> key, and key -> (day tabled, asker, the keys its group names): what the rules
         # of the list look at. A full pass reads every question's at the start; the lists of a
         # few questions read those of the questions their searches find, as they find them.
@@ -219,89 +496,56 @@ class Finder:
         text = ADDRESSEE.sub("", question_text or "", count=1)
         return unique(word for word in self.constituencies.strip(words(text), asker) if is_distinctive(word))
 
-    def document_count(self, word: str, columns: str) -> int:
-        "In how many questions' `columns` a word occurs (as the index stems it)."
-        if (word, columns) not in self.document_counts:
-            self.queries += 1
-            self.document_counts[word, columns] = self.db.execute(
-                f"select count(*) from {self.index} where {self.table} match :query",
-                {"query": f"{columns} : {quoted(word)}"}).fetchone()[0]
-        return self.document_counts[word, columns]
-
-    def query(self, row: dict) -> str | None:
-        "A question's FTS5 query (see `query_words`); None when no word is left."
-        chosen = self.query_words(row)
-        return fts_query(chosen) if chosen else None
-
-    def query_words(self, row: dict) -> list[str]:
-        """The words of a question's query: its heading's words and its text's rarest words, to
-        be matched in headings and questions. A heading word is left out when too many headings
-        have it (the headings are the official record's subject index: "housing" names a
-        subject there, but is too common in question texts); a text word, when too many
-        questions have it, or no other question does."""
-        common = max(NEVER_COMMON, int(self.total * COMMON_SHARE))
+    def query_terms(self, row: dict) -> list[str]:
+        """The index terms of a question's query: its heading's words and its text's rarest
+        words, to be matched in headings and questions. A heading word is left out when too
+        many headings have it (the headings are the official record's subject index: "housing"
+        names a subject there, but is too common in question texts); a text word, when too
+        many questions have it, or no other question does (by the fixed statistics)."""
+        common, term, statistics = self.statistics.common, self.scorer.term, self.statistics
         heading_words = [word for word in unique(words(row["heading"])) if is_distinctive(word)][:MAX_TERMS]
-        heading = [word for word in heading_words if 1 < self.document_count(word, HEADING_COLUMN) <= common]
+        heading = [word for word in heading_words if 1 < statistics.in_headings(term(word)) <= common]
         text_words = self.question_words(row["question_text"], row["asking_member_id"])[:WORDS_COUNTED]
-        counted = [(self.document_count(word, SEARCHED_COLUMNS), word) for word in text_words
-                   if word not in heading]
+        counted = [(statistics.in_questions(term(word)), word) for word in text_words if word not in heading]
         rarest = [word for count, word in sorted(counted) if 1 < count <= common][:MAX_TERMS]
-        return heading + rarest
+        return [term(word) for word in heading + rarest]
 
-    def related_to(self, row: dict) -> list[dict]:
-        "The `related` rows of one question (a row of `questions`), closest first."
-        chosen_words = self.query_words(row) if row["date_tabled"] else []
-        if not chosen_words:
-            return []
-        wanted = self.wanted(row)
-        chosen = [(score, key) for score, key in self.matches(chosen_words, row) if wanted(key)]
-        chosen = sorted(chosen, key=lambda pair: (-pair[0], pair[1]))[:LIMIT]
+    def session_start(self, row: dict) -> str:
+        "The first day of the question's session, as the data shows it ('' where it shows none)."
+        session = self.sessions.of(row["house"], row["date_tabled"])
+        return session[0] if session else ""
+
+    def related_to(self, row: dict) -> tuple[list[dict], dict]:
+        """The `related` rows of one question (a row of `questions`), closest first, and its
+        `related_queries` row."""
+        terms = self.query_terms(row) if row["date_tabled"] else []
+        least, chosen = 0.0, []
+        if terms:
+            wanted = self.wanted(row)
+            least, matches = self.matches(terms, row)
+            chosen = sorted(((score, key) for score, key in matches if wanted(key)),
+                            key=lambda pair: (-pair[0], pair[1]))[:LIMIT]
+        query = {"key": row["key"], "day": (row["date_tabled"] or "")[:10], "terms": json.dumps(terms),
+                 "least": least, "fifth": chosen[-1][0] if len(chosen) == LIMIT else None,
+                 "session_start": self.session_start(row), "inputs": inputs_of(row)}
         return [{"key": row["key"], "related_key": key, "rank": rank, "score": round(score, 4)}
-                for rank, (score, key) in enumerate(chosen, start=1)]
+                for rank, (score, key) in enumerate(chosen, start=1)], query
 
-    def matches(self, chosen_words: list[str], row: dict) -> list[tuple[float, str]]:
-        """Every question matching a question's query words and scoring at least LEAST_SHARE of
-        the question's own score, as (score, key): from the scorer in memory when it can read
-        every word of the query, else from the full-text index."""
-        day = row["date_tabled"][:10]
-        terms = self.scorer.terms(chosen_words) if self.scorer is not None else None
-        if terms is not None:
-            return self.scorer.matches(terms, self.rowid(row["key"]), self.bound(day), self.key_of)
-        query = fts_query(chosen_words)
-        least = self.own_score(query, row["key"]) * LEAST_SHARE
-        return self.search(query, least, day)
+    def matches(self, terms: list[str], row: dict) -> tuple[float, list[tuple[float, str]]]:
+        "The question's floor, and every earlier-numbered match at or above it, as (score, key)."
+        least, found = self.scorer.matches(terms, self.rowid(row["key"]), self.bound(row["date_tabled"][:10]),
+                                           self.index)
+        self.learn_rowids(rowid for _, rowid in found)
+        return least, [(score, self.key_of[rowid]) for score, rowid in found]
 
     def bound(self, day: str) -> int:
         "The first rowid a search for a question tabled on `day` leaves out."
         return self.first_of_day.get(day, self.unbounded)
 
-    def own_score(self, query: str, key: str) -> float:
-        "How well a question matches its own query: the most another question can be expected to."
-        self.queries += 1
-        found = self.db.execute(
-            f"""select {self.bm25} from {self.index} where {self.table} match :query and rowid = :rowid""",
-            {"query": query, "rowid": self.rowid(key)}).fetchone()
-        return -found[0] if found else 0.0
-
-    def search(self, query: str, least: float, day: str) -> list[tuple[float, str]]:
-        """Every match of a query scoring at least `least`, as (score, key). The full-text
-        index scores each match once and keeps only those (bm25 is negative: lower is better);
-        no sort and no second search. In the day-ordered index, questions tabled on `day` or
-        later are skipped before they are scored. The other rules of what may be listed are
-        applied to its answer (joining `questions` inside the search costs four times as much)."""
-        self.queries += 1
-        found = self.db.execute(
-            f"""select rowid, {self.bm25} as score from {self.index}
-                where {self.table} match :query and rowid < :before and {self.bm25} <= :most""",
-            {"query": query, "most": -least, "before": self.bound(day)}).fetchall()
-        self.learn_rowids(rowid for rowid, _ in found)
-        return [(-score, self.key_of[rowid]) for rowid, score in found]
-
     def wanted(self, row: dict):
         "Whether a question (by key) may be listed as asked before this one."
         tabled = row["date_tabled"][:10]
-        session = self.sessions.of(row["house"], row["date_tabled"])
-        session_start = session[0] if session else ""
+        session_start = self.session_start(row)
         asker = row["asking_member_id"]
         # The question and those answered with it, whichever of them names the other.
         own_group = {row["key"], *json.loads(row["grouped_keys"] or "[]")}
@@ -313,139 +557,6 @@ class Finder:
         return wanted
 
 
-class Scorer:
-    """The day-ordered index read into memory once, to score a query as FTS5's bm25 does, term
-    by term, without searching: the same formula over the same counts, in the same order of
-    operations, gives the same floating-point scores (`tests/test_related.py` checks them
-    against the index's own). A search scores every question matching any of a query's two
-    dozen words (about 1,500 of them), and FTS5 works out each word's weight again for every
-    search; here a word's weight and each question's term frequencies are worked out once.
-
-    It reads the words of the heading and question columns (`fts5vocab`), each question's
-    length in tokens over all three columns (bm25's document length) and the number of rows.
-    A word the tokenizer does not make into exactly one term is left to the index."""
-
-    K1, B = 1.2, 0.75  # FTS5's bm25 constants
-
-    def __init__(self, db: sqlite_utils.Database, table: str):
-        "`table`: the day-ordered index, as `schema.table`."
-        schema_name, name = table.split(".")
-        lengths = {rowid: sum(varints(sizes)) for rowid, sizes in db.execute(
-            f"select id, sz from {schema_name}.{name}_docsize")}
-        self.rows = len(lengths)
-        average = sum(lengths.values()) / self.rows if self.rows else 1.0
-        # bm25's length normalisation of each question, as FTS5 computes it
-        norm = {rowid: self.K1 * (1 - self.B + self.B * length / average) for rowid, length in lengths.items()}
-        self.postings = self.read_postings(db, schema_name, name, norm)
-        for rowids, parts in self.postings.values():  # each part times its term's weight
-            weight = self.weight(len(rowids))
-            for at, part in enumerate(parts):
-                parts[at] = weight * part
-        # Opened on first use: a scorer read before the workers are forked carries no
-        # connection into them (SQLite's may not cross a fork).
-        self.tokenizer: sqlite3.Connection | None = None
-        self.term_of: dict[str, str | None] = {}
-
-    def read_postings(self, db, schema_name: str, name: str, norm: dict[int, float]) -> dict:
-        """term -> (rowids ascending, the term's bm25 frequency part in each): from every
-        instance of a term in a heading (weight WEIGHTS[0]) or a question (WEIGHTS[1]). The
-        parts are multiplied by the term's weight afterwards: its share of each row's score."""
-        db.execute(f"create virtual table if not exists temp.{name}_instances "
-                   f"using fts5vocab({schema_name}, {name}, instance)")
-        weight = {"heading": WEIGHTS[0], "question_text": WEIGHTS[1]}
-        postings: dict[str, tuple[array, array]] = {}
-        rowids, parts = array("q"), array("d")
-        term = doc = None
-        frequency = 0.0
-        for this_term, this_doc, column in db.execute(
-                f"select term, doc, col from temp.{name}_instances where col <> 'answer_text'"):
-            if this_term != term or this_doc != doc:
-                if doc is not None:
-                    rowids.append(doc)
-                    parts.append(frequency * (self.K1 + 1.0) / (frequency + norm[doc]))
-                if this_term != term:
-                    if term is not None and this_term < term:
-                        raise ValueError("fts5vocab gave the index's terms out of order")
-                    rowids, parts = postings.setdefault(this_term, (array("q"), array("d")))
-                elif this_doc < doc:
-                    raise ValueError("fts5vocab gave a term's rows out of order")
-                term, doc, frequency = this_term, this_doc, 0.0
-            frequency += weight[column]
-        if doc is not None:
-            rowids.append(doc)
-            parts.append(frequency * (self.K1 + 1.0) / (frequency + norm[doc]))
-        db.execute(f"drop table temp.{name}_instances")
-        return postings
-
-    def terms(self, chosen_words: list[str]) -> list[str] | None:
-        "The index's term for each word, in order; None if some word is not exactly one term."
-        unknown = [word for word in chosen_words if word not in self.term_of]
-        if unknown:
-            self.learn(unknown)
-        terms = [self.term_of[word] for word in chosen_words]
-        return None if None in terms else terms
-
-    def weight(self, hits: int) -> float:
-        "The inverse document frequency bm25 gives a term found in `hits` rows."
-        weight = math.log((self.rows - hits + 0.5) / (hits + 0.5))
-        return weight if weight > 0.0 else 1e-6
-
-    def learn(self, new_words: list[str]) -> None:
-        "Run words through the index's tokenizer, as a query's quoted strings are."
-        if self.tokenizer is None:
-            self.tokenizer = sqlite3.connect(":memory:")
-            self.tokenizer.executescript(f"""
-                create virtual table words using fts5(word, tokenize='{schema.FTS_TOKENIZER}');
-                create virtual table word_terms using fts5vocab(words, instance);""")
-        self.tokenizer.execute("delete from words")
-        self.tokenizer.executemany("insert into words (rowid, word) values (?, ?)", enumerate(new_words))
-        found: dict[int, list[str]] = {}
-        for doc, term in self.tokenizer.execute("select doc, term from word_terms order by doc, offset"):
-            found.setdefault(doc, []).append(term)
-        for number, word in enumerate(new_words):
-            made = found.get(number, [])
-            self.term_of[word] = made[0] if len(made) == 1 else None
-
-    def matches(self, terms: list[str], own: int, before: int, key_of: dict[int, str]) -> list[tuple[float, str]]:
-        """Every question below rowid `before` matching any of `terms` and scoring at least
-        LEAST_SHARE of what question `own` scores, as (score, key): the search of
-        `Finder.search`, with the floor of `Finder.own_score`. Each score is summed term by
-        term in the query's order, as bm25 sums it."""
-        own_score, scores = 0.0, {}
-        for term in terms:
-            rowids, shares = self.postings.get(term, EMPTY_POSTINGS)
-            at = bisect.bisect_left(rowids, own)
-            if at < len(rowids) and rowids[at] == own:
-                own_score += shares[at]
-            end = bisect.bisect_left(rowids, before)
-            add = scores.get
-            for rowid, share in zip(rowids[:end], shares[:end], strict=True):
-                scores[rowid] = add(rowid, 0.0) + share
-        # The index keeps bm25 <= -least (bm25 is the score negated); negating a float is exact.
-        least = own_score * LEAST_SHARE
-        return [(score, key_of[rowid]) for rowid, score in scores.items() if score >= least]
-
-
-EMPTY_POSTINGS = (array("q"), array("d"))
-
-
-def varints(blob: bytes) -> list[int]:
-    "The numbers of an FTS5 docsize record: SQLite varints, seven bits a byte, high bit first."
-    numbers, value, at = [], 0, 0
-    while at < len(blob):
-        value, size = 0, 0
-        while True:
-            byte = blob[at]
-            at += 1
-            size += 1
-            if size == 9:
-                value = (value << 8) | byte
-                break
-            value = (value << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        numbers.append(value)
-    return numbers
 
 
 class Constituencies:
@@ -480,45 +591,191 @@ class Constituencies:
         return kept
 
 
-# -- the table --------------------------------------------------------------------------
 
 
-def write_related(db: sqlite_utils.Database, keys: Iterable[str], workers: int = 1,
-                  sessions: Sessions | None = None) -> RelatedReport:
-    """Compute the lists of the questions `keys` and replace their rows of `related` (the table
-    `schema.create_schema` makes); other questions' rows are left as they are. From
-    FULL_PASS_FROM questions on, the lists are made from a day-ordered copy of the index, in
-    `workers` processes each reading the database file on its own: what `db` holds must be
-    committed by then. `sessions`: those of `db`, if already read."""
-    chosen = sorted(set(keys))
+# -- which lists a build must make again ----------------------------------------------------
+
+
+def affected(db: sqlite_utils.Database, changed: list[str], scorer: Scorer, sessions: Sessions) -> set[str]:
+    """The questions whose lists may differ from those `related` holds, after a build wrote the
+    rows of `changed`: the lists that a clean build would make otherwise, and no others
+    that can be told apart cheaply (see the module's "Incremental")."""
+    held = dict(db.execute("select key, inputs from related_queries where key in (select value from json_each(?))",
+                           [json.dumps(changed)]))
+    moved = [row for row in db.query(f"select {LISTED_COLUMNS} from questions where key in "
+                                     "(select value from json_each(?))", [json.dumps(changed)])
+             if held.get(row["key"]) != inputs_of(row)]
+    todo = {row["key"] for row in moved}
+    todo.update(key for (key,) in db.execute(
+        "select key from related where related_key in (select value from json_each(?))",
+        [json.dumps([row["key"] for row in moved])]))
+    todo.update(entered(db, moved, scorer))
+    todo.update(moved_sessions(db, sessions))
+    todo.update(moved_constituencies(db))
+    return todo
+
+
+def entered(db: sqlite_utils.Database, moved: list[dict], scorer: Scorer) -> set[str]:
+    """The later questions whose list a moved question may now enter: it scores at least their
+    floor, and at least their fifth listed score if they list five (the rules of who may be
+    listed are left to the list made again)."""
+    days = sorted((row["date_tabled"] or "")[:10] for row in moved if row["date_tabled"])
+    if not days:
+        return set()
+    later = [(key, day, json.loads(terms), least, fifth) for key, day, terms, least, fifth in db.execute(
+        "select key, day, terms, least, fifth from related_queries where day > ? and terms <> '[]'", [days[0]])]
+    found = set()
+    for row in moved:
+        day = (row["date_tabled"] or "")[:10]
+        candidates = [candidate for candidate in later if candidate[1] > day] if day else []
+        if not candidates:
+            continue
+        document = scorer.document(row["heading"], row["question_text"])
+        for key, _, terms, least, fifth in candidates:
+            if not document[0].keys().isdisjoint(terms):
+                score = scorer.score(terms, document)
+                if score >= least and (fifth is None or score >= fifth):
+                    found.add(key)
+    return found
+
+
+def moved_sessions(db: sqlite_utils.Database, sessions: Sessions) -> set[str]:
+    """The questions whose session now starts on another day than when their list was made:
+    only days in a session span that is new or gone can be among them."""
+    held = meta(db, SESSIONS_META)
+    now = spans_of(sessions)
+    if held is None or held == now:
+        return set()
+    found = set()
+    for house in sorted(set(held) | set(now)):
+        for first, last in sorted(set(map(tuple, held.get(house, []))) ^ set(map(tuple, now.get(house, []))),
+                                  key=tuple):
+            for key, tabled, start in db.execute(
+                    """select q.key, q.date_tabled, r.session_start from questions q
+                       join related_queries r on r.key = q.key
+                       where q.house = ? and q.date_tabled >= ? and q.date_tabled < ?""",
+                    [house, first, f"{last}~"]):
+                session = sessions.of(house, tabled)
+                if (session[0] if session else "") != start:
+                    found.add(key)
+    return found
+
+
+def moved_constituencies(db: sqlite_utils.Database) -> set[str]:
+    """The questions whose words a changed constituency strips differently: those asked by a
+    member whose constituency changed, and those naming a constituency that was added or went,
+    with the word "constituency" (`Constituencies.strip`)."""
+    held = meta(db, CONSTITUENCIES_META)
+    now = constituencies_of(db)
+    if held is None or held == now:
+        return set()
+    members = sorted(member for member in set(held) | set(now) if held.get(member) != now.get(member))
+    found = {key for (key,) in db.execute(
+        "select key from questions where asking_member_id in (select value from json_each(?))", [json.dumps(members)])}
+    names = {tuple(words(name)) for name in held.values()} ^ {tuple(words(name)) for name in now.values()}
+    for name in sorted(name for name in names if name):
+        search = (f"{{question_text}} : {quoted(' '.join(name))} AND "
+                  f"({quoted('constituency')} OR {quoted('constituencies')})")
+        found.update(key for (key,) in db.execute(
+            "select q.key from questions_fts f join questions q on q.rowid = f.rowid where questions_fts match ?",
+            [search]))
+    return found
+
+
+def spans_of(sessions: Sessions) -> dict[str, list[list[str]]]:
+    return {house: [list(span) for span in spans] for house, spans in sorted(sessions.spans.items())}
+
+
+def constituencies_of(db: sqlite_utils.Database) -> dict[str, str]:
+    return dict(db.execute("select id, constituency from members where constituency is not null order by id"))
+
+
+def meta(db: sqlite_utils.Database, name: str):
+    row = db.execute("select value from meta where name = ?", [name]).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+# -- the tables --------------------------------------------------------------------------------
+
+
+def write_related(db: sqlite_utils.Database, changed: Iterable[str], workers: int = 1,
+                  sessions: Sessions | None = None, statistics: Statistics | None = None,
+                  everything: bool = False) -> RelatedReport:
+    """Bring `related` and `related_queries` (the tables `schema.create_schema` makes) up to
+    date after a build wrote the rows of the questions `changed`: the lists that may differ
+    (`affected`) are made again, or every list if `everything`. From FULL_PASS_FROM lists on,
+    they are made from a day-ordered copy of the index, in `workers` processes each reading
+    the database file on its own: what `db` holds must be committed by then. `sessions`: those
+    of `db`, if already read; `statistics`: the committed ones unless given."""
+    statistics = statistics or Statistics.read()
+    sessions = sessions or Sessions.from_database(db)
+    scorer = Scorer(statistics)
+    if everything:
+        chosen = [key for (key,) in db.execute("select key from questions order by key")]
+    else:
+        chosen = sorted(affected(db, sorted(set(changed)), scorer, sessions))
     path = queries.database_file(db)
     if len(chosen) >= FULL_PASS_FROM and path and not db.conn.in_transaction:
-        results = full_pass(path, chosen, workers)
+        results = full_pass(path, chosen, workers, statistics)
     else:
-        results = [lists_of(Finder(db, sessions=sessions), chosen)]
+        results = [lists_of(Finder(db, scorer, sessions=sessions), chosen)]
     report = RelatedReport(questions=len(chosen))
-    batch = [row for rows, _ in results for row in rows]
-    report.queries = sum(searches for _, searches in results)
+    batch = [row for rows, _, _ in results for row in rows]
+    made = [query for _, made, _ in results for query in made]
+    report.queries = sum(reads for _, _, reads in results)
     with db.atomic():
+        listed_before = {} if everything else lists_held(db, chosen)
         db.execute("delete from related where key in (select value from json_each(?))", [json.dumps(chosen)])
         db.conn.executemany("insert into related (key, related_key, rank, score) "  # parameterised
                             "values (:key, :related_key, :rank, :score)", batch)
+        db.conn.executemany(
+            "insert or replace into related_queries (key, day, terms, least, fifth, session_start, inputs) "
+            "values (:key, :day, :terms, :least, :fifth, :session_start, :inputs)", made)
+        db["meta"].upsert_all([{"name": SESSIONS_META, "value": json.dumps(spans_of(sessions))},
+                               {"name": CONSTITUENCIES_META, "value": json.dumps(constituencies_of(db))}],
+                              pk="name")
+        if not everything:
+            note_list_changes(db, chosen, listed_before)
     report.listed = len(batch)
     return report
 
 
-def lists_of(finder: Finder, keys: list[str]) -> tuple[list[dict], int]:
-    "The `related` rows of these questions, and the full-text searches it took."
-    rows = finder.db.query(
-        """select key, house, date_tabled, heading, question_text, asking_member_id, grouped_keys
-           from questions where key in (select value from json_each(:keys)) order by key""",
-        {"keys": json.dumps(keys)})
-    searches_before = finder.queries
-    lists = [listed for row in list(rows) for listed in finder.related_to(row)]
-    return lists, finder.queries - searches_before
+def lists_held(db: sqlite_utils.Database, keys: list[str]) -> dict[str, list[str]]:
+    "Key -> the questions its list names, closest first (a page shows them in that order)."
+    held: dict[str, list[str]] = {}
+    for key, listed in db.execute("select key, related_key from related where key in (select value from json_each(?)) "
+                                  "order by key, rank", [json.dumps(keys)]):
+        held.setdefault(key, []).append(listed)
+    return held
 
 
-# -- a full pass: every question's list, from a day-ordered index, in worker processes ------
+def note_list_changes(db: sqlite_utils.Database, keys: list[str], before: dict[str, list[str]]) -> None:
+    """Log as changed, in this generation, every question whose list now names other
+    questions, or the same in another order: its page shows the list (changes.py)."""
+    now = lists_held(db, keys)
+    db.conn.executemany(
+        """insert into changes (key, generation)
+           values (?, (select cast(value as integer) from meta where name = 'generation'))
+           on conflict (key) do update set generation = excluded.generation""",
+        [(key,) for key in keys if before.get(key, []) != now.get(key, [])])
+
+
+def lists_of(finder: Finder, keys: list[str]) -> tuple[list[dict], list[dict], int]:
+    "The `related` rows and the `related_queries` rows of these questions, and the terms read."
+    rows = finder.db.query(f"select {LISTED_COLUMNS} from questions where key in "
+                           "(select value from json_each(:keys)) order by key", {"keys": json.dumps(keys)})
+    reads_before = finder.index.reads
+    lists, made = [], []
+    for row in list(rows):
+        listed, query = finder.related_to(row)
+        lists.extend(listed)
+        made.append(query)
+    return lists, made, finder.index.reads - reads_before
+
+
+
+
+# -- a full pass: many questions' lists, from a day-ordered index, in worker processes ------
 
 # Fewer questions than this are quicker from the index as it is, in this process.
 FULL_PASS_FROM = 2000
@@ -530,14 +787,14 @@ DAY_ORDERED_INDEX = f"{BY_DAY}.questions_by_day"  # as a worker's connection nam
 _worker: dict = {}
 
 
-def full_pass(db_path: str, keys: list[str], workers: int) -> list[tuple[list[dict], int]]:
+def full_pass(db_path: str, keys: list[str], workers: int, statistics: Statistics) -> list[tuple]:
     chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
     index_path = Path(f"{db_path}{DAY_ORDERED_SUFFIX}")
     try:
         write_day_ordered_index(db_path, index_path)
         # Read here, once: the workers, forked from this process, share it (its pages are
         # copied only when written), instead of each reading the index for several seconds.
-        _worker["scorer"] = read_scorer(db_path, str(index_path))
+        _worker["index"] = read_index(db_path, str(index_path), Scorer(statistics))
         if workers <= 1:
             _start_worker(db_path, str(index_path))
             return list(map(_lists_of_chunk, chunks))
@@ -545,7 +802,7 @@ def full_pass(db_path: str, keys: list[str], workers: int) -> list[tuple[list[di
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        # Forked, whatever the platform's default: that is how the workers get the scorer.
+        # Forked, whatever the platform's default: that is how the workers get the postings.
         # The with-block shuts the pool down even when a chunk fails.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_start_worker, initargs=(db_path, str(index_path))) as pool:
@@ -559,9 +816,9 @@ def full_pass(db_path: str, keys: list[str], workers: int) -> list[tuple[list[di
 def write_day_ordered_index(db_path: str, index_path: Path) -> None:
     """A copy of `questions_fts` whose rowids follow the day tabled (then the key), and the
     key of each rowid (`keys_by_day`), in a file of its own beside the database. The same
-    rows, columns and tokenizer give every search the same scores as the archive's index;
-    the order lets a search bound the rowid, so that no later question is scored. Built in
-    well under a second a thousand questions (see README, "Asked before")."""
+    rows, columns and tokenizer give every question the same shares as the archive's index;
+    the order lets a search stop at the question's day, so that no later question is scored.
+    Built in well under a second a thousand questions (see README, "Asked before")."""
     index_path.unlink(missing_ok=True)
     with closing(sqlite3.connect(index_path)) as index:
         index.execute("attach database ? as archive", [f"{Path(db_path).resolve().as_uri()}?mode=ro"])
@@ -585,20 +842,20 @@ def open_day_ordered(db_path: str, index_path: str) -> sqlite_utils.Database:
     return db
 
 
-def read_scorer(db_path: str, index_path: str) -> Scorer:
-    "The day-ordered index read into memory (`Scorer`), through a connection closed after."
+def read_index(db_path: str, index_path: str, scorer: Scorer) -> Index:
+    "Every posting of the day-ordered index, read through a connection closed after."
     with closing(open_day_ordered(db_path, index_path)) as db:
-        return Scorer(db, DAY_ORDERED_INDEX)
+        return Index(db, DAY_ORDERED_INDEX, scorer, every_term=True)
 
 
 def _start_worker(db_path: str, index_path: str) -> None:
     """A worker's own read-only connections, and its own Finder (a few tenths of a second),
-    with the scorer the full pass read before starting the workers (else one read here)."""
+    with the postings the full pass read before starting the workers."""
     follow_the_build()
     db = open_day_ordered(db_path, index_path)
-    scorer = _worker.get("scorer") or Scorer(db, DAY_ORDERED_INDEX)
-    _worker["finder"] = Finder(db, by_day=True, scorer=scorer)
+    index = _worker["index"]
+    _worker["finder"] = Finder(db, index.scorer, index=index, by_day=True)
 
 
-def _lists_of_chunk(keys: list[str]) -> tuple[list[dict], int]:
+def _lists_of_chunk(keys: list[str]) -> tuple[list[dict], list[dict], int]:
     return lists_of(_worker["finder"], keys)

@@ -119,6 +119,16 @@ def create_schema(db: sqlite_utils.Database) -> None:
         if_not_exists=True,
     )
     db["related"].create_index(["related_key"], if_not_exists=True)
+    # What each question's list was made from (its query's terms, in order, and a digest of
+    # the columns the list reads), and what another question must score to enter it (its
+    # floor, and its fifth listed score when it lists five): an incremental build finds from
+    # these which lists a changed question can enter or leave.
+    db["related_queries"].create(
+        {"key": str, "day": str, "terms": str, "least": float, "fifth": float, "session_start": str,
+         "inputs": str},
+        pk="key", foreign_keys=[("key", "questions", "key")], if_not_exists=True,
+    )
+    db["related_queries"].create_index(["day"], if_not_exists=True)
     db["full_texts"].create(
         {"api_id": int, "question_text": str, "answer_html": str, "source_id": int},
         pk="api_id", foreign_keys=[("source_id", "sources", "id")], if_not_exists=True,

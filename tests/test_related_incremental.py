@@ -1,0 +1,151 @@
+"""Asked before under incremental builds: after each change the `related` and `related_queries`
+tables, and the pages showing the lists, equal a clean build's from the same files, on real
+corpus questions on overlapping subjects, whose lists are not empty."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import sqlite_utils
+
+from answers import build, pages
+
+SUBJECTS = ("Agriculture", "Special Educational Needs", "Schools", "Housing", "Asylum", "Undocumented Migrants")
+MONTHS = ("2024-11", "2024-12")
+LATER = "2026-01-01T00:00:00"  # an answer date that outranks every snapshot of the corpus
+
+
+def corpus_questions(corpus: Path) -> list[dict]:
+    "The API's questions on SUBJECTS tabled in MONTHS, in the order they were tabled."
+    values = []
+    for month in MONTHS:
+        records = json.loads(gzip.decompress((corpus / "uk-parliament-wq-api-json" / f"{month}.json.gz").read_bytes()))
+        values.extend(record["value"] for record in records if (record["value"]["heading"] or "").startswith(SUBJECTS))
+    return sorted(values, key=lambda value: (value["dateTabled"], value["id"]))
+
+
+def key_of(value: dict) -> str:
+    return f"commons-{value['dateTabled'][:10]}-{value['uin']}"
+
+
+def tables(db_path: Path) -> tuple[list, list]:
+    with sqlite_utils.Database(db_path) as db:
+        return (list(db.execute("select * from related order by key, rank")),
+                list(db.execute("select * from related_queries order by key")))
+
+
+def listing(db_path: Path, key: str) -> set[str]:
+    "The questions whose lists name `key`."
+    with sqlite_utils.Database(db_path) as db:
+        return {row[0] for row in db.execute("select key from related where related_key = ?", [key])}
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+class Archive:
+    "Source files given one step at a time to an incremental build, each step checked against a clean build."
+
+    def __init__(self, folder: Path):
+        self.folder, self.files = folder, []
+        self.sources = folder / "sources"
+        self.sources.mkdir()
+        self.db_path, self.pages_dir = folder / "incremental" / "answers.db", folder / "incremental" / "pages"
+        self.steps = 0
+
+    def add(self, *values: dict) -> build.BuildReport:
+        "A new file holding these snapshots (later files rank higher), then an incremental build."
+        self.steps += 1
+        path = self.sources / f"{self.steps:02d}.json"
+        path.write_text(json.dumps([{"value": value} for value in values]), encoding="utf-8")
+        self.files.append(path)
+        return self.build()
+
+    def remove(self, number: int) -> build.BuildReport:
+        self.files.pop(number).unlink()
+        return self.build()
+
+    def build(self) -> build.BuildReport:
+        report = build.build_database(self.files, self.db_path)
+        pages.write_pages(self.db_path, self.pages_dir)
+        self.check()
+        return report
+
+    def check(self) -> None:
+        clean = self.folder / f"clean-{self.steps}-{len(self.files)}"
+        build.build_database(self.files, clean / "answers.db")
+        pages.write_pages(clean / "answers.db", clean / "pages")
+        assert tables(self.db_path) == tables(clean / "answers.db")
+        assert tree(self.pages_dir) == tree(clean / "pages")
+        self.clean = clean / "answers.db"
+
+
+def most_listed(folder: Path, values: list[dict]) -> dict:
+    "Of these questions, the one most listed by later questions in a clean build of them all."
+    folder.mkdir()
+    source = folder / "all.json"
+    source.write_text(json.dumps([{"value": value} for value in values]), encoding="utf-8")
+    build.build_database([source], folder / "answers.db")
+    with sqlite_utils.Database(folder / "answers.db") as db:
+        (key,) = db.execute("select related_key from related group by related_key order by count(*) desc, "
+                            "related_key limit 1").fetchone()
+    return next(value for value in values if key_of(value) == key)
+
+
+def unanswered(value: dict) -> dict:
+    return dict(value, dateAnswered=None, answerText=None, answeringMemberId=None, answerIsHolding=None)
+
+
+def test_every_list_equals_a_clean_builds_after_each_kind_of_change(tmp_path, corpus):
+    questions = corpus_questions(corpus)
+    # Held back: it arrives after the questions tabled after it, and some of them list it.
+    late = most_listed(tmp_path / "probe", questions[len(questions) // 3:2 * len(questions) // 3])
+    base = [value for value in questions if value is not late]
+    archive = Archive(tmp_path)
+    archive.add(*base)
+    related_rows, _ = tables(archive.db_path)
+    assert len(related_rows) > 500
+
+    # A new question, the latest: its own list only.
+    last = base[-1]
+    new = unanswered(dict(last, id=last["id"] + 10_000_000, uin="990001", askingMemberId=last["askingMemberId"] + 1,
+                          dateTabled="2025-01-06T00:00:00"))
+    report = archive.add(new)
+    assert report.related.questions == 1 and tables(archive.db_path)[0] != related_rows
+
+    # Its answer arrives, then is corrected: no list changes, none is made again.
+    answered = dict(new, dateAnswered="2025-01-10T00:00:00", answerText="<p>An answer.</p>",
+                    answeringMemberId=last["answeringMemberId"])
+    assert archive.add(answered).related.questions == 0
+    corrected = dict(answered, answerIsCorrection=True, dateAnswerCorrected="2025-01-12T00:00:00",
+                     answerText="<p>A corrected answer, much longer than the answer it corrects.</p>")
+    assert archive.add(corrected).related.questions == 0
+
+    # A question arriving late: it enters the lists of questions tabled after it.
+    archive.add(late)
+    assert listing(archive.clean, key_of(late))
+
+    # An old question reworded onto another subject: it leaves the lists it was in, enters others.
+    old = base[len(base) // 10]
+    other = next(value for value in base if not value["heading"].startswith(old["heading"].split(":")[0]))
+    listed_before = listing(archive.db_path, key_of(old))
+    archive.add(dict(old, heading=other["heading"], questionText=other["questionText"], dateAnswered=LATER))
+    assert listing(archive.db_path, key_of(old)) != listed_before
+
+    # A question asked again by the member whose later question lists it (the same session):
+    # it leaves that list.
+    with sqlite_utils.Database(archive.db_path) as db:
+        lister, listed_key = db.execute("select key, related_key from related where rank = 1 order by key").fetchone()
+        lister_asker = db.execute("select asking_member_id from questions where key = ?", [lister]).fetchone()[0]
+    moved = next(value for value in base + [late] if key_of(value) == listed_key)
+    archive.add(dict(moved, askingMemberId=int(lister_asker), dateAnswered=LATER))
+    assert lister not in listing(archive.db_path, listed_key)
+
+    # Withdrawn: no list changes.
+    assert archive.add(dict(base[-2], isWithdrawn=True, dateAnswered=LATER)).related.questions == 0
+
+    # A file removed (the late question's): the database is built afresh.
+    assert archive.remove(3).rebuilt
