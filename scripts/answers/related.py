@@ -58,9 +58,10 @@ import math
 import re
 import sqlite3
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import sqlite_utils
@@ -239,6 +240,8 @@ class Statistics:
 
 def searched_length(sizes: bytes) -> int:
     "A question's length in tokens, heading and question, from its FTS5 docsize record."
+    if sizes[0] < 0x80 and sizes[1] < 0x80:  # each under 128 tokens: one byte each, most often
+        return sizes[0] + sizes[1]
     heading, question_text, *_ = varints(sizes)
     return heading + question_text
 
@@ -596,10 +599,12 @@ class Constituencies:
 # -- which lists a build must make again ----------------------------------------------------
 
 
-def affected(db: sqlite_utils.Database, changed: list[str], scorer: Scorer, sessions: Sessions) -> set[str]:
+def affected(db: sqlite_utils.Database, changed: list[str], scorer: Callable[[], Scorer], sessions: Sessions,
+             archive: ArchiveInputs) -> set[str]:
     """The questions whose lists may differ from those `related` holds, after a build wrote the
     rows of `changed`: the lists that a clean build would make otherwise, and no others
-    that can be told apart cheaply (see the module's "Incremental")."""
+    that can be told apart cheaply (see the module's "Incremental"). `scorer`: gives the
+    scorer, read only if a question moved."""
     held = dict(db.execute("select key, inputs from related_queries where key in (select value from json_each(?))",
                            [json.dumps(changed)]))
     moved = [row for row in db.query(f"select {LISTED_COLUMNS} from questions where key in "
@@ -610,12 +615,14 @@ def affected(db: sqlite_utils.Database, changed: list[str], scorer: Scorer, sess
         "select key from related where related_key in (select value from json_each(?))",
         [json.dumps([row["key"] for row in moved])]))
     todo.update(entered(db, moved, scorer))
-    todo.update(moved_sessions(db, sessions))
-    todo.update(moved_constituencies(db))
+    if archive.moved(SESSIONS_META):
+        todo.update(moved_sessions(db, sessions, *archive.moved(SESSIONS_META)))
+    if archive.moved(CONSTITUENCIES_META):
+        todo.update(moved_constituencies(db, *archive.moved(CONSTITUENCIES_META)))
     return todo
 
 
-def entered(db: sqlite_utils.Database, moved: list[dict], scorer: Scorer) -> set[str]:
+def entered(db: sqlite_utils.Database, moved: list[dict], scorer_of: Callable[[], Scorer]) -> set[str]:
     """The later questions whose list a moved question may now enter: it scores at least their
     floor, and at least their fifth listed score if they list five (the rules of who may be
     listed are left to the list made again)."""
@@ -630,6 +637,7 @@ def entered(db: sqlite_utils.Database, moved: list[dict], scorer: Scorer) -> set
         candidates = [candidate for candidate in later if candidate[1] > day] if day else []
         if not candidates:
             continue
+        scorer = scorer_of()
         document = scorer.document(row["heading"], row["question_text"])
         for key, _, terms, least, fifth in candidates:
             if not document[0].keys().isdisjoint(terms):
@@ -639,13 +647,10 @@ def entered(db: sqlite_utils.Database, moved: list[dict], scorer: Scorer) -> set
     return found
 
 
-def moved_sessions(db: sqlite_utils.Database, sessions: Sessions) -> set[str]:
-    """The questions whose session now starts on another day than when their list was made:
-    only days in a session span that is new or gone can be among them."""
-    held = meta(db, SESSIONS_META)
-    now = spans_of(sessions)
-    if held is None or held == now:
-        return set()
+def moved_sessions(db: sqlite_utils.Database, sessions: Sessions, held: dict, now: dict) -> set[str]:
+    """The questions whose session now starts on another day than when their list was made
+    (the spans were `held`, are `now`): only days in a span that is new or gone can be among
+    them."""
     found = set()
     for house in sorted(set(held) | set(now)):
         for first, last in sorted(set(map(tuple, held.get(house, []))) ^ set(map(tuple, now.get(house, []))),
@@ -661,14 +666,11 @@ def moved_sessions(db: sqlite_utils.Database, sessions: Sessions) -> set[str]:
     return found
 
 
-def moved_constituencies(db: sqlite_utils.Database) -> set[str]:
-    """The questions whose words a changed constituency strips differently: those asked by a
-    member whose constituency changed, and those naming a constituency that was added or went,
-    with the word "constituency" (`Constituencies.strip`)."""
-    held = meta(db, CONSTITUENCIES_META)
-    now = constituencies_of(db)
-    if held is None or held == now:
-        return set()
+def moved_constituencies(db: sqlite_utils.Database, held: dict, now: dict) -> set[str]:
+    """The questions whose words a changed constituency strips differently (member ->
+    constituency was `held`, is `now`): those asked by a member whose constituency changed,
+    and those naming a constituency that was added or went, with the word "constituency"
+    (`Constituencies.strip`)."""
     members = sorted(member for member in set(held) | set(now) if held.get(member) != now.get(member))
     found = {key for (key,) in db.execute(
         "select key from questions where asking_member_id in (select value from json_each(?))", [json.dumps(members)])}
@@ -690,9 +692,25 @@ def constituencies_of(db: sqlite_utils.Database) -> dict[str, str]:
     return dict(db.execute("select id, constituency from members where constituency is not null order by id"))
 
 
-def meta(db: sqlite_utils.Database, name: str):
-    row = db.execute("select value from meta where name = ?", [name]).fetchone()
-    return json.loads(row[0]) if row else None
+class ArchiveInputs:
+    """What the lists read of the archive as a whole, beside the questions: the sessions the
+    data shows and the members' constituencies, as `meta` holds them from when the lists were
+    last made, and as they are now."""
+
+    def __init__(self, db: sqlite_utils.Database, sessions: Sessions):
+        self.now = {SESSIONS_META: spans_of(sessions), CONSTITUENCIES_META: constituencies_of(db)}
+        self.held = {name: json.loads(value) for name, value in db.execute(
+            "select name, value from meta where name in (?, ?)", list(self.now))}
+
+    def moved(self, name: str) -> tuple | None:
+        "(held, now) of what moved since the lists were made; None if it did not, or none were made."
+        held = self.held.get(name)
+        return None if held is None or held == self.now[name] else (held, self.now[name])
+
+    def changed_rows(self) -> list[dict]:
+        "The `meta` rows to write: those that differ from what it holds."
+        return [{"name": name, "value": json.dumps(value)} for name, value in self.now.items()
+                if self.held.get(name) != value]
 
 
 # -- the tables --------------------------------------------------------------------------------
@@ -707,18 +725,21 @@ def write_related(db: sqlite_utils.Database, changed: Iterable[str], workers: in
     they are made from a day-ordered copy of the index, in `workers` processes each reading
     the database file on its own: what `db` holds must be committed by then. `sessions`: those
     of `db`, if already read; `statistics`: the committed ones unless given."""
-    statistics = statistics or Statistics.read()
     sessions = sessions or Sessions.from_database(db)
-    scorer = Scorer(statistics)
+    archive = ArchiveInputs(db, sessions)
+    # Read when first needed: a build whose changes move no list reads no statistics.
+    scorer = cache(lambda: Scorer(statistics or Statistics.read()))
     if everything:
         chosen = [key for (key,) in db.execute("select key from questions order by key")]
     else:
-        chosen = sorted(affected(db, sorted(set(changed)), scorer, sessions))
+        chosen = sorted(affected(db, sorted(set(changed)), scorer, sessions, archive))
+    if not chosen and not archive.changed_rows():
+        return RelatedReport()
     path = queries.database_file(db)
     if len(chosen) >= FULL_PASS_FROM and path and not db.conn.in_transaction:
-        results = full_pass(path, chosen, workers, statistics)
+        results = full_pass(path, chosen, workers, scorer().statistics)
     else:
-        results = [lists_of(Finder(db, scorer, sessions=sessions), chosen)]
+        results = [lists_of(Finder(db, scorer(), sessions=sessions), chosen)]
     report = RelatedReport(questions=len(chosen))
     batch = [row for rows, _, _ in results for row in rows]
     made = [query for _, made, _ in results for query in made]
@@ -731,9 +752,8 @@ def write_related(db: sqlite_utils.Database, changed: Iterable[str], workers: in
         db.conn.executemany(
             "insert or replace into related_queries (key, day, terms, least, fifth, session_start, inputs) "
             "values (:key, :day, :terms, :least, :fifth, :session_start, :inputs)", made)
-        db["meta"].upsert_all([{"name": SESSIONS_META, "value": json.dumps(spans_of(sessions))},
-                               {"name": CONSTITUENCIES_META, "value": json.dumps(constituencies_of(db))}],
-                              pk="name")
+        if archive.changed_rows():
+            db["meta"].upsert_all(archive.changed_rows(), pk="name")
         if not everything:
             note_list_changes(db, chosen, listed_before)
     report.listed = len(batch)
