@@ -149,3 +149,27 @@ def test_every_list_equals_a_clean_builds_after_each_kind_of_change(tmp_path, co
 
     # A file removed (the late question's): the database is built afresh.
     assert archive.remove(3).rebuilt
+
+
+def api_question(number: int, tabled: str, uin: str, asker: int, heading: str, text: str) -> dict:
+    return {"id": number, "uin": uin, "house": "Commons", "dateTabled": f"{tabled}T00:00:00",
+            "askingMemberId": asker, "heading": heading, "questionText": text}
+
+
+def test_a_late_question_that_starts_a_session_changes_the_lists_of_the_same_askers_after_it(tmp_path):
+    "The same member's earlier question is listed only from an earlier session: sessions move too."
+    to_transport = "To ask the Secretary of State for Transport, "
+    archive = Archive(tmp_path)
+    fares = "Bus Services: Fares"
+    archive.add(api_question(1, "2024-09-02", "2000", 1, fares, to_transport + "what the bus fare cap costs."),
+                api_question(2, "2024-09-03", "2100", 2, fares, to_transport + "whether the bus fare cap stays."),
+                api_question(3, "2024-10-01", "6000", 1, fares, to_transport + "when the bus fare cap ends."))
+    asked_again = "commons-2024-10-01-6000"
+    # The same member, the same session: not listed.
+    assert asked_again not in listing(archive.db_path, "commons-2024-09-02-2000")
+    # A question on another subject, tabled late, whose UIN restarts the series: a session
+    # began on 2024-09-20, so the first question is from an earlier session than the third.
+    report = archive.add(api_question(4, "2024-09-20", "1", 3, "Prisons: Overcrowding",
+                                      "To ask the Secretary of State for Justice, how many prisons are overcrowded."))
+    assert asked_again in listing(archive.db_path, "commons-2024-09-02-2000")
+    assert report.related.questions == 2  # the late question's own list, and the one it moved
