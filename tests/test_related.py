@@ -242,9 +242,15 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         with sqlite_utils.Database(db_path) as db:
             made[workers] = list(db.execute("select * from related order by key, rank"))
         assert sorted(path.name for path in db_path.parent.iterdir()) == ["answers.db"]  # no copy left over
+    monkeypatch.setattr(related, "FULL_PASS_FROM", 1000)
     with sqlite_utils.Database(tmp_path / "1" / "answers.db") as db:  # the index as it is, one process
-        related.write_related(db, [key for (key,) in db.execute("select key from questions")])
+        queries_made = list(db.execute("select * from related_queries order by key"))
+        db.execute("delete from related")
+        db.execute("delete from related_queries")
+        db.conn.commit()
+        assert related.write_related(db, [], everything=True).questions == 12
         assert list(db.execute("select * from related order by key, rank")) == made[1]
+        assert list(db.execute("select * from related_queries order by key")) == queries_made
     assert len(made[1]) > 12
     assert made[2] == made[1]
 
