@@ -79,8 +79,9 @@ def build(folder: Path, out: str = "site") -> site.SiteReport:
     return site.build_site(folder / "answers.db", folder / "pages", folder / out, SiteConfig(), workers=1)
 
 
-def cache_rows(site_dir: Path, table: str = "bodies") -> dict[bytes, tuple[str, int]]:
-    "Each entry of a table of the cache: its value and the last run that used it."
+def cache_rows(site_dir: Path, table: str = "bodies") -> dict[bytes, tuple[str | bytes, int]]:
+    """Each entry of a table of the cache (`bodies`: a body's HTML by its Markdown; `pages`: all of
+    a page but its HTML, by its inputs): its value and the last run that used it."""
     column = render_cache.ENTRY_COLUMNS[table]
     with sqlite3.connect(render_cache.cache_path(site_dir)) as connection:
         return {key: (value, run) for key, value, run in connection.execute(
@@ -147,25 +148,32 @@ def test_a_template_change_rerenders_every_page_without_parsing_yaml(archive, mo
     assert {name: data for name, data in files_of(archive / "site").items() if name.endswith("index.json")} == expected
 
 
+def read_front_matter(path: Path, header: str, page_digest: str) -> dict:
+    "A page's front matter as a worker reads it, through the cache at `path`, the page then done."
+    cache = render_cache.PageCache(path)
+    cache.prefetch([page_digest])
+    page = cache.page(page_digest)
+    meta = page.front_matter(header)
+    page.body("Body.")
+    page.parts({})
+    page.done("the digest of its twin")
+    cache.flush()
+    cache.close()
+    return meta
+
+
 def test_a_front_matter_json_cannot_hold_is_parsed_every_time(tmp_path, yaml_parses):
-    "An unquoted date is a date to YAML: kept as JSON it would come back as text, so it is not kept."
+    "An unquoted date is a date to YAML: kept as JSON it would come back as text, so its page is not kept."
     path = tmp_path / "site.render-cache.sqlite"
     render_cache.prepare(path)
     header = "title: A question\ndate_tabled: 2024-01-02\n7: a key that is a number\n"
     for _ in range(2):
-        renderer = render_cache.BodyRenderer(path)
-        renderer.prefetch(["---\n" + header + "---\nBody.\n"])
-        assert renderer.front_matter(header) == {"title": "A question", "date_tabled": datetime.date(2024, 1, 2),
-                                                 7: "a key that is a number"}
-        renderer.flush()
-        renderer.close()
+        assert read_front_matter(path, header, "a page") == {
+            "title": "A question", "date_tabled": datetime.date(2024, 1, 2), 7: "a key that is a number"}
     assert len(yaml_parses) == 2
     quoted = "title: A question\ndate_tabled: '2024-01-02'\n"
     for _ in range(2):
-        renderer = render_cache.BodyRenderer(path)
-        assert renderer.front_matter(quoted) == {"title": "A question", "date_tabled": "2024-01-02"}
-        renderer.flush()
-        renderer.close()
+        assert read_front_matter(path, quoted, "another page") == {"title": "A question", "date_tabled": "2024-01-02"}
     assert len(yaml_parses) == 3
 
 
@@ -234,31 +242,36 @@ def test_a_worker_whose_cache_breaks_renders_without_it(tmp_path, markdown_calls
     "Damage found by a worker, not by `prepare`: it renders all the same, and removes the file."
     path = tmp_path / "site.render-cache.sqlite"
     assert render_cache.prepare(path) == 1
-    bodies = render_cache.BodyRenderer(path)
-    assert bodies.html("A *first* body.") == "<p>A <em>first</em> body.</p>"
-    bodies.flush()
-    bodies.close()
+    cache = render_cache.PageCache(path)
+    assert cache.html("A *first* body.")[0] == "<p>A <em>first</em> body.</p>"
+    cache.flush()
+    cache.close()
     damage_all_but_the_first_page(path)
-    bodies = render_cache.BodyRenderer(path)
-    assert bodies.html("A *first* body.") == "<p>A <em>first</em> body.</p>"
-    bodies.flush()
+    cache = render_cache.PageCache(path)
+    assert cache.html("A *first* body.")[0] == "<p>A <em>first</em> body.</p>"
+    cache.flush()
     assert len(markdown_calls) == 2 and not path.exists()
     assert render_cache.prepare(path) == 1  # the next build starts a new cache
 
 
 def test_only_a_full_build_prunes_and_then_only_what_it_did_not_use(archive, markdown_calls):
     original = cache_rows(archive / "site")
+    assert len(cache_rows(archive / "site", "pages")) == PAGES  # one entry a page
     page = next((archive / "pages").glob("commons/*/1/index.md"))
     page.write_text(page.read_text(encoding="utf-8") + "\nA sentence added by hand.\n", encoding="utf-8")
     report = build(archive)
     assert (report.rendered, len(markdown_calls)) == (1, 1)
     # A build that skipped pages cannot tell which entries are unused: it drops none.
     assert len(cache_rows(archive / "site")) == BODIES + 1
+    assert len(cache_rows(archive / "site", "pages")) == PAGES + 1
     page_manifest_path(archive / "site").unlink()
     build(archive)
     assert len(markdown_calls) == 1
     rows = cache_rows(archive / "site")
     assert len(rows) == BODIES and len({run for _, run in rows.values()}) == 1
+    # Each page's entry was used, and through it its body's, looked up or not.
+    page_rows = cache_rows(archive / "site", "pages")
+    assert len(page_rows) == PAGES and {run for _, run in page_rows.values()} == {run for _, run in rows.values()}
     dropped, added = set(original) - set(rows), set(rows) - set(original)
     assert len(dropped) == len(added) == 1
     assert "A sentence added by hand." in rows[added.pop()][0]

@@ -1,31 +1,32 @@
-"""The render cache: each question body's HTML, each page's front matter and the digest of each
-page's JSON twin, kept between site builds, so that a change of template or site code
-re-renders every question page without running Markdown, parsing YAML or writing a twin again.
+"""The render cache: what each question page was made of, kept between site builds, so that a
+change of template or site code re-renders every question page without running Markdown, parsing
+YAML or writing a twin again.
 
 Reads and writes one SQLite file beside the site folder (for `build/site`,
 `build/site.render-cache.sqlite`: outside the published folder, and one file a site folder so
-that two sites built side by side never prune each other's entries). A body is keyed by the
-digest of the renderer's version (Python-Markdown's and nh3's versions, the Markdown extensions
-and settings, the tags kept, the code of `render_markdown` and the cleaning rules of
-`clean.py`) and the body's Markdown text, so a renderer change simply misses every entry. A
-front matter (as JSON) is keyed likewise by PyYAML's version, the code that parses it and its
-YAML text; one that JSON cannot hold as it is (a date YAML read as a date) is not kept. A twin's
-digest is keyed by both those versions, the code that writes twins and the page's whole text: a
-twin depends on nothing else, and its file is kept when it still holds those bytes. The parts
-of a question page (site.QUESTION_PARTS: its heading, timeline, citation…) are one entry, keyed
-by the digest of everything the page is rendered from, that holds each part's HTML with the
-part's version (the site code, its templates and the settings, as the site stage names them): a
-change to one part's template renders that part again on every page, and the others come from
-the cache. Front matters and parts are JSON written and read by orjson: a template change reads
-every page's, and the json module took up to three times as long to parse them.
+that two sites built side by side never prune each other's entries). Each page has one entry,
+keyed by the digest of everything the page is rendered from (its text and its neighbours) and the
+page version (the renderer's, the front matter reader's and the twin writer's: see below), that
+holds its front matter, its body's HTML, the digest of its JSON twin as written and its parts
+(site.QUESTION_PARTS: its heading, timeline, citation…), each with the part's version (the site
+code, its templates and the settings, as the site stage names them): a template change reads one
+entry a page, and a change to one part's template renders that part again on every page while
+the others come from the entry. A page whose front matter JSON cannot hold as it is (a date YAML
+read as a date) has no entry. Bodies' HTML is kept apart too, keyed by the renderer's version
+(Python-Markdown's and nh3's versions, the Markdown extensions and settings, the tags kept, the
+code of `render_markdown` and the cleaning rules of `clean.py`) and the Markdown text, for the
+pages whose entry misses while their body does not (a neighbour moved, a member's name changed);
+a page's entry names its body's, so that using the one marks the other. A renderer change
+simply misses every entry. Entries are JSON written and read by orjson: the json module took up
+to three times as long to parse them.
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
-chunk of pages in one query a table (`prefetch`), and writes new entries, and the run's mark on
+chunk of pages in one query (`prefetch`), and writes new entries, and the run's mark on
 each entry it made or used (in a table of marks apart from the entries), in one transaction a
 chunk (WAL mode lets the other worker read meanwhile). After a build that rendered every question page,
 `prune` drops the entries that build did not use, so the file never grows beyond one archive's
-bodies plus those of the pages changed since.
+pages plus those changed since.
 
 It is only a cache: any failure to read or write it costs speed, never a page. A file that is
 not a cache is replaced, and an error in a worker turns the cache off for the rest of its run.
@@ -47,7 +48,7 @@ import orjson
 from . import clean, pages, render
 
 SUFFIX = ".render-cache.sqlite"
-FORMAT = "3"  # the layout of the file; a file of another layout is replaced
+FORMAT = "4"  # the layout of the file; a file of another layout is replaced
 BATCH = 500  # pending entries that make a worker write before its chunk ends
 BUSY_MS = 20_000  # how long a worker waits for the other one's write before giving up on its own
 TABLES = """
@@ -55,17 +56,9 @@ create table if not exists bodies (
     key blob primary key,  -- sha256 of the renderer's version and the Markdown text
     html text not null
 ) without rowid;
-create table if not exists fronts (
-    key blob primary key,  -- sha256 of the front matter reader's version and the YAML text
-    meta blob not null  -- the front matter's mapping, as JSON (orjson's bytes)
-) without rowid;
-create table if not exists twins (
-    key blob primary key,  -- sha256 of the twin's version and the page's text
-    digest text not null  -- sha256 of the JSON twin's bytes
-) without rowid;
-create table if not exists parts (
-    key blob primary key,  -- sha256 of the digest of the page's inputs
-    parts blob not null  -- {part name: [part version, HTML]}, as JSON (orjson's bytes)
+create table if not exists pages (
+    key blob primary key,  -- sha256 of the page version and the digest of the page's inputs
+    page blob not null  -- {meta, html, body, twin, parts: {part name: [part version, HTML]}}, as JSON (orjson's bytes)
 ) without rowid;
 -- The last run that used each entry, apart from the entries: marking a used entry then
 -- rewrites a short row, not a row that holds a whole part of a page.
@@ -81,9 +74,8 @@ create table if not exists facts (name text primary key, value text not null);
 # renders the same HTML and must not count as a new renderer).
 RENDERER_CODE = (render.render_markdown, render.wrap_tables)
 FRONT_MATTER_CODE = pages.parse_front_matter
-ENTRY_COLUMNS = {"bodies": "html", "fronts": "meta", "twins": "digest", "parts": "parts"}  # table: its value
+ENTRY_COLUMNS = {"bodies": "html", "pages": "page"}  # table: its value
 LOOKUP_BATCH = 500  # keys a query: below SQLite's limit on parameters
-PARTS_KEY = "page parts"  # what a page's parts entry is keyed by besides the page's digest
 
 
 def cache_path(site_dir: Path) -> Path:
@@ -113,9 +105,10 @@ def front_matter_version() -> str:
     return digest.hexdigest()
 
 
-def twin_version(twin_code: tuple) -> str:
-    """A digest of everything besides a page's text that decides its JSON twin: the body's
-    renderer, the front matter's reader and the code (`twin_code`) that writes the twin."""
+def page_version(twin_code: tuple) -> str:
+    """A digest of everything besides a page's inputs that decides a page's entry (all of it but its
+    parts, which carry versions of their own): the body's renderer, the front matter's reader and
+    the code (`twin_code`) that writes the JSON twin."""
     digest = hashlib.sha256(f"{FORMAT}\0{renderer_version()}\0{front_matter_version()}\0".encode())
     for function in twin_code:
         digest.update(inspect.getsource(function).encode())
@@ -205,35 +198,26 @@ class Entries:
         self.found: dict[bytes, str | bytes | None] = {}  # looked up: None when the cache has none
         self.new: dict[bytes, str | bytes] = {}
         self.used: list[bytes] = []
-        # The keys `prefetch` worked out for this chunk, by text: a page's pieces are looked up
-        # again when it is rendered, and hashing them once more cost as much as the lookup.
-        self.known: dict[str, bytes] = {}
 
     def key(self, text: str) -> bytes:
-        known = self.known.get(text)
-        return known if known is not None else hashlib.sha256(self.version + b"\0" + text.encode("utf-8")).digest()
+        return hashlib.sha256(self.version + b"\0" + text.encode("utf-8")).digest()
 
     def pending(self) -> int:
         return len(self.new) + len(self.used)
 
 
-class BodyRenderer:
-    """A worker's view of the cache: `html(markdown_text)` is `render.render_markdown`'s output
-    and `front_matter(yaml_text)` is `pages.parse_front_matter`'s, from the cache when it holds
-    them; `twin_digest(page_text)` is the digest of the page's JSON twin as `twin_code` last
-    wrote it; `parts(page_digest, renders)` are a page's parts, each from the cache when it
-    holds the part's version (`part_versions[name]`). `prefetch` looks up a chunk's pages at
-    once; `flush` writes what this worker made or used."""
+class PageCache:
+    """A worker's view of the cache. `page(page_digest)` is the entry of the page whose inputs have
+    this digest (`CachedPage`); `html(markdown_text)` is `render.render_markdown`'s output, from
+    the cache when it holds it. `prefetch` looks up a chunk's pages at once; `flush` writes what
+    this worker made or used."""
 
     def __init__(self, path: Path | None, twin_code: tuple = (), part_versions: dict[str, str] | None = None):
         self.path = path
         self.bodies = Entries("bodies", "html", renderer_version())
-        self.fronts = Entries("fronts", "meta", front_matter_version())
-        self.twins = Entries("twins", "digest", twin_version(twin_code))
-        self.page_parts = Entries("parts", "parts", PARTS_KEY)
+        self.pages = Entries("pages", "page", page_version(twin_code))
         self.part_versions = part_versions or {}
-        self.tables = (self.bodies, self.fronts, self.twins, self.page_parts)
-        self.hits = self.misses = 0
+        self.tables = (self.bodies, self.pages)
         self.connection = self.run = None
         if path is not None:
             self.guard(self.open)
@@ -244,22 +228,11 @@ class BodyRenderer:
         self.connection = connect(self.path)
         self.run = current_run(self.connection)
 
-    def prefetch(self, page_texts: list[str], page_digests: list[str] = ()) -> None:
-        """Look up the front matters, bodies and twins of these pages, and the parts of the pages
-        of these digests: one query a table and batch."""
-        split = []
-        for text in page_texts:
-            try:
-                split.append(pages.split_page_text(text))
-            except pages.PageError:  # rendering the page reports it
-                continue
-        for entries, texts in ((self.fronts, [header for header, _ in split]),
-                               (self.bodies, [body for _, body in split]), (self.twins, page_texts),
-                               (self.page_parts, page_digests)):
-            entries.found, entries.known = {}, {}  # the last chunk's keys are not this one's
-            entries.known = {text: entries.key(text) for text in texts}
-            if self.connection:
-                self.guard(self.look_up, entries, set(entries.known.values()))
+    def prefetch(self, page_digests: list[str]) -> None:
+        "Look up the entries of the pages of these digests: one query a batch."
+        self.pages.found = {}  # the last chunk's entries are not this one's
+        if self.connection:
+            self.guard(self.look_up, self.pages, {self.pages.key(digest) for digest in page_digests})
 
     def look_up(self, entries: Entries, keys: set[bytes]) -> None:
         keys = sorted(keys)
@@ -277,65 +250,30 @@ class BodyRenderer:
             return entries.found[key]
         return self.guard(self.lookup, entries, key) if self.connection else None
 
-    def html(self, markdown_text: str) -> str:
+    def page(self, page_digest: str) -> CachedPage:
+        key = self.pages.key(page_digest)
+        held = self.cached(self.pages, key)
+        return CachedPage(self, key, orjson.loads(held) if held is not None else None)
+
+    def html(self, markdown_text: str) -> tuple[str, bytes]:
+        "The body's HTML, and the key of its entry."
         key = self.bodies.key(markdown_text)
         cached = self.cached(self.bodies, key)
         if cached is not None:
-            self.hits += 1
             self.bodies.used.append(key)
-            return cached
-        self.misses += 1
+            return cached, key
         html = render.render_markdown(markdown_text)
         self.keep(self.bodies, key, html)
-        return html
-
-    def front_matter(self, yaml_text: str) -> dict:
-        key = self.fronts.key(yaml_text)
-        cached = self.cached(self.fronts, key)
-        if cached is not None:
-            self.fronts.used.append(key)
-            return orjson.loads(cached)
-        meta = pages.parse_front_matter(yaml_text)
-        try:
-            kept = orjson.dumps(meta)
-        except TypeError:  # keys that are not text, an integer beyond 64 bits: JSON cannot hold it
-            return meta
-        if orjson.loads(kept) == meta:  # nothing JSON would change (a date YAML read as a date)
-            self.keep(self.fronts, key, kept)
-        return meta
-
-    def parts(self, page_digest: str, renders: dict[str, Callable[[], str]]) -> dict[str, str]:
-        """The HTML of each part named in `renders` of the page whose inputs have this digest: the
-        cache's where it holds that part's version, else `renders[name]()`'s. The page's entry
-        then holds these parts alone."""
-        key = self.page_parts.key(page_digest)
-        cached = self.cached(self.page_parts, key)
-        kept = orjson.loads(cached) if cached is not None else {}
-        parts = {}
-        for name, make in renders.items():
-            version, html = kept.get(name, (None, None))
-            parts[name] = [self.part_versions[name], html if version == self.part_versions[name] else make()]
-        if parts == kept:
-            self.page_parts.used.append(key)
-        else:
-            self.keep(self.page_parts, key, orjson.dumps(parts))
-        return {name: html for name, (_, html) in parts.items()}
-
-    def twin_digest(self, page_text: str) -> str | None:
-        key = self.twins.key(page_text)
-        found = self.cached(self.twins, key)
-        if found is not None:
-            self.twins.used.append(key)
-        return found
-
-    def keep_twin_digest(self, page_text: str, digest: str) -> None:
-        self.keep(self.twins, self.twins.key(page_text), digest)
+        return html, key
 
     def keep(self, entries: Entries, key: bytes, value: str | bytes) -> None:
         if self.connection:
             entries.new[key] = value
         if sum(table.pending() for table in self.tables) >= BATCH:
             self.flush()
+
+    def use(self, entries: Entries, key: bytes) -> None:
+        entries.used.append(key)
 
     def lookup(self, entries: Entries, key: bytes) -> str | bytes | None:
         row = self.connection.execute(f"select {entries.column} from {entries.table} where key = ?",
@@ -376,3 +314,64 @@ class BodyRenderer:
             with contextlib.suppress(sqlite3.Error):
                 self.connection.close()
         self.connection = None
+
+
+class CachedPage:
+    """One page's pieces, each from its entry in the cache (`held`) when there is one, else made:
+    `front_matter(yaml_text)` is `pages.parse_front_matter`'s output, `body(markdown_text)` the
+    body's HTML, `parts(renders)` the page's parts (each from the entry where it holds the part's
+    version, else `renders[name]()`'s), `twin_digest` the digest of its JSON twin as last written.
+    `done(twin_digest)` then keeps the entry, or marks it used when nothing in it was made."""
+
+    def __init__(self, cache: PageCache, key: bytes, held: dict | None):
+        self.cache, self.key, self.held = cache, key, held
+        self.entry: dict = {}
+        self.made = held is None  # whether anything was made, not taken from the entry
+        self.keepable = True  # whether JSON holds the front matter as it is
+
+    def front_matter(self, yaml_text: str) -> dict:
+        if self.held is not None:
+            meta = self.entry["meta"] = self.held["meta"]
+            return meta
+        meta = self.entry["meta"] = pages.parse_front_matter(yaml_text)
+        try:
+            # Nothing JSON would change (a date YAML read as a date, a key that is not text).
+            self.keepable = orjson.loads(orjson.dumps(meta)) == meta
+        except TypeError:  # an integer beyond 64 bits: JSON cannot hold it
+            self.keepable = False
+        return meta
+
+    def body(self, markdown_text: str) -> str:
+        if self.held is not None:
+            self.entry["html"], self.entry["body"] = self.held["html"], self.held["body"]
+        else:
+            html, key = self.cache.html(markdown_text)
+            self.entry["html"], self.entry["body"] = html, key.hex()
+        return self.entry["html"]
+
+    def parts(self, renders: dict[str, Callable[[], str]]) -> dict[str, str]:
+        kept = self.held["parts"] if self.held is not None else {}
+        versions = self.cache.part_versions
+        parts = self.entry["parts"] = {}
+        for name, make in renders.items():
+            version, html = kept.get(name, (None, None))
+            if version != versions[name]:
+                version, html, self.made = versions[name], make(), True
+            parts[name] = [version, html]
+        self.made = self.made or len(parts) != len(kept)  # a part no longer placed: the entry changes
+        return {name: html for name, (_, html) in parts.items()}
+
+    @property
+    def twin_digest(self) -> str | None:
+        return self.held["twin"] if self.held is not None else None
+
+    def done(self, twin_digest: str) -> None:
+        "Keep this page's entry as made, with its twin's digest; or mark it used, and its body's."
+        self.made = self.made or twin_digest != self.twin_digest
+        if self.held is not None:  # the body's entry was not looked up: it is used all the same
+            self.cache.use(self.cache.bodies, bytes.fromhex(self.entry["body"]))
+        if not self.made:
+            self.cache.use(self.cache.pages, self.key)
+        elif self.keepable:
+            self.entry["twin"] = twin_digest
+            self.cache.keep(self.cache.pages, self.key, orjson.dumps(self.entry))

@@ -173,14 +173,13 @@ QUESTION_TEMPLATES = ("question.html", *QUESTION_PARTS)  # what a question page 
 
 @dataclass
 class PageRenderer:
-    """How a question page's pieces are made: its Markdown body, its front matter and its parts.
-    Plain rendering by default; a build passes its render cache's, for the page of `digest`."""
-    body: Callable[[str], str] = render_markdown
+    """How a question page's pieces are made: its front matter, its Markdown body and its parts.
+    Plain rendering by default; a build passes its render cache's page (`render_cache.CachedPage`)."""
     front_matter: Callable[[str], dict] = parse_front_matter
-    # (page digest, {part name: render}) -> {part name: its HTML}
-    parts: Callable[[str, dict[str, Callable[[], str]]], dict[str, str]] = (
-        lambda digest, renders: {name: render() for name, render in renders.items()})
-    digest: str = ""
+    body: Callable[[str], str] = render_markdown
+    # {part name: render} -> {part name: its HTML}
+    parts: Callable[[dict[str, Callable[[], str]]], dict[str, str]] = (
+        lambda renders: {name: render() for name, render in renders.items()})
 
 
 def render_question_html(text: str, nav: dict, env, config: SiteConfig,
@@ -192,7 +191,7 @@ def render_question_html(text: str, nav: dict, env, config: SiteConfig,
     context = question_context(meta, body_html, config)
     parts_context = cache(lambda: {**context, **part_context(meta, nav, config)})
     renders = {name: partial(render_part, env, name, parts_context) for name in QUESTION_PARTS}
-    context["parts"] = {name: Markup(html) for name, html in renderer.parts(renderer.digest, renders).items()}
+    context["parts"] = {name: Markup(html) for name, html in renderer.parts(renders).items()}
     html = env.get_template("question.html").render(context)
     return meta, body, body_html, html
 
@@ -222,10 +221,10 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
     _worker["env"].auto_reload = False
     _worker["config"] = config
     _worker["out_dir"] = out_dir
-    if "bodies" in _worker:  # a second build in this process: its own run of the cache
-        _worker["bodies"].close()
-    _worker["bodies"] = render_cache.BodyRenderer(render_cache.cache_path(Path(out_dir)), twin_code=TWIN_CODE,
-                                                  part_versions=question_part_versions(config))
+    if "cache" in _worker:  # a second build in this process: its own run of the cache
+        _worker["cache"].close()
+    _worker["cache"] = render_cache.PageCache(render_cache.cache_path(Path(out_dir)), twin_code=TWIN_CODE,
+                                              part_versions=question_part_versions(config))
 
 
 def _render_chunk(items: list[tuple[str, str, dict, str]]) -> tuple[list[str], int, set[str], dict]:
@@ -237,36 +236,34 @@ def _render_chunk(items: list[tuple[str, str, dict, str]]) -> tuple[list[str], i
     # Read once: the digest must describe exactly the text that was rendered.
     texts = [Path(path).read_text(encoding="utf-8") for path, _, _, _ in items]
     digests = [question_digest(text, nav) for (_, _, nav, _), text in zip(items, texts, strict=True)]
-    cache = _worker["bodies"]
-    cache.prefetch(texts, digests)
+    cache = _worker["cache"]
+    cache.prefetch(digests)
     for (_, key, nav, html_before), text, digest in zip(items, texts, digests, strict=True):
-        renderer = PageRenderer(cache.html, cache.front_matter, cache.parts, digest)
+        page = cache.page(digest)
+        renderer = PageRenderer(page.front_matter, page.body, page.parts)
         meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"], renderer)
         # Encoded once, for its digest and its file alike.
         url, data = meta["url"], html.encode("utf-8")
         html_digest = bytes_digest(data)
         # Bytes other than the last build wrote here: the old file need not be read to know it.
         output.write_page(urls.html_file(url), data, changed=html_before not in ("", html_digest))
-        entries[key] = [digest, url, html_digest,
-                        write_twin(output, cache, text, meta, body, body_html), *neighbour_urls(nav)]
-    _worker["bodies"].flush()
+        twin_digest = write_twin(output, page.twin_digest, meta, body, body_html)
+        page.done(twin_digest)
+        entries[key] = [digest, url, html_digest, twin_digest, *neighbour_urls(nav)]
+    cache.flush()
     return output.written, output.unchanged, output.seen, entries
 
 
-def write_twin(output: Output, cache: render_cache.BodyRenderer, text: str, meta: dict, body: str,
-               body_html: str) -> str:
-    """Write a page's JSON twin unless its file still holds what the cache says this page's
-    twin is (the twin does not depend on the templates, so a template change leaves every twin
-    as it was); returns the digest of its bytes."""
+def write_twin(output: Output, known: str | None, meta: dict, body: str, body_html: str) -> str:
+    """Write a page's JSON twin unless its file still holds what the render cache says this page's
+    twin is (`known`: the twin does not depend on the templates, so a template change leaves every
+    twin as it was); returns the digest of its bytes."""
     path = urls.json_twin(meta["url"])
-    known = cache.twin_digest(text)
     if known is not None and output.confirm_unchanged({path: known}):
         return known
     twin = question_twin(meta, body, body_html)
     output.write_page(path, twin)
-    digest = bytes_digest(twin)
-    cache.keep_twin_digest(text, digest)
-    return digest
+    return bytes_digest(twin)
 
 
 def question_digest(text: str, nav: dict) -> str:
@@ -390,7 +387,7 @@ def render_items(items: list[tuple[str, str, dict, str]], output: Output, config
         results = list(map(_render_chunk, chunks))
         # Closed now, not when the process exits: the cache's write-ahead log goes with its last
         # connection, so that a build killed later (making the search index) leaves none.
-        _worker["bodies"].close()
+        _worker["cache"].close()
         meanwhile()
     else:
         # The with-block shuts the pool down even when a chunk fails. With the fork start method,
