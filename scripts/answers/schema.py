@@ -59,9 +59,11 @@ def create_schema(db: sqlite_utils.Database) -> None:
         ],
         if_not_exists=True,
     )
+    # is_holding and is_correction: the archive's counts of each (queries.coverage), read by
+    # every build that changed a question, from the index rather than every row.
     for columns in (["house"], ["date_tabled"], ["date_answered"], ["answering_body"],
                     ["asking_member_id"], ["answering_member_id"], ["uin"], ["api_id"],
-                    ["is_holding"], ["is_named_day"], ["url"]):
+                    ["is_holding"], ["is_named_day"], ["is_correction"], ["url"]):
         db["questions"].create_index(columns, if_not_exists=True)
     # For the change-driven stages (changes.py): a question's previous and next within its body,
     # and the questions grouped with it, found without reading every row. For the sessions
