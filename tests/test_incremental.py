@@ -22,7 +22,7 @@ from answers import changes, listings, pages, queries, site, sitemap
 from answers.build import build_database
 from answers.cli import cli
 from answers.fetch.archive import MonthFile
-from answers.manifest import page_manifest_contents
+from answers.manifest import PageManifest, page_manifest_contents, page_manifest_path
 from answers.members import MemberDirectory
 from answers.render import SiteConfig
 
@@ -208,6 +208,29 @@ def test_a_page_changed_for_its_neighbour_keeps_its_sitemap_part(tmp_path, monke
     assert [name for name in made if "2023" in name] == []
     assert any("2024-08" in name for name in made)
     assert_same_as_clean_build(folder, tmp_path)
+
+
+def test_pages_gone_are_told_by_the_counts_and_every_url_is_read_only_when_they_disagree(archive, monkeypatch):
+    """A database of the same lineage never loses a question, and a new question is in the
+    change set: with the counts agreeing, no question page is gone and not every question's url
+    is read. A database that did lose one (as no build makes) is still caught, by every url."""
+    folder, content = archive
+    file_month(content, "2024-08", [question(106, "2024-08-03", HOME_OFFICE, "Borders")])
+    build_database([content], folder / "answers.db")
+    read_every_url = []
+    question_urls = queries.question_urls
+    monkeypatch.setattr(queries, "question_urls", lambda db: read_every_url.append(db) or question_urls(db))
+    manifest = PageManifest(page_manifest_path(folder / "site"), site.site_code_version(CONFIG),
+                            site.is_manifest_entry)
+    manifest.open()
+    db = sqlite_utils.Database(folder / "answers.db")
+    new = url(106, "2024-08-03")
+    assert site.pages_gone(db, manifest, {new}) == [] and not read_every_url
+    [(key_105,)] = db.execute("select key from questions where url = ?", [Q105]).fetchall()
+    db["questions"].delete(key_105)
+    assert site.pages_gone(db, manifest, {new}) == [Q105] and read_every_url
+    manifest.close()
+    db.close()
 
 
 def test_the_listings_load_only_those_of_the_questions_whose_rows_changed(archive, tmp_path, monkeypatch):
