@@ -23,7 +23,7 @@ import lxml.html
 import pytest
 import sqlite_utils
 
-from answers import record_cache, search
+from answers import fragment_reuse, record_cache, search
 from processes import ended_within, is_running
 
 SEED_URL = "commons/2018-11-21/p40657d7024/"
@@ -110,11 +110,11 @@ def next_generation(db: sqlite_utils.Database) -> None:
     db.conn.commit()
 
 
-def change_one_answer(db_path: Path) -> None:
+def change_one_answer(db_path: Path, answer: str = "A changed answer about zeppelins.") -> None:
     with closing(sqlite_utils.Database(db_path)) as db:
         next_generation(db)
         [row] = db.query("select key from questions where url = ?", [CHANGED_URL])
-        db["questions"].update(row["key"], {"answer_text": "A changed answer about zeppelins."})
+        db["questions"].update(row["key"], {"answer_text": answer})
 
 
 def test_a_changed_page_reindexes_only_its_bundle(index_copy, tmp_path_factory):
@@ -447,7 +447,7 @@ def test_a_record_is_never_written_outside_the_index_whatever_its_url(built_site
     scratch = tmp_path / ("site" + search.SCRATCH_SUFFIX)
     assert not any("escape" in path.parts for path in tmp_path.rglob("*"))
     # What the scratch folders hold are records at their URLs' paths and their lists.
-    assert all(path.name in ("index.html", search.SCRATCH_LIST)
+    assert all(path.name in ("index.html", search.SCRATCH_LIST, fragment_reuse.MAP_NAME)
                for path in scratch.rglob("*") if path.is_file())
 
 
@@ -484,6 +484,114 @@ def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte
     rendered.clear()
     search.update_index(index_copy / "answers.db", site_dir, check_all=True)
     assert CHANGED_URL in rendered and tree(site_dir / "pagefind") == tree(fresh / "pagefind")
+
+
+def indexed_copy(built_site, folder: Path) -> tuple[Path, Path]:
+    "A copy of the database and an index made from it, with its scratch folders and maps."
+    db_path, site_dir = folder / "answers.db", folder / "site"
+    shutil.copy(built_site.db, db_path)
+    search.update_index(db_path, site_dir)
+    return db_path, site_dir
+
+
+def fragment_files(bundle: Path) -> dict[str, int]:
+    "A bundle's fragment files by name, each with its inode: a reused file keeps its inode."
+    return {path.name: path.stat().st_ino for path in (bundle / "fragment").iterdir()}
+
+
+def counting_runs(monkeypatch) -> list[str]:
+    "The bundles Pagefind runs for, in order, from here on."
+    runs, real_write = [], search.write_bundle
+
+    def counted(items, folder, source):
+        runs.append(source.name)
+        real_write(items, folder, source)
+
+    monkeypatch.setattr(search, "write_bundle", counted)
+    return runs
+
+
+def test_a_reindexed_bundle_reuses_its_unchanged_fragments_and_equals_a_fresh_one(built_site,
+                                                                                 tmp_path,
+                                                                                 monkeypatch):
+    db_path, site_dir = indexed_copy(built_site, tmp_path)
+    before = fragment_files(site_dir / "pagefind" / "2024")
+    change_one_answer(db_path)
+    runs = counting_runs(monkeypatch)
+    report = search.update_index(db_path, site_dir)
+    assert list(report.indexed) == ["2024"] and runs == ["2024"]
+    after = fragment_files(site_dir / "pagefind" / "2024")
+    # Every fragment but the changed question's is the file the bundle before held.
+    assert len(after) == len(before) and \
+        sum(before.get(name) != inode for name, inode in after.items()) == 1
+    search.update_index(db_path, tmp_path / "fresh")
+    assert tree(site_dir / "pagefind") == tree(tmp_path / "fresh" / "pagefind")
+    # And again, from the map learned by the reused run.
+    change_one_answer(db_path, "An answer changed twice, now about airships.")
+    search.update_index(db_path, site_dir)
+    again = fragment_files(site_dir / "pagefind" / "2024")
+    assert sum(after.get(name) != inode for name, inode in again.items()) == 1
+    search.update_index(db_path, tmp_path / "fresh-again")
+    assert tree(site_dir / "pagefind") == tree(tmp_path / "fresh-again" / "pagefind")
+
+
+def test_a_name_pagefind_finds_taken_by_other_content_makes_the_bundle_again_from_nothing(
+        built_site, tmp_path, monkeypatch):
+    """Pagefind skips a fragment name that exists, whatever it holds: the collision of names
+    its runs can meet in different orders. A kept file under the name of a changed record's
+    fragment is found after the run, and the bundle is indexed again into an empty folder."""
+    db_path, site_dir = indexed_copy(built_site, tmp_path)
+    change_one_answer(db_path)
+    search.update_index(db_path, tmp_path / "fresh")
+    fresh_bundle = tmp_path / "fresh" / "pagefind" / "2024"
+    [new_name] = set(fragment_files(fresh_bundle)) - set(fragment_files(site_dir / "pagefind" / "2024"))
+    real_prefill = fragment_reuse.prefill
+
+    def prefill_with_a_collision(building, live, fragments, wanted):
+        placed = real_prefill(building, live, fragments, wanted)
+        taken = next(name for name in placed)
+        shutil.copyfile(live / "fragment" / (taken + ".pf_fragment"), building / "fragment" / new_name)
+        return placed
+
+    monkeypatch.setattr(fragment_reuse, "prefill", prefill_with_a_collision)
+    runs = counting_runs(monkeypatch)
+    search.update_index(db_path, site_dir)
+    assert runs == ["2024", "2024"]
+    assert tree(site_dir / "pagefind") == tree(tmp_path / "fresh" / "pagefind")
+
+
+def test_a_lengthened_name_makes_the_bundle_again_and_keeps_no_map(built_site, tmp_path,
+                                                                    monkeypatch):
+    "A name longer than Pagefind's plain one means a collision: nothing is trusted."
+    db_path, site_dir = indexed_copy(built_site, tmp_path)
+    change_one_answer(db_path)
+    monkeypatch.setattr(fragment_reuse, "PLAIN_NAME_LENGTH", fragment_reuse.PLAIN_NAME_LENGTH - 1)
+    runs = counting_runs(monkeypatch)
+    search.update_index(db_path, site_dir)
+    assert runs == ["2024", "2024"]
+    scratch = site_dir.with_name("site" + search.SCRATCH_SUFFIX) / "2024"
+    assert not (scratch / fragment_reuse.MAP_NAME).exists()
+    search.update_index(db_path, tmp_path / "fresh")
+    assert tree(site_dir / "pagefind") == tree(tmp_path / "fresh" / "pagefind")
+
+
+def test_a_map_learned_for_another_bundle_or_code_is_not_used(built_site, tmp_path, monkeypatch):
+    db_path, site_dir = indexed_copy(built_site, tmp_path)
+    bundle = site_dir / "pagefind" / "2024"
+    scratch = site_dir.with_name("site" + search.SCRATCH_SUFFIX) / "2024"
+    version = search.search_code_version()
+    assert fragment_reuse.kept_map(scratch, bundle, version)
+    assert not fragment_reuse.kept_map(scratch, bundle, "other code")
+    kept = json.loads((scratch / fragment_reuse.MAP_NAME).read_text())
+    kept["meta"] = "0" * 64  # as if the bundle in place were not the one the map was learned from
+    (scratch / fragment_reuse.MAP_NAME).write_text(json.dumps(kept))
+    assert not fragment_reuse.kept_map(scratch, bundle, version)
+    before = fragment_files(bundle)
+    change_one_answer(db_path)
+    search.update_index(db_path, site_dir)
+    assert not set(before.values()) & set(fragment_files(bundle).values())
+    search.update_index(db_path, tmp_path / "fresh")
+    assert tree(site_dir / "pagefind") == tree(tmp_path / "fresh" / "pagefind")
 
 
 def one_thread(monkeypatch) -> None:

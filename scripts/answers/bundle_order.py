@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 SIGNATURE = b"pagefind_dcd"
-FILTERS, SORTS = 3, 4  # their places in the metadata file
+PAGES, FILTERS, SORTS = 1, 3, 4  # their places in the metadata file
 UNSIGNED, TEXT, ARRAY = 0, 3, 4
 
 
@@ -137,6 +137,21 @@ def sorted_array(data: bytes) -> bytes:
     items = array_items(data)
     items.sort(key=lambda item: item[0])
     return head(ARRAY, len(items)) + b"".join(raw for _, raw in items)
+
+
+def meta_path(bundle: Path) -> Path:
+    "The bundle's metadata file, as its entry names it (one language: this archive's)."
+    entry = json.loads((bundle / "pagefind-entry.json").read_text(encoding="utf-8"))
+    [details] = entry["languages"].values()
+    return bundle / f"pagefind.{details['hash']}.pf_meta"
+
+
+def page_hashes(bundle: Path) -> list[str]:
+    "The names of the bundle's fragments, one a record, as its metadata lists its pages."
+    pages = decode(read_packed(meta_path(bundle)))[PAGES]
+    if not all(isinstance(page, list) and page and isinstance(page[0], str) for page in pages):
+        raise BundleFormatError("a metadata page that is not [name, word count]")
+    return [page[0] for page in pages]
 
 
 def stabilise(bundle: Path) -> None:

@@ -24,6 +24,8 @@ no character that HTML gives a meaning to reaches the index, whatever Pagefind o
 does with it. Records are kept between builds (record_cache.py), so a re-indexed bundle renders
 only the records of questions whose row changed, and Pagefind reads them from a scratch folder
 a bundle beside the site folder, kept between builds, where only changed records are written.
+A re-indexed bundle starts from the fragments of its unchanged records that the bundle in place
+holds, so Pagefind compresses and writes only the changed ones (fragment_reuse.py).
 
 Bundles are indexed two at a time, one Pagefind process each (each keeps about one core
 busy), with the records of at most two bundles in hand at once.
@@ -57,7 +59,7 @@ from pathlib import Path
 import jinja2
 import sqlite_utils
 
-from . import bundle_order, changes, clean, queries, record_cache, render, urls
+from . import bundle_order, changes, clean, fragment_reuse, queries, record_cache, render, urls
 from .atomic import replace_if_changed
 from .output import stage_code_digest
 from .render import ROOT, long_date
@@ -200,7 +202,8 @@ def urls_by_bundle(db: sqlite_utils.Database, limit: int | None = None) -> dict[
 
 def search_code_version() -> str:
     "What besides the data decides a bundle's bytes: this module, the record and Pagefind."
-    modules = (__file__, bundle_order.__file__, urls.__file__, clean.__file__)  # urls: titles
+    modules = (__file__, bundle_order.__file__, fragment_reuse.__file__, urls.__file__,
+               clean.__file__)  # urls: titles
     return stage_code_digest([Path(module) for module in modules] + [RECORD_TEMPLATE],
                              ("pagefind", "pagefind_bin"))
 
@@ -360,25 +363,53 @@ def pagefind_binary() -> str:
         raise SearchIndexError("the Pagefind executable (package pagefind_bin) is not installed") from error
 
 
-def replace_bundle(items: list[tuple[str, str]], bundles_dir: Path, name: str) -> None:
+def replace_bundle(items: list[tuple[str, str]], bundles_dir: Path, name: str, version: str) -> None:
     """Write a bundle beside the live one, then swap it in: a build that stops half way leaves
-    the old bundle (or none), never half of one."""
+    the old bundle (or none), never half of one. The new bundle starts from the live one's
+    fragments of the records that did not change (fragment_reuse.py), or from nothing.
+    `version` is the search code's (search_code_version), which the kept fragments must match."""
     building, retired, live = (bundles_dir / f".building-{name}", bundles_dir / f".retired-{name}",
                                bundles_dir / name)
+    scratch = scratch_root(bundles_dir) / name
     for leftover in (building, retired):
         shutil.rmtree(leftover, ignore_errors=True)
     try:
-        write_bundle(items, building.resolve(), scratch_root(bundles_dir) / name)
-        if not (building / "pagefind.js").is_file():
-            raise SearchIndexError("pagefind wrote no bundle")
+        fragments = write_reusing_fragments(items, building, live, scratch, version)
         bundle_order.stabilise(building)  # the same records, the same bytes
     except Exception as error:
         shutil.rmtree(building, ignore_errors=True)
         raise SearchIndexError(f"search bundle {name}: {error}") from error
+    fragment_reuse.forget(scratch)  # it describes the live bundle, about to be replaced
     if live.exists():
         os.replace(live, retired)
     os.replace(building, live)
+    if fragments is not None:
+        fragment_reuse.keep(scratch, live, version, fragments)
     remove_folder(retired)
+
+
+def write_reusing_fragments(items: list[tuple[str, str]], building: Path, live: Path,
+                            scratch: Path, version: str) -> dict[str, str] | None:
+    """Index the records into `building`, pre-filled with the live bundle's fragments of the
+    unchanged records; if the result is not what a run without a collision of names leaves,
+    index them again into an empty folder. Returns the new bundle's fragment map (None if
+    even a run from nothing met a collision: the next one then starts from nothing too)."""
+    digest_of = {url: fragment_reuse.record_digest(html) for url, html in items}
+    prefilled = fragment_reuse.prefill(building, live, fragment_reuse.kept_map(scratch, live, version),
+                                       set(digest_of.values()))
+    write_complete_bundle(items, building, scratch)
+    fragments = fragment_reuse.learn(building, digest_of, prefilled)
+    if fragments is None and prefilled:
+        shutil.rmtree(building)
+        write_complete_bundle(items, building, scratch)
+        fragments = fragment_reuse.learn(building, digest_of, {})
+    return fragments
+
+
+def write_complete_bundle(items: list[tuple[str, str]], building: Path, scratch: Path) -> None:
+    write_bundle(items, building.resolve(), scratch)
+    if not (building / "pagefind.js").is_file():
+        raise SearchIndexError("pagefind wrote no bundle")
 
 
 def remove_folder(folder: Path) -> None:
@@ -670,7 +701,7 @@ def rebuild_changed(db: sqlite_utils.Database, wanted: dict[str, list[str]], nam
                 report.unchanged.append(name)
                 continue
             ledger.retire(name)
-            running[workers.submit(replace_bundle, items, bundles_dir, name)] = \
+            running[workers.submit(replace_bundle, items, bundles_dir, name, ledger.version)] = \
                 (name, digest, len(items))
             del items  # held by the worker alone from here
         collect(wait(running).done, running, ledger, report, failures)
