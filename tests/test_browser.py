@@ -4,6 +4,7 @@ phone widths and accessibility."""
 from __future__ import annotations
 
 import json
+import shutil
 from urllib.request import urlopen
 
 import pytest
@@ -274,3 +275,37 @@ def test_the_bundles_search_on_the_page_without_a_web_worker(page, sharded_site)
     status, paths, _ = every_result(page, sharded_site + "search/?q=central&sort=date")
     assert paths and status.endswith("results")
     assert (workers, worker_scripts) == ([], [])
+
+
+# -- search after a correction ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corrected_site(built_site, tmp_path_factory):
+    """The test archive's site with one answer corrected after its index was made: the bundle
+    re-indexed from the fragments of its unchanged questions that the index already held."""
+    from test_search import CHANGED_URL, change_one_answer
+
+    folder = tmp_path_factory.mktemp("corrected-search")
+    db_path, site_dir = folder / "answers.db", folder / "site"
+    shutil.copy(built_site.db, db_path)
+    site_dir.mkdir()
+    for entry in built_site.site.iterdir():
+        if entry.name != search.BUNDLES:
+            (site_dir / entry.name).symlink_to(entry)
+    search.update_index(db_path, site_dir)
+    change_one_answer(db_path, "A corrected answer about dirigibles.")
+    assert list(search.update_index(db_path, site_dir).indexed) == [CHANGED_URL.split("/")[1][:4]]
+    yield from served(site_dir)
+
+
+def test_the_search_page_finds_a_corrected_answer_and_the_questions_kept_beside_it(page,
+                                                                                  corrected_site):
+    from test_search import CHANGED_URL
+
+    page.goto(corrected_site + "search/?q=dirigibles")
+    assert result_links(page) == [corrected_site + CHANGED_URL]
+    page.goto(corrected_site + "search/?q=3171")  # a question of the same bundle, unchanged
+    assert result_links(page)[0] == corrected_site + TABLE_URL
+    excerpts = page.locator("#search-results .item-snippet").all_inner_texts()
+    assert excerpts and all(excerpt.strip() for excerpt in excerpts)
