@@ -10,8 +10,10 @@ from pathlib import Path
 import lxml.html
 import pytest
 import sqlite_utils
+from click.testing import CliRunner
 
 from answers import build, pages, related, schema, site
+from answers.cli import cli
 from answers.render import SiteConfig, make_environment
 
 # Sessions are where the UINs restart: 2023-12-05 is in the 2023-24 session, the rest from
@@ -324,6 +326,18 @@ def test_a_full_pass_and_a_few_questions_score_alike_to_the_last_bit_and_as_bm25
         compared += len(in_full)
     full.db.close()
     assert compared > 40
+
+
+def test_the_statistics_command_writes_what_a_build_reads_back(tmp_path, monkeypatch):
+    """`answers related-statistics` writes a database's counts where every build reads them
+    (reference/related/ unless told otherwise), as `Statistics.read` reads them back."""
+    archive_db(tmp_path / "stats", QUESTIONS + REPEATS).close()
+    made = related.Statistics.of_database(sqlite_utils.Database(tmp_path / "stats" / "answers.db"))
+    monkeypatch.setattr(related, "STATISTICS_FOLDER", tmp_path / "reference" / "related")
+    result = CliRunner().invoke(cli, ["related-statistics", "--db", str(tmp_path / "stats" / "answers.db")])
+    assert result.exit_code == 0, result.output
+    assert related.Statistics.read(tmp_path / "reference" / "related") == made
+    assert made.counts and made.questions == len(QUESTIONS + REPEATS)
 
 
 def test_a_word_the_statistics_or_the_tokenizer_cannot_count_is_never_a_query_word(tmp_path):

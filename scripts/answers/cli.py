@@ -382,9 +382,9 @@ def extract_members(sources: tuple[str, ...], members_dirs: tuple[Path, ...], ou
 
 @cli.command("related-statistics")
 @setting_option(defaults.DB_PATH, "--db", "db_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", default="reference/related", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path),
-              help="The folder to write the statistics into.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write the statistics into  [default: the reference/related/ "
+                   "folder every build reads them from]")
 def related_statistics(db_path: Path, out_dir: Path) -> None:
     """Write the fixed statistics "Asked before" scores with, from a built database (the whole
     corpus's): then rebuild, as the statistics are part of what a database is built by."""
@@ -395,6 +395,7 @@ def related_statistics(db_path: Path, out_dir: Path) -> None:
         statistics = related.Statistics.of_database(db)
     finally:
         db.close()
+    out_dir = out_dir or related.STATISTICS_FOLDER
     statistics.write(out_dir)
     click.echo(f"{out_dir}: {len(statistics.counts)} terms of {statistics.questions} questions "
                f"(average length {statistics.average_length:.1f} tokens).")

@@ -213,14 +213,6 @@ class Statistics:
         for name, text in self.files().items():
             (folder / name).write_text(text, encoding="utf-8")
 
-    def fingerprint(self) -> str:
-        "A digest of these statistics: a database made with others is rebuilt."
-        digest = hashlib.sha256()
-        for name, text in sorted(self.files().items()):
-            digest.update(name.encode())
-            digest.update(text.encode())
-        return digest.hexdigest()
-
     @classmethod
     def of_database(cls, db: sqlite_utils.Database) -> Statistics:
         "The statistics of a built database's questions (its `questions_fts` index)."
