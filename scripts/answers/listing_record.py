@@ -168,6 +168,19 @@ class ListingRecord:
 
     # -- writing ---------------------------------------------------------------------------
 
+    def write_pages(self, connection: sqlite3.Connection, pages: dict[str, PageEntry]) -> None:
+        "Within a transaction: these pages' entries, and the version that makes the record current."
+        connection.executemany(
+            "insert or replace into pages values (?, ?, ?, ?)",
+            ((url, e.owner, e.digest, int(e.in_sitemap)) for url, e in pages.items()))
+        connection.execute("insert or replace into meta values ('version', ?)", (self.version,))
+
+    def save_pages(self, pages: dict[str, PageEntry]) -> None:
+        """Record these pages alone, each the only page of its owner (the About page), as a
+        build that changed no question wrote them; the record vouches for the output again."""
+        with self.connection as connection:
+            self.write_pages(connection, pages)
+
     def save(self, shown: dict[str, Placed], forget: Iterable[str],
              pages: dict[str, PageEntry], owners: Iterable[str] | None,
              timeliness_inputs: dict[str, list], figures: list[dict], tallies: dict[str, list]) -> None:
@@ -195,7 +208,4 @@ class ListingRecord:
             connection.executemany(
                 "insert or replace into placed values (?, ?, ?, ?)",
                 ((key, place.url, json.dumps(sorted(place.owners)), place.day) for key, place in shown.items()))
-            connection.executemany(
-                "insert or replace into pages values (?, ?, ?, ?)",
-                ((url, e.owner, e.digest, int(e.in_sitemap)) for url, e in pages.items()))
-            connection.execute("insert or replace into meta values ('version', ?)", (self.version,))
+            self.write_pages(connection, pages)

@@ -590,6 +590,21 @@ def write_about(writer: ListingWriter, stats: dict) -> None:
                 twin={"coverage": stats, "sources": formats})
 
 
+def sources_digest(db: sqlite_utils.Database) -> str:
+    """A digest of what the About page counts of the source files: a file read again, or a
+    copy filed again, changes these figures without changing any question."""
+    return inputs_digest(queries.source_formats(db))
+
+
+def write_about_alone(writer: ListingWriter, names: Names, accounts: str) -> None:
+    """A build that changed no question but the files' account: the About page alone (rendered
+    only if its inputs differ), and the record's entry for it."""
+    write_about(writer, queries.coverage(writer.db, names.named_member_ids))
+    writer.record.save_pages(writer.pages)
+    # The whole record's digest no longer covers the About page's entry.
+    writer.record.set_meta({"sources": accounts, "content": None})
+
+
 def write_api(writer: ListingWriter) -> None:
     "The API page: the Datasette API text where it has been written, else a short pointer."
     text_path = SITE_TEMPLATES / API_TEXT
@@ -640,7 +655,11 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
         reference = names_digest(names)
         full = (changed is None or not record.is_current() or record.meta("reference") != reference
                 or not (output.root / urls.html_file(urls.HOME)).is_file())  # an output folder made afresh
-        if not full and not changed:  # nothing to show: not even the figures are worked out
+        accounts = sources_digest(db)
+        if not full and not changed:  # no question to show: not even the figures are worked out
+            if record.meta("sources") != accounts:
+                output.before_first_change.append(record.withdraw)
+                write_about_alone(ListingWriter(db, env, output, config, record, full=False), names, accounts)
             return ListingsReport(record.sitemap_count(), partial(listing_record.sitemap_urls, record.path),
                                   urls_changed=False, question_urls=[])
         output.before_first_change.append(record.withdraw)
@@ -652,7 +671,7 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
             else:
                 figures, inputs = figures_after(db, record, set(changed), beside, latest)
                 report = write_changed(writer, set(changed), figures, inputs, Reference.load(db, names, record))
-        record.set_meta({"reference": reference, "as_of": as_of(figures.result().rows)})
+        record.set_meta({"reference": reference, "as_of": as_of(figures.result().rows), "sources": accounts})
         return report
     finally:
         if record.withdraw in output.before_first_change:  # nothing changed: the hook must not outlive the record
