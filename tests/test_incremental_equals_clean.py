@@ -114,7 +114,6 @@ def test_the_about_page_counts_a_file_that_changed_no_question(tmp_path):
     assert_same_as_clean_build(folder, tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="which file 'stored' a record depends on the order the files were read in")
 def test_the_account_of_each_file_does_not_depend_on_the_order_files_came_in(tmp_path):
     """The same record in two files: the later path's copy is kept (store.py), and the sources'
     and file_records' `stored` should say so whichever file came first."""

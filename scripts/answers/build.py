@@ -193,10 +193,14 @@ def load_file(store: Store, path: Path, sha256: str, records: Iterable | None = 
             continue
         item, url_dropped = record
         report.urls_dropped += url_dropped
-        stored = (store.add_full_text(item, source_id) if isinstance(item, FullText)
-                  else store.add_question(item, source_id))
-        report.stored += stored
-        report.duplicates += not stored
+        if isinstance(item, FullText):
+            store.add_full_text(item, source_id)
+        else:
+            store.add_question(item, source_id)
+    # Stored: the records whose copy the database keeps is this file's (a later copy in the
+    # file, or in a later file read afterwards, takes its place: see Store.credit).
+    report.stored = store.stored_count()
+    report.duplicates = report.read - report.rejected - report.stored
     store.close_source(source_id, {
         "format": reader.FORMAT, "sha256": sha256, "read": report.read,
         "stored": report.stored, "duplicates": report.duplicates, "rejected": report.rejected,
@@ -460,9 +464,19 @@ def load_changed_files(store: Store, readable, report: BuildReport, progress) ->
     with (progress or nullcontext)(todo) as iterator, read_ahead([path for path, _ in todo]) as read:
         for (path, sha), records in zip(iterator, read, strict=True):
             report.files.append(load_file(store, path, sha, records))
+        settle_accounts(db, report.files)
         report.full_texts_applied = store.apply_full_texts(changed_keys(db, report.generation))
         if store.member_directory is not None:
             store.member_directory.apply_offices(db, changed_keys(db, report.generation))
+
+
+def settle_accounts(db: sqlite_utils.Database, files: list[FileReport]) -> None:
+    """Each file's account as the database now holds it: a file read later in this build may
+    have taken the place of a copy an earlier one (or one this build skipped) stored."""
+    held = {path: (stored, duplicates) for path, stored, duplicates in
+            db.execute("select path, stored, duplicates from sources")}
+    for file in files:
+        file.stored, file.duplicates = held.get(file.path, (file.stored, file.duplicates))
 
 
 # Files read and checked ahead of the store, by one reader process: the store, in this

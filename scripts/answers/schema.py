@@ -102,8 +102,9 @@ def create_schema(db: sqlite_utils.Database) -> None:
         {"key": str, "record_hash": str, "source": str, "location": str},
         pk=("key", "record_hash"), if_not_exists=True,
     )
-    # Internal: every record each file gave, by key and content digest, and whether its read
-    # stored it: a changed file is compared with what it gave before (see build.py).
+    # Internal: every record each file gave, by key and content digest, and whether it is
+    # stored there (the copy kept is this file's; see Store.credit): a changed file is
+    # compared with what it gave before (see build.py).
     db["file_records"].create(
         {"source_id": int, "key": str, "record_hash": str, "copies": int, "stored": int},
         pk=("source_id", "key", "record_hash"), foreign_keys=[("source_id", "sources", "id")],

@@ -39,7 +39,8 @@ class Store:
         self.snapshots_held = db.execute("select 1 from question_snapshots limit 1").fetchone() is not None
         self.source_path = ""  # the file being read, whose records are being added
         # What that file gives, and what it gave when last read, as (key, digest): [copies,
-        # how many of them were stored].
+        # how many of them are stored]. A record is stored in the file whose copy the database
+        # keeps (see `credit`): in one file only, whatever order the files were read in.
         self.file_records: dict[tuple[str, str], list[int]] = {}
         self.earlier_records: dict[tuple[str, str], tuple[int, int]] = {}
         self.member_rows: dict[str, dict] = {}
@@ -88,7 +89,9 @@ class Store:
 
     def replayed(self, key: str, record_hash: str) -> bool | None:
         """For a file read before, a record it gave then too: the database already holds its
-        effect, so it is not merged again; True if it was stored then. None for a new record."""
+        effect, so it is not merged again; True if its copy is still the one kept (the account
+        of every file is kept up to date as copies are kept in its place: `credit`). None for
+        a new record."""
         earlier = self.earlier_records.get((key, record_hash))
         if earlier is None:
             return None
@@ -102,6 +105,33 @@ class Store:
         given = self.file_records.setdefault((key, record_hash), [0, 0])
         given[0] += 1
         given[1] += stored
+
+    def credit(self, key: str, record_hash: str, previous: tuple[str, str] | None) -> None:
+        """This file's copy of a record is now the one kept, in place of `previous` (the path
+        and digest of the copy kept until now, if any): that file no longer counts it as stored.
+        So a record is stored in one file, that of the copy kept, as a clean build would say."""
+        if previous is None or previous == (self.source_path, record_hash):
+            return
+        path, previous_hash = previous
+        if path == self.source_path:  # an earlier copy in this same file
+            given = self.file_records.get((key, previous_hash))
+            if given is not None:
+                given[1] = 0
+            elif (key, previous_hash) in self.earlier_records:  # kept when the file was last read
+                copies, _ = self.earlier_records[(key, previous_hash)]
+                self.earlier_records[(key, previous_hash)] = (copies, 0)
+            return
+        uncounted = self.db.execute(
+            """update file_records set stored = 0 where stored > 0 and key = ? and record_hash = ?
+                 and source_id = (select id from sources where path = ?)""",
+            [key, previous_hash, path]).rowcount
+        if uncounted:
+            self.db.execute("update sources set stored = stored - 1, duplicates = duplicates + 1 "
+                            "where path = ?", [path])
+
+    def stored_count(self) -> int:
+        "How many of the records the file being read gives are stored (their copy kept)."
+        return sum(stored for _, stored in self.file_records.values())
 
     def vanished(self) -> set[tuple[str, str]]:
         "What the file being read gave last time and no longer gives, as (key, digest)."
@@ -131,9 +161,11 @@ class Store:
         rank = (question.freshness(), self.source_path, record_hash)
         held = self.held_snapshot(key)
         if held is not None and held[2] == rank[2]:
-            if rank > held:
-                self.move_provenance(key, rank, source_id, question.location)
-            return False  # an exact duplicate
+            if rank <= held:
+                return False  # an exact duplicate of the copy kept
+            self.move_provenance(key, rank, source_id, question.location)
+            self.credit(key, record_hash, held[1:])
+            return True  # the same record, whose copy kept is now this file's
         if held is not None and held > rank:
             if held[0] > rank[0]:
                 self.record_earlier_answer_as_corrected(key, question)
@@ -149,6 +181,7 @@ class Store:
                             [key, rank[2]])  # set aside by an earlier file, kept after all
         self.pending_questions[key] = row
         self.note_snapshot(key, rank)
+        self.credit(key, record_hash, held[1:] if held is not None else None)
         if len(self.pending_questions) >= BATCH_SIZE:
             self.write_pending()
         return True
@@ -268,15 +301,20 @@ class Store:
 
     def add_full_text(self, full_text: FullText, source_id: int) -> bool:
         key = full_text_key(full_text.api_id)
-        record_hash = hashlib.sha256(json.dumps(
-            [full_text.question_text, full_text.answer_html or None]).encode()).hexdigest()
+        record_hash = full_text_hash(full_text.question_text, full_text.answer_html)
         stored = self.replayed(key, record_hash)
         if stored is None:
-            stored = self.merge_full_text(full_text, source_id)
+            stored = self.merge_full_text(full_text, key, record_hash, source_id)
             self.note_given(key, record_hash, stored)
         return stored
 
-    def merge_full_text(self, full_text: FullText, source_id: int) -> bool:
+    def merge_full_text(self, full_text: FullText, key: str, record_hash: str, source_id: int) -> bool:
+        """Store a full text unless the one held ranks higher. True if stored (its copy kept).
+
+        Full texts rank by whether they hold an answer (an earlier fetch, from before the
+        question was answered, never replaces an answer), then by the path of their file (the
+        later wins; within a file, the later entry): the text kept, and the file whose copy it
+        is, never depend on the order files are read in."""
         row = {
             "api_id": full_text.api_id,
             "question_text": full_text.question_text,
@@ -284,22 +322,27 @@ class Store:
             "source_id": source_id,
         }
         held = self.held_full_text(full_text.api_id)
-        if held is not None and held == (row["question_text"], row["answer_html"]):
-            return False
-        if held is not None and held[1] and not row["answer_html"]:
-            return False  # an earlier fetch, from before the question was answered
+        if held is not None:
+            question_text, answer_html, path = held
+            if (bool(answer_html), path) > (bool(row["answer_html"]), self.source_path):
+                return False
+            if path == self.source_path and (question_text, answer_html) == (row["question_text"], row["answer_html"]):
+                return False  # an exact duplicate within the file
         self.pending_full_texts[full_text.api_id] = row
+        self.credit(key, record_hash, None if held is None else (held[2], full_text_hash(*held[:2])))
         if len(self.pending_full_texts) >= BATCH_SIZE:
             self.write_pending()
         return True
 
     def held_full_text(self, api_id: int) -> tuple | None:
+        "The full text held for a question: (question text, answer HTML, path of its file)."
         pending = self.pending_full_texts.get(api_id)
-        if pending is not None:
-            return pending["question_text"], pending["answer_html"]
+        if pending is not None:  # written with the file being read
+            return pending["question_text"], pending["answer_html"], self.source_path
         return self.db.execute(
-            "select question_text, answer_html from full_texts where api_id = :api_id",
-            {"api_id": api_id},
+            """select f.question_text, f.answer_html, s.path
+               from full_texts f join sources s on s.id = f.source_id where f.api_id = ?""",
+            [api_id],
         ).fetchone()
 
     def write_pending(self) -> None:
@@ -461,6 +504,11 @@ def upsert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], pk: str
             f'insert into "{table}" ({names}) values {", ".join([one_row] * len(chunk))} '
             f'on conflict ("{pk}") do update set {updates}',
             [row[column] for row in chunk for column in columns])
+
+
+def full_text_hash(question_text: str | None, answer_html: str | None) -> str:
+    "A full text's content digest, as a file's records name it."
+    return hashlib.sha256(json.dumps([question_text, answer_html or None]).encode()).hexdigest()
 
 
 def full_text_key(api_id: int) -> str:
