@@ -103,6 +103,20 @@ def test_a_changed_month_file_updates_in_place_as_a_clean_build_would(tmp_path):
     assert clean.rebuilt
 
 
+def test_a_record_that_moved_within_its_changed_file_takes_its_new_location(tmp_path):
+    """A record the file gave before is not merged again, yet its place in the file moved: the
+    row kept names where it is now, as a clean build does; of two copies, the first."""
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    two = answered(2, "<p>Two answered.</p>")
+    write(folder / "2024-08.json", [two])
+    build_database([folder], db_path)
+    write(folder / "2024-08.json", [record(3), two, two])
+    update = build_database([folder], db_path)
+    assert not update.rebuilt
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
 def test_a_file_that_lost_a_record_forces_a_rebuild(tmp_path):
     folder = tmp_path / "api"
     _, current = month_files(folder)

@@ -43,6 +43,8 @@ class Store:
         # keeps (see `credit`): in one file only, whatever order the files were read in.
         self.file_records: dict[tuple[str, str], list[int]] = {}
         self.earlier_records: dict[tuple[str, str], tuple[int, int]] = {}
+        # Where in that file the records it gave before, and still stored, are now.
+        self.replayed_locations: dict[tuple[str, str], str] = {}
         self.member_rows: dict[str, dict] = {}
         self.body_rows: dict[str, dict] = {}
         # Rows waiting to be written, by primary key: a later row for a key replaces the
@@ -154,6 +156,10 @@ class Store:
         if stored is None:
             stored = self.merge_question(question, key, record_hash, source_id)
             self.note_given(key, record_hash, stored)
+        elif stored:
+            # Not merged again, but the record may have moved within its file: the row names
+            # where the copy kept now is, as a clean build does (the first copy, if several).
+            self.replayed_locations.setdefault((key, record_hash), question.location)
         return stored
 
     def merge_question(self, question: Question, key: str, record_hash: str,
@@ -393,6 +399,7 @@ class Store:
         self.source_path = path
         self.file_records = {}
         self.earlier_records = {}
+        self.replayed_locations = {}
         if not existing:
             return self.db["sources"].insert(
                 {"id": self.new_source_id(path), "path": path, "format": format,
@@ -425,6 +432,15 @@ class Store:
             [(source_id, key, record_hash, copies, stored)
              for (key, record_hash), (copies, stored) in sorted(self.file_records.items())])
         self.flush()
+        self.relocate_replayed()
+
+    def relocate_replayed(self) -> None:
+        """Give the rows of the records replayed from the file just read, and still kept from
+        it (a fresher copy later in the file may have taken their place), their location now."""
+        self.db.conn.executemany(
+            "update questions set source_location = ? where key = ? and source_location is not ?",
+            [(location, key, location) for (key, record_hash), location in self.replayed_locations.items()
+             if self.file_records[(key, record_hash)][1]])
 
     def reject(self, source_id: int, location: str, reason: str) -> None:
         self.db["rejects"].insert(
