@@ -9,6 +9,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from answers.build import build_database
 from answers.members import MemberDirectory
 from answers.model import make_key
@@ -113,6 +115,19 @@ def test_a_record_that_moved_within_its_changed_file_takes_its_new_location(tmp_
     write(folder / "2024-08.json", [record(3), two, two])
     update = build_database([folder], db_path)
     assert not update.rebuilt
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
+@pytest.mark.xfail(strict=True, reason="a snapshot set aside keeps the location it had when its file was last read")
+def test_a_snapshot_set_aside_that_moved_within_its_changed_file_takes_its_new_location(tmp_path):
+    "Two answers of the same day: the one set aside names where it is now, as a clean build does."
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    one, other = answered(2, "<p>One.</p>"), answered(2, "<p>Other.</p>")
+    write(folder / "2024-08.json", [one, other])
+    build_database([folder], db_path)
+    write(folder / "2024-08.json", [record(3), one, other])
+    assert not build_database([folder], db_path).rebuilt
     build_database([folder], tmp_path / "clean.db")
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
 
