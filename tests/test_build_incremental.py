@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -178,6 +181,45 @@ def test_a_run_with_nothing_changed_writes_nothing(tmp_path):
     assert not report.rebuilt and report.generation == 0 and report.changed == 0
     assert all(f.skipped for f in report.files)
     assert db_path.read_bytes() == before and db_path.stat().st_mtime_ns == modified
+
+
+# An update killed inside its transaction, once its "asked before" lists are written. With a
+# page cache of one page, SQLite writes each page it changes to the file at once, so the kill
+# leaves the database file itself half changed: only the rollback journal can mend it.
+KILLED_IN_ITS_TRANSACTION = """
+import os, signal, sys
+from pathlib import Path
+from answers import build, related
+
+write_related = related.write_related
+
+def written_then_killed(db, *args, **kwargs):
+    db.execute("pragma cache_size = 1")
+    write_related(db, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+related.write_related = written_then_killed
+build.build_database([Path(sys.argv[1])], Path(sys.argv[2]))
+"""
+
+
+def test_an_update_killed_part_way_leaves_the_database_as_it_was(tmp_path):
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    _, current = month_files(folder)
+    build_database([folder], db_path)
+    before, held = canonical(db_path), db_path.read_bytes()
+    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
+                    answered(5, "<p>Five answered.</p>"), answered(6, "<p>Six corrected figures.</p>", "2024-08-10")])
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_ITS_TRANSACTION, str(folder), str(db_path)])
+
+    assert killed.returncode == -signal.SIGKILL
+    assert db_path.read_bytes() != held and db_path.with_name("answers.db-journal").exists()
+    assert canonical(db_path) == before  # the journal played back on opening
+    update = build_database([folder], db_path)
+    assert not update.rebuilt and update.changed == 2
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
 
 
 def test_files_read_ahead_by_a_reader_process_store_what_one_process_does(tmp_path, monkeypatch):

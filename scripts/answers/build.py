@@ -15,13 +15,11 @@ import hashlib
 import itertools
 import json
 import os
-import shutil
 import sqlite3
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,54 +333,71 @@ def working_copy(db_path: Path) -> Path:
 
 def write_database(db_path: Path, readable, report: BuildReport, version: str,
                    member_directory, progress) -> None:
-    """Bring the database up to date on a working copy (a new, empty one for a rebuild) and
-    move it into place when done, so that a killed build leaves the previous one intact."""
-    work_path = working_copy(db_path)
-    with ThreadPoolExecutor(1) as beside:
-        try:
-            copy_synced = None
-            if report.rebuild_reason is None:
-                # Copying is the kernel's work, which leaves this thread free to read the
-                # member directory meanwhile (one read on demand: every update names a member).
-                copied = beside.submit(shutil.copyfile, db_path, work_path)
-                load_member_directory(member_directory)
-                copied.result()
-                # The copy's bytes (the whole database) go to disk while the build works on the
-                # copy: the sync before the replace then waits only for the pages written since.
-                copy_synced = beside.submit(sync_file, work_path)
-            update_working_copy(work_path, readable, report, version, member_directory, progress)
-            if copy_synced is not None:
-                copy_synced.result()
-            replace_durably(work_path, db_path)
-        finally:
-            remove_database_files(work_path)
+    """A rebuild writes a new database on a working copy and moves it into place when done; an
+    update changes the database in place, in one transaction. Either way a killed build leaves
+    the database as the last build did: the rename never happened, or SQLite's rollback
+    journal undoes the half-made transaction when the database is next opened. An update never
+    copies the database, whose size grows with the archive while a day's change does not."""
+    if report.rebuild_reason is None:
+        update_in_place(db_path, readable, report, version, member_directory, progress)
+    else:
+        write_afresh(db_path, readable, report, version, member_directory, progress)
 
 
-def update_working_copy(work_path: Path, readable, report: BuildReport, version: str,
-                        member_directory, progress) -> None:
-    "Read the files the database does not hold into the working copy; then citations, \"asked before\"."
-    db = open_working_copy(work_path)
+def update_in_place(db_path: Path, readable, report: BuildReport, version: str,
+                    member_directory, progress) -> None:
+    load_member_directory(member_directory)
+    db = sqlite_utils.Database(db_path)
     try:
-        store = Store(db, member_directory)
+        # The rollback journal, synced on commit (SQLite's defaults, set here because the
+        # journal is what makes a kill harmless): a build killed part way leaves a hot journal,
+        # which SQLite plays back when the database is next opened, whoever opens it.
+        db.execute("pragma journal_mode = delete")
+        db.execute("pragma synchronous = full")
         with db.atomic():
-            set_meta(db, generation=report.generation, code_version=version)
-            if report.rebuild_reason is not None:
-                # A new lineage: the change log starts again, so the later stages start afresh.
-                set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
-            load_changed_files(store, readable, report, progress)
-            cited_before = changes.resolved_citations(db)
-            # Read once for both: the questions stay as they are for the rest of the build.
-            sessions = citations.Sessions.from_database(db)
-            report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
-        # Committed (on the working copy): the "asked before" workers read the file itself.
-        report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions,
-                                               everything=report.rebuild_reason is not None)
-        with db.atomic():
-            changes.note_citation_changes(db, cited_before)
-        report.changed = db.execute("select count(*) from changes where generation = ?",
-                                    [report.generation]).fetchone()[0]
+            update_database(db, readable, report, version, member_directory, progress)
     finally:
         db.close()
+
+
+def write_afresh(db_path: Path, readable, report: BuildReport, version: str,
+                 member_directory, progress) -> None:
+    "A new database on a working copy, moved into place when done."
+    work_path = working_copy(db_path)
+    try:
+        db = open_working_copy(work_path)
+        try:
+            update_database(db, readable, report, version, member_directory, progress)
+        finally:
+            db.close()
+        replace_durably(work_path, db_path)
+    finally:
+        remove_database_files(work_path)
+
+
+def update_database(db: sqlite_utils.Database, readable, report: BuildReport, version: str,
+                    member_directory, progress) -> None:
+    """Read the files the database does not hold into `db`; then citations, "asked before".
+    In an update, `db` is in one transaction, and each step below is a savepoint of it."""
+    store = Store(db, member_directory)
+    with db.atomic():
+        set_meta(db, generation=report.generation, code_version=version)
+        if report.rebuild_reason is not None:
+            # A new lineage: the change log starts again, so the later stages start afresh.
+            set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
+        load_changed_files(store, readable, report, progress)
+        cited_before = changes.resolved_citations(db)
+        # Read once for both: the questions stay as they are for the rest of the build.
+        sessions = citations.Sessions.from_database(db)
+        report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
+    # In a rebuild this is committed, and the "asked before" workers read the file itself; in
+    # an update's transaction the lists are made in this process, from what it has written.
+    report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions,
+                                           everything=report.rebuild_reason is not None)
+    with db.atomic():
+        changes.note_citation_changes(db, cited_before)
+    report.changed = db.execute("select count(*) from changes where generation = ?",
+                                [report.generation]).fetchone()[0]
 
 
 def load_member_directory(member_directory) -> None:
