@@ -1,28 +1,39 @@
 """Asked before under incremental builds: after each change the `related` and `related_queries`
-tables, and the pages showing the lists, equal a clean build's from the same files, on real
-corpus questions on overlapping subjects, whose lists are not empty."""
+tables, and the pages showing the lists, equal a clean build's from the same files (and member
+reference files), on real corpus questions on overlapping subjects, whose lists are not empty."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlite_utils
 
 from answers import build, pages
+from answers.members import MemberDirectory
 
 SUBJECTS = ("Agriculture", "Special Educational Needs", "Schools", "Housing", "Asylum", "Undocumented Migrants")
 MONTHS = ("2024-11", "2024-12")
 LATER = "2026-01-01T00:00:00"  # an answer date that outranks every snapshot of the corpus
 
 
+def month_of_questions(corpus: Path, month: str) -> list[dict]:
+    return [record["value"] for record in
+            json.loads(gzip.decompress((corpus / "uk-parliament-wq-api-json" / f"{month}.json.gz").read_bytes()))]
+
+
+def corpus_question(corpus: Path, month: str, uin: str) -> dict:
+    return next(value for value in month_of_questions(corpus, month) if value["uin"] == uin)
+
+
 def corpus_questions(corpus: Path) -> list[dict]:
     "The API's questions on SUBJECTS tabled in MONTHS, in the order they were tabled."
-    values = []
-    for month in MONTHS:
-        records = json.loads(gzip.decompress((corpus / "uk-parliament-wq-api-json" / f"{month}.json.gz").read_bytes()))
-        values.extend(record["value"] for record in records if (record["value"]["heading"] or "").startswith(SUBJECTS))
+    values = [value for month in MONTHS for value in month_of_questions(corpus, month)
+              if (value["heading"] or "").startswith(SUBJECTS)]
     return sorted(values, key=lambda value: (value["dateTabled"], value["id"]))
 
 
@@ -47,14 +58,16 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 
 class Archive:
-    "Source files given one step at a time to an incremental build, each step checked against a clean build."
+    """Source files given one step at a time to an incremental build, each step checked against a
+    clean build; with `members`, the member reference folder both builds read, as it is then."""
 
-    def __init__(self, folder: Path):
-        self.folder, self.files = folder, []
+    def __init__(self, folder: Path, members: Path | None = None):
+        self.folder, self.files, self.members = folder, [], members
         self.sources = folder / "sources"
         self.sources.mkdir()
         self.db_path, self.pages_dir = folder / "incremental" / "answers.db", folder / "incremental" / "pages"
         self.steps = 0
+        self.checks = 0  # clean builds made, each in a folder of its own
 
     def add(self, *values: dict) -> build.BuildReport:
         "A new file holding these snapshots (later files rank higher), then an incremental build."
@@ -68,15 +81,19 @@ class Archive:
         self.files.pop(number).unlink()
         return self.build()
 
+    def member_directory(self) -> MemberDirectory | None:
+        return MemberDirectory.load([self.members]) if self.members else None
+
     def build(self) -> build.BuildReport:
-        report = build.build_database(self.files, self.db_path)
+        report = build.build_database(self.files, self.db_path, self.member_directory())
         pages.write_pages(self.db_path, self.pages_dir)
         self.check()
         return report
 
     def check(self) -> None:
-        clean = self.folder / f"clean-{self.steps}-{len(self.files)}"
-        build.build_database(self.files, clean / "answers.db")
+        self.checks += 1
+        clean = self.folder / f"clean-{self.checks}"
+        build.build_database(self.files, clean / "answers.db", self.member_directory())
         pages.write_pages(clean / "answers.db", clean / "pages")
         assert tables(self.db_path) == tables(clean / "answers.db")
         assert tree(self.pages_dir) == tree(clean / "pages")
@@ -173,3 +190,91 @@ def test_a_late_question_that_starts_a_session_changes_the_lists_of_the_same_ask
                                       "To ask the Secretary of State for Justice, how many prisons are overcrowded."))
     assert asked_again in listing(archive.db_path, "commons-2024-09-02-2000")
     assert report.related.questions == 2  # the late question's own list, and the one it moved
+
+
+# -- the members' constituencies ---------------------------------------------------------------
+
+# The current MPs as the Department for Education publishes them: one a row, with the MNIS id
+# and the constituency (`pcon_name`) a member sits for.
+MEMBERS_FILE = Path("members") / "dfe-mp-lookup" / "mp_lookup.csv"
+
+
+def members_folder(folder: Path, corpus: Path) -> Path:
+    "A member reference folder holding the corpus's list of current MPs."
+    members = folder / "members"
+    members.mkdir()
+    shutil.copyfile(corpus / MEMBERS_FILE, members / MEMBERS_FILE.name)
+    return members
+
+
+def publish_members(members: Path, change: Callable[[list[dict]], list[dict]]) -> None:
+    "A newer list of current MPs in place of the folder's: its rows, as `change` makes them."
+    path = members / MEMBERS_FILE.name
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        reader = csv.DictReader(file)
+        fields, rows = reader.fieldnames, change(list(reader))
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fields, quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def query_terms(db_path: Path, key: str) -> list[str]:
+    "The terms a question's list was made from, as `related_queries` holds them."
+    with sqlite_utils.Database(db_path) as db:
+        return json.loads(db.execute("select terms from related_queries where key = ?", [key]).fetchone()[0])
+
+
+def constituency_of(db_path: Path, member: str) -> str | None:
+    with sqlite_utils.Database(db_path) as db:
+        row = db.execute("select constituency from members where id = ?", [member]).fetchone()
+    return row[0] if row else None
+
+
+def test_lists_follow_a_new_members_file_that_moves_a_member_or_loses_a_constituency(tmp_path, corpus):
+    """A newer members file gives a member asking questions another constituency, or no longer
+    lists one: the questions that named the old one as a place now keep its name as words."""
+    members = members_folder(tmp_path, corpus)
+    archive = Archive(tmp_path, members)
+    archive.add(*corpus_questions(corpus))
+    # Sir John Hayes (350) asks about "(a) South Holland and the Deepings constituency and (b)
+    # Lincolnshire"; David Reed (5347) about farmers "in (a) East Devon and (b) Exmouth and
+    # Exeter East constituency".
+    hayes, reed = "commons-2024-11-11-13396", "commons-2024-11-11-13647"
+    assert constituency_of(archive.db_path, "350") == "South Holland and the Deepings"
+    hayes_terms, reed_terms = query_terms(archive.db_path, hayes), query_terms(archive.db_path, reed)
+
+    # He sits for a constituency of another name (as after a boundary review): no member sits
+    # for his old one, which his questions now keep as words.
+    publish_members(members, lambda rows: [dict(row, pcon_name="Spalding and Bourne") if row["member_id"] == "350"
+                                           else row for row in rows])
+    assert archive.build().rebuilt  # a members file changed: every list is made again
+    assert constituency_of(archive.db_path, "350") == "Spalding and Bourne"
+    assert query_terms(archive.db_path, hayes) != hayes_terms
+    assert query_terms(archive.db_path, reed) == reed_terms
+
+    # His member no longer listed, Exmouth and Exeter East is no constituency the archive knows.
+    publish_members(members, lambda rows: [row for row in rows if row["member_id"] != "5347"])
+    assert archive.build().rebuilt
+    assert constituency_of(archive.db_path, "5347") is None
+    assert query_terms(archive.db_path, reed) != reed_terms
+
+
+def test_a_member_new_to_the_archive_brings_a_constituency_earlier_questions_name(tmp_path, corpus):
+    """Mike Amesbury, no longer in the list of current MPs, asked in November 2024 about
+    "children's mental health services in Runcorn and Helsby constituency". The constituency
+    comes into the archive with its next member's first question: the earlier question's list
+    is made again without the place, in an incremental build."""
+    runcorn = corpus_question(corpus, "2024-11", "13487")
+    archive = Archive(tmp_path, members_folder(tmp_path, corpus))
+    archive.add(*corpus_questions(corpus), runcorn)
+    assert constituency_of(archive.db_path, "4667") is None
+    terms = query_terms(archive.db_path, key_of(runcorn))
+
+    # Sarah Pochin (5403), the member for Runcorn and Helsby since 2025, asks her first question.
+    report = archive.add(corpus_question(corpus, "2026-01", "104443"))
+    assert not report.rebuilt
+    assert constituency_of(archive.db_path, "5403") == "Runcorn and Helsby"
+    now = query_terms(archive.db_path, key_of(runcorn))
+    assert now != terms and set(now) < set(terms)  # the place's words left out, nothing else
+    assert report.related.questions >= 2  # the new question's list, and the earlier one's
