@@ -320,3 +320,20 @@ def test_an_earlier_file_arriving_late_gives_its_members_constituency(tmp_path):
         "sewage discharges into the river Avon."), "Bristol West")}]), encoding="utf-8")
     archive.files.insert(0, older)
     archive.build()
+
+
+def test_a_new_constituency_whose_words_the_askers_own_kept_apart_changes_the_lists_naming_it(tmp_path):
+    """The asker's own constituency is left out of a question's words first: "Runcorn Halton and
+    Helsby constituency", asked by Halton's member, leaves "Runcorn and Helsby constituency",
+    left out too once Runcorn and Helsby's member brings it into the archive."""
+    to_health = "To ask the Secretary of State for Health and Social Care, "
+    archive = Archive(tmp_path)
+    archive.add(with_member_details(api_question(
+        1, "2024-11-01", "100", 10, "Mental Health Services: Children", to_health + "what the waiting times are "
+        "for children's mental health services in Runcorn Halton and Helsby constituency."), "Halton"))
+    key = "commons-2024-11-01-100"
+    terms = query_terms(archive.db_path, key)
+    report = archive.add(with_member_details(api_question(
+        2, "2024-11-05", "200", 20, "Roads: Repairs", to_health + "what roads need repair."), "Runcorn and Helsby"))
+    assert report.related.questions == 2
+    assert set(query_terms(archive.db_path, key)) == set(terms) - {"runcorn", "helsbi"}

@@ -661,14 +661,16 @@ def moved_sessions(db: sqlite_utils.Database, sessions: Sessions, held: dict, no
 def moved_constituencies(db: sqlite_utils.Database, held: dict, now: dict) -> set[str]:
     """The questions whose words a changed constituency strips differently (member ->
     constituency was `held`, is `now`): those asked by a member whose constituency changed,
-    and those naming a constituency that was added or went, with the word "constituency"
-    (`Constituencies.strip`)."""
+    and those whose text holds every word of a constituency that was added or went, and the
+    word "constituency" (`Constituencies.strip`). Every word, not the name as written: the
+    asker's own constituency, left out first, can bring a name's words together ("Runcorn
+    Halton and Helsby constituency", asked by Halton's member, names Runcorn and Helsby)."""
     members = sorted(member for member in set(held) | set(now) if held.get(member) != now.get(member))
     found = {key for (key,) in db.execute(
         "select key from questions where asking_member_id in (select value from json_each(?))", [json.dumps(members)])}
     names = {tuple(words(name)) for name in held.values()} ^ {tuple(words(name)) for name in now.values()}
     for name in sorted(name for name in names if name):
-        search = (f"{{question_text}} : {quoted(' '.join(name))} AND "
+        search = (f"{{question_text}} : ({' AND '.join(map(quoted, name))}) AND "
                   f"({quoted('constituency')} OR {quoted('constituencies')})")
         found.update(key for (key,) in db.execute(
             "select q.key from questions_fts f join questions q on q.rowid = f.rowid where questions_fts match ?",
