@@ -48,9 +48,10 @@ def compressed_pieces(monkeypatch):
     return pieces
 
 
-def build(db_path, site):
+def build(db_path, site, check_all=False):
     config = SiteConfig(base_url="https://answers.example.org/")
-    return downloads.write_downloads(db_path, site / "downloads", make_environment(config), config)
+    return downloads.write_downloads(db_path, site / "downloads", make_environment(config), config,
+                                     check_all)
 
 
 def piece_digests(db_path) -> list[str]:
@@ -122,24 +123,132 @@ def test_an_incremental_build_gives_the_bytes_of_a_clean_one(database, tmp_path)
     assert sums["answers.db.gz"] == digest
 
 
-def test_a_damaged_copy_is_not_copied_from(database, tmp_path, compressed_pieces):
-    """A file edited in place and given back its old time and size is not trusted: every
-    piece is compressed again, none copied from it."""
+def damage_keeping_time_and_size(path) -> None:
+    "Edit a file in place as a hand might, then give it back its old time: only reading it tells."
+    status = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+
+
+def test_verify_finds_a_damaged_copy_and_copies_nothing_from_it(database, tmp_path, compressed_pieces):
+    """A daily build trusts a file by its time and size, as the rest of the build does; a file
+    edited in place and given back its old time and size is found by `check_all` (`answers
+    verify`), which reads it: every piece is compressed again, none copied from it."""
+    site = tmp_path / "site"
+    build(database, site)
+    packed = site / "downloads" / "answers.db.gz"
+    damage_keeping_time_and_size(packed)
+    compressed_pieces.clear()
+
+    correct_a_heading(database)
+    report = build(database, site, check_all=True)
+    assert [digest for digest in compressed_pieces if digest in set(piece_digests(database))] == \
+        piece_digests(database)
+    assert gzip.decompress(packed.read_bytes()) == database.read_bytes()
+    assert "answers.db.gz" in report.written
+
+
+def test_verify_repairs_a_damaged_copy_of_unchanged_rows(database, tmp_path):
+    "With no change to the rows, `check_all` still reads every file and remakes an edited one."
+    site = tmp_path / "site"
+    build(database, site)
+    year_file = site / "downloads" / f"{last_question(database)[1]}.csv.gz"
+    original = year_file.read_bytes()
+    damage_keeping_time_and_size(year_file)
+    assert build(database, site).written == []  # trusted by its time and size
+
+    report = build(database, site, check_all=True)
+    assert report.written == [year_file.name]
+    assert year_file.read_bytes() == original
+
+
+def test_a_copy_changed_since_the_manifest_is_not_copied_from(database, tmp_path, compressed_pieces):
+    "A file modified after the last build saved its manifest is made afresh, piece by piece."
     site = tmp_path / "site"
     build(database, site)
     packed = site / "downloads" / "answers.db.gz"
     status = packed.stat()
-    data = bytearray(packed.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    packed.write_bytes(bytes(data))
-    os.utime(packed, ns=(status.st_atime_ns, status.st_mtime_ns))
+    os.utime(packed, ns=(status.st_atime_ns, status.st_mtime_ns + 10**10))
     compressed_pieces.clear()
 
     correct_a_heading(database)
     build(database, site)
     assert [digest for digest in compressed_pieces if digest in set(piece_digests(database))] == \
         piece_digests(database)
-    assert gzip.decompress(packed.read_bytes()) == database.read_bytes()
+
+
+class ReadsCounted:
+    """The bytes read from each file through `open` in downloads.py, and every file hashed whole
+    (`file_digest`)."""
+
+    def __init__(self, monkeypatch):
+        self.read: dict[str, int] = {}
+        self.hashed: list[str] = []
+        monkeypatch.setattr(downloads, "open", self.open, raising=False)
+        file_digest = downloads.file_digest
+        monkeypatch.setattr(downloads, "file_digest",
+                            lambda path: self.hashed.append(str(path)) or file_digest(path))
+
+    def open(self, path, *args, **kwargs):
+        return CountedFile(open(path, *args, **kwargs), self.read, str(path))
+
+
+class CountedFile:
+    def __init__(self, file, counts: dict[str, int], path: str):
+        self.file, self.counts, self.path = file, counts, path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.file.close()
+
+    def read(self, *args):
+        data = self.file.read(*args)
+        self.counts[self.path] = self.counts.get(self.path, 0) + len(data)
+        return data
+
+    def readinto(self, buffer):
+        count = self.file.readinto(buffer)
+        self.counts[self.path] = self.counts.get(self.path, 0) + count
+        return count
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+
+def test_a_change_reads_of_the_last_files_only_the_members_it_copies(database, tmp_path, monkeypatch):
+    """One corrected question: of each compressed file the last build left, only the members
+    copied into the new file are read, once each (not the members made again, and no pass to
+    hash the old file or the new one); the files written equal a clean build's."""
+    site = tmp_path / "site"
+    build(database, site)
+    folder = site / "downloads"
+    before = json.loads((folder / ".manifest.json").read_text().split("\n", 1)[1])
+    previous = {name: members for entry in before.values()
+                for name, members in entry.get("members", {}).items()}
+    sizes = {name: (folder / name).stat().st_size for name in previous}
+
+    correct_a_heading(database)
+    reads = ReadsCounted(monkeypatch)
+    report = build(database, site)
+
+    after = json.loads((folder / ".manifest.json").read_text().split("\n", 1)[1])
+    rewritten = {name: members for entry in after.values()
+                 for name, members in entry.get("members", {}).items() if name in report.written}
+    _, stem = last_question(database)
+    assert set(rewritten) == {"answers.db.gz", f"{stem}.csv.gz", f"{stem}.ndjson.gz"}
+    for name, members in rewritten.items():
+        kept = {digest for digest, _ in previous[name]}
+        copied = sum(length for digest, length in members if digest in kept)
+        assert reads.read[str(folder / name)] == copied < sizes[name], name
+    assert reads.hashed == []
+    assert reads.read[str(database)] == database.stat().st_size  # the database, read once
+    build(database, tmp_path / "clean")
+    for name in report.written:
+        assert (folder / name).read_bytes() == (tmp_path / "clean" / "downloads" / name).read_bytes(), name
 
 
 def last_question(db_path) -> tuple[str, str]:

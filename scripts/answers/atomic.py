@@ -23,23 +23,34 @@ def write_atomically(path: Path, data: bytes, durable: bool = False, scratch: Pa
     clears its journal once the month files are written). The temporary file is made in
     `scratch` if given, else beside the target."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    folder = scratch or path.parent
-    try:
-        handle = temporary_file(folder, path.name)
-    except FileNotFoundError:  # the scratch folder, made on first use
-        folder.mkdir(exist_ok=True)
-        handle = temporary_file(folder, path.name)
+    handle = new_temporary_file(path, scratch)
     try:
         with handle:
             handle.write(data)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)  # temporary files are private; what they hold is not
-        os.replace(handle.name, path)
+        put_in_place(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
+
+
+def new_temporary_file(path: Path, scratch: Path | None = None):
+    """A new file object for the next bytes of the file at `path` (`temporary_file`), in
+    `scratch` if given (made on first use), else beside it. The caller removes it on failure."""
+    folder = scratch or path.parent
+    try:
+        return temporary_file(folder, path.name)
+    except FileNotFoundError:  # the scratch folder, made on first use
+        folder.mkdir(exist_ok=True)
+        return temporary_file(folder, path.name)
+
+
+def put_in_place(temporary: str, path: Path) -> None:
+    "Rename a finished temporary file over its target."
+    os.chmod(temporary, 0o644)  # temporary files are private; what they hold is not
+    os.replace(temporary, path)
 
 
 def temporary_file(folder: Path, name: str):

@@ -295,6 +295,11 @@ def verify(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, dataset
                            check_all=True)
     repaired = [pages_dir / path for path in pages_report.written + pages_report.removed]
     repaired += [out_dir / path for path in site_report.written + site_report.removed]
+    if site_report.downloads:  # made in a folder of their own, with their own report
+        from .urls import DOWNLOADS
+
+        downloads_dir = out_dir / DOWNLOADS
+        repaired += [downloads_dir / name for name in site_report.downloads.written + site_report.downloads.removed]
     for path in repaired:
         click.echo(f"  repaired: {path}")
     click.echo(f"Verified: {len(repaired)} files repaired." if repaired

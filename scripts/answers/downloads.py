@@ -36,7 +36,7 @@ import os
 import sqlite3
 import stat
 import zlib
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -46,6 +46,7 @@ import yaml
 from zlib_ng import gzip_ng, zlib_ng
 
 from . import changes
+from .atomic import new_temporary_file, put_in_place
 from .manifest import MANIFEST_NAME, Manifest
 from .output import Output, bytes_digest, file_digest, stage_code_digest
 from .render import ROOT
@@ -446,24 +447,22 @@ def write_group(db: sqlite3.Connection, group: Group, names: list[str], output: 
 
 
 def write_blocks(db: sqlite3.Connection, group: Group, names: list[str], output: Output,
-                 previous: dict[str, tuple[bytes, list]]) -> dict:
+                 previous: dict[str, PreviousFile]) -> dict:
     """Make and write a compressed group's files, one gzip member per block (and, for CSV,
     one for the header row first). A block the last build compressed is copied from its file
-    as it left it (`previous`: name -> its bytes and members); only the others are read from
-    the database and compressed. Returns the manifest entry's files and members."""
-    files = {name: Members(*previous.get(name, (b"", []))) for name in group.files}
-    for name, format_name in group.files.items():
-        if format_name == "csv":
-            files[name].add(CSV_HEADER, lambda: compressed(csv_bytes(names, [])))
-    for block in group.blocks:
-        rows = functools.cache(functools.partial(block_rows, db, group, block, names))  # read once
+    as it left it (`previous`: name -> that file); only the others are read from the database
+    and compressed. Returns the manifest entry's files and members."""
+    with ExitStack() as stack:
+        files = {name: stack.enter_context(MemberFile(output, name, previous.get(name)))
+                 for name in group.files}
         for name, format_name in group.files.items():
-            files[name].add(block.digest, functools.partial(block_member, format_name, names, rows))
-    records = {}
-    for name, members in files.items():
-        data = b"".join(members.made)
-        output.write(name, data)
-        records[name] = file_record(output, name, bytes_digest(data))
+            if format_name == "csv":
+                files[name].add(CSV_HEADER, lambda: compressed(csv_bytes(names, [])))
+        for block in group.blocks:
+            rows = functools.cache(functools.partial(block_rows, db, group, block, names))  # read once
+            for name, format_name in group.files.items():
+                files[name].add(block.digest, functools.partial(block_member, format_name, names, rows))
+        records = {name: members.finish() for name, members in files.items()}
     return {"files": records, "members": {name: files[name].listed for name in files}}
 
 
@@ -472,25 +471,107 @@ def block_member(format_name: str, names: list[str], rows) -> bytes:
     return compressed(FORMATTERS[format_name](names, rows(), header=False))
 
 
-class Members:
-    """The gzip members of one file being made: copied from the file the last build left,
-    where it made the same member, else made."""
+@dataclass(frozen=True)
+class PreviousFile:
+    """A file of gzip members as the last build left it, trusted to be as it recorded it: its
+    path, SHA-256 and size, and the [digest, length] of each of its members, in order."""
 
-    def __init__(self, previous: bytes, previous_members: list):
-        self.previous = previous
-        self.places = member_places(previous_members)
-        self.made: list[bytes] = []
+    path: str
+    digest: str
+    size: int
+    members: list
+
+
+# Bytes copied at a time from the last build's file into the new one.
+COPY_BUFFER = 1024 * 1024
+
+
+class MemberFile:
+    """One file of gzip members being made, in a temporary file: each member copied from the
+    file the last build left (`previous`), where it made the same member, else made. The
+    bytes are hashed as they are written, so neither the old file nor the new one is read
+    again; only the runs of the old one that are copied are read, and only once. `finish`
+    puts the file in place, unless it holds what the last build recorded there."""
+
+    def __init__(self, output: Output, relative_path: str, previous: PreviousFile | None):
+        self.output, self.relative_path, self.previous = output, relative_path, previous
+        self.path = output.path_for(relative_path)
+        output.claim(str(self.path), relative_path)
+        self.places = member_places(previous.members) if previous else {}
+        self.handle = new_temporary_file(self.path, output.scratch)
+        self.source = None  # the previous file, opened on the first copy
+        self.run = (0, 0)  # offset and length of the bytes of `previous` still to be copied
+        self.whole = hashlib.sha256()
+        self.size = 0
         self.listed: list[list] = []  # [digest, length] of each member
 
-    def add(self, digest: str, make) -> bytes:
-        if digest in self.places:
-            offset, length = self.places[digest]
-            member = self.previous[offset:offset + length]
-        else:
+    def __enter__(self) -> MemberFile:
+        return self
+
+    def __exit__(self, *exception) -> None:
+        "Close both files; a temporary file not put in place (an error) is removed."
+        self.handle.close()
+        if self.source:
+            self.source.close()
+        Path(self.handle.name).unlink(missing_ok=True)
+
+    def add(self, digest: str, make) -> None:
+        "The member of this digest: the previous file's, else `make()`'s bytes."
+        place = self.places.get(digest)
+        if place is None:
+            self.copy_run()
             member = make()
-        self.made.append(member)
-        self.listed.append([digest, len(member)])
-        return member
+            self.write(member)
+            length = len(member)
+        else:
+            offset, length = place
+            if offset != sum(self.run):  # not where the run so far ends: copy that first
+                self.copy_run()
+                self.run = (offset, 0)
+            self.run = (self.run[0], self.run[1] + length)
+        self.listed.append([digest, length])
+
+    def write(self, data) -> None:
+        self.handle.write(data)
+        self.whole.update(data)
+        self.size += len(data)
+
+    def copy_run(self) -> None:
+        "Copy the run of members taken from the previous file, through one reused buffer."
+        offset, length = self.run
+        self.run = (0, 0)
+        if not length:
+            return
+        if self.source is None:
+            self.source = open(self.previous.path, "rb", buffering=0)
+            self.buffer = memoryview(bytearray(COPY_BUFFER))
+        self.source.seek(offset)
+        while length:
+            read = self.source.readinto(self.buffer[:min(length, COPY_BUFFER)])
+            if not read:
+                raise OSError(f"{self.previous.path} is shorter than the last build recorded")
+            self.write(self.buffer[:read])
+            length -= read
+
+    def finish(self) -> list:
+        """Put the file in place, unless the file there already holds these bytes: by the
+        previous file's recorded digest, or (none trusted) by reading it. Returns its record."""
+        self.copy_run()
+        self.handle.close()
+        digest = self.whole.hexdigest()
+        if self.holds_already(digest):
+            self.output.unchanged += 1
+        else:
+            self.output.changing()
+            put_in_place(self.handle.name, self.path)
+            self.output.written.append(self.relative_path)
+        return [digest, self.size]
+
+    def holds_already(self, digest: str) -> bool:
+        if self.previous:
+            return (self.previous.digest, self.previous.size) == (digest, self.size)
+        return (self.path.is_file() and self.path.stat().st_size == self.size
+                and file_digest(self.path) == digest)
 
 
 def database_chunks(db_path: Path):
@@ -511,41 +592,18 @@ def member_places(members: list) -> dict[str, tuple[int, int]]:
     return places
 
 
-def write_database(db_path: Path, output: Output, previous: bytes, previous_members: list) -> dict:
+def write_database(db_path: Path, output: Output, previous: PreviousFile | None) -> dict:
     """Write answers.db.gz as one gzip member per piece of the database (gzip, zcat and
     Python read them as one stream). A piece the last build compressed is copied from
-    `previous`, the file as it left it (`previous_members`: [digest, length] of each member),
-    so one change recompresses only the pieces it touched; each member is made the same way
-    whichever build makes it, so the bytes do not depend on what was there before. The file
-    is replaced only if its bytes differ. Returns the manifest entry's files and members."""
-    relative_path = DATABASE_FILE
-    path = output.path_for(relative_path)
-    output.claim(str(path), relative_path)
-    temporary = path.with_name(path.name + ".tmp")
-    members, whole = Members(previous, previous_members), hashlib.sha256()
-    with open(temporary, "wb") as target:
+    `previous`, the file as it left it, so one change recompresses only the pieces it touched;
+    each member is made the same way whichever build makes it, so the bytes do not depend on
+    what was there before. Every piece is read and hashed (BLAKE3) to know which changed.
+    Returns the manifest entry's files and members."""
+    with MemberFile(output, DATABASE_FILE, previous) as members:
         for chunk in database_chunks(db_path):
-            member = members.add(piece_digest(chunk),
-                                 lambda chunk=chunk: compressed(chunk))
-            target.write(member)
-            whole.update(member)
-            members.made.clear()  # the database is written as it goes, not held
-    digest = whole.hexdigest()
-    if same_file(path, temporary, digest):
-        temporary.unlink()
-        output.unchanged += 1
-    else:
-        output.changing()
-        os.replace(temporary, path)
-        output.written.append(relative_path)
-    return {"files": {DATABASE_FILE: file_record(output, relative_path, digest)},
-            "members": {DATABASE_FILE: members.listed}}
-
-
-def same_file(path: Path, made: Path, digest: str) -> bool:
-    "Whether the file at `path` holds the bytes just made (compared by size, then sha256)."
-    return (path.is_file() and path.stat().st_size == made.stat().st_size
-            and file_digest(path) == digest)
+            members.add(piece_digest(chunk), lambda chunk=chunk: compressed(chunk))
+        record = members.finish()
+    return {"files": {DATABASE_FILE: record}, "members": {DATABASE_FILE: members.listed}}
 
 
 def as_written(path: str | None, size: int, saved_ns: int | None) -> bool:
@@ -559,15 +617,22 @@ def as_written(path: str | None, size: int, saved_ns: int | None) -> bool:
                 and status.st_mtime_ns <= saved_ns)
 
 
-def keep(output: Output, entry, digest: str, saved_ns: int | None) -> bool:
+def trusted(path: str | None, record: list, saved_ns: int | None, check_all: bool) -> bool:
+    """Whether a file is still as the last build recorded it ([sha256, size]): `as_written`,
+    as the rest of a build trusts its files; and, when `check_all` asks (`answers verify`,
+    which is there to find files edited by hand), holding the bytes of that digest."""
+    return as_written(path, record[1], saved_ns) and (not check_all or file_digest(path) == record[0])
+
+
+def keep(output: Output, entry, digest: str, saved_ns: int | None, check_all: bool = False) -> bool:
     """Whether the last build made these files from the same rows and they are still as it
-    wrote them (`as_written`, at `saved_ns`). If so, they are claimed for this build. (The
+    wrote them (`trusted`, at `saved_ns`). If so, they are claimed for this build. (The
     manifest holds no times, so that an incremental build and a fresh one write the same
     bytes.)"""
     if not entry or entry["digest"] != digest or saved_ns is None:
         return False
     paths = {name: output.plain_path(name) for name in entry["files"]}
-    if not all(as_written(path, entry["files"][name][1], saved_ns) for name, path in paths.items()):
+    if not all(trusted(path, entry["files"][name], saved_ns, check_all) for name, path in paths.items()):
         return False
     for name, path in paths.items():
         output.claim(path, name)
@@ -724,12 +789,13 @@ class Build:
     page_files: list[dict] = field(default_factory=list)
     skipped: int = 0
     changed: list[str] | None = None  # the questions changed since the last build; None: unknown
+    check_all: bool = False  # read every file the last build left, to trust it (`trusted`)
 
     def reuse_or_make(self, key: str, digest: str, make) -> dict:
         """The manifest entry of a file group: the last build's, if its files were made from
         rows with this digest and are still as written; else `make()`'s, which writes them."""
         entry = self.manifest.previous.get(key)
-        if keep(self.output, entry, digest, self.manifest_saved_ns):
+        if keep(self.output, entry, digest, self.manifest_saved_ns, self.check_all):
             self.skipped += len(entry["files"])
         else:
             entry = make()
@@ -738,7 +804,7 @@ class Build:
 
     def write_group(self, db: sqlite3.Connection, group: Group, names: list[str]) -> dict:
         if group.export.compressed:
-            return write_blocks(db, group, names, self.output, self.previous_members(group.stem))
+            return write_blocks(db, group, names, self.output, self.previous_files(group.stem))
         return write_group(db, group, names, self.output)
 
     def export_table(self, db: sqlite3.Connection, export: Export, table_meta: dict) -> None:
@@ -765,9 +831,10 @@ class Build:
                 return groups
         return survey(db, export, names)
 
-    def previous_members(self, key: str) -> dict[str, tuple[bytes, list]]:
-        """The files of a group as the last build wrote them, with their members: those that
-        still hold the bytes it recorded (the others are then made afresh)."""
+    def previous_files(self, key: str) -> dict[str, PreviousFile]:
+        """The files of a group as the last build wrote them, with their members: those still
+        as it left them (`trusted`) and whose members add up to their size; the others are
+        made afresh."""
         entry = self.manifest.previous.get(key) or {}
         found = {}
         for name, members in entry.get("members", {}).items():
@@ -775,12 +842,9 @@ class Build:
                 continue
             digest, size = entry["files"][name]
             path = self.output.plain_path(name)
-            if not as_written(path, size, self.manifest_saved_ns):
-                continue
-            with open(path, "rb") as file:
-                previous = file.read()
-            if bytes_digest(previous) == digest and sum(length for _, length in members) == size:
-                found[name] = previous, members
+            if (sum(length for _, length in members) == size
+                    and trusted(path, entry["files"][name], self.manifest_saved_ns, self.check_all)):
+                found[name] = PreviousFile(path, digest, size, members)
         return found
 
     def export_database(self, db: sqlite3.Connection, db_path: Path) -> dict:
@@ -790,21 +854,21 @@ class Build:
         digest = database_digest(db, self.groups)
         entry = self.reuse_or_make(DATABASE_FILE, digest, lambda: {
             "digest": digest, "rows": 0, "created": build_time(db_path),
-            **write_database(db_path, self.output, *self.previous_members(DATABASE_FILE).get(
-                DATABASE_FILE, (b"", [])))})
+            **write_database(db_path, self.output, self.previous_files(DATABASE_FILE).get(DATABASE_FILE))})
         entry.setdefault("created", build_time(db_path))  # a manifest edited by hand
         self.resources.insert(0, database_resource(entry["files"][DATABASE_FILE]))
         return entry
 
 
-def write_downloads(db_path: Path, folder: Path, env, config) -> DownloadsReport:
+def write_downloads(db_path: Path, folder: Path, env, config, check_all: bool = False) -> DownloadsReport:
     """Write the downloads folder (`downloads/` in the site): the data files whose rows
     changed, then the descriptions of them all; remove the files of groups that no longer
-    exist. The folder is this stage's alone: the site stage leaves it be."""
+    exist. The folder is this stage's alone: the site stage leaves it be. `check_all` reads
+    every file the last build left before trusting it, to find and repair edits by hand."""
     output = Output(folder)
     saved_ns = modified_ns(output.root / MANIFEST_NAME)
     build = Build(output, Manifest.take(output, downloads_code_version(), is_manifest_entry),
-                  saved_ns)
+                  saved_ns, check_all=check_all)
     metadata = load_metadata()
     with closing(open_read_only(db_path)) as db:
         position = changes.position(db)

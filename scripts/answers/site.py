@@ -522,7 +522,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
           closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside):
         change = site_changes(db, pages_dir, manifest, check_all)
         changed = change.keys
-        others = OtherFiles(db, db_path, output, config, change, manifest, beside)
+        others = OtherFiles(db, db_path, output, config, change, manifest, beside, check_all)
         if changed is None or manifest.other_code_state is not None:  # new code: every question page
             # Given changes, the pages stage has completed on this database: its pages are those
             # of the questions it holds, read from there instead of walking 56,000 folders.
@@ -559,6 +559,7 @@ class OtherFiles:
     change: changes.ChangeSet
     manifest: PageManifest
     beside: ThreadPoolExecutor
+    check_all: bool  # the downloads read every file they keep, to find edits by hand
     removed: list[str] = field(default_factory=list)
     downloads: Future | None = None  # None: not made again (nothing changed)
 
@@ -575,7 +576,7 @@ class OtherFiles:
             # database on their own connection and write only their folder, and most of their
             # work (SQLite, hashing, compressing) lets the listings run meanwhile.
             self.downloads = self.beside.submit(downloads.write_downloads, self.db_path,
-                                                output.root / urls.DOWNLOADS, env, config)
+                                                output.root / urls.DOWNLOADS, env, config, self.check_all)
         write_static(output)
         # A listing shows a question's own row (and the members and bodies, whose change
         # renders every listing): the questions changed only for what they show of another
