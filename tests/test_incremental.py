@@ -288,23 +288,28 @@ def test_a_file_edited_by_hand_is_left_to_verify_which_repairs_it(archive):
     folder, content = archive
     page, twin = folder / "site" / Q105 / "index.html", folder / "site" / Q105 / "index.json"
     markdown = folder / "pages" / Q101 / "index.md"
-    originals = page.read_bytes(), markdown.read_bytes()
+    download = folder / "site" / "downloads" / "members.csv"
+    originals = page.read_bytes(), markdown.read_bytes(), download.read_bytes()
     page.write_bytes(originals[0] + b"<!-- edited by hand -->")
     markdown.write_bytes(b"---\nedited: by hand\n---\n")
     twin.unlink()
+    status = download.stat()  # a download edited with its size and time kept: only its bytes tell
+    download.write_bytes(b"x" * status.st_size)
+    os.utime(download, ns=(status.st_atime_ns, status.st_mtime_ns))
 
     build(folder, content)
     assert page.read_bytes().endswith(b"<!-- edited by hand -->") and not twin.exists()
+    assert download.read_bytes() == b"x" * status.st_size
 
     result = CliRunner().invoke(cli, ["verify", "--db", str(folder / "answers.db"),
                                       "--pages", str(folder / "pages"),
                                       "--out", str(folder / "site"), "--no-search",
                                       "--base-url", CONFIG.base_url])
     assert result.exit_code == 0, result.output
-    assert (page.read_bytes(), markdown.read_bytes()) == originals and twin.is_file()
+    assert (page.read_bytes(), markdown.read_bytes(), download.read_bytes()) == originals and twin.is_file()
     repaired = sorted(line.split("repaired: ")[1] for line in result.output.splitlines()
                       if "repaired: " in line)
-    assert repaired == sorted([str(markdown), str(page), str(twin)])
+    assert repaired == sorted([str(markdown), str(page), str(twin), str(download)])
     again = CliRunner().invoke(cli, ["verify", "--db", str(folder / "answers.db"),
                                      "--pages", str(folder / "pages"),
                                      "--out", str(folder / "site"), "--no-search",
