@@ -191,11 +191,10 @@ def quoted(names: list[str]) -> str:
 
 
 def survey(db: sqlite3.Connection, export: Export, names: list[str]) -> list[Group]:
-    """Count and digest the rows of each group of an export, in one pass of SQL over the table
-    (in key order for a compressed export, whose groups are also cut into `Block`s and digested
-    by them; else in storage order, which is stable for a given database: a digest only has to
-    tell when rows changed; a rebuilt database with the same rows just costs making the files
-    again)."""
+    """Count and digest the rows of each group of an export, in one pass of SQL over the table,
+    in the order its files hold them (`file_order`; a compressed export's groups are also cut
+    into `Block`s and digested by them). Not in storage order: the db stage writes a changed
+    question's citations again, as new rows, and the same rows must give the same digest."""
     by = export.by or "null"
     key = block_key(db, export)
     groups: dict[str | None, Group] = {}
@@ -204,7 +203,7 @@ def survey(db: sqlite3.Connection, export: Export, names: list[str]) -> list[Gro
     blocks = BlockCutter(header)
     for value, key_value, row in db.execute(
             f"select {by}, {f'[{key}]' if key else 'null'}, json_array({quoted(names)}) "
-            f"from [{export.table}] order by {f'[{key}]' if key else 'rowid'}"):
+            f"from [{export.table}] order by {file_order(db, export.table, names)}"):
         if value not in groups:
             groups[value] = Group(export, value)
             digests[value] = hashlib.sha256(header)
@@ -352,9 +351,14 @@ def is_block_end(key_value) -> bool:
     return zlib.crc32(str(key_value).encode("utf-8")) % BLOCK_ROWS == 0
 
 
+def file_order(db: sqlite3.Connection, table: str, names: list[str]) -> str:
+    "The order of a table's rows in its files: its primary key's, else all its columns'."
+    return quoted(primary_key(db, table) or names)
+
+
 def group_rows(db: sqlite3.Connection, group: Group, names: list[str]):
-    "The group's rows, in the order of the table's primary key (else of all its columns)."
-    order = quoted(primary_key(db, group.export.table) or names)
+    "The group's rows, in the order of their files."
+    order = file_order(db, group.export.table, names)
     where, parameters = ("", ()) if group.export.by is None else (f"where {group.export.by} = ?",
                                                                   (group.value,))
     return db.execute(f"select {quoted(names)} from [{group.export.table}] {where} "
