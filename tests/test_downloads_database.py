@@ -251,6 +251,41 @@ def test_a_change_reads_of_the_last_files_only_the_members_it_copies(database, t
         assert (folder / name).read_bytes() == (tmp_path / "clean" / "downloads" / name).read_bytes(), name
 
 
+def test_a_build_stopped_while_compressing_leaves_no_claim_and_no_half_file(database, tmp_path, monkeypatch):
+    """A build that dies part way through answers.db.gz (after replacing a year's files) leaves
+    the old answers.db.gz whole, no temporary file, and no manifest to vouch for what changed;
+    the next build makes the files of a clean build."""
+    site = tmp_path / "site"
+    build(database, site)
+    folder = site / "downloads"
+    packed = folder / "answers.db.gz"
+    old = packed.read_bytes()
+    correct_a_heading(database)
+    calls, compress = [], downloads.compressed
+
+    def dies_on_the_fourth_piece(data: bytes) -> bytes:
+        calls.append(len(data))
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return compress(data)
+
+    monkeypatch.setattr(downloads, "compressed", dies_on_the_fourth_piece)
+    with pytest.raises(KeyboardInterrupt):
+        build(database, site)
+    assert packed.read_bytes() == old
+    assert not (folder / ".manifest.json").exists()
+    assert not any((folder / ".writing").iterdir())
+
+    monkeypatch.setattr(downloads, "compressed", compress)
+    build(database, site)
+    build(database, tmp_path / "clean")
+    names = sorted(path.name for path in folder.iterdir())
+    assert names == sorted(path.name for path in (tmp_path / "clean" / "downloads").iterdir())
+    for name in names:
+        if name != ".manifest.json":
+            assert (folder / name).read_bytes() == (tmp_path / "clean" / "downloads" / name).read_bytes(), name
+
+
 def last_question(db_path) -> tuple[str, str]:
     "The key and year file stem of the question the corrections here reach."
     with sqlite3.connect(db_path) as db:
