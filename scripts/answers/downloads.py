@@ -503,7 +503,8 @@ class MemberFile:
         output.claim(str(self.path), relative_path)
         self.places = member_places(previous.members) if previous else {}
         self.handle = new_temporary_file(self.path, output.scratch)
-        self.source = None  # the previous file, opened on the first copy
+        self.source = None  # the previous file, opened on the first copy, and its buffer
+        self.buffer: memoryview | None = None
         self.run = (0, 0)  # offset and length of the bytes of `previous` still to be copied
         self.whole = hashlib.sha256()
         self.size = 0
@@ -513,7 +514,7 @@ class MemberFile:
         return self
 
     def __exit__(self, *exception) -> None:
-        "Close both files; a temporary file not put in place (an error) is removed."
+        "Close both files and remove the temporary file unless it was put in place."
         self.handle.close()
         if self.source:
             self.source.close()
