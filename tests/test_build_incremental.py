@@ -148,6 +148,21 @@ def test_a_snapshot_a_new_record_sets_aside_takes_its_place_now(tmp_path, given_
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
 
 
+def test_snapshots_set_aside_before_a_fresher_one_came_are_not_conflicts(tmp_path):
+    """Two snapshots alike far along (awaiting an answer, one withdrawn) set one aside; then the
+    answer came: neither is as far along as the snapshot kept, in an update as in a clean build
+    that meets the answer first."""
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    withdrawn, waiting = record(1, isWithdrawn=True), record(1)
+    write(folder / "2024-07.json", [withdrawn, waiting])
+    build_database([folder], db_path)
+    write(folder / "2024-07.json", [answered(1, "<p>Yes.</p>"), withdrawn, waiting])
+    assert not build_database([folder], db_path).rebuilt
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+    assert canonical(db_path)["snapshot_conflicts"] == []
+
+
 def test_a_file_that_lost_a_record_forces_a_rebuild(tmp_path):
     folder = tmp_path / "api"
     _, current = month_files(folder)

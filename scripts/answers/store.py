@@ -184,8 +184,12 @@ class Store:
             self.record_corrected_answer(row)
             if held[0] == rank[0]:
                 self.record_conflict(key, held, self.held_location(key))
-            self.db.execute("delete from snapshot_conflicts where key = ? and record_hash = ?",
-                            [key, rank[2]])  # set aside by an earlier file, kept after all
+                self.db.execute("delete from snapshot_conflicts where key = ? and record_hash = ?",
+                                [key, rank[2]])  # set aside by an earlier file, kept after all
+            else:
+                # Fresher: what was set aside is no longer as far along as the snapshot kept,
+                # only earlier, as when the fresher one comes first (see `record_conflict`).
+                self.db.execute("delete from snapshot_conflicts where key = ?", [key])
         self.pending_questions[key] = row
         self.note_snapshot(key, rank)
         self.credit(key, record_hash, held[1:] if held is not None else None)
@@ -230,7 +234,9 @@ class Store:
 
     def record_conflict(self, key: str, rank: tuple, location: str | None) -> None:
         """A snapshot as fresh as the one kept but different: set aside, and recorded. The
-        same content set aside from several files is recorded once, from the last of them."""
+        same content set aside from several files is recorded once, from the last of them.
+        Only snapshots as fresh as the one kept are recorded, whatever order they came in:
+        those set aside before a fresher snapshot came are dropped then (`merge_question`)."""
         _, source, record_hash = rank
         self.db.execute(
             """insert into snapshot_conflicts (key, record_hash, source, location)
