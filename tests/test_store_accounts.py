@@ -98,6 +98,17 @@ def test_a_fresher_copy_later_in_the_same_file_is_the_one_stored(tmp_path):
     assert accounts(report) == {AUGUST: (3, 2, 1, 0)}
 
 
+def test_a_record_given_again_after_a_fresher_snapshot_in_its_changed_file_is_a_duplicate(tmp_path):
+    """August gave question 1 awaiting an answer; now it gives that record, its answer, and the
+    record again: the answer is stored, both copies of the older record are duplicates."""
+    waiting, answer = record(1), answered(1, "<p>One answered.</p>")
+    update, clean, db_path, clean_path = update_then_clean(
+        tmp_path, {AUGUST: [waiting]}, {AUGUST: [waiting, answer, waiting]})
+    assert not update.rebuilt
+    assert accounts(update) == accounts(clean) == {AUGUST: (3, 1, 2, 0)}
+    assert canonical(db_path) == canonical(clean_path)
+
+
 def test_every_question_is_stored_in_the_one_file_its_kept_snapshot_names(tmp_path):
     "Across updates that bring copies, fresher snapshots and rejects in any order."
     folder, db_path = tmp_path / "api", tmp_path / "answers.db"

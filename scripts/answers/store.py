@@ -119,7 +119,9 @@ class Store:
             given = self.file_records.get((key, previous_hash))
             if given is not None:
                 given[1] = 0
-            elif (key, previous_hash) in self.earlier_records:  # kept when the file was last read
+            if (key, previous_hash) in self.earlier_records:
+                # Kept when the file was last read: a copy of it replayed later in the file
+                # must not count as stored again (see `replayed`).
                 copies, _ = self.earlier_records[(key, previous_hash)]
                 self.earlier_records[(key, previous_hash)] = (copies, 0)
             return
