@@ -163,6 +163,22 @@ def test_snapshots_set_aside_before_a_fresher_one_came_are_not_conflicts(tmp_pat
     assert canonical(db_path)["snapshot_conflicts"] == []
 
 
+def test_a_correction_added_beside_two_answers_of_a_day_corrects_what_a_clean_build_says(tmp_path):
+    """The file gave one answer; now another answer of that day comes before it, with a
+    correction: the answer corrected is the one that ranks first of the two, in an update as in a
+    clean build, not the one that happened to be kept when the correction came."""
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    no = answered(2, "<p>No.</p>")
+    correction = answered(2, "<p>No.</p>")
+    correction["value"].update(answerIsCorrection=True, dateAnswerCorrected="2024-09-02T00:00:00")
+    write(folder / "2024-07.json", [no])
+    build_database([folder], db_path)
+    write(folder / "2024-07.json", [answered(2, "<p>Yes.</p>"), correction, no])
+    assert not build_database([folder], db_path).rebuilt
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
 def test_a_file_that_lost_a_record_forces_a_rebuild(tmp_path):
     folder = tmp_path / "api"
     _, current = month_files(folder)

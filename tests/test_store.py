@@ -138,6 +138,21 @@ def test_correction_read_first_still_keeps_the_answer_it_corrects(fresh_store):
     assert row["original_answer_html"] == "<p>There are 24,000 schools.</p>"
 
 
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (2, 1, 0), (0, 2, 1)])
+def test_a_correction_corrects_the_latest_answer_whatever_order_the_snapshots_come_in(fresh_store, order):
+    "Answered, answered again later, then corrected: the answer corrected is the later one."
+    first = question(answer_html="<p>There are 24,000 schools.</p>", date_answered="2025-01-14")
+    second = replace(first, answer_html="<p>There are 24,200 schools.</p>", date_answered="2025-01-20")
+    corrected = replace(second, answer_html="<p>There are 24,400 schools.</p>",
+                        is_correction=True, date_answer_corrected="2025-02-01")
+    snapshots = [first, second, corrected]
+    for index in order:
+        fresh_store.add_question(snapshots[index], source_id=1)
+    row = stored(fresh_store, first.key)
+    assert (row["answer_html"], row["original_answer_html"]) == (
+        "<p>There are 24,400 schools.</p>", "<p>There are 24,200 schools.</p>")
+
+
 def test_members_and_bodies_are_named_and_linked(fresh_store):
     fresh_store.add_question(question(asking_member=MemberRef(id="5031", name="Mark Ferguson")), 1)
     fresh_store.flush()

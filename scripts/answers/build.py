@@ -233,7 +233,8 @@ def check_read_again(store: Store, path: str) -> None:
     """For a changed file read again in place: raises RebuildNeeded unless the database now
     holds what a clean build would. Every record the file gave before and no longer gives must
     have been outranked by what it gives now, and have left no other trace (a snapshot set
-    aside, a corrected answer); a changed full text must be the last file's word on it."""
+    aside, a corrected answer, the best earlier answer a correction would correct); a changed
+    full text must be the last file's word on it."""
     kept_keys = {key for key, _ in store.file_records}
     for key, record_hash in sorted(store.vanished()):
         if key not in kept_keys:
@@ -244,7 +245,8 @@ def check_read_again(store: Store, path: str) -> None:
         if held is not None and held[1:] == (path, record_hash):
             raise RebuildNeeded(f"{path} changed {key} to a snapshot that does not outrank the "
                                 "one it held")
-        if store.db.execute(
+        earlier = store.held_lineage(key).earlier
+        if (earlier is not None and earlier[1:] == (path, record_hash)) or store.db.execute(
             """select 1 from snapshot_conflicts where key = ? and record_hash = ?
                union all select 1 from questions where key = ?
                  and (is_correction = 1 or original_answer_html is not null)""",

@@ -91,9 +91,13 @@ def create_schema(db: sqlite_utils.Database) -> None:
                         date_answered, is_holding, date_holding_answer);
         """
     )
-    # Internal: what each stored row was built from, to rank later snapshots against it.
+    # Internal: what each stored row was built from, to rank later snapshots against it, and
+    # the best-ranked earlier (less fresh) snapshot met, whose answer a correction corrects
+    # (see Store.note_earlier).
     db["question_snapshots"].create(
-        {"key": str, "record_hash": str, "freshness": str, "source": str}, pk="key",
+        {"key": str, "record_hash": str, "freshness": str, "source": str,
+         "earlier_freshness": str, "earlier_source": str, "earlier_hash": str,
+         "earlier_answer": str, "original_given": int}, pk="key",
         if_not_exists=True,
     )
     # Snapshots set aside for another of the same freshness but different content: the

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import sqlite_utils
 
@@ -23,6 +24,19 @@ from .schema import create_schema
 
 BATCH_SIZE = 1000
 FULL_TEXT_PREFIX = "full-text:"  # file_records keys of full texts, beside question keys
+
+
+class Lineage(NamedTuple):
+    """What the snapshot kept for a question draws on besides itself: the best-ranked earlier
+    (less fresh) snapshot met that gave a substantive answer, the answer a correction corrects
+    unless the correction gave its own original answer."""
+
+    earlier: tuple | None = None  # its rank (freshness, source, record hash)
+    earlier_answer: str | None = None  # its answer, sanitized
+    original_given: bool = False
+
+
+NO_LINEAGE = Lineage()
 
 
 class Store:
@@ -36,6 +50,7 @@ class Store:
         # each key is first met: an update meets a handful of the archive's questions. A
         # database started afresh holds none, so there is nothing to ask it.
         self.snapshots: dict[str, tuple | None] = {}
+        self.lineages: dict[str, Lineage] = {}  # by key, read with the rank
         self.snapshots_held = db.execute("select 1 from question_snapshots limit 1").fetchone() is not None
         self.source_path = ""  # the file being read, whose records are being added
         # What that file gives, and what it gave when last read, as (key, digest): [copies,
@@ -177,23 +192,32 @@ class Store:
             return True  # the same record, whose copy kept is now this file's
         if held is not None and held > rank:
             if held[0] > rank[0]:
-                self.record_earlier_answer_as_corrected(key, question)
+                self.note_earlier(key, rank, question)
             else:
                 self.record_conflict(key, rank, question.location)
             return False
         row = self.question_row(question, source_id)
+        lineage = Lineage(original_given=row["original_answer_html"] is not None)
         if held is not None:
-            self.record_corrected_answer(row)
             if held[0] == rank[0]:
                 self.record_conflict(key, held, self.held_location(key))
                 self.db.execute("delete from snapshot_conflicts where key = ? and record_hash = ?",
                                 [key, rank[2]])  # set aside by an earlier file, kept after all
+                lineage = self.lineages[key]._replace(original_given=lineage.original_given)
             else:
                 # Fresher: what was set aside is no longer as far along as the snapshot kept,
                 # only earlier, as when the fresher one comes first (see `record_conflict`).
                 self.db.execute("delete from snapshot_conflicts where key = ?", [key])
+                # The snapshot held ranks above every other met: the best earlier one now,
+                # if it answered (its freshness says so: no need to read the row otherwise);
+                # else the best earlier answer stays what it was.
+                answer = self.held_answer(key) if held[0][1] else None
+                earlier = self.lineages[key]
+                lineage = lineage._replace(earlier=held if answer else earlier.earlier,
+                                           earlier_answer=answer or earlier.earlier_answer)
+        derive_original(row, lineage)
         self.pending_questions[key] = row
-        self.note_snapshot(key, rank)
+        self.note_snapshot(key, rank, lineage)
         self.credit(key, record_hash, held[1:] if held is not None else None)
         if len(self.pending_questions) >= BATCH_SIZE:
             self.write_pending()
@@ -203,16 +227,61 @@ class Store:
         "The rank (freshness, source, record hash) of the snapshot kept for a key, if any."
         if key not in self.snapshots:
             row = self.db.execute(
-                "select freshness, source, record_hash from question_snapshots where key = ?",
+                """select freshness, source, record_hash, earlier_freshness, earlier_source,
+                          earlier_hash, earlier_answer, original_given
+                   from question_snapshots where key = ?""",
                 [key]).fetchone() if self.snapshots_held else None
             self.snapshots[key] = (tuple(json.loads(row[0])), row[1], row[2]) if row else None
+            if row:
+                earlier = (tuple(json.loads(row[3])), row[4], row[5]) if row[3] is not None else None
+                self.lineages[key] = Lineage(earlier, row[6], bool(row[7]))
         return self.snapshots[key]
 
-    def note_snapshot(self, key: str, rank: tuple) -> None:
+    def held_lineage(self, key: str) -> Lineage:
+        "What the snapshot kept for a key draws on (see `Lineage`)."
+        self.held_snapshot(key)
+        return self.lineages.get(key, NO_LINEAGE)
+
+    def note_snapshot(self, key: str, rank: tuple, lineage: Lineage) -> None:
         freshness, source, record_hash = rank
-        self.pending_snapshots[key] = {"key": key, "record_hash": record_hash,
-                                       "freshness": json.dumps(freshness), "source": source}
+        earlier_freshness, earlier_source, earlier_hash = lineage.earlier or (None, None, None)
+        self.pending_snapshots[key] = {
+            "key": key, "record_hash": record_hash, "freshness": json.dumps(freshness),
+            "source": source,
+            "earlier_freshness": None if earlier_freshness is None else json.dumps(earlier_freshness),
+            "earlier_source": earlier_source, "earlier_hash": earlier_hash,
+            "earlier_answer": lineage.earlier_answer, "original_given": int(lineage.original_given)}
         self.snapshots[key] = rank
+        self.lineages[key] = lineage
+
+    def note_earlier(self, key: str, rank: tuple, earlier: Question) -> None:
+        """A snapshot less fresh than the one kept: if it answered, and ranks above every other
+        such answer met, its answer is the one a correction kept corrects, whatever order the
+        files came in. Not one that did not answer: an update replacing it, as its answer
+        comes, must leave no trace of it (see build.check_read_again)."""
+        lineage = self.lineages[key]
+        answer = None if earlier.is_holding else sanitize_html(earlier.answer_html) or None
+        if answer is None or (lineage.earlier is not None and lineage.earlier >= rank):
+            return
+        changed = answer != lineage.earlier_answer
+        lineage = lineage._replace(earlier=rank, earlier_answer=answer)
+        self.note_snapshot(key, self.snapshots[key], lineage)
+        if changed and not lineage.original_given:
+            # The row is read only when what it may draw on changed: rarely, in any build.
+            row = self.pending_questions.get(key) or self.db["questions"].get(key)
+            before = row["original_answer_html"]
+            derive_original(row, lineage)
+            if row["original_answer_html"] != before:
+                self.pending_questions[key] = row
+
+    def held_answer(self, key: str) -> str | None:
+        "The substantive answer of the row kept for a key (None for none, or a holding answer)."
+        row = self.pending_questions.get(key)
+        if row is None:
+            found = self.db.execute("select answer_html, is_holding from questions where key = ?",
+                                    [key]).fetchone()
+            row = {"answer_html": found[0], "is_holding": found[1]} if found else {}
+        return None if row.get("is_holding") else row.get("answer_html") or None
 
     def move_provenance(self, key: str, rank: tuple, source_id: int, location: str) -> None:
         "The same record in a later file: the row's provenance becomes that file."
@@ -224,7 +293,7 @@ class Store:
                 "update questions set source_id = ?, source_location = ? where key = ?",
                 [source_id, location, key],
             )
-        self.note_snapshot(key, rank)
+        self.note_snapshot(key, rank, self.lineages.get(key, NO_LINEAGE))
 
     def held_location(self, key: str) -> str | None:
         row = self.pending_questions.get(key)
@@ -248,32 +317,6 @@ class Store:
                where excluded.source > snapshot_conflicts.source""",
             [key, record_hash, source, location],
         )
-
-    def record_corrected_answer(self, row: dict) -> None:
-        "A correction that replaces a stored answer: the answer it replaces is its original."
-        if not row["is_correction"] or row["original_answer_html"]:
-            return
-        previous = self.pending_questions.get(row["key"])
-        if previous is not None:
-            previous_answer = previous["answer_html"]
-        else:
-            found = self.db.execute(
-                "select answer_html from questions where key = :key", {"key": row["key"]}
-            ).fetchone()
-            previous_answer = found[0] if found else None
-        if previous_answer and previous_answer != row["answer_html"]:
-            row["original_answer_html"] = previous_answer
-
-    def record_earlier_answer_as_corrected(self, key: str, earlier: Question) -> None:
-        """An earlier snapshot read after the correction that replaced it: its substantive
-        answer is the one the correction corrects, whatever order the files came in."""
-        if not earlier.answer_html or earlier.is_holding:
-            return
-        row = self.pending_questions.get(key) or self.db["questions"].get(key)
-        original = sanitize_html(earlier.answer_html)
-        if row["is_correction"] and not row["original_answer_html"] and original != row["answer_html"]:
-            row["original_answer_html"] = original
-            self.pending_questions[key] = row
 
     def question_row(self, q: Question, source_id: int) -> dict:
         answer_html = sanitize_html(q.answer_html) or None
@@ -548,6 +591,16 @@ def upsert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], pk: str
             f'insert into "{table}" ({names}) values {", ".join([one_row] * len(chunk))} '
             f'on conflict ("{pk}") do update set {updates}',
             [row[column] for row in chunk for column in columns])
+
+
+def derive_original(row: dict, lineage: Lineage) -> None:
+    """A correction's original answer, unless it gave its own: the answer of the best-ranked
+    earlier snapshot met, where that differs from the correction's."""
+    if lineage.original_given:
+        return
+    answer = lineage.earlier_answer
+    row["original_answer_html"] = (answer if row["is_correction"] and answer
+                                   and answer != row["answer_html"] else None)
 
 
 def full_text_hash(question_text: str | None, answer_html: str | None) -> str:
