@@ -438,3 +438,26 @@ def test_what_a_killed_build_left_beside_the_database_goes_even_when_nothing_cha
 
     assert report.generation == 0  # nothing read again
     assert sorted(path.name for path in tmp_path.iterdir()) == before
+
+
+def test_a_fresher_answer_to_a_question_completed_from_its_full_text_is_built_afresh(tmp_path):
+    """The clipped answer a correction (or a later answer) replaces is the earlier answer a
+    clean build keeps; an update holds only its full text, so it builds afresh rather than
+    keep another."""
+    full = "Word " * 80
+    later = answered(1, "<p>Corrected.</p>")
+    later["value"].update(answerIsCorrection=True, dateAnswerCorrected="2024-09-02T00:00:00")
+    folder, db_path = tmp_path / "sources", tmp_path / "answers.db"
+    write(folder / "api" / "2024-07.json", [answered(1, full[:255] + "...")])
+    longform(folder / "longform" / "2024-07.sqlite", {9200001: f"<p>{full}</p>"})
+    build_database([folder], db_path)
+    write(folder / "api" / "2024-09.json", [later])
+    update = build_database([folder], db_path)
+    assert update.rebuild_reason == (f"a fresher snapshot of {key(1)} replaces an answer "
+                                     "completed from its full text")
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("select original_answer_html from questions").fetchone() == (
+            f"<p>{full[:255]}...</p>",)
+    connection.close()

@@ -33,7 +33,7 @@ from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
 from .settings import WORKERS as WORKERS_SETTING
-from .store import FULL_TEXT_PREFIX, Store
+from .store import FULL_TEXT_PREFIX, RebuildNeeded, Store
 from .workers import follow_the_build
 
 if TYPE_CHECKING:
@@ -278,10 +278,6 @@ def guarded(records: Iterable, file: str) -> Iterator:
 
 
 # -- the whole stage ----------------------------------------------------------------------------
-
-class RebuildNeeded(Exception):
-    "Why the database cannot be brought up to date in place; the build starts afresh."
-
 
 def build_database(
     inputs: Iterable[str | Path],

@@ -26,6 +26,10 @@ BATCH_SIZE = 1000
 FULL_TEXT_PREFIX = "full-text:"  # file_records keys of full texts, beside question keys
 
 
+class RebuildNeeded(Exception):
+    "Why the database cannot be brought up to date in place; the build starts afresh."
+
+
 class Lineage(NamedTuple):
     """What the snapshot kept for a question draws on besides itself: the best-ranked earlier
     (less fresh) snapshot met that gave a substantive answer, the answer a correction corrects
@@ -211,7 +215,7 @@ class Store:
                 # The snapshot held ranks above every other met: the best earlier one now,
                 # if it answered (its freshness says so: no need to read the row otherwise);
                 # else the best earlier answer stays what it was.
-                answer = self.held_answer(key) if held[0][1] else None
+                answer = self.held_answer(key, held) if held[0][1] else None
                 earlier = self.lineages[key]
                 lineage = lineage._replace(earlier=held if answer else earlier.earlier,
                                            earlier_answer=answer or earlier.earlier_answer)
@@ -274,13 +278,23 @@ class Store:
             if row["original_answer_html"] != before:
                 self.pending_questions[key] = row
 
-    def held_answer(self, key: str) -> str | None:
-        "The substantive answer of the row kept for a key (None for none, or a holding answer)."
+    def held_answer(self, key: str, rank: tuple) -> str | None:
+        """The substantive answer of the snapshot kept for a key, whose rank is `rank` (None
+        for none, or a holding answer), as its source gave it."""
         row = self.pending_questions.get(key)
         if row is None:
-            found = self.db.execute("select answer_html, is_holding from questions where key = ?",
-                                    [key]).fetchone()
-            row = {"answer_html": found[0], "is_holding": found[1]} if found else {}
+            found = self.db.execute(
+                "select answer_html, is_holding, answer_is_clipped from questions where key = ?",
+                [key]).fetchone()
+            if found is None:
+                return None
+            row = {"answer_html": found[0], "is_holding": found[1]}
+            clipped_given = not rank[0][4]  # freshness: whether the answer came whole
+            if clipped_given and not found[2]:
+                # An earlier build gave it its full text (apply_full_texts): the clipped answer
+                # a clean build would keep as the earlier one is not held any more.
+                raise RebuildNeeded(f"a fresher snapshot of {key} replaces an answer completed "
+                                    "from its full text")
         return None if row.get("is_holding") else row.get("answer_html") or None
 
     def move_provenance(self, key: str, rank: tuple, source_id: int, location: str) -> None:
