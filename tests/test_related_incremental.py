@@ -11,7 +11,6 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import sqlite_utils
 
 from answers import build, pages
@@ -303,8 +302,6 @@ def with_member_details(value: dict, constituency: str) -> dict:
     return dict(value, askingMember=member)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="a member keeps the constituency of the file read first, not of the first by name")
 def test_an_earlier_file_arriving_late_gives_its_members_constituency(tmp_path):
     """A member sat for Bristol West until 2024, then for Bristol Central. An older file, which
     sorts before the files held, arrives late: a clean build takes the member's constituency from

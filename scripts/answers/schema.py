@@ -100,6 +100,10 @@ def create_schema(db: sqlite_utils.Database) -> None:
          "earlier_answer": str, "original_given": int}, pk="key",
         if_not_exists=True,
     )
+    # Internal: the file each member's and body's field was taken from, the first by path
+    # that gives it (see Store.fill_fields).
+    db["field_sources"].create({"tbl": str, "id": str, "field": str, "source": str},
+                               pk=("tbl", "id", "field"), if_not_exists=True)
     # Snapshots set aside for another of the same freshness but different content: the
     # rule that chose (see Store.add_question) is recorded, never applied silently.
     db["snapshot_conflicts"].create(

@@ -65,6 +65,8 @@ class Store:
         # Where in that file the records it gave before are now (their first copy's place).
         self.replayed_locations: dict[tuple[str, str], str] = {}
         self.member_rows: dict[str, dict] = {}
+        # (table, row id, field) -> the file its value came from (see `fill_fields`).
+        self.field_sources: dict[tuple[str, str, str], str] = {}
         self.body_rows: dict[str, dict] = {}
         # Rows waiting to be written, by primary key: a later row for a key replaces the
         # earlier one before anything is written.
@@ -84,10 +86,8 @@ class Store:
         self.member_rows[ref.id] = row
         if is_mnis_id(ref.id):
             row["mnis_id"] = int(ref.id)
-        for name in ("name", "party", "constituency", "house"):
-            value = getattr(ref, name)
-            if value and not row.get(name):
-                row[name] = value
+        self.fill_fields("members", ref.id, row, {name: getattr(ref, name)
+                                                  for name in ("name", "party", "constituency", "house")})
         return ref.id
 
     def body_name(self, question: Question) -> str | None:
@@ -96,15 +96,35 @@ class Store:
             return None
         row = self.body_rows.get(name) or self.held_row("answering_bodies", "name", name)
         self.body_rows[name] = row
-        if question.answering_body_id and not row.get("api_id"):
-            row["api_id"] = question.answering_body_id
+        self.fill_fields("answering_bodies", name, row, {"api_id": question.answering_body_id})
         return name
 
     def held_row(self, table: str, pk: str, value: str) -> dict:
-        """A member's or body's row as the database holds it, or a new one: a field is filled
-        only where it is empty, so an update keeps what earlier files gave, as a clean build does."""
+        "A member's or body's row as the database holds it, or a new one."
         found = next(self.db.query(f"select * from [{table}] where [{pk}] = ?", [value]), None)
         return found or {pk: value}
+
+    def fill_fields(self, table: str, row_id: str, row: dict, values: dict) -> None:
+        """Give a member's or body's row these values (the empty ones aside) where it has none,
+        or where its value came from a file later by path than the one being read. So each
+        field is the first file's by path that gives it (that file's first record's), whatever
+        order the files are read in: a file read late by an update, which a clean build would
+        have read first, gives what it gives there."""
+        for name, value in values.items():
+            if not value:
+                continue
+            field = (table, row_id, name)
+            if not row.get(name) or self.source_path < self.field_source(field):
+                row[name] = value
+                self.field_sources[field] = self.source_path
+
+    def field_source(self, field: tuple[str, str, str]) -> str:
+        "The file a held field's value came from ('' if unknown: it then stays)."
+        if field not in self.field_sources:
+            found = self.db.execute("select source from field_sources where tbl = ? and id = ? and field = ?",
+                                    list(field)).fetchone()
+            self.field_sources[field] = found[0] if found else ""
+        return self.field_sources[field]
 
     # -- what each file gives ---------------------------------------------------------------
 
@@ -188,6 +208,8 @@ class Store:
                        source_id: int) -> bool:
         rank = (question.freshness(), self.source_path, record_hash)
         held = self.held_snapshot(key)
+        if held is not None and held >= rank:  # not stored: what it says of its members still counts
+            self.names_of(question)
         if held is not None and held[2] == rank[2]:
             if rank <= held:
                 return False  # an exact duplicate of the copy kept
@@ -332,9 +354,17 @@ class Store:
             [key, record_hash, source, location],
         )
 
+    def names_of(self, q: Question) -> dict:
+        """The body and members a record names, by the names its row keeps, each row of theirs
+        given what the record says of them (`fill_fields`). Asked of every record read, stored
+        or not: a record set aside may come from the first file by path to name them."""
+        return {"answering_body": self.body_name(q),
+                "asking_member_id": self.member_id(q.asking_member, q.date_tabled),
+                "answering_member_id": self.member_id(q.answering_member, q.date_answered or q.date_tabled),
+                "correcting_member_id": self.member_id(q.correcting_member, q.date_answer_corrected)}
+
     def question_row(self, q: Question, source_id: int) -> dict:
         answer_html = sanitize_html(q.answer_html) or None
-        on_date = q.date_answered or q.date_tabled
         return {
             "key": q.key,
             "house": q.house,
@@ -345,10 +375,7 @@ class Store:
             "date_holding_answer": q.date_holding_answer,
             "date_answer_corrected": q.date_answer_corrected,
             "heading": q.heading,
-            "answering_body": self.body_name(q),
-            "asking_member_id": self.member_id(q.asking_member, q.date_tabled),
-            "answering_member_id": self.member_id(q.answering_member, on_date),
-            "correcting_member_id": self.member_id(q.correcting_member, q.date_answer_corrected),
+            **self.names_of(q),
             "answerer_title_as_published": q.answerer_title_as_published,
             "answering_member_office": None,
             "answering_member_office_source": None,
@@ -437,6 +464,11 @@ class Store:
         self.write_pending()
         if self.member_rows:
             self.db["members"].upsert_all(self.member_rows.values(), pk="id", alter=True)
+        if self.field_sources:
+            self.db["field_sources"].upsert_all(
+                ({"tbl": table, "id": row_id, "field": name, "source": source}
+                 for (table, row_id, name), source in self.field_sources.items() if source),
+                pk=("tbl", "id", "field"))
         if self.body_rows:
             self.write_bodies()
 
