@@ -391,14 +391,14 @@ def test_a_question_that_leaves_a_body_works_out_the_figures_of_both(archive, tm
     assert_same_as_a_full_build(archive, tmp_path)
 
 
-def body_rows_read(monkeypatch) -> list[tuple[str, int]]:
-    "The (body, rows) of each read of a body's listing from now on."
+def rows_read(monkeypatch, listing_kind: str = "body") -> list[tuple[str, int]]:
+    "The (value, rows) of each read of a listing of this kind of LISTING_FILTERS from now on."
     read = []
     listing_rows = queries.listing_rows
 
     def counted(db, snippet, kind="all", value=None, limit=-1, offset=0):
         rows = list(listing_rows(db, snippet, kind, value, limit, offset))
-        if kind == "body":
+        if kind == listing_kind:
             read.append((value, len(rows)))
         return rows
 
@@ -408,7 +408,7 @@ def body_rows_read(monkeypatch) -> list[tuple[str, int]]:
 
 def test_a_new_answer_reads_a_body_listing_only_from_the_page_it_can_alter(archive, tmp_path, monkeypatch):
     "Education holds two full pages: the 101st answer, the newest, leaves the first as it was."
-    read = body_rows_read(monkeypatch)
+    read = rows_read(monkeypatch)
     keys = add(archive, question(509, "2024-07-11"))
 
     _, output = write(archive, tmp_path / "site", keys)
@@ -429,7 +429,7 @@ def test_a_question_moved_or_removed_within_a_body_renders_its_pages_from_its_pl
         archive, tmp_path, monkeypatch, day, new_day, first_page_kept):
     """The pages older than the question's place, before and after, are kept and their items
     not even read; the rest are as a full build makes them."""
-    read = body_rows_read(monkeypatch)
+    read = rows_read(monkeypatch)
     key = next(archive.query("select key from questions where answering_body = ? and date_answered = ? "
                              "order by key", [EDUCATION, day]))["key"]
     if new_day is None:
@@ -493,12 +493,8 @@ def correct_the_oldest_education_answer(archive, tmp_path) -> str:
     return oldest
 
 
-def test_a_correction_in_place_renders_only_its_page_of_its_body(archive, tmp_path, monkeypatch):
-    """A question that keeps its place (its answer's text corrected): of its body's listing,
-    only the page that holds it and the newest are made; the pages between are carried over
-    from the record, neither read into pages nor digested. Its heading's listing, titled by the
-    heading's most used spelling, which a change can turn, makes every page."""
-    oldest = correct_the_oldest_education_answer(archive, tmp_path)
+def pages_made(monkeypatch) -> list[tuple[str, int]]:
+    "The (listing url, page number) of each listing page made (digested, rendered if it differs) from now on."
     made = []
     real = listings.ListingWriter.listing_page
 
@@ -507,14 +503,70 @@ def test_a_correction_in_place_renders_only_its_page_of_its_body(archive, tmp_pa
         return real(writer, url, chunk, number, total, context, owner, newest_only)
 
     monkeypatch.setattr(listings.ListingWriter, "listing_page", spy)
-    read = body_rows_read(monkeypatch)
+    return made
+
+
+def test_a_correction_in_place_renders_only_its_page_of_its_body(archive, tmp_path, monkeypatch):
+    """A question that keeps its place (its answer's text corrected): of its body's listing,
+    and of its heading's, only the page that holds it and the newest are made; the pages
+    between are carried over from the record, neither read into pages nor digested."""
+    oldest = correct_the_oldest_education_answer(archive, tmp_path)
+    made = pages_made(monkeypatch)
+    read = rows_read(monkeypatch)
     report, output = write(archive, tmp_path / "site", {oldest})
 
     heading_url = urls.heading_url("Schools: Finance")
     assert {(url, number) for url, number in made if url in (EDUCATION_URL, heading_url)} == {
-        (EDUCATION_URL, 1), (EDUCATION_URL, 4), *((heading_url, number) for number in range(1, 5))}
+        (EDUCATION_URL, 1), (EDUCATION_URL, 4), (heading_url, 1), (heading_url, 4)}
     assert read == [(EDUCATION, 50), (EDUCATION, 10)]  # of the body's items, only those two pages' are read
     assert {EDUCATION_URL + "page/1/", heading_url + "page/1/"} <= pages_of(output.written)
+    monkeypatch.undo()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+def test_a_correction_in_place_renders_only_its_pages_of_its_members_listings(archive, tmp_path, monkeypatch):
+    """The minister who answered 160 questions and the member who asked 167: of each list the
+    corrected answer is in, only the page that holds it (the oldest) and the newest are made,
+    and only their items are read, with the newest ten the member's page shows; the indexes,
+    whose counts did not change, are not made at all. The list the answer is not in (the
+    minister asked nothing) has its one, empty page made."""
+    oldest = correct_the_oldest_education_answer(archive, tmp_path)
+    made = pages_made(monkeypatch)
+    asked, answered = rows_read(monkeypatch, "asked"), rows_read(monkeypatch, "answered")
+    report, output = write(archive, tmp_path / "site", {oldest})
+
+    asker, minister = urls.member_url(ASKER.id, ASKER.name), urls.member_url(MINISTER.id, MINISTER.name)
+    assert sorted((url, number) for url, number in made if url.startswith("members/")) == [
+        (asker + "answered/", 1), (asker + "asked/", 1), (asker + "asked/", 4),
+        (minister + "answered/", 1), (minister + "answered/", 4), (minister + "asked/", 1)]
+    # Of each list: the newest ten, the oldest page and the newest (10 of 160, 17 of 167).
+    assert sorted(asked) == [(ASKER.id, 10), (ASKER.id, 17), (ASKER.id, 50), (MINISTER.id, 0), (MINISTER.id, 0)]
+    assert sorted(answered) == [(ASKER.id, 0), (ASKER.id, 0), (MINISTER.id, 10), (MINISTER.id, 10), (MINISTER.id, 50)]
+    written = pages_of(output.written)
+    assert {asker + "asked/page/1/", minister + "answered/page/1/"} <= written
+    assert not written & {"members/", "bodies/", "headings/", "days/", "days/2024/07/", "headings/_letters/s/"}
+    monkeypatch.undo()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
+@pytest.mark.parametrize("change", ["asker", "heading"])
+def test_a_question_that_changed_its_member_or_its_heading_spelling_renders_those_listings_whole(
+        archive, tmp_path, monkeypatch, change):
+    """Kept in its place but asked by the minister who answered it, a question moves between
+    the lists of the minister's listing; spelled otherwise, it can turn its heading's title:
+    every page of those listings is made, and the indexes that count them."""
+    oldest = correct_the_oldest_education_answer(archive, tmp_path)
+    if change == "asker":
+        archive["questions"].update(oldest, {"asking_member_id": MINISTER.id})
+        listing = urls.member_url(MINISTER.id, MINISTER.name) + "answered/"
+    else:
+        archive["questions"].update(oldest, {"heading": "schools finance"})
+        listing = urls.heading_url("Schools: Finance")
+    made = pages_made(monkeypatch)
+
+    write(archive, tmp_path / "site", {oldest})
+
+    assert sorted(number for url, number in made if url == listing) == [1, 2, 3, 4]
     monkeypatch.undo()
     assert_same_as_a_full_build(archive, tmp_path)
 
@@ -525,7 +577,7 @@ def test_a_correction_in_place_reads_its_body_from_its_place_when_the_record_lac
     oldest = correct_the_oldest_education_answer(archive, tmp_path)
     with closing(sqlite3.connect(listing_record.record_path(tmp_path / "site"))) as record, record:
         record.execute("delete from pages where url = ?", [EDUCATION_URL + "page/2/"])
-    read = body_rows_read(monkeypatch)
+    read = rows_read(monkeypatch)
 
     write(archive, tmp_path / "site", {oldest})
 

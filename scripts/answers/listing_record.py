@@ -4,11 +4,13 @@ rewrites only the listing pages that show them.
 Reads and writes one SQLite file beside the output folder (`build/site.listings.sqlite` for
 `build/site`): not in it, where it would be published and where a rebuild must give the same
 bytes; not in answers.db, which is the db stage's. It holds:
-- `placed`: each question's url, the listings it appeared in ('day:2024-07-17',
-  'body:Home Office', 'member:4399', 'heading:schools-finance') and the day they filed it
-  under, so that the listings a question leaves (it moved day, body, member or heading, or
-  was removed) are known without scanning every listing, and where it stood in them: the
-  pages older than its place, before and after a change, are as they were;
+- `listed`: each question's url, the listings it appeared in ('day:2024-07-17',
+  'body:Home Office', 'member:4399', 'heading:schools-finance'), the day they filed it
+  under, who asked and who answered it and its heading as sources spelled it, so that the
+  listings a question leaves (it moved day, body, member or heading, or was removed) are
+  known without scanning every listing, and where it stood in them: the pages older than its
+  place, before and after a change, are as they were; where it stood in every respect as
+  before (a corrected answer's text), no index counts it differently;
 - `pages`: every page the stage wrote, the part of the archive that owns it (a listing as
   above, or 'month:2024-07', 'letter:s', 'home', …), a digest of what it was rendered from
   and whether the sitemap lists it; so that a page whose inputs are unchanged is not rendered
@@ -51,8 +53,10 @@ def sitemap_urls(path: Path) -> list[str]:
 
 SCHEMA = """
 create table if not exists meta (name text primary key, value text);
-drop table if exists shown;  -- an older layout of `placed`, without the day
-create table if not exists placed (key text primary key, url text, owners text, day text);
+drop table if exists shown;  -- older layouts of `listed`: without the day,
+drop table if exists placed;  -- and without the members and the heading
+create table if not exists listed (key text primary key, url text, owners text, day text,
+                                   asker text, answerer text, heading text);
 create table if not exists pages (url text primary key, owner text, digest text, in_sitemap integer);
 create index if not exists pages_owner on pages (owner);
 create table if not exists timeliness (key text primary key, inputs text);
@@ -62,10 +66,16 @@ create table if not exists heading_slugs (heading text primary key, slug text);
 
 @dataclass(frozen=True)
 class Placed:
-    "Where a question was listed: its url, the listings that showed it, the day they filed it under."
+    """Where a question was listed: its url, the listings that showed it, the day they filed it
+    under; and what decides its place within them besides: a member's listing files it under
+    each role the member had (asked, answered), and a heading's is titled by the spelling that
+    most of its questions carry."""
     url: str
     owners: list[str]
     day: str | None
+    asker: str | None
+    answerer: str | None
+    heading: str | None
 
     def sort_key(self, key: str) -> tuple[str, str]:
         "Where it stands in a listing, oldest first (listings show the newest first)."
@@ -116,9 +126,9 @@ class ListingRecord:
     def shown(self, keys: Iterable[str]) -> dict[str, Placed]:
         "Key -> where it was listed, for those of `keys` that the record holds."
         rows = self.connection.execute(
-            "select key, url, owners, day from placed where key in (select value from json_each(?))",
-            (json.dumps(sorted(keys)),))
-        return {key: Placed(url, json.loads(owners), day) for key, url, owners, day in rows}
+            "select key, url, owners, day, asker, answerer, heading from listed"
+            " where key in (select value from json_each(?))", (json.dumps(sorted(keys)),))
+        return {key: Placed(url, json.loads(owners), *rest) for key, url, owners, *rest in rows}
 
     def timeliness_inputs(self, keys: Iterable[str]) -> dict[str, list]:
         "Key -> what the timeliness figures read of it, for those of `keys` that the record holds."
@@ -192,12 +202,12 @@ class ListingRecord:
         forgotten = (json.dumps(sorted(forget)),)
         with self.connection as connection:
             if owners is None:
-                for table in ("pages", "placed", "timeliness"):
+                for table in ("pages", "listed", "timeliness"):
                     connection.execute(f"delete from {table}")
             else:
                 connection.execute("delete from pages where owner in (select value from json_each(?))",
                                    (json.dumps(sorted(owners)),))
-            for table in ("placed", "timeliness"):
+            for table in ("listed", "timeliness"):
                 connection.execute(f"delete from {table} where key in (select value from json_each(?))",
                                    forgotten)
             connection.executemany(
@@ -206,6 +216,7 @@ class ListingRecord:
             connection.executemany("insert or replace into meta values (?, ?)",
                                    [("figures", json.dumps(figures)), ("tallies", json.dumps(tallies))])
             connection.executemany(
-                "insert or replace into placed values (?, ?, ?, ?)",
-                ((key, place.url, json.dumps(sorted(place.owners)), place.day) for key, place in shown.items()))
+                "insert or replace into listed values (?, ?, ?, ?, ?, ?, ?)",
+                ((key, place.url, json.dumps(sorted(place.owners)), place.day, place.asker, place.answerer,
+                  place.heading) for key, place in shown.items()))
             self.write_pages(connection, pages)

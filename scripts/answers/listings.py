@@ -42,10 +42,10 @@ MOST_USED_HEADINGS = 40  # on the headings' index
 # Beyond this many listings to load, one read of every question is cheaper than a query each.
 ONE_READ_OWNERS = 40
 # The listings whose pages show only their items besides what the names decide (a change to
-# those renders every listing): where the changed questions kept their places, only the pages
-# holding them change. Not a heading's, titled by its most used spelling, which a change can
-# turn; nor a member's, whose page heads two lists that a question can move between.
-SETTLING_KINDS = ("body:",)
+# those renders every listing): where the changed questions kept their places (a member's
+# listing: in the same lists; a heading's, titled by its most used spelling: spelled as before),
+# only the pages holding them, and the newest, change.
+SETTLING_KINDS = ("body:", "member:", "heading:", "day:")
 
 
 @dataclass
@@ -315,6 +315,12 @@ def owners_of(place: dict, reference: Reference) -> list[str]:
     return owners
 
 
+def placed(place: dict, url: str, reference: Reference) -> Placed:
+    "Where a question (`place` as `owners_of` takes it) is listed, as the record keeps it."
+    return Placed(url, sorted(owners_of(place, reference)), place["day"], place["asking_member_id"],
+                  place["answering_member_id"], place["heading"])
+
+
 def item_place(item: dict) -> dict:
     return {"day": item["day"], "answering_body": item["body"]["name"] if item["body"] else None,
             "asking_member_id": item["asker_id"], "answering_member_id": item["answerer_id"],
@@ -427,35 +433,40 @@ def write_body_pages(writer: ListingWriter, reference: Reference, pages: dict[st
     for owner, (numbers, total) in sorted(pages.items()):
         name = owner.split(":", 1)[1]
         body = reference.bodies[name]
-        chunks = {number: page_items(writer.db, reference, name, number, total) for number in sorted(numbers)}
+        chunks = {number: page_items(writer.db, reference, "body", name, number, total) for number in sorted(numbers)}
         writer.paginate_pages(body["url"], chunks, total, body_context(body), owner,
                               newest_only={"timeliness": by_body.get(name, [])})
 
 
-def page_items(db, reference: Reference, name: str, number: int, total: int) -> list[dict]:
-    """The items of page `number` of a body's listing of `total` items, newest first (pages are
-    numbered from the oldest item)."""
+def page_items(db, reference: Reference, kind: str, value: str, number: int, total: int) -> list[dict]:
+    """The items of page `number` of a listing (of a `kind` of LISTING_FILTERS) of `total` items,
+    newest first (pages are numbered from the oldest item)."""
     last = min(number * PAGE_SIZE, total)  # its oldest item's place is (number - 1) * PAGE_SIZE
-    return load_items(db, reference, "body", name, limit=last - (number - 1) * PAGE_SIZE, offset=total - last)
+    return load_items(db, reference, kind, value, limit=last - (number - 1) * PAGE_SIZE, offset=total - last)
 
 
 def settled_body_pages(db, record: ListingRecord, reference: Reference, owner: str,
                        changed: ChangedIn) -> tuple[set[int], int] | None:
     """Where the changed questions kept their places in a body's listing (a corrected answer's
-    text): the numbers of the pages that hold them and of the newest, and how many items the
-    listing holds. Every other page holds the same items as before, in the same places, and
-    says nothing of the total: it is as the last build made it, and its items need not be
-    read. None when the record lacks one of those pages (then the listing is read as
+    text): the numbers of the pages to make, and how many items the listing holds (as
+    `settled_pages`). None when the record lacks a page to keep (then the listing is read as
     `body_tail` reads it)."""
     name = owner.split(":", 1)[1]
-    total = queries.count_listed(db, "body", name)
+    return settled_pages(db, record.pages_of([owner]), "body", name, reference.bodies[name]["url"],
+                         changed.places())
+
+
+def settled_pages(db, recorded: dict[str, PageEntry], kind: str, value: str, url: str,
+                  places: list[tuple[str, str]]) -> tuple[set[int], int] | None:
+    """Of a listing (a `kind` of LISTING_FILTERS, at `url`) in which the changed questions kept
+    their `places`: the numbers of the pages that hold them and of the newest, and how many
+    items it holds. Every other page holds the same items as before, in the same places, and
+    says nothing of the total: it is as the last build made it, and its items need not be
+    read. None when one of those is not among the `recorded` pages."""
+    total = queries.count_listed(db, kind, value)
     count = page_count(total)
-    holding = {queries.count_listed_before(db, "body", name, day, key) // PAGE_SIZE + 1
-               for day, key in changed.places()}
-    url = reference.bodies[name]["url"]
-    recorded = record.pages_of([owner])
-    if not total or any(urls.page_url(url, number) not in recorded
-                        for number in range(1, count) if number not in holding):
+    holding = {queries.count_listed_before(db, kind, value, day, key) // PAGE_SIZE + 1 for day, key in places}
+    if any(urls.page_url(url, number) not in recorded for number in range(1, count) if number not in holding):
         return None
     return holding | {count}, total
 
@@ -487,27 +498,70 @@ def write_body_index(writer: ListingWriter, reference: Reference) -> None:
                 twin=partial(dict, bodies=entries))
 
 
+MEMBER_ROLES = ("asked", "answered")  # the lists of a member's listing: kinds of LISTING_FILTERS
+
+
 def write_member(writer: ListingWriter, member: dict, items: list[dict], posts: list[dict]) -> None:
     "A member's page, with the questions they asked and answered, each role in full."
-    member_id, url = member["id"], member["url"]
+    member_id = member["id"]
     mine = {"asked": [i for i in items if i["asker_id"] == member_id],
             "answered": [i for i in items if i["answerer_id"] == member_id]}
-    owner = "member:" + member_id
-    context = {"title": member["display"], "member": member,
-               "asked": mine["asked"][:MEMBER_PREVIEW],
-               "answered": mine["answered"][:MEMBER_PREVIEW],
-               "counts": {k: len(v) for k, v in mine.items()}, "feed": urls.feed_url(url),
-               "posts": posts}
-    writer.page("member.html", url, context, twin={
-        "id": member_id, "name": member.get("name"), "party": member.get("party"),
-        "constituency": member.get("constituency"), "house": member.get("house"),
-        "posts": posts, "asked": len(mine["asked"]), "answered": len(mine["answered"]),
-        **{f"{role}_url": writer.config.absolute(urls.json_twin(urls.member_role_url(url, role)))
-           for role in mine}}, owner=owner)
+    write_member_page(writer, member, {role: v[:MEMBER_PREVIEW] for role, v in mine.items()},
+                      {role: len(v) for role, v in mine.items()}, posts)
     for role, role_items in mine.items():
-        writer.paginate(urls.member_role_url(url, role), role_items, {
-            "title": f"Questions {role} by {member['display']}", "kind": "member",
-            "member": member, "feed": urls.feed_url(url)}, owner=owner)
+        writer.paginate(urls.member_role_url(member["url"], role), role_items, member_role_context(member, role),
+                        owner="member:" + member_id)
+
+
+def write_member_page(writer: ListingWriter, member: dict, newest: dict[str, list[dict]],
+                      counts: dict[str, int], posts: list[dict]) -> None:
+    """A member's own page: their posts, and of the questions they asked and answered, how many
+    and the `newest` (role -> its MEMBER_PREVIEW newest items)."""
+    url = member["url"]
+    context = {"title": member["display"], "member": member, **newest, "counts": counts,
+               "feed": urls.feed_url(url), "posts": posts}
+    writer.page("member.html", url, context, twin={
+        "id": member["id"], "name": member.get("name"), "party": member.get("party"),
+        "constituency": member.get("constituency"), "house": member.get("house"),
+        "posts": posts, **counts,
+        **{f"{role}_url": writer.config.absolute(urls.json_twin(urls.member_role_url(url, role)))
+           for role in MEMBER_ROLES}}, owner="member:" + member["id"])
+
+
+def member_role_context(member: dict, role: str) -> dict:
+    "What every page of one list of a member's listing shows besides its items."
+    return {"title": f"Questions {role} by {member['display']}", "kind": "member",
+            "member": member, "feed": urls.feed_url(member["url"])}
+
+
+def settled_member_pages(db, record: ListingRecord, reference: Reference,
+                         changed: ChangedIn) -> dict[str, tuple[set[int], int]] | None:
+    """Where the changed questions kept their places in a member's listing, each in the same
+    lists (a corrected answer's text): of each list, the numbers of the pages to make and how
+    many items it holds (as `settled_pages`). None when the record lacks a page to keep."""
+    member = queries.member_or_placeholder(reference.members, changed.owner.split(":", 1)[1])
+    recorded = record.pages_of([changed.owner])
+    pages = {role: settled_pages(db, recorded, role, member["id"], urls.member_role_url(member["url"], role),
+                                 changed.places(role)) for role in MEMBER_ROLES}
+    return None if None in pages.values() else pages
+
+
+def write_member_pages(writer: ListingWriter, reference: Reference,
+                       members: dict[str, dict[str, tuple[set[int], int]]]) -> None:
+    """Of each of these members' listings (owner -> of each list, the numbers of the pages to
+    make and how many items it holds), the member's page and only those pages, each read on
+    its own; the others are carried over from the record (`settled_member_pages`)."""
+    for owner, pages in sorted(members.items()):
+        member = queries.member_or_placeholder(reference.members, owner.split(":", 1)[1])
+        newest = {role: load_items(writer.db, reference, role, member["id"], limit=MEMBER_PREVIEW)
+                  for role in MEMBER_ROLES}
+        write_member_page(writer, member, newest, {role: total for role, (_, total) in pages.items()},
+                          reference.posts.get(member["id"], []))
+        for role, (numbers, total) in pages.items():
+            chunks = {number: page_items(writer.db, reference, role, member["id"], number, total)
+                      for number in sorted(numbers)}
+            writer.paginate_pages(urls.member_role_url(member["url"], role), chunks, total,
+                                  member_role_context(member, role), owner)
 
 
 def write_member_index(writer: ListingWriter, reference: Reference) -> None:
@@ -774,8 +828,7 @@ def write_everything(writer: ListingWriter, figures: Future, reference: Referenc
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
     removed = remove_pages(writer, set(writer.record.pages_of(None)) - set(writer.pages))
-    shown = {item["key"]: Placed(item["url"], owners_of(item_place(item), reference), item["day"])
-             for item in items}
+    shown = {item["key"]: placed(item_place(item), item["url"], reference) for item in items}
     # Saved only when it differs, so that a build that changes nothing leaves the record's bytes.
     # The tallies count more finely than the figures shown: two databases may differ in them alone.
     content = inputs_digest({key: list(place.__dict__.values()) for key, place in shown.items()},
@@ -800,28 +853,37 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
                   timeliness_inputs: dict[str, list], reference: Reference) -> ListingsReport:
     db, record = writer.db, writer.record
     before = record.shown(changed)
-    after = {row["key"]: Placed(row["url"], owners_of(row, reference), row["day"])
-             for row in queries.listed_places(db, list(changed))}
+    after = {row["key"]: placed(row, row["url"], reference) for row in queries.listed_places(db, list(changed))}
     owners = {owner for place in [*before.values(), *after.values()] for owner in place.owners}
     writer.settled = {owner: changed for owner in owners if owner.startswith(SETTLING_KINDS)
                       and ChangedIn(owner, before, after).kept_places()}
-    # A body's listing in which the changed questions kept their places: of its items, only the
-    # pages that hold them and the newest are read (an old question corrected: thousands fewer).
+    # A body's or a member's listing in which the changed questions kept their places: of its
+    # items, only the pages that hold them and the newest are read (an old question corrected:
+    # thousands fewer, for its body and its minister).
     in_place = {owner: pages for owner in writer.settled if owner.startswith("body:")
                 and (pages := settled_body_pages(db, record, reference, owner, ChangedIn(owner, before, after)))}
-    items, totals = items_of(db, reference, owners - set(in_place), before, after)
+    members_in_place = {owner: pages for owner in writer.settled if owner.startswith("member:")
+                        and (pages := settled_member_pages(db, record, reference, ChangedIn(owner, before, after)))}
+    items, totals = items_of(db, reference, owners - set(in_place) - set(members_in_place), before, after)
     kept = figures_soon.result()
     figures, refreshed = kept.rows, set()
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
         refreshed = {"body:" + name for name in timeliness.by_body(figures) if name in reference.bodies} - owners
     write_owners(writer, reference, items, figures, totals)
     write_body_pages(writer, reference, in_place, figures)
+    write_member_pages(writer, reference, members_in_place)
     write_newest_body_pages(writer, reference, refreshed, figures)
     owners |= refreshed
-    days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]
-    slugs = [owner.split(":", 1)[1] for owner in owners if owner.startswith("heading:")]
-    letters = letters_to_show(record, reference, slugs)
-    indexes = write_indexes(writer, reference, months_shown={day[:7] for day in days}, letters_shown=letters)
+    if all(before.get(key) == after.get(key) for key in changed):
+        # Each question listed where and as it was (a corrected answer's text): every count the
+        # indexes show is as it was, and so are they (home and About show the answers too).
+        indexes = write_indexes(writer, reference, months_shown=set(), letters_shown=set(), counted=False)
+        letters = set()
+    else:
+        days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]
+        slugs = [owner.split(":", 1)[1] for owner in owners if owner.startswith("heading:")]
+        letters = letters_to_show(record, reference, slugs)
+        indexes = write_indexes(writer, reference, months_shown={day[:7] for day in days}, letters_shown=letters)
     rendered = owners | indexes | (record.owners_with_prefix("letter:") if letters is None else set())
     previous = record.pages_of(rendered)
     stale = sorted(set(previous) - set(writer.pages))
@@ -863,16 +925,27 @@ class ChangedIn:
     before: dict[str, Placed]
     after: dict[str, Placed]
 
-    def places(self) -> list[tuple[str, str]]:
-        "Where each stood (before) or stands (after) in the listing: (day, key)."
+    def places(self, role: str | None = None) -> list[tuple[str, str]]:
+        """Where each stood (before) or stands (after) in the listing: (day, key). With `role`
+        ('asked' or 'answered'), in that list of a member's: of those the member had that role in."""
         return [place.sort_key(key) for listed in (self.before, self.after)
-                for key, place in listed.items() if self.owner in place.owners]
+                for key, place in listed.items() if self.owner in place.owners
+                and (role is None or role in self.roles(place))]
 
     def kept_places(self) -> bool:
-        "Whether the listing shows the same changed questions as before, each in the same place."
-        def places(listed: dict[str, Placed]) -> dict[str, tuple[str, str]]:
-            return {key: place.sort_key(key) for key, place in listed.items() if self.owner in place.owners}
+        """Whether the listing shows the same changed questions as before, each in the same place
+        and, in a member's, in the same roles; in a heading's, spelled as before (so that its
+        title, the spelling most of its questions carry, stays)."""
+        def places(listed: dict[str, Placed]) -> dict[str, tuple]:
+            return {key: (place.sort_key(key), self.roles(place), place.heading if self.owner.startswith("heading:")
+                          else None) for key, place in listed.items() if self.owner in place.owners}
         return places(self.before) == places(self.after)
+
+    def roles(self, place: Placed) -> set[str]:
+        "The lists of a member's listing that show this question (none, in another kind of listing)."
+        member = self.owner.removeprefix("member:") if self.owner.startswith("member:") else None
+        return {role for role, member_id in (("asked", place.asker), ("answered", place.answerer))
+                if member is not None and member_id == member}
 
     def added(self) -> int:
         "How many more items the listing holds than before the change."
@@ -906,7 +979,6 @@ def write_owners(writer: ListingWriter, reference: Reference, groups: dict[str, 
     """The listings of each owner in `groups`; an owner with no items has no pages. `totals`:
     for the listings whose `groups` hold only their newest items, how many they hold in all."""
     by_body = timeliness.by_body(timeliness_rows)
-    headings = heading_index(reference)
     posts = reference.posts
     for owner, items in sorted(groups.items()):
         kind, value = owner.split(":", 1)
@@ -920,21 +992,23 @@ def write_owners(writer: ListingWriter, reference: Reference, groups: dict[str, 
             member = queries.member_or_placeholder(reference.members, value)
             write_member(writer, member, items, posts.get(value, []))
         elif kind == "heading":
-            write_heading(writer, value, headings[value]["name"], items)
+            write_heading(writer, value, heading_index(reference)[value]["name"], items)
     timeliness.write_page(writer, timeliness_rows, reference.bodies)
 
 
 def write_indexes(writer: ListingWriter, reference: Reference, months_shown: set[str] | None,
-                  letters_shown: set[str] | None) -> set[str]:
+                  letters_shown: set[str] | None, counted: bool = True) -> set[str]:
     """Home, About and the indexes that count questions (of the months and letters given, or
-    all); returns the owners of the pages written."""
+    all; none of them when not `counted`: their counts are as the last build made them);
+    returns the owners of the pages written."""
     stats = queries.coverage(writer.db, reference.named_member_ids)
     first = set(writer.pages)
     write_home(writer, reference, stats)
-    write_calendar(writer, day_counts(writer.db), months_shown)
-    write_body_index(writer, reference)
-    write_member_index(writer, reference)
-    write_heading_indexes(writer, heading_index(reference), letters_shown)
+    if counted:
+        write_calendar(writer, day_counts(writer.db), months_shown)
+        write_body_index(writer, reference)
+        write_member_index(writer, reference)
+        write_heading_indexes(writer, heading_index(reference), letters_shown)
     write_about(writer, stats)
     owners = {entry.owner for url, entry in writer.pages.items() if url not in first}
     owners |= {f"month:{month}" for month in months_shown or ()}

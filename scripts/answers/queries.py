@@ -204,11 +204,18 @@ LISTING_FILTERS = {
 }
 
 
-# A body's listing in its order as schema.py's questions_body_order index holds it: the same
-# order as the other listings' (a date is never ''), which SQLite then reads from the index, newest
-# first, instead of sorting every row of the body to give its newest page (13 ms against 0.1 ms
-# for the longest body) or one page further back.
-LISTING_ORDER = {"body": "coalesce(date_answered, date_tabled, '') desc, key desc"}
+# The order of the listings, as the record of their places (listing_record.Placed.sort_key)
+# and a member's, merged from two reads, count it: a question without a date is the oldest.
+PLACE_ORDER = "coalesce(date_answered, date_tabled, '') desc, key desc"
+# A body's listing in its order as schema.py's questions_body_order index holds it, which SQLite
+# then reads from the index, newest first, instead of sorting every row of the body to give its
+# newest page (13 ms against 0.1 ms for the longest body) or one page further back. A member's
+# lists, in no index's order, are sorted (see `listing_rows`).
+LISTING_ORDER = {"body": PLACE_ORDER, "asked": PLACE_ORDER, "answered": PLACE_ORDER}
+# The lists of a member's listing, a minister's thousands long: a part of one is chosen by
+# the dates and keys alone before its rows are read whole (each with its answer's text, to cut
+# its snippet), where sorting the rows themselves would read every answer of the list.
+CHOSEN_BY_KEY = {"asked", "answered"}
 
 
 def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", value=None, limit: int = -1,
@@ -217,11 +224,12 @@ def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", val
     default) as a listing shows them, newest first (by answer date, or the date tabled while
     unanswered), with the first `snippet` characters of its answer's text; the first `limit`
     (-1: all) after the first `offset`."""
-    return db.query(
-        f"""select {LISTING_COLUMNS}
-            from questions where {LISTING_FILTERS[kind]} order by {LISTING_ORDER.get(kind, "day desc, key desc")}
-            limit :limit offset :offset""",
-        {"snippet": snippet, "value": value, "limit": limit, "offset": offset, **TITLE_CHARS})
+    order = LISTING_ORDER.get(kind, "day desc, key desc")
+    chosen = f"where {LISTING_FILTERS[kind]} order by {order} limit :limit offset :offset"
+    if kind in CHOSEN_BY_KEY:
+        chosen = f"where key in (select key from questions {chosen}) order by {order}"
+    return db.query(f"select {LISTING_COLUMNS} from questions {chosen}",
+                    {"snippet": snippet, "value": value, "limit": limit, "offset": offset, **TITLE_CHARS})
 
 
 def count_listed(db: sqlite_utils.Database, kind: str, value) -> int:
