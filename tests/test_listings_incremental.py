@@ -419,6 +419,24 @@ def test_a_new_answer_reads_a_body_listing_only_from_the_page_it_can_alter(archi
     assert_same_as_a_full_build(archive, tmp_path)
 
 
+def test_a_new_answer_reads_its_members_listings_only_from_the_pages_it_can_alter(archive, tmp_path, monkeypatch):
+    """The minister's 101st answer, the newest, reads only the second page and the new newest of
+    the answers, its asker's 108th question only the newest page of the questions asked (and the
+    newest ten, which the member's page shows): the full pages before are kept, their items not read."""
+    asked, answered = rows_read(monkeypatch, "asked"), rows_read(monkeypatch, "answered")
+    keys = add(archive, question(509, "2024-07-11"))
+
+    _, output = write(archive, tmp_path / "site", keys)
+
+    assert sorted(asked) == [(ASKER.id, 8), (ASKER.id, 10), (MINISTER.id, 0)]  # and the newest ten, for the page
+    assert sorted(answered) == [(ASKER.id, 0), (MINISTER.id, 51)]
+    minister = urls.member_url(MINISTER.id, MINISTER.name)
+    written = pages_of(output.written)
+    assert {minister, minister + "answered/", minister + "answered/page/2/", minister + "answered/page/3/"} <= written
+    assert minister + "answered/page/1/" not in written
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
 @pytest.mark.parametrize(("day", "new_day", "first_page_kept"), [
     ("2024-07-10", None, True),  # removed from the second page
     ("2024-07-10", "2024-07-09", True),  # moved back within the second page

@@ -546,6 +546,26 @@ def settled_member_pages(db, record: ListingRecord, reference: Reference,
     return None if None in pages.values() else pages
 
 
+def write_member_tails(writer: ListingWriter, reference: Reference,
+                       members: dict[str, dict[str, tuple[list[dict], int]]]) -> None:
+    """Of each of these members' listings (owner -> of each list, its newest items from the
+    oldest page the change can alter, and how many items it holds: `listing_tail`), the
+    member's page and those pages; the older pages are carried over from the record. A member
+    left with no question has no pages."""
+    for owner, lists in sorted(members.items()):
+        if not any(total for _, total in lists.values()):
+            continue
+        member = queries.member_or_placeholder(reference.members, owner.split(":", 1)[1])
+        newest = {role: items[:MEMBER_PREVIEW] if len(items) >= min(MEMBER_PREVIEW, total)
+                  else load_items(writer.db, reference, role, member["id"], limit=MEMBER_PREVIEW)
+                  for role, (items, total) in lists.items()}
+        write_member_page(writer, member, newest, {role: total for role, (_, total) in lists.items()},
+                          reference.posts.get(member["id"], []))
+        for role, (items, total) in lists.items():
+            writer.paginate(urls.member_role_url(member["url"], role), items, member_role_context(member, role),
+                            owner=owner, total=total)
+
+
 def write_member_pages(writer: ListingWriter, reference: Reference,
                        members: dict[str, dict[str, tuple[set[int], int]]]) -> None:
     """Of each of these members' listings (owner -> of each list, the numbers of the pages to
@@ -864,7 +884,13 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
                 and (pages := settled_body_pages(db, record, reference, owner, ChangedIn(owner, before, after)))}
     members_in_place = {owner: pages for owner in writer.settled if owner.startswith("member:")
                         and (pages := settled_member_pages(db, record, reference, ChangedIn(owner, before, after)))}
-    items, totals = items_of(db, reference, owners - set(in_place) - set(members_in_place), before, after)
+    # Of every other member's listing, each list from the oldest page the change can alter.
+    member_tails = {owner: {role: listing_tail(db, reference, role, owner.split(":", 1)[1], changed_in.places(role),
+                                               changed_in.added(role)) for role in MEMBER_ROLES}
+                    for owner in owners - set(members_in_place) if owner.startswith("member:")
+                    for changed_in in [ChangedIn(owner, before, after)]}
+    items, totals = items_of(db, reference, owners - set(in_place) - set(members_in_place) - set(member_tails),
+                             before, after)
     kept = figures_soon.result()
     figures, refreshed = kept.rows, set()
     if record.meta("as_of") != as_of(figures):  # past-due counts of every body may change
@@ -872,6 +898,7 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     write_owners(writer, reference, items, figures, totals)
     write_body_pages(writer, reference, in_place, figures)
     write_member_pages(writer, reference, members_in_place)
+    write_member_tails(writer, reference, member_tails)
     write_newest_body_pages(writer, reference, refreshed, figures)
     owners |= refreshed
     if all(before.get(key) == after.get(key) for key in changed):
@@ -947,22 +974,32 @@ class ChangedIn:
         return {role for role, member_id in (("asked", place.asker), ("answered", place.answerer))
                 if member is not None and member_id == member}
 
-    def added(self) -> int:
-        "How many more items the listing holds than before the change."
-        return sum(self.owner in place.owners for place in self.after.values()) - sum(
-            self.owner in place.owners for place in self.before.values())
+    def added(self, role: str | None = None) -> int:
+        "How many more items the listing (with `role`, that list of a member's) holds than before the change."
+        def held(listed: dict[str, Placed]) -> int:
+            return sum(self.owner in place.owners and (role is None or role in self.roles(place))
+                       for place in listed.values())
+        return held(self.after) - held(self.before)
 
 
 def body_tail(db, reference: Reference, name: str, changed: ChangedIn) -> tuple[list[dict], int]:
-    """A body's listing from the oldest page the change can alter, and how many items it holds.
-    Every item older than the oldest place a changed question had or has is unchanged and was
-    listed before too, in the same order: the full pages they fill, numbered from the oldest
-    and none of them the newest page before or after, are as the last build made them."""
-    total = queries.count_listed(db, "body", name)
-    day, key = min(changed.places())
-    older = queries.count_listed_before(db, "body", name, day, key) if day else 0
-    kept = max(0, min(older, total - 1, total - changed.added() - 1)) // PAGE_SIZE
-    return load_items(db, reference, "body", name, limit=total - kept * PAGE_SIZE), total
+    "A body's listing from the oldest page the change can alter (`listing_tail`), and how many items it holds."
+    return listing_tail(db, reference, "body", name, changed.places(), changed.added())
+
+
+def listing_tail(db, reference: Reference, kind: str, value: str, places: list[tuple[str, str]],
+                 added: int) -> tuple[list[dict], int]:
+    """A listing (a `kind` of LISTING_FILTERS) from the oldest page a change can alter, and how
+    many items it holds; `places`: where the changed questions stood and stand in it, `added`:
+    how many more it holds. Every item older than the oldest of those places is unchanged and
+    was listed before too, in the same order: the full pages they fill, numbered from the
+    oldest and none of them the newest page before or after, are as the last build made them.
+    With no places, no item changed: only the newest page is read."""
+    total = queries.count_listed(db, kind, value)
+    day, key = min(places, default=(None, None))
+    older = total if key is None else queries.count_listed_before(db, kind, value, day, key) if day else 0
+    kept = max(0, min(older, total - 1, total - added - 1)) // PAGE_SIZE
+    return load_items(db, reference, kind, value, limit=total - kept * PAGE_SIZE), total
 
 
 def letters_to_show(record: ListingRecord, reference: Reference, slugs: list[str]) -> set[str] | None:
