@@ -546,11 +546,13 @@ def test_a_correction_in_place_renders_only_its_pages_of_its_members_listings(ar
     """The minister who answered 160 questions and the member who asked 167: of each list the
     corrected answer is in, only the page that holds it (the oldest) and the newest are made,
     and only their items are read, with the newest ten the member's page shows; the indexes,
-    whose counts did not change, are not made at all. The list the answer is not in (the
+    whose counts did not change, are not made at all, nor their counts read. The list the answer is not in (the
     minister asked nothing) has its one, empty page made."""
     oldest = correct_the_oldest_education_answer(archive, tmp_path)
     made = pages_made(monkeypatch)
     asked, answered = rows_read(monkeypatch, "asked"), rows_read(monkeypatch, "answered")
+    counted, count_by = [], queries.count_by
+    monkeypatch.setattr(queries, "count_by", lambda db, column: counted.append(column) or count_by(db, column))
     report, output = write(archive, tmp_path / "site", {oldest})
 
     asker, minister = urls.member_url(ASKER.id, ASKER.name), urls.member_url(MINISTER.id, MINISTER.name)
@@ -563,6 +565,7 @@ def test_a_correction_in_place_renders_only_its_pages_of_its_members_listings(ar
     written = pages_of(output.written)
     assert {asker + "asked/page/1/", minister + "answered/page/1/"} <= written
     assert not written & {"members/", "bodies/", "headings/", "days/", "days/2024/07/", "headings/_letters/s/"}
+    assert counted == []  # nor any question's heading (nor day, body or member) counted but its own heading's
     monkeypatch.undo()
     assert_same_as_a_full_build(archive, tmp_path)
 

@@ -21,7 +21,8 @@ bytes; not in answers.db, which is the db stage's. It holds:
   its questions were and are in (the archive's from tallies by month, kept in `meta` too);
 - `heading_slugs`: the slug of every heading a build has listed, under the code version in
   `meta` (`slugs`): slugging tens of thousands of headings costs more than reading them, and a
-  heading's slug depends on nothing else;
+  heading's slug depends on nothing else; and by slug, the spellings that share a heading's
+  page, so that a build that counts no index of headings counts only its own headings' questions;
 - `meta`: the code version the record was made under. It is deleted before the first change
   and written back with the record, so that a build stopped half way leaves no record and the
   next build renders every listing.
@@ -61,6 +62,7 @@ create table if not exists pages (url text primary key, owner text, digest text,
 create index if not exists pages_owner on pages (owner);
 create table if not exists timeliness (key text primary key, inputs text);
 create table if not exists heading_slugs (heading text primary key, slug text);
+create index if not exists heading_slugs_slug on heading_slugs (slug);
 """
 
 
@@ -166,15 +168,25 @@ class ListingRecord:
 
     def heading_slugs(self, headings: list[str], slug: Callable[[str], str]) -> dict[str, str]:
         """Heading -> `slug(heading)`, for each of `headings`: read from the record where it was
-        kept under this code version, else worked out and kept (all of them, under other code)."""
+        kept under this code version, else worked out and kept (all of them, under other code).
+        Every heading a build lists is kept so: `headings_slugged` finds a slug's spellings."""
         with self.connection as connection:
             if self.meta("slugs") != self.version:
                 connection.execute("delete from heading_slugs")
                 connection.execute("insert or replace into meta values ('slugs', ?)", (json.dumps(self.version),))
-            kept = queries.one_step_dict(connection, "select heading as value, slug as n from heading_slugs")
+            kept = queries.one_step_dict(
+                connection, "select heading as value, slug as n from heading_slugs"
+                " where heading in (select value from json_each(?))", (json.dumps(headings),))
             new = {heading: slug(heading) for heading in headings if heading not in kept}
             connection.executemany("insert into heading_slugs values (?, ?)", new.items())
         return {heading: kept.get(heading) or new[heading] for heading in headings}
+
+    def headings_slugged(self, slugs: Iterable[str]) -> dict[str, str]:
+        """Heading -> slug, of every heading kept (`heading_slugs`) with one of these slugs: some
+        may no longer be any question's."""
+        return queries.one_step_dict(
+            self.connection, "select heading as value, slug as n from heading_slugs"
+            " where slug in (select value from json_each(?))", (json.dumps(sorted(slugs)),))
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -256,12 +256,25 @@ class Reference:
             self.heading_slugs = {h: urls.heading_slug(h) for h in self.heading_counts if h}
 
     @classmethod
-    def load(cls, db, names: Names, record: ListingRecord) -> Reference:
+    def load(cls, db, names: Names, record: ListingRecord, slugs: set[str] | None = None) -> Reference:
         """The reference, given the names already read (`Names.load`); the headings' slugs are
-        those the record kept, only new headings are slugged."""
-        counts = queries.count_by(db, "heading")
+        those the record kept, only new headings are slugged. With `slugs`, of the headings only
+        those of these slugs, each with every spelling the record slugged to it: enough for
+        their listings, not for the indexes of headings (counting every question's heading
+        costs a build that changed a few answers more than the rest of its listings)."""
+        if slugs is None:
+            counts = queries.count_by(db, "heading")
+            spelled = record.heading_slugs([h for h in counts if h], urls.heading_slug)
+        else:
+            spelled = record.headings_slugged(slugs)
+            counts = queries.count_headings(db, list(spelled))
         return cls(names.members, names.bodies, counts, names.posts, names.named_member_ids,
-                   record.heading_slugs([h for h in counts if h], urls.heading_slug))
+                   {heading: spelled[heading] for heading in counts if heading})
+
+    @classmethod
+    def placing(cls, names: Names, heading_slugs: dict[str, str]) -> Reference:
+        "Enough to tell where questions of these headings are listed (`owners_of`), not to list them."
+        return cls(names.members, names.bodies, {}, names.posts, names.named_member_ids, heading_slugs)
 
     @cached_property
     def headings(self) -> dict[str, dict]:
@@ -744,7 +757,7 @@ def write_listings(db: sqlite_utils.Database, env, output: Output, config: SiteC
                 report = write_everything(writer, figures, Reference.load(db, names, record))
             else:
                 figures, inputs = figures_after(db, record, set(changed), beside, latest)
-                report = write_changed(writer, set(changed), figures, inputs, Reference.load(db, names, record))
+                report = write_changed(writer, set(changed), figures, inputs, names)
         record.set_meta({"reference": reference, "as_of": as_of(figures.result().rows), "sources": accounts})
         return report
     finally:
@@ -870,11 +883,19 @@ def remove_pages(writer: ListingWriter, page_urls: set[str]) -> list[str]:
 
 
 def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future,
-                  timeliness_inputs: dict[str, list], reference: Reference) -> ListingsReport:
+                  timeliness_inputs: dict[str, list], names: Names) -> ListingsReport:
     db, record = writer.db, writer.record
     before = record.shown(changed)
-    after = {row["key"]: placed(row, row["url"], reference) for row in queries.listed_places(db, list(changed))}
+    rows = list(queries.listed_places(db, list(changed)))
+    slugged = record.heading_slugs(sorted({row["heading"] for row in rows if row["heading"]}), urls.heading_slug)
+    after = {row["key"]: placed(row, row["url"], Reference.placing(names, slugged)) for row in rows}
     owners = {owner for place in [*before.values(), *after.values()] for owner in place.owners}
+    # Each question listed where and as it was (a corrected answer's text): every count the
+    # indexes show is as it was, and so are they; of the headings, only its own are read.
+    unmoved = all(before.get(key) == after.get(key) for key in changed)
+    reference = Reference.load(db, names, record, {owner.split(":", 1)[1] for owner in owners
+                                                   if owner.startswith("heading:")}
+                               if unmoved and len(owners) <= ONE_READ_OWNERS else None)
     writer.settled = {owner: changed for owner in owners if owner.startswith(SETTLING_KINDS)
                       and ChangedIn(owner, before, after).kept_places()}
     # A body's or a member's listing in which the changed questions kept their places: of its
@@ -901,9 +922,7 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     write_member_tails(writer, reference, member_tails)
     write_newest_body_pages(writer, reference, refreshed, figures)
     owners |= refreshed
-    if all(before.get(key) == after.get(key) for key in changed):
-        # Each question listed where and as it was (a corrected answer's text): every count the
-        # indexes show is as it was, and so are they (home and About show the answers too).
+    if unmoved:  # home and About show the answers too
         indexes = write_indexes(writer, reference, months_shown=set(), letters_shown=set(), counted=False)
         letters = set()
     else:

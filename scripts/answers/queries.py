@@ -280,6 +280,13 @@ def count_by(db: sqlite_utils.Database, column: str) -> dict:
     return one_step_dict(db, f"select {expression} as value, count(*) as n from questions group by value")
 
 
+def count_headings(db: sqlite_utils.Database, headings: list[str]) -> dict[str, int]:
+    "How many questions carry each of these headings (those that any does), read from the index on headings."
+    return one_step_dict(db, """select heading as value, count(*) as n from questions
+                                where heading in (select value from json_each(?)) group by heading""",
+                         [json.dumps(sorted(headings))])
+
+
 def one_step_dict(db: sqlite_utils.Database | sqlite3.Connection, query: str, parameters=()) -> dict:
     """value -> n, from the rows of a query of two columns named so, made into one JSON array
     in a single step of SQLite: tens of thousands of rows each fetched in a step of their own
