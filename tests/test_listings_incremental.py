@@ -490,6 +490,32 @@ def test_a_build_slugs_only_the_headings_it_has_not_slugged_before(archive, tmp_
     assert_same_as_a_full_build(archive, tmp_path)
 
 
+def test_changes_count_again_only_their_own_headings_and_the_index_stays_as_a_full_build_counts_it(
+        archive, tmp_path, monkeypatch):
+    """The headings' index is kept from build to build: each change counts again only the
+    headings its questions had and have, never every question's. Spelled another way, a
+    heading's new questions turn its name once they are the most used spelling; a heading
+    whose last question leaves is gone from the index and its letter."""
+    counted, count_by = [], queries.count_by
+    monkeypatch.setattr(queries, "count_by", lambda db, column: counted.append(column) or count_by(db, column))
+    changes = [add(archive, *[question(500 + n, "2024-07-11", HOME_OFFICE, heading="police") for n in range(6)]),
+               add(archive, *[question(510 + n, "2024-07-12", HOME_OFFICE, heading="police") for n in range(2)]),
+               add(archive, question(520, "2024-07-12", HOME_OFFICE, heading="Zoos"))]
+    visas = archive.execute("select key from questions where heading = 'Visas'").fetchone()[0]
+    archive["questions"].update(visas, {"heading": "Zoos"})
+    changes.append({visas})
+    for keys in changes:
+        write(archive, tmp_path / "site", keys)
+
+    assert "heading" not in counted
+    index = json.loads((tmp_path / "site" / "headings" / "index.json").read_text())
+    assert [(entry["label"], entry["count"]) for entry in index["most_used"]] == [
+        ("Schools: Finance", 100), ("police", 15), ("Zoos", 2)]  # 8 of 15 spelled so
+    assert not (tmp_path / "site" / "headings" / "_letters" / "v").exists()
+    monkeypatch.undo()
+    assert_same_as_a_full_build(archive, tmp_path)
+
+
 def test_slugs_kept_under_other_code_are_worked_out_again(tmp_path):
     record = listing_record.ListingRecord(tmp_path / "record.sqlite", "old code")
     assert record.heading_slugs(["Schools"], lambda heading: "old-slug") == {"Schools": "old-slug"}

@@ -23,6 +23,9 @@ bytes; not in answers.db, which is the db stage's. It holds:
   `meta` (`slugs`): slugging tens of thousands of headings costs more than reading them, and a
   heading's slug depends on nothing else; and by slug, the spellings that share a heading's
   page, so that a build that counts no index of headings counts only its own headings' questions;
+- `headings`: the headings' index as the last build counted it (each slug's name and how many
+  questions it holds), so that a change counts again only the headings its questions had and
+  have, not every question's;
 - `meta`: the code version the record was made under. It is deleted before the first change
   and written back with the record, so that a build stopped half way leaves no record and the
   next build renders every listing.
@@ -36,6 +39,8 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+
+import orjson
 
 from . import queries
 
@@ -63,7 +68,13 @@ create index if not exists pages_owner on pages (owner);
 create table if not exists timeliness (key text primary key, inputs text);
 create table if not exists heading_slugs (heading text primary key, slug text);
 create index if not exists heading_slugs_slug on heading_slugs (slug);
+create table if not exists headings (slug text primary key, name text, count integer);
 """
+
+
+# Up to this many headings (a change's) are looked up one by one; for more, reading the whole
+# table of slugs costs less.
+FEW_HEADINGS = 1000
 
 
 @dataclass(frozen=True)
@@ -174,12 +185,18 @@ class ListingRecord:
             if self.meta("slugs") != self.version:
                 connection.execute("delete from heading_slugs")
                 connection.execute("insert or replace into meta values ('slugs', ?)", (json.dumps(self.version),))
-            kept = queries.one_step_dict(
-                connection, "select heading as value, slug as n from heading_slugs"
-                " where heading in (select value from json_each(?))", (json.dumps(headings),))
+            few = "where heading in (select value from json_each(?))" if len(headings) < FEW_HEADINGS else ""
+            kept = queries.one_step_dict(connection, f"select heading as value, slug as n from heading_slugs {few}",
+                                         (json.dumps(headings),) if few else ())
             new = {heading: slug(heading) for heading in headings if heading not in kept}
             connection.executemany("insert into heading_slugs values (?, ?)", new.items())
         return {heading: kept.get(heading) or new[heading] for heading in headings}
+
+    def heading_index(self) -> dict[str, dict]:
+        "Slug -> the heading's name and count, as the last build counted them (`headings`)."
+        [(found,)] = self.connection.execute(
+            "select json_group_object(slug, json_object('name', name, 'count', count)) from headings").fetchall()
+        return orjson.loads(found)
 
     def headings_slugged(self, slugs: Iterable[str]) -> dict[str, str]:
         """Heading -> slug, of every heading kept (`heading_slugs`) with one of these slugs: some
@@ -205,16 +222,18 @@ class ListingRecord:
 
     def save(self, shown: dict[str, Placed], forget: Iterable[str],
              pages: dict[str, PageEntry], owners: Iterable[str] | None,
-             timeliness_inputs: dict[str, list], figures: list[dict], tallies: dict[str, list]) -> None:
+             timeliness_inputs: dict[str, list], figures: list[dict], tallies: dict[str, list],
+             headings: dict[str, dict | None]) -> None:
         """Record what this build showed and wrote, in one transaction: `shown` and
         `timeliness_inputs` replace the entries of their keys and `forget` drops keys no longer
         in the archive; `pages` replaces every page of `owners` (all pages, and all questions,
         when `owners` is None: a full build); `figures` are the timeliness figures shown and
-        `tallies` what the archive's were made from (saved with them: each vouches for the other)."""
+        `tallies` what the archive's were made from (saved with them: each vouches for the other);
+        `headings` replace the index entries of their slugs (None: the slug has no questions)."""
         forgotten = (json.dumps(sorted(forget)),)
         with self.connection as connection:
             if owners is None:
-                for table in ("pages", "listed", "timeliness"):
+                for table in ("pages", "listed", "timeliness", "headings"):
                     connection.execute(f"delete from {table}")
             else:
                 connection.execute("delete from pages where owner in (select value from json_each(?))",
@@ -231,4 +250,8 @@ class ListingRecord:
                 "insert or replace into listed values (?, ?, ?, ?, ?, ?, ?)",
                 ((key, place.url, json.dumps(sorted(place.owners)), place.day, place.asker, place.answerer,
                   place.heading) for key, place in shown.items()))
+            connection.executemany("delete from headings where slug = ?",
+                                   ((slug,) for slug, entry in headings.items() if entry is None))
+            connection.executemany("insert or replace into headings values (?, ?, ?)",
+                                   ((slug, entry["name"], entry["count"]) for slug, entry in headings.items() if entry))
             self.write_pages(connection, pages)

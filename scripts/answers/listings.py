@@ -857,7 +857,7 @@ def write_everything(writer: ListingWriter, figures: Future, reference: Referenc
     db = writer.db
     items = load_items(db, reference)
     write_owners(writer, reference, group_by_owner(items, reference), figures.result().rows)
-    write_indexes(writer, reference, months_shown=None, letters_shown=None)
+    write_indexes(writer, reference, heading_index(reference), months_shown=None, letters_shown=None)
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
     removed = remove_pages(writer, set(writer.record.pages_of(None)) - set(writer.pages))
@@ -870,7 +870,7 @@ def write_everything(writer: ListingWriter, figures: Future, reference: Referenc
     if not writer.record.is_current() or writer.record.meta("content") != content:
         writer.record.save(shown, forget=(), pages=writer.pages, owners=None,
                            timeliness_inputs=queries.timeliness_inputs(db), figures=figures.result().rows,
-                           tallies=figures.result().tallies)
+                           tallies=figures.result().tallies, headings=heading_index(reference))
         writer.record.set_meta({"content": content})
     listed = sorted(url for url, entry in writer.pages.items() if entry.in_sitemap)
     return ListingsReport(len(listed), lambda: listed, removed)
@@ -893,9 +893,11 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     # Each question listed where and as it was (a corrected answer's text): every count the
     # indexes show is as it was, and so are they; of the headings, only its own are read.
     unmoved = all(before.get(key) == after.get(key) for key in changed)
-    reference = Reference.load(db, names, record, {owner.split(":", 1)[1] for owner in owners
-                                                   if owner.startswith("heading:")}
-                               if unmoved and len(owners) <= ONE_READ_OWNERS else None)
+    # Of the headings, only those the changed questions had and have are counted again, but
+    # where every question is read (`items_of`): then all their headings are slugged anyway.
+    touched = {owner.split(":", 1)[1] for owner in owners if owner.startswith("heading:")}
+    every_heading = len(owners) > ONE_READ_OWNERS
+    reference = Reference.load(db, names, record, None if every_heading else touched)
     writer.settled = {owner: changed for owner in owners if owner.startswith(SETTLING_KINDS)
                       and ChangedIn(owner, before, after).kept_places()}
     # A body's or a member's listing in which the changed questions kept their places: of its
@@ -922,14 +924,16 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     write_member_tails(writer, reference, member_tails)
     write_newest_body_pages(writer, reference, refreshed, figures)
     owners |= refreshed
+    headings = None
     if unmoved:  # home and About show the answers too
-        indexes = write_indexes(writer, reference, months_shown=set(), letters_shown=set(), counted=False)
+        indexes = write_indexes(writer, reference, None, months_shown=set(), letters_shown=set())
         letters = set()
     else:
+        headings = heading_index(reference) if every_heading else headings_after(record, reference, touched)
         days = [owner.split(":", 1)[1] for owner in owners if owner.startswith("day:")]
-        slugs = [owner.split(":", 1)[1] for owner in owners if owner.startswith("heading:")]
-        letters = letters_to_show(record, reference, slugs)
-        indexes = write_indexes(writer, reference, months_shown={day[:7] for day in days}, letters_shown=letters)
+        letters = letters_to_show(record, headings, touched)
+        indexes = write_indexes(writer, reference, headings, months_shown={day[:7] for day in days},
+                                letters_shown=letters)
     rendered = owners | indexes | (record.owners_with_prefix("letter:") if letters is None else set())
     previous = record.pages_of(rendered)
     stale = sorted(set(previous) - set(writer.pages))
@@ -937,7 +941,8 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     added = [url for url, entry in writer.pages.items() if entry.in_sitemap and url not in previous]
     urls_changed = bool(added) or any(previous[url].in_sitemap for url in stale)
     record.save(after, forget=changed - set(after), pages=writer.pages, owners=rendered,
-                timeliness_inputs=timeliness_inputs, figures=figures, tallies=kept.tallies)
+                timeliness_inputs=timeliness_inputs, figures=figures, tallies=kept.tallies,
+                headings={} if headings is None else {slug: headings.get(slug) for slug in touched})
     record.set_meta({"content": None})  # no digest of the whole record is kept up to date here
     question_urls = sorted({place.url for place in [*before.values(), *after.values()]})
     return ListingsReport(record.sitemap_count(), partial(listing_record.sitemap_urls, record.path), removed,
@@ -1021,10 +1026,19 @@ def listing_tail(db, reference: Reference, kind: str, value: str, places: list[t
     return load_items(db, reference, kind, value, limit=total - kept * PAGE_SIZE), total
 
 
-def letters_to_show(record: ListingRecord, reference: Reference, slugs: list[str]) -> set[str] | None:
+def headings_after(record: ListingRecord, reference: Reference, touched: set[str]) -> dict[str, dict]:
+    """The headings' index once the change is made: of the slugs the changed questions had or
+    have (`touched`), as `reference`, which holds those headings alone, counts them; of the
+    others, which no question entered or left, as the record keeps them."""
+    index = {slug: entry for slug, entry in record.heading_index().items() if slug not in touched}
+    index.update(heading_index(reference))
+    return index
+
+
+def letters_to_show(record: ListingRecord, headings: dict[str, dict], slugs: set[str]) -> set[str] | None:
     """The letter pages to render: those of these heading slugs, or all (None) when a letter
     came or went, since each letter page links to every other."""
-    letters = {slug[0] for slug in heading_index(reference)}
+    letters = {slug[0] for slug in headings}
     if letters != {owner.split(":", 1)[1] for owner in record.owners_with_prefix("letter:")}:
         return None
     return {slug[0] for slug in slugs}
@@ -1052,19 +1066,19 @@ def write_owners(writer: ListingWriter, reference: Reference, groups: dict[str, 
     timeliness.write_page(writer, timeliness_rows, reference.bodies)
 
 
-def write_indexes(writer: ListingWriter, reference: Reference, months_shown: set[str] | None,
-                  letters_shown: set[str] | None, counted: bool = True) -> set[str]:
+def write_indexes(writer: ListingWriter, reference: Reference, headings: dict[str, dict] | None,
+                  months_shown: set[str] | None, letters_shown: set[str] | None) -> set[str]:
     """Home, About and the indexes that count questions (of the months and letters given, or
-    all; none of them when not `counted`: their counts are as the last build made them);
-    returns the owners of the pages written."""
+    all; none of them without the `headings`' index: their counts are as the last build made
+    them); returns the owners of the pages written."""
     stats = queries.coverage(writer.db, reference.named_member_ids)
     first = set(writer.pages)
     write_home(writer, reference, stats)
-    if counted:
+    if headings is not None:
         write_calendar(writer, day_counts(writer.db), months_shown)
         write_body_index(writer, reference)
         write_member_index(writer, reference)
-        write_heading_indexes(writer, heading_index(reference), letters_shown)
+        write_heading_indexes(writer, headings, letters_shown)
     write_about(writer, stats)
     owners = {entry.owner for url, entry in writer.pages.items() if url not in first}
     owners |= {f"month:{month}" for month in months_shown or ()}
