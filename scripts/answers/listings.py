@@ -32,7 +32,7 @@ from . import changes, clean, listing_record, model, queries, render, timeliness
 from .listing_record import ListingRecord, PageEntry, Placed, record_path
 from .output import Output, inputs_digest, stage_code_digest
 from .queries import Names
-from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json
+from .render import SITE_TEMPLATES, SiteConfig, real_date, render_markdown, to_json_bytes
 
 PAGE_SIZE = 50
 HOME_LATEST = 20
@@ -104,7 +104,7 @@ class ListingWriter:
         html = listing_template(self.env, template).render(dict(context, page_url=url))
         self.output.write(urls.html_file(url), html)
         if twin is not None:
-            self.output.write(urls.json_twin(url), to_json(twin() if made_later else twin))
+            self.output.write(urls.json_twin(url), to_json_bytes(twin() if made_later else twin))
 
     def paginate(self, url: str, items: list[dict], context: dict, owner: str,
                  newest_only: dict | None = None, total: int | None = None) -> None:
