@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path, PurePath
 
 import orjson
@@ -224,12 +225,20 @@ def listing_rows(db: sqlite_utils.Database, snippet: int, kind: str = "all", val
     default) as a listing shows them, newest first (by answer date, or the date tabled while
     unanswered), with the first `snippet` characters of its answer's text; the first `limit`
     (-1: all) after the first `offset`."""
-    order = LISTING_ORDER.get(kind, "day desc, key desc")
+    order = LISTING_ORDER.get(kind, "coalesce(date_answered, date_tabled) desc, key desc")
     chosen = f"where {LISTING_FILTERS[kind]} order by {order} limit :limit offset :offset"
     if kind in CHOSEN_BY_KEY:
         chosen = f"where key in (select key from questions {chosen}) order by {order}"
-    return db.query(f"select {LISTING_COLUMNS} from questions {chosen}",
-                    {"snippet": snippet, "value": value, "limit": limit, "offset": offset, **TITLE_CHARS})
+    # Every row in one step of SQLite, numbered in the listing's order (an aggregate's input
+    # order is SQLite's to choose): row by row, each row gives up and takes back the
+    # interpreter's lock, and beside a busy thread (the downloads, in the site stage) every take
+    # waits its turn: a day's listing of a few hundred rows took 190 ms so, against 15 alone.
+    [(found,)] = db.execute(
+        f"""select json_group_array(json_array(position, {', '.join(LISTING_NAMES)})) from (
+              select row_number() over (order by {order}) as position, * from (
+                select {LISTING_COLUMNS} from questions {chosen}))""",
+        {"snippet": snippet, "value": value, "limit": limit, "offset": offset, **TITLE_CHARS}).fetchall()
+    return [dict(zip(LISTING_NAMES, row[1:], strict=True)) for row in sorted(orjson.loads(found), key=itemgetter(0))]
 
 
 def count_listed(db: sqlite_utils.Database, kind: str, value) -> int:
@@ -251,6 +260,9 @@ LISTING_COLUMNS = f"""key, url, heading, uin, house, date_tabled, date_answered,
     asking_member_id, answering_member_id, is_holding, is_withdrawn, is_correction,
     substr(answer_text, 1, :snippet) as snippet, {TITLE_TEXT},
     coalesce(date_answered, date_tabled) as day"""
+LISTING_NAMES = ("key", "url", "heading", "uin", "house", "date_tabled", "date_answered", "answering_body",
+                 "asking_member_id", "answering_member_id", "is_holding", "is_withdrawn", "is_correction",
+                 "snippet", "question_text", "day")  # of LISTING_COLUMNS, in its order
 
 
 def latest_answered_rows(db: sqlite_utils.Database, snippet: int, limit: int):
