@@ -891,7 +891,7 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     after = {row["key"]: placed(row, row["url"], Reference.placing(names, slugged)) for row in rows}
     owners = {owner for place in [*before.values(), *after.values()] for owner in place.owners}
     # Each question listed where and as it was (a corrected answer's text): every count the
-    # indexes show is as it was, and so are they; of the headings, only its own are read.
+    # indexes show is as it was, and so are they.
     unmoved = all(before.get(key) == after.get(key) for key in changed)
     # Of the headings, only those the changed questions had and have are counted again, but
     # where every question is read (`items_of`): then all their headings are slugged anyway.
