@@ -67,12 +67,66 @@
   // not in Pagefind's web worker: an instance whose worker is slow to start falls back to the
   // page on its own, and the instances would then load the WebAssembly in two places at once.
   function openBundles(pagefind, paths) {
+    unpackForPagefind();
     function open(path) {
       return pagefind.createInstance({ basePath: path, baseUrl: siteRoot.pathname, noWorker: true });
     }
     var first = open(paths[0]);
     return first.search("").then(function () {
       return [first].concat(paths.slice(1).map(open));
+    });
+  }
+
+  // Pagefind's packed files (gzip around its own signature) are unpacked by its JavaScript,
+  // a file at a time, and every bundle holds the same WebAssembly, which each instance fetches
+  // and unpacks though the module keeps only the first it loaded. So the page answers
+  // Pagefind's requests for them itself: a packed file is unpacked by the browser's own
+  // DecompressionStream (Pagefind takes a file that starts with its signature as unpacked),
+  // and the WebAssembly is fetched and unpacked once for every bundle (it was 72 of the
+  // 98 kB a bundle cost a search). Any other request, or a browser without
+  // DecompressionStream, goes out as it was.
+  var PACKED = /\.(pf_meta|pf_index|pf_filter|pf_fragment|pagefind)$/;
+  function unpackForPagefind() {
+    if (typeof DecompressionStream !== "function") {
+      return;
+    }
+    var pageFetch = window.fetch.bind(window);
+    var folder = new URL(".", new URL(root.getAttribute("data-bundles"), window.location.href));
+    var shared = {};  // a WebAssembly file's name -> promise of its unpacked bytes
+    window.fetch = function (input, init) {
+      var url = new URL(input instanceof Request ? input.url : String(input), window.location.href);
+      if (url.origin !== folder.origin || url.pathname.indexOf(folder.pathname) !== 0
+          || !PACKED.test(url.pathname)) {
+        return pageFetch(input, init);
+      }
+      var name = url.pathname.split("/").pop();
+      var bytes = /\.pagefind$/.test(name) ? shared[name] : null;
+      if (!bytes) {
+        bytes = pageFetch(input, init).then(unpacked);
+        if (/\.pagefind$/.test(name)) {
+          shared[name] = bytes.catch(function (error) {
+            delete shared[name];  // the next bundle asks again
+            throw error;
+          });
+        }
+      }
+      return bytes.then(function (data) { return new Response(data.slice(0)); });
+    };
+  }
+
+  // A packed file's bytes unpacked: gzip's, as Pagefind writes them; bytes that are not
+  // gzip (a server that already undid it) are passed on as they came.
+  function unpacked(response) {
+    if (!response.ok) {
+      throw new Error("a file of the search index is missing");
+    }
+    return response.arrayBuffer().then(function (data) {
+      var head = new Uint8Array(data, 0, Math.min(2, data.byteLength));
+      if (head.length < 2 || head[0] !== 0x1f || head[1] !== 0x8b) {
+        return data;
+      }
+      var stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("gzip"));
+      return new Response(stream).arrayBuffer();
     });
   }
 

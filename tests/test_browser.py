@@ -277,6 +277,19 @@ def test_the_bundles_search_on_the_page_without_a_web_worker(page, sharded_site)
     assert (workers, worker_scripts) == ([], [])
 
 
+def test_the_bundles_fetch_one_webassembly_between_them(page, sharded_site):
+    """Every bundle holds the same WebAssembly: the page fetches it once, not once a bundle,
+    while each bundle's own index is still fetched."""
+    with urlopen(sharded_site + "pagefind/bundles.json") as response:
+        bundles = len(json.load(response))
+    fetched = []
+    page.on("requestfinished", lambda request: fetched.append(request.url.rsplit("/", 1)[-1]))
+    status, paths, _ = every_result(page, sharded_site + "search/?q=central&sort=date")
+    assert paths and status.endswith("results")
+    assert sum(name.startswith("wasm.") for name in fetched) == 1
+    assert sum(name.endswith(".pf_meta") for name in fetched) == bundles > 5
+
+
 # -- search after a correction ---------------------------------------------------------------
 
 
