@@ -70,22 +70,22 @@ def timed(stage: str, function):
 def timed_beside() -> None:
     """The search index made beside the pages and site stages, in a process of its own
     (`search.IndexingProcess`, whose `update_index` is not this process's): timed from its
-    start to the end of its process (which writes the time down in a pipe as it ends), its CPU
-    seconds this process's and its children's from its start to its result (the indexing's own,
-    with Pagefind's, once `result` has waited for it)."""
+    start to the end of its process, and its CPU seconds its own and its Pagefind processes',
+    both written down in a pipe as it ends. (Not this process's CPU from its start to its
+    result: that span holds the pages and site stages too.)"""
     start, result, index_in_child = (search.IndexingProcess.start, search.IndexingProcess.result,
                                      search.index_in_child)
     span = {}
 
     def start_timed(db_path, site_dir):
-        span.update(started=time.perf_counter(), started_cpu=cpu_seconds(), ended=os.pipe())
+        span.update(started=time.perf_counter(), ended=os.pipe())
         return start(db_path, site_dir)
 
     def index_timed(sender, db_path, site_dir):  # in the indexing's process
         try:
             index_in_child(sender, db_path, site_dir)
         finally:
-            os.write(span["ended"][1], repr(time.perf_counter()).encode())
+            os.write(span["ended"][1], f"{time.perf_counter()!r} {cpu_seconds()!r}".encode())
 
     def result_timed(indexing):
         try:
@@ -94,8 +94,10 @@ def timed_beside() -> None:
             os.close(span["ended"][1])
             with os.fdopen(span["ended"][0], "rb") as ended:
                 written = ended.read()
-        figures["search_s"] = (float(written) if written else time.perf_counter()) - span["started"]
-        figures["search_cpu_s"] = cpu_seconds() - span["started_cpu"]
+        ended, cpu = written.split() if written else (time.perf_counter(), None)
+        figures["search_s"] = float(ended) - span["started"]
+        if cpu is not None:  # a process killed before it wrote has no figure
+            figures["search_cpu_s"] = float(cpu)
         figures["search_peak_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         figures["indexed"] = sum(report.indexed.values())
         return report
