@@ -492,9 +492,9 @@ COPY_BUFFER = 1024 * 1024
 
 class MemberFile:
     """One file of gzip members being made, in a temporary file: each member copied from the
-    file the last build left (`previous`), where it made the same member, else made. The
-    bytes are hashed as they are written, so neither the old file nor the new one is read
-    again; only the runs of the old one that are copied are read, and only once. `finish`
+    file the last build left (`previous`, found whole: `Build.previous_files`), where it made
+    the same member, else made. The bytes are hashed as they are written, so the new file is
+    not read again; of the old one, the runs copied are read once each. `finish`
     puts the file in place, unless it holds what the last build recorded there."""
 
     def __init__(self, output: Output, relative_path: str, previous: PreviousFile | None):
@@ -837,9 +837,11 @@ class Build:
         return survey(db, export, names)
 
     def previous_files(self, key: str) -> dict[str, PreviousFile]:
-        """The files of a group as the last build wrote them, with their members: those still
-        as it left them (`trusted`) and whose members add up to their size; the others are
-        made afresh."""
+        """The files of a group as the last build wrote them, with their members: those that
+        still hold the bytes it recorded and whose members add up to their size; the others
+        are made afresh. Each is read whole to know, even when a file of its time and size is
+        otherwise trusted (`as_written`): what is copied from it is recorded as right in the
+        new file's digest, so damage copied unseen could never be found by `answers verify`."""
         entry = self.manifest.previous.get(key) or {}
         found = {}
         for name, members in entry.get("members", {}).items():
@@ -848,7 +850,7 @@ class Build:
             digest, size = entry["files"][name]
             path = self.output.plain_path(name)
             if (sum(length for _, length in members) == size
-                    and trusted(path, entry["files"][name], self.manifest_saved_ns, self.check_all)):
+                    and trusted(path, entry["files"][name], self.manifest_saved_ns, check_all=True)):
                 found[name] = PreviousFile(path, digest, size, members)
         return found
 
