@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -131,3 +132,34 @@ def test_a_port_is_free_again_once_its_server_has_closed():
         assert not port_is_free(port)
     assert port_is_free(port)
     assert port_is_free(free_port())
+
+
+@pytest.mark.corpus
+def test_serve_after_an_update_killed_part_way_serves_the_database_as_it_was(tmp_path):
+    """A killed update leaves its changes half written in the database file and undone only by
+    its rollback journal, which a database opened immutable (as Datasette serves it) ignores:
+    served as it lies, the file gave rows of the unfinished update (its indexes broken)."""
+    from test_build_incremental import KILLED_IN_ITS_TRANSACTION, answered, month_files, write
+
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    _, current = month_files(folder)
+    build_database([folder], db_path)
+    with sqlite3.connect(db_path) as db:
+        before = [key for (key,) in db.execute("select key from questions order by key")]
+    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
+                    answered(5, "<p>Five answered.</p>"), answered(6, "<p>Six corrected figures.</p>", "2024-08-10")])
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_ITS_TRANSACTION, str(folder), str(db_path)])
+    assert killed.returncode == -signal.SIGKILL
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text(HOME_PAGE, encoding="utf-8")
+
+    site_port, datasette_port = free_port(), free_port()
+    process = start(tmp_path, site_port, datasette_port)
+    try:
+        served = wait_until_up(f"http://127.0.0.1:{datasette_port}/answers/questions.json"
+                               "?_shape=array&_col=key", process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert sorted(row["key"] for row in served.json()) == before
+    assert json.loads((tmp_path / "counts.json").read_text())["answers"]["tables"]["questions"]["count"] == 5

@@ -12,11 +12,13 @@ benchmarks, the soak).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -260,9 +262,21 @@ def check_inputs(options: ServeOptions) -> None:
         raise ServeError(f"the database must be named answers.db, not {options.db_path.name}")
 
 
+def settle(db_path: Path) -> None:
+    """Undo what a build killed part way through an update left in the database: opened for
+    writing, SQLite plays its rollback journal back. Datasette opens the database immutable,
+    which ignores the journal and would serve the half-made update."""
+    try:
+        with contextlib.closing(sqlite3.connect(db_path)) as db:
+            db.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.Error as error:
+        raise ServeError(f"cannot read {db_path}: {error}") from error
+
+
 def serve(options: ServeOptions) -> None:
     """Serve the archive and Datasette until interrupted (Ctrl-C or SIGTERM)."""
     check_inputs(options)
+    settle(options.db_path)
     inspect_file = ensure_inspect_file(options.db_path)
     datasette = make_datasette(options.db_path, options.site_url, inspect_file)
     site_socket = bind(options.host, options.site_port)
