@@ -461,3 +461,29 @@ def test_a_fresher_answer_to_a_question_completed_from_its_full_text_is_built_af
         assert connection.execute("select original_answer_html from questions").fetchone() == (
             f"<p>{full[:255]}...</p>",)
     connection.close()
+
+
+def test_an_update_waits_for_a_reader_then_says_so_and_changes_nothing(tmp_path, monkeypatch):
+    "A program reading the database holds it past the update's wait: a clear error, nothing lost."
+    from answers import build
+
+    monkeypatch.setattr(build, "BUSY_SECONDS", 0.2)
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    _, current = month_files(folder)
+    build_database([folder], db_path)
+    before = canonical(db_path)
+    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
+                    answered(5, "<p>Five answered.</p>")])
+    reader = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+    reader.execute("begin")
+    assert reader.execute("select count(*) from questions").fetchone() == (5,)
+
+    with pytest.raises(build.DatabaseInUse, match="held open by another program"):
+        build_database([folder], db_path)
+    assert reader.execute("select count(*) from questions where answer_html is not null").fetchone() == (3,)
+    reader.close()
+    assert canonical(db_path) == before and not db_path.with_name("answers.db-journal").exists()
+    update = build_database([folder], db_path)
+    assert not update.rebuilt and update.changed == 1
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")

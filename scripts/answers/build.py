@@ -2,11 +2,11 @@
 
 `build_database` finds the source files (`sources.discover`), reads each through its reader
 and the `Store`, and accounts for every record in a `FileReport` (read = stored + duplicates
-+ rejected). It works on a copy and moves it into place only when the build has finished, so
-a killed build leaves the previous database intact. Unchanged source files (same path, same
-sha256) are skipped, and a file whose stat is as recorded is not even read (`SourceDigests`);
-if a file seen before has changed or gone, or the code that builds the database has changed,
-the database is rebuilt from scratch, because rows it stored may have been superseded since.
++ rejected). An update is one transaction on the database itself, a build afresh a new file
+moved into place when done, so a killed build leaves the previous database intact. Unchanged
+source files (same path, same sha256) are skipped, and a file whose stat is as recorded is not
+even read (`SourceDigests`); if a file seen before has changed or gone, or the code that builds
+the database has changed, the database is rebuilt from scratch, because rows it stored may have been superseded since.
 """
 
 from __future__ import annotations
@@ -342,10 +342,19 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
         write_afresh(db_path, readable, report, version, member_directory, progress)
 
 
+class DatabaseInUse(OSError):
+    "Another program holds the database open, reading it, for longer than an update waits."
+
+
+# How long an update waits for another program reading the database (a query in the sqlite3
+# shell, say) to let go of it before giving up, having changed nothing.
+BUSY_SECONDS = 30
+
+
 def update_in_place(db_path: Path, readable, report: BuildReport, version: str,
                     member_directory, progress) -> None:
     load_member_directory(member_directory)
-    db = sqlite_utils.Database(db_path)
+    db = sqlite_utils.Database(sqlite3.connect(db_path, timeout=BUSY_SECONDS))
     try:
         # The rollback journal, synced on commit (SQLite's defaults, set here because the
         # journal is what makes a kill harmless): a build killed part way leaves a hot journal,
@@ -354,6 +363,11 @@ def update_in_place(db_path: Path, readable, report: BuildReport, version: str,
         db.execute("pragma synchronous = full")
         with db.atomic():
             update_database(db, readable, report, version, member_directory, progress)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            raise
+        raise DatabaseInUse(f"{db_path} is held open by another program reading it: nothing was "
+                            "changed; close that program and build again") from error
     finally:
         db.close()
 
