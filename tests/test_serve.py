@@ -88,7 +88,7 @@ def test_serve_counts_tables_once_into_an_inspect_file(build_dir):
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
-    counts = json.loads((build_dir / "counts.json").read_text())
+    counts = json.loads((build_dir / serve.SERVING_FOLDER / "counts.json").read_text())
     assert counts["answers"]["tables"]["questions"]["count"] == 59  # the samples' 59 records
 
 
@@ -162,4 +162,36 @@ def test_serve_after_an_update_killed_part_way_serves_the_database_as_it_was(tmp
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=30)
     assert sorted(row["key"] for row in served.json()) == before
-    assert json.loads((tmp_path / "counts.json").read_text())["answers"]["tables"]["questions"]["count"] == 5
+    counts = json.loads((tmp_path / serve.SERVING_FOLDER / "counts.json").read_text())
+    assert counts["answers"]["tables"]["questions"]["count"] == 5
+
+
+@pytest.mark.corpus
+def test_a_running_server_keeps_serving_what_it_started_with_while_a_build_updates(tmp_path):
+    """A build updates the database in place: a server reading that very file (immutable)
+    failed every query after it with "database disk image is malformed". It serves its own
+    copy, whole, until it is started again."""
+    from test_build_incremental import answered, month_files, write
+
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    _, current = month_files(folder)
+    first = [answered(number, f"<p>Answer {number} {'words ' * 200}</p>") for number in range(3, 400)]
+    write(current, first)
+    build_database([folder], db_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text(HOME_PAGE, encoding="utf-8")
+    count = "answers.json?_shape=array&sql=select+count(*)+as+n,+max(length(answer_html))+as+longest+from+questions"
+
+    site_port, datasette_port = free_port(), free_port()
+    process = start(tmp_path, site_port, datasette_port)
+    try:
+        before = wait_until_up(f"http://127.0.0.1:{datasette_port}/{count}", process).json()
+        write(current, first + [answered(number, f"<p>New {number} {'more ' * 300}</p>", "2024-08-09")
+                                for number in range(400, 700)])
+        assert not build_database([folder], db_path).rebuilt
+        during = httpx.get(f"http://127.0.0.1:{datasette_port}/{count}", timeout=5)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert before[0]["n"] == 399
+    assert during.status_code == 200 and during.json() == before

@@ -16,6 +16,7 @@ import contextlib
 import copy
 import functools
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -262,23 +263,41 @@ def check_inputs(options: ServeOptions) -> None:
         raise ServeError(f"the database must be named answers.db, not {options.db_path.name}")
 
 
-def settle(db_path: Path) -> None:
-    """Undo what a build killed part way through an update left in the database: opened for
-    writing, SQLite plays its rollback journal back. Datasette opens the database immutable,
-    which ignores the journal and would serve the half-made update."""
+# Beside the database: the copy of it this server serves, and its table counts.
+SERVING_FOLDER = ".serving"
+
+
+def serving_copy(db_path: Path) -> Path:
+    """The database as it is now, copied for this server alone (named answers.db, in
+    `SERVING_FOLDER` beside it), and kept while the database is unchanged since it was taken.
+    Datasette opens what it serves immutable, and a build updates the database in place: served
+    itself, a running server would read pages half changed and fail with "database disk image
+    is malformed", or read what a killed update left for its rollback journal to undo. SQLite's
+    backup takes the copy whole, at one moment, and the connection it reads through (opened
+    for writing) plays such a journal back first. A new build is served from the next start."""
+    snapshot = db_path.parent / SERVING_FOLDER / db_path.name
+    snapshot.parent.mkdir(exist_ok=True)
+    taken = db_path.stat().st_mtime_ns  # before the copy: a build writing meanwhile makes it newer
+    if snapshot.is_file() and snapshot.stat().st_mtime_ns == taken:
+        return snapshot
+    snapshot.unlink(missing_ok=True)
     try:
-        with contextlib.closing(sqlite3.connect(db_path)) as db:
-            db.execute("select count(*) from sqlite_master").fetchone()
+        with contextlib.closing(sqlite3.connect(db_path)) as source, \
+                contextlib.closing(sqlite3.connect(snapshot)) as target:
+            source.backup(target)
     except sqlite3.Error as error:
+        snapshot.unlink(missing_ok=True)
         raise ServeError(f"cannot read {db_path}: {error}") from error
+    os.utime(snapshot, ns=(taken, taken))  # which state of the database it holds
+    return snapshot
 
 
 def serve(options: ServeOptions) -> None:
     """Serve the archive and Datasette until interrupted (Ctrl-C or SIGTERM)."""
     check_inputs(options)
-    settle(options.db_path)
-    inspect_file = ensure_inspect_file(options.db_path)
-    datasette = make_datasette(options.db_path, options.site_url, inspect_file)
+    served = serving_copy(options.db_path)
+    inspect_file = ensure_inspect_file(served)
+    datasette = make_datasette(served, options.site_url, inspect_file)
     site_socket = bind(options.host, options.site_port)
     try:
         datasette_socket = bind(options.host, options.datasette_port)
