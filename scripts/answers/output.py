@@ -233,9 +233,9 @@ def read_unless_link(path: str) -> bytes | None:
 
 
 def file_digest(path) -> str:
-    "sha256 of a file's bytes."
+    "sha256 of a file's bytes, read a piece at a time (a download runs to tens of MB)."
     with open(path, "rb") as file:
-        return hashlib.sha256(file.read()).hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def bytes_digest(content: str | bytes) -> str:
