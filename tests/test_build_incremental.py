@@ -266,6 +266,24 @@ def test_an_update_killed_part_way_leaves_the_database_as_it_was(tmp_path):
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
 
 
+def test_a_database_removed_after_a_killed_update_is_built_afresh_without_its_journal(tmp_path):
+    """The journal a killed update leaves belongs to the database it half changed: removed to
+    build afresh, that database's journal must not be played back onto the new one."""
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    _, current = month_files(folder)
+    build_database([folder], db_path)
+    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
+                    answered(5, "<p>Five answered.</p>"), answered(6, "<p>Six corrected figures.</p>", "2024-08-10")])
+    killed = subprocess.run([sys.executable, "-c", KILLED_IN_ITS_TRANSACTION, str(folder), str(db_path)])
+    assert killed.returncode == -signal.SIGKILL and db_path.with_name("answers.db-journal").exists()
+
+    db_path.unlink()
+    assert build_database([folder], db_path).rebuilt
+    assert not db_path.with_name("answers.db-journal").exists()
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
 def test_files_read_ahead_by_a_reader_process_store_what_one_process_does(tmp_path, monkeypatch):
     "Each file read and checked in a reader process, in order: the same rows, rejects and counts."
     from answers import build

@@ -320,9 +320,13 @@ def remove_leftovers(db_path: Path) -> None:
     """What a killed build left beside the database: its working copy (journal included) and
     the half-written files of the records kept beside it (`.answers.db.digests.json.<random>.tmp`,
     see atomic.py). Removed at the start of every build, since one that finds nothing new to
-    read writes nothing else that would replace them."""
+    read writes nothing else that would replace them. With the database itself gone (removed
+    to build afresh), its journal is removed too: SQLite would play a killed update's journal
+    back onto the new database moved into its place, and overwrite its pages with old ones."""
     remove_database_files(working_copy(db_path))
     remove_temporary_files(db_path.parent, f"{db_path.name}.")
+    if not db_path.exists():
+        remove_database_files(db_path)
 
 
 def working_copy(db_path: Path) -> Path:
