@@ -360,11 +360,14 @@ def update_in_place(db_path: Path, readable, report: BuildReport, version: str,
     load_member_directory(member_directory)
     db = sqlite_utils.Database(sqlite3.connect(db_path, timeout=BUSY_SECONDS))
     try:
-        # The rollback journal, synced on commit (SQLite's defaults, set here because the
-        # journal is what makes a kill harmless): a build killed part way leaves a hot journal,
-        # which SQLite plays back when the database is next opened, whoever opens it.
+        # The rollback journal (set here because the journal is what makes a kill harmless):
+        # a build killed part way leaves a hot journal, which SQLite plays back when the
+        # database is next opened, whoever opens it. Deleting the journal is the commit;
+        # "extra" also syncs the folder after it, as a build afresh syncs it after its rename
+        # ("full" does not: a power cut just after could bring the journal back, and with it
+        # the update undone after the later stages had published it).
         db.execute("pragma journal_mode = delete")
-        db.execute("pragma synchronous = full")
+        db.execute("pragma synchronous = extra")
         with db.atomic():
             update_database(db, readable, report, version, member_directory, progress)
     except sqlite3.OperationalError as error:
