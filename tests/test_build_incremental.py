@@ -266,6 +266,28 @@ def test_an_update_killed_part_way_leaves_the_database_as_it_was(tmp_path):
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
 
 
+def test_an_update_of_a_database_that_cannot_be_written_says_so_and_changes_nothing(tmp_path):
+    "An update writes the database in place: a file that refuses writes is a clear error."
+    from answers import build
+
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    _, current = month_files(folder)
+    build_database([folder], db_path)
+    before = canonical(db_path)
+    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
+                    answered(5, "<p>Five answered.</p>")])
+    # Immutable, so that even root cannot write it (file permissions do not stop root).
+    if subprocess.run(["chattr", "+i", str(db_path)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        with pytest.raises(build.DatabaseNotWritable, match="cannot be written"):
+            build_database([folder], db_path)
+    finally:
+        subprocess.run(["chattr", "-i", str(db_path)], check=True)
+    assert canonical(db_path) == before
+    assert not build_database([folder], db_path).rebuilt
+
+
 def test_a_database_removed_after_a_killed_update_is_built_afresh_without_its_journal(tmp_path):
     """The journal a killed update leaves belongs to the database it half changed: removed to
     build afresh, that database's journal must not be played back onto the new one."""

@@ -350,6 +350,10 @@ class DatabaseInUse(OSError):
     "Another program holds the database open, reading it, for longer than an update waits."
 
 
+class DatabaseNotWritable(OSError):
+    "The database file may be read but not written (an update changes it in place)."
+
+
 # How long an update waits for another program reading the database (a query in the sqlite3
 # shell, say) to let go of it before giving up, having changed nothing.
 BUSY_SECONDS = 30
@@ -371,10 +375,13 @@ def update_in_place(db_path: Path, readable, report: BuildReport, version: str,
         with db.atomic():
             update_database(db, readable, report, version, member_directory, progress)
     except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-            raise
-        raise DatabaseInUse(f"{db_path} is held open by another program reading it: nothing was "
-                            "changed; close that program and build again") from error
+        if error.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+            raise DatabaseInUse(f"{db_path} is held open by another program reading it: nothing "
+                                "was changed; close that program and build again") from error
+        if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_READONLY:  # extended codes included
+            raise DatabaseNotWritable(f"{db_path} cannot be written ({error}): nothing was changed; "
+                                      "make it writable and build again") from error
+        raise
     finally:
         db.close()
 
