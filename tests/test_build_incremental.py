@@ -227,6 +227,18 @@ def test_a_run_with_nothing_changed_writes_nothing(tmp_path):
     assert db_path.read_bytes() == before and db_path.stat().st_mtime_ns == modified
 
 
+def built_then_answered(tmp_path: Path, *more: dict) -> tuple[Path, Path, dict]:
+    """The month files built, then question 4 answered (and `more` records added) in this
+    month's: the folder, the database, and what it held (`canonical`) before the update."""
+    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
+    _, current = month_files(folder)
+    build_database([folder], db_path)
+    before = canonical(db_path)
+    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
+                    answered(5, "<p>Five answered.</p>"), *more])
+    return folder, db_path, before
+
+
 # An update killed inside its transaction, once its "asked before" lists are written. With a
 # page cache of one page, SQLite writes each page it changes to the file at once, so the kill
 # leaves the database file itself half changed: only the rollback journal can mend it.
@@ -248,12 +260,8 @@ build.build_database([Path(sys.argv[1])], Path(sys.argv[2]))
 
 
 def test_an_update_killed_part_way_leaves_the_database_as_it_was(tmp_path):
-    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
-    _, current = month_files(folder)
-    build_database([folder], db_path)
-    before, held = canonical(db_path), db_path.read_bytes()
-    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
-                    answered(5, "<p>Five answered.</p>"), answered(6, "<p>Six corrected figures.</p>", "2024-08-10")])
+    folder, db_path, before = built_then_answered(tmp_path, answered(6, "<p>Six corrected figures.</p>", "2024-08-10"))
+    held = db_path.read_bytes()
 
     killed = subprocess.run([sys.executable, "-c", KILLED_IN_ITS_TRANSACTION, str(folder), str(db_path)])
 
@@ -270,12 +278,7 @@ def test_an_update_of_a_database_that_cannot_be_written_says_so_and_changes_noth
     "An update writes the database in place: a file that refuses writes is a clear error."
     from answers import build
 
-    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
-    _, current = month_files(folder)
-    build_database([folder], db_path)
-    before = canonical(db_path)
-    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
-                    answered(5, "<p>Five answered.</p>")])
+    folder, db_path, before = built_then_answered(tmp_path)
     # Immutable, so that even root cannot write it (file permissions do not stop root).
     if subprocess.run(["chattr", "+i", str(db_path)], capture_output=True).returncode != 0:
         pytest.skip("chattr +i is not available here")
@@ -304,6 +307,27 @@ def test_a_database_removed_after_a_killed_update_is_built_afresh_without_its_jo
     assert not db_path.with_name("answers.db-journal").exists()
     build_database([folder], tmp_path / "clean.db")
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
+
+
+def test_an_update_that_remakes_many_lists_is_made_on_a_copy_for_the_lists_workers(tmp_path, monkeypatch):
+    """Inside an update's transaction the lists' worker processes could not read what it wrote:
+    from FULL_PASS_FROM lists on, the update is rolled back and made again on a copy."""
+    from answers import build, related
+
+    monkeypatch.setattr(related, "FULL_PASS_FROM", 2)
+    folder, db_path, _ = built_then_answered(tmp_path, record(6, heading="Heading 3"), record(7, heading="Heading 3"))
+    made, write_afresh = [], build.write_afresh
+    monkeypatch.setattr(build, "write_afresh",
+                        lambda *args, **kwargs: made.append(kwargs) or write_afresh(*args, **kwargs))
+
+    update = build_database([folder], db_path)
+
+    assert made == [{"copied": True}]
+    assert not update.rebuilt and update.changed >= 3 and update.related.questions >= 2
+    assert [(Path(f.path).name, f.stored) for f in update.files] == [("2024-07.json", 2), ("2024-08.json", 5)]
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+    assert not db_path.with_name(".answers.db.building").exists()
 
 
 def test_files_read_ahead_by_a_reader_process_store_what_one_process_does(tmp_path, monkeypatch):
@@ -508,12 +532,7 @@ def test_an_update_waits_for_a_reader_then_says_so_and_changes_nothing(tmp_path,
     from answers import build
 
     monkeypatch.setattr(build, "BUSY_SECONDS", 0.2)
-    folder, db_path = tmp_path / "api", tmp_path / "answers.db"
-    _, current = month_files(folder)
-    build_database([folder], db_path)
-    before = canonical(db_path)
-    write(current, [answered(3, "<p>Three answered.</p>"), answered(4, "<p>Four refused.</p>", "2024-08-09"),
-                    answered(5, "<p>Five answered.</p>")])
+    folder, db_path, before = built_then_answered(tmp_path)
     reader = sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, isolation_level=None)
     reader.execute("begin")
     assert reader.execute("select count(*) from questions").fetchone() == (5,)

@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import os
+import shutil
 import sqlite3
 import time
 import uuid
@@ -340,10 +341,17 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
     the database as the last build did: the rename never happened, or SQLite's rollback
     journal undoes the half-made transaction when the database is next opened. An update never
     copies the database, whose size grows with the archive while a day's change does not."""
-    if report.rebuild_reason is None:
-        update_in_place(db_path, readable, report, version, member_directory, progress)
-    else:
+    if report.rebuild_reason is not None:
         write_afresh(db_path, readable, report, version, member_directory, progress)
+        return
+    try:
+        update_in_place(db_path, readable, report, version, member_directory, progress)
+    except related.FullPassNeeded:
+        # Rolled back: an update that remakes thousands of "asked before" lists (a members
+        # file that moved constituencies, full texts for a whole year) is made on a copy,
+        # whose committed steps the lists' worker processes can read.
+        report.files.clear()
+        write_afresh(db_path, readable, report, version, member_directory, progress, copied=True)
 
 
 class DatabaseInUse(OSError):
@@ -387,10 +395,14 @@ def update_in_place(db_path: Path, readable, report: BuildReport, version: str,
 
 
 def write_afresh(db_path: Path, readable, report: BuildReport, version: str,
-                 member_directory, progress) -> None:
-    "A new database on a working copy, moved into place when done."
+                 member_directory, progress, copied: bool = False) -> None:
+    """A new database on a working copy (a copy of the database if `copied`, else empty),
+    moved into place when done."""
     work_path = working_copy(db_path)
     try:
+        if copied:
+            load_member_directory(member_directory)
+            shutil.copyfile(db_path, work_path)
         db = open_working_copy(work_path)
         try:
             update_database(db, readable, report, version, member_directory, progress)
@@ -417,7 +429,8 @@ def update_database(db: sqlite_utils.Database, readable, report: BuildReport, ve
         sessions = citations.Sessions.from_database(db)
         report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
     # In a rebuild this is committed, and the "asked before" workers read the file itself; in
-    # an update's transaction the lists are made in this process, from what it has written.
+    # an update's transaction the lists are made in this process, from what it has written (up
+    # to related.FULL_PASS_FROM lists: more, and the update is made again on a copy).
     report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions,
                                            everything=report.rebuild_reason is not None)
     with db.atomic():

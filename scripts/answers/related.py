@@ -710,6 +710,12 @@ class ArchiveInputs:
 # -- the tables --------------------------------------------------------------------------------
 
 
+class FullPassNeeded(Exception):
+    """So many lists to make again that worker processes should make them, which read the
+    database file: what `db` holds must be committed first, and it is not (an update's
+    transaction)."""
+
+
 def write_related(db: sqlite_utils.Database, changed: Iterable[str], workers: int = 1,
                   sessions: Sessions | None = None, statistics: Statistics | None = None,
                   everything: bool = False) -> RelatedReport:
@@ -717,7 +723,8 @@ def write_related(db: sqlite_utils.Database, changed: Iterable[str], workers: in
     date after a build wrote the rows of the questions `changed`: the lists that may differ
     (`affected`) are made again, or every list if `everything`. From FULL_PASS_FROM lists on,
     they are made from a day-ordered copy of the index, in `workers` processes each reading
-    the database file on its own: what `db` holds must be committed by then. `sessions`: those
+    the database file on its own: what `db` holds must be committed by then (inside a
+    transaction, FullPassNeeded is raised instead). `sessions`: those
     of `db`, if already read; `statistics`: the committed ones unless given."""
     sessions = sessions or Sessions.from_database(db)
     archive = ArchiveInputs(db, sessions)
@@ -730,7 +737,9 @@ def write_related(db: sqlite_utils.Database, changed: Iterable[str], workers: in
     if not chosen and not archive.changed_rows():
         return RelatedReport()
     path = queries.database_file(db)
-    if len(chosen) >= FULL_PASS_FROM and path and not db.conn.in_transaction:
+    if len(chosen) >= FULL_PASS_FROM and path:
+        if db.conn.in_transaction:
+            raise FullPassNeeded(f"{len(chosen)} lists to make again")
         results = full_pass(path, chosen, workers, scorer().statistics)
     else:
         results = [lists_of(Finder(db, scorer(), sessions=sessions), chosen)]
