@@ -3,6 +3,7 @@ codes and the figures their summaries print."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
@@ -186,12 +187,15 @@ def test_build_indexes_beside_the_pages_and_site_in_a_process_of_its_own(tmp_pat
 
 
 def answer(content: Path, text: str) -> None:
-    "Question 301 of the sources answered (again, a day later each time), with this text."
+    """Question 301 of the sources answered (again, a day later each time), with this text: a
+    response added to the file, as `make fetch` adds what it finds to a month's file."""
     source = content / "responses.json"
     data = json.loads(source.read_text())
-    question = data[0]["results"][0]["value"]
+    latest = [page for page in data if "results" in page][-1]  # the fixture's page, or the last added
+    question = copy.deepcopy(latest["results"][0]["value"])
     day = 8 + bool(question.get("dateAnswered"))
     question.update(dateAnswered=f"2024-07-{day:02d}T00:00:00", answerText=text)
+    data.append({"results": [{"value": question}], "totalResults": 1})
     source.write_text(json.dumps(data))
 
 
