@@ -602,6 +602,10 @@ def affected(db: sqlite_utils.Database, changed: list[str], scorer: Callable[[],
     moved = [row for row in db.query(f"select {LISTED_COLUMNS} from questions where key in "
                                      "(select value from json_each(?))", [json.dumps(changed)])
              if held.get(row["key"]) != inputs_of(row)]
+    if len(moved) >= FULL_PASS_FROM:
+        # Every list: a full pass makes them all for less than finding the later questions
+        # each moved one may now enter (`entered` compares each with every later question).
+        return {key for (key,) in db.execute("select key from questions")}
     todo = {row["key"] for row in moved}
     todo.update(key for (key,) in db.execute(
         "select key from related where related_key in (select value from json_each(?))",
