@@ -339,8 +339,9 @@ def write_database(db_path: Path, readable, report: BuildReport, version: str,
     """A rebuild writes a new database on a working copy and moves it into place when done; an
     update changes the database in place, in one transaction. Either way a killed build leaves
     the database as the last build did: the rename never happened, or SQLite's rollback
-    journal undoes the half-made transaction when the database is next opened. An update never
-    copies the database, whose size grows with the archive while a day's change does not."""
+    journal undoes the half-made transaction when the database is next opened. A daily update
+    never copies the database, whose size grows with the archive while a day's change does not;
+    only an update that must make thousands of "asked before" lists again is made on a copy."""
     if report.rebuild_reason is not None:
         write_afresh(db_path, readable, report, version, member_directory, progress)
         return
