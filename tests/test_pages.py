@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import html
 import re
 import shutil
@@ -13,6 +12,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from answers import pages, store, urls
 from answers.manifest import page_manifest_contents, page_manifest_path
@@ -413,53 +414,72 @@ def test_front_matter_holds_values_that_look_like_its_delimiters(value):
     assert body.startswith("## Question\n\n")
 
 
-# Strings the YAML emitter must quote, escape or fold: indicators, look-alikes of other types,
-# line breaks, control and non-ASCII characters, a line longer than the page's width.
+# Strings that mean something else to YAML, or that JSON and YAML read differently unless
+# escaped: indicators, look-alikes of other types, line breaks (YAML's own among them: U+0085,
+# U+2028, U+2029), control characters PyYAML refuses (C1, U+FFFE, U+FFFF), non-ASCII, long lines.
 AWKWARD_STRINGS = [
     "", " ", "plain", "yes", "No", "null", "~", "true", "1", "0x1F", "1.5e3", ".inf", "2024-07-17",
     "- item", "key: value", "# note", "a #b", "&anchor", "*alias", "!tag", "%directive", "@at", "`tick",
     "'single'", '"double"', "{a: 1}", "[1, 2]", "|", ">", "---", "...", "line\nbreak", "trailing\n",
     "tab\there", "\x00\x07\x1b", "caf\u00e9 \u2014 \u00a3100", "\u2028\u2029\x85", "\ufeffbom",
     "\U0001f600", " leading", "trailing ", "word " * 40, "x" * 150, "\\back\\slash",
+    "del\x7f c1\x80\x9f", "\ufffe\uffff", "\\u0085", "\r\n", "x\n---\ny",
 ]
 
 
+def yaml_reads(text: str) -> list:
+    "What each YAML parser a tool may use (libyaml's, and PyYAML's own) reads from the text."
+    return [yaml.load(text, Loader=loader) for loader in (yaml.CSafeLoader, yaml.SafeLoader)]
+
+
 @pytest.mark.parametrize("value", AWKWARD_STRINGS)
-def test_front_matter_text_is_what_pyyaml_dumps(value):
+def test_front_matter_reads_back_alike_as_json_and_as_yaml(value):
     meta = {"heading": value, "uin": value, "is_holding": True, "is_withdrawn": False, "api_id": 1234567,
             "negative": -3, "missing": None, value: "as a key",
             "asking_member": {"name": value, "id": "m1", "nested": [{"b": value, "a": 0}]},
             "group": [{"key": value, "current": False}, {"key": "k2", "current": True}], "empty": [],
             "none_map": {}}
-    expected = yaml.dump(meta, Dumper=pages.Dumper, **pages.YAML_OPTIONS)
-    assert pages.front_matter_yaml(meta) == expected
-    assert pages.parse_front_matter(pages.front_matter_yaml(meta)) == meta
+    text = pages.front_matter_text(meta)
+    assert pages.parse_front_matter(text) == meta
+    assert yaml_reads(text) == [meta, meta]
 
 
-@pytest.mark.parametrize("value", AWKWARD_STRINGS)
-def test_front_matter_made_from_entries_written_once_is_what_pyyaml_dumps(value):
-    "Members, bodies, sources and flags recur from page to page: their entries are kept."
-    for number in (1, 2, 3):  # the first time written, then kept
-        meta = {"asking_member": {"name": value, "id": str(number)}, "answering_body": {"name": value},
-                "source": {"file": value, "id": 1, "one": True}, "is_holding": True, "is_withdrawn": False,
-                "title": value, "group": [{"key": value, "asking_member": {"name": value}}], "empty": {},
-                "uin": str(number), "null": "a key PyYAML quotes" if number == 3 else None}
-        if number == 2:
-            del meta["null"]
-        expected = yaml.dump(meta, Dumper=pages.Dumper, **pages.YAML_OPTIONS)
-        assert pages.front_matter_yaml(meta) == expected
+def test_front_matter_is_json_with_sorted_keys_and_two_space_indent():
+    meta = {"title": "A \u2028 title\x85", "uin": "12", "is_holding": False, "group": [{"key": "k", "current": True}],
+            "empty": {}}
+    assert pages.front_matter_text(meta) == (
+        '{\n  "empty": {},\n  "group": [\n    {\n      "current": true,\n      "key": "k"\n    }\n  ],\n'
+        '  "is_holding": false,\n  "title": "A \\u2028 title\\u0085",\n  "uin": "12"\n}\n')
 
 
-@pytest.mark.parametrize("meta", [
-    {"score": 0.5, "title": "a float"},
-    {"member": (shared := {"name": "one object, twice"}), "group": [shared]},  # an anchor and an alias
-    {"first": (shared := {"name": "one object, twice"}), "second": shared},  # an anchor and an alias
-    {1: "a key that is not a string", "b": "c"},
-    {"when": datetime.date(2024, 7, 17)},
-    {},  # no entries at all: "{}"
-])
-def test_front_matter_beyond_plain_data_is_left_to_pyyaml(meta):
-    assert pages.front_matter_yaml(meta) == yaml.dump(meta, Dumper=pages.Dumper, **pages.YAML_OPTIONS)
+# Any text a page can hold: every character but lone surrogates, which have no UTF-8 (the
+# store refuses or escapes them before anything is stored).
+ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)))
+# Keys are the archive's own names: short (YAML reads a key of up to 1,024 characters in JSON's style).
+KEYS = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+SCALARS = st.one_of(ANY_TEXT, st.booleans(), st.none(), st.integers(-(2**63), 2**63 - 1))
+FRONT_MATTERS = st.dictionaries(KEYS, st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEYS, inner, max_size=4), max_leaves=12))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(FRONT_MATTERS)
+def test_any_front_matter_reads_back_as_it_went_in_as_json_and_as_yaml(meta):
+    text = pages.front_matter_text(meta)
+    assert pages.parse_front_matter(text) == meta
+    assert yaml.load(text, Loader=yaml.CSafeLoader) == meta
+
+
+def test_a_front_matter_holding_a_lone_surrogate_is_refused_not_written():
+    with pytest.raises(ValueError, match="JSON cannot hold"):
+        pages.front_matter_text({"title": "half a pair \udc80"})
+
+
+def test_a_page_edited_into_yaml_block_style_still_reads():
+    meta = {"title": "Schools: Funding", "uin": "12", "is_holding": False, "when": "2024-07-17",
+            "asking_member": {"name": "A Member", "id": "1"}, "group": [{"key": "k", "current": True}]}
+    edited = f"---\n{yaml.safe_dump(meta, default_flow_style=False)}---\n\n## Question\n\nWhy?\n"
+    assert pages.split_front_matter(edited) == (meta, "## Question\n\nWhy?\n")
 
 
 QUESTION_TEXTS = [

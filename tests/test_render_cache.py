@@ -415,7 +415,7 @@ def test_a_change_to_one_part_renders_that_part_alone_on_every_page(archive, mon
 
 def test_a_page_whose_text_changed_renders_all_its_parts_again(archive, parts_rendered):
     page = next((archive / "pages").glob("commons/*/1/index.md"))
-    page.write_text(page.read_text(encoding="utf-8").replace("title: Heading 1", "title: A new title"),
+    page.write_text(page.read_text(encoding="utf-8").replace('"title": "Heading 1"', '"title": "A new title"'),
                     encoding="utf-8")
     report = build(archive)
     assert report.rendered == 1 and sorted(parts_rendered) == sorted(site.QUESTION_PARTS)

@@ -143,7 +143,7 @@ def print_db_report(report: build.BuildReport, db_path: str) -> None:
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @setting_option(defaults.PAGES_DIR, "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
 def pages(db_path: Path, out_dir: Path) -> None:
-    "Write one Markdown page (YAML front matter + body) per question; only changed files."
+    "Write one Markdown page (front matter in JSON, which YAML reads too, + body) per question; only changed files."
     run_pages(db_path, out_dir)
 
 

@@ -1,4 +1,5 @@
-"""The pages stage: the database -> one Markdown page per question, with YAML front matter.
+"""The pages stage: the database -> one Markdown page per question, with front matter (JSON,
+which is YAML too: see `front_matter_text`).
 
 `build/pages/<url>index.md` holds everything a reader or a tool needs about one question:
 the front matter gives the facts (dates, members with their names, the answering body,
@@ -10,9 +11,7 @@ page's inputs, so that a page whose inputs and code are unchanged is not convert
 
 from __future__ import annotations
 
-import functools
 import html
-import io
 import json
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -20,6 +19,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 import sqlite_utils
 import yaml
 
@@ -30,11 +30,9 @@ from .output import DuplicateOutputError, Output, bytes_digest, inputs_digest, s
 from .settings import WORKERS as WORKERS_SETTING
 from .workers import follow_the_build
 
-try:  # libyaml is several times faster; the pure-Python dumper gives the same text
-    from yaml import CSafeDumper as Dumper
+try:  # libyaml is several times faster; the pure-Python loader reads the same mappings
     from yaml import CSafeLoader as Loader
 except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as Dumper
     from yaml import SafeLoader as Loader
 
 QUESTION_COLUMNS = (
@@ -225,133 +223,38 @@ def render_page(row: dict, context: PageContext) -> str:
 
 def page_text(meta: dict, texts: dict) -> str:
     "A page from its front matter and body columns: all that its bytes depend on, besides code."
-    return f"---\n{front_matter_yaml(meta)}---\n\n{page_body(texts, meta)}"
+    return f"---\n{front_matter_text(meta)}---\n\n{page_body(texts, meta)}"
 
 
-YAML_OPTIONS = {"sort_keys": True, "allow_unicode": True, "default_flow_style": False, "width": 100}
-# Scalars as SafeRepresenter writes them: (tag, text of the value).
-YAML_SCALARS = {
-    str: ("tag:yaml.org,2002:str", str),
-    bool: ("tag:yaml.org,2002:bool", lambda value: "true" if value else "false"),
-    int: ("tag:yaml.org,2002:int", str),
-    type(None): ("tag:yaml.org,2002:null", lambda value: "null"),
-}
+# The front matter is JSON, which YAML reads too (JSON is YAML's flow style): Hugo, Jekyll-style
+# tools and any YAML parser read the page's facts, and the site stage reads them with orjson:
+# 5 us a page, where PyYAML (libyaml, with its Python constructor) took 380; writing them takes
+# 10 us, where PyYAML's emitter took 240. Two spaces of indent and sorted keys: a diff of two
+# builds' pages shows one fact a line.
+JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+# Characters JSON may write as they are that YAML (1.1, PyYAML's) does not read back as they
+# are: U+0085, U+2028 and U+2029 are line breaks to YAML, folded inside a quoted string, and
+# DEL, the C1 controls, U+FFFE and U+FFFF are characters PyYAML refuses to read. Written as
+# JSON's escapes, which both read alike. Outside strings JSON's text is ASCII, so only the
+# strings hold them.
+NOT_FOR_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 
-class NotPlainData(Exception):
-    "Front matter holding more than plain mappings, lists and scalars: PyYAML represents it."
-
-
-def front_matter_yaml(meta: dict) -> str:
-    """The front matter as YAML text, exactly as `yaml.dump(meta, **YAML_OPTIONS)` writes it.
-    Front matter is plain mappings, lists, strings, booleans and integers, so its node tree is
-    built here directly, and PyYAML's emitter writes it (quoting, escaping and line folding
-    are all the emitter's): PyYAML's own representer, general-purpose, took a quarter of the
-    dump. Anything else (a float, an object met twice, which PyYAML writes as an alias) goes
-    to PyYAML whole.
-
-    The emitter writes each entry of the top mapping from the start of a line, whatever the
-    entries around it, so the text is its entries' texts in key order: an entry whose value
-    recurs on page after page (a member, a body, a source, a flag: `recurring_value`) is
-    written once and kept, and only the others are emitted for each page."""
+def front_matter_text(meta: dict) -> str:
+    """The front matter's text: JSON (`JSON_OPTIONS`), with the characters YAML reads otherwise
+    escaped. A lone surrogate cannot be in a page (it has no UTF-8, and the store refuses or
+    escapes it before anything is stored): orjson refuses it, and the page is not written."""
     try:
-        # An empty mapping is written as '{}', not as the nothing its (no) entries would make.
-        if meta and all(type(key) is str and PLAIN_KEY.match(key) for key in meta):
-            return text_by_entries(meta)
-        return emitted(yaml_node(meta, set()))
-    except NotPlainData:
-        return yaml.dump(meta, Dumper=Dumper, **YAML_OPTIONS)
+        text = orjson.dumps(meta, option=JSON_OPTIONS).decode("utf-8")
+    except orjson.JSONEncodeError as error:
+        raise ValueError(f"front matter that JSON cannot hold: {error}") from None
+    if not text.isascii() or "\x7f" in text:  # searching took more than the dump: most pages are ASCII
+        text = NOT_FOR_YAML.sub(json_escape, text)
+    return text + "\n"
 
 
-# Keys the emitter writes as they are, at the margin (a key PyYAML would quote, such as
-# "null", is found missing by `top_entries`).
-PLAIN_KEY = re.compile(r"[a-z_][a-z0-9_]*\Z")
-
-
-def text_by_entries(meta: dict) -> str:
-    "The front matter's text made from its entries' (see `front_matter_yaml`)."
-    seen: set[int] = set()
-    recurring = {key: frozen for key, value in meta.items()
-                 if (frozen := recurring_value(value, seen)) is not None}
-    entries = {key: recurring_entry(key, frozen) for key, frozen in recurring.items()}
-    rest = {key: value for key, value in meta.items() if key not in recurring}
-    if rest:
-        split = top_entries(emitted(yaml_node(rest, seen)), sorted(rest))
-        if split is None:
-            return emitted(yaml_node(meta, set()))
-        entries.update(split)
-    return "".join(entries[key] for key in sorted(entries))
-
-
-def recurring_value(value, seen: set[int]) -> tuple | bool | None:
-    """A value that recurs from page to page, as a key for the text kept of its entry: a
-    flag, or a mapping of scalars (its items with their types, so that 1 and True differ).
-    None for any other value, and for an object met before (which PyYAML would alias)."""
-    if type(value) is bool:
-        return value
-    if type(value) is not dict or id(value) in seen:
-        return None
-    if not all(type(name) is str and type(item) in YAML_SCALARS for name, item in value.items()):
-        return None
-    seen.add(id(value))
-    return tuple((name, type(item), item) for name, item in sorted(value.items()))
-
-
-# Enough for every member, body and source of the archive in each role; beyond, the least
-# recently used are written again when met.
-RECURRING_ENTRIES_KEPT = 1 << 15
-
-
-@functools.lru_cache(maxsize=RECURRING_ENTRIES_KEPT)
-def recurring_entry(key: str, frozen: tuple | bool) -> str:
-    "The text of a top mapping's entry whose value `recurring_value` made into `frozen`."
-    value = frozen if type(frozen) is bool else {name: item for name, _, item in frozen}
-    return emitted(yaml_node({key: value}, set()))
-
-
-def top_entries(text: str, keys: list[str]) -> dict[str, str] | None:
-    """The text of each entry of a top mapping whose keys are `keys`, in order; None if a key
-    is not written as it is at the margin. Each entry starts with its key: the lines of a
-    value are indented, or items of a sequence (written at the margin, after "- "), or empty."""
-    starts = []
-    for key in keys:
-        at = text.find(f"\n{key}:", starts[-1]) + 1 if starts else 0
-        if (starts and at == 0) or not text.startswith(f"{key}:", at):
-            return None
-        starts.append(at)
-    return {key: text[start:end] for key, start, end in zip(keys, starts, [*starts[1:], len(text)], strict=True)}
-
-
-def emitted(node: yaml.Node) -> str:
-    "A node tree as PyYAML's emitter writes it, with `YAML_OPTIONS`."
-    stream = io.StringIO()
-    dumper = Dumper(stream, **YAML_OPTIONS)
-    try:
-        dumper.open()
-        dumper.serialize(node)
-        dumper.close()
-    finally:
-        dumper.dispose()
-    return stream.getvalue()
-
-
-def yaml_node(value, seen: set[int]) -> yaml.Node:
-    "The node PyYAML's SafeRepresenter makes of a value, with `YAML_OPTIONS`."
-    kind = type(value)
-    if kind in YAML_SCALARS:
-        tag, text = YAML_SCALARS[kind]
-        return yaml.ScalarNode(tag, text(value))
-    if kind not in (dict, list) or id(value) in seen:
-        raise NotPlainData(kind.__name__)
-    seen.add(id(value))
-    if kind is list:
-        return yaml.SequenceNode("tag:yaml.org,2002:seq", [yaml_node(item, seen) for item in value],
-                                 flow_style=False)
-    if any(type(key) is not str for key in value):
-        raise NotPlainData("a key that is not a string")
-    return yaml.MappingNode("tag:yaml.org,2002:map", [
-        (yaml.ScalarNode("tag:yaml.org,2002:str", key), yaml_node(item, seen))
-        for key, item in sorted(value.items())], flow_style=False)
+def json_escape(character: re.Match) -> str:
+    return f"\\u{ord(character[0]):04x}"
 
 
 @dataclass
@@ -393,7 +296,7 @@ def pages_code_version() -> str:
     modules = (__file__, MARKDOWN_CONVERTER, citations.__file__, queries.__file__, urls.__file__, model.__file__,
                clean.__file__, timeliness.__file__, answer_diff.__file__, changes.__file__)
     return stage_code_digest([Path(module) for module in modules],
-                             ("markdownify", "beautifulsoup4", "PyYAML", "nh3"), Dumper.__name__)
+                             ("markdownify", "beautifulsoup4", "orjson", "nh3"))
 
 
 KEY_PART = 2  # the position of the question's key in a manifest entry: the stage finds entries by it
@@ -472,8 +375,8 @@ def write_changed_pages(db: sqlite_utils.Database, change: changes.ChangeSet, ou
 def write_page(row: dict, context: PageContext, output: Output, manifest: PageManifest,
                report: PagesReport) -> None:
     """One question's page. Its front matter is cheap to work out and holds every joined fact
-    the page shows; converting the body and dumping YAML are the cost, skipped when the
-    digest of both inputs matches the last build's and the page is still there."""
+    the page shows; converting the body is the cost, skipped when the digest of both inputs
+    matches the last build's and the page is still there."""
     meta, texts = front_matter(row, context), body_inputs(row)
     digest = inputs_digest(meta, texts)
     path = urls.markdown_file(row["url"])
@@ -554,15 +457,17 @@ class PageError(ValueError):
 def split_front_matter(text: str) -> tuple[dict, str]:
     """A page's text -> its front matter and Markdown body.
 
-    The front matter ends at the first line that is exactly '---'. PyYAML never writes such
-    a line inside a mapping: every line of a value after the first is indented, so a heading
-    or a name holding '---' (or a line of it) cannot end the front matter early."""
+    The front matter ends at the first line that is exactly '---'. Its JSON never holds such a
+    line: every line between its braces is indented, and a line break in a string is written
+    as an escape, so a heading or a name holding '---' (or a line of it) cannot end the front
+    matter early. Nor does YAML's block style (a page edited by hand): every line of a value
+    after the first is indented."""
     header, body = split_page_text(text)
     return parse_front_matter(header), body
 
 
 def split_page_text(text: str) -> tuple[str, str]:
-    "A page's text -> its front matter's YAML text and its Markdown body, unparsed."
+    "A page's text -> its front matter's text and its Markdown body, unparsed."
     if not text.startswith("---\n"):
         raise PageError("a page must start with a '---' line")
     end = text.find(FRONT_MATTER_END, 3)
@@ -572,8 +477,13 @@ def split_page_text(text: str) -> tuple[str, str]:
 
 
 def parse_front_matter(header: str) -> dict:
-    "The front matter's YAML text -> its mapping."
-    meta = yaml.load(header, Loader=Loader)
+    """The front matter's text -> its mapping. JSON, as `front_matter_text` writes it, is read
+    by orjson; anything else by the YAML parser: a page a person edited into YAML's block style
+    still reads (and `answers verify` writes it again as it was)."""
+    try:
+        meta = orjson.loads(header)
+    except orjson.JSONDecodeError:
+        meta = yaml.load(header, Loader=Loader)
     if not isinstance(meta, dict):
         raise PageError("the front matter is not a mapping")
     return meta

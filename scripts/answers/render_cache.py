@@ -1,6 +1,6 @@
 """The render cache: what each question page was made of, kept between site builds, so that a
 change of template or site code re-renders every question page without running Markdown, parsing
-YAML or writing a twin again.
+front matter or writing a twin again.
 
 Reads and writes one SQLite file beside the site folder (for `build/site`,
 `build/site.render-cache.sqlite`: outside the published folder, and one file a site folder so
@@ -98,8 +98,10 @@ def renderer_version() -> str:
 
 
 def front_matter_version() -> str:
-    "A digest of everything besides the YAML text that decides `pages.parse_front_matter`'s output."
-    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0PyYAML=={metadata.version('PyYAML')}\0".encode())
+    "A digest of everything besides the front matter's text that decides `pages.parse_front_matter`'s output."
+    digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0".encode())
+    for package in ("orjson", "PyYAML"):  # JSON as the pages stage writes it; YAML edited by hand
+        digest.update(f"{package}=={metadata.version(package)}\0".encode())
     digest.update(f"{pages.Loader.__name__}\0".encode())
     digest.update(inspect.getsource(FRONT_MATTER_CODE).encode())
     return digest.hexdigest()
@@ -318,7 +320,7 @@ class PageCache:
 
 class CachedPage:
     """One page's pieces, each from its entry in the cache (`held`) when there is one, else made:
-    `front_matter(yaml_text)` is `pages.parse_front_matter`'s output, `body(markdown_text)` the
+    `front_matter(header)` is `pages.parse_front_matter`'s output, `body(markdown_text)` the
     body's HTML, `parts(renders)` the page's parts (each from the entry where it holds the part's
     version, else `renders[name]()`'s), `twin_digest` the digest of its JSON twin as last written.
     `done(twin_digest)` then keeps the entry, or marks it used when nothing in it was made."""
@@ -329,11 +331,11 @@ class CachedPage:
         self.made = held is None  # whether anything was made, not taken from the entry
         self.keepable = True  # whether JSON holds the front matter as it is
 
-    def front_matter(self, yaml_text: str) -> dict:
+    def front_matter(self, header: str) -> dict:
         if self.held is not None:
             meta = self.entry["meta"] = self.held["meta"]
             return meta
-        meta = self.entry["meta"] = pages.parse_front_matter(yaml_text)
+        meta = self.entry["meta"] = pages.parse_front_matter(header)
         try:
             # Nothing JSON would change (a date YAML read as a date, a key that is not text).
             self.keepable = orjson.loads(orjson.dumps(meta)) == meta

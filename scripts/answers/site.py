@@ -292,7 +292,7 @@ EVERY_BUILD_TEMPLATES = ("downloads.html", "robots.txt", "sitemap.xml", "sitemap
 
 QUESTION_CODE = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__, clean.__file__,
                  timeline.__file__, timeliness.__file__)
-QUESTION_PACKAGES = ("Markdown", "nh3", "Jinja2", "MarkupSafe", "PyYAML")
+QUESTION_PACKAGES = ("Markdown", "nh3", "Jinja2", "MarkupSafe", "orjson", "PyYAML")
 
 
 def question_code_version(config: SiteConfig, *templates: str) -> str:
