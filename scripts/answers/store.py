@@ -68,6 +68,10 @@ class Store:
         # (table, row id, field) -> the file its value came from (see `fill_fields`).
         self.field_sources: dict[tuple[str, str, str], str] = {}
         self.body_rows: dict[str, dict] = {}
+        # What `flush` last wrote of each member's row and each field's source, to write
+        # only what changed since.
+        self.members_written: dict[str, dict] = {}
+        self.field_sources_written: dict[tuple[str, str, str], str] = {}
         # Rows waiting to be written, by primary key: a later row for a key replaces the
         # earlier one before anything is written.
         self.pending_questions: dict[str, dict] = {}
@@ -462,13 +466,20 @@ class Store:
     def flush(self) -> None:
         "Write the questions, members and answering bodies gathered so far."
         self.write_pending()
-        if self.member_rows:
-            self.db["members"].upsert_all(self.member_rows.values(), pk="id", alter=True)
-        if self.field_sources:
+        # Only the rows that changed since they were last written: every file names most
+        # members again, and writing them all after each file cost a tenth of the stage.
+        members = [row for member_id, row in self.member_rows.items() if self.members_written.get(member_id) != row]
+        if members:
+            self.db["members"].upsert_all(members, pk="id", alter=True)
+            self.members_written.update((row["id"], dict(row)) for row in members)
+        fields = {field: source for field, source in self.field_sources.items()
+                  if source and self.field_sources_written.get(field) != source}
+        if fields:
             self.db["field_sources"].upsert_all(
                 ({"tbl": table, "id": row_id, "field": name, "source": source}
-                 for (table, row_id, name), source in self.field_sources.items() if source),
+                 for (table, row_id, name), source in fields.items()),
                 pk=("tbl", "id", "field"))
+            self.field_sources_written.update(fields)
         if self.body_rows:
             self.write_bodies()
 
