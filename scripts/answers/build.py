@@ -34,7 +34,7 @@ from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
 from .schema import SCHEMA_VERSION
 from .settings import WORKERS as WORKERS_SETTING
-from .store import FULL_TEXT_PREFIX, RebuildNeeded, Store
+from .store import FULL_TEXT_PREFIX, Derived, RebuildNeeded, Store, full_text_hash
 from .workers import follow_the_build
 
 if TYPE_CHECKING:
@@ -190,12 +190,12 @@ def load_file(store: Store, path: Path, sha256: str, records: Iterable | None = 
             store.reject(source_id, record.location, record.reason)
             report.rejected += 1
             continue
-        item, url_dropped = record
+        item, url_dropped, derived = record
         report.urls_dropped += url_dropped
         if isinstance(item, FullText):
-            store.add_full_text(item, source_id)
+            store.add_full_text(item, source_id, derived)
         else:
-            store.add_question(item, source_id)
+            store.add_question(item, source_id, derived)
     # Stored: the records whose copy the database keeps is this file's (a later copy in the
     # file, or in a later file read afterwards, takes its place: see Store.credit).
     report.stored = store.stored_count()
@@ -218,14 +218,20 @@ class Refused:
 
 def checked_records(path: Path) -> Iterator:
     """One file's records, each read and checked: a SourceError (unreadable), a Refused
-    (cannot be stored), or (the record made safe, whether its official URL was dropped).
-    Needs no database, so a reader process can run it ahead of the store."""
+    (cannot be stored), or (the record made safe, whether its official URL was dropped, what
+    the store derives from it alone: a question's `Derived`, a full text's digest). Needs no
+    database, so a reader process can run it ahead of the store, and take that work off it."""
     for record in guarded(sources.reader_for(path).read(path), recorded_path(path)):
         if isinstance(record, SourceError):
             yield record
             continue
         try:
-            yield (checked_full_text(record), False) if isinstance(record, FullText) else checked_question(record)
+            if isinstance(record, FullText):
+                full_text = checked_full_text(record)
+                yield full_text, False, full_text_hash(full_text.question_text, full_text.answer_html)
+            else:
+                question, url_dropped = checked_question(record)
+                yield question, url_dropped, Derived.of(question)
         except RecordError as error:
             yield Refused(record.location, str(error))
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import sqlite_utils
@@ -41,6 +42,27 @@ class Lineage(NamedTuple):
 
 
 NO_LINEAGE = Lineage()
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What the store works out from a question alone, whatever the database holds: its key,
+    digest and page path, and its answers sanitized. The build's reader process works these
+    out ahead of the store (build.checked_records), which then only merges and writes."""
+
+    key: str
+    record_hash: str
+    url: str
+    answer_html: str | None  # sanitized; None if nothing is left
+    answer_text: str | None  # of the sanitized answer
+    original_answer_html: str | None  # sanitized; None if nothing is left
+
+    @classmethod
+    def of(cls, q: Question) -> Derived:
+        answer_html = sanitize_html(q.answer_html) or None
+        return cls(key=q.key, record_hash=q.record_hash(), url=q.url, answer_html=answer_html,
+                   answer_text=html_to_text(answer_html),
+                   original_answer_html=sanitize_html(q.original_answer_html) or None)
 
 
 class Store:
@@ -190,16 +212,18 @@ class Store:
 
     # -- questions ------------------------------------------------------------------------
 
-    def add_question(self, question: Question, source_id: int) -> bool:
+    def add_question(self, question: Question, source_id: int, derived: Derived | None = None) -> bool:
         """Store a question unless the snapshot held ranks as high. True if stored.
+        `derived`: `Derived.of(question)`, if worked out already.
 
         Snapshots rank by freshness, then by the path of their file (the later wins), then
         by content digest: a total order, so the row kept never depends on the order files
         are read in, and an incremental build gives what a clean one does."""
-        key, record_hash = question.key, question.record_hash()
+        derived = derived or Derived.of(question)
+        key, record_hash = derived.key, derived.record_hash
         stored = self.replayed(key, record_hash)
         if stored is None:
-            stored = self.merge_question(question, key, record_hash, source_id)
+            stored = self.merge_question(question, derived, source_id)
             self.note_given(key, record_hash, stored)
         else:
             # Not merged again, but the record may have moved within its file: the row kept
@@ -208,8 +232,8 @@ class Store:
             self.replayed_locations.setdefault((key, record_hash), question.location)
         return stored
 
-    def merge_question(self, question: Question, key: str, record_hash: str,
-                       source_id: int) -> bool:
+    def merge_question(self, question: Question, derived: Derived, source_id: int) -> bool:
+        key, record_hash = derived.key, derived.record_hash
         rank = (question.freshness(), self.source_path, record_hash)
         held = self.held_snapshot(key)
         if held is not None and held >= rank:  # not stored: what it says of its members still counts
@@ -222,11 +246,11 @@ class Store:
             return True  # the same record, whose copy kept is now this file's
         if held is not None and held > rank:
             if held[0] > rank[0]:
-                self.note_earlier(key, rank, question)
+                self.note_earlier(key, rank, question, derived)
             else:
                 self.record_conflict(key, rank, question.location)
             return False
-        row = self.question_row(question, source_id)
+        row = self.question_row(question, derived, source_id)
         lineage = Lineage(original_given=row["original_answer_html"] is not None)
         if held is not None:
             if held[0] == rank[0]:
@@ -284,13 +308,13 @@ class Store:
         self.snapshots[key] = rank
         self.lineages[key] = lineage
 
-    def note_earlier(self, key: str, rank: tuple, earlier: Question) -> None:
+    def note_earlier(self, key: str, rank: tuple, earlier: Question, derived: Derived) -> None:
         """A snapshot less fresh than the one kept: if it answered, and ranks above every other
         such answer met, its answer is the one a correction kept corrects, whatever order the
         files came in. Not one that did not answer: an update replacing it, as its answer
         comes, must leave no trace of it (see build.check_read_again)."""
         lineage = self.lineages[key]
-        answer = None if earlier.is_holding else sanitize_html(earlier.answer_html) or None
+        answer = None if earlier.is_holding else derived.answer_html
         if answer is None or (lineage.earlier is not None and lineage.earlier >= rank):
             return
         changed = answer != lineage.earlier_answer
@@ -367,10 +391,9 @@ class Store:
                 "answering_member_id": self.member_id(q.answering_member, q.date_answered or q.date_tabled),
                 "correcting_member_id": self.member_id(q.correcting_member, q.date_answer_corrected)}
 
-    def question_row(self, q: Question, source_id: int) -> dict:
-        answer_html = sanitize_html(q.answer_html) or None
+    def question_row(self, q: Question, derived: Derived, source_id: int) -> dict:
         return {
-            "key": q.key,
+            "key": derived.key,
             "house": q.house,
             "uin": q.uin,
             "date_tabled": q.date_tabled,
@@ -384,9 +407,9 @@ class Store:
             "answering_member_office": None,
             "answering_member_office_source": None,
             "question_text": q.question_text,
-            "answer_html": answer_html,
-            "answer_text": html_to_text(answer_html),
-            "original_answer_html": sanitize_html(q.original_answer_html) or None,
+            "answer_html": derived.answer_html,
+            "answer_text": derived.answer_text,
+            "original_answer_html": derived.original_answer_html,
             "is_holding": int(q.is_holding),
             "is_withdrawn": int(q.is_withdrawn),
             "is_named_day": int(q.is_named_day),
@@ -397,14 +420,15 @@ class Store:
             "grouped_keys": json.dumps(q.grouped_keys) if q.grouped_keys else None,
             "api_id": q.api_id,
             "official_url": q.official_url,
-            "url": q.url,
+            "url": derived.url,
             "source_id": source_id,
             "source_location": q.location,
         }
 
-    def add_full_text(self, full_text: FullText, source_id: int) -> bool:
+    def add_full_text(self, full_text: FullText, source_id: int, record_hash: str | None = None) -> bool:
+        "Store a full text unless the one held ranks higher; `record_hash`: its digest, if known."
         key = full_text_key(full_text.api_id)
-        record_hash = full_text_hash(full_text.question_text, full_text.answer_html)
+        record_hash = record_hash or full_text_hash(full_text.question_text, full_text.answer_html)
         stored = self.replayed(key, record_hash)
         if stored is None:
             stored = self.merge_full_text(full_text, key, record_hash, source_id)
