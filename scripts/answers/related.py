@@ -454,6 +454,7 @@ class Finder:
         self.by_key: dict[str, tuple[str, str | None, frozenset[str]]] = {}
         # day -> the first rowid of a question tabled that day or later: the search's bound.
         self.first_of_day: dict[str, int] = {}
+        self.knows_all = by_day  # every question noted at the start: none to look up
         if by_day:
             self.learn(db.execute(f"""select k.rowid, k.key, q.date_tabled, q.asking_member_id, q.grouped_keys
                                       from {BY_DAY}.keys_by_day k join questions q on q.key = k.key"""))
@@ -516,10 +517,8 @@ class Finder:
         terms = self.query_terms(row) if row["date_tabled"] else []
         least, chosen = 0.0, []
         if terms:
-            wanted = self.wanted(row)
             least, matches = self.matches(terms, row)
-            chosen = sorted(((score, key) for score, key in matches if wanted(key)),
-                            key=lambda pair: (-pair[0], pair[1]))[:LIMIT]
+            chosen = closest(matches, self.wanted(row))
         query = {"key": row["key"], "day": (row["date_tabled"] or "")[:10], "terms": json.dumps(terms),
                  "least": least, "fifth": chosen[-1][0] if len(chosen) == LIMIT else None,
                  "session_start": self.session_start(row), "inputs": inputs_of(row)}
@@ -530,7 +529,8 @@ class Finder:
         "The question's floor, and every earlier-numbered match at or above it, as (score, key)."
         least, found = self.scorer.matches(terms, self.rowid(row["key"]), self.bound(row["date_tabled"][:10]),
                                            self.index)
-        self.learn_rowids(rowid for _, rowid in found)
+        if not self.knows_all:
+            self.learn_rowids(rowid for _, rowid in found)
         return least, [(score, self.key_of[rowid]) for score, rowid in found]
 
     def bound(self, day: str) -> int:
@@ -552,6 +552,17 @@ class Finder:
         return wanted
 
 
+def closest(matches: list[tuple[float, str]], wanted: Callable[[str], bool]) -> list[tuple[float, str]]:
+    """The LIMIT wanted matches (score, key) scoring highest, the key deciding among equal
+    scores. The matches are sorted first and asked whether wanted only until LIMIT are found:
+    asking costs more than sorting, and most lists are full long before the matches end."""
+    chosen = []
+    for score, key in sorted(matches, key=lambda pair: (-pair[0], pair[1])):
+        if wanted(key):
+            chosen.append((score, key))
+            if len(chosen) == LIMIT:
+                break
+    return chosen
 
 
 class Constituencies:
