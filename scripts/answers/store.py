@@ -719,4 +719,17 @@ def same_start(clipped: str | None, full: str | None) -> bool:
     if not clipped or not full:
         return False
     prefix = squash(clipped.removesuffix("..."))[:200]
-    return bool(prefix) and squash(full).startswith(prefix)
+    return bool(prefix) and squashed_start(full, len(prefix)).startswith(prefix)
+
+
+def squashed_start(text: str, length: int) -> str:
+    """The beginning of `squash(text)`, at least `length` characters of it where it has them,
+    squashed from as little of the text as gives them: a full answer runs to pages, of which
+    `same_start` compares the first 200 letters. Squashing drops or lower-cases one
+    character at a time, so what the text's beginning squashes to begins what it all does."""
+    size = 2 * length + 64
+    while True:
+        squashed = squash(text[:size])
+        if len(squashed) >= length or size >= len(text):
+            return squashed
+        size *= 4
