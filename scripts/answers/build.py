@@ -216,11 +216,12 @@ class Refused:
     reason: str
 
 
-def checked_records(path: Path) -> Iterator:
+def checked_records(path: Path, ahead: bool = False) -> Iterator:
     """One file's records, each read and checked: a SourceError (unreadable), a Refused
     (cannot be stored), or (the record made safe, whether its official URL was dropped, what
     the store derives from it alone: a question's `Derived`, a full text's digest). Needs no
-    database, so a reader process can run it ahead of the store, and take that work off it."""
+    database, so a reader process can run it `ahead` of the store, and take that work off it:
+    then each question's row values (`store.RowValues`) are worked out here too."""
     for record in guarded(sources.reader_for(path).read(path), recorded_path(path)):
         if isinstance(record, SourceError):
             yield record
@@ -231,7 +232,7 @@ def checked_records(path: Path) -> Iterator:
                 yield full_text, False, full_text_hash(full_text.question_text, full_text.answer_html)
             else:
                 question, url_dropped = checked_question(record)
-                yield question, url_dropped, Derived.of(question)
+                yield question, url_dropped, Derived.of(question, with_row_values=ahead)
         except RecordError as error:
             yield Refused(record.location, str(error))
 
@@ -575,7 +576,7 @@ def records_in_order(pool: Executor, paths: list[Path]) -> Iterator[list]:
 
 def read_checked(path: Path) -> list:
     "In the reader process: one file's checked records (see `checked_records`)."
-    return list(checked_records(path))
+    return list(checked_records(path, ahead=True))
 
 
 def changed_keys(db: sqlite_utils.Database, generation: int) -> list[str]:

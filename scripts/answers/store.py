@@ -44,25 +44,39 @@ class Lineage(NamedTuple):
 NO_LINEAGE = Lineage()
 
 
-@dataclass(frozen=True)
-class Derived:
-    """What the store works out from a question alone, whatever the database holds: its key,
-    digest and page path, and its answers sanitized. The build's reader process works these
-    out ahead of the store (build.checked_records), which then only merges and writes."""
+class RowValues(NamedTuple):
+    "What only a question's row needs of it: its page path, and its answers as written."
 
-    key: str
-    record_hash: str
     url: str
     answer_html: str | None  # sanitized; None if nothing is left
     answer_text: str | None  # of the sanitized answer
     original_answer_html: str | None  # sanitized; None if nothing is left
 
     @classmethod
-    def of(cls, q: Question) -> Derived:
+    def of(cls, q: Question) -> RowValues:
         answer_html = sanitize_html(q.answer_html) or None
-        return cls(key=q.key, record_hash=q.record_hash(), url=q.url, answer_html=answer_html,
-                   answer_text=html_to_text(answer_html),
-                   original_answer_html=sanitize_html(q.original_answer_html) or None)
+        return cls(q.url, answer_html, html_to_text(answer_html), sanitize_html(q.original_answer_html) or None)
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What the store works out from a question alone, whatever the database holds: its key
+    and digest, and the values of its row. The build's reader process works these out ahead
+    of the store (build.checked_records), which then only merges and writes. Read in the
+    store's own process, the row's values are left to the store, which works them out only
+    for the records it merges (an update replays most of a month file's records unmerged)."""
+
+    key: str
+    record_hash: str
+    row_values: RowValues | None = None
+
+    @classmethod
+    def of(cls, q: Question, with_row_values: bool = False) -> Derived:
+        return cls(q.key, q.record_hash(), RowValues.of(q) if with_row_values else None)
+
+    def values(self, q: Question) -> RowValues:
+        "The values of the question's row (`q` is the question this was derived from)."
+        return self.row_values or RowValues.of(q)
 
 
 class Store:
@@ -314,7 +328,7 @@ class Store:
         files came in. Not one that did not answer: an update replacing it, as its answer
         comes, must leave no trace of it (see build.check_read_again)."""
         lineage = self.lineages[key]
-        answer = None if earlier.is_holding else derived.answer_html
+        answer = None if earlier.is_holding else derived.values(earlier).answer_html
         if answer is None or (lineage.earlier is not None and lineage.earlier >= rank):
             return
         changed = answer != lineage.earlier_answer
@@ -392,6 +406,7 @@ class Store:
                 "correcting_member_id": self.member_id(q.correcting_member, q.date_answer_corrected)}
 
     def question_row(self, q: Question, derived: Derived, source_id: int) -> dict:
+        values = derived.values(q)
         return {
             "key": derived.key,
             "house": q.house,
@@ -407,9 +422,9 @@ class Store:
             "answering_member_office": None,
             "answering_member_office_source": None,
             "question_text": q.question_text,
-            "answer_html": derived.answer_html,
-            "answer_text": derived.answer_text,
-            "original_answer_html": derived.original_answer_html,
+            "answer_html": values.answer_html,
+            "answer_text": values.answer_text,
+            "original_answer_html": values.original_answer_html,
             "is_holding": int(q.is_holding),
             "is_withdrawn": int(q.is_withdrawn),
             "is_named_day": int(q.is_named_day),
@@ -420,7 +435,7 @@ class Store:
             "grouped_keys": json.dumps(q.grouped_keys) if q.grouped_keys else None,
             "api_id": q.api_id,
             "official_url": q.official_url,
-            "url": derived.url,
+            "url": values.url,
             "source_id": source_id,
             "source_location": q.location,
         }
