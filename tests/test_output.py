@@ -3,6 +3,8 @@ never a file whose bytes have not changed; stale files removed; the manifest of 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from answers import output as output_module
 from answers.manifest import MANIFEST_NAME, Manifest
-from answers.output import SCRATCH_NAME, DuplicateOutputError, Output, OutsideOutputError, bytes_digest
+from answers.output import SCRATCH_NAME, DuplicateOutputError, Output, OutsideOutputError, bytes_digest, inputs_digest
 
 # `write_page` is `write`, lean, for the question pages: the same promises, checked the same way.
 WRITES = pytest.mark.parametrize("write", ["write", "write_page"])
@@ -73,6 +75,60 @@ def test_a_scratch_folder_that_is_a_link_is_not_written_through(tmp_path, write,
     assert getattr(Output(tmp_path / "out"), write)("page/index.html", "whole")
     assert moved and all(Path(source).is_relative_to(tmp_path / "out") for source in moved)
     assert (tmp_path / "out" / "page" / "index.html").read_text() == "whole"
+
+
+def test_a_folder_that_is_a_link_inside_the_output_is_written_through_to_where_it_leads(tmp_path):
+    (tmp_path / "out" / "real").mkdir(parents=True)
+    os.symlink(tmp_path / "out" / "real", tmp_path / "out" / "link")
+    output = Output(tmp_path / "out")
+    assert output.write("link/index.html", "through")
+    assert (tmp_path / "out" / "real" / "index.html").read_text() == "through"
+    assert os.path.islink(tmp_path / "out" / "link")
+    with pytest.raises(DuplicateOutputError):  # the same file by another name
+        output.write("real/index.html", "again")
+
+
+def test_a_folder_swapped_for_a_link_between_builds_is_checked_again(tmp_path):
+    Output(tmp_path / "out").write("page/index.html", "first")
+    (tmp_path / "elsewhere").mkdir()
+    os.rename(tmp_path / "out" / "page", tmp_path / "old")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "out" / "page")
+    with pytest.raises(OutsideOutputError):
+        Output(tmp_path / "out").write("page/index.html", "second")
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_files_in_folders_this_build_made_are_written_without_reading_what_was_there(tmp_path, monkeypatch):
+    Output(tmp_path).write("kept/index.html", "kept")
+    reads, read = [], output_module.read_unless_link
+    monkeypatch.setattr(output_module, "read_unless_link", lambda path: reads.append(path) or read(path))
+    output = Output(tmp_path)
+    assert output.write("new/deep/index.html", "a") and output.write("new/deep/index.json", "{}")
+    assert output.write("new/index.html", "b")
+    assert reads == []  # none of them could be there before
+    assert not output.write("kept/index.html", "kept") and reads == [str(tmp_path / "kept" / "index.html")]
+    assert output.written == ["new/deep/index.html", "new/deep/index.json", "new/index.html"]
+
+
+def test_a_folder_a_build_removed_is_made_again_for_a_file_written_there_later(tmp_path):
+    Output(tmp_path).write("gone/page/index.html", "old")
+    output = Output(tmp_path)
+    output.write("gone/page/index.json", "{}")
+    assert output.remove(["gone/page/index.html", "gone/page/index.json"]) == [
+        "gone/page/index.html", "gone/page/index.json"]
+    assert not (tmp_path / "gone").exists()
+    output.seen.clear()  # as a later build in the same process would see it
+    assert output.write("gone/page/index.html", "back")
+    assert (tmp_path / "gone" / "page" / "index.html").read_text() == "back"
+
+
+def test_inputs_digests_are_those_json_made_so_that_records_stay_valid():
+    inputs = ("listing.html", {"title": "Schools – “funding”", "items": [{"key": "c-1", "n": 3, "x": None,
+                                                                        "ok": True, "share": 12.5}]}, None)
+    as_json = json.dumps(inputs, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert inputs_digest(*inputs) == hashlib.sha256(as_json.encode("utf-8")).hexdigest()
+    beyond_64_bits = 2 ** 70
+    assert inputs_digest(beyond_64_bits) == hashlib.sha256(f"[{beyond_64_bits}]".encode()).hexdigest()
 
 
 def test_a_page_that_is_a_link_is_replaced_by_a_file_and_what_it_led_to_is_left_alone(tmp_path):

@@ -21,7 +21,9 @@ from fnmatch import fnmatch
 from importlib import metadata
 from pathlib import Path
 
-from .atomic import temporary_files, write_atomically, write_replacing
+import orjson
+
+from .atomic import temporary_files, write_replacing
 
 # Where files are written before they are renamed into place: one folder, so that what a killed
 # build left half written is found without walking the output. Hidden, and swept at the end of
@@ -47,13 +49,17 @@ class Output:
     # as they were (a manifest, the listings' record) is withdrawn then, and only then,
     # so that a build which changes nothing writes nothing.
     before_first_change: list[Callable[[], None]] = field(default_factory=list)
-    # Folders below the root that `write_page` found to be real folders (not links), by relative path.
+    # Folders below the root that `write` found to be real folders (not links), by relative path,
+    # and those of them it made: no file of this build's was there before.
     checked_folders: dict[str, str] = field(default_factory=dict)
+    made_folders: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.root_path = str(self.root)
         self.scratch = self.root / SCRATCH_NAME
+        self.scratch_path = str(self.scratch)
         if self.scratch.is_symlink():  # written through, it would put every file outside first
             self.scratch.unlink()
 
@@ -64,60 +70,71 @@ class Output:
             raise OutsideOutputError(f"refusing to write outside {self.root}: {relative_path}")
         return path
 
-    def write(self, relative_path: str, content: str | bytes) -> bool:
-        "Write a file unless it already holds these bytes. Returns whether it was written."
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        path = self.path_for(relative_path)
-        self.claim(str(path), relative_path)
-        try:
-            if path.read_bytes() == data:
-                self.unchanged += 1
-                return False
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.changing()
-        write_atomically(path, data, scratch=self.scratch)  # a killed build never leaves half a page
-        self.written.append(relative_path)
-        return True
+    def write(self, relative_path: str, content: str | bytes, changed: bool = False) -> bool:
+        """Write a file unless it already holds these bytes. Returns whether it was written.
 
-    def write_page(self, relative_path: str, content: str | bytes, changed: bool = False) -> bool:
-        """`write`, lean, for the many files of the question pages: each folder on the way is
-        checked once (a real folder below the root, not a link) instead of resolving every
-        path, the old bytes are read without following a link, and the new ones replace them
-        through `write_replacing`. A path of any other shape takes `write` and its checks.
-        `changed`: the caller knows the bytes differ from those last written there (by their
-        digests), so the old ones are not read (after a template change, none would match)."""
+        Lean, for the tens of thousands of small files of a build: each folder on the way is
+        checked once a build (`checked_folder`) instead of resolving every path, the old bytes
+        are read without following a link (and not at all in a folder this build made, nor when
+        the caller says `changed`: it knows by their digests that the bytes differ from those
+        last written there), and the new ones replace them in one step (`write_replacing`). A
+        path of any other shape ('..', a folder that is a link) takes `write_resolved`."""
         folder, _, name = relative_path.rpartition("/")
-        directory = self.plain_path(relative_path) and self.checked_folder(folder)
+        directory = self.checked_folder(folder) if is_plain(relative_path) else None
         if directory is None:
-            return self.write(relative_path, content)
+            return self.write_resolved(relative_path, content)
         data = content.encode("utf-8") if isinstance(content, str) else content
         path = os.path.join(directory, name)
         self.claim(path, relative_path)
-        if not changed and read_unless_link(path) == data:
+        if not changed and folder not in self.made_folders and read_unless_link(path) == data:
             self.unchanged += 1
             return False
         self.changing()
-        write_replacing(path, data, str(self.scratch))
+        write_replacing(path, data, self.scratch_path)
+        self.written.append(relative_path)
+        return True
+
+    # The question pages' writers call it by this name.
+    write_page = write
+
+    def write_resolved(self, relative_path: str, content: str | bytes) -> bool:
+        """`write` for a path that is not made of plain names through real folders: resolved
+        first, links and all, and refused if it leads outside the output."""
+        data = content.encode("utf-8") if isinstance(content, str) else content
+        path = self.path_for(relative_path)
+        self.claim(str(path), relative_path)
+        if read_unless_link(str(path)) == data:
+            self.unchanged += 1
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.changing()
+        write_replacing(str(path), data, self.scratch_path)
         self.written.append(relative_path)
         return True
 
     def checked_folder(self, folder: str) -> str | None:
         """The absolute path of a folder below the root ('' is the root; its path made of plain
-        names), made if missing, if it and every folder above it are real folders; else None."""
-        if folder in self.checked_folders:
-            return self.checked_folders[folder]
+        names), made if missing, if it and every folder above it are real folders; else None.
+
+        Each folder is checked once a build, then trusted: the output folder is this build's,
+        and only something that swaps one of its folders for a link while the build runs
+        (which could as well write into the output itself) could lead a later write through
+        it. Checking every write again would cost the build a system call per folder level."""
         if folder == "":
-            return str(self.root)
+            return self.root_path
+        found = self.checked_folders.get(folder)
+        if found is not None:
+            return found
         parent_folder, _, name = folder.rpartition("/")
         parent = self.checked_folder(parent_folder)
         if parent is None:
             return None
         path = os.path.join(parent, name)
         try:
-            os.mkdir(path)  # made here: a real folder, not looked at again (a cold build makes thousands)
+            os.mkdir(path)  # made here: a real folder, empty but for what this build writes
+            self.made_folders.add(folder)
         except FileExistsError:
-            if not stat.S_ISDIR(os.lstat(path).st_mode):  # a link, or a file: `write` decides
+            if not stat.S_ISDIR(os.lstat(path).st_mode):  # a link, or a file: `write_resolved` decides
                 return None
         self.checked_folders[folder] = path
         return path
@@ -156,10 +173,7 @@ class Output:
 
     def plain_path(self, relative_path: str) -> str | None:
         "The absolute path of a relative path made of plain names only; else None."
-        parts = relative_path.split("/")
-        if any(part in ("", ".", "..") for part in parts):
-            return None
-        return os.path.join(self.root, *parts)
+        return os.path.join(self.root_path, relative_path) if is_plain(relative_path) else None
 
     def remove_stale(self, names: tuple[str, ...], spare_folders: tuple[str, ...] = ()) -> list[str]:
         """Delete the files whose names match any of `names` (glob patterns) that this build
@@ -217,6 +231,17 @@ class Output:
         for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
+                self.forget_folder(folder.relative_to(self.root).as_posix())
+
+    def forget_folder(self, folder: str) -> None:
+        "A folder removed: `write` checks it again, and makes it, if a file is written there later."
+        self.checked_folders.pop(folder, None)
+        self.made_folders.discard(folder)
+
+
+def is_plain(relative_path: str) -> bool:
+    "Whether a relative path is made of plain names only: no '', '.' or '..' among them."
+    return not any(part in ("", ".", "..") for part in relative_path.split("/"))
 
 
 def read_unless_link(path: str) -> bytes | None:
@@ -277,7 +302,16 @@ def package_version(name: str) -> str:
         return "missing"
 
 
+# orjson writes what json.dumps wrote for a digest, byte for byte, but for floats below 0.0001
+# (0.00001 for 1e-05: a page of them renders again once); what JSON has no type for raises.
+DIGEST_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def inputs_digest(*inputs) -> str:
-    "A digest of a page's inputs (JSON data), stable across runs."
-    text = json.dumps(inputs, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """A digest of a page's inputs (JSON data), stable across runs. Made by orjson: the listings
+    digest the inputs of every page they may not render, and json's encoder was a tenth of their time."""
+    try:
+        data = orjson.dumps(inputs, option=DIGEST_JSON)
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, a key that is not text
+        data = json.dumps(inputs, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
