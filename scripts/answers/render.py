@@ -238,6 +238,10 @@ def make_environment(config: SiteConfig, site_dir: Path | None = None) -> jinja2
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # A build's versions digest the templates as they were when it began: one edited while it
+        # runs must not be read half way. And checking, each time a page fetches or imports a
+        # template, whether its file changed costs the listings a stat call a template a page.
+        auto_reload=False,
     )
     env.filters.update(long_date=long_date, month_name=month_name, number=number, house_name=house_name,
                        safe_html=Markup)
