@@ -28,7 +28,7 @@ from . import clean, queries, render, urls
 from .atomic import replace_if_changed
 from .clean import cut_at_word, sanitize_html
 from .output import Output, is_regular_file, stage_code_digest
-from .render import SiteConfig, real_date, to_json
+from .render import SiteConfig, real_date, to_json_bytes
 
 FEED_SIZE = 50
 # Characters of an answer's HTML (and of a question's text) that a feed entry carries: a
@@ -173,7 +173,7 @@ def write_changes_page(output: Output, env, config: SiteConfig, feed: Feed, entr
     "The recent changes as a page of the archive, with its JSON twin."
     output.write(urls.html_file(feed.page_url), env.get_template("changes.html").render(
         page_url=feed.page_url, title="Recent changes", feed=feed.path, entries=entries))
-    output.write(urls.json_twin(feed.page_url), to_json({
+    output.write(urls.json_twin(feed.page_url), to_json_bytes({
         "title": "Recent changes", "feed": config.absolute(feed.path),
         "items": [{"key": e["key"], "url": config.absolute(e["url"]), "title": e["title"],
                    "change": e["change"], "date": e["changed"], "answering_body": e["answering_body"]}
