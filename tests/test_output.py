@@ -197,6 +197,19 @@ def test_stale_files_are_removed_with_their_empty_folders_but_kept_folders_stay(
     assert (tmp_path / "pagefind" / "index.html").exists() and (tmp_path / "notes.txt").exists()
 
 
+def test_removing_stale_files_does_not_follow_a_link_to_a_folder_outside(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "index.html").write_text("not the build's")
+    first = Output(tmp_path / "out")
+    for path in ("b/index.html", "a/2/index.html", "a/1/index.html", "a/index.json"):
+        first.write(path, path)
+    os.symlink(tmp_path / "elsewhere", tmp_path / "out" / "a" / "link")
+    second = Output(tmp_path / "out")
+    assert second.remove_stale(("index.*",)) == ["a/index.json", "a/1/index.html", "a/2/index.html", "b/index.html"]
+    assert (tmp_path / "elsewhere" / "index.html").read_text() == "not the build's"
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["a"]
+
+
 def test_a_build_that_checks_every_file_removes_the_empty_folders_a_killed_build_left(tmp_path):
     # A build killed between removing a page and removing its folder leaves the folder empty
     # (and its parent holding only that): the next build, which checks every file since the
