@@ -214,18 +214,14 @@ TWIN_CODE = (question_twin, to_json_bytes, render.to_json)
 
 _worker: dict = {}
 
-# Container objects a render worker makes, net, before Python's cyclic garbage collector runs:
-# Python's default (700) ran it every few pages, a twentieth of a worker's time, for pages that
-# make no cycles: what a page makes is freed as it ends.
-WORKER_GC_THRESHOLD = 50_000
-
 
 def _start_pool_worker(out_dir: str, config: SiteConfig) -> None:
-    """`_start_worker` in a render worker of a pool, which renders and exits: what it inherited
-    from the build is never scanned by the collector (a scan would also copy every page of memory
-    it touches, shared with the build until then), and it collects rarely."""
+    """`_start_worker` in a render worker of a pool: what it inherited from the build (the
+    navigation of every page, the manifest's entries) is never scanned by the cyclic garbage
+    collector, whose full collections walked it all (a tenth of a second each, and every page
+    of memory they touch is copied from the build's), though none of it becomes garbage here.
+    Not in a build's own process, whose objects may."""
     gc.freeze()
-    gc.set_threshold(WORKER_GC_THRESHOLD, *gc.get_threshold()[1:])
     _start_worker(out_dir, config)
 
 
