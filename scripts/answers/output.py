@@ -171,6 +171,17 @@ class Output:
         self.unchanged += len(paths)
         return True
 
+    def confirm_present(self, relative_path: str) -> bool:
+        """`confirm_unchanged` for a file whose bytes the caller trusts (the last complete build
+        wrote what it would write): claimed if it is there, a plain path to a regular file, but
+        not read."""
+        path = self.plain_path(relative_path)
+        if not (path and is_regular_file(path)):
+            return False
+        self.claim(path, relative_path)
+        self.unchanged += 1
+        return True
+
     def plain_path(self, relative_path: str) -> str | None:
         "The absolute path of a relative path made of plain names only; else None."
         return os.path.join(self.root_path, relative_path) if is_plain(relative_path) else None
