@@ -321,3 +321,16 @@ def test_rows_written_in_batches_give_what_sqlite_utils_upsert_gives_the_index_i
         db.close()
     assert made[1] == made[0]
     assert len(made[1][0]) == 120 and len(made[1][2]) > 1
+
+
+@pytest.mark.parametrize("full", [
+    "a" * 199 + "." * 264 + "Σ" + "bcd" * 10,  # the text's beginning ends on a capital sigma
+    "Σ" * 150 + " " + "Σ" * 400,
+    "The answer, in full. " * 200,
+])
+def test_same_start_reads_a_full_text_as_if_squashed_whole(full):
+    # A capital sigma lower-cases to a final sigma where no letter follows it: squashing only
+    # the beginning of a long full text must not make one of a sigma that letters follow.
+    clipped = store.squash(full)[:210].upper() + "..."
+    expected = store.squash(full).startswith(store.squash(clipped.removesuffix("..."))[:200])
+    assert store.same_start(clipped, full) is expected

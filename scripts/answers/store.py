@@ -741,10 +741,13 @@ def squashed_start(text: str, length: int) -> str:
     """The beginning of `squash(text)`, at least `length` characters of it where it has them,
     squashed from as little of the text as gives them: a full answer runs to pages, of which
     `same_start` compares the first 200 letters. Squashing drops or lower-cases one
-    character at a time, so what the text's beginning squashes to begins what it all does."""
+    character at a time, so what the text's beginning squashes to begins what it all does;
+    all but a capital sigma, which lower-cases to a final sigma where no letter follows it:
+    a beginning cut just after one may make a final sigma that the whole text does not, so a
+    final sigma among the letters compared is believed only when squashed from the whole."""
     size = 2 * length + 64
     while True:
         squashed = squash(text[:size])
-        if len(squashed) >= length or size >= len(text):
+        if size >= len(text) or (len(squashed) >= length and "\u03c2" not in squashed[:length]):
             return squashed
         size *= 4
