@@ -504,6 +504,13 @@ def test_a_page_that_is_not_front_matter_and_markdown_is_refused(text):
         pages.split_front_matter(text)
 
 
+@pytest.mark.parametrize("header", ['{\n  "title": "T"\n  "uin": "1"\n}', "title: [unclosed\n", '{"title": "T",\n'])
+def test_front_matter_edited_into_neither_json_nor_yaml_is_refused_as_a_page_error(header):
+    # A PageError (a ValueError) saying what JSON found wrong, not the YAML parser's own error.
+    with pytest.raises(pages.PageError, match="neither JSON .* nor YAML"):
+        pages.split_front_matter(f"---\n{header}\n---\n\n## Question\n\nWhy?\n")
+
+
 def test_long_names_get_short_distinct_stable_slugs():
     from answers.model import SLUG_LIMIT, slugify
 

@@ -691,6 +691,13 @@ def test_a_failing_page_stops_the_build_and_leaves_no_worker_processes(built_sit
     assert multiprocessing.active_children() == []
 
 
+def test_a_page_whose_front_matter_was_edited_wrong_stops_the_build_naming_its_file(tmp_path):
+    page = hand_made_page(tmp_path / "pages", "https://example.org/")
+    page.write_text(page.read_text().replace('",\n', '"\n', 1))  # a comma lost: neither JSON nor YAML
+    with pytest.raises(pages.PageError, match=f"{page}: the front matter reads as neither JSON"):
+        site.write_question_pages(tmp_path / "pages", Output(tmp_path / "site"), {}, SiteConfig(), workers=1)
+
+
 def test_rendered_markdown_is_sanitized():
     html = render_markdown('Hello <script>alert(1)</script> <a href="javascript:x()">x</a>')
     assert "<script" not in html and "javascript:" not in html

@@ -482,8 +482,14 @@ def parse_front_matter(header: str) -> dict:
     still reads (and `answers verify` writes it again as it was)."""
     try:
         meta = orjson.loads(header)
-    except orjson.JSONDecodeError:
-        meta = yaml.load(header, Loader=Loader)
+    except orjson.JSONDecodeError as json_error:
+        try:
+            meta = yaml.load(header, Loader=Loader)
+        except yaml.YAMLError as yaml_error:
+            # Both parsers' words: a page written as JSON and edited by hand is best told where
+            # its JSON went wrong; one edited into YAML, where its YAML did.
+            raise PageError(f"the front matter reads as neither JSON ({json_error}) "
+                            f"nor YAML ({yaml_error})") from None
     if not isinstance(meta, dict):
         raise PageError("the front matter is not a mapping")
     return meta

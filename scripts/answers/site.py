@@ -41,7 +41,7 @@ from . import (
 )
 from .manifest import PageManifest
 from .output import Output, bytes_digest, inputs_digest, stage_code_digest
-from .pages import parse_front_matter, split_page_text
+from .pages import PageError, parse_front_matter, split_page_text
 from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json_bytes
 from .workers import follow_the_build
 
@@ -249,10 +249,13 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str]]) -> tuple[list[st
     digests = [question_digest(text, nav) for (_, _, nav, *_), text in zip(items, texts, strict=True)]
     cache = _worker["cache"]
     cache.prefetch(digests)
-    for (_, key, nav, html_before, twin_before), text, digest in zip(items, texts, digests, strict=True):
+    for (path, key, nav, html_before, twin_before), text, digest in zip(items, texts, digests, strict=True):
         page = cache.page(digest)
         renderer = PageRenderer(page.front_matter, page.body, page.parts)
-        meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"], renderer)
+        try:
+            meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"], renderer)
+        except PageError as error:  # a page edited by hand: say which
+            raise PageError(f"{path}: {error}") from None
         # Encoded once, for its digest and its file alike.
         url, data = meta["url"], html.encode("utf-8")
         html_digest = bytes_digest(data)
