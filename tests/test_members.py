@@ -13,6 +13,7 @@ from answers.members import (
     MemberDirectory,
     Post,
     ReferenceFiles,
+    elections,
     normalise_name,
     posts_in_body,
     repair_reversed_ranges,
@@ -419,3 +420,13 @@ def test_reference_files_are_sorted_by_their_names_gzip_compressed_or_not(tmp_pa
         tmp_path / "ministers-2010.json", tmp_path / "ministers.xml")
     assert files.ifg_folder == tmp_path / "ifg"
     assert len(files.all_files) == len(names)  # the fingerprint covers every file, known or not
+
+
+def test_a_bad_escape_in_a_list_of_current_mps_is_spelt_out_not_kept(tmp_path):
+    # A lone surrogate cannot be written to SQLite: kept, it would stop the build at the member's row.
+    path = tmp_path / "current_mps.json"
+    path.write_text('[{"id": 4001, "nameDisplayAs": "Ann \\ud800Example", "party": "Lab\\udc80our", '
+                    '"membershipFrom": "Seat", "is_mp": true, "statusStartDate": "2024-07-04"}]')
+    [(member_id, record)] = list(elections.current_mps_records([path]))
+    assert member_id == "4001"
+    assert (record.member.name, record.member.party) == ("Ann \\ud800Example", "Lab\\udc80our")

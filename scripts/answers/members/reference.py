@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ..checks import safe_text
 from ..model import MemberRef
 
 # How current each kind of name record is: lower is newer. A field is taken from the newest
@@ -134,10 +135,12 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def clean(value) -> str | None:
-    "A field's text, or None for empty values and the '[x]' that means unknown."
+    """A field's text, or None for empty values and the '[x]' that means unknown. Made safe to
+    store as a source's text is: a JSON file's bad escape (a lone surrogate) would otherwise
+    stop the build when the member's row is written."""
     if value is None:
         return None
-    text = str(value).strip()
+    text = safe_text(str(value)).strip()
     return text if text and text != "[x]" else None
 
 
