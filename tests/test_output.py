@@ -15,8 +15,7 @@ from answers import output as output_module
 from answers.manifest import MANIFEST_NAME, Manifest
 from answers.output import SCRATCH_NAME, DuplicateOutputError, Output, OutsideOutputError, bytes_digest, inputs_digest
 
-# `write_page` is `write`, lean, for the question pages: the same promises, checked the same way.
-WRITES = pytest.mark.parametrize("write", ["write", "write_page"])
+WRITES = pytest.mark.parametrize("write", ["write"])
 
 
 @WRITES
@@ -136,7 +135,7 @@ def test_a_page_that_is_a_link_is_replaced_by_a_file_and_what_it_led_to_is_left_
     (tmp_path / "secret.txt").write_text("outside")
     os.symlink(tmp_path / "secret.txt", tmp_path / "out" / "page" / "index.html")
     output = Output(tmp_path / "out")
-    assert output.write_page("page/index.html", "outside")  # the same text as the link's target: still written
+    assert output.write("page/index.html", "outside")  # the same text as the link's target: still written
     assert not os.path.islink(tmp_path / "out" / "page" / "index.html")
     assert (tmp_path / "out" / "page" / "index.html").read_text() == "outside"
     assert (tmp_path / "secret.txt").read_text() == "outside" and output.written == ["page/index.html"]
@@ -149,7 +148,7 @@ def test_a_page_is_readable_by_all_whatever_the_umask_and_a_killed_builds_tempor
     leftover.write_text("half a page")
     previous = os.umask(0o077)
     try:
-        Output(tmp_path).write_page("page/index.html", "<p>whole</p>")
+        Output(tmp_path).write("page/index.html", "<p>whole</p>")
     finally:
         os.umask(previous)
     assert (tmp_path / "page" / "index.html").read_text() == "<p>whole</p>"
@@ -252,11 +251,11 @@ def test_the_last_build_s_entries_under_other_code_still_say_what_was_written(tm
 
 def test_a_page_known_changed_is_written_without_reading_its_old_bytes(tmp_path, monkeypatch):
     output = Output(tmp_path)
-    output.write_page("a/index.html", "old")
+    output.write("a/index.html", "old")
     reads = []
     monkeypatch.setattr(output_module, "read_unless_link", lambda path: reads.append(path))
     again = Output(tmp_path)
-    assert again.write_page("a/index.html", "new", changed=True) and reads == []
+    assert again.write("a/index.html", "new", changed=True) and reads == []
     assert (tmp_path / "a" / "index.html").read_text() == "new" and again.written == ["a/index.html"]
 
 

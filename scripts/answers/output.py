@@ -94,8 +94,6 @@ class Output:
         self.written.append(relative_path)
         return True
 
-    # The question pages' writers call it by this name.
-    write_page = write
 
     def write_resolved(self, relative_path: str, content: str | bytes) -> bool:
         """`write` for a path that is not made of plain names through real folders: resolved

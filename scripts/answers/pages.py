@@ -394,7 +394,7 @@ def written_page(row: dict, meta: dict, texts: dict, digest: str, output: Output
     "Convert and write one page; its manifest entry (see `is_manifest_entry`)."
     text = page_text(meta, texts)
     # The lean write of the many question pages: each folder checked once, not each path resolved.
-    output.write_page(urls.markdown_file(row["url"]), text)
+    output.write(urls.markdown_file(row["url"]), text)
     return [digest, bytes_digest(text), row["key"]]
 
 

@@ -260,7 +260,7 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str]]) -> tuple[list[st
         url, data = meta["url"], html.encode("utf-8")
         html_digest = bytes_digest(data)
         # Bytes other than the last build wrote here: the old file need not be read to know it.
-        output.write_page(urls.html_file(url), data, changed=html_before not in ("", html_digest))
+        output.write(urls.html_file(url), data, changed=html_before not in ("", html_digest))
         twin_digest = write_twin(output, page.twin_digest, twin_before, meta, body, body_html)
         page.done(twin_digest)
         entries[key] = [digest, url, html_digest, twin_digest, *neighbour_urls(nav)]
@@ -283,7 +283,7 @@ def write_twin(output: Output, known: str | None, written_before: str, meta: dic
     if known is not None and output.confirm_unchanged({path: known}):
         return known
     twin = question_twin(meta, body, body_html)
-    output.write_page(path, twin)
+    output.write(path, twin)
     return bytes_digest(twin)
 
 
