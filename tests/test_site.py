@@ -676,26 +676,68 @@ def test_outdated_pages_are_removed(built_site, site_copy):
     assert again.rendered == 0 and page_manifest_path(out).is_file()
 
 
-def test_a_failing_page_stops_the_build_and_leaves_no_worker_processes(built_site, tmp_path,
-                                                                        monkeypatch):
+def test_pages_that_cannot_be_read_are_rejected_by_name_and_the_rest_rendered_in_the_pool(
+        built_site, tmp_path, monkeypatch):
     pages_dir = tmp_path / "pages"
     day = Path("commons") / "2024-08-30"
     shutil.copytree(built_site.pages / day, pages_dir / day)
-    broken = pages_dir / day / "0000" / "index.md"
-    broken.parent.mkdir()
-    broken.write_text("no front matter here")
+    no_front_matter = pages_dir / day / "0000" / "index.md"
+    no_front_matter.parent.mkdir()
+    no_front_matter.write_text("no front matter here")
+    not_utf8 = pages_dir / day / "0001" / "index.md"
+    not_utf8.parent.mkdir()
+    not_utf8.write_bytes(b"---\n{\"url\": \"\xff\"}\n---\n")
     monkeypatch.setattr(site, "CHUNK", 2)  # several chunks, so that a pool is used
-    with pytest.raises(ValueError):
-        site.write_question_pages(pages_dir, Output(tmp_path / "site"), {}, SiteConfig(),
-                                  workers=2)
+    made = site.write_question_pages(pages_dir, Output(tmp_path / "site"), {}, SiteConfig(), workers=2)
+
     assert multiprocessing.active_children() == []
+    assert made.rejected.keys() == {f"{day.as_posix()}/0000/", f"{day.as_posix()}/0001/"}
+    assert made.rejected[f"{day.as_posix()}/0000/"].startswith(f"{no_front_matter}: a page must start with")
+    assert made.rejected[f"{day.as_posix()}/0001/"].startswith(f"{not_utf8}: 'utf-8' codec can't decode")
+    good = sorted(path.parent.relative_to(pages_dir).as_posix() + "/" for path in (pages_dir / day).rglob("index.md")
+                  if path.parent.name not in ("0000", "0001"))
+    assert len(good) > 2 and made.rendered == len(good) + 2
+    assert all((tmp_path / "site" / url / "index.html").is_file() for url in good)
+    assert not (tmp_path / "site" / day / "0000").exists()
 
 
-def test_a_page_whose_front_matter_was_edited_wrong_stops_the_build_naming_its_file(tmp_path):
+def test_a_page_whose_front_matter_was_edited_wrong_is_rejected_naming_its_file(tmp_path):
     page = hand_made_page(tmp_path / "pages", "https://example.org/")
     page.write_text(page.read_text().replace('",\n', '"\n', 1))  # a comma lost: neither JSON nor YAML
-    with pytest.raises(pages.PageError, match=f"{page}: the front matter reads as neither JSON"):
-        site.write_question_pages(tmp_path / "pages", Output(tmp_path / "site"), {}, SiteConfig(), workers=1)
+    made = site.write_question_pages(tmp_path / "pages", Output(tmp_path / "site"), {}, SiteConfig(), workers=1)
+    assert len(made.rejected) == 1
+    assert made.rejected["commons/2024-01-02/1/"].startswith(f"{page}: the front matter reads as neither JSON")
+    assert not (tmp_path / "site" / "commons").exists()
+
+
+def test_pages_edited_wrong_by_hand_keep_their_last_good_files_until_mended(built_site, site_copy):
+    """A template change renders every page again: one page edited by hand into broken front
+    matter, and one whose front matter claims another question's url, are rejected by name; the
+    build goes on, and the files the last build made of them stay, untouched and not swept."""
+    broken_url, thief_url, victim_url = [row["url"] for row in db_rows(
+        built_site, "select url from questions order by url limit 3")]
+    pages_dir, out = site_copy / "pages", site_copy / "site"
+    broken, thief = pages_dir / broken_url / "index.md", pages_dir / thief_url / "index.md"
+    broken.write_text(broken.read_text().replace('",\n', '"\n', 1))
+    thief.write_text(thief.read_text().replace(f'"url": "{thief_url}"', f'"url": "{victim_url}"'))
+    before = {url: (out / url / "index.html").read_bytes() for url in (broken_url, thief_url, victim_url)}
+
+    report = site.build_site(site_copy / "answers.db", pages_dir, out, built_site.config, workers=2,
+                             check_all=True)
+
+    assert report.rejected.keys() == {broken_url, thief_url}
+    assert report.rejected[broken_url].startswith(f"{broken}: the front matter reads as neither JSON")
+    assert report.rejected[thief_url] == (
+        f"{thief}: its front matter gives the url '{victim_url}', not its own '{thief_url}'")
+    assert report.written == [] and report.removed == []
+    assert {url: (out / url / "index.html").read_bytes() for url in before} == before
+
+    pages.write_pages(site_copy / "answers.db", pages_dir, check_all=True)  # `make verify` mends them
+    mended = site.build_site(site_copy / "answers.db", pages_dir, out, built_site.config, workers=2,
+                             check_all=True)
+    # Every file checked against what the last good build made: all as it was, none rewritten.
+    assert mended.rejected == {} and mended.written == [] and mended.removed == []
+    assert mended.rendered == 0  # the mended pages are the very texts their kept files were made from
 
 
 def test_rendered_markdown_is_sanitized():

@@ -246,6 +246,11 @@ def print_site_report(report, out_dir: Path) -> None:
     click.echo(f"{out_dir}: {report.question_pages} question pages ({report.rendered} rendered, "
                f"{report.skipped} unchanged inputs skipped); {len(report.written)} files written, "
                f"{report.unchanged} unchanged, {len(report.removed)} outdated removed.")
+    if report.rejected:
+        click.echo(f"{len(report.rejected)} question pages rejected (their last good files are kept; "
+                   f"`make verify` rewrites a page from the database):", err=True)
+    for reason in report.rejected.values():
+        click.echo(f"  not rendered: {reason}", err=True)
     if report.downloads is None:
         click.echo("Downloads: the database has not changed since they were made.")
     else:
@@ -280,7 +285,10 @@ def build_all(context: click.Context, sources: tuple[str, ...], db_path: Path,
                    strict=strict)
     with search_beside(db_path, out_dir, search) as indexing:
         run_pages(db_path, pages_dir)
-        run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search, indexing=indexing)
+        site_report = run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search,
+                               indexing=indexing)
+    if strict and site_report.rejected:
+        raise click.ClickException(f"{len(site_report.rejected)} question pages rejected (strict mode)")
 
 
 @cli.command()

@@ -57,6 +57,9 @@ class SiteReport:
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     downloads: downloads.DownloadsReport | None = None  # None: not made again (nothing changed)
+    # Question pages (their url: the file and why) that could not be rendered: edited by hand
+    # into something that is not a page. Counted in `rendered`; the last good files are kept.
+    rejected: dict[str, str] = field(default_factory=dict)
 
     @property
     def html_written(self) -> int:
@@ -69,6 +72,15 @@ class SiteReport:
 
 
 # -- question pages ----------------------------------------------------------------------
+
+
+@dataclass
+class QuestionPages:
+    "What a run over question pages did: pages rendered, skipped as up to date, rejected (url: why), files removed."
+    rendered: int = 0
+    skipped: int = 0
+    removed: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
 
 
 def neighbours(db: sqlite_utils.Database) -> dict[str, dict]:
@@ -243,19 +255,24 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str]]) -> tuple[list[st
     how many files were already up to date, every path it wrote or confirmed (so that the
     build knows which files are still part of the archive), and each page's manifest entry."""
     output = Output(Path(_worker["out_dir"]))
-    entries = {}
+    entries, rejected = {}, {}
     # Read once: the digest must describe exactly the text that was rendered.
-    texts = [Path(path).read_text(encoding="utf-8") for path, *_ in items]
-    digests = [question_digest(text, nav) for (_, _, nav, *_), text in zip(items, texts, strict=True)]
+    texts = [read_page(path) for path, *_ in items]
+    digests = [question_digest(text, nav) if isinstance(text, str) else ""
+               for (_, _, nav, *_), text in zip(items, texts, strict=True)]
     cache = _worker["cache"]
-    cache.prefetch(digests)
+    cache.prefetch([digest for digest in digests if digest])
     for (path, key, nav, html_before, twin_before), text, digest in zip(items, texts, digests, strict=True):
+        if isinstance(text, Exception):
+            rejected[key] = f"{path}: {text}"
+            continue
         page = cache.page(digest)
         renderer = PageRenderer(page.front_matter, page.body, page.parts)
         try:
-            meta, body, body_html, html = render_question_html(text, nav, _worker["env"], _worker["config"], renderer)
-        except PageError as error:  # a page edited by hand: say which
-            raise PageError(f"{path}: {error}") from None
+            meta, body, body_html, html = render_own_page(text, key, nav, renderer)
+        except Exception as error:  # noqa: BLE001 -- one page edited wrong by hand never stops a build
+            rejected[key] = f"{path}: {error if isinstance(error, PageError) else repr(error)}"
+            continue
         # Encoded once, for its digest and its file alike.
         url, data = meta["url"], html.encode("utf-8")
         html_digest = bytes_digest(data)
@@ -265,7 +282,25 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str]]) -> tuple[list[st
         page.done(twin_digest)
         entries[key] = [digest, url, html_digest, twin_digest, *neighbour_urls(nav)]
     cache.flush()
-    return output.written, output.unchanged, output.seen, entries
+    return output.written, output.unchanged, output.seen, entries, rejected
+
+
+def read_page(path: str) -> str | Exception:
+    "A Markdown page's text, or why it cannot be read (a page deleted or garbled by hand)."
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return error
+
+
+def render_own_page(text: str, url: str, nav: dict, renderer: PageRenderer) -> tuple[dict, str, str, str]:
+    """`render_question_html` for the page at `url`, in the worker's environment. A page whose
+    front matter names another url (edited by hand) would write over that question's files:
+    refused, as one whose front matter cannot be parsed is."""
+    rendered = render_question_html(text, nav, _worker["env"], _worker["config"], renderer)
+    if rendered[0].get("url") != url:
+        raise PageError(f"its front matter gives the url {rendered[0].get('url')!r}, not its own {url!r}")
+    return rendered
 
 
 def write_twin(output: Output, known: str | None, written_before: str, meta: dict, body: str,
@@ -357,7 +392,10 @@ def is_up_to_date(path: Path, key: str, nav: dict, output: Output, manifest: Pag
     """Whether a page was rendered from this same text and navigation by the last build and
     its files are still there; if so they are kept, and its entry carried over."""
     entry = manifest.previous.get(key)
-    if entry is None or question_digest(path.read_text(encoding="utf-8"), nav) != entry[0]:
+    if entry is None:
+        return False
+    text = read_page(str(path))
+    if not isinstance(text, str) or question_digest(text, nav) != entry[0]:
         return False
     if not output.confirm_unchanged({urls.html_file(entry[1]): entry[2], urls.json_twin(entry[1]): entry[3]}):
         return False
@@ -369,10 +407,10 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
                          workers: int, manifest: PageManifest | None = None,
                          page_urls: list[str] | None = None,
                          meanwhile: Callable[[], None] = lambda: None,
-                         every_page: bool | None = None) -> tuple[int, int]:
+                         every_page: bool | None = None) -> QuestionPages:
     """Render the Markdown pages into `output` (in `workers` processes when there is more
     than one chunk of pages to render), skipping those the manifest shows up to date;
-    returns how many were rendered and how many skipped. `page_urls`: only the pages at these
+    returns how many were rendered and skipped, and those rejected. `page_urls`: only the pages at these
     urls (`links` holds their navigation), else every page in `pages_dir`; `every_page`: whether
     they are all the pages there are (by default, only when `page_urls` is not given).
     `meanwhile` runs once, while the workers render (see `render_items`)."""
@@ -394,17 +432,18 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
             # is not trusted. One rendered because the code changed may trust its twin.
             twin = "" if key in manifest.previous else twin_written_before(before, key)
             items.append((path, key, nav, html_written_before(before, key), twin))
-    render_items(items, output, config, workers, manifest, meanwhile)
+    rejected = render_items(items, output, config, workers, manifest, meanwhile)
     if (page_urls is None if every_page is None else every_page) and items and not skipped:
         # every page was rendered: what the cache did not give is unused
         render_cache.prune(render_cache.cache_path(output.root))
-    return len(items), skipped
+    return QuestionPages(len(items), skipped, rejected=rejected)
 
 
 def render_items(items: list[tuple[str, str, dict, str, str]], output: Output, config: SiteConfig,
-                 workers: int, manifest: PageManifest, meanwhile: Callable[[], None] = lambda: None) -> None:
+                 workers: int, manifest: PageManifest, meanwhile: Callable[[], None] = lambda: None) -> dict[str, str]:
     """Render (path, url, navigation, digests of its HTML and JSON twin as last written or '') items, in worker
-    processes when there are enough.
+    processes when there are enough. Returns the pages rejected (url: why), whose files the last
+    build made are kept (`keep_last_good`).
     `meanwhile` runs here while they render, once every worker is started (so that no process
     is forked while a thread it starts may hold a lock); when the items are rendered here, after
     them. What it writes must not be a question page's file."""
@@ -432,11 +471,27 @@ def render_items(items: list[tuple[str, str, dict, str, str]], output: Output, c
                     future.cancel()
                 raise
             results = [future.result() for future in rendering]
-    for written, unchanged, seen, entries in results:
+    rejected = {}
+    for written, unchanged, seen, entries, refused in results:
         output.written += written
         output.unchanged += unchanged
         output.seen |= seen
         manifest.current.update(entries)
+        rejected.update(refused)
+    for url in rejected:
+        keep_last_good(url, output, manifest)
+    return rejected
+
+
+def keep_last_good(url: str, output: Output, manifest: PageManifest) -> None:
+    """A rejected page's files as the last build left them, with their entry: neither removed as
+    stale nor forgotten. Their entry describes the text they were made from, so every build
+    that checks the page tries it again until it is mended (`make verify` rewrites the page
+    from the database)."""
+    entry = manifest.previous.get(url)
+    if entry is not None and entry[1] == url and all(
+            output.confirm_present(path) for path in (urls.html_file(url), urls.json_twin(url))):
+        manifest.current[url] = entry
 
 
 def navigation_of(db: sqlite_utils.Database, page_urls: list[str]) -> dict[str, dict]:
@@ -450,11 +505,11 @@ def navigation_of(db: sqlite_utils.Database, page_urls: list[str]) -> dict[str, 
 
 def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], pages_dir: Path,
                                  output: Output, config: SiteConfig, workers: int, manifest: PageManifest,
-                                 meanwhile: Callable[[], None] = lambda: None) -> tuple[int, int, list[str]]:
+                                 meanwhile: Callable[[], None] = lambda: None) -> QuestionPages:
     """The pages of the questions in the change set, and of the questions that were their
     neighbours before (their links move), from the pages the pages stage wrote; the files of
     questions the pages stage no longer has are removed. Other entries are carried over
-    unchecked. Returns how many pages were rendered and skipped, and the files removed.
+    unchecked. Returns how many pages were rendered and skipped, those rejected and the files removed.
     `meanwhile` runs once, while the workers render (see `render_items`).
 
     The pages stage has completed on this same database (`site_changes`), so its pages are
@@ -465,19 +520,19 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
     manifest.carry_over()
     if not keys:  # nothing changed: the manifest's entries are not even read
         meanwhile()
-        return 0, db["questions"].count, []
+        return QuestionPages(skipped=db["questions"].count)
     changed_urls = set(queries.urls_of(db, keys).values())
     gone = pages_gone(db, manifest, changed_urls)
     wanted = set(changed_urls)
     for url in changed_urls:
         wanted.update(filter(None, (manifest.previous.get(url) or [])[4:]))  # its neighbours before
     wanted = sorted(wanted.difference(gone))
-    rendered, skipped = write_question_pages(pages_dir, output, navigation_of(db, wanted), config,
-                                             workers, manifest, wanted, meanwhile)
+    written = write_question_pages(pages_dir, output, navigation_of(db, wanted), config,
+                                   workers, manifest, wanted, meanwhile)
     for url in gone:
         del manifest.current[url]
-    removed = output.remove([name for url in gone for name in (urls.html_file(url), urls.json_twin(url))])
-    return rendered, skipped, removed
+    written.removed = output.remove([name for url in gone for name in (urls.html_file(url), urls.json_twin(url))])
+    return written
 
 
 def pages_gone(db: sqlite_utils.Database, manifest: PageManifest, changed_urls: set[str]) -> list[str]:
@@ -557,12 +612,14 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             # Given changes, the pages stage has completed on this database: its pages are those
             # of the questions it holds, read from there instead of walking 56,000 folders.
             page_urls = None if changed is None else list(queries.question_urls(db))
-            report.rendered, report.skipped = write_question_pages(
+            pages_made = write_question_pages(
                 pages_dir, output, neighbours(db), config, workers, manifest, page_urls,
                 meanwhile=others.write, every_page=True)
         else:
-            report.rendered, report.skipped, report.removed = write_changed_question_pages(
+            pages_made = write_changed_question_pages(
                 db, changed, pages_dir, output, config, workers, manifest, meanwhile=others.write)
+        report.rendered, report.skipped, report.rejected = pages_made.rendered, pages_made.skipped, pages_made.rejected
+        report.removed = pages_made.removed
         report.question_pages = report.rendered + report.skipped
         # None: the same database as the last complete build, so the same files.
         report.downloads = others.downloads and others.downloads.result()
