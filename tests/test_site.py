@@ -740,7 +740,6 @@ def test_pages_edited_wrong_by_hand_keep_their_last_good_files_until_mended(buil
     assert mended.rendered == 0  # the mended pages are the very texts their kept files were made from
 
 
-@pytest.mark.xfail(strict=True, reason="a rejected page's files are kept only when the manifest holds its entry")
 @pytest.mark.parametrize("last_build", ["stopped half way", "another base url"])
 def test_a_page_edited_wrong_keeps_its_last_good_files_when_the_manifest_holds_no_entry_for_it(
         built_site, site_copy, last_build):
@@ -766,7 +765,6 @@ def test_a_page_edited_wrong_keeps_its_last_good_files_when_the_manifest_holds_n
     assert {name: (out / url / name).read_bytes() for name in kept} == kept
 
 
-@pytest.mark.xfail(strict=True, reason="YAML aliases in front matter are expanded, without bound")
 def test_front_matter_with_yaml_aliases_is_refused():
     """An alias repeats a whole value: nine levels of ten make a billion strings of a few hundred
     bytes of front matter, which the JSON twin (and the render cache's check of it) expands, and

@@ -476,6 +476,15 @@ def split_page_text(text: str) -> tuple[str, str]:
     return text[4:end + 1], text[end + len(FRONT_MATTER_END):].lstrip("\n")
 
 
+def load_yaml_without_aliases(header: str):
+    """YAML a person wrote, refused if it holds an alias: an alias repeats a whole value, so a few
+    hundred bytes of nested aliases stand for a billion strings, which the page's JSON twin
+    would spell out. No page the pages stage writes needs one."""
+    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(header, Loader=Loader)):
+        raise PageError("the front matter is YAML with an alias (*name), which a page never needs")
+    return yaml.load(header, Loader=Loader)
+
+
 def parse_front_matter(header: str) -> dict:
     """The front matter's text -> its mapping. JSON, as `front_matter_text` writes it, is read
     by orjson; anything else by the YAML parser: a page a person edited into YAML's block style
@@ -484,7 +493,7 @@ def parse_front_matter(header: str) -> dict:
         meta = orjson.loads(header)
     except orjson.JSONDecodeError as json_error:
         try:
-            meta = yaml.load(header, Loader=Loader)
+            meta = load_yaml_without_aliases(header)
         except yaml.YAMLError as yaml_error:
             # Both parsers' words: a page written as JSON and edited by hand is best told where
             # its JSON went wrong; one edited into YAML, where its YAML did.

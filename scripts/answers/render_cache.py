@@ -73,7 +73,7 @@ create table if not exists facts (name text primary key, value text not null);
 # The renderer's code as its module defines it (a wrapper put in its place, to count calls, say,
 # renders the same HTML and must not count as a new renderer).
 RENDERER_CODE = (render.render_markdown, render.wrap_tables)
-FRONT_MATTER_CODE = pages.parse_front_matter
+FRONT_MATTER_CODE = (pages.parse_front_matter, pages.load_yaml_without_aliases)
 ENTRY_COLUMNS = {"bodies": "html", "pages": "page"}  # table: its value
 LOOKUP_BATCH = 500  # keys a query: below SQLite's limit on parameters
 
@@ -103,7 +103,8 @@ def front_matter_version() -> str:
     for package in ("orjson", "PyYAML"):  # JSON as the pages stage writes it; YAML edited by hand
         digest.update(f"{package}=={metadata.version(package)}\0".encode())
     digest.update(f"{pages.Loader.__name__}\0".encode())
-    digest.update(inspect.getsource(FRONT_MATTER_CODE).encode())
+    for function in FRONT_MATTER_CODE:
+        digest.update(inspect.getsource(function).encode())
     return digest.hexdigest()
 
 

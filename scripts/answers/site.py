@@ -484,13 +484,14 @@ def render_items(items: list[tuple[str, str, dict, str, str]], output: Output, c
 
 
 def keep_last_good(url: str, output: Output, manifest: PageManifest) -> None:
-    """A rejected page's files as the last build left them, with their entry: neither removed as
-    stale nor forgotten. Their entry describes the text they were made from, so every build
-    that checks the page tries it again until it is mended (`make verify` rewrites the page
-    from the database)."""
+    """A rejected page's files as the last build left them: not removed as stale, whether or not
+    the manifest holds their entry (a build stopped half way leaves none, new code or settings
+    none that count). An entry describes the text they were made from, so every build that
+    checks the page tries it again until it is mended (`make verify` rewrites the page from
+    the database); with no entry, every build renders it until then."""
     entry = manifest.previous.get(url)
-    if entry is not None and entry[1] == url and all(
-            output.confirm_present(path) for path in (urls.html_file(url), urls.json_twin(url))):
+    present = [output.confirm_present(path) for path in (urls.html_file(url), urls.json_twin(url))]
+    if entry is not None and entry[1] == url and all(present):
         manifest.current[url] = entry
 
 
