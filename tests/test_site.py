@@ -765,6 +765,21 @@ def test_a_page_edited_wrong_keeps_its_last_good_files_when_the_manifest_holds_n
     assert {name: (out / url / name).read_bytes() for name in kept} == kept
 
 
+def test_a_mistake_in_the_code_that_renders_question_pages_stops_the_build(tmp_path, monkeypatch):
+    """A page as the pages stage wrote it that cannot be rendered points to the code (a template
+    or a helper edited with a mistake), not to the page: the build must stop, as it did, rather
+    than report every page of the archive rejected and succeed. After a change of config, that
+    build also sweeps every question page's files as stale."""
+    hand_made_page(tmp_path / "pages", "https://example.org/")
+
+    def mistaken(meta, nav, config):
+        raise RuntimeError("a mistake in the code")
+
+    monkeypatch.setattr(site, "part_context", mistaken)
+    with pytest.raises(RuntimeError, match="a mistake in the code"):
+        site.write_question_pages(tmp_path / "pages", Output(tmp_path / "site"), {}, SiteConfig(), workers=1)
+
+
 def test_front_matter_with_yaml_aliases_is_refused():
     """An alias repeats a whole value: nine levels of ten make a billion strings of a few hundred
     bytes of front matter, which the JSON twin (and the render cache's check of it) expands, and

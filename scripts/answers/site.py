@@ -270,9 +270,14 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str]]) -> tuple[list[st
         renderer = PageRenderer(page.front_matter, page.body, page.parts)
         try:
             meta, body, body_html, html = render_own_page(text, key, nav, renderer)
-        except Exception as error:  # noqa: BLE001 -- one page edited wrong by hand never stops a build
-            rejected[key] = f"{path}: {error if isinstance(error, PageError) else repr(error)}"
+        except PageError as error:  # a page edited wrong by hand: said, and the build goes on
+            rejected[key] = f"{path}: {error}"
             continue
+        except Exception as error:
+            # Anything else points to the code (a template, a helper), not to one page: rejecting
+            # every page would let the build sweep all their files as stale. It stops, naming the page.
+            error.add_note(f"while rendering {path}")
+            raise
         # Encoded once, for its digest and its file alike.
         url, data = meta["url"], html.encode("utf-8")
         html_digest = bytes_digest(data)
