@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import lxml.html
@@ -326,6 +327,80 @@ def test_a_full_pass_and_a_few_questions_score_alike_to_the_last_bit_and_as_bm25
         compared += len(in_full)
     full.db.close()
     assert compared > 40
+
+
+def every_match(terms: list[str], own: int, before: int, index: related.Index) -> tuple[float, list]:
+    """The floor of question `own`, and every question below rowid `before` that holds any of
+    `terms` and scores at least the floor, each score added up term by term in the query's
+    order: what `Scorer.matches` must give, found here by scoring every question."""
+    own_score, scores = 0.0, {}
+    for term in terms:
+        rowids, shares = index.postings(term)
+        for rowid, part in zip(rowids, shares, strict=True):
+            if rowid == own:
+                own_score = own_score + part
+            if rowid < before:
+                scores[rowid] = scores.get(rowid, 0.0) + part
+    least = own_score * related.LEAST_SHARE
+    return least, sorted((score, rowid) for rowid, score in scores.items() if score >= least)
+
+
+def many_questions(count: int) -> list[dict]:
+    """Questions whose words are of every frequency, as real ones are: a few words in many
+    questions, most in a few; some words share a stem ("farmer", "farmers"), so a query can
+    hold a term twice."""
+    chosen = random.Random(7)
+    vocabulary = [word for number in range(150) for word in (f"farmer{number}x", f"farmers{number}x")[:1 + number % 2]]
+    vocabulary += ["farmer", "farmers", "route", "routes", "fare", "fares"]
+    weights = [1.0 / (rank + 1) for rank in range(len(vocabulary))]
+    headings = ["Bus Services: Fares", "Agriculture: Farmers", "Social Care: Staff", "Schools: Buildings",
+                "Bus Services: Rural Areas", "Care Homes: Fees"]
+    rows = []
+    for number in range(count):
+        text = " ".join(chosen.choices(vocabulary, weights, k=chosen.randint(3, 30)))
+        rows.append(question(f"many-{number:04d}", f"2024-{8 + number * 4 // count:02d}-{1 + number % 28:02d}",
+                             f"{20000 + number}", f"{chosen.randint(1, 40)}",
+                             chosen.choice(headings) if number % 7 else None,
+                             f"To ask the Secretary of State for Transport, whether {text}."))
+    return rows
+
+
+def test_the_questions_left_unscored_are_those_that_cannot_reach_the_floor(tmp_path):
+    """`Scorer.matches` scores only the questions that can reach the floor: it finds every
+    match that scoring every question finds, with the same scores to the last bit."""
+    rows = many_questions(600)
+    statistics = related.Statistics.of_database(archive_db(tmp_path / "stats", rows))
+    full = day_ordered_finder(tmp_path / "full", rows, statistics)
+    few = related.Finder(archive_db(tmp_path / "few", rows), related.Scorer(statistics))
+    pruned = 0
+    for finder in (full, few):
+        for row in rows:
+            terms = finder.query_terms(row)
+            if not terms:
+                continue
+            own, before = finder.rowid(row["key"]), finder.bound(row["date_tabled"])
+            least, found = finder.scorer.matches(terms, own, before, finder.index)
+            assert (least, sorted(found)) == every_match(terms, own, before, finder.index)
+            highest = [finder.index.highest(term) for term in terms]
+            pruned += bool(related.too_weak_alone(highest, least))
+    full.db.close()
+    assert pruned > 300  # most queries leave some terms' questions unscored
+
+
+def test_the_weakest_terms_are_left_out_while_together_they_stay_below_the_floor():
+    assert related.too_weak_alone([5.0, 1.0, 2.0, 0.5], 3.6) == {1, 3, 2}
+    assert related.too_weak_alone([5.0, 1.0, 2.0, 0.5], 3.5) == {1, 3}  # 3.5 could reach it
+    assert related.too_weak_alone([5.0, 1.0], 0.0) == set()
+
+
+def test_words_tokenized_together_get_the_terms_they_get_one_by_one(tmp_path):
+    statistics = related.Statistics.of_database(archive_db(tmp_path, QUESTIONS))
+    odd = ["fares", "fare", "routes", "café", "naïve", "x²", "ﬁnance", "2024", "½", "ǅemal", "straße",
+           "ἀρχή", "北京", "a", "it's", "\u00ad", "e\u0301", "İstanbul", "running", "ran"]
+    one_by_one, together = related.Scorer(statistics), related.Scorer(statistics)
+    together.learn_terms(odd + odd)
+    assert together.term_of == {word: one_by_one.term(word) for word in odd}
+    assert together.term_of["fares"] == together.term_of["fare"] == "fare"
 
 
 def test_the_statistics_command_writes_what_a_build_reads_back(tmp_path, monkeypatch):

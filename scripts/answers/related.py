@@ -61,7 +61,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import sqlite_utils
@@ -154,6 +154,7 @@ def words(text: str | None) -> list[str]:
     return WORD.findall((text or "").lower())
 
 
+@lru_cache(maxsize=1 << 16)  # asked of every word of every question: a full pass asks again and again
 def is_distinctive(word: str) -> bool:
     "Whether a word can say what a question is about: no stop word, number or list marker."
     return (word not in STOP_WORDS and len(word) > 1 and not word.isdigit()
@@ -290,6 +291,27 @@ class Scorer:
         (sizes,) = connection.execute("select sz from texts_docsize").fetchone()
         return counts, searched_length(sizes)
 
+    def learn_terms(self, words: Iterable[str]) -> None:
+        """The index's term of each of these words (as `term` finds it), found in one pass of
+        the tokenizer: a word at a time, a full pass spent most of its time in SQLite's calls.
+        Each word is a row of its own, so each is tokenized as if alone."""
+        unknown = sorted(set(words) - self.term_of.keys())
+        if not unknown:
+            return
+        connection = self.tokenizing()
+        connection.executescript(f"""
+            drop table if exists temp.word_terms;
+            drop table if exists temp.words;
+            create virtual table temp.words using fts5(word, tokenize='{schema.FTS_TOKENIZER}');
+            create virtual table temp.word_terms using fts5vocab(temp, words, instance);""")
+        connection.executemany("insert into temp.words (rowid, word) values (?, ?)", enumerate(unknown))
+        terms_of: dict[int, list[str]] = {}
+        for rowid, term in connection.execute("select doc, term from temp.word_terms"):
+            terms_of.setdefault(rowid, []).append(term)
+        for rowid, word in enumerate(unknown):
+            terms = terms_of.get(rowid, [])
+            self.term_of[word] = terms[0] if len(terms) == 1 else None
+
     def tokenizing(self) -> sqlite3.Connection:
         if self.tokenizer is None:
             self.tokenizer = sqlite3.connect(":memory:")
@@ -310,19 +332,57 @@ class Scorer:
     def matches(self, terms: list[str], own: int, before: int, index: Index) -> tuple[float, list[tuple[float, int]]]:
         """The floor of question `own` (LEAST_SHARE of its own score), and every question below
         rowid `before` matching any of `terms` and scoring at least the floor, as (score,
-        rowid). Each score is summed term by term in the query's order."""
-        own_score, scores = 0.0, {}
+        rowid). Each score is summed term by term in the query's order.
+
+        Only the questions that can reach the floor are scored: those found in the postings of
+        a term that is not `too_weak_alone`. The terms that are (the most common ones, with the
+        longest postings) are then read only for those questions."""
+        own_score, postings = 0.0, []
         for term in terms:
             rowids, shares = index.postings(term)
             at = bisect.bisect_left(rowids, own)
             if at < len(rowids) and rowids[at] == own:
                 own_score = own_score + shares[at]
             end = bisect.bisect_left(rowids, before)
-            add = scores.get
-            for rowid, part in zip(rowids[:end], shares[:end], strict=True):
-                scores[rowid] = add(rowid, 0.0) + part
+            if end:  # a term no earlier question holds adds nothing to any score
+                postings.append((term, rowids, shares, end))
         least = own_score * LEAST_SHARE
+        weak = too_weak_alone([index.highest(term) for term, *_ in postings], least)
+        reachable = set()
+        if weak:
+            for position, (_, rowids, _, end) in enumerate(postings):
+                if position not in weak:
+                    reachable.update(rowids[:end])
+        scores: dict[int, float] = {}
+        add = scores.get
+        for position, (term, rowids, shares, end) in enumerate(postings):
+            if position in weak:
+                share_of = index.shares_by_rowid(term)
+                for rowid in share_of.keys() & reachable:
+                    scores[rowid] = add(rowid, 0.0) + share_of[rowid]
+            else:
+                for rowid, part in zip(rowids[:end], shares[:end], strict=True):
+                    scores[rowid] = add(rowid, 0.0) + part
         return least, [(score, rowid) for rowid, score in scores.items() if score >= least]
+
+
+# A sum of shares bounds a score only up to rounding: a bound must stay this far (relatively)
+# below the floor to leave a question out.
+ROUNDING_MARGIN = 1e-9
+
+
+def too_weak_alone(highest: list[float], least: float) -> set[int]:
+    """The positions of a query's terms (each term's `highest` share of any question) that
+    together cannot lift a question to the floor `least`: the weakest terms, as long as all
+    their highest shares added up stay below it. A question that holds none of the other
+    terms cannot score the floor, whatever of these it holds, so it need not be scored."""
+    weak, total = set(), 0.0
+    for position in sorted(range(len(highest)), key=highest.__getitem__):
+        total += highest[position]
+        if total * (1.0 + ROUNDING_MARGIN) >= least:
+            break
+        weak.add(position)
+    return weak
 
 
 EMPTY_POSTINGS = (array("q"), array("d"))
@@ -340,6 +400,9 @@ class Index:
         self.scorer = scorer
         self.norms: dict[int, float] = {}
         self.read: dict[str, tuple[array, array]] = {}
+        # Made from the postings when first needed (in a full pass, by each worker process).
+        self.highest_share: dict[str, float] = {}
+        self.by_rowid: dict[str, dict[int, float]] = {}
         self.reads = 0  # terms read from the index
         self.db: sqlite_utils.Database | None = db
         db.execute(f"create virtual table if not exists temp.{self.name}_instances "
@@ -362,6 +425,19 @@ class Index:
             self.add(found)
             self.read.setdefault(term, EMPTY_POSTINGS)  # read: not to be read again
         return self.read.get(term, EMPTY_POSTINGS)
+
+    def highest(self, term: str) -> float:
+        "The highest share of any question for a term: no question's share is more."
+        if term not in self.highest_share:
+            self.highest_share[term] = max(self.postings(term)[1], default=0.0)
+        return self.highest_share[term]
+
+    def shares_by_rowid(self, term: str) -> dict[int, float]:
+        """A term's postings as rowid -> share: a question's share found without reading the
+        others, and the questions of a set that hold the term found by C's set operations."""
+        if term not in self.by_rowid:
+            self.by_rowid[term] = dict(zip(*self.postings(term), strict=True))
+        return self.by_rowid[term]
 
     def note_norms(self, sizes: Iterable[tuple[int, bytes]]) -> None:
         norm = self.scorer.norm
@@ -492,16 +568,21 @@ class Finder:
         text = ADDRESSEE.sub("", question_text or "", count=1)
         return unique(word for word in self.constituencies.strip(words(text), asker) if is_distinctive(word))
 
-    def query_terms(self, row: dict) -> list[str]:
+    def query_words(self, row: dict) -> tuple[list[str], list[str]]:
+        "The words a question's query is chosen from: its heading's, and its text's (see `query_terms`)."
+        heading_words = [word for word in unique(words(row["heading"])) if is_distinctive(word)][:MAX_TERMS]
+        return heading_words, self.question_words(row["question_text"], row["asking_member_id"])[:WORDS_COUNTED]
+
+    def query_terms(self, row: dict, chosen_from: tuple[list[str], list[str]] | None = None) -> list[str]:
         """The index terms of a question's query: its heading's words and its text's rarest
         words, to be matched in headings and questions. A heading word is left out when too
         many headings have it (the headings are the official record's subject index: "housing"
         names a subject there, but is too common in question texts); a text word, when too
-        many questions have it, or no other question does (by the fixed statistics)."""
+        many questions have it, or no other question does (by the fixed statistics).
+        `chosen_from`: the question's `query_words`, if found already."""
         common, term, statistics = self.statistics.common, self.scorer.term, self.statistics
-        heading_words = [word for word in unique(words(row["heading"])) if is_distinctive(word)][:MAX_TERMS]
+        heading_words, text_words = chosen_from or self.query_words(row)
         heading = [word for word in heading_words if 1 < statistics.in_headings(term(word)) <= common]
-        text_words = self.question_words(row["question_text"], row["asking_member_id"])[:WORDS_COUNTED]
         counted = [(statistics.in_questions(term(word)), word) for word in text_words if word not in heading]
         rarest = [word for count, word in sorted(counted) if 1 < count <= common][:MAX_TERMS]
         return [term(word) for word in heading + rarest]
@@ -511,10 +592,10 @@ class Finder:
         session = self.sessions.of(row["house"], row["date_tabled"])
         return session[0] if session else ""
 
-    def related_to(self, row: dict) -> tuple[list[dict], dict]:
+    def related_to(self, row: dict, chosen_from: tuple[list[str], list[str]] | None = None) -> tuple[list[dict], dict]:
         """The `related` rows of one question (a row of `questions`), closest first, and its
-        `related_queries` row."""
-        terms = self.query_terms(row) if row["date_tabled"] else []
+        `related_queries` row. `chosen_from`: its `query_words`, if found already."""
+        terms = self.query_terms(row, chosen_from) if row["date_tabled"] else []
         least, chosen = 0.0, []
         if terms:
             least, matches = self.matches(terms, row)
@@ -800,12 +881,15 @@ def note_list_changes(db: sqlite_utils.Database, keys: list[str], before: dict[s
 
 def lists_of(finder: Finder, keys: list[str]) -> tuple[list[dict], list[dict], int]:
     "The `related` rows and the `related_queries` rows of these questions, and the terms read."
-    rows = finder.db.query(f"select {LISTED_COLUMNS} from questions where key in "
-                           "(select value from json_each(:keys)) order by key", {"keys": json.dumps(keys)})
+    found = finder.db.query(f"select {LISTED_COLUMNS} from questions where key in "
+                            "(select value from json_each(:keys)) order by key", {"keys": json.dumps(keys)})
     reads_before = finder.index.reads
     lists, made = [], []
-    for row in list(rows):
-        listed, query = finder.related_to(row)
+    rows = [(row, finder.query_words(row)) for row in found]
+    # Every word these queries may choose from, tokenized at once rather than one by one.
+    finder.scorer.learn_terms(word for _, (heading, text) in rows for word in heading + text)
+    for row, chosen_from in rows:
+        listed, query = finder.related_to(row, chosen_from)
         lists.extend(listed)
         made.append(query)
     return lists, made, finder.index.reads - reads_before
