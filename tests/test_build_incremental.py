@@ -66,6 +66,12 @@ def canonical(db_path: Path) -> dict[str, list]:
         dump["search"] = sorted(connection.execute(
             "select q.key from questions_fts f join questions q on q.rowid = f.rowid "
             "where questions_fts match 'corrected OR refused OR question'"))
+        # The full-text index itself, every term where it is, by question: built once over the
+        # rows in a build afresh, kept up to date row by row in an update.
+        connection.execute("create virtual table temp.instances using fts5vocab(main, questions_fts, instance)")
+        dump["search index"] = sorted(connection.execute(
+            "select q.key, i.term, i.col, i.offset from temp.instances i join questions q on q.rowid = i.doc"))
+        assert dump["search index"] and len({key for key, *_ in dump["search index"]}) == len(dump["questions"])
     return dump
 
 

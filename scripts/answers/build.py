@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from . import changes, citations, queries, related, sources
+from . import changes, citations, queries, related, schema, sources
 from .atomic import remove_temporary_files, write_atomically
 from .checks import checked_full_text, checked_question, safe_text
 from .model import FullText, RecordError, SourceError
@@ -425,13 +425,21 @@ def update_database(db: sqlite_utils.Database, readable, report: BuildReport, ve
                     member_directory, progress) -> None:
     """Read the files the database does not hold into `db`; then citations, "asked before".
     In an update, `db` is in one transaction, and each step below is a savepoint of it."""
-    store = Store(db, member_directory)
+    # A database built afresh: its questions' indexes, full-text index included, are made in
+    # one pass once the rows are written, rather than kept up to date as each row is written
+    # and written again (full texts, offices). Made outside a transaction: making the
+    # full-text index commits.
+    indexed_later = report.rebuild_reason is not None and "questions" not in db.table_names()
+    store = Store(db, member_directory, questions_indexed_later=indexed_later)
     with db.atomic():
         set_meta(db, generation=report.generation, code_version=version)
         if report.rebuild_reason is not None:
             # A new lineage: the change log starts again, so the later stages start afresh.
             set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
         load_changed_files(store, readable, report, progress)
+    if indexed_later:
+        schema.index_questions(db)
+    with db.atomic():
         cited_before = changes.resolved_citations(db)
         # Read once for both: the questions stay as they are for the rest of the build.
         sessions = citations.Sessions.from_database(db)

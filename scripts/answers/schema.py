@@ -13,7 +13,9 @@ SCHEMA_VERSION = "1"
 FTS_TOKENIZER = "porter"  # of questions_fts, and of the copy "asked before" searches (related.py)
 
 
-def create_schema(db: sqlite_utils.Database) -> None:
+def create_schema(db: sqlite_utils.Database, questions_indexed_later: bool = False) -> None:
+    """`questions_indexed_later`: leave out the questions' own indexes and full-text index (a
+    database built afresh makes them with `index_questions` once its rows are written)."""
     db["meta"].create({"name": str, "value": str}, pk="name", if_not_exists=True)
     db["sources"].create(
         {"id": int, "path": str, "format": str, "sha256": str, "read": int,
@@ -58,38 +60,6 @@ def create_schema(db: sqlite_utils.Database) -> None:
             ("source_id", "sources", "id"),
         ],
         if_not_exists=True,
-    )
-    # is_holding and is_correction: the archive's counts of each (queries.coverage), read by
-    # every build that changed a question, from the index rather than every row.
-    for columns in (["house"], ["date_tabled"], ["date_answered"], ["answering_body"],
-                    ["asking_member_id"], ["answering_member_id"], ["uin"], ["api_id"],
-                    ["is_holding"], ["is_named_day"], ["is_correction"], ["url"]):
-        db["questions"].create_index(columns, if_not_exists=True)
-    # For the change-driven stages (changes.py): a question's previous and next within its body,
-    # and the questions grouped with it, found without reading every row. For the sessions
-    # (citations.Sessions): the lowest UIN of each day, read from the index alone. For the
-    # timeliness figures (the `timeliness` query of metadata.yml, run for every body and month
-    # a build changes): every column the query reads, so that it reads the Commons questions
-    # from the index alone rather than whole rows with their answers, and the latest holding
-    # answer's date with them. For the listings (queries.count_by and the heading listings): the
-    # heading, and the day a listing files a question under, written exactly as those queries
-    # write it (SQLite uses an index on an expression only for that same expression), so that
-    # counting by either reads an index rather than every row, and a heading's listing is a lookup.
-    db.executescript(
-        """
-        create index if not exists questions_body_order
-          on questions (answering_body, coalesce(date_answered, date_tabled, ''), key);
-        create index if not exists questions_heading on questions (heading);
-        create index if not exists questions_listed_day on questions (coalesce(date_answered, date_tabled));
-        create index if not exists questions_grouped
-          on questions (grouped_keys, key) where grouped_keys is not null;
-        create index if not exists questions_date_for_answer on questions (date_for_answer);
-        create index if not exists questions_correcting_member_id on questions (correcting_member_id);
-        create index if not exists questions_day_uin on questions (house, date_tabled, uin);
-        create index if not exists questions_timeliness
-          on questions (house, answering_body, date_for_answer, is_withdrawn, is_named_day,
-                        date_answered, is_holding, date_holding_answer);
-        """
     )
     # Internal: what each stored row was built from, to rank later snapshots against it, and
     # the best-ranked earlier (less fresh) snapshot met, whose answer a correction corrects
@@ -144,15 +114,57 @@ def create_schema(db: sqlite_utils.Database) -> None:
         {"api_id": int, "question_text": str, "answer_html": str, "source_id": int},
         pk="api_id", foreign_keys=[("source_id", "sources", "id")], if_not_exists=True,
     )
+    if not questions_indexed_later:
+        index_questions(db)
+    # The questions without their answer bodies, for listings light enough to page through,
+    # and with the year answered as a column of its own, for faceting. `rowid` lets full-text
+    # search (questions_fts) find rows of the view.
+    db.create_view("question_list", QUESTION_LIST_SQL, replace=True)
+
+
+def index_questions(db: sqlite_utils.Database) -> None:
+    """The questions' indexes and their full-text index, whichever of them the database lacks.
+    Made over the rows already written, they hold what they would had they been kept up to date
+    row by row (in other pages of the file): a database built afresh writes every row first,
+    and full texts and offices replace most rows' text after, which the full-text index would
+    otherwise index again."""
+    # is_holding and is_correction: the archive's counts of each (queries.coverage), read by
+    # every build that changed a question, from the index rather than every row.
+    for columns in (["house"], ["date_tabled"], ["date_answered"], ["answering_body"],
+                    ["asking_member_id"], ["answering_member_id"], ["uin"], ["api_id"],
+                    ["is_holding"], ["is_named_day"], ["is_correction"], ["url"]):
+        db["questions"].create_index(columns, if_not_exists=True)
+    # For the change-driven stages (changes.py): a question's previous and next within its body,
+    # and the questions grouped with it, found without reading every row. For the sessions
+    # (citations.Sessions): the lowest UIN of each day, read from the index alone. For the
+    # timeliness figures (the `timeliness` query of metadata.yml, run for every body and month
+    # a build changes): every column the query reads, so that it reads the Commons questions
+    # from the index alone rather than whole rows with their answers, and the latest holding
+    # answer's date with them. For the listings (queries.count_by and the heading listings): the
+    # heading, and the day a listing files a question under, written exactly as those queries
+    # write it (SQLite uses an index on an expression only for that same expression), so that
+    # counting by either reads an index rather than every row, and a heading's listing is a lookup.
+    db.executescript(
+        """
+        create index if not exists questions_body_order
+          on questions (answering_body, coalesce(date_answered, date_tabled, ''), key);
+        create index if not exists questions_heading on questions (heading);
+        create index if not exists questions_listed_day on questions (coalesce(date_answered, date_tabled));
+        create index if not exists questions_grouped
+          on questions (grouped_keys, key) where grouped_keys is not null;
+        create index if not exists questions_date_for_answer on questions (date_for_answer);
+        create index if not exists questions_correcting_member_id on questions (correcting_member_id);
+        create index if not exists questions_day_uin on questions (house, date_tabled, uin);
+        create index if not exists questions_timeliness
+          on questions (house, answering_body, date_for_answer, is_withdrawn, is_named_day,
+                        date_answered, is_holding, date_holding_answer);
+        """
+    )
     if "questions_fts" not in db.table_names():
         db["questions"].enable_fts(
             ["heading", "question_text", "answer_text"], tokenize=FTS_TOKENIZER, create_triggers=True,
         )
         narrow_fts_update_trigger(db)
-    # The questions without their answer bodies, for listings light enough to page through,
-    # and with the year answered as a column of its own, for faceting. `rowid` lets full-text
-    # search (questions_fts) find rows of the view.
-    db.create_view("question_list", QUESTION_LIST_SQL, replace=True)
 
 
 def note_changes(db: sqlite_utils.Database) -> None:

@@ -82,10 +82,12 @@ class Derived:
 class Store:
     """Writes model records into an open database, applying the identity and merge rules."""
 
-    def __init__(self, db: sqlite_utils.Database, member_directory=None):
+    def __init__(self, db: sqlite_utils.Database, member_directory=None, questions_indexed_later: bool = False):
+        """`questions_indexed_later`: the database is new, and its questions' indexes are made
+        once its rows are written (`schema.index_questions`), not by the store."""
         self.db = db
         self.member_directory = member_directory  # a members.MemberDirectory, or None
-        create_schema(db)
+        create_schema(db, questions_indexed_later)
         # The rank of each snapshot held, by key (None: none held), read from the database as
         # each key is first met: an update meets a handful of the archive's questions. A
         # database started afresh holds none, so there is nothing to ask it.
