@@ -32,12 +32,14 @@ questions' own text alone, and its list on its own text and that of the earlier 
 How it is scored: `Scorer` sums, term by term in the query's order, each question's share of
 each query term (`share`, bm25's formula) from postings read out of the index (`Index`).
 A question keeps every match scoring at least LEAST_SHARE of its own score; among equal
-scores the key decides. A full pass (FULL_PASS_FROM questions or more: a rebuild) reads the
-postings of a copy of the index whose rowids follow the day tabled (`write_day_ordered_index`)
-into memory once, before forking its workers, which share it and stop each term's postings
-at the first question tabled that day or later. A few questions read the postings of their
-query's terms only, from the archive's own index, as they need them: the same shares, to
-the last bit, either way.
+scores the key decides. Questions that cannot reach that floor are not scored at all: only
+those holding a term other than the query's weakest (`too_weak_alone`) can. A full pass
+(FULL_PASS_FROM questions or more: a rebuild) reads the postings of a copy of the index
+whose rowids follow the day tabled (`write_day_ordered_index`) into memory once, before
+forking its workers, which share it and stop each term's postings at the first question
+tabled that day or later. A few questions read the postings of their query's terms only,
+from the archive's own index, as they need them: the same shares, to the last bit, either
+way.
 
 Incremental: the db stage recomputes exactly the lists that can differ from a clean build's
 (`affected`). A question whose heading, text, day, house, asker or group changed (or that is
