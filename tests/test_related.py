@@ -329,22 +329,6 @@ def test_a_full_pass_and_a_few_questions_score_alike_to_the_last_bit_and_as_bm25
     assert compared > 40
 
 
-def every_match(terms: list[str], own: int, before: int, index: related.Index) -> tuple[float, list]:
-    """The floor of question `own`, and every question below rowid `before` that holds any of
-    `terms` and scores at least the floor, each score added up term by term in the query's
-    order: what `Scorer.matches` must give, found here by scoring every question."""
-    own_score, scores = 0.0, {}
-    for term in terms:
-        rowids, shares = index.postings(term)
-        for rowid, part in zip(rowids, shares, strict=True):
-            if rowid == own:
-                own_score = own_score + part
-            if rowid < before:
-                scores[rowid] = scores.get(rowid, 0.0) + part
-    least = own_score * related.LEAST_SHARE
-    return least, sorted((score, rowid) for rowid, score in scores.items() if score >= least)
-
-
 def many_questions(count: int) -> list[dict]:
     """Questions whose words are of every frequency, as real ones are: a few words in many
     questions, most in a few; some words share a stem ("farmer", "farmers"), so a query can
@@ -365,32 +349,24 @@ def many_questions(count: int) -> list[dict]:
     return rows
 
 
-def test_the_questions_left_unscored_are_those_that_cannot_reach_the_floor(tmp_path):
-    """`Scorer.matches` scores only the questions that can reach the floor: it finds every
-    match that scoring every question finds, with the same scores to the last bit."""
+def test_a_full_pass_adds_up_shares_in_bulk_as_one_at_a_time_to_the_last_bit(tmp_path):
+    "`Scorer.matches_in_bulk` (numpy) gives what `Scorer.matches` gives, every score to the bit."
     rows = many_questions(600)
     statistics = related.Statistics.of_database(archive_db(tmp_path / "stats", rows))
     full = day_ordered_finder(tmp_path / "full", rows, statistics)
-    few = related.Finder(archive_db(tmp_path / "few", rows), related.Scorer(statistics))
-    pruned = 0
-    for finder in (full, few):
-        for row in rows:
-            terms = finder.query_terms(row)
-            if not terms:
-                continue
-            own, before = finder.rowid(row["key"]), finder.bound(row["date_tabled"])
-            least, found = finder.scorer.matches(terms, own, before, finder.index)
-            assert (least, sorted(found)) == every_match(terms, own, before, finder.index)
-            highest = [finder.index.highest(term) for term in terms]
-            pruned += bool(related.too_weak_alone(highest, least))
+    compared = 0
+    for row in rows:
+        terms = full.query_terms(row)
+        if not terms:
+            continue
+        own, before = full.rowid(row["key"]), full.bound(row["date_tabled"])
+        one_at_a_time = full.scorer.matches(terms, own, before, full.index)
+        in_bulk = full.scorer.matches_in_bulk(terms, own, before, full.index)
+        assert (in_bulk[0], sorted(in_bulk[1])) == (one_at_a_time[0], sorted(one_at_a_time[1]))
+        assert all(type(score) is float and type(rowid) is int for score, rowid in in_bulk[1])
+        compared += len(in_bulk[1])
     full.db.close()
-    assert pruned > 300  # most queries leave some terms' questions unscored
-
-
-def test_the_weakest_terms_are_left_out_while_together_they_stay_below_the_floor():
-    assert related.too_weak_alone([5.0, 1.0, 2.0, 0.5], 3.6) == {1, 3, 2}
-    assert related.too_weak_alone([5.0, 1.0, 2.0, 0.5], 3.5) == {1, 3}  # 3.5 could reach it
-    assert related.too_weak_alone([5.0, 1.0], 0.0) == set()
+    assert compared > 2000
 
 
 def test_words_tokenized_together_get_the_terms_they_get_one_by_one(tmp_path):

@@ -32,14 +32,13 @@ questions' own text alone, and its list on its own text and that of the earlier 
 How it is scored: `Scorer` sums, term by term in the query's order, each question's share of
 each query term (`share`, bm25's formula) from postings read out of the index (`Index`).
 A question keeps every match scoring at least LEAST_SHARE of its own score; among equal
-scores the key decides. Questions that cannot reach that floor are not scored at all: only
-those holding a term other than the query's weakest (`too_weak_alone`) can. A full pass
-(FULL_PASS_FROM questions or more: a rebuild) reads the postings of a copy of the index
-whose rowids follow the day tabled (`write_day_ordered_index`) into memory once, before
-forking its workers, which share it and stop each term's postings at the first question
-tabled that day or later. A few questions read the postings of their query's terms only,
-from the archive's own index, as they need them: the same shares, to the last bit, either
-way.
+scores the key decides. A full pass (FULL_PASS_FROM questions or more: a rebuild) reads the
+postings of a copy of the index whose rowids follow the day tabled (`write_day_ordered_index`)
+into memory once, before forking its workers, which share it and stop each term's postings
+at the first question tabled that day or later, and add up the shares with numpy rather than
+one at a time (the same sums, in the same order). A few questions read the postings of their
+query's terms only, from the archive's own index, as they need them: the same shares, to
+the last bit, either way.
 
 Incremental: the db stage recomputes exactly the lists that can differ from a clean build's
 (`affected`). A question whose heading, text, day, house, asker or group changed (or that is
@@ -334,57 +333,47 @@ class Scorer:
     def matches(self, terms: list[str], own: int, before: int, index: Index) -> tuple[float, list[tuple[float, int]]]:
         """The floor of question `own` (LEAST_SHARE of its own score), and every question below
         rowid `before` matching any of `terms` and scoring at least the floor, as (score,
-        rowid). Each score is summed term by term in the query's order.
+        rowid). Each score is summed term by term in the query's order."""
+        own_score, ends = self.own_score_and_ends(terms, own, before, index)
+        scores: dict[int, float] = {}
+        add = scores.get
+        for term, end in ends:
+            rowids, shares = index.postings(term)
+            for rowid, part in zip(rowids[:end], shares[:end], strict=True):
+                scores[rowid] = add(rowid, 0.0) + part
+        least = own_score * LEAST_SHARE
+        return least, [(score, rowid) for rowid, score in scores.items() if score >= least]
 
-        Only the questions that can reach the floor are scored: those found in the postings of
-        a term that is not `too_weak_alone`. The terms that are (the most common ones, with the
-        longest postings) are then read only for those questions."""
-        own_score, postings = 0.0, []
+    def matches_in_bulk(self, terms: list[str], own: int, before: int, index: Index) -> tuple[float, list]:
+        """`matches`, the same to the last bit, for the thousands of questions of a full pass:
+        numpy's bincount adds up each question's shares in the order they are given, term by
+        term in the query's order, as `matches` does one share at a time in Python (most of a
+        full pass's time, before). Matches come in the order of their rowids."""
+        import numpy  # here: only a full pass needs it, and it is slow to import
+
+        own_score, ends = self.own_score_and_ends(terms, own, before, index)
+        least = own_score * LEAST_SHARE
+        found = [(index.as_numpy(term), end) for term, end in ends if end]
+        if not found:
+            return least, []
+        totals = numpy.bincount(numpy.concatenate([rowids[:end] for (rowids, _), end in found]),
+                                weights=numpy.concatenate([shares[:end] for (_, shares), end in found]))
+        # Every share is above zero: a question no term found totals zero, and is no match.
+        matched = numpy.flatnonzero((totals >= least) & (totals > 0.0))
+        return least, list(zip(totals[matched].tolist(), matched.tolist(), strict=True))
+
+    @staticmethod
+    def own_score_and_ends(terms: list[str], own: int, before: int, index: Index) -> tuple[float, list]:
+        """Question `own`'s score for its query's `terms` (summed in the query's order), and
+        each term with how many of its postings are below rowid `before`."""
+        own_score, ends = 0.0, []
         for term in terms:
             rowids, shares = index.postings(term)
             at = bisect.bisect_left(rowids, own)
             if at < len(rowids) and rowids[at] == own:
                 own_score = own_score + shares[at]
-            end = bisect.bisect_left(rowids, before)
-            if end:  # a term no earlier question holds adds nothing to any score
-                postings.append((term, rowids, shares, end))
-        least = own_score * LEAST_SHARE
-        weak = too_weak_alone([index.highest(term) for term, *_ in postings], least)
-        reachable = set()
-        if weak:
-            for position, (_, rowids, _, end) in enumerate(postings):
-                if position not in weak:
-                    reachable.update(rowids[:end])
-        scores: dict[int, float] = {}
-        add = scores.get
-        for position, (term, rowids, shares, end) in enumerate(postings):
-            if position in weak:
-                share_of = index.shares_by_rowid(term)
-                for rowid in share_of.keys() & reachable:
-                    scores[rowid] = add(rowid, 0.0) + share_of[rowid]
-            else:
-                for rowid, part in zip(rowids[:end], shares[:end], strict=True):
-                    scores[rowid] = add(rowid, 0.0) + part
-        return least, [(score, rowid) for rowid, score in scores.items() if score >= least]
-
-
-# A sum of shares bounds a score only up to rounding: a bound must stay this far (relatively)
-# below the floor to leave a question out.
-ROUNDING_MARGIN = 1e-9
-
-
-def too_weak_alone(highest: list[float], least: float) -> set[int]:
-    """The positions of a query's terms (each term's `highest` share of any question) that
-    together cannot lift a question to the floor `least`: the weakest terms, as long as all
-    their highest shares added up stay below it. A question that holds none of the other
-    terms cannot score the floor, whatever of these it holds, so it need not be scored."""
-    weak, total = set(), 0.0
-    for position in sorted(range(len(highest)), key=highest.__getitem__):
-        total += highest[position]
-        if total * (1.0 + ROUNDING_MARGIN) >= least:
-            break
-        weak.add(position)
-    return weak
+            ends.append((term, bisect.bisect_left(rowids, before)))
+        return own_score, ends
 
 
 EMPTY_POSTINGS = (array("q"), array("d"))
@@ -402,9 +391,8 @@ class Index:
         self.scorer = scorer
         self.norms: dict[int, float] = {}
         self.read: dict[str, tuple[array, array]] = {}
-        # Made from the postings when first needed (in a full pass, by each worker process).
-        self.highest_share: dict[str, float] = {}
-        self.by_rowid: dict[str, dict[int, float]] = {}
+        # The postings as numpy arrays (sharing their memory), made when first needed.
+        self.numpy_arrays: dict[str, tuple] = {}
         self.reads = 0  # terms read from the index
         self.db: sqlite_utils.Database | None = db
         db.execute(f"create virtual table if not exists temp.{self.name}_instances "
@@ -436,18 +424,15 @@ class Index:
             self.read.setdefault(term, EMPTY_POSTINGS)  # read: not to be read again
         return self.read.get(term, EMPTY_POSTINGS)
 
-    def highest(self, term: str) -> float:
-        "The highest share of any question for a term: no question's share is more."
-        if term not in self.highest_share:
-            self.highest_share[term] = max(self.postings(term)[1], default=0.0)
-        return self.highest_share[term]
+    def as_numpy(self, term: str) -> tuple:
+        "A term's postings (see `postings`) as numpy arrays over the same memory."
+        if term not in self.numpy_arrays:
+            import numpy
 
-    def shares_by_rowid(self, term: str) -> dict[int, float]:
-        """A term's postings as rowid -> share: a question's share found without reading the
-        others, and the questions of a set that hold the term found by C's set operations."""
-        if term not in self.by_rowid:
-            self.by_rowid[term] = dict(zip(*self.postings(term), strict=True))
-        return self.by_rowid[term]
+            rowids, shares = self.postings(term)
+            self.numpy_arrays[term] = (numpy.frombuffer(rowids, dtype=numpy.int64),
+                                       numpy.frombuffer(shares, dtype=numpy.float64))
+        return self.numpy_arrays[term]
 
     def note_norms(self, sizes: Iterable[tuple[int, bytes]]) -> None:
         norm = self.scorer.norm
@@ -618,8 +603,9 @@ class Finder:
 
     def matches(self, terms: list[str], row: dict) -> tuple[float, list[tuple[float, str]]]:
         "The question's floor, and every earlier-numbered match at or above it, as (score, key)."
-        least, found = self.scorer.matches(terms, self.rowid(row["key"]), self.bound(row["date_tabled"][:10]),
-                                           self.index)
+        # A full pass scores thousands of questions: in bulk.
+        score = self.scorer.matches_in_bulk if self.knows_all else self.scorer.matches
+        least, found = score(terms, self.rowid(row["key"]), self.bound(row["date_tabled"][:10]), self.index)
         if not self.knows_all:
             self.learn_rowids(rowid for _, rowid in found)
         return least, [(score, self.key_of[rowid]) for score, rowid in found]
