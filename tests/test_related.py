@@ -350,23 +350,29 @@ def many_questions(count: int) -> list[dict]:
 
 
 def test_a_full_pass_adds_up_shares_in_bulk_as_one_at_a_time_to_the_last_bit(tmp_path):
-    "`Scorer.matches_in_bulk` (numpy) gives what `Scorer.matches` gives, every score to the bit."
+    """`Scorer.matches_in_bulk` (numpy) gives what `Scorer.matches` gives, every score to the
+    bit, and a full pass ranks the matches as a few questions' lists do, ties by key."""
     rows = many_questions(600)
+    # The same words asked again by others: scores exactly equal, ranked by key.
+    rows += [dict(row, key=f"again-{row['key']}", asking_member_id="99") for row in rows[::9]]
     statistics = related.Statistics.of_database(archive_db(tmp_path / "stats", rows))
     full = day_ordered_finder(tmp_path / "full", rows, statistics)
-    compared = 0
+    compared = tied = 0
     for row in rows:
         terms = full.query_terms(row)
         if not terms:
             continue
         own, before = full.rowid(row["key"]), full.bound(row["date_tabled"])
-        one_at_a_time = full.scorer.matches(terms, own, before, full.index)
-        in_bulk = full.scorer.matches_in_bulk(terms, own, before, full.index)
-        assert (in_bulk[0], sorted(in_bulk[1])) == (one_at_a_time[0], sorted(one_at_a_time[1]))
-        assert all(type(score) is float and type(rowid) is int for score, rowid in in_bulk[1])
-        compared += len(in_bulk[1])
+        least, found = full.scorer.matches(terms, own, before, full.index)
+        bulk_least, scores, rowids = full.scorer.matches_in_bulk(terms, own, before, full.index)
+        assert (bulk_least, sorted(zip(scores.tolist(), rowids.tolist(), strict=True))) == (least, sorted(found))
+        ranked_least, ranked = full.ranked_matches(terms, row)
+        matches = full.matches(terms, row)[1]
+        assert (ranked_least, list(ranked)) == (least, sorted(matches, key=lambda pair: (-pair[0], pair[1])))
+        compared += len(found)
+        tied += len(matches) - len({score for score, _ in matches})
     full.db.close()
-    assert compared > 2000
+    assert compared > 2000 and tied > 100
 
 
 def test_words_tokenized_together_get_the_terms_they_get_one_by_one(tmp_path):

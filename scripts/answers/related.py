@@ -59,7 +59,7 @@ import math
 import re
 import sqlite3
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -344,23 +344,24 @@ class Scorer:
         least = own_score * LEAST_SHARE
         return least, [(score, rowid) for rowid, score in scores.items() if score >= least]
 
-    def matches_in_bulk(self, terms: list[str], own: int, before: int, index: Index) -> tuple[float, list]:
+    def matches_in_bulk(self, terms: list[str], own: int, before: int, index: Index) -> tuple[float, object, object]:
         """`matches`, the same to the last bit, for the thousands of questions of a full pass:
         numpy's bincount adds up each question's shares in the order they are given, term by
         term in the query's order, as `matches` does one share at a time in Python (most of a
-        full pass's time, before). Matches come in the order of their rowids."""
+        full pass's time, before). The matches as two numpy arrays: scores, and rowids
+        (ascending)."""
         import numpy  # here: only a full pass needs it, and it is slow to import
 
         own_score, ends = self.own_score_and_ends(terms, own, before, index)
         least = own_score * LEAST_SHARE
         found = [(index.as_numpy(term), end) for term, end in ends if end]
         if not found:
-            return least, []
+            return least, numpy.zeros(0), numpy.zeros(0, dtype=numpy.int64)
         totals = numpy.bincount(numpy.concatenate([rowids[:end] for (rowids, _), end in found]),
                                 weights=numpy.concatenate([shares[:end] for (_, shares), end in found]))
         # Every share is above zero: a question no term found totals zero, and is no match.
         matched = numpy.flatnonzero((totals >= least) & (totals > 0.0))
-        return least, list(zip(totals[matched].tolist(), matched.tolist(), strict=True))
+        return least, totals[matched], matched
 
     @staticmethod
     def own_score_and_ends(terms: list[str], own: int, before: int, index: Index) -> tuple[float, list]:
@@ -526,6 +527,7 @@ class Finder:
         # day -> the first rowid of a question tabled that day or later: the search's bound.
         self.first_of_day: dict[str, int] = {}
         self.knows_all = by_day  # every question noted at the start: none to look up
+        self.ranks_of_keys = None  # see `key_ranks`
         if by_day:
             self.learn(db.execute(f"""select k.rowid, k.key, q.date_tabled, q.asking_member_id, q.grouped_keys
                                       from {BY_DAY}.keys_by_day k join questions q on q.key = k.key"""))
@@ -593,8 +595,8 @@ class Finder:
         terms = self.query_terms(row, chosen_from) if row["date_tabled"] else []
         least, chosen = 0.0, []
         if terms:
-            least, matches = self.matches(terms, row)
-            chosen = closest(matches, self.wanted(row))
+            least, ranked = self.ranked_matches(terms, row)
+            chosen = closest(ranked, self.wanted(row))
         query = {"key": row["key"], "day": (row["date_tabled"] or "")[:10], "terms": json.dumps(terms),
                  "least": least, "fifth": chosen[-1][0] if len(chosen) == LIMIT else None,
                  "session_start": self.session_start(row), "inputs": inputs_of(row)}
@@ -603,12 +605,39 @@ class Finder:
 
     def matches(self, terms: list[str], row: dict) -> tuple[float, list[tuple[float, str]]]:
         "The question's floor, and every earlier-numbered match at or above it, as (score, key)."
-        # A full pass scores thousands of questions: in bulk.
-        score = self.scorer.matches_in_bulk if self.knows_all else self.scorer.matches
-        least, found = score(terms, self.rowid(row["key"]), self.bound(row["date_tabled"][:10]), self.index)
-        if not self.knows_all:
+        own, before = self.rowid(row["key"]), self.bound(row["date_tabled"][:10])
+        if self.knows_all:
+            least, scores, rowids = self.scorer.matches_in_bulk(terms, own, before, self.index)
+            found = list(zip(scores.tolist(), rowids.tolist(), strict=True))
+        else:
+            least, found = self.scorer.matches(terms, own, before, self.index)
             self.learn_rowids(rowid for _, rowid in found)
         return least, [(score, self.key_of[rowid]) for score, rowid in found]
+
+    def ranked_matches(self, terms: list[str], row: dict) -> tuple[float, Iterator[tuple[float, str]]]:
+        """The question's floor, and its matches (see `matches`) closest first: the highest
+        score first, the key deciding among equal scores. A full pass ranks them with numpy,
+        and names only those the list asks for: most lists are full long before the end."""
+        if not self.knows_all:
+            least, found = self.matches(terms, row)
+            return least, iter(sorted(found, key=lambda pair: (-pair[0], pair[1])))
+        import numpy
+
+        least, scores, rowids = self.scorer.matches_in_bulk(
+            terms, self.rowid(row["key"]), self.bound(row["date_tabled"][:10]), self.index)
+        order = numpy.lexsort((self.key_ranks()[rowids], -scores))  # the last key sorts first
+        return least, ((score, self.key_of[rowid])
+                       for score, rowid in zip(scores[order].tolist(), rowids[order].tolist(), strict=True))
+
+    def key_ranks(self):
+        "A numpy array: each noted question's place among them all in the order of their keys, by rowid."
+        if self.ranks_of_keys is None:
+            import numpy
+
+            by_key = sorted(self.key_of, key=self.key_of.__getitem__)
+            self.ranks_of_keys = numpy.zeros(max(self.key_of, default=0) + 1, dtype=numpy.int64)
+            self.ranks_of_keys[numpy.array(by_key, dtype=numpy.int64)] = numpy.arange(len(by_key))
+        return self.ranks_of_keys
 
     def bound(self, day: str) -> int:
         "The first rowid a search for a question tabled on `day` leaves out."
@@ -629,12 +658,12 @@ class Finder:
         return wanted
 
 
-def closest(matches: list[tuple[float, str]], wanted: Callable[[str], bool]) -> list[tuple[float, str]]:
-    """The LIMIT wanted matches (score, key) scoring highest, the key deciding among equal
-    scores. The matches are sorted first and asked whether wanted only until LIMIT are found:
-    asking costs more than sorting, and most lists are full long before the matches end."""
+def closest(ranked: Iterable[tuple[float, str]], wanted: Callable[[str], bool]) -> list[tuple[float, str]]:
+    """The LIMIT wanted matches (score, key) scoring highest, of matches given closest first
+    (`Finder.ranked_matches`). Each is asked whether wanted only until LIMIT are found:
+    asking costs more than ranking, and most lists are full long before the matches end."""
     chosen = []
-    for score, key in sorted(matches, key=lambda pair: (-pair[0], pair[1])):
+    for score, key in ranked:
         if wanted(key):
             chosen.append((score, key))
             if len(chosen) == LIMIT:
