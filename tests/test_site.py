@@ -927,3 +927,15 @@ def test_a_question_pages_links_are_those_relative_gives_whatever_the_target():
         for page in pages_at:
             link = site.page_links(page)
             assert [link(target) for target in targets * 2] == [urls.relative(page, target) for target in targets * 2]
+
+
+def test_a_listing_pages_links_are_those_relative_gives_whatever_the_target():
+    "The climb to the root joined to a plain target must be the link `relative` makes, odd paths included."
+    pages_at = ["headings/schools-finance/", "headings/schools-finance/page/3/", "days/2024/08/30/", "", "a/../b/",
+                "a//b/", "members/4399-victoria-atkins/asked/"]
+    targets = ["", "days/", "days", "headings/", "headings/schools-finance/page/2/", "commons/2024-08-30/3283/",
+               "static/style.css", "feed.xml", "bodies/home-office/feed.xml", "/commons/x/", "days/../commons/",
+               "lords/./x/", "lords//x/", ".hidden/x/", "a/.well-known/", "é/v w/", "members/4399-victoria-atkins/"]
+    for page in pages_at:
+        link = urls.links_from(page)
+        assert [link(target) for target in targets] == [urls.relative(page, target) for target in targets]

@@ -101,7 +101,8 @@ class ListingWriter:
         self.pages[url] = entry
         if not self.full and self.record.page(url) == entry:
             return  # rendered from the same inputs by the last build
-        html = listing_template(self.env, template).render(dict(context, page_url=url))
+        # The page's own `link`: a plain function, which Jinja2 calls for less than the global one.
+        html = listing_template(self.env, template).render(dict(context, page_url=url, link=urls.links_from(url)))
         self.output.write(urls.html_file(url), html)
         if twin is not None:
             self.output.write(urls.json_twin(url), to_json_bytes(twin() if made_later else twin))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+from collections.abc import Callable
+from functools import partial
 
 from .clean import cut_at_word
 from .model import question_url as question_url  # a question's page: fixed when it is stored
@@ -179,3 +181,24 @@ def relative(from_url: str, to_url: str) -> str:
     if to_url == "" or to_url.endswith("/"):
         return "./" if target == "." else target + "/"
     return target
+
+
+def links_from(from_url: str) -> Callable[[str], str]:
+    """`relative` from one page, for its many links: its folders are split once. A listing
+    page's links lead mostly out of its first folder (its questions, the sections, the
+    stylesheet): such a link is the climb to the root followed by the target as it is, when
+    the target is made of plain names; any other goes through `relative`."""
+    start = [part for part in from_url.split("/") if part]
+    if any(part in (".", "..") for part in start):
+        return partial(relative, from_url)
+    climb = "../" * len(start)
+    first = start[0] if start else None
+
+    def link(to_url: str) -> str:
+        # No empty name ('//', a leading '/'), none starting with '.' ('..', '.'), not the root.
+        plain = to_url and to_url[0] not in "/." and "//" not in to_url and "/." not in to_url
+        if plain and to_url.partition("/")[0] != first:
+            return climb + to_url
+        return relative(from_url, to_url)
+
+    return link
