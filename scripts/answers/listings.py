@@ -341,11 +341,16 @@ def item_place(item: dict) -> dict:
             "heading": item["heading"]}
 
 
-def group_by_owner(items: list[dict], reference: Reference) -> dict[str, list[dict]]:
-    "Owner -> its items, newest first (a member's both asked and answered)."
+def places_of(items: list[dict], reference: Reference) -> dict[str, Placed]:
+    "Key -> where each of these items is listed, as the record keeps it."
+    return {item["key"]: placed(item_place(item), item["url"], reference) for item in items}
+
+
+def group_by_owner(items: list[dict], places: dict[str, Placed]) -> dict[str, list[dict]]:
+    "Owner -> its items, newest first (a member's both asked and answered); `places` as `places_of` gives them."
     groups: dict[str, list[dict]] = defaultdict(list)
     for item in items:
-        for owner in owners_of(item_place(item), reference):
+        for owner in places[item["key"]].owners:
             groups[owner].append(item)
     return groups
 
@@ -857,12 +862,12 @@ def as_of(figures: list[dict]) -> str | None:
 def write_everything(writer: ListingWriter, figures: Future, reference: Reference) -> ListingsReport:
     db = writer.db
     items = load_items(db, reference)
-    write_owners(writer, reference, group_by_owner(items, reference), figures.result().rows)
+    shown = places_of(items, reference)  # worked out once: for the groups and for the record
+    write_owners(writer, reference, group_by_owner(items, shown), figures.result().rows)
     write_indexes(writer, reference, heading_index(reference), months_shown=None, letters_shown=None)
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
     removed = remove_pages(writer, set(writer.record.pages_of(None)) - set(writer.pages))
-    shown = {item["key"]: placed(item_place(item), item["url"], reference) for item in items}
     # Saved only when it differs, so that a build that changes nothing leaves the record's bytes.
     # The tallies count more finely than the figures shown: two databases may differ in them alone.
     content = inputs_digest({key: list(place.__dict__.values()) for key, place in shown.items()},
@@ -958,7 +963,8 @@ def items_of(db, reference: Reference, owners: set[str], before: dict[str, Place
     that the changed questions (`before` and `after` the change) can alter: for those, the
     second dict gives how many items the whole listing holds."""
     if len(owners) > ONE_READ_OWNERS:
-        groups = group_by_owner(load_items(db, reference), reference)
+        items = load_items(db, reference)
+        groups = group_by_owner(items, places_of(items, reference))
         return {owner: groups.get(owner, []) for owner in owners}, {}
     groups, totals = {}, {}
     for owner in sorted(owners):
