@@ -456,6 +456,14 @@ def write_blocks(db: sqlite3.Connection, group: Group, names: list[str], output:
     one for the header row first). A block the last build compressed is copied from its file
     as it left it (`previous`: name -> that file); only the others are read from the database
     and compressed. Returns the manifest entry's files and members."""
+    try:
+        return write_block_files(db, group, names, output, previous)
+    except PreviousFileDamaged:
+        return write_block_files(db, group, names, output, {})
+
+
+def write_block_files(db: sqlite3.Connection, group: Group, names: list[str], output: Output,
+                      previous: dict[str, PreviousFile]) -> dict:
     with ExitStack() as stack:
         files = {name: stack.enter_context(MemberFile(output, name, previous.get(name)))
                  for name in group.files}
@@ -466,6 +474,8 @@ def write_blocks(db: sqlite3.Connection, group: Group, names: list[str], output:
             rows = functools.cache(functools.partial(block_rows, db, group, block, names))  # read once
             for name, format_name in group.files.items():
                 files[name].add(block.digest, functools.partial(block_member, format_name, names, rows))
+        for members in files.values():  # every file copied from checked before any is put in place
+            members.complete()
         records = {name: members.finish() for name, members in files.items()}
     return {"files": records, "members": {name: files[name].listed for name in files}}
 
@@ -477,8 +487,9 @@ def block_member(format_name: str, names: list[str], rows) -> bytes:
 
 @dataclass(frozen=True)
 class PreviousFile:
-    """A file of gzip members as the last build left it, trusted to be as it recorded it: its
-    path, SHA-256 and size, and the [digest, length] of each of its members, in order."""
+    """A file of gzip members as the last build left it, by its time and size: its path,
+    SHA-256 and size, and the [digest, length] of each of its members, in order. Whether it
+    still holds those bytes is known once it has been copied from (`CheckedSource`)."""
 
     path: str
     digest: str
@@ -490,21 +501,74 @@ class PreviousFile:
 COPY_BUFFER = 1024 * 1024
 
 
+class PreviousFileDamaged(OSError):
+    """The file the last build left does not hold the bytes it recorded: what was copied from
+    it cannot be trusted, and the file is made afresh."""
+
+
+class CheckedSource:
+    """The file the last build left, read once from front to back as members are copied from
+    it, every byte hashed on the way, whether copied or passed over: once the file is made,
+    `check` reads what is left and compares the whole with the digest the last build recorded.
+    (Reading it whole first, to check it, then again to copy from it, read and hashed the
+    67 MB of the archive's answers.db.gz twice a build.) A member copied from further back (a
+    piece repeated, as runs of empty pages are) is read again, and counts in the digest where
+    the file holds it."""
+
+    def __init__(self, previous: PreviousFile):
+        self.previous = previous
+        self.file = open(previous.path, "rb", buffering=0)
+        self.buffer = memoryview(bytearray(COPY_BUFFER))
+        self.position = 0  # how far the file has been read (and hashed)
+        self.digest = hashlib.sha256()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def copy(self, offset: int, length: int, write) -> None:
+        "Give `write` the `length` bytes at `offset`, a buffer at a time."
+        if offset < self.position:
+            self.file.seek(offset)
+            self.read(length, write, hashed=False)
+            self.file.seek(self.position)
+            return
+        self.read(offset - self.position, lambda data: None, hashed=True)
+        self.read(length, write, hashed=True)
+
+    def read(self, length: int, write, hashed: bool) -> None:
+        while length:
+            count = self.file.readinto(self.buffer[:min(length, COPY_BUFFER)])
+            if not count:
+                raise PreviousFileDamaged(f"{self.previous.path} is shorter than the last build recorded")
+            data = self.buffer[:count]
+            if hashed:
+                self.digest.update(data)
+                self.position += count
+            write(data)
+            length -= count
+
+    def check(self) -> None:
+        "Read the rest; raise PreviousFileDamaged unless the whole holds what was recorded."
+        self.read(self.previous.size - self.position, lambda data: None, hashed=True)
+        if self.file.read(1) or self.digest.hexdigest() != self.previous.digest:
+            raise PreviousFileDamaged(f"{self.previous.path} does not hold what the last build recorded")
+
+
 class MemberFile:
     """One file of gzip members being made, in a temporary file: each member copied from the
-    file the last build left (`previous`, found whole: `Build.previous_files`), where it made
-    the same member, else made. The bytes are hashed as they are written, so the new file is
-    not read again; of the old one, the runs copied are read once each. `finish`
-    puts the file in place, unless it holds what the last build recorded there."""
+    file the last build left (`previous`: `Build.previous_files`), where it made the same
+    member, else made. The bytes are hashed as they are written, so the new file is not read
+    again; the old one is read once, and checked whole before the new file is put in place
+    (`CheckedSource`). `finish` puts the file in place, unless it holds what the last build
+    recorded there; it raises PreviousFileDamaged, having put nothing in place, if the file
+    copied from did not hold what was recorded: the caller makes the file again without it."""
 
     def __init__(self, output: Output, relative_path: str, previous: PreviousFile | None):
         self.output, self.relative_path, self.previous = output, relative_path, previous
         self.path = output.path_for(relative_path)
-        output.claim(str(self.path), relative_path)
         self.places = member_places(previous.members) if previous else {}
         self.handle = new_temporary_file(self.path, output.scratch)
-        self.source = None  # the previous file, opened on the first copy, and its buffer
-        self.buffer: memoryview | None = None
+        self.source: CheckedSource | None = None  # the previous file, opened on the first copy
         self.run = (0, 0)  # offset and length of the bytes of `previous` still to be copied
         self.whole = hashlib.sha256()
         self.size = 0
@@ -548,21 +612,24 @@ class MemberFile:
         if not length:
             return
         if self.source is None:
-            self.source = open(self.previous.path, "rb", buffering=0)
-            self.buffer = memoryview(bytearray(COPY_BUFFER))
-        self.source.seek(offset)
-        while length:
-            read = self.source.readinto(self.buffer[:min(length, COPY_BUFFER)])
-            if not read:
-                raise OSError(f"{self.previous.path} is shorter than the last build recorded")
-            self.write(self.buffer[:read])
-            length -= read
+            self.source = CheckedSource(self.previous)
+        self.source.copy(offset, length, self.write)
+
+    def complete(self) -> None:
+        """Copy what is left to copy and close the new file; check the file copied from
+        (PreviousFileDamaged if it did not hold what was recorded)."""
+        if self.handle.closed:
+            return
+        self.copy_run()
+        self.handle.close()
+        if self.source is not None:
+            self.source.check()
 
     def finish(self) -> list:
         """Put the file in place, unless the file there already holds these bytes: by the
         previous file's recorded digest, or (none trusted) by reading it. Returns its record."""
-        self.copy_run()
-        self.handle.close()
+        self.complete()
+        self.output.claim(str(self.path), self.relative_path)
         digest = self.whole.hexdigest()
         if self.holds_already(digest):
             self.output.unchanged += 1
@@ -604,6 +671,13 @@ def write_database(db_path: Path, output: Output, previous: PreviousFile | None)
     each member is made the same way whichever build makes it, so the bytes do not depend on
     what was there before. Every piece is read and hashed (BLAKE3) to know which changed.
     Returns the manifest entry's files and members."""
+    try:
+        return write_database_file(db_path, output, previous)
+    except PreviousFileDamaged:
+        return write_database_file(db_path, output, None)
+
+
+def write_database_file(db_path: Path, output: Output, previous: PreviousFile | None) -> dict:
     with MemberFile(output, DATABASE_FILE, previous) as members:
         for chunk in database_chunks(db_path):
             members.add(piece_digest(chunk), lambda chunk=chunk: compressed(chunk))
@@ -837,11 +911,12 @@ class Build:
         return survey(db, export, names)
 
     def previous_files(self, key: str) -> dict[str, PreviousFile]:
-        """The files of a group as the last build wrote them, with their members: those that
-        still hold the bytes it recorded and whose members add up to their size; the others
-        are made afresh. Each is read whole to know, even when a file of its time and size is
-        otherwise trusted (`as_written`): what is copied from it is recorded as right in the
-        new file's digest, so damage copied unseen could never be found by `answers verify`."""
+        """The files of a group as the last build wrote them, with their members: those of
+        the time and size it recorded (`trusted`) whose members add up to their size; the
+        others are made afresh. Trusted by their time alone, a file damaged since could be
+        copied from, and the damage recorded as right in the new file's digest, where `answers
+        verify` could never find it: so each is hashed whole as it is copied from, and the new
+        file is put in place only if the old one held what was recorded (`CheckedSource`)."""
         entry = self.manifest.previous.get(key) or {}
         found = {}
         for name, members in entry.get("members", {}).items():
@@ -850,7 +925,7 @@ class Build:
             digest, size = entry["files"][name]
             path = self.output.plain_path(name)
             if (sum(length for _, length in members) == size
-                    and trusted(path, entry["files"][name], self.manifest_saved_ns, check_all=True)):
+                    and trusted(path, entry["files"][name], self.manifest_saved_ns, self.check_all)):
                 found[name] = PreviousFile(path, digest, size, members)
         return found
 
