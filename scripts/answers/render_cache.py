@@ -170,13 +170,22 @@ def prepare(path: Path) -> int | None:
 
 def prune(path: Path) -> int:
     """After a build that rendered every question page: drop the entries it did not use, and
-    give their space back. Returns how many were dropped."""
+    give their space back. Returns how many were dropped.
+
+    Every entry is written with its mark, in one transaction, and loses it only here, in the same
+    transaction as the entry itself: so when no mark is of an older run, every entry was used,
+    and the entries (the pages' HTML, half a gigabyte for the archive) are not scanned for
+    none to drop, as after every template change."""
     try:
         with contextlib.closing(connect(path)) as connection:
             run = current_run(connection)
-            connection.execute("delete from marks where run != ?", (run,))
-            dropped = sum(connection.execute(f"delete from {table} where key not in (select key from marks)").rowcount
-                          for table in ENTRY_COLUMNS)
+            with connection:
+                connection.execute("begin immediate")
+                dropped = 0
+                if connection.execute("delete from marks where run != ?", (run,)).rowcount:
+                    dropped = sum(connection.execute(
+                        f"delete from {table} where key not in (select key from marks)").rowcount
+                        for table in ENTRY_COLUMNS)
             connection.execute("pragma incremental_vacuum")
             connection.execute("pragma wal_checkpoint(truncate)")
             return dropped
