@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from answers import feeds, listing_record
 from answers.manifest import page_manifest_contents
 from test_build_incremental import canonical
 from test_incremental import (
@@ -167,3 +168,34 @@ def test_a_file_that_changed_no_question_renders_the_about_page_alone(tmp_path):
         "about/index.html", "about/index.json"]
     _, site_report = build(folder, content)
     assert site_report.written == [] and site_report.removed == []
+
+
+def test_a_heading_left_empty_goes_even_without_the_listings_record(tmp_path):
+    """105 is the only question headed "Fire Services", and a later fetch renames its heading: with
+    the listings' record gone (deleted by hand, or a copy of the build without it), nothing says
+    which listing pages the last build wrote, and the build checks every file as a clean build would."""
+    folder, content = tmp_path / "build", make_archive(tmp_path)
+    build(folder, content)
+    old_heading = "headings/fire-services/"
+    assert (folder / "site" / old_heading / "index.html").is_file()
+    listing_record.record_path(folder / "site").unlink()
+    file_month(content, "2024-09", [dict(FIRE_SERVICES, heading="Fire and Rescue Services")])
+    build(folder, content)
+    assert not (folder / "site" / old_heading).exists()
+    assert old_heading not in "".join(path.read_text() for path in (folder / "site").glob("sitemap*.xml"))
+    assert_equal_to_clean(folder, tmp_path, content)
+
+
+def test_a_member_left_without_questions_loses_their_feed_even_without_the_feeds_record(tmp_path):
+    """105 is the only question member 4105 asked, and a later fetch corrects its asker: with the
+    record of what the feeds showed gone, nothing says which feeds the last build wrote, and
+    the build checks every file as a clean build would."""
+    folder, content = tmp_path / "build", make_archive(tmp_path)
+    build(folder, content)
+    old_feed = folder / "site" / "members" / "4105" / "feed.xml"
+    assert old_feed.is_file()
+    (folder / "site" / feeds.STATE_NAME).unlink()
+    file_month(content, "2024-09", [dict(FIRE_SERVICES, askingMemberId=4101)])
+    build(folder, content)
+    assert not old_feed.parent.exists()
+    assert_equal_to_clean(folder, tmp_path, content)

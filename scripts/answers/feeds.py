@@ -269,6 +269,12 @@ def load_shown(output: Output, version: str, titles: dict[str, str]) -> dict[str
     return {path: keys for path, keys in shown.items() if path not in titles or recorded.get(path) == titles[path]}
 
 
+def holds_shown(output: Output, version: str) -> bool:
+    """Whether the record beside the feeds vouches for them: it is there, readable, and made by
+    this code. Without it nothing says which feeds the last build wrote, nor so which are gone."""
+    return load_shown(output, version, {}) is not None
+
+
 def save_shown(output: Output, version: str, shown: dict[str, list[str]], titles: dict[str, str]) -> None:
     data = orjson.dumps({"version": version, "feeds": shown, "titles": {path: titles[path] for path in shown}},
                         option=orjson.OPT_SORT_KEYS)

@@ -50,6 +50,21 @@ def record_path(output_root: Path) -> Path:
     return output_root.parent / f"{output_root.name}.listings.sqlite"
 
 
+def holds_pages(output_root: Path, version: str) -> bool:
+    """Whether the record beside `output_root` vouches for the listing pages there: it is there,
+    complete, and made by this code (`version`). Without it nothing says which listing pages the
+    last build wrote, nor so which of them are no longer made. Read only: a missing file is not made."""
+    path = record_path(output_root)
+    if not path.is_file():
+        return False
+    try:
+        with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
+            row = connection.execute("select value from meta where name = 'version'").fetchone()
+    except sqlite3.Error:  # damaged, or not a record at all
+        return False
+    return row is not None and row[0] == version
+
+
 def sitemap_urls(path: Path) -> list[str]:
     """Every page the sitemap lists, in url order, as the record at `path` holds them (read on
     a connection of its own, once the listings have saved and closed it)."""

@@ -28,6 +28,7 @@ from . import (
     clean,
     downloads,
     feeds,
+    listing_record,
     listings,
     model,
     pages,
@@ -616,7 +617,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     report = SiteReport()
     with (PageManifest.take(output, site_code_version(config), is_manifest_entry) as manifest,
           closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside):
-        change = site_changes(db, pages_dir, manifest, check_all)
+        change = site_changes(db, pages_dir, manifest, check_all, records_vouch(output, config))
         changed = change.keys
         others = OtherFiles(db, db_path, output, config, change, manifest, beside, check_all)
         if changed is None or manifest.other_code_state is not None:  # new code: every question page
@@ -691,12 +692,20 @@ class OtherFiles:
         self.removed = listed.removed + feeds_removed
 
 
+def records_vouch(output: Output, config: SiteConfig) -> bool:
+    """Whether the records of what the listings and the feeds wrote last time are there, whole
+    and made by this code: only they say which of those files a build given changes must remove."""
+    return (listing_record.holds_pages(output.root, listings.listings_code_version(config))
+            and feeds.holds_shown(output, feeds.feeds_version(config)))
+
+
 def site_changes(db: sqlite_utils.Database, pages_dir: Path, manifest: PageManifest,
-                 check_all: bool) -> changes.ChangeSet:
+                 check_all: bool, records_vouched: bool) -> changes.ChangeSet:
     """What to render again: the change set since this stage last completed, if the pages
-    stage has completed on this same database (the pages are what is rendered); else
-    everything. After a change of code alone, the empty change set: the manifest then holds
-    no entries, and every question page is rendered again."""
+    stage has completed on this same database (the pages are what is rendered) and the
+    records of the listings and feeds vouch for their files (`records_vouch`); else everything.
+    After a change of code alone, the empty change set: the manifest then holds no entries,
+    and every question page is rendered again."""
     made_from = PageManifest.read(pages_dir, pages.pages_code_version(), pages.is_manifest_entry).state or {}
     position = changes.position(db)
     if not all(made_from.get(name) == value for name, value in position.items()):
@@ -711,5 +720,10 @@ def site_changes(db: sqlite_utils.Database, pages_dir: Path, manifest: PageManif
         if same_data.keys == set():
             # Only the question pages' code changed (question.html, say): build_site renders
             # every question page, and the listings, feeds and downloads have no new data to show.
-            return same_data
+            change = same_data
+    if change.keys is not None and not records_vouched:
+        # A record deleted by hand, or a copy of the build without it: the listings and feeds
+        # render every file they make, but only a build that checks every file finds those they
+        # no longer make (the page of a heading whose only question was renamed).
+        return changes.ChangeSet(None, change.state)
     return change
