@@ -3,15 +3,14 @@ and finding what a killed writer left."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from answers import atomic
 from answers.atomic import temporary_files, write_atomically
 
 
 def test_the_scratch_folder_is_made_on_first_use_only(tmp_path, monkeypatch):
     scratch = tmp_path / "scratch"
-    made, mkdir = [], Path.mkdir
-    monkeypatch.setattr(Path, "mkdir", lambda self, *args, **kwargs: made.append(self) or mkdir(self, *args, **kwargs))
+    made, make_folders = [], atomic.make_folders
+    monkeypatch.setattr(atomic, "make_folders", lambda path: made.append(path) or make_folders(path))
     for name in ("a", "b", "c"):
         write_atomically(tmp_path / name, name.encode(), scratch=scratch)
     assert made.count(scratch) == 1

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from answers import atomic
 from answers import output as output_module
 from answers.manifest import MANIFEST_NAME, Manifest
 from answers.output import SCRATCH_NAME, DuplicateOutputError, Output, OutsideOutputError, bytes_digest, inputs_digest
@@ -277,3 +278,60 @@ def test_a_build_that_changes_nothing_leaves_the_manifest_untouched(tmp_path):
 def test_an_unreadable_manifest_counts_as_none(tmp_path):
     (tmp_path / MANIFEST_NAME).write_text("{not json")
     assert Manifest.take(Output(tmp_path), "v1", lambda entry: True).previous == {}
+
+
+def modes_below(folder: Path) -> dict[str, int]:
+    "The permission bits of every folder and file below `folder` (hidden ones too), by relative path."
+    return {path.relative_to(folder).as_posix() + ("/" if path.is_dir() else ""): path.stat().st_mode & 0o777
+            for path in sorted(folder.rglob("*"))}
+
+
+def under_umask(mask: int, work):
+    previous = os.umask(mask)
+    try:
+        return work()
+    finally:
+        os.umask(previous)
+
+
+def test_folders_an_output_makes_are_public_whatever_the_umask_and_those_it_found_are_left_alone(tmp_path):
+    "A published site is served by a web server of another user: umask 077 must not hide it."
+    (tmp_path / "out" / "private").mkdir(parents=True)
+    (tmp_path / "out" / "private").chmod(0o700)
+
+    def write_some():
+        output = Output(tmp_path / "out" / "site")
+        output.write("commons/2024-08-30/3283/index.html", "<p>page</p>")
+        output.write("days/../bodies/home-office/index.html", "<p>resolved</p>")  # `write_resolved`
+        Output(tmp_path / "out").write("private/new/index.html", "<p>inside</p>")
+        atomic.write_atomically(tmp_path / "out" / "site" / "downloads" / "answers.db.gz", b"data")
+
+    under_umask(0o077, write_some)
+    assert modes_below(tmp_path / "out") == {
+        "private/": 0o700, "private/new/": 0o755, "private/new/index.html": 0o644,
+        "site/": 0o755, "site/bodies/": 0o755, "site/bodies/home-office/": 0o755,
+        "site/bodies/home-office/index.html": 0o644, "site/commons/": 0o755, "site/commons/2024-08-30/": 0o755,
+        "site/commons/2024-08-30/3283/": 0o755, "site/commons/2024-08-30/3283/index.html": 0o644,
+        "site/downloads/": 0o755, "site/downloads/answers.db.gz": 0o644,
+        ".writing/": 0o755, "site/.writing/": 0o755}
+
+
+def test_a_whole_build_under_umask_077_is_readable_by_all(tmp_path, monkeypatch):
+    "Every folder and file of the pages and the site, the downloads' and the search index's too: 0755 and 0644."
+    from answers import search
+    from test_incremental import build, make_archive
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    content, folder = make_archive(tmp_path), tmp_path / "build"
+
+    def build_all():
+        build(folder, content)
+        search.update_index(folder / "answers.db", folder / "site")
+
+    under_umask(0o077, build_all)
+    pages, site = (modes_below(folder / stage) for stage in ("pages", "site"))
+    assert "commons/2024-08-01/103/index.md" in pages
+    assert {"downloads/answers.db.gz", "pagefind/bundles.json", "pagefind/2024/pagefind.js"} <= set(site)
+    for modes in (pages, site):
+        assert {path: mode for path, mode in modes.items()
+                if mode != (0o755 if path.endswith("/") else 0o644)} == {}

@@ -5,6 +5,9 @@ the target. The temporary file is made beside the target (the same folder, so th
 one file system), or in a `scratch` folder on the same file system that the caller names: an
 output folder keeps one (`Output.scratch`), so that whatever a killed build left half written is
 found in one place, however deep its target, and swept away by the next build.
+
+What it puts in place is readable by all and the folders it makes searchable by all
+(`PUBLIC_FILE`, `PUBLIC_FOLDER`), whatever the umask: the site is served as it is written.
 """
 
 from __future__ import annotations
@@ -16,13 +19,22 @@ import tempfile
 import threading
 from pathlib import Path
 
+# What a build makes is published as it is, by a web server that may run as another user:
+# readable by all, its folders searchable, whatever the umask of whoever builds (umask 077 left
+# the folders 0700, and the site unservable). mkdir's and open's modes are masked by the umask,
+# so these are set explicitly, on what a writer makes only.
+PUBLIC_FILE = 0o644
+PUBLIC_FOLDER = 0o755
+# The umask a child process that writes published files (Pagefind) runs under: it makes them so.
+PUBLIC_UMASK = 0o022
+
 
 def write_atomically(path: Path, data: bytes, durable: bool = False, scratch: Path | None = None) -> None:
     """Replace the file's bytes with `data` in one step. `durable` also syncs the bytes to
     disk before the rename, for files whose loss a later step would not notice (a fetch
     clears its journal once the month files are written). The temporary file is made in
     `scratch` if given, else beside the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folders(path.parent)
     handle = new_temporary_file(path, scratch)
     try:
         with handle:
@@ -43,13 +55,13 @@ def new_temporary_file(path: Path, scratch: Path | None = None):
     try:
         return temporary_file(folder, path.name)
     except FileNotFoundError:  # the scratch folder, made on first use
-        folder.mkdir(exist_ok=True)
+        make_folders(folder)
         return temporary_file(folder, path.name)
 
 
 def put_in_place(temporary: str, path: Path) -> None:
     "Rename a finished temporary file over its target."
-    os.chmod(temporary, 0o644)  # temporary files are private; what they hold is not
+    os.chmod(temporary, PUBLIC_FILE)  # temporary files are private; what they hold is not
     os.replace(temporary, path)
 
 
@@ -81,11 +93,11 @@ def write_replacing(path: str, data: bytes, scratch: str | None = None) -> None:
     try:
         handle = open_new(temporary)
     except FileNotFoundError:  # the scratch folder, made on first use
-        os.makedirs(os.path.dirname(temporary), exist_ok=True)
+        make_folders(os.path.dirname(temporary))
         handle = open_new(temporary)
     try:
         try:
-            os.fchmod(handle, 0o644)  # whatever the umask: what pages hold is public
+            os.fchmod(handle, PUBLIC_FILE)  # whatever the umask: what pages hold is public
             view = memoryview(data)
             while view:
                 view = view[os.write(handle, view):]
@@ -101,10 +113,32 @@ def write_replacing(path: str, data: bytes, scratch: str | None = None) -> None:
 def open_new(path: str) -> int:
     "A file made empty for writing, in place of any leftover of that name."
     try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PUBLIC_FILE)
     except FileExistsError:
         os.unlink(path)
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PUBLIC_FILE)
+
+
+def make_folder(path: str | Path) -> None:
+    "Make one folder, PUBLIC_FOLDER whatever the umask; FileExistsError if something is there."
+    os.mkdir(path)
+    os.chmod(path, PUBLIC_FOLDER)
+
+
+def make_folders(path: str | Path) -> None:
+    """`os.makedirs(path, exist_ok=True)`, each folder it makes PUBLIC_FOLDER (`make_folder`);
+    the folders it finds keep their modes."""
+    missing = []
+    path = os.path.abspath(path)
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for folder in reversed(missing):
+        try:
+            make_folder(folder)
+        except FileExistsError:  # made meanwhile by another writer (a render worker); or a file
+            if not os.path.isdir(folder):
+                raise
 
 
 def replace_if_changed(path: Path, data: bytes) -> bool:

@@ -19,6 +19,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from .atomic import PUBLIC_FILE
+
 SIGNATURE = b"pagefind_dcd"
 PAGES, FILTERS, SORTS = 1, 3, 4  # their places in the metadata file
 UNSIGNED, TEXT, ARRAY = 0, 3, 4
@@ -119,7 +121,9 @@ def write_packed(folder: Path, pattern: str, language: str, cbor: bytes) -> str:
     ('en_1a2b3c4') that the bundle refers to it by."""
     data = SIGNATURE + cbor
     short_hash = f"{language}_{hashlib.sha1(data).hexdigest()[:7]}"
-    (folder / pattern.format(short_hash)).write_bytes(gzip.compress(data, mtime=0))
+    path = folder / pattern.format(short_hash)
+    path.write_bytes(gzip.compress(data, mtime=0))
+    path.chmod(PUBLIC_FILE)  # published: readable by all whatever the umask
     return short_hash
 
 

@@ -35,7 +35,7 @@ import shutil
 from pathlib import Path
 
 from . import bundle_order
-from .atomic import write_atomically
+from .atomic import make_folders, write_atomically
 
 MAP_NAME = ".fragments.json"  # in a bundle's scratch folder: not HTML, so not indexed
 FRAGMENTS = "fragment"
@@ -76,7 +76,7 @@ def prefill(building: Path, live: Path, fragments: dict[str, str], wanted: set[s
     are never written through: Pagefind skips an existing fragment name, and nothing else
     that writes a bundle touches its fragments."""
     target = building / FRAGMENTS
-    target.mkdir(parents=True, exist_ok=True)
+    make_folders(target)
     placed = {}
     for name, digest in fragments.items():
         if digest not in wanted:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from .atomic import temporary_files, write_replacing
+from .atomic import make_folder, make_folders, temporary_files, write_replacing
 
 # Where files are written before they are renamed into place: one folder, so that what a killed
 # build left half written is found without walking the output. Hidden, and swept at the end of
@@ -56,7 +56,7 @@ class Output:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_folders(self.root)
         self.root_path = str(self.root)
         self.scratch = self.root / SCRATCH_NAME
         self.scratch_path = str(self.scratch)
@@ -104,7 +104,7 @@ class Output:
         if read_unless_link(str(path)) == data:
             self.unchanged += 1
             return False
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(path.parent)
         self.changing()
         write_replacing(str(path), data, self.scratch_path)
         self.written.append(relative_path)
@@ -129,7 +129,7 @@ class Output:
             return None
         path = os.path.join(parent, name)
         try:
-            os.mkdir(path)  # made here: a real folder, empty but for what this build writes
+            make_folder(path)  # made here: a real folder, empty but for what this build writes
             self.made_folders.add(folder)
         except FileExistsError:
             if not stat.S_ISDIR(os.lstat(path).st_mode):  # a link, or a file: `write_resolved` decides

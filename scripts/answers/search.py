@@ -60,7 +60,7 @@ import jinja2
 import sqlite_utils
 
 from . import bundle_order, changes, clean, fragment_reuse, queries, record_cache, render, urls
-from .atomic import replace_if_changed
+from .atomic import PUBLIC_UMASK, make_folders, replace_if_changed
 from .output import stage_code_digest
 from .render import ROOT, long_date
 from .workers import follow_the_build
@@ -300,7 +300,7 @@ def write_bundle(items: list[tuple[str, str]], folder: Path, source: Path) -> No
     sync_records(items, source)
     command = [pagefind_binary(), "--site", str(source), "--output-path", str(folder),
                "--force-language", "en", "--silent"]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    result = subprocess.run(command, capture_output=True, text=True, check=False, umask=PUBLIC_UMASK)
     if result.returncode != 0:
         raise SearchIndexError(f"pagefind failed ({result.returncode}): "
                                f"{(result.stderr or result.stdout).strip()}")
@@ -532,7 +532,7 @@ def update_index(db_path: Path, site_dir: Path, check_all: bool = False,
     records differ from those its recorded digest describes. `shard_limit` (by default
     SHARD_LIMIT) is the most questions a bundle holds."""
     bundles_dir = Path(site_dir) / BUNDLES
-    bundles_dir.mkdir(parents=True, exist_ok=True)
+    make_folders(bundles_dir)
     version = search_code_version()
     previous = read_state(bundles_dir, version)
     digests = dict(previous["bundles"]) if previous else {}
