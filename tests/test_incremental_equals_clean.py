@@ -170,15 +170,20 @@ def test_a_file_that_changed_no_question_renders_the_about_page_alone(tmp_path):
     assert site_report.written == [] and site_report.removed == []
 
 
-def test_a_heading_left_empty_goes_even_without_the_listings_record(tmp_path):
+@pytest.mark.parametrize("spoil", ["deleted", "damaged"])
+def test_a_heading_left_empty_goes_even_without_the_listings_record(tmp_path, spoil):
     """105 is the only question headed "Fire Services", and a later fetch renames its heading: with
-    the listings' record gone (deleted by hand, or a copy of the build without it), nothing says
-    which listing pages the last build wrote, and the build checks every file as a clean build would."""
+    the listings' record gone (deleted by hand, or a copy of the build without it) or damaged, nothing
+    says which listing pages the last build wrote, and the build checks every file as a clean build would."""
     folder, content = tmp_path / "build", make_archive(tmp_path)
     build(folder, content)
     old_heading = "headings/fire-services/"
     assert (folder / "site" / old_heading / "index.html").is_file()
-    listing_record.record_path(folder / "site").unlink()
+    record = listing_record.record_path(folder / "site")
+    if spoil == "deleted":
+        record.unlink()
+    else:
+        record.write_bytes(record.read_bytes()[:100] + b"\0" * 4000)
     file_month(content, "2024-09", [dict(FIRE_SERVICES, heading="Fire and Rescue Services")])
     build(folder, content)
     assert not (folder / "site" / old_heading).exists()

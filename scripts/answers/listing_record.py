@@ -29,6 +29,8 @@ bytes; not in answers.db, which is the db stage's. It holds:
 - `meta`: the code version the record was made under. It is deleted before the first change
   and written back with the record, so that a build stopped half way leaves no record and the
   next build renders every listing.
+Without a record that is whole and of this code (`holds_pages`), the site stage checks every
+file: only the record names the listing pages no longer made. A damaged file counts as none.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pathlib import Path
 import orjson
 
 from . import queries
+from .manifest import remove_manifest_files
 
 
 def record_path(output_root: Path) -> Path:
@@ -122,7 +125,13 @@ class ListingRecord:
         self.path = path
         self.version = version
         self.connection = sqlite3.connect(path)
-        self.connection.executescript(SCHEMA)
+        try:
+            self.connection.executescript(SCHEMA)
+        except sqlite3.DatabaseError:  # damaged, or no SQLite file at all: it counts as none
+            self.connection.close()
+            remove_manifest_files(path)
+            self.connection = sqlite3.connect(path)
+            self.connection.executescript(SCHEMA)
 
     def close(self) -> None:
         self.connection.close()
