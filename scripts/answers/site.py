@@ -30,6 +30,7 @@ from . import (
     feeds,
     listings,
     model,
+    page_shape,
     pages,
     queries,
     render,
@@ -41,7 +42,7 @@ from . import (
 )
 from .manifest import PageManifest
 from .output import Output, bytes_digest, inputs_digest, stage_code_digest
-from .pages import PageError, parse_front_matter, split_page_text
+from .pages import PageError, split_page_text
 from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json_bytes
 from .workers import follow_the_build
 
@@ -187,8 +188,9 @@ QUESTION_TEMPLATES = ("question.html", *QUESTION_PARTS)  # what a question page 
 @dataclass
 class PageRenderer:
     """How a question page's pieces are made: its front matter, its Markdown body and its parts.
-    Plain rendering by default; a build passes its render cache's page (`render_cache.CachedPage`)."""
-    front_matter: Callable[[str], dict] = parse_front_matter
+    Plain rendering by default; a build passes its render cache's page (`render_cache.CachedPage`).
+    A front matter of any shape but a question page's is refused (`PageError`) before a template reads it."""
+    front_matter: Callable[[str], dict] = page_shape.read_front_matter
     body: Callable[[str], str] = render_markdown
     # {part name: render} -> {part name: its HTML}
     parts: Callable[[dict[str, Callable[[], str]]], dict[str, str]] = (
@@ -353,8 +355,8 @@ def is_manifest_entry(entry) -> bool:
 EVERY_BUILD_TEMPLATES = ("downloads.html", "robots.txt", "sitemap.xml", "sitemap_index.xml")
 
 
-QUESTION_CODE = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__, clean.__file__,
-                 timeline.__file__, timeliness.__file__)
+QUESTION_CODE = (__file__, render.__file__, pages.__file__, page_shape.__file__, urls.__file__, model.__file__,
+                 clean.__file__, timeline.__file__, timeliness.__file__)
 QUESTION_PACKAGES = ("Markdown", "nh3", "Jinja2", "MarkupSafe", "orjson", "PyYAML")
 
 
