@@ -185,6 +185,30 @@ def test_a_page_of_the_wrong_shape_keeps_its_last_good_files_byte_for_byte_until
     assert [path.read_bytes() for path in files] == before
 
 
+def test_a_stray_index_md_where_no_question_lives_is_rejected_by_name(archive, tmp_path):
+    pages_dir, out = archive / "build" / "pages", tmp_path / "site"
+    strays = {"notes/": pages_dir / "notes" / "index.md", "commons/x/": pages_dir / "commons" / "x" / "index.md"}
+    for url, stray in strays.items():
+        stray.parent.mkdir(parents=True)
+        text = page_of(archive, Q101).read_text(encoding="utf-8")
+        stray.write_text(text.replace(f'"url": "{Q101}"', f'"url": "{url}"'), encoding="utf-8")
+
+    made = site.write_question_pages(pages_dir, Output(out), {}, CONFIG, workers=1)
+
+    assert made.rejected == {url: f"{stray}: no question's page lives there (a question's folder is its house, "
+                                  "date and UIN)" for url, stray in strays.items()}
+    assert made.rendered == QUESTIONS
+    assert not (out / "notes").exists() and not (out / "commons" / "x").exists()
+    assert (out / urls.html_file(Q101)).is_file()
+
+
+def test_question_urls_are_told_from_other_paths():
+    assert all(map(urls.is_question_url, [Q101, "lords/undated/p40657d7024/", "scottish-parliament/2009-10-29/s3w-1/"]))
+    assert not any(map(urls.is_question_url, [
+        "", "notes/", "commons/x/", "commons/2024-07-01/101", "days/2024/07/01/", "commons/2024-07-01/../",
+        "Commons/2024-07-01/101/", "commons/2024-07-01/101/extra/", "members/4399-x/asked/"]))
+
+
 # -- pages as the pages stage writes them ------------------------------------------------
 
 # A handful of the small real archive's pages, each with facts of another kind.

@@ -425,8 +425,9 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     `meanwhile` runs once, while the workers render (see `render_items`)."""
     manifest = manifest or PageManifest(None, "")
     empty = {"previous": None, "next": None}
+    strays = {}
     if page_urls is None:
-        found = markdown_pages(pages_dir)
+        found, strays = set_strays_apart(markdown_pages(pages_dir))
     else:
         # Plain strings: a Path made and joined for each of 56,000 pages took half a second
         # before any worker could start.
@@ -444,7 +445,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
             # is not trusted. One rendered because the code changed may trust its twin.
             twin = "" if key in manifest.previous else twin_written_before(before, key)
             items.append((path, key, nav, html_written_before(before, key), twin))
-    rejected = render_items(items, output, config, workers, manifest, meanwhile)
+    rejected = strays | render_items(items, output, config, workers, manifest, meanwhile)
     if (page_urls is None if every_page is None else every_page) and items and not skipped:
         # every page was rendered: what the cache did not give is unused
         render_cache.prune(render_cache.cache_path(output.root))
@@ -573,6 +574,19 @@ def markdown_pages(pages_dir: Path) -> list[tuple[str, str]]:
             found.append((path, folder[len(top) + 1:].replace(os.sep, "/") + "/" if folder != top
                           else url_of(pages_dir, path)))
     return sorted(found, key=lambda page: page[1].split("/"))
+
+
+def set_strays_apart(found: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The (path, url) of `markdown_pages` where a question's page may live, and the others
+    rejected (url: why): a stray index.md ('notes/index.md', 'commons/x/index.md') is no
+    question's page, and rendered it would land where none belongs, or over a listing."""
+    pages, strays = [], {}
+    for path, url in found:
+        if urls.is_question_url(url):
+            pages.append((path, url))
+        else:
+            strays[url] = f"{path}: no question's page lives there (a question's folder is its house, date and UIN)"
+    return pages, strays
 
 
 def url_of(pages_dir: Path, page_path: str) -> str:
