@@ -15,16 +15,21 @@ import pytest
 import sqlite_utils
 
 from answers import page_shape, pages, site, urls
+from answers.manifest import page_manifest_contents
 from answers.output import Output
 from test_incremental import (
     CONFIG,
+    HOME_OFFICE,
     Q101,
     Q102,
     Q104,
     Q105,
     Q201,
+    TREASURY,
     build,
+    file_month,
     make_archive,
+    question,
 )
 
 QUESTIONS = 7
@@ -183,6 +188,45 @@ def test_a_page_of_the_wrong_shape_keeps_its_last_good_files_byte_for_byte_until
                              check_all=True)
     assert mended.rejected == {} and mended.written == [] and mended.rendered == 0
     assert [path.read_bytes() for path in files] == before
+
+
+def test_a_rejected_page_whose_files_are_gone_keeps_no_entry_and_a_later_build_renders_it(tmp_path, monkeypatch):
+    """An incremental build carries the last build's entries over: a page rejected there with its
+    files gone must lose its entry, which would vouch for files that are not there. The next
+    build that renders anything renders it too, once mended. (An archive of its own: the db stage
+    builds a database afresh when its sources moved, as they do in a copy.)"""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    archive = tmp_path
+    folder, content = archive / "build", make_archive(archive)
+    build(folder, content)
+    file_month(content, "2024-07", [question(102, "2024-07-02", HOME_OFFICE, "Prisons: Places", "2024-07-12",
+                                             "<p>More places.</p>")])
+    build_and_write_pages(folder, content)
+    edit_front_matter(page_of(archive, Q102), lambda meta: meta.update(title=["Prisons", "Places"]))
+    for name in (urls.html_file(Q102), urls.json_twin(Q102)):
+        (folder / "site" / name).unlink()
+
+    report = site.build_site(folder / "answers.db", folder / "pages", folder / "site", CONFIG, workers=1)
+
+    assert report.rejected.keys() == {Q102}
+    assert Q102 not in page_manifest_contents(folder / "site")["entries"]
+    pages.write_pages(folder / "answers.db", folder / "pages", check_all=True)  # mended
+    # News of another body: no page that shows it shows Q102.
+    file_month(content, "2024-08", [question(203, "2024-08-03", TREASURY, "Taxation: Petrol")])
+    build_and_write_pages(folder, content)
+    later = site.build_site(folder / "answers.db", folder / "pages", folder / "site", CONFIG, workers=1)
+    assert later.rejected == {} and later.rendered < QUESTIONS
+    assert urls.html_file(Q102) in later.written
+    assert "Prisons: Places" in (folder / "site" / urls.html_file(Q102)).read_text(encoding="utf-8")
+    assert Q102 in page_manifest_contents(folder / "site")["entries"]
+
+
+def build_and_write_pages(folder: Path, content: Path) -> None:
+    "The db and pages stages, not the site's."
+    from answers.build import build_database
+
+    build_database([content], folder / "answers.db")
+    pages.write_pages(folder / "answers.db", folder / "pages")
 
 
 def test_a_stray_index_md_where_no_question_lives_is_rejected_by_name(archive, tmp_path):
