@@ -13,8 +13,10 @@ from pathlib import Path
 import orjson
 import pytest
 import sqlite_utils
+from click.testing import CliRunner
 
 from answers import page_shape, pages, site, urls
+from answers.cli import cli
 from answers.manifest import page_manifest_contents
 from answers.output import Output
 from test_incremental import (
@@ -251,6 +253,43 @@ def test_question_urls_are_told_from_other_paths():
     assert not any(map(urls.is_question_url, [
         "", "notes/", "commons/x/", "commons/2024-07-01/101", "days/2024/07/01/", "commons/2024-07-01/../",
         "Commons/2024-07-01/101/", "commons/2024-07-01/101/extra/", "members/4399-x/asked/"]))
+
+
+def run_site(archive: Path, out: Path, *options: str, env: dict | None = None):
+    folder = archive / "build"
+    return CliRunner().invoke(cli, ["site", "--db", str(folder / "answers.db"), "--pages", str(folder / "pages"),
+                                    "--out", str(out), "--no-search", *options], env=env)
+
+
+@pytest.fixture
+def many_strays(archive) -> int:
+    "Twenty-five stray pages: more than the report names one by one."
+    text = page_of(archive, Q101).read_text(encoding="utf-8")
+    for number in range(25):
+        stray = archive / "build" / "pages" / "notes" / f"{number:02}" / "index.md"
+        stray.parent.mkdir(parents=True)
+        stray.write_text(text, encoding="utf-8")
+    return 25
+
+
+def test_site_names_twenty_rejected_pages_then_counts_the_rest_and_strict_fails(archive, tmp_path, many_strays):
+    result = run_site(archive, tmp_path / "site", "--strict")
+
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    named = [line for line in lines if line.startswith("  not rendered: ")]
+    assert len(named) == 20 and named[0].startswith(f"  not rendered: {archive / 'build' / 'pages' / 'notes' / '00'}")
+    assert lines[lines.index(named[-1]) + 1] == f"  … and {many_strays - 20} more"
+    assert lines[-1] == f"Error: {many_strays} question pages rejected (strict mode)"
+    assert (tmp_path / "site" / urls.html_file(Q101)).is_file()  # the build went on
+
+
+@pytest.mark.parametrize("environment, exit_code", [({"STRICT": "1"}, 1), ({}, 0)], ids=["STRICT=1", "not strict"])
+def test_site_fails_in_strict_mode_set_by_the_environment_alone(archive, tmp_path, many_strays, environment,
+                                                                 exit_code):
+    result = run_site(archive, tmp_path / "site", env=environment)
+    assert result.exit_code == exit_code, result.output
+    assert f"{many_strays} question pages rejected" in result.stderr
 
 
 # -- pages as the pages stage writes them ------------------------------------------------
