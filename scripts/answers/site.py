@@ -502,7 +502,8 @@ def keep_last_good(url: str, output: Output, manifest: PageManifest) -> None:
     none that count). An entry describes the text they were made from, so every build that
     checks the page tries it again until it is mended (`make verify` rewrites the page from
     the database). With no entry, or with its files gone (the entry would vouch for files that
-    are not there), it keeps none: every build renders it until then (`pages_unrecorded`)."""
+    are not there), it keeps none: every build that renders any page renders it until then
+    (`pages_gone` finds it unrecorded)."""
     entry = manifest.previous.get(url)
     present = [output.confirm_present(path) for path in (urls.html_file(url), urls.json_twin(url))]
     if entry is not None and entry[1] == url and all(present):
@@ -539,8 +540,8 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
         meanwhile()
         return QuestionPages(skipped=db["questions"].count)
     changed_urls = set(queries.urls_of(db, keys).values())
-    gone = pages_gone(db, manifest, changed_urls)
-    wanted = changed_urls | pages_unrecorded(db, manifest, changed_urls)
+    gone, unrecorded = pages_gone(db, manifest, changed_urls)
+    wanted = changed_urls | unrecorded
     for url in changed_urls:
         wanted.update(filter(None, (manifest.previous.get(url) or [])[4:]))  # its neighbours before
     wanted = sorted(wanted.difference(gone))
@@ -552,31 +553,20 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
     return written
 
 
-def pages_gone(db: sqlite_utils.Database, manifest: PageManifest, changed_urls: set[str]) -> list[str]:
-    """The urls of the last build's question pages whose question the database no longer holds.
-    Nothing is gone when the counts agree (`counts_agree`); otherwise every url is compared."""
-    if counts_agree(db, manifest, changed_urls):
-        return []
-    paged = queries.question_urls(db)
-    return sorted(url for url in manifest.previous if url not in paged)
-
-
-def pages_unrecorded(db: sqlite_utils.Database, manifest: PageManifest, changed_urls: set[str]) -> set[str]:
-    """The urls of the questions besides the changed ones whose page the manifest holds no entry
-    for, to render again: a page rejected when its files were gone (`keep_last_good`) is tried
-    by every build until it renders. None when the counts agree (`counts_agree`)."""
-    if counts_agree(db, manifest, changed_urls):
-        return set()
-    return queries.question_urls(db) - set(manifest.previous) - changed_urls
-
-
-def counts_agree(db: sqlite_utils.Database, manifest: PageManifest, changed_urls: set[str]) -> bool:
-    """Whether the manifest holds an entry for every question the database holds but the new
-    ones, and no other. A database of the same lineage never loses a question, and a question
-    new since the last build is in its change set: then no page is gone or unrecorded, and
-    56,000 urls need not be read twice over."""
+def pages_gone(db: sqlite_utils.Database, manifest: PageManifest,
+               changed_urls: set[str]) -> tuple[list[str], set[str]]:
+    """The urls of the last build's question pages whose question the database no longer holds;
+    and of the questions besides the changed ones whose page the manifest holds no entry for,
+    to render again (a page rejected when its files were gone: see `keep_last_good`).
+    A database of the same lineage never loses a question, and a question new since the last
+    build is in its change set: when the counts agree with that (the manifest holds every
+    question but the new ones), no page is gone or unrecorded, and 56,000 urls need not be read
+    twice over. Otherwise every url is compared."""
     new = sum(not manifest.previous.holds(url) for url in changed_urls)
-    return len(manifest.previous) == db["questions"].count - new
+    if len(manifest.previous) == db["questions"].count - new:
+        return [], set()
+    paged, recorded = queries.question_urls(db), set(manifest.previous)
+    return sorted(recorded - paged), paged - recorded - changed_urls
 
 
 def markdown_pages(pages_dir: Path) -> list[tuple[str, str]]:
@@ -597,13 +587,13 @@ def set_strays_apart(found: list[tuple[str, str]]) -> tuple[list[tuple[str, str]
     """The (path, url) of `markdown_pages` where a question's page may live, and the others
     rejected (url: why): a stray index.md ('notes/index.md', 'commons/x/index.md') is no
     question's page, and rendered it would land where none belongs, or over a listing."""
-    pages, strays = [], {}
+    kept, strays = [], {}
     for path, url in found:
         if urls.is_question_url(url):
-            pages.append((path, url))
+            kept.append((path, url))
         else:
             strays[url] = f"{path}: no question's page lives there (a question's folder is its house, date and UIN)"
-    return pages, strays
+    return kept, strays
 
 
 def url_of(pages_dir: Path, page_path: str) -> str:
