@@ -38,7 +38,7 @@ pages: db ## Write one Markdown page per question into $(BUILD)/pages (only chan
 	$(ANSWERS) pages --db $(BUILD)/answers.db --out $(BUILD)/pages
 
 site: pages ## Render $(BUILD)/site from the pages and the database, with search (BASE_URL=)
-	$(ANSWERS) site --db $(BUILD)/answers.db --pages $(BUILD)/pages --out $(BUILD)/site $(if $(BASE_URL),--base-url $(BASE_URL))
+	$(ANSWERS) site --db $(BUILD)/answers.db --pages $(BUILD)/pages --out $(BUILD)/site $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(filter 1,$(STRICT)),--strict)
 
 build: $(VENV)/.installed ## db, pages and site in one process, each making only what changed
 	$(ANSWERS) build $(SOURCES) --db $(BUILD)/answers.db $(foreach folder,$(MEMBERS),--members $(folder)) $(if $(filter 1,$(STRICT)),--strict) --pages $(BUILD)/pages --out $(BUILD)/site $(if $(BASE_URL),--base-url $(BASE_URL))

@@ -225,10 +225,10 @@ def test_pages_gone_are_told_by_the_counts_and_every_url_is_read_only_when_they_
     manifest.open()
     db = sqlite_utils.Database(folder / "answers.db")
     new = url(106, "2024-08-03")
-    assert site.pages_gone(db, manifest, {new}) == [] and not read_every_url
+    assert site.pages_gone(db, manifest, {new}) == ([], set()) and not read_every_url
     [(key_105,)] = db.execute("select key from questions where url = ?", [Q105]).fetchall()
     db["questions"].delete(key_105)
-    assert site.pages_gone(db, manifest, {new}) == [Q105] and read_every_url
+    assert site.pages_gone(db, manifest, {new}) == ([Q105], set()) and read_every_url
     manifest.close()
     db.close()
 

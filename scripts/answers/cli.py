@@ -185,11 +185,21 @@ def site_options(command):
 @cli.command()
 @built_options
 @site_options
+@click.option("--strict", is_flag=True, envvar="STRICT",
+              help="Fail (exit 1) if any question page was rejected.")
 def site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
-         workers: int, search: bool) -> None:
+         workers: int, search: bool, strict: bool) -> None:
     "Render the static archive: question pages, listings, feeds, sitemap, search index."
     with search_beside(db_path, out_dir, search) as indexing:
-        run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search, indexing=indexing)
+        report = run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search,
+                          indexing=indexing)
+    fail_if_rejected(report, strict)
+
+
+def fail_if_rejected(report, strict: bool) -> None:
+    "In strict mode, a site build that rejected a question page fails (exit 1)."
+    if strict and report.rejected:
+        raise click.ClickException(f"{len(report.rejected)} question pages rejected (strict mode)")
 
 
 def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
@@ -242,6 +252,11 @@ def index_search(db_path: Path, out_dir: Path, check_all: bool,
         raise click.ClickException(str(error)) from error
 
 
+# Rejected pages named one a line, up to this many: a build whose every page was edited wrong
+# (a script run over them all) must not print 56,000 lines.
+REJECTED_SHOWN = 20
+
+
 def print_site_report(report, out_dir: Path) -> None:
     click.echo(f"{out_dir}: {report.question_pages} question pages ({report.rendered} rendered, "
                f"{report.skipped} unchanged inputs skipped); {len(report.written)} files written, "
@@ -249,8 +264,11 @@ def print_site_report(report, out_dir: Path) -> None:
     if report.rejected:
         click.echo(f"{len(report.rejected)} question pages rejected (their last good files are kept; "
                    f"`make verify` rewrites a page from the database):", err=True)
-    for reason in report.rejected.values():
+    reasons = list(report.rejected.values())
+    for reason in reasons[:REJECTED_SHOWN]:
         click.echo(f"  not rendered: {reason}", err=True)
+    if len(reasons) > REJECTED_SHOWN:
+        click.echo(f"  … and {len(reasons) - REJECTED_SHOWN} more", err=True)
     if report.downloads is None:
         click.echo("Downloads: the database has not changed since they were made.")
     else:
@@ -287,8 +305,7 @@ def build_all(context: click.Context, sources: tuple[str, ...], db_path: Path,
         run_pages(db_path, pages_dir)
         site_report = run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search,
                                indexing=indexing)
-    if strict and site_report.rejected:
-        raise click.ClickException(f"{len(site_report.rejected)} question pages rejected (strict mode)")
+    fail_if_rejected(site_report, strict)
 
 
 @cli.command()

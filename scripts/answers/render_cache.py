@@ -11,14 +11,15 @@ holds its front matter, its body's HTML, the digest of its JSON twin as written 
 (site.QUESTION_PARTS: its heading, timeline, citation…), each with the part's version (the site
 code, its templates and the settings, as the site stage names them): a template change reads one
 entry a page, and a change to one part's template renders that part again on every page while
-the others come from the entry. A page whose front matter JSON cannot hold as it is (a date YAML
-read as a date) has no entry. Bodies' HTML is kept apart too, keyed by the renderer's version
-(Python-Markdown's and nh3's versions, the Markdown extensions and settings, the tags kept, the
-code of `render_markdown` and the cleaning rules of `clean.py`) and the Markdown text, for the
-pages whose entry misses while their body does not (a neighbour moved, a member's name changed);
-a page's entry names its body's, so that using the one marks the other. A renderer change
-simply misses every entry. Entries are JSON written and read by orjson: the json module took up
-to three times as long to parse them.
+the others come from the entry. A page refused (page_shape.py: front matter of the wrong shape,
+or that JSON cannot hold as it is, a date YAML read as a date, say) has no entry, nor has one
+whose front matter orjson cannot write (an integer beyond 64 bits). Bodies' HTML is kept apart
+too, keyed by the renderer's version (Python-Markdown's and nh3's versions, the Markdown
+extensions and settings, the tags kept, the code of `render_markdown` and the cleaning rules of
+`clean.py`) and the Markdown text, for the pages whose entry misses while their body does not (a
+neighbour moved, a member's name changed); a page's entry names its body's, so that using the
+one marks the other. A renderer change simply misses every entry. Entries are JSON written and
+read by orjson: the json module took up to three times as long to parse them.
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
@@ -45,7 +46,7 @@ from pathlib import Path
 
 import orjson
 
-from . import clean, pages, render
+from . import clean, page_shape, pages, render
 
 SUFFIX = ".render-cache.sqlite"
 FORMAT = "4"  # the layout of the file; a file of another layout is replaced
@@ -74,6 +75,9 @@ create table if not exists facts (name text primary key, value text not null);
 # renders the same HTML and must not count as a new renderer).
 RENDERER_CODE = (render.render_markdown, render.wrap_tables)
 FRONT_MATTER_CODE = (pages.parse_front_matter, pages.load_yaml_without_aliases)
+# What a front matter may hold (page_shape.py): a page refused is never kept, and one kept was
+# checked by the rules of its version.
+FRONT_MATTER_SHAPE = Path(page_shape.__file__)
 ENTRY_COLUMNS = {"bodies": "html", "pages": "page"}  # table: its value
 LOOKUP_BATCH = 500  # keys a query: below SQLite's limit on parameters
 
@@ -98,13 +102,14 @@ def renderer_version() -> str:
 
 
 def front_matter_version() -> str:
-    "A digest of everything besides the front matter's text that decides `pages.parse_front_matter`'s output."
+    "A digest of everything besides the front matter's text that decides `page_shape.read_front_matter`'s output."
     digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0".encode())
     for package in ("orjson", "PyYAML"):  # JSON as the pages stage writes it; YAML edited by hand
         digest.update(f"{package}=={metadata.version(package)}\0".encode())
     digest.update(f"{pages.Loader.__name__}\0".encode())
     for function in FRONT_MATTER_CODE:
         digest.update(inspect.getsource(function).encode())
+    digest.update(FRONT_MATTER_SHAPE.read_bytes())
     return digest.hexdigest()
 
 
@@ -330,7 +335,7 @@ class PageCache:
 
 class CachedPage:
     """One page's pieces, each from its entry in the cache (`held`) when there is one, else made:
-    `front_matter(header)` is `pages.parse_front_matter`'s output, `body(markdown_text)` the
+    `front_matter(header)` is `page_shape.read_front_matter`'s output, `body(markdown_text)` the
     body's HTML, `parts(renders)` the page's parts (each from the entry where it holds the part's
     version, else `renders[name]()`'s), `twin_digest` the digest of its JSON twin as last written.
     `done(twin_digest)` then keeps the entry, or marks it used when nothing in it was made."""
@@ -339,17 +344,18 @@ class CachedPage:
         self.cache, self.key, self.held = cache, key, held
         self.entry: dict = {}
         self.made = held is None  # whether anything was made, not taken from the entry
-        self.keepable = True  # whether JSON holds the front matter as it is
+        self.keepable = True  # whether orjson can keep the front matter
 
     def front_matter(self, header: str) -> dict:
         if self.held is not None:
             meta = self.entry["meta"] = self.held["meta"]
             return meta
-        meta = self.entry["meta"] = pages.parse_front_matter(header)
+        # Refused when JSON would not give it back as it is (a date YAML read as a date, a key
+        # that is not text): kept, it would come back from the entry otherwise than it was read.
+        meta = self.entry["meta"] = page_shape.read_front_matter(header)
         try:
-            # Nothing JSON would change (a date YAML read as a date, a key that is not text).
-            self.keepable = orjson.loads(orjson.dumps(meta)) == meta
-        except TypeError:  # an integer beyond 64 bits: JSON cannot hold it
+            orjson.dumps(meta)
+        except TypeError:  # an integer beyond 64 bits, which orjson cannot write
             self.keepable = False
         return meta
 

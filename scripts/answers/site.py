@@ -31,6 +31,7 @@ from . import (
     listing_record,
     listings,
     model,
+    page_shape,
     pages,
     queries,
     render,
@@ -42,7 +43,7 @@ from . import (
 )
 from .manifest import PageManifest
 from .output import Output, bytes_digest, inputs_digest, stage_code_digest
-from .pages import PageError, parse_front_matter, split_page_text
+from .pages import PageError, split_page_text
 from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json_bytes
 from .workers import follow_the_build
 
@@ -188,8 +189,9 @@ QUESTION_TEMPLATES = ("question.html", *QUESTION_PARTS)  # what a question page 
 @dataclass
 class PageRenderer:
     """How a question page's pieces are made: its front matter, its Markdown body and its parts.
-    Plain rendering by default; a build passes its render cache's page (`render_cache.CachedPage`)."""
-    front_matter: Callable[[str], dict] = parse_front_matter
+    Plain rendering by default; a build passes its render cache's page (`render_cache.CachedPage`).
+    A front matter of any shape but a question page's is refused (`PageError`) before a template reads it."""
+    front_matter: Callable[[str], dict] = page_shape.read_front_matter
     body: Callable[[str], str] = render_markdown
     # {part name: render} -> {part name: its HTML}
     parts: Callable[[dict[str, Callable[[], str]]], dict[str, str]] = (
@@ -354,8 +356,8 @@ def is_manifest_entry(entry) -> bool:
 EVERY_BUILD_TEMPLATES = ("downloads.html", "robots.txt", "sitemap.xml", "sitemap_index.xml")
 
 
-QUESTION_CODE = (__file__, render.__file__, pages.__file__, urls.__file__, model.__file__, clean.__file__,
-                 timeline.__file__, timeliness.__file__)
+QUESTION_CODE = (__file__, render.__file__, pages.__file__, page_shape.__file__, urls.__file__, model.__file__,
+                 clean.__file__, timeline.__file__, timeliness.__file__)
 QUESTION_PACKAGES = ("Markdown", "nh3", "Jinja2", "MarkupSafe", "orjson", "PyYAML")
 
 
@@ -424,8 +426,9 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     `meanwhile` runs once, while the workers render (see `render_items`)."""
     manifest = manifest or PageManifest(None, "")
     empty = {"previous": None, "next": None}
+    strays = {}
     if page_urls is None:
-        found = markdown_pages(pages_dir)
+        found, strays = set_strays_apart(markdown_pages(pages_dir))
     else:
         # Plain strings: a Path made and joined for each of 56,000 pages took half a second
         # before any worker could start.
@@ -443,7 +446,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
             # is not trusted. One rendered because the code changed may trust its twin.
             twin = "" if key in manifest.previous else twin_written_before(before, key)
             items.append((path, key, nav, html_written_before(before, key), twin))
-    rejected = render_items(items, output, config, workers, manifest, meanwhile)
+    rejected = strays | render_items(items, output, config, workers, manifest, meanwhile)
     if (page_urls is None if every_page is None else every_page) and items and not skipped:
         # every page was rendered: what the cache did not give is unused
         render_cache.prune(render_cache.cache_path(output.root))
@@ -499,11 +502,15 @@ def keep_last_good(url: str, output: Output, manifest: PageManifest) -> None:
     the manifest holds their entry (a build stopped half way leaves none, new code or settings
     none that count). An entry describes the text they were made from, so every build that
     checks the page tries it again until it is mended (`make verify` rewrites the page from
-    the database); with no entry, every build renders it until then."""
+    the database). With no entry, or with its files gone (the entry would vouch for files that
+    are not there), it keeps none: every build that renders any page renders it until then
+    (`pages_gone` finds it unrecorded)."""
     entry = manifest.previous.get(url)
     present = [output.confirm_present(path) for path in (urls.html_file(url), urls.json_twin(url))]
     if entry is not None and entry[1] == url and all(present):
         manifest.current[url] = entry
+    else:  # an incremental build carried the last build's entry over
+        manifest.current.pop(url, None)
 
 
 def navigation_of(db: sqlite_utils.Database, page_urls: list[str]) -> dict[str, dict]:
@@ -534,8 +541,8 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
         meanwhile()
         return QuestionPages(skipped=db["questions"].count)
     changed_urls = set(queries.urls_of(db, keys).values())
-    gone = pages_gone(db, manifest, changed_urls)
-    wanted = set(changed_urls)
+    gone, unrecorded = pages_gone(db, manifest, changed_urls)
+    wanted = changed_urls | unrecorded
     for url in changed_urls:
         wanted.update(filter(None, (manifest.previous.get(url) or [])[4:]))  # its neighbours before
     wanted = sorted(wanted.difference(gone))
@@ -547,17 +554,20 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
     return written
 
 
-def pages_gone(db: sqlite_utils.Database, manifest: PageManifest, changed_urls: set[str]) -> list[str]:
-    """The urls of the last build's question pages whose question the database no longer holds.
+def pages_gone(db: sqlite_utils.Database, manifest: PageManifest,
+               changed_urls: set[str]) -> tuple[list[str], set[str]]:
+    """The urls of the last build's question pages whose question the database no longer holds;
+    and of the questions besides the changed ones whose page the manifest holds no entry for,
+    to render again (a page rejected when its files were gone: see `keep_last_good`).
     A database of the same lineage never loses a question, and a question new since the last
     build is in its change set: when the counts agree with that (the manifest holds every
-    question but the new ones), nothing is gone, and 56,000 urls need not be read twice over.
-    Otherwise every url is compared."""
+    question but the new ones), no page is gone or unrecorded, and 56,000 urls need not be read
+    twice over. Otherwise every url is compared."""
     new = sum(not manifest.previous.holds(url) for url in changed_urls)
     if len(manifest.previous) == db["questions"].count - new:
-        return []
-    paged = queries.question_urls(db)
-    return sorted(url for url in manifest.previous if url not in paged)
+        return [], set()
+    paged, recorded = queries.question_urls(db), set(manifest.previous)
+    return sorted(recorded - paged), paged - recorded - changed_urls
 
 
 def markdown_pages(pages_dir: Path) -> list[tuple[str, str]]:
@@ -572,6 +582,19 @@ def markdown_pages(pages_dir: Path) -> list[tuple[str, str]]:
             found.append((path, folder[len(top) + 1:].replace(os.sep, "/") + "/" if folder != top
                           else url_of(pages_dir, path)))
     return sorted(found, key=lambda page: page[1].split("/"))
+
+
+def set_strays_apart(found: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The (path, url) of `markdown_pages` where a question's page may live, and the others
+    rejected (url: why): a stray index.md ('notes/index.md', 'commons/x/index.md') is no
+    question's page, and rendered it would land where none belongs, or over a listing."""
+    kept, strays = [], {}
+    for path, url in found:
+        if urls.is_question_url(url):
+            kept.append((path, url))
+        else:
+            strays[url] = f"{path}: no question's page lives there (a question's folder is its house, date and UIN)"
+    return kept, strays
 
 
 def url_of(pages_dir: Path, page_path: str) -> str:

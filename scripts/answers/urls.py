@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 from collections.abc import Callable
 from functools import partial
 
@@ -56,6 +57,19 @@ def question_title(question: dict) -> str:
         title, was_cut = cut_at_word(text, TITLE_LENGTH)
         return title + ("…" if was_cut else "")
     return f"{question.get('house') or 'Parliament'} question {question.get('uin') or question.get('key')}"
+
+
+# model.question_url's shape: the house's slug, the date tabled (or answered; 'undated' when a
+# source gave neither: the store keeps real ISO dates only), the UIN's slug. Slugs are what
+# model.slugify makes: lower-case letters and digits in words joined by single hyphens.
+SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+QUESTION_URL = re.compile(rf"{SLUG}/(?:\d{{4}}-\d{{2}}-\d{{2}}|undated)/{SLUG}/")
+
+
+def is_question_url(url: str) -> bool:
+    """Whether a question's page may live at `url` ('commons/2024-08-30/3283/'): no listing's,
+    section's or other page's url has its shape."""
+    return QUESTION_URL.fullmatch(url) is not None
 
 
 def html_file(url: str) -> str:
