@@ -102,7 +102,7 @@ def front_matter_version() -> str:
     digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0".encode())
     for package in ("orjson", "PyYAML"):  # JSON as the pages stage writes it; YAML edited by hand
         digest.update(f"{package}=={metadata.version(package)}\0".encode())
-    digest.update(f"{pages.Loader.__name__}\0".encode())
+    digest.update(f"{pages.yaml_loader().__name__}\0".encode())
     for function in FRONT_MATTER_CODE:
         digest.update(inspect.getsource(function).encode())
     return digest.hexdigest()
