@@ -195,7 +195,7 @@ BUILD_AND_LIST_IMPORTS = """
 import json, sys
 from answers.cli import cli
 cli.main(sys.argv[1:], standalone_mode=False)
-print(json.dumps(sorted(name for name in ("numpy", "pandas", "yaml") if name in sys.modules)))
+print(json.dumps(sorted(name for name in ("markdown", "numpy", "pandas", "yaml") if name in sys.modules)))
 """
 
 

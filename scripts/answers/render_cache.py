@@ -72,7 +72,7 @@ create table if not exists facts (name text primary key, value text not null);
 
 # The renderer's code as its module defines it (a wrapper put in its place, to count calls, say,
 # renders the same HTML and must not count as a new renderer).
-RENDERER_CODE = (render.render_markdown, render.wrap_tables)
+RENDERER_CODE = (render.render_markdown, render.markdown_converter, render.wrap_tables)
 FRONT_MATTER_CODE = (pages.parse_front_matter, pages.load_yaml_without_aliases)
 ENTRY_COLUMNS = {"bodies": "html", "pages": "page"}  # table: its value
 LOOKUP_BATCH = 500  # keys a query: below SQLite's limit on parameters
