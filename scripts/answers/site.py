@@ -613,6 +613,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     workers = workers or min(2, os.cpu_count() or 1)
     output = Output(out_dir)
     TemplateCache.remove_leftovers(output.root)
+    render.TEMPLATE_REFERENCES.load(output.root)  # before any version is worked out
     report = SiteReport()
     with (PageManifest.take(output, site_code_version(config), is_manifest_entry) as manifest,
           closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside):
@@ -640,6 +641,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         report.removed += output.remove_leftovers(("*.tmp",))
         if changed != set() or change.state != manifest.state:
             manifest.save(change.state)
+    render.TEMPLATE_REFERENCES.save(output.root)
     report.written = output.written
     report.unchanged = output.unchanged
     return report
