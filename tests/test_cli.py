@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 from click.testing import CliRunner, Result
 
+import answers
 from answers import search
 from answers.cli import cli
 from conftest import FIXTURES
@@ -184,6 +188,41 @@ def test_build_indexes_beside_the_pages_and_site_in_a_process_of_its_own(tmp_pat
     result = run(*arguments)
     assert result.exit_code == 1 and len(started) == 2
     assert "search bundle" in result.output and "no space left on device" in result.output
+
+
+# Run in a process of its own: which libraries a build imported, once it has run.
+BUILD_AND_LIST_IMPORTS = """
+import json, sys
+from answers.cli import cli
+cli.main(sys.argv[1:], standalone_mode=False)
+print(json.dumps(sorted(name for name in ("markdown", "numpy", "pandas", "yaml") if name in sys.modules)))
+"""
+
+
+def test_a_build_with_nothing_to_do_imports_no_library_only_other_builds_need(tmp_path):
+    content = tmp_path / "content"
+    content.mkdir()
+    shutil.copy(GOOD, content / "responses.json")
+    arguments = ["build", str(content), "--db", str(tmp_path / "answers.db"), "--pages", str(tmp_path / "pages"),
+                 "--out", str(tmp_path / "site")]
+    assert run(*arguments).exit_code == 0
+    package_folder = Path(answers.__file__).parents[1]  # this checkout's, whatever is installed
+    again = subprocess.run([sys.executable, "-c", BUILD_AND_LIST_IMPORTS, *arguments], capture_output=True,
+                           text=True, check=True, env={**os.environ, "PYTHONPATH": str(package_folder)})
+    assert "0 files written" in again.stdout
+    assert json.loads(again.stdout.splitlines()[-1]) == []
+
+
+def test_the_libraries_hidden_from_sqlite_utils_are_put_back_as_they_were():
+    import numpy
+
+    from answers import import_sqlite_utils_without
+
+    import_sqlite_utils_without(("numpy", "a_package_never_installed"))
+    assert sys.modules["numpy"] is numpy and "a_package_never_installed" not in sys.modules
+    db = sqlite_utils.Database(memory=True)  # the archive's values, stored as ever
+    db["rows"].insert({"count": 3, "share": 0.5, "name": "x"})
+    assert db["rows"].columns_dict == {"count": int, "share": float, "name": str}
 
 
 def answer(content: Path, text: str) -> None:

@@ -484,6 +484,52 @@ def test_second_build_rewrites_nothing(built_site, site_copy):
     assert report.rendered == 0 and report.skipped == report.question_pages > 1000
 
 
+def test_a_build_with_nothing_changed_since_the_last_one_checks_no_file(built_site, site_copy):
+    out = site_copy / "site"
+    first = site.build_site(site_copy / "answers.db", site_copy / "pages", out, built_site.config, workers=2)
+    assert first.written == [] and first.unchanged > 0  # the copy's other files: checked once
+    again = site.build_site(site_copy / "answers.db", site_copy / "pages", out, built_site.config, workers=2)
+    assert again.written == [] and again.removed == [] and again.unchanged == 0
+    assert again.rendered == 0 and again.skipped == again.question_pages > 1000 and again.downloads is None
+
+
+def build_twice(built_site, folder: Path, check_all: bool = False) -> list[site.SiteReport]:
+    return [site.build_site(folder / "answers.db", folder / "pages", folder / "site", built_site.config,
+                            workers=2, check_all=check_all) for _ in range(2)]
+
+
+def test_other_files_edited_by_hand_are_left_to_verify_when_nothing_changed(built_site, site_copy):
+    build_twice(built_site, site_copy)
+    robots, style = site_copy / "site" / "robots.txt", site_copy / "site" / "static" / "style.css"
+    originals = robots.read_bytes(), style.read_bytes()
+    robots.write_text("edited by hand")
+    style.write_text("edited by hand")
+    assert build_twice(built_site, site_copy)[1].written == []
+    verified = site.build_site(site_copy / "answers.db", site_copy / "pages", site_copy / "site",
+                               built_site.config, workers=2, check_all=True)
+    assert sorted(verified.written) == ["robots.txt", "static/style.css"]
+    assert (robots.read_bytes(), style.read_bytes()) == originals
+
+
+def test_a_changed_static_file_or_listing_text_is_written_by_the_next_build(built_site, site_copy, monkeypatch):
+    from answers import listings, render
+
+    build_twice(built_site, site_copy)
+    static, templates = site_copy / "static", site_copy / "templates"
+    shutil.copytree(render.STATIC, static)
+    shutil.copytree(render.SITE_TEMPLATES, templates)
+    with (static / "style.css").open("a") as style:
+        style.write("/* changed */\n")
+    with (templates / listings.API_TEXT).open("a") as api_text:
+        api_text.write("\nA changed line.\n")
+    monkeypatch.setattr(site, "STATIC", static)
+    monkeypatch.setattr(render, "SITE_TEMPLATES", templates)
+    monkeypatch.setattr(listings, "SITE_TEMPLATES", templates)
+    changed, again = build_twice(built_site, site_copy)
+    assert {"static/style.css", "api/index.html"} <= set(changed.written) and changed.rendered == 0
+    assert "A changed line." in (site_copy / "site" / "api" / "index.html").read_text()
+    assert again.written == [] and again.unchanged == 0 and again.rendered == 0
+
 def test_changed_question_rewrites_only_what_shows_it(built_site, site_copy):
     from answers import pages
 

@@ -54,3 +54,29 @@ def test_a_template_named_otherwise_than_by_one_constant_cannot_be_followed():
                    '{% extends "a.html" if wide else "b.html" %}', "{{ frame_part(name) }}",
                    "{% set place = frame_part %}"):
         assert None in render.referenced_templates(source), source
+
+
+def test_what_each_template_names_is_read_once_and_kept_for_the_next_build(monkeypatch, tmp_path):
+    for path in SITE_TEMPLATES.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(render, "SITE_TEMPLATES", tmp_path)
+    lexed, lex = [], render.lexed_references
+    monkeypatch.setattr(render, "lexed_references", lambda source: lexed.append(source) or lex(source))
+    config, site_dir = render.SiteConfig(), tmp_path / "out" / "site"
+
+    def version_in_a_new_build() -> str:
+        monkeypatch.setattr(render, "TEMPLATE_REFERENCES", render.TemplateReferences())
+        render.TEMPLATE_REFERENCES.load(site_dir)
+        version = site.site_code_version(config)
+        render.TEMPLATE_REFERENCES.save(site_dir)
+        return version
+
+    first = version_in_a_new_build()
+    assert len(lexed) == len(render.templates_used(*site.QUESTION_TEMPLATES, *site.EVERY_BUILD_TEMPLATES)) > 10
+    lexed.clear()
+    assert version_in_a_new_build() == first and lexed == []
+    base = tmp_path / "base.html"
+    base.write_text(base.read_text(encoding="utf-8") + '{% include "_page_api.html" %}\n', encoding="utf-8")
+    (tmp_path / "_page_api.html").write_text("{# new #}\n", encoding="utf-8")
+    assert version_in_a_new_build() != first
+    assert lexed == [base.read_text(encoding="utf-8"), "{# new #}\n"]  # only the changed one and the one it names

@@ -42,7 +42,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import blake3
-import yaml
 from zlib_ng import gzip_ng, zlib_ng
 
 from . import changes
@@ -763,6 +762,8 @@ def downloads_code_version() -> str:
 
 def load_metadata() -> dict:
     "The tables of metadata.yml: descriptions of every table and column of the database."
+    import yaml  # here: a build whose database has not changed makes no download
+
     with open(METADATA, encoding="utf-8") as file:
         # LibYAML's loader where PyYAML was built with it: the pure-Python one takes ten times as long.
         return yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["databases"]["answers"]["tables"]

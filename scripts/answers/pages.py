@@ -21,7 +21,6 @@ from pathlib import Path
 
 import orjson
 import sqlite_utils
-import yaml
 
 from . import answer_diff, changes, citations, clean, model, queries, timeliness, urls
 from .clean import html_to_text
@@ -29,11 +28,6 @@ from .manifest import PageManifest
 from .output import DuplicateOutputError, Output, bytes_digest, inputs_digest, stage_code_digest
 from .settings import WORKERS as WORKERS_SETTING
 from .workers import follow_the_build
-
-try:  # libyaml is several times faster; the pure-Python loader reads the same mappings
-    from yaml import CSafeLoader as Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as Loader
 
 QUESTION_COLUMNS = (
     "key", "house", "uin", "url", "date_tabled", "date_for_answer", "date_answered",
@@ -476,13 +470,25 @@ def split_page_text(text: str) -> tuple[str, str]:
     return text[4:end + 1], text[end + len(FRONT_MATTER_END):].lstrip("\n")
 
 
+def yaml_loader():
+    """PyYAML's safe loader: libyaml's, several times faster, where PyYAML was built with it (the
+    pure-Python one reads the same mappings). PyYAML is imported here, when a page edited into
+    YAML is first read or the render cache names the loader: the pages the pages stage writes are
+    JSON, and its import took a build that renders nothing a twentieth of its start."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml_without_aliases(header: str):
     """YAML a person wrote, refused if it holds an alias: an alias repeats a whole value, so a few
     hundred bytes of nested aliases stand for a billion strings, which the page's JSON twin
     would spell out. No page the pages stage writes needs one."""
-    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(header, Loader=Loader)):
+    import yaml
+
+    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(header, Loader=yaml_loader())):
         raise PageError("the front matter is YAML with an alias (*name), which a page never needs")
-    return yaml.load(header, Loader=Loader)
+    return yaml.load(header, Loader=yaml_loader())
 
 
 def parse_front_matter(header: str) -> dict:
@@ -492,6 +498,8 @@ def parse_front_matter(header: str) -> dict:
     try:
         meta = orjson.loads(header)
     except orjson.JSONDecodeError as json_error:
+        import yaml  # not JSON: a page edited by hand (see `yaml_loader`)
+
         try:
             meta = load_yaml_without_aliases(header)
         except yaml.YAMLError as yaml_error:

@@ -73,7 +73,7 @@ create table if not exists facts (name text primary key, value text not null);
 
 # The renderer's code as its module defines it (a wrapper put in its place, to count calls, say,
 # renders the same HTML and must not count as a new renderer).
-RENDERER_CODE = (render.render_markdown, render.wrap_tables)
+RENDERER_CODE = (render.render_markdown, render.markdown_converter, render.wrap_tables)
 FRONT_MATTER_CODE = (pages.parse_front_matter, pages.load_yaml_without_aliases)
 # What a front matter may hold (page_shape.py): a page refused is never kept, and one kept was
 # checked by the rules of its version.
@@ -106,7 +106,7 @@ def front_matter_version() -> str:
     digest = hashlib.sha256(f"{FORMAT}\0{sys.version}\0".encode())
     for package in ("orjson", "PyYAML"):  # JSON as the pages stage writes it; YAML edited by hand
         digest.update(f"{package}=={metadata.version(package)}\0".encode())
-    digest.update(f"{pages.Loader.__name__}\0".encode())
+    digest.update(f"{pages.yaml_loader().__name__}\0".encode())
     for function in FRONT_MATTER_CODE:
         digest.update(inspect.getsource(function).encode())
     digest.update(FRONT_MATTER_SHAPE.read_bytes())

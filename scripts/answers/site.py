@@ -20,6 +20,7 @@ from functools import cache, partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import orjson
 import sqlite_utils
 from markupsafe import Markup
 
@@ -41,6 +42,7 @@ from . import (
     timeliness,
     urls,
 )
+from .atomic import replace_if_changed
 from .manifest import PageManifest
 from .output import Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import PageError, split_page_text
@@ -637,6 +639,7 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     workers = workers or min(2, os.cpu_count() or 1)
     output = Output(out_dir)
     TemplateCache.remove_leftovers(output.root)
+    render.TEMPLATE_REFERENCES.load(output.root)  # before any version is worked out
     report = SiteReport()
     with (PageManifest.take(output, site_code_version(config), is_manifest_entry) as manifest,
           closing(sqlite_utils.Database(db_path)) as db, ThreadPoolExecutor(1) as beside):
@@ -662,8 +665,11 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         if changed is None:
             report.removed += output.remove_stale(GENERATED, spare_folders=NOT_GENERATED)
         report.removed += output.remove_leftovers(("*.tmp",))
-        if changed != set() or change.state != manifest.state:
+        # Withdrawn by a change to another file (a listing template's, say): its entries still hold.
+        if changed != set() or change.state != manifest.state or manifest.withdrawn:
             manifest.save(change.state)
+        others.record()
+    render.TEMPLATE_REFERENCES.save(output.root)
     report.written = output.written
     report.unchanged = output.unchanged
     return report
@@ -684,10 +690,21 @@ class OtherFiles:
     check_all: bool  # the downloads read every file they keep, to find edits by hand
     removed: list[str] = field(default_factory=list)
     downloads: Future | None = None  # None: not made again (nothing changed)
+    version: str = ""  # `other_files_version`, once `write` has worked it out
+    skipped: bool = False  # whether `write` found them all as the last complete build left them
 
     def write(self) -> None:
         db, output, config, change = self.db, self.output, self.config, self.change
         changed = change.keys
+        self.version = other_files_version(config)
+        record = other_files_record(output.root)
+        if (changed == set() and change.state is not None and change.state == self.manifest.state
+                and read_record(record) == {"version": self.version, "state": change.state}):
+            # Nothing changed since they were written, by this same code, from this same database:
+            # the same bytes. One edited by hand in the output is for `make verify` to find.
+            self.skipped = True
+            return
+        output.before_first_change.append(partial(record.unlink, missing_ok=True))
         # One environment for every page: each template (base.html above all) is compiled once.
         # Jinja2 environments may render in several threads at once.
         env = make_environment(config, output.root)
@@ -713,6 +730,45 @@ class OtherFiles:
         listed.removed += sitemap.write_sitemaps(output, env, db, listed, change.rows)
         output.write(urls.ROBOTS, env.get_template("robots.txt").render(page_url=urls.HOME))
         self.removed = listed.removed + feeds_removed
+
+    def record(self) -> None:
+        """Once the build has completed: what these files were written from, when `write` wrote
+        them from a database whose state is known (changes.py)."""
+        record = other_files_record(self.output.root)
+        if self.skipped:
+            return
+        if self.change.state is None:
+            record.unlink(missing_ok=True)
+        else:
+            replace_if_changed(record, orjson.dumps({"version": self.version, "state": self.change.state},
+                                                    option=orjson.OPT_SORT_KEYS))
+
+
+# Beside the site folder, never inside what is published: what the files besides the question
+# pages were last written from by a complete build (`OtherFiles.record`).
+OTHER_FILES_SUFFIX = ".other-files.json"
+
+
+def other_files_record(site_dir: Path) -> Path:
+    return site_dir.with_name(site_dir.name + OTHER_FILES_SUFFIX)
+
+
+def read_record(path: Path) -> dict | None:
+    "A record's contents (None when it is missing or not JSON)."
+    try:
+        return orjson.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def other_files_version(config: SiteConfig) -> str:
+    """What besides the database decides the files besides the question pages (listings, feeds,
+    sitemap, static files, robots.txt): their code, templates and static files, and the config."""
+    static = sorted(path for path in STATIC.rglob("*") if path.is_file())
+    templates = render.templates_used("robots.txt", "sitemap.xml", "sitemap_index.xml")
+    return stage_code_digest([Path(__file__), Path(sitemap.__file__), *static, *templates], ("Jinja2",),
+                             listings.listings_code_version(config), feeds.feeds_version(config),
+                             json.dumps(asdict(config), sort_keys=True))
 
 
 def records_vouch(output: Output, config: SiteConfig) -> bool:

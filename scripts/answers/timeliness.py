@@ -24,8 +24,6 @@ import functools
 import os
 from pathlib import Path
 
-import yaml
-
 from . import urls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +43,8 @@ def query_sql() -> str:
 def metadata_query(path: str, modified_ns: int, size: int) -> str:
     """The query as the file holds it, read once for each version of the file (by its time and
     size): parsing the whole of metadata.yml costs more than a build's other uses of it."""
+    import yaml  # here: a build with nothing to do never reads the query
+
     with open(path, encoding="utf-8") as file:
         metadata = yaml.load(file, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # LibYAML's, if built
         return metadata["databases"]["answers"]["queries"]["timeliness"]["sql"]
