@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from answers import changes, listings, pages, queries, site, sitemap
+from answers import changes, downloads, listings, pages, queries, site, sitemap
 from answers.build import build_database
 from answers.cli import cli
 from answers.fetch.archive import MonthFile
@@ -162,6 +163,50 @@ def test_one_new_answer_rewrites_its_page_its_neighbours_and_the_page_it_cites(a
     html = (folder / "site" / Q104 / "index.html").read_text()
     assert "As set out in the Answer of 5 August 2024" in html
     assert_same_as_clean_build(folder, tmp_path)
+
+
+@pytest.mark.parametrize("another_thread", [False, True])
+def test_one_new_answer_s_downloads_are_made_in_a_process_of_their_own_where_one_can_fork(
+        archive, tmp_path, monkeypatch, another_thread):
+    # Forked only while the build runs one thread; else a thread of the build makes them. Either
+    # way the same files are written, and the report says which.
+    folder, content = archive
+    made_by = tmp_path / "made-by"
+    write_downloads = downloads.write_downloads
+
+    def noting_the_process(*args):
+        made_by.write_text(str(os.getpid()))
+        return write_downloads(*args)
+
+    monkeypatch.setattr(downloads, "write_downloads", noting_the_process)
+    file_month(content, "2024-08", [ANSWERED_104])
+    running = threading.Event()
+    other = threading.Thread(target=running.wait)
+    if another_thread:
+        other.start()
+    try:
+        _, site_report = build(folder, content)
+    finally:
+        running.set()
+
+    assert (int(made_by.read_text()) == os.getpid()) == another_thread
+    # Its year's files, the citations (it cites 103), the database and what describes them.
+    assert sorted(site_report.downloads.written) == [
+        "SHA256SUMS", "answers.db.gz", "citations.csv", "citations.ndjson", "datapackage.json",
+        "index.html", "questions-2024.csv.gz", "questions-2024.ndjson.gz"]
+    assert_same_as_clean_build(folder, tmp_path)
+
+
+def test_a_downloads_process_that_fails_fails_the_build_with_its_error(archive, monkeypatch):
+    folder, content = archive
+
+    def failing(*args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(downloads, "write_downloads", failing)
+    file_month(content, "2024-08", [ANSWERED_104])
+    with pytest.raises(OSError, match="No space left on device"):
+        build(folder, content)
 
 
 def test_a_correction_that_drops_a_citation_rewrites_the_page_it_cited(archive, tmp_path):
