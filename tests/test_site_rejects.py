@@ -351,3 +351,31 @@ def test_a_question_as_the_pages_stage_writes_it_with_every_kind_of_fact_passes(
     assert {"asking_member", "correcting_member", "answering_body", "source", "group", "answer_changes",
             "cites", "cited_by", "timeliness", "asked_before"} <= meta.keys()
     assert {"key": "commons-2024-07-01-999", "current": False} in meta["group"]
+
+
+# Values YAML reads whose Python value cannot be made: a date with no such day (a source's own
+# '2024-02-30', unquoted in a page edited into YAML), an integer beyond Python's 4,300 digits.
+UNMAKEABLE = {
+    "a date with no such day": ('"date_tabled": "2024-07-02"', '"date_tabled": 2024-02-30',
+                                "day is out of range for month"),
+    "a time with no such hour": ('"date_tabled": "2024-07-02"', '"date_tabled": 2024-07-02 25:00:00',
+                                 "hour must be in 0..23"),
+    "a number of 5,000 digits": ('"api_id": 7000102', '"api_id": ' + "9" * 5000, "4300 digits"),
+}
+
+
+@pytest.mark.parametrize("fault", UNMAKEABLE)
+def test_a_yaml_value_python_cannot_make_is_rejected_by_name_and_the_other_pages_render(archive, tmp_path,
+                                                                                        fault):
+    old, new, reason = UNMAKEABLE[fault]
+    page = page_of(archive, Q102)
+    edit_text(page, old, new)
+    out = tmp_path / "site"
+
+    made = site.write_question_pages(archive / "build" / "pages", Output(out), {}, CONFIG, workers=1)
+
+    assert list(made.rejected) == [Q102]
+    assert made.rejected[Q102].startswith(f"{page}: the front matter reads as neither JSON (")
+    assert reason in made.rejected[Q102]
+    assert made.rendered == QUESTIONS
+    assert not (out / Q102).exists()

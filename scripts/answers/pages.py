@@ -502,7 +502,9 @@ def parse_front_matter(header: str) -> dict:
 
         try:
             meta = load_yaml_without_aliases(header)
-        except yaml.YAMLError as yaml_error:
+        # ValueError: a value YAML reads that Python cannot make (an unquoted date with no such
+        # day, 2024-02-30; an integer of over 4,300 digits), raised past PyYAML's own errors.
+        except (yaml.YAMLError, ValueError) as yaml_error:
             # Both parsers' words: a page written as JSON and edited by hand is best told where
             # its JSON went wrong; one edited into YAML, where its YAML did.
             raise PageError(f"the front matter reads as neither JSON ({json_error}) "
