@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import traceback
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,46 @@ def test_a_process_not_started_by_multiprocessing_has_no_build_to_follow():
     before = {thread.name for thread in threading.enumerate()}
     workers.follow_the_build()  # this test's own process: nothing to watch, nothing ended
     assert "build watch" not in {thread.name for thread in threading.enumerate()} - before
+
+
+def fail_deep_inside(message: str):
+    raise ValueError(message)
+
+
+class TwoPartError(Exception):
+    "An error its class cannot make again from its args alone, as pickling would in the build."
+
+    def __init__(self, table: str, reason: str):
+        super().__init__(f"{table}: {reason}")
+
+
+def fail_with_two_parts():
+    raise TwoPartError("questions", "no such column")
+
+
+def test_an_error_in_a_forked_call_is_raised_in_the_build_with_where_the_child_raised_it():
+    call = workers.ForkedCall.start("failing", fail_deep_inside, "the export is damaged")
+    assert call is not None
+
+    with pytest.raises(ValueError, match="the export is damaged") as raised:
+        call.result()
+
+    told = "".join(traceback.format_exception(raised.value))
+    assert "fail_deep_inside" in told and "raise ValueError(message)" in told
+
+
+def test_an_error_in_a_forked_call_that_cannot_be_sent_back_as_it_is_is_still_told_in_full():
+    call = workers.ForkedCall.start("failing", fail_with_two_parts)
+    assert call is not None
+
+    with pytest.raises(ChildProcessError) as raised:
+        call.result()
+
+    told = "".join(traceback.format_exception(raised.value))
+    assert "TwoPartError: questions: no such column" in told and "fail_with_two_parts" in told
+
+
+def test_a_forked_call_gives_back_what_its_function_returned():
+    call = workers.ForkedCall.start("adding", sum, [1, 2, 3])
+    assert call is not None
+    assert call.result() == 6

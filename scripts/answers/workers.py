@@ -12,9 +12,11 @@ has gone, and the search index would go on writing into the site beside the next
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import threading
 import time
+import traceback
 
 WATCH_SECONDS = 0.5  # how often a worker looks for the build's process
 
@@ -90,5 +92,19 @@ def call_in_child(sender, function, args) -> None:
     try:
         outcome = ("result", function(*args))
     except Exception as error:
-        outcome = ("error", error)
+        outcome = ("error", sendable(error))
     sender.send(outcome)
+
+
+def sendable(error: Exception) -> Exception:
+    """An error raised in a ForkedCall's process, as the build is to raise it: with where it was
+    raised in a note, since its traceback stays in the child; as a ChildProcessError telling it
+    in full when the build could not make it again from what pickling sends (an error whose
+    class takes other arguments than its args)."""
+    told = "".join(traceback.format_exception(error))
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:
+        return ChildProcessError(f"the forked process failed:\n{told}")
+    error.add_note(f"raised in the forked process:\n{told}")
+    return error
