@@ -530,6 +530,22 @@ def test_a_changed_static_file_or_listing_text_is_written_by_the_next_build(buil
     assert "A changed line." in (site_copy / "site" / "api" / "index.html").read_text()
     assert again.written == [] and again.unchanged == 0 and again.rendered == 0
 
+
+def test_a_static_file_moved_to_a_folder_of_its_own_is_written_there_by_the_next_build(
+        built_site, site_copy, monkeypatch):
+    # Its bytes and its name as they were: only the folder tells the two static folders apart.
+    build_twice(built_site, site_copy)
+    static = site_copy / "static"
+    shutil.copytree(site.STATIC, static)
+    (static / "v2").mkdir()
+    (static / "style.css").rename(static / "v2" / "style.css")
+    monkeypatch.setattr(site, "STATIC", static)
+    moved, again = build_twice(built_site, site_copy)
+    assert "static/v2/style.css" in moved.written
+    written = site_copy / "site" / "static" / "v2" / "style.css"
+    assert written.read_bytes() == (static / "v2" / "style.css").read_bytes()
+    assert again.written == [] and again.unchanged == 0
+
 def test_changed_question_rewrites_only_what_shows_it(built_site, site_copy):
     from answers import pages
 

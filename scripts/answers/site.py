@@ -779,9 +779,12 @@ def other_files_version(config: SiteConfig) -> str:
     sitemap, static files, robots.txt): their code, templates and static files, and the config."""
     static = sorted(path for path in STATIC.rglob("*") if path.is_file())
     templates = render.templates_used("robots.txt", "sitemap.xml", "sitemap_index.xml")
+    # The static files' places too: the digest names a file by its name alone, and one moved to
+    # another folder is written there.
+    places = "\n".join(path.relative_to(STATIC).as_posix() for path in static)
     return stage_code_digest([Path(__file__), Path(sitemap.__file__), *static, *templates], ("Jinja2",),
                              listings.listings_code_version(config), feeds.feeds_version(config),
-                             json.dumps(asdict(config), sort_keys=True))
+                             json.dumps(asdict(config), sort_keys=True), places)
 
 
 def records_vouch(output: Output, config: SiteConfig) -> bool:
