@@ -560,6 +560,26 @@ def test_a_name_pagefind_finds_taken_by_other_content_makes_the_bundle_again_fro
     assert tree(site_dir / "pagefind") == tree(tmp_path / "fresh" / "pagefind")
 
 
+def test_fragments_copied_where_they_cannot_be_linked_are_readable_by_all_whatever_the_umask(
+        built_site, tmp_path, monkeypatch):
+    "A file system without hard links: the live bundle's fragments are copied, and published as they are."
+    db_path, site_dir = indexed_copy(built_site, tmp_path)
+    change_one_answer(db_path)
+
+    def no_hard_links(source, target):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(fragment_reuse.os, "link", no_hard_links)
+    previous = os.umask(0o077)
+    try:
+        search.update_index(db_path, site_dir)
+    finally:
+        os.umask(previous)
+    modes = {path.name: path.stat().st_mode & 0o777
+             for path in (site_dir / "pagefind" / "2024" / fragment_reuse.FRAGMENTS).iterdir()}
+    assert len(modes) > 1 and {name: mode for name, mode in modes.items() if mode != 0o644} == {}
+
+
 def test_a_lengthened_name_makes_the_bundle_again_and_keeps_no_map(built_site, tmp_path,
                                                                     monkeypatch):
     "A name longer than Pagefind's plain one means a collision: nothing is trusted."

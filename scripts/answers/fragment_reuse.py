@@ -35,7 +35,7 @@ import shutil
 from pathlib import Path
 
 from . import bundle_order
-from .atomic import make_folders, write_atomically
+from .atomic import PUBLIC_FILE, make_folders, write_atomically
 
 MAP_NAME = ".fragments.json"  # in a bundle's scratch folder: not HTML, so not indexed
 FRAGMENTS = "fragment"
@@ -88,6 +88,7 @@ def prefill(building: Path, live: Path, fragments: dict[str, str], wanted: set[s
             continue
         except OSError:  # a file system without hard links
             shutil.copyfile(source, target / (name + SUFFIX))
+            os.chmod(target / (name + SUFFIX), PUBLIC_FILE)  # a copy is made under the umask
         placed[name] = digest
     return placed
 
