@@ -6,7 +6,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import traceback
 from pathlib import Path
 
 import pytest
@@ -49,44 +48,47 @@ def test_a_process_not_started_by_multiprocessing_has_no_build_to_follow():
     assert "build watch" not in {thread.name for thread in threading.enumerate()} - before
 
 
-def fail_deep_inside(message: str):
-    raise ValueError(message)
 
-
-class TwoPartError(Exception):
-    "An error its class cannot make again from its args alone, as pickling would in the build."
-
-    def __init__(self, table: str, reason: str):
-        super().__init__(f"{table}: {reason}")
-
-
-def fail_with_two_parts():
-    raise TwoPartError("questions", "no such column")
+def forked_call_told(function_source: str, call: str) -> str:
+    """What a build that runs `call` (a ForkedCall of a function defined in `function_source`)
+    tells of it: its result, or the error it raises with its notes and traceback. In a process
+    of its own, which runs one thread as a build does: this one may run others."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(function_source) + textwrap.dedent(f"""
+        import traceback
+        from answers.workers import ForkedCall
+        call = {call}
+        assert call is not None
+        try:
+            print("returned", call.result())
+        except Exception as error:
+            print("".join(traceback.format_exception(error)))
+        """)], capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT / "scripts")},
+        check=True)
+    return done.stdout
 
 
 def test_an_error_in_a_forked_call_is_raised_in_the_build_with_where_the_child_raised_it():
-    call = workers.ForkedCall.start("failing", fail_deep_inside, "the export is damaged")
-    assert call is not None
-
-    with pytest.raises(ValueError, match="the export is damaged") as raised:
-        call.result()
-
-    told = "".join(traceback.format_exception(raised.value))
-    assert "fail_deep_inside" in told and "raise ValueError(message)" in told
+    told = forked_call_told("""
+        def fail_deep_inside(message):
+            raise ValueError(message)
+        """, 'ForkedCall.start("failing", fail_deep_inside, "the export is damaged")')
+    assert "ValueError: the export is damaged" in told
+    assert 'line 3, in fail_deep_inside' in told  # the child's own frame, where it raised
 
 
 def test_an_error_in_a_forked_call_that_cannot_be_sent_back_as_it_is_is_still_told_in_full():
-    call = workers.ForkedCall.start("failing", fail_with_two_parts)
-    assert call is not None
+    # An error its class cannot make again from its args alone, as unpickling it in the build would.
+    told = forked_call_told("""
+        class TwoPartError(Exception):
+            def __init__(self, table, reason):
+                super().__init__(f"{table}: {reason}")
 
-    with pytest.raises(ChildProcessError) as raised:
-        call.result()
-
-    told = "".join(traceback.format_exception(raised.value))
+        def fail_with_two_parts():
+            raise TwoPartError("questions", "no such column")
+        """, 'ForkedCall.start("failing", fail_with_two_parts)')
+    assert "ChildProcessError" in told
     assert "TwoPartError: questions: no such column" in told and "fail_with_two_parts" in told
 
 
 def test_a_forked_call_gives_back_what_its_function_returned():
-    call = workers.ForkedCall.start("adding", sum, [1, 2, 3])
-    assert call is not None
-    assert call.result() == 6
+    assert forked_call_told("", 'ForkedCall.start("adding", sum, [1, 2, 3])') == "returned 6\n"
