@@ -511,26 +511,48 @@ def test_what_a_killed_build_left_beside_the_database_goes_even_when_nothing_cha
     assert sorted(path.name for path in tmp_path.iterdir()) == before
 
 
-def test_a_fresher_answer_to_a_question_completed_from_its_full_text_is_built_afresh(tmp_path):
-    """The clipped answer a correction (or a later answer) replaces is the earlier answer a
-    clean build keeps; an update holds only its full text, so it builds afresh rather than
-    keep another."""
+def test_a_correction_to_an_answer_completed_from_its_full_text_is_an_update(tmp_path):
+    """The clipped answer a correction replaces is the earlier answer a clean build keeps, its
+    original: an update, whose row held the full text, keeps the same without building afresh."""
     full = "Word " * 80
     later = answered(1, "<p>Corrected.</p>")
     later["value"].update(answerIsCorrection=True, dateAnswerCorrected="2024-09-02T00:00:00")
     folder, db_path = tmp_path / "sources", tmp_path / "answers.db"
     write(folder / "api" / "2024-07.json", [answered(1, full[:255] + "...")])
     longform(folder / "longform" / "2024-07.sqlite", {9200001: f"<p>{full}</p>"})
-    build_database([folder], db_path)
+    assert build_database([folder], db_path).full_texts_applied == 1
     write(folder / "api" / "2024-09.json", [later])
     update = build_database([folder], db_path)
-    assert update.rebuild_reason == (f"a fresher snapshot of {key(1)} replaces an answer "
-                                     "completed from its full text")
+    assert update.rebuild_reason is None and update.changed == 1
     build_database([folder], tmp_path / "clean.db")
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
     with sqlite3.connect(db_path) as connection:
-        assert connection.execute("select original_answer_html from questions").fetchone() == (
-            f"<p>{full[:255]}...</p>",)
+        assert connection.execute("select answer_html, original_answer_html from questions").fetchone() == (
+            "<p>Corrected.</p>", f"<p>{full[:255]}...</p>")
+    connection.close()
+
+
+def test_an_earlier_answer_met_late_is_compared_with_the_clipped_answer_as_given(tmp_path):
+    """A correction whose clipped answer begins as its full text does, completed from it; then a
+    file earlier by path brings the answer from before the correction, clipped alike. A clean
+    build compares that with the correction's clipped answer, the same, and derives no original
+    answer: nor does the update, though its row holds the full text."""
+    full = "Word " * 80
+    clipped = full[:255] + "..."
+    correction = answered(1, clipped)
+    correction["value"].update(answerIsCorrection=True, dateAnswerCorrected="2024-09-02T00:00:00")
+    folder, db_path = tmp_path / "sources", tmp_path / "answers.db"
+    write(folder / "api" / "2024-09.json", [correction])
+    longform(folder / "longform" / "2024-07.sqlite", {9200001: f"<p>{full}</p>"})
+    assert build_database([folder], db_path).full_texts_applied == 1
+    write(folder / "api" / "2024-07.json", [answered(1, clipped)])
+    update = build_database([folder], db_path)
+    assert update.rebuild_reason is None
+    build_database([folder], tmp_path / "clean.db")
+    assert canonical(db_path) == canonical(tmp_path / "clean.db")
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("select answer_html, original_answer_html from questions").fetchone() == (
+            f"<p>{full}</p>", None)
     connection.close()
 
 
