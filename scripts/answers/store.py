@@ -119,6 +119,7 @@ class Store:
         self.pending_snapshots: dict[str, dict] = {}
         self.pending_full_texts: dict[int, dict] = {}
         self.full_texts_written: set[int] = set()  # by api_id, in this build
+        self.full_texts_replaced: set[int] = set()  # by api_id: another text held before, in this build
 
     # -- members and bodies ---------------------------------------------------------------
 
@@ -480,6 +481,8 @@ class Store:
                 return False
             if path == self.source_path and (question_text, answer_html) == (row["question_text"], row["answer_html"]):
                 return False  # an exact duplicate within the file
+            if (question_text, answer_html) != (row["question_text"], row["answer_html"]):
+                self.full_texts_replaced.add(full_text.api_id)
         self.pending_full_texts[full_text.api_id] = row
         self.credit(key, record_hash, None if held is None else (held[2], full_text_hash(*held[:2])))
         if len(self.pending_full_texts) >= BATCH_SIZE:
@@ -636,6 +639,7 @@ class Store:
         entry fetched at another time (say, before a correction) never replaces a different
         answer.
         """
+        self.check_no_completion_replaced()
         updates = []
         # The questions as one list of keys, so that they are looked up by key: a condition
         # on either table (`or`) had SQLite read every question, text and all, for one update.
@@ -670,6 +674,28 @@ class Store:
             updates,
         )
         return len(updates)
+
+
+    def check_no_completion_replaced(self) -> None:
+        """Raises RebuildNeeded where this build replaced the full text an earlier build completed
+        a question from, its snapshot unchanged: the row holds that text, and only its answer as
+        given is kept beside the snapshot (`clipped_answer`), not its question text, from which
+        a clean build would complete it afresh. Rare: a new full text usually comes with a new
+        snapshot (a correction), whose row is written again as given and completed from it by
+        `apply_full_texts`, as in a clean build. (Freshness 4 and 5: whether the answer and
+        the question came whole.)"""
+        if not self.full_texts_replaced:
+            return
+        completed = self.db.execute(
+            """select q.key from questions q join question_snapshots s on s.key = q.key
+               where q.api_id in (select value from json_each(?))
+                 and ((q.question_is_clipped = 0 and s.freshness ->> 5 = 0)
+                      or (q.answer_is_clipped = 0 and s.freshness ->> 4 = 0))
+               order by q.key limit 1""",
+            [json.dumps(sorted(self.full_texts_replaced))]).fetchone()
+        if completed:
+            raise RebuildNeeded(f"a new full text of {completed[0]} replaces the one an earlier "
+                                "build completed it from")
 
 
 # Rows a statement, as sqlite-utils chunks them: the full-text index writes what it gathered at
