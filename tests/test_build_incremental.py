@@ -511,27 +511,84 @@ def test_what_a_killed_build_left_beside_the_database_goes_even_when_nothing_cha
     assert sorted(path.name for path in tmp_path.iterdir()) == before
 
 
-def test_a_fresher_answer_to_a_question_completed_from_its_full_text_is_built_afresh(tmp_path):
-    """The clipped answer a correction (or a later answer) replaces is the earlier answer a
-    clean build keeps; an update holds only its full text, so it builds afresh rather than
-    keep another."""
-    full = "Word " * 80
-    later = answered(1, "<p>Corrected.</p>")
-    later["value"].update(answerIsCorrection=True, dateAnswerCorrected="2024-09-02T00:00:00")
+FULL = "Word " * 80  # a full answer, which the API clips
+
+
+def corrected(number: int, text: str) -> dict:
+    "Question `number`'s answer, corrected on 2 September."
+    value = answered(number, text)
+    value["value"].update(answerIsCorrection=True, dateAnswerCorrected="2024-09-02T00:00:00")
+    return value
+
+
+def built_completed(tmp_path: Path) -> tuple[Path, Path]:
+    "Question 1, its answer clipped by the API and completed from a longform file: (sources, database)."
     folder, db_path = tmp_path / "sources", tmp_path / "answers.db"
-    write(folder / "api" / "2024-07.json", [answered(1, full[:255] + "...")])
-    longform(folder / "longform" / "2024-07.sqlite", {9200001: f"<p>{full}</p>"})
-    build_database([folder], db_path)
-    write(folder / "api" / "2024-09.json", [later])
-    update = build_database([folder], db_path)
-    assert update.rebuild_reason == (f"a fresher snapshot of {key(1)} replaces an answer "
-                                     "completed from its full text")
+    write(folder / "api" / "2024-07.json", [answered(1, FULL[:255] + "...")])
+    longform(folder / "longform" / "2024-07.sqlite", {9200001: f"<p>{FULL}</p>"})
+    assert build_database([folder], db_path).full_texts_applied == 1
+    return folder, db_path
+
+
+def row_as_in_a_clean_build(folder: Path, db_path: Path, tmp_path: Path, columns: str) -> tuple:
+    "Question 1's `columns`, once the whole database is found the same as a clean build's."
     build_database([folder], tmp_path / "clean.db")
     assert canonical(db_path) == canonical(tmp_path / "clean.db")
     with sqlite3.connect(db_path) as connection:
-        assert connection.execute("select original_answer_html from questions").fetchone() == (
-            f"<p>{full[:255]}...</p>",)
+        row = connection.execute(f"select {columns} from questions").fetchone()
     connection.close()
+    return row
+
+
+def test_a_correction_to_an_answer_completed_from_its_full_text_is_an_update(tmp_path):
+    """The clipped answer a correction replaces is the earlier answer a clean build keeps, its
+    original: an update, whose row held the full text, keeps the same without building afresh."""
+    folder, db_path = built_completed(tmp_path)
+    write(folder / "api" / "2024-09.json", [corrected(1, "<p>Corrected.</p>")])
+    update = build_database([folder], db_path)
+    assert update.rebuild_reason is None and update.changed == 1
+    assert row_as_in_a_clean_build(folder, db_path, tmp_path, "answer_html, original_answer_html") == (
+        "<p>Corrected.</p>", f"<p>{FULL[:255]}...</p>")
+
+
+def test_an_earlier_answer_met_late_is_compared_with_the_clipped_answer_as_given(tmp_path):
+    """A correction whose clipped answer begins as its full text does, completed from it; then a
+    file earlier by path brings the answer from before the correction, clipped alike. A clean
+    build compares that with the correction's clipped answer, the same, and derives no original
+    answer: nor does the update, though its row holds the full text."""
+    clipped = FULL[:255] + "..."
+    folder, db_path = tmp_path / "sources", tmp_path / "answers.db"
+    write(folder / "api" / "2024-09.json", [corrected(1, clipped)])
+    longform(folder / "longform" / "2024-07.sqlite", {9200001: f"<p>{FULL}</p>"})
+    assert build_database([folder], db_path).full_texts_applied == 1
+    write(folder / "api" / "2024-07.json", [answered(1, clipped)])
+    assert build_database([folder], db_path).rebuild_reason is None
+    assert row_as_in_a_clean_build(folder, db_path, tmp_path, "answer_html, original_answer_html") == (
+        f"<p>{FULL}</p>", None)
+
+
+def test_a_new_full_text_for_a_question_completed_from_another_is_built_afresh(tmp_path):
+    """A later longform file gives another full text of an answer an earlier build completed:
+    a clean build completes it from the later one, from the clipped texts as given, which the
+    update does not all hold; so it builds afresh, and ends the same."""
+    folder, db_path = built_completed(tmp_path)
+    longform(folder / "longform" / "2024-08.sqlite", {9200001: f"<p>{FULL}And more.</p>"})
+    update = build_database([folder], db_path)
+    assert update.rebuild_reason == (f"a new full text of {key(1)} replaces the one an earlier "
+                                     "build completed it from")
+    assert row_as_in_a_clean_build(folder, db_path, tmp_path, "answer_html") == (f"<p>{FULL}And more.</p>",)
+
+
+def test_a_correction_that_comes_with_its_new_full_text_is_an_update(tmp_path):
+    "The corrected answer, clipped, is completed from the new full text, as in a clean build."
+    folder, db_path = built_completed(tmp_path)
+    later = "Term " * 80
+    write(folder / "api" / "2024-09.json", [corrected(1, later[:255] + "...")])
+    longform(folder / "longform" / "2024-09.sqlite", {9200001: f"<p>{later}</p>"})
+    update = build_database([folder], db_path)
+    assert update.rebuild_reason is None and update.full_texts_applied == 1
+    assert row_as_in_a_clean_build(folder, db_path, tmp_path, "answer_html, original_answer_html") == (
+        f"<p>{later}</p>", f"<p>{FULL[:255]}...</p>")
 
 
 def test_an_update_waits_for_a_reader_then_says_so_and_changes_nothing(tmp_path, monkeypatch):

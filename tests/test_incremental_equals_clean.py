@@ -18,7 +18,7 @@ import pytest
 
 from answers import feeds, listing_record
 from answers.manifest import page_manifest_contents
-from test_build_incremental import canonical
+from test_build_incremental import canonical, longform
 from test_incremental import (
     ANSWERED_104,
     HOME_OFFICE,
@@ -203,4 +203,25 @@ def test_a_member_left_without_questions_loses_their_feed_even_without_the_feeds
     file_month(content, "2024-09", [dict(FIRE_SERVICES, askingMemberId=4101)])
     build(folder, content)
     assert not old_feed.parent.exists()
+    assert_equal_to_clean(folder, tmp_path, content)
+
+
+def test_a_correction_to_an_answer_completed_from_its_full_text_is_an_update(tmp_path):
+    """The API clips 106's answer, and a longform file gives it whole; a fetch then files a
+    correction. The clipped answer is the one corrected, shown as the original answer, as in a
+    clean build: the database is updated in place, not built afresh, and ends the same."""
+    full = "Funding rose in every fire and rescue service this year. " * 6
+    clipped = question(106, "2024-08-02", HOME_OFFICE, "Fire Safety", "2024-08-07", full[:255] + "...")
+    folder, content = tmp_path / "build", make_archive(tmp_path)
+    file_month(content, "2024-08", [clipped])
+    longform(content / "longform" / "2024-08.sqlite", {7_000_106: f"<p>{full}</p>"})
+    build(folder, content)
+    file_month(content, "2024-09", [dict(clipped, answerIsCorrection=True, dateAnswerCorrected="2024-09-02T00:00:00",
+                                         answerText="<p>Funding rose in most services.</p>")])
+    build(folder, content)
+    with closing(sqlite3.connect(folder / "answers.db")) as connection:
+        assert dict(connection.execute("select name, value from meta where name like '%generation'")) == {
+            "generation": "2", "rebuilt_generation": "1"}
+        assert connection.execute("select original_answer_html from questions where uin = '106'").fetchone() == (
+            f"<p>{full[:255]}...</p>",)
     assert_equal_to_clean(folder, tmp_path, content)

@@ -63,11 +63,13 @@ def create_schema(db: sqlite_utils.Database, questions_indexed_later: bool = Fal
     )
     # Internal: what each stored row was built from, to rank later snapshots against it, and
     # the best-ranked earlier (less fresh) snapshot met, whose answer a correction corrects
-    # (see Store.note_earlier).
+    # (see Store.note_earlier). `clipped_answer`: the row's answer as its source gave it, where
+    # that was clipped (null otherwise), since a full text may have completed the row's since
+    # (Store.apply_full_texts) and a fresher snapshot's correction corrects the clipped one.
     db["question_snapshots"].create(
         {"key": str, "record_hash": str, "freshness": str, "source": str,
          "earlier_freshness": str, "earlier_source": str, "earlier_hash": str,
-         "earlier_answer": str, "original_given": int}, pk="key",
+         "earlier_answer": str, "original_given": int, "clipped_answer": str}, pk="key",
         if_not_exists=True,
     )
     # Internal: the file each member's and body's field was taken from, the first by path

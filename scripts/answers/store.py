@@ -93,6 +93,9 @@ class Store:
         # database started afresh holds none, so there is nothing to ask it.
         self.snapshots: dict[str, tuple | None] = {}
         self.lineages: dict[str, Lineage] = {}  # by key, read with the rank
+        # By key, read with the rank: the answer kept as its source gave it, where clipped (see
+        # `answer_as_given`).
+        self.clipped_answers: dict[str, str | None] = {}
         self.snapshots_held = db.execute("select 1 from question_snapshots limit 1").fetchone() is not None
         self.source_path = ""  # the file being read, whose records are being added
         # What that file gives, and what it gave when last read, as (key, digest): [copies,
@@ -116,6 +119,7 @@ class Store:
         self.pending_snapshots: dict[str, dict] = {}
         self.pending_full_texts: dict[int, dict] = {}
         self.full_texts_written: set[int] = set()  # by api_id, in this build
+        self.full_texts_replaced: set[int] = set()  # by api_id: another text held before, in this build
 
     # -- members and bodies ---------------------------------------------------------------
 
@@ -279,15 +283,14 @@ class Store:
                 # only earlier, as when the fresher one comes first (see `record_conflict`).
                 self.db.execute("delete from snapshot_conflicts where key = ?", [key])
                 # The snapshot held ranks above every other met: the best earlier one now,
-                # if it answered (its freshness says so: no need to read the row otherwise);
-                # else the best earlier answer stays what it was.
-                answer = self.held_answer(key, held) if held[0][1] else None
+                # if it answered; else the best earlier answer stays what it was.
+                answer = self.held_answer(key, held)
                 earlier = self.lineages[key]
                 lineage = lineage._replace(earlier=held if answer else earlier.earlier,
                                            earlier_answer=answer or earlier.earlier_answer)
-        derive_original(row, lineage)
+        derive_original(row, lineage, row["answer_html"])
         self.pending_questions[key] = row
-        self.note_snapshot(key, rank, lineage)
+        self.note_snapshot(key, rank, lineage, row["answer_html"] if row["answer_is_clipped"] else None)
         self.credit(key, record_hash, held[1:] if held is not None else None)
         if len(self.pending_questions) >= BATCH_SIZE:
             self.write_pending()
@@ -298,13 +301,14 @@ class Store:
         if key not in self.snapshots:
             row = self.db.execute(
                 """select freshness, source, record_hash, earlier_freshness, earlier_source,
-                          earlier_hash, earlier_answer, original_given
+                          earlier_hash, earlier_answer, original_given, clipped_answer
                    from question_snapshots where key = ?""",
                 [key]).fetchone() if self.snapshots_held else None
             self.snapshots[key] = (tuple(json.loads(row[0])), row[1], row[2]) if row else None
             if row:
                 earlier = (tuple(json.loads(row[3])), row[4], row[5]) if row[3] is not None else None
                 self.lineages[key] = Lineage(earlier, row[6], bool(row[7]))
+                self.clipped_answers[key] = row[8]
         return self.snapshots[key]
 
     def held_lineage(self, key: str) -> Lineage:
@@ -312,7 +316,9 @@ class Store:
         self.held_snapshot(key)
         return self.lineages.get(key, NO_LINEAGE)
 
-    def note_snapshot(self, key: str, rank: tuple, lineage: Lineage) -> None:
+    def note_snapshot(self, key: str, rank: tuple, lineage: Lineage, clipped_answer: str | None) -> None:
+        """The snapshot kept for a key: its rank, what it draws on, and its answer as its source
+        gave it where that was clipped (else None)."""
         freshness, source, record_hash = rank
         earlier_freshness, earlier_source, earlier_hash = lineage.earlier or (None, None, None)
         self.pending_snapshots[key] = {
@@ -320,9 +326,11 @@ class Store:
             "source": source,
             "earlier_freshness": None if earlier_freshness is None else json.dumps(earlier_freshness),
             "earlier_source": earlier_source, "earlier_hash": earlier_hash,
-            "earlier_answer": lineage.earlier_answer, "original_given": int(lineage.original_given)}
+            "earlier_answer": lineage.earlier_answer, "original_given": int(lineage.original_given),
+            "clipped_answer": clipped_answer}
         self.snapshots[key] = rank
         self.lineages[key] = lineage
+        self.clipped_answers[key] = clipped_answer
 
     def note_earlier(self, key: str, rank: tuple, earlier: Question, derived: Derived) -> None:
         """A snapshot less fresh than the one kept: if it answered, and ranks above every other
@@ -335,33 +343,34 @@ class Store:
             return
         changed = answer != lineage.earlier_answer
         lineage = lineage._replace(earlier=rank, earlier_answer=answer)
-        self.note_snapshot(key, self.snapshots[key], lineage)
+        self.note_snapshot(key, self.snapshots[key], lineage, self.clipped_answers.get(key))
         if changed and not lineage.original_given:
             # The row is read only when what it may draw on changed: rarely, in any build.
             row = self.pending_questions.get(key) or self.db["questions"].get(key)
             before = row["original_answer_html"]
-            derive_original(row, lineage)
+            derive_original(row, lineage, self.answer_as_given(key, row))
             if row["original_answer_html"] != before:
                 self.pending_questions[key] = row
 
     def held_answer(self, key: str, rank: tuple) -> str | None:
         """The substantive answer of the snapshot kept for a key, whose rank is `rank` (None
         for none, or a holding answer), as its source gave it."""
-        row = self.pending_questions.get(key)
+        if not rank[0][1]:  # freshness: answered, not holding (no need to read the row)
+            return None
+        return self.answer_as_given(key) or None
+
+    def answer_as_given(self, key: str, row: dict | None = None) -> str | None:
+        """The answer of the snapshot kept for a key as its source gave it, as the merge rules
+        of a clean build compare it (before any full text is applied): where it came clipped,
+        the clipped answer kept beside the snapshot, since an earlier build may have completed
+        the row's from its full text (apply_full_texts); else the row's (`row`, if read)."""
+        if not self.snapshots[key][0][4]:  # freshness: whether the answer came whole
+            return self.clipped_answers.get(key)
+        row = row or self.pending_questions.get(key)
         if row is None:
-            found = self.db.execute(
-                "select answer_html, is_holding, answer_is_clipped from questions where key = ?",
-                [key]).fetchone()
-            if found is None:
-                return None
-            row = {"answer_html": found[0], "is_holding": found[1]}
-            clipped_given = not rank[0][4]  # freshness: whether the answer came whole
-            if clipped_given and not found[2]:
-                # An earlier build gave it its full text (apply_full_texts): the clipped answer
-                # a clean build would keep as the earlier one is not held any more.
-                raise RebuildNeeded(f"a fresher snapshot of {key} replaces an answer completed "
-                                    "from its full text")
-        return None if row.get("is_holding") else row.get("answer_html") or None
+            found = self.db.execute("select answer_html from questions where key = ?", [key]).fetchone()
+            return found[0] if found else None
+        return row["answer_html"]
 
     def move_provenance(self, key: str, rank: tuple, source_id: int, location: str) -> None:
         "The same record in a later file: the row's provenance becomes that file."
@@ -373,7 +382,7 @@ class Store:
                 "update questions set source_id = ?, source_location = ? where key = ?",
                 [source_id, location, key],
             )
-        self.note_snapshot(key, rank, self.lineages.get(key, NO_LINEAGE))
+        self.note_snapshot(key, rank, self.lineages.get(key, NO_LINEAGE), self.clipped_answers.get(key))
 
     def held_location(self, key: str) -> str | None:
         row = self.pending_questions.get(key)
@@ -472,6 +481,8 @@ class Store:
                 return False
             if path == self.source_path and (question_text, answer_html) == (row["question_text"], row["answer_html"]):
                 return False  # an exact duplicate within the file
+            if (question_text, answer_html) != (row["question_text"], row["answer_html"]):
+                self.full_texts_replaced.add(full_text.api_id)
         self.pending_full_texts[full_text.api_id] = row
         self.credit(key, record_hash, None if held is None else (held[2], full_text_hash(*held[:2])))
         if len(self.pending_full_texts) >= BATCH_SIZE:
@@ -628,6 +639,7 @@ class Store:
         entry fetched at another time (say, before a correction) never replaces a different
         answer.
         """
+        self.check_no_completion_replaced()
         updates = []
         # The questions as one list of keys, so that they are looked up by key: a condition
         # on either table (`or`) had SQLite read every question, text and all, for one update.
@@ -664,6 +676,28 @@ class Store:
         return len(updates)
 
 
+    def check_no_completion_replaced(self) -> None:
+        """Raises RebuildNeeded where this build replaced the full text an earlier build completed
+        a question from, its snapshot unchanged: the row holds that text, and only its answer as
+        given is kept beside the snapshot (`clipped_answer`), not its question text, from which
+        a clean build would complete it afresh. Rare: a new full text usually comes with a new
+        snapshot (a correction), whose row is written again as given and completed from it by
+        `apply_full_texts`, as in a clean build. (Freshness 4 and 5: whether the answer and
+        the question came whole.)"""
+        if not self.full_texts_replaced:
+            return
+        completed = self.db.execute(
+            """select q.key from questions q join question_snapshots s on s.key = q.key
+               where q.api_id in (select value from json_each(?))
+                 and ((q.question_is_clipped = 0 and s.freshness ->> 5 = 0)
+                      or (q.answer_is_clipped = 0 and s.freshness ->> 4 = 0))
+               order by q.key limit 1""",
+            [json.dumps(sorted(self.full_texts_replaced))]).fetchone()
+        if completed:
+            raise RebuildNeeded(f"a new full text of {completed[0]} replaces the one an earlier "
+                                "build completed it from")
+
+
 # Rows a statement, as sqlite-utils chunks them: the full-text index writes what it gathered at
 # the end of each statement, so the same chunks give the same index, byte for byte.
 ROWS_A_STATEMENT, MOST_VARIABLES = 100, 999
@@ -691,14 +725,15 @@ def upsert_rows(db: sqlite_utils.Database, table: str, rows: list[dict], pk: str
             [row[column] for row in chunk for column in columns])
 
 
-def derive_original(row: dict, lineage: Lineage) -> None:
+def derive_original(row: dict, lineage: Lineage, answer_given: str | None) -> None:
     """A correction's original answer, unless it gave its own: the answer of the best-ranked
-    earlier snapshot met, where that differs from the correction's."""
+    earlier snapshot met, where that differs from the correction's as its source gave it
+    (`answer_given`: the row's may have been completed from its full text since)."""
     if lineage.original_given:
         return
     answer = lineage.earlier_answer
     row["original_answer_html"] = (answer if row["is_correction"] and answer
-                                   and answer != row["answer_html"] else None)
+                                   and answer != answer_given else None)
 
 
 def full_text_hash(question_text: str | None, answer_html: str | None) -> str:
