@@ -252,7 +252,8 @@ def test_question_urls_are_told_from_other_paths():
     assert all(map(urls.is_question_url, [Q101, "lords/undated/p40657d7024/", "scottish-parliament/2009-10-29/s3w-1/"]))
     assert not any(map(urls.is_question_url, [
         "", "notes/", "commons/x/", "commons/2024-07-01/101", "days/2024/07/01/", "commons/2024-07-01/../",
-        "Commons/2024-07-01/101/", "commons/2024-07-01/101/extra/", "members/4399-x/asked/"]))
+        "Commons/2024-07-01/101/", "commons/2024-07-01/101/extra/", "members/4399-x/asked/",
+        "commons/\u0662\u0660\u0662\u0664-07-01/101/"]))
 
 
 def run_site(archive: Path, out: Path, *options: str, env: dict | None = None):

@@ -63,7 +63,8 @@ def question_title(question: dict) -> str:
 # source gave neither: the store keeps real ISO dates only), the UIN's slug. Slugs are what
 # model.slugify makes: lower-case letters and digits in words joined by single hyphens.
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-QUESTION_URL = re.compile(rf"{SLUG}/(?:\d{{4}}-\d{{2}}-\d{{2}}|undated)/{SLUG}/")
+# ASCII digits only: `\d` would also take other scripts' digits (٢٠٢٤), which no store date holds.
+QUESTION_URL = re.compile(rf"{SLUG}/(?:[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}|undated)/{SLUG}/")
 
 
 def is_question_url(url: str) -> bool:
