@@ -741,15 +741,14 @@ class OtherFiles:
     def record(self) -> None:
         """Once the build has completed: what these files were written from, when `write` wrote
         them from a database whose state is known (changes.py)."""
-        record = other_files_record(self.output.root)
         if self.skipped:
             return
+        record = other_files_record(self.output.root)
         if self.change.state is None:
             record.unlink(missing_ok=True)
         else:
             replace_if_changed(record, orjson.dumps({"version": self.version, "state": self.change.state},
                                                     option=orjson.OPT_SORT_KEYS))
-
 
     def close(self) -> None:
         "Wait for the downloads' process, if they have one: a build that fails leaves none running."
