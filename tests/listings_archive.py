@@ -57,6 +57,7 @@ def write(db: sqlite_utils.Database, out: Path, changed: set[str] | None = None)
     env = make_environment(CONFIG)
     report = listings.write_listings(db, env, output, CONFIG, changed)
     report.removed += sitemap.write_sitemaps(output, env, db, report)
+    output.remove_leftovers(())  # as the stage ends: the notes of the folders written go
     return report, output
 
 

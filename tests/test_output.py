@@ -144,8 +144,7 @@ def test_a_page_that_is_a_link_is_replaced_by_a_file_and_what_it_led_to_is_left_
 
 def test_a_page_is_readable_by_all_whatever_the_umask_and_a_killed_builds_temporary_is_replaced(tmp_path):
     (tmp_path / "page").mkdir()
-    (tmp_path / SCRATCH_NAME).mkdir()
-    leftover = tmp_path / SCRATCH_NAME / f".index.html.{os.getpid()}.{threading.get_ident()}.tmp"
+    leftover = tmp_path / "page" / f".index.html.{os.getpid()}.{threading.get_ident()}.tmp"
     leftover.write_text("half a page")
     previous = os.umask(0o077)
     try:
@@ -155,21 +154,68 @@ def test_a_page_is_readable_by_all_whatever_the_umask_and_a_killed_builds_tempor
     assert (tmp_path / "page" / "index.html").read_text() == "<p>whole</p>"
     assert os.stat(tmp_path / "page" / "index.html").st_mode & 0o777 == 0o644
     assert sorted(p.name for p in (tmp_path / "page").iterdir()) == ["index.html"]
-    assert list((tmp_path / SCRATCH_NAME).iterdir()) == []
+
+
+def a_killed_build_writing(tmp_path, monkeypatch, relative_path: str) -> Path:
+    """The state a build killed part way through writing `relative_path` leaves: the folder
+    noted under that build's name, and a half-written temporary file beside the target."""
+    monkeypatch.setattr(output_module, "BUILD", "killedbuild")
+    Output(tmp_path).write(relative_path, "the last build's page")
+    monkeypatch.undo()
+    half = tmp_path / relative_path
+    half = half.with_name(f".{half.name}.99999.1.tmp")
+    half.write_text("half a page")
+    return half
 
 
 @WRITES
-def test_what_a_killed_build_left_half_written_deep_in_the_output_is_swept_without_a_walk(tmp_path, write):
-    # A build killed part way through writing a deep page leaves its temporary file in the
-    # output's scratch folder, not beside the page, so the next build finds it in one place.
+def test_what_a_killed_build_left_half_written_deep_in_the_output_is_swept_without_a_walk(tmp_path, write,
+                                                                                      monkeypatch):
+    # Its temporary file is beside the page, and the folder is named in that build's notes in
+    # the scratch folder: the next build finds it there, without walking the output.
+    a_killed_build_writing(tmp_path, monkeypatch, "commons/2024-08-30/3283/index.html")
+    (tmp_path / "commons/2024-08-30/3283/.index.json.99999.1.tmp").write_text("half a twin")
+    (tmp_path / ".manifest.json.abc.tmp").write_text("half a manifest")
     output = Output(tmp_path)
     getattr(output, write)("commons/2024-08-30/3283/index.html", "whole")
-    (tmp_path / SCRATCH_NAME / ".index.html.99999.1.tmp").write_text("half a page")
-    (tmp_path / ".manifest.json.abc.tmp").write_text("half a manifest")
-    removed = Output(tmp_path).remove_leftovers(("*.tmp",))
-    assert removed == [f"{SCRATCH_NAME}/.index.html.99999.1.tmp", ".manifest.json.abc.tmp"]
+    removed = output.remove_leftovers(("*.tmp",))
+    assert removed == ["commons/2024-08-30/3283/.index.html.99999.1.tmp",
+                       "commons/2024-08-30/3283/.index.json.99999.1.tmp", ".manifest.json.abc.tmp"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["commons"]
+    assert sorted(p.name for p in (tmp_path / "commons/2024-08-30/3283").iterdir()) == ["index.html"]
     assert (tmp_path / "commons/2024-08-30/3283/index.html").read_text() == "whole"
+
+
+def test_a_builds_own_notes_are_removed_unread_and_a_later_write_notes_its_folder_again(tmp_path):
+    output = Output(tmp_path)
+    output.write("a/index.html", "a")
+    (tmp_path / "a" / ".index.html.99999.1.tmp").write_text("not this build's writer's")
+    assert output.remove_leftovers(()) == [] and not (tmp_path / SCRATCH_NAME).exists()
+    output.write("b/index.html", "b")
+    notes = list((tmp_path / SCRATCH_NAME).iterdir())
+    assert [output_module.noted_folders(path) for path in notes] == [["b"]]
+
+
+def test_a_noted_folder_now_a_link_out_of_the_output_is_not_swept_through(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    a_killed_build_writing(out, monkeypatch, "a/index.html")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / ".keep.tmp").write_text("not the archive's")
+    for path in (out / "a").iterdir():
+        path.unlink()
+    (out / "a").rmdir()
+    os.symlink(tmp_path / "elsewhere", out / "a")
+    assert Output(out).remove_leftovers(()) == []
+    assert (tmp_path / "elsewhere" / ".keep.tmp").read_text() == "not the archive's"
+    assert not (out / SCRATCH_NAME).exists()
+
+
+def test_a_notes_line_a_killed_writer_left_half_written_is_skipped(tmp_path):
+    notes = tmp_path / "notes"
+    notes.write_bytes(b'"a"\n"b/c"\n"d/e')
+    assert output_module.noted_folders(notes) == ["a", "b/c"]
+    notes.write_bytes(b'"a"\n{"not": "a folder"}\nnot json\n')
+    assert output_module.noted_folders(notes) == ["a"]
 
 
 def test_confirm_unchanged_claims_files_only_when_all_still_hold_what_was_written(tmp_path):
@@ -207,6 +253,7 @@ def test_removing_stale_files_does_not_follow_a_link_to_a_folder_outside(tmp_pat
     second = Output(tmp_path / "out")
     assert second.remove_stale(("index.*",)) == ["a/index.json", "a/1/index.html", "a/2/index.html", "b/index.html"]
     assert (tmp_path / "elsewhere" / "index.html").read_text() == "not the build's"
+    second.remove_leftovers(())  # as a build ends: the notes of the folders written go
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["a"]
 
 
@@ -307,13 +354,16 @@ def test_folders_an_output_makes_are_public_whatever_the_umask_and_those_it_foun
         atomic.write_atomically(tmp_path / "out" / "site" / "downloads" / "answers.db.gz", b"data")
 
     under_umask(0o077, write_some)
-    assert modes_below(tmp_path / "out") == {
+    modes = {path if not path.endswith(".folders") else path.rpartition("/")[0] + "/<notes>": mode
+             for path, mode in modes_below(tmp_path / "out").items()}
+    # The notes of the folders written (what a killed build left is found by) are the build's own.
+    assert modes == {
         "private/": 0o700, "private/new/": 0o755, "private/new/index.html": 0o644,
         "site/": 0o755, "site/bodies/": 0o755, "site/bodies/home-office/": 0o755,
         "site/bodies/home-office/index.html": 0o644, "site/commons/": 0o755, "site/commons/2024-08-30/": 0o755,
         "site/commons/2024-08-30/3283/": 0o755, "site/commons/2024-08-30/3283/index.html": 0o644,
         "site/downloads/": 0o755, "site/downloads/answers.db.gz": 0o644,
-        ".writing/": 0o755, "site/.writing/": 0o755}
+        ".writing/": 0o755, "site/.writing/": 0o755, ".writing/<notes>": 0o600, "site/.writing/<notes>": 0o600}
 
 
 def test_a_whole_build_under_umask_077_is_readable_by_all(tmp_path, monkeypatch):

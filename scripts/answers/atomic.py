@@ -2,9 +2,10 @@
 
 Writes the new bytes to a hidden temporary file (`.NAME.<random>.tmp`), then renames it over
 the target. The temporary file is made beside the target (the same folder, so the rename stays on
-one file system), or in a `scratch` folder on the same file system that the caller names: an
-output folder keeps one (`Output.scratch`), so that whatever a killed build left half written is
-found in one place, however deep its target, and swept away by the next build.
+one file system), or in a `scratch` folder on the same file system that the caller names (an
+output folder keeps one, `Output.scratch`, for the few files written through a link or too large
+to hold in memory). Whatever a killed build left half written there, or in the folders its
+notes name (`Output.note_folder`), is swept away by the next build.
 
 What it puts in place is readable by all and the folders it makes searchable by all
 (`PUBLIC_FILE`, `PUBLIC_FOLDER`), whatever the umask: the site is served as it is written.

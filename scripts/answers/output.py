@@ -13,8 +13,10 @@ import functools
 import hashlib
 import json
 import os
+import secrets
 import stat
 import sys
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -25,10 +27,15 @@ import orjson
 
 from .atomic import make_folder, make_folders, temporary_files, write_replacing
 
-# Where files are written before they are renamed into place: one folder, so that what a killed
-# build left half written is found without walking the output. Hidden, and swept at the end of
-# every build (`remove_leftovers`).
+# Hidden, and swept at the end of every build (`remove_leftovers`): where the files written
+# through a link are made before they are renamed into place, and the notes of the folders each
+# writer made temporary files in (`Output.note_folder`), by which what a killed build left half
+# written is found without walking the output.
 SCRATCH_NAME = ".writing"
+# Which build wrote a folder note: this process's, and that of the render workers it forks, so
+# that a build does not sweep again the folders its own writers left clean.
+BUILD = secrets.token_hex(8)
+NOTES_SUFFIX = ".folders"
 
 
 class OutsideOutputError(ValueError):
@@ -53,6 +60,10 @@ class Output:
     # and those of them it made: no file of this build's was there before.
     checked_folders: dict[str, str] = field(default_factory=dict)
     made_folders: set[str] = field(default_factory=set)
+    # The folders this writer noted (`note_folder`), and the file it notes them in, once open.
+    noted_folders: set[str] = field(default_factory=set)
+    notes: int | None = None
+    closing_notes: weakref.finalize | None = field(default=None, repr=False)  # closes `notes` once
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -77,7 +88,8 @@ class Output:
         checked once a build (`checked_folder`) instead of resolving every path, the old bytes
         are read without following a link (and not at all in a folder this build made, nor when
         the caller says `changed`: it knows by their digests that the bytes differ from those
-        last written there), and the new ones replace them in one step (`write_replacing`). A
+        last written there), and the new ones replace them in one step (`write_replacing`),
+        from a temporary file beside the target, in a folder noted first (`note_folder`). A
         path of any other shape ('..', a folder that is a link) takes `write_resolved`."""
         folder, _, name = relative_path.rpartition("/")
         directory = self.checked_folder(folder) if is_plain(relative_path) else None
@@ -90,10 +102,27 @@ class Output:
             self.unchanged += 1
             return False
         self.changing()
-        write_replacing(path, data, self.scratch_path)
+        self.note_folder(folder)
+        write_replacing(path, data)
         self.written.append(relative_path)
         return True
 
+    def note_folder(self, folder: str) -> None:
+        """Note, before its first temporary file is made there, a folder this writer writes in:
+        a killed build's notes say where its half-written files are (`remove_leftovers`).
+
+        Beside the target rather than in one scratch folder, because one folder for every
+        temporary file serialised the render workers on its lock (a rename from one folder to
+        another locks both), and on a file system without a journal made each new file search
+        past the thousands the last build freed there: after a template change, 56k pages took
+        30-60 s of system time through the scratch folder, 10-13 s beside their targets."""
+        if folder in self.noted_folders:
+            return
+        if self.notes is None:
+            self.notes = open_notes(self.scratch_path)
+            self.closing_notes = weakref.finalize(self, os.close, self.notes)
+        os.write(self.notes, orjson.dumps(folder) + b"\n")
+        self.noted_folders.add(folder)
 
     def write_resolved(self, relative_path: str, content: str | bytes) -> bool:
         """`write` for a path that is not made of plain names through real folders: resolved
@@ -219,15 +248,39 @@ class Output:
 
     def remove_leftovers(self, names: tuple[str, ...]) -> list[str]:
         """Delete what killed builds left, without walking the folders below: the scratch
-        folder's files (half-written files), then the folder, and the files directly in the
-        output folder whose names match `names` (a manifest half saved). Call it when no one
-        else writes here."""
+        folder's files (half-written files), the half-written files in the folders that other
+        builds' notes name (`note_folder`), then the notes and the folder, and the files directly
+        in the output folder whose names match `names` (a manifest half saved). This build's
+        own notes are dropped unread: each of its writes renamed or removed its temporary
+        file, or failed the build. Call it when no one else writes here."""
         scratch = [] if self.scratch.is_symlink() else temporary_files(self.scratch)
         removed = self.remove([f"{SCRATCH_NAME}/{path.name}" for path in scratch])
+        for notes in [] if self.scratch.is_symlink() else sorted(self.scratch.glob(f"*{NOTES_SUFFIX}")):
+            if not notes.name.startswith(f"{BUILD}."):
+                removed += self.remove(self.noted_leftovers(notes))
+            notes.unlink(missing_ok=True)
+        self.forget_notes()
         with contextlib.suppress(FileNotFoundError, OSError):
             self.scratch.rmdir()
         return removed + self.remove([path.name for path in temporary_files(self.root)
                                       if any(fnmatch(path.name, name) for name in names)])
+
+    def noted_leftovers(self, notes: Path) -> list[str]:
+        """The temporary files (relative paths) in the folders another build's notes name, of
+        those that are still real folders of the output: none through a link."""
+        leftovers = []
+        for folder in noted_folders(notes):
+            found = self.root_path if folder == "" else self.plain_path(folder)
+            if found and os.path.realpath(found) == found and os.path.isdir(found):
+                leftovers += [f"{folder}/{path.name}".lstrip("/") for path in temporary_files(Path(found))]
+        return leftovers
+
+    def forget_notes(self) -> None:
+        "Its notes removed: a later write notes its folder again, in a new file."
+        if self.closing_notes is not None:
+            self.closing_notes()  # closes the file, once
+        self.notes = self.closing_notes = None
+        self.noted_folders.clear()
 
     def prune_empty_folders(self, removed: list[str], empty: list[Path] = ()) -> None:
         """Remove the folders that held removed files, or the `empty` folders, and the folders
@@ -244,6 +297,31 @@ class Output:
         "A folder removed: `write` checks it again, and makes it, if a file is written there later."
         self.checked_folders.pop(folder, None)
         self.made_folders.discard(folder)
+
+
+def open_notes(scratch: str) -> int:
+    """The file a writer notes its folders in (`Output.note_folder`): this build's and this
+    process's, in the scratch folder (made on first use), appended to by every writer of
+    the process."""
+    path = os.path.join(scratch, f"{BUILD}.{os.getpid()}{NOTES_SUFFIX}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        make_folders(scratch)
+        return os.open(path, flags, 0o600)
+
+
+def noted_folders(notes: Path) -> list[str]:
+    """The folders a notes file names (relative to the output folder); a line a killed
+    writer left half written is skipped: it had made no temporary file there yet."""
+    folders = []
+    for line in notes.read_bytes().split(b"\n")[:-1]:
+        with contextlib.suppress(ValueError):
+            folder = orjson.loads(line)
+            if isinstance(folder, str):
+                folders.append(folder)
+    return folders
 
 
 def walk_sorted(top: str) -> Iterator[tuple[str, list[str], list[str]]]:
