@@ -403,6 +403,21 @@ def test_heading_listing_and_home(built_site):
     assert len(home["latest"]) == 20
 
 
+@pytest.mark.parametrize(("listing", "trail"), [
+    ("days/2018/11/29/", [("Home", "../../../../"), ("By day", "../../../"), ("2018", "../../"),
+                          ("November", "../")]),
+    ("bodies/department-for-education/", [("Home", "../../"), ("Departments", "../")]),
+    ("bodies/department-for-education/page/1/", [("Home", "../../../../"), ("Departments", "../../../")]),
+    ("members/4399-victoria-atkins/answered/", [("Home", "../../../"), ("Members", "../../"),
+                                                ("Victoria Atkins", "../")]),
+    ("headings/offences-against-children-internet/", [("Home", "../../"), ("Topics", "../")]),
+])
+def test_listing_breadcrumbs_lead_home_to_the_section_and_to_the_member(built_site, listing, trail):
+    nav = parse(built_site.site / listing / "index.html").xpath("//nav[@class='breadcrumbs']")[0]
+    assert [(text_of(a), a.get("href")) for a in nav.xpath("a")] == trail
+    assert text_of(nav) == " › ".join(name for name, _ in trail)
+
+
 def test_a_question_is_listed_alike_by_every_listing_that_shows_it(built_site):
     "Its day's, its body's, its answerer's and its heading's listings: the same entry, the same words."
     key, url = "commons-2018-11-21-p40657d7024", SEED_URL
