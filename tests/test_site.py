@@ -403,6 +403,42 @@ def test_heading_listing_and_home(built_site):
     assert len(home["latest"]) == 20
 
 
+@pytest.mark.parametrize(("listing", "trail"), [
+    ("days/2018/11/29/", [("Home", "../../../../"), ("By day", "../../../"), ("2018", "../../"),
+                          ("November", "../")]),
+    ("bodies/department-for-education/", [("Home", "../../"), ("Departments", "../")]),
+    ("bodies/department-for-education/page/1/", [("Home", "../../../../"), ("Departments", "../../../")]),
+    ("members/4399-victoria-atkins/answered/", [("Home", "../../../"), ("Members", "../../"),
+                                                ("Victoria Atkins", "../")]),
+    ("headings/offences-against-children-internet/", [("Home", "../../"), ("Topics", "../")]),
+])
+def test_listing_breadcrumbs_lead_home_to_the_section_and_to_the_member(built_site, listing, trail):
+    nav = parse(built_site.site / listing / "index.html").xpath("//nav[@class='breadcrumbs']")[0]
+    assert [(text_of(a), a.get("href")) for a in nav.xpath("a")] == trail
+    assert text_of(nav) == " › ".join(name for name, _ in trail)
+
+
+def test_a_question_is_listed_alike_by_every_listing_that_shows_it(built_site):
+    "Its day's, its body's, its answerer's and its heading's listings: the same entry, the same words."
+    key, url = "commons-2018-11-21-p40657d7024", SEED_URL
+    listings = ["days/2018/11/29/", "members/4399-victoria-atkins/answered/",
+                "headings/offences-against-children-internet/"]
+    body = built_site.site / "bodies/home-office"
+    listings.append(next(str(twin.parent.relative_to(built_site.site)) + "/"
+                         for twin in [body / "index.json", *body.glob("page/*/index.json")]
+                         if key in [item["key"] for item in json.loads(twin.read_text()).get("items", [])]))
+    entries = [next(item for item in json.loads((built_site.site / listing / "index.json").read_text())["items"]
+                    if item["key"] == key) for listing in listings]
+    assert entries == [entries[0]] * 4
+    assert (entries[0]["url"], entries[0]["answering_member"]) == (
+        "https://answers.example.org/archive/" + url, "Victoria Atkins")
+    items = [parse(built_site.site / listing / "index.html").xpath(
+        f"//li[@class='item'][h3/a[@href='{'../' * listing.count('/') + url}']]")[0] for listing in listings]
+    meta = [text_of(item.xpath("p[@class='item-meta']")[0]) for item in items]
+    assert meta == [meta[3] + " · Home Office"] * 3 + [meta[3]]  # a body's own listing leaves its name out
+    assert meta[3].startswith("Answered 29 November 2018")
+
+
 def test_about_page_states_sources_coverage_and_licences(built_site):
     about = text_of(parse(built_site.site / "about/index.html"))
     total = db_rows(built_site, "select count(*) as n from questions")[0]["n"]

@@ -89,15 +89,22 @@ class ListingWriter:
     # Listing owner -> the changed questions it shows, where each kept its place (a corrected
     # answer's text): its pages that hold none of them are as the record holds them.
     settled: dict[str, set[str]] = field(default_factory=dict)
+    # Question key -> its item's digest and its entry in the JSON twins, worked out once a build
+    # however many listings show it (its day, body, members and heading: four or five each).
+    # By key: every item of a question that a build loads is made from the same row.
+    item_digests: dict[str, str] = field(default_factory=dict)
+    item_twins: dict[str, dict] = field(default_factory=dict)
 
     def page(self, template: str, url: str, context: dict, twin: dict | Callable[[], dict] | None = None,
-             owner: str | None = None, in_sitemap: bool = True) -> None:
+             owner: str | None = None, in_sitemap: bool = True, inputs: dict | None = None) -> None:
         """One page and its twin. A twin given as a function is made from the context alone:
         only the context is digested, and the twin is made only if the page is rendered (an
-        index's twin holds the entries its page lists: digested once, not twice)."""
+        index's twin holds the entries its page lists: digested once, not twice). `inputs`, where
+        given, is digested instead of the context: the context with its items told by their digests."""
         made_later = callable(twin)
         entry = PageEntry(url if owner is None else owner,
-                          inputs_digest(template, context, None if made_later else twin), in_sitemap)
+                          inputs_digest(template, context if inputs is None else inputs,
+                                        None if made_later else twin), in_sitemap)
         self.pages[url] = entry
         if not self.full and self.record.page(url) == entry:
             return  # rendered from the same inputs by the last build
@@ -182,8 +189,24 @@ class ListingWriter:
         "Page `number` of a listing of `total` items, holding `chunk` (newest first)."
         pagination = page_links(url, number, page_count(total), total)
         extra = (newest_only or {}) if pagination["is_newest"] else {}
-        self.page("listing.html", pagination["url"], dict(context, **extra, items=chunk, pagination=pagination),
-                  twin=partial(listing_twin, context, chunk, pagination, self.config), owner=owner)
+        shown = dict(context, **extra, pagination=pagination)
+        self.page("listing.html", pagination["url"], dict(shown, items=chunk),
+                  twin=partial(listing_twin, context, chunk, pagination, self.config, self.item_twin), owner=owner,
+                  inputs=dict(shown, items=[self.item_digest(item) for item in chunk]))
+
+    def item_digest(self, item: dict) -> str:
+        "A digest of what a listing shows of a question (`as_item`), worked out once a build."
+        digest = self.item_digests.get(item["key"])
+        if digest is None:
+            digest = self.item_digests[item["key"]] = inputs_digest(item)
+        return digest
+
+    def item_twin(self, item: dict) -> dict:
+        "A question's entry in the listings' JSON twins (`twin_item`), made once a build."
+        twin = self.item_twins.get(item["key"])
+        if twin is None:
+            twin = self.item_twins[item["key"]] = twin_item(item, self.config)
+        return twin
 
 
 def page_count(total: int) -> int:
@@ -214,7 +237,9 @@ def page_links(url: str, number: int, count: int, total: int) -> dict:
     return links
 
 
-def listing_twin(context: dict, items: list[dict], pagination: dict, config: SiteConfig) -> dict:
+def listing_twin(context: dict, items: list[dict], pagination: dict, config: SiteConfig,
+                 item_twin: Callable[[dict], dict]) -> dict:
+    "A listing page's JSON twin; `item_twin` gives each item's entry (`twin_item`)."
     def absolute(url):
         return config.absolute(urls.json_twin(url)) if url else None
 
@@ -224,17 +249,19 @@ def listing_twin(context: dict, items: list[dict], pagination: dict, config: Sit
     else:
         twin.update(first=pagination["first"], last=pagination["last"])
     twin.update(next=absolute(pagination["older"]), previous=absolute(pagination["newer"]))
-    twin["items"] = [
-        {"key": i["key"], "url": config.absolute(i["url"]),
-         "json": config.absolute(urls.json_twin(i["url"])), "title": i["title"],
-         "house": i["house"], "uin": i["uin"], "date_tabled": i["date_tabled"],
-         "date_answered": i["date_answered"],
-         "answering_body": i["body"]["name"] if i["body"] else None,
-         "asking_member": i["asker"]["name"] if i["asker"] else None,
-         "answering_member": i["answerer"]["name"] if i["answerer"] else None}
-        for i in items
-    ]
+    twin["items"] = [item_twin(item) for item in items]
     return twin
+
+
+def twin_item(item: dict, config: SiteConfig) -> dict:
+    "A question as a listing's JSON twin lists it."
+    return {"key": item["key"], "url": config.absolute(item["url"]),
+            "json": config.absolute(urls.json_twin(item["url"])), "title": item["title"],
+            "house": item["house"], "uin": item["uin"], "date_tabled": item["date_tabled"],
+            "date_answered": item["date_answered"],
+            "answering_body": item["body"]["name"] if item["body"] else None,
+            "asking_member": item["asker"]["name"] if item["asker"] else None,
+            "answering_member": item["answerer"]["name"] if item["answerer"] else None}
 
 
 # -- what listings show ------------------------------------------------------------------
@@ -316,8 +343,8 @@ def owners_of(place: dict, reference: Reference) -> list[str]:
     """The listings that show a question (`place` has its day, answering body, asking and
     answering member ids and heading): 'day:…', 'body:…', 'member:…' and 'heading:…'."""
     owners = []
-    if real_date(place["day"]):
-        owners.append("day:" + real_date(place["day"]))
+    if day := real_date(place["day"]):  # parsed once: twice, it was a fifth of placing every question
+        owners.append("day:" + day)
     if place["answering_body"] in reference.bodies:
         owners.append("body:" + place["answering_body"])
     for member_id in (place["asking_member_id"], place["answering_member_id"]):
@@ -380,7 +407,7 @@ def write_home(writer: ListingWriter, reference: Reference, stats: dict) -> None
                       "latest": listing_twin({"title": "Latest answers"}, latest,
                                              {"number": 1, "count": 1, "total": HOME_LATEST,
                                               "older": None, "newer": None},
-                                             writer.config)["items"]})
+                                             writer.config, writer.item_twin)["items"]})
 
 
 def day_counts(db) -> dict[str, int]:
