@@ -293,6 +293,25 @@ def test_a_first_build_in_worker_processes_writes_what_one_process_does(edge_db,
     assert again.skipped == 3 and again.written == []
 
 
+def test_a_first_build_in_worker_processes_reads_what_every_page_shows_once(edge_db, tmp_path, monkeypatch):
+    "The members, lists and other questions are read by the build, not again by each worker."
+    loads = tmp_path / "loads"
+    load = pages.PageContext.load
+
+    def noted_load(*args, **kwargs):
+        with loads.open("a") as file:  # a file: a worker's count would stay in the worker
+            file.write("load\n")
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(pages.PageContext, "load", noted_load)
+    monkeypatch.setattr(pages, "WORKERS", 2)
+    monkeypatch.setattr(pages, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(pages, "CHUNK", 1)  # a task a page, so that both workers make pages
+    report = pages.write_pages(edge_db, tmp_path / "pages")
+    assert report.rendered == 3 and len(report.written) == 3
+    assert loads.read_text() == "load\n"
+
+
 @pytest.mark.parametrize("spoil", ["delete", "corrupt", "truncate", "foreign", "wrong shape", "code"])
 def test_without_a_usable_manifest_every_page_is_converted(edge_db, tmp_path, monkeypatch,
                                                            spoil):
