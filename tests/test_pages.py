@@ -507,6 +507,7 @@ QUESTION_TEXTS = [
     "*stars* _under_ `tick` [link](javascript:x) | pipe \\ slash", "nul\x00 vt\x0b ff\x0c fs\x1c nel\x85",
     "nbsp\xa0ideo\u3000ls\u2028ps\u2029end", "\r\n\r\n  \t", "caf\u00e9 \u2014 \u00a3100 \U0001f600",
     "x" * 300, "(a) first;\n(b) second;\n(ii) third", "1.\n2)\n10. ten", "&\n<\n>",
+    "one\ttab", "two  spaces", "single spaces only", "lone\r\rreturns", "a \t\r \rmix \t end",
 ]
 
 
