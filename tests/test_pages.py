@@ -545,6 +545,18 @@ def test_long_names_get_short_distinct_stable_slugs():
     assert slugify("a" * SLUG_LIMIT) == "a" * SLUG_LIMIT
 
 
+@pytest.mark.parametrize(("text", "slug"), [
+    ("Commons", "commons"), ("HL1234", "hl1234"), ("3283", "3283"), ("", "none"), ("&", "and"),
+    ("HL 12", "hl-12"), ("12a/b", "12a-b"), ("\u00b2", "none"), ("\u0663", "none"), ("\u2160", "none"),
+    ("caf\u00e9", "caf"), ("\u0130stanbul", "stanbul"),
+])
+def test_a_slug_is_the_ascii_letters_and_digits_of_a_name_lower_cased(text, slug):
+    "Letters and digits of other scripts are not ASCII: left out, whether or not all else is."
+    from answers.model import slugify
+
+    assert slugify(text) == slug
+
+
 def test_markup_nested_too_deep_for_the_converter_keeps_its_text():
     "Hundreds of nested elements (no real answer has them) give the text, not a stopped build."
     answer = store.sanitize_html("<p>First.</p>" + "<b>" * 3000 + "Deep." + "</b>" * 3000
