@@ -293,6 +293,25 @@ def test_a_first_build_in_worker_processes_writes_what_one_process_does(edge_db,
     assert again.skipped == 3 and again.written == []
 
 
+def test_a_first_build_in_worker_processes_reads_what_every_page_shows_once(edge_db, tmp_path, monkeypatch):
+    "The members, lists and other questions are read by the build, not again by each worker."
+    loads = tmp_path / "loads"
+    load = pages.PageContext.load
+
+    def noted_load(*args, **kwargs):
+        with loads.open("a") as file:  # a file: a worker's count would stay in the worker
+            file.write("load\n")
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(pages.PageContext, "load", noted_load)
+    monkeypatch.setattr(pages, "WORKERS", 2)
+    monkeypatch.setattr(pages, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(pages, "CHUNK", 1)  # a task a page, so that both workers make pages
+    report = pages.write_pages(edge_db, tmp_path / "pages")
+    assert report.rendered == 3 and len(report.written) == 3
+    assert loads.read_text() == "load\n"
+
+
 @pytest.mark.parametrize("spoil", ["delete", "corrupt", "truncate", "foreign", "wrong shape", "code"])
 def test_without_a_usable_manifest_every_page_is_converted(edge_db, tmp_path, monkeypatch,
                                                            spoil):
@@ -488,6 +507,7 @@ QUESTION_TEXTS = [
     "*stars* _under_ `tick` [link](javascript:x) | pipe \\ slash", "nul\x00 vt\x0b ff\x0c fs\x1c nel\x85",
     "nbsp\xa0ideo\u3000ls\u2028ps\u2029end", "\r\n\r\n  \t", "caf\u00e9 \u2014 \u00a3100 \U0001f600",
     "x" * 300, "(a) first;\n(b) second;\n(ii) third", "1.\n2)\n10. ten", "&\n<\n>",
+    "one\ttab", "two  spaces", "single spaces only", "lone\r\rreturns", "a \t\r \rmix \t end",
 ]
 
 
@@ -523,6 +543,18 @@ def test_long_names_get_short_distinct_stable_slugs():
     # Names of every usual length keep the slug they always had, so no address moves.
     assert slugify("Home Office") == "home-office"
     assert slugify("a" * SLUG_LIMIT) == "a" * SLUG_LIMIT
+
+
+@pytest.mark.parametrize(("text", "slug"), [
+    ("Commons", "commons"), ("HL1234", "hl1234"), ("3283", "3283"), ("", "none"), ("&", "and"),
+    ("HL 12", "hl-12"), ("12a/b", "12a-b"), ("\u00b2", "none"), ("\u0663", "none"), ("\u2160", "none"),
+    ("caf\u00e9", "caf"), ("\u0130stanbul", "stanbul"),
+])
+def test_a_slug_is_the_ascii_letters_and_digits_of_a_name_lower_cased(text, slug):
+    "Letters and digits of other scripts are not ASCII: left out, whether or not all else is."
+    from answers.model import slugify
+
+    assert slugify(text) == slug
 
 
 def test_markup_nested_too_deep_for_the_converter_keeps_its_text():
