@@ -232,6 +232,7 @@ class PageCache:
         self.part_versions = part_versions or {}
         self.tables = (self.bodies, self.pages)
         self.used: set[bytes] = set()  # entries made or used since `take_used`, in either table
+        self.page_keys: dict[str, bytes] = {}  # the keys of the pages `prefetch` looked up, by digest
         self.connection = self.run = None
         if path is not None:
             self.guard(self.open)
@@ -245,8 +246,10 @@ class PageCache:
     def prefetch(self, page_digests: list[str]) -> None:
         "Look up the entries of the pages of these digests: one query a batch."
         self.pages.found = {}  # the last chunk's entries are not this one's
+        # Kept for `page`, which would hash each digest again.
+        self.page_keys = {digest: self.pages.key(digest) for digest in page_digests}
         if self.connection:
-            self.guard(self.look_up, self.pages, {self.pages.key(digest) for digest in page_digests})
+            self.guard(self.look_up, self.pages, set(self.page_keys.values()))
 
     def look_up(self, entries: Entries, keys: set[bytes]) -> None:
         keys = sorted(keys)
@@ -265,7 +268,7 @@ class PageCache:
         return self.guard(self.lookup, entries, key) if self.connection else None
 
     def page(self, page_digest: str) -> CachedPage:
-        key = self.pages.key(page_digest)
+        key = self.page_keys.get(page_digest) or self.pages.key(page_digest)
         held = self.cached(self.pages, key)
         return CachedPage(self, key, orjson.loads(held) if held is not None else None)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -213,7 +213,15 @@ def render_question_page(meta: dict, body_html: str, nav: dict, env, config: Sit
                          parts: Callable[[dict[str, Callable[[], str]]], dict[str, str]]) -> str:
     "A question page's HTML from its front matter and its body's HTML; `parts` as `PageRenderer.parts`."
     context = question_context(meta, body_html, config)
-    parts_context = cache(lambda: {**context, **part_context(meta, nav, config)})
+    made = []
+
+    def parts_context() -> dict:
+        # Made once, by the first part rendered; not functools.cache, whose wrapper, made for
+        # every page, cost a page from the render cache a hundredth of its time.
+        if not made:
+            made.append({**context, **part_context(meta, nav, config)})
+        return made[0]
+
     renders = {name: partial(render_part, env, name, parts_context) for name in QUESTION_PARTS}
     context["parts"] = {name: Markup(html) for name, html in parts(renders).items()}
     return env.get_template("question.html").render(context)
