@@ -343,7 +343,8 @@ class CachedPage:
     """One page's pieces, each from its entry in the cache (`held`) when there is one, else made:
     `front_matter(header)` is `page_shape.read_front_matter`'s output, `body(markdown_text)` the
     body's HTML, `parts(renders)` the page's parts (each from the entry where it holds the part's
-    version, else `renders[name]()`'s), `twin_digest` the digest of its JSON twin as last written.
+    version, else `renders[name]()`'s), `twin_digest` the digest of its JSON twin as last written;
+    `held_pieces()` both first ones of a held entry, the page's text unread.
     `done(twin_digest)` then keeps the entry, or marks it used when nothing in it was made."""
 
     def __init__(self, cache: PageCache, key: bytes, held: dict | None):

@@ -5,6 +5,9 @@ from the database (listings.py, feeds.py). Every file goes through one `Output`,
 writes only changed bytes and refuses any path outside the output folder. A manifest
 (`site.manifest.sqlite`, beside it) records a digest of what each question page was rendered
 from (its Markdown and its neighbours), so that unchanged question pages are not rendered again.
+After a template change, a build given changes takes each Markdown page's digest from the pages
+stage's manifest (`pages.manifest.sqlite`) and reads only the pages the render cache
+(render_cache.py) does not hold.
 """
 
 from __future__ import annotations
