@@ -79,9 +79,17 @@ def build(folder: Path, out: str = "site") -> site.SiteReport:
     return site.build_site(folder / "answers.db", folder / "pages", folder / out, SiteConfig(), workers=1)
 
 
+def build_after_template_change(archive: Path, monkeypatch, tmp_path_factory) -> site.SiteReport:
+    "Build the archive's site after a change to question.html, which every question page then shows."
+    changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
+    report = build(archive)
+    assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
+    return report
+
+
 def cache_rows(site_dir: Path, table: str = "bodies") -> dict[bytes, tuple[str | bytes, int]]:
     """Each entry of a table of the cache (`bodies`: a body's HTML by its Markdown; `pages`: all of
-    a page but its HTML, by its inputs): its value and the last run that used it."""
+    a page but its HTML, by its inputs): its value and the run that made it."""
     column = render_cache.ENTRY_COLUMNS[table]
     with sqlite3.connect(render_cache.cache_path(site_dir)) as connection:
         return {key: (value, run) for key, value, run in connection.execute(
@@ -125,7 +133,7 @@ def test_a_template_change_rerenders_every_page_without_markdown(archive, monkey
     # Byte for byte what a build with no cache at all writes, table wrapping and cleaning included.
     monkeypatch.setattr(render_cache, "cache_path", lambda site_dir: None)
     monkeypatch.setattr(render_cache, "prepare", lambda path: None)
-    monkeypatch.setattr(render_cache, "prune", lambda path: 0)
+    monkeypatch.setattr(render_cache, "prune", lambda path, used: 0)
     uncached = build(archive, "site-without-cache")
     assert uncached.rendered == PAGES and len(markdown_calls) == PAGES
     assert files_of(archive / "site") == files_of(archive / "site-without-cache")
@@ -276,11 +284,10 @@ def test_only_a_full_build_prunes_and_then_only_what_it_did_not_use(archive, mar
     page_manifest_path(archive / "site").unlink()
     build(archive)
     assert len(markdown_calls) == 1
+    # Each page's entry was used, and through it its body's, looked up or not: only the entries
+    # of the page as it was before the edit are dropped.
     rows = cache_rows(archive / "site")
-    assert len(rows) == BODIES and len({run for _, run in rows.values()}) == 1
-    # Each page's entry was used, and through it its body's, looked up or not.
-    page_rows = cache_rows(archive / "site", "pages")
-    assert len(page_rows) == PAGES and {run for _, run in page_rows.values()} == {run for _, run in rows.values()}
+    assert len(rows) == BODIES and len(cache_rows(archive / "site", "pages")) == PAGES
     dropped, added = set(original) - set(rows), set(rows) - set(original)
     assert len(dropped) == len(added) == 1
     assert "A sentence added by hand." in rows[added.pop()][0]
@@ -337,6 +344,37 @@ def test_a_question_template_change_renders_the_question_pages_and_no_listing(bu
     assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
     assert not_question_files(archive / "site") == others
     assert build(archive).rendered == 0  # and the next build trusts what this one wrote
+
+
+def test_a_question_template_change_reads_no_page_the_pages_stage_vouches_for(built_archive, monkeypatch,
+                                                                            tmp_path_factory):
+    "Its digest in the pages' manifest finds its entry in the cache: the page itself is not read."
+    archive = built_archive
+    reads = counted_calls(monkeypatch, site, "read_page")
+    assert build_after_template_change(archive, monkeypatch, tmp_path_factory).rendered == PAGES and reads == []
+    without_cache(monkeypatch)
+    build(archive, "site-without-cache")
+    assert len(reads) == PAGES and files_of(archive / "site") == files_of(archive / "site-without-cache")
+    # A page edited by hand since the pages stage wrote it is for `make verify` to find, which
+    # reads every page.
+    page = next((archive / "pages").glob("commons/*/1/index.md"))
+    page.write_text(page.read_text(encoding="utf-8").replace('"title": "Heading 1"', '"title": "A new title"'),
+                    encoding="utf-8")
+    reads.clear()
+    site.build_site(archive / "answers.db", archive / "pages", archive / "site", SiteConfig(), workers=1,
+                    check_all=True)
+    assert len(set(reads)) == PAGES
+    html = (archive / "site" / page.relative_to(archive / "pages").with_name("index.html")).read_text(encoding="utf-8")
+    assert "“A new title”" in html
+
+
+def test_a_question_template_change_writes_nothing_to_the_cache(built_archive, monkeypatch, tmp_path_factory):
+    "Every entry the cache holds is used as it is, and the next build that prunes keeps them all."
+    archive = built_archive
+    before = {table: cache_rows(archive / "site", table) for table in render_cache.ENTRY_COLUMNS}
+    assert len(before["pages"]) == PAGES and len(before["bodies"]) == BODIES
+    assert build_after_template_change(archive, monkeypatch, tmp_path_factory).rendered == PAGES
+    assert {table: cache_rows(archive / "site", table) for table in render_cache.ENTRY_COLUMNS} == before
 
 
 def test_a_change_to_what_every_build_renders_renders_everything_again(built_archive, monkeypatch, tmp_path_factory):
@@ -407,15 +445,13 @@ def parts_rendered(monkeypatch) -> list[str]:
 def without_cache(monkeypatch) -> None:
     monkeypatch.setattr(render_cache, "cache_path", lambda site_dir: None)
     monkeypatch.setattr(render_cache, "prepare", lambda path: None)
-    monkeypatch.setattr(render_cache, "prune", lambda path: 0)
+    monkeypatch.setattr(render_cache, "prune", lambda path, used: 0)
 
 
 def test_a_question_template_change_renders_no_part_and_writes_what_a_build_without_the_cache_writes(
         archive, monkeypatch, tmp_path_factory, parts_rendered):
-    changed_templates(monkeypatch, tmp_path_factory.mktemp("changed") / "templates")
-    report = build(archive)
-    assert report.rendered == PAGES and parts_rendered == []
-    assert all(MARK in path.read_text(encoding="utf-8") for path in question_pages(archive))
+    assert build_after_template_change(archive, monkeypatch, tmp_path_factory).rendered == PAGES
+    assert parts_rendered == []
     without_cache(monkeypatch)
     build(archive, "site-without-cache")
     assert len(parts_rendered) == PAGES * len(site.QUESTION_PARTS)

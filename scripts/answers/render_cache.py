@@ -23,10 +23,12 @@ read by orjson: the json module took up to three times as long to parse them.
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
-chunk of pages in one query (`prefetch`), and writes new entries, and the run's mark on
-each entry it made or used (in a table of marks apart from the entries), in one transaction a
-chunk (WAL mode lets the other worker read meanwhile). After a build that rendered every question page,
-`prune` drops the entries that build did not use, so the file never grows beyond one archive's
+chunk of pages in one query (`prefetch`), and writes new entries, each with its mark (in a
+table of marks apart from the entries, which lists them without reading them), in one
+transaction a chunk (WAL mode lets the other worker read meanwhile). An entry it uses is only
+remembered (`take_used`): after a template change every entry is used, and marking each one
+again rewrote 112,000 rows a build. After a build that rendered every question page, `prune`
+drops the entries that build neither made nor used, so the file never grows beyond one archive's
 pages plus those changed since.
 
 It is only a cache: any failure to read or write it costs speed, never a page. A file that is
@@ -61,8 +63,8 @@ create table if not exists pages (
     key blob primary key,  -- sha256 of the page version and the digest of the page's inputs
     page blob not null  -- {meta, html, body, twin, parts: {part name: [part version, HTML]}}, as JSON (orjson's bytes)
 ) without rowid;
--- The last run that used each entry, apart from the entries: marking a used entry then
--- rewrites a short row, not a row that holds a whole part of a page.
+-- Each entry's key and the run that made it, apart from the entries: `prune` lists the entries
+-- here without reading half a gigabyte of pages.
 create table if not exists marks (
     key blob primary key,  -- an entry's key, in whichever table
     run integer not null
@@ -173,24 +175,19 @@ def prepare(path: Path) -> int | None:
     return None
 
 
-def prune(path: Path) -> int:
-    """After a build that rendered every question page: drop the entries it did not use, and
-    give their space back. Returns how many were dropped.
-
-    Every entry is written with its mark, in one transaction, and loses it only here, in the same
-    transaction as the entry itself: so when no mark is of an older run, every entry was used,
-    and the entries (the pages' HTML, half a gigabyte for the archive) are not scanned for
-    none to drop, as after every template change."""
+def prune(path: Path, used: set[bytes]) -> int:
+    """After a build that rendered every question page: drop the entries it neither made nor used
+    (`used`: their keys, from each worker's `take_used`), and give their space back. Returns how
+    many were dropped. Every entry is written with its mark, in one transaction, and loses it
+    only here, in the same transaction as the entry itself."""
     try:
         with contextlib.closing(connect(path)) as connection:
-            run = current_run(connection)
             with connection:
                 connection.execute("begin immediate")
-                dropped = 0
-                if connection.execute("delete from marks where run != ?", (run,)).rowcount:
-                    dropped = sum(connection.execute(
-                        f"delete from {table} where key not in (select key from marks)").rowcount
-                        for table in ENTRY_COLUMNS)
+                unused = [(key,) for (key,) in connection.execute("select key from marks") if key not in used]
+                dropped = sum(connection.executemany(f"delete from {table} where key = ?", unused).rowcount
+                              for table in ENTRY_COLUMNS)
+                connection.executemany("delete from marks where key = ?", unused)
             connection.execute("pragma incremental_vacuum")
             connection.execute("pragma wal_checkpoint(truncate)")
             return dropped
@@ -206,28 +203,27 @@ def current_run(connection: sqlite3.Connection) -> int:
 
 
 class Entries:
-    """One table's entries as a worker sees them: those looked up for this chunk, those made
-    since the last flush, and those used (to be marked with this run)."""
+    """One table's entries as a worker sees them: those looked up for this chunk and those made
+    since the last flush."""
 
     def __init__(self, table: str, column: str, version: str):
         self.table, self.column = table, column
         self.version = version.encode()
         self.found: dict[bytes, str | bytes | None] = {}  # looked up: None when the cache has none
         self.new: dict[bytes, str | bytes] = {}
-        self.used: list[bytes] = []
 
     def key(self, text: str) -> bytes:
         return hashlib.sha256(self.version + b"\0" + text.encode("utf-8")).digest()
 
     def pending(self) -> int:
-        return len(self.new) + len(self.used)
+        return len(self.new)
 
 
 class PageCache:
     """A worker's view of the cache. `page(page_digest)` is the entry of the page whose inputs have
     this digest (`CachedPage`); `html(markdown_text)` is `render.render_markdown`'s output, from
     the cache when it holds it. `prefetch` looks up a chunk's pages at once; `flush` writes what
-    this worker made or used."""
+    this worker made; `take_used` gives the keys of the entries it made or used."""
 
     def __init__(self, path: Path | None, twin_code: tuple = (), part_versions: dict[str, str] | None = None):
         self.path = path
@@ -235,6 +231,8 @@ class PageCache:
         self.pages = Entries("pages", "page", page_version(twin_code))
         self.part_versions = part_versions or {}
         self.tables = (self.bodies, self.pages)
+        self.used: set[bytes] = set()  # entries made or used since `take_used`, in either table
+        self.page_keys: dict[str, bytes] = {}  # the keys of the pages `prefetch` looked up, by digest
         self.connection = self.run = None
         if path is not None:
             self.guard(self.open)
@@ -248,8 +246,10 @@ class PageCache:
     def prefetch(self, page_digests: list[str]) -> None:
         "Look up the entries of the pages of these digests: one query a batch."
         self.pages.found = {}  # the last chunk's entries are not this one's
+        # Kept for `page`, which would hash each digest again.
+        self.page_keys = {digest: self.pages.key(digest) for digest in page_digests}
         if self.connection:
-            self.guard(self.look_up, self.pages, {self.pages.key(digest) for digest in page_digests})
+            self.guard(self.look_up, self.pages, set(self.page_keys.values()))
 
     def look_up(self, entries: Entries, keys: set[bytes]) -> None:
         keys = sorted(keys)
@@ -268,7 +268,7 @@ class PageCache:
         return self.guard(self.lookup, entries, key) if self.connection else None
 
     def page(self, page_digest: str) -> CachedPage:
-        key = self.pages.key(page_digest)
+        key = self.page_keys.get(page_digest) or self.pages.key(page_digest)
         held = self.cached(self.pages, key)
         return CachedPage(self, key, orjson.loads(held) if held is not None else None)
 
@@ -277,20 +277,26 @@ class PageCache:
         key = self.bodies.key(markdown_text)
         cached = self.cached(self.bodies, key)
         if cached is not None:
-            self.bodies.used.append(key)
+            self.use(key)
             return cached, key
         html = render.render_markdown(markdown_text)
         self.keep(self.bodies, key, html)
         return html, key
 
     def keep(self, entries: Entries, key: bytes, value: str | bytes) -> None:
+        self.use(key)
         if self.connection:
             entries.new[key] = value
         if sum(table.pending() for table in self.tables) >= BATCH:
             self.flush()
 
-    def use(self, entries: Entries, key: bytes) -> None:
-        entries.used.append(key)
+    def use(self, key: bytes) -> None:
+        self.used.add(key)
+
+    def take_used(self) -> set[bytes]:
+        "The keys of the entries made or used since the last call, for `prune`."
+        used, self.used = self.used, set()
+        return used
 
     def lookup(self, entries: Entries, key: bytes) -> str | bytes | None:
         row = self.connection.execute(f"select {entries.column} from {entries.table} where key = ?",
@@ -298,11 +304,11 @@ class PageCache:
         return row[0] if row else None
 
     def flush(self) -> None:
-        "Write the new entries and mark the used ones with this run, in one transaction."
+        "Write the new entries, each with its mark, in one transaction."
         if self.connection and any(table.pending() for table in self.tables):
             self.guard(self.write)
         for entries in self.tables:
-            entries.new, entries.used = {}, []
+            entries.new = {}
 
     def write(self) -> None:
         with self.connection:
@@ -311,7 +317,7 @@ class PageCache:
                 self.connection.executemany(f"insert or replace into {entries.table} values (?, ?)",
                                             entries.new.items())
                 self.connection.executemany("insert or replace into marks values (?, ?)",
-                                            [(key, self.run) for key in (*entries.new, *entries.used)])
+                                            [(key, self.run) for key in entries.new])
 
     def guard(self, action, *args):
         """Run a cache action; on any failure turn the cache off for this worker (the pages
@@ -337,7 +343,8 @@ class CachedPage:
     """One page's pieces, each from its entry in the cache (`held`) when there is one, else made:
     `front_matter(header)` is `page_shape.read_front_matter`'s output, `body(markdown_text)` the
     body's HTML, `parts(renders)` the page's parts (each from the entry where it holds the part's
-    version, else `renders[name]()`'s), `twin_digest` the digest of its JSON twin as last written.
+    version, else `renders[name]()`'s), `twin_digest` the digest of its JSON twin as last written;
+    `held_pieces()` both first ones of a held entry, the page's text unread.
     `done(twin_digest)` then keeps the entry, or marks it used when nothing in it was made."""
 
     def __init__(self, cache: PageCache, key: bytes, held: dict | None):
@@ -345,6 +352,10 @@ class CachedPage:
         self.entry: dict = {}
         self.made = held is None  # whether anything was made, not taken from the entry
         self.keepable = True  # whether orjson can keep the front matter
+
+    def held_pieces(self) -> tuple[dict, str]:
+        "The front matter and the body's HTML of a held entry: what its page's text would give."
+        return self.front_matter(""), self.body("")
 
     def front_matter(self, header: str) -> dict:
         if self.held is not None:
@@ -387,9 +398,9 @@ class CachedPage:
         "Keep this page's entry as made, with its twin's digest; or mark it used, and its body's."
         self.made = self.made or twin_digest != self.twin_digest
         if self.held is not None:  # the body's entry was not looked up: it is used all the same
-            self.cache.use(self.cache.bodies, bytes.fromhex(self.entry["body"]))
+            self.cache.use(bytes.fromhex(self.entry["body"]))
         if not self.made:
-            self.cache.use(self.cache.pages, self.key)
+            self.cache.use(self.key)
         elif self.keepable:
             self.entry["twin"] = twin_digest
             self.cache.keep(self.cache.pages, self.key, orjson.dumps(self.entry))

@@ -5,6 +5,9 @@ from the database (listings.py, feeds.py). Every file goes through one `Output`,
 writes only changed bytes and refuses any path outside the output folder. A manifest
 (`site.manifest.sqlite`, beside it) records a digest of what each question page was rendered
 from (its Markdown and its neighbours), so that unchanged question pages are not rendered again.
+After a template change, a build given changes takes each Markdown page's digest from the pages
+stage's manifest (`pages.manifest.sqlite`) and reads only the pages the render cache
+(render_cache.py) does not hold.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field
-from functools import cache, partial
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,7 +46,7 @@ from . import (
     urls,
 )
 from .atomic import replace_if_changed
-from .manifest import PageManifest
+from .manifest import PageManifest, page_manifest_path
 from .output import Output, bytes_digest, inputs_digest, stage_code_digest
 from .pages import PageError, split_page_text
 from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json_bytes
@@ -206,12 +209,25 @@ def render_question_html(text: str, nav: dict, env, config: SiteConfig,
     header, body = split_page_text(text)
     meta = renderer.front_matter(header)
     body_html = renderer.body(body)
+    return meta, body, body_html, render_question_page(meta, body_html, nav, env, config, renderer.parts)
+
+
+def render_question_page(meta: dict, body_html: str, nav: dict, env, config: SiteConfig,
+                         parts: Callable[[dict[str, Callable[[], str]]], dict[str, str]]) -> str:
+    "A question page's HTML from its front matter and its body's HTML; `parts` as `PageRenderer.parts`."
     context = question_context(meta, body_html, config)
-    parts_context = cache(lambda: {**context, **part_context(meta, nav, config)})
+    made = []
+
+    def parts_context() -> dict:
+        # Made once, by the first part rendered; not functools.cache, whose wrapper, made for
+        # every page, cost a page from the render cache a hundredth of its time.
+        if not made:
+            made.append({**context, **part_context(meta, nav, config)})
+        return made[0]
+
     renders = {name: partial(render_part, env, name, parts_context) for name in QUESTION_PARTS}
-    context["parts"] = {name: Markup(html) for name, html in renderer.parts(renders).items()}
-    html = env.get_template("question.html").render(context)
-    return meta, body, body_html, html
+    context["parts"] = {name: Markup(html) for name, html in parts(renders).items()}
+    return env.get_template("question.html").render(context)
 
 
 def render_part(env, name: str, context: Callable[[], dict]) -> str:
@@ -255,26 +271,25 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
                                               part_versions=question_part_versions(config))
 
 
-def _render_chunk(items: list[tuple[str, str, dict, str, str]]) -> tuple[list[str], int, set[str], dict]:
+def _render_chunk(items: list[tuple[str, str, dict, str, str, str]]) -> tuple[list[str], int, set[str], dict,
+                                                                              dict, set[bytes]]:
     """Render and write a chunk of question pages in a worker process. Returns what it wrote,
     how many files were already up to date, every path it wrote or confirmed (so that the
-    build knows which files are still part of the archive), and each page's manifest entry."""
+    build knows which files are still part of the archive), each page's manifest entry, the
+    pages rejected (url: why) and the keys of the render cache's entries it made or used."""
     output = Output(Path(_worker["out_dir"]))
     entries, rejected = {}, {}
-    # Read once: the digest must describe exactly the text that was rendered.
-    texts = [read_page(path) for path, *_ in items]
-    digests = [question_digest(text, nav) if isinstance(text, str) else ""
-               for (_, _, nav, *_), text in zip(items, texts, strict=True)]
+    # Read once: the digest must describe exactly the text that was rendered. A page whose text's
+    # digest the pages stage vouches for is not read while the render cache holds its entry.
+    texts = [None if text_digest else read_page(path) for path, *_, text_digest in items]
+    digests = [page_digest(text, text_digest, nav)
+               for (_, _, nav, _, _, text_digest), text in zip(items, texts, strict=True)]
     cache = _worker["cache"]
     cache.prefetch([digest for digest in digests if digest])
-    for (path, key, nav, html_before, twin_before), text, digest in zip(items, texts, digests, strict=True):
-        if isinstance(text, Exception):
-            rejected[key] = f"{path}: {text}"
-            continue
-        page = cache.page(digest)
-        renderer = PageRenderer(page.front_matter, page.body, page.parts)
+    for item, text, digest in zip(items, texts, digests, strict=True):
+        path, key, nav, html_before, *_ = item
         try:
-            meta, body, body_html, html = render_own_page(text, key, nav, renderer)
+            page, digest, meta, html, twin = render_chunk_page(output, cache, item, text, digest)
         except PageError as error:  # a page edited wrong by hand: said, and the build goes on
             rejected[key] = f"{path}: {error}"
             continue
@@ -288,11 +303,54 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str]]) -> tuple[list[st
         html_digest = bytes_digest(data)
         # Bytes other than the last build wrote here: the old file need not be read to know it.
         output.write(urls.html_file(url), data, changed=html_before not in ("", html_digest))
-        twin_digest = write_twin(output, page.twin_digest, twin_before, meta, body, body_html)
+        twin_digest = twin()
         page.done(twin_digest)
         entries[key] = [digest, url, html_digest, twin_digest, *neighbour_urls(nav)]
     cache.flush()
-    return output.written, output.unchanged, output.seen, entries, rejected
+    return output.written, output.unchanged, output.seen, entries, rejected, cache.take_used()
+
+
+def render_chunk_page(output: Output, cache: render_cache.PageCache, item: tuple, text: str | Exception | None,
+                      digest: str) -> tuple[render_cache.CachedPage, str, dict, str, Callable[[], str]]:
+    """One page of `_render_chunk`'s: (its entry in the render cache, the digest of its inputs, its
+    front matter, its HTML page, what writes its JSON twin and gives the digest of its bytes).
+    A page not read (`text` None) is made from its entry when the cache holds it and its twin is
+    kept; else from its text, read now. Raises `PageError` for a page that cannot be rendered."""
+    path, key, nav, _, twin_before, _ = item
+    if text is None:
+        page = cache.page(digest)
+        held = render_held_page(output, page, key, nav, twin_before)
+        if held is not None:
+            meta, html, twin_digest = held
+            return page, digest, meta, html, lambda: twin_digest
+        text = read_page(path)
+        digest = page_digest(text, "", nav)
+    if isinstance(text, Exception):
+        raise PageError(str(text))
+    page = cache.page(digest)
+    renderer = PageRenderer(page.front_matter, page.body, page.parts)
+    meta, body, body_html, html = render_own_page(text, key, nav, renderer)
+    return page, digest, meta, html, partial(write_twin, output, page.twin_digest, twin_before, meta, body, body_html)
+
+
+def render_held_page(output: Output, page: render_cache.CachedPage, url: str, nav: dict,
+                     twin_before: str) -> tuple[dict, str, str] | None:
+    """The page at `url` from its entry in the render cache alone, its text unread: (its front
+    matter, its HTML page, its twin's digest). None unless the entry is held, gives this url and
+    its twin is kept (`kept_twin`): writing the twin takes the page's Markdown."""
+    if page.held is None or page.held["meta"].get("url") != url:
+        return None
+    twin_digest = kept_twin(output, url, page.twin_digest, twin_before)
+    if twin_digest is None:
+        return None
+    meta, body_html = page.held_pieces()
+    return meta, render_question_page(meta, body_html, nav, _worker["env"], _worker["config"], page.parts), twin_digest
+
+
+def page_digest(text: str | Exception | None, text_digest: str, nav: dict) -> str:
+    """`question_digest` of a page's text, or of the digest of its text (`text_digest`) when it
+    was not read; '' for a page that could not be read."""
+    return question_digest(text, nav, text_digest) if text_digest or isinstance(text, str) else ""
 
 
 def read_page(path: str) -> str | Exception:
@@ -318,26 +376,36 @@ def render_own_page(text: str, url: str, nav: dict, renderer: PageRenderer) -> t
 def write_twin(output: Output, known: str | None, written_before: str, meta: dict, body: str,
                body_html: str) -> str:
     """Write a page's JSON twin unless its file still holds what the render cache says this page's
-    twin is (`known`: the twin does not depend on the templates, so a template change leaves every
-    twin as it was); returns the digest of its bytes. When the last complete build wrote those
+    twin is (`kept_twin`); returns the digest of its bytes."""
+    kept = kept_twin(output, meta["url"], known, written_before)
+    if kept is not None:
+        return kept
+    twin = question_twin(meta, body, body_html)
+    output.write(urls.json_twin(meta["url"]), twin)
+    return bytes_digest(twin)
+
+
+def kept_twin(output: Output, url: str, known: str | None, written_before: str) -> str | None:
+    """`known` if the JSON twin of the page at `url` still holds it (what the render cache says this
+    page's twin is: the twin does not depend on the templates, so a template change leaves every
+    twin as it was), the file then claimed; else None. When the last complete build wrote those
     very bytes there (`written_before`), the file is trusted as it left it, as every unchanged
     file of an incremental build is, once seen to be there: hashing 56,000 twins after a template
     change cost a sixth of the build. `make verify` re-hashes them (its items give no
     `written_before`)."""
-    path = urls.json_twin(meta["url"])
+    path = urls.json_twin(url)
     if known is not None and known == written_before and output.confirm_present(path):
         return known
     if known is not None and output.confirm_unchanged({path: known}):
         return known
-    twin = question_twin(meta, body, body_html)
-    output.write(path, twin)
-    return bytes_digest(twin)
+    return None
 
 
-def question_digest(text: str, nav: dict) -> str:
+def question_digest(text: str | None, nav: dict, text_digest: str = "") -> str:
     """Everything a question page is rendered from, besides the code and the config. The text
-    goes in by its own digest: encoding it as JSON, escapes and all, cost three times the hash."""
-    return inputs_digest(bytes_digest(text), nav)
+    goes in by its own digest (`text_digest` when it is known without reading the text): encoding
+    it as JSON, escapes and all, cost three times the hash."""
+    return inputs_digest(text_digest or bytes_digest(text), nav)
 
 
 def neighbour_urls(nav: dict) -> list[str]:
@@ -419,12 +487,14 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
                          workers: int, manifest: PageManifest | None = None,
                          page_urls: list[str] | None = None,
                          meanwhile: Callable[[], None] = lambda: None,
-                         every_page: bool | None = None) -> QuestionPages:
+                         every_page: bool | None = None, text_digests: dict[str, str] | None = None) -> QuestionPages:
     """Render the Markdown pages into `output` (in `workers` processes when there is more
     than one chunk of pages to render), skipping those the manifest shows up to date;
     returns how many were rendered and skipped, and those rejected. `page_urls`: only the pages at these
     urls (`links` holds their navigation), else every page in `pages_dir`; `every_page`: whether
-    they are all the pages there are (by default, only when `page_urls` is not given).
+    they are all the pages there are (by default, only when `page_urls` is not given);
+    `text_digests`: the digest of each page's text by its url, where the pages stage vouches for
+    it (`vouched_text_digests`), so that the page need not be read.
     `meanwhile` runs once, while the workers render (see `render_items`)."""
     manifest = manifest or PageManifest(None, "")
     empty = {"previous": None, "next": None}
@@ -438,6 +508,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
         found = [(folder + urls.markdown_file(url), url) for url in sorted(page_urls)]
     items, skipped = [], 0
     written_before = manifest.written_before()
+    text_digests = text_digests or {}
     for path, key in found:
         nav = links.get(key, empty)
         if is_up_to_date(path, key, nav, output, manifest):
@@ -447,19 +518,22 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
             # A page the current manifest vouched for was checked just now and failed: its twin
             # is not trusted. One rendered because the code changed may trust its twin.
             twin = "" if key in manifest.previous else twin_written_before(before, key)
-            items.append((path, key, nav, html_written_before(before, key), twin))
-    rejected = strays | render_items(items, output, config, workers, manifest, meanwhile)
+            items.append((path, key, nav, html_written_before(before, key), twin, text_digests.get(key, "")))
+    rendered, used = render_items(items, output, config, workers, manifest, meanwhile)
+    rejected = strays | rendered
     if (page_urls is None if every_page is None else every_page) and items and not skipped:
         # every page was rendered: what the cache did not give is unused
-        render_cache.prune(render_cache.cache_path(output.root))
+        render_cache.prune(render_cache.cache_path(output.root), used)
     return QuestionPages(len(items), skipped, rejected=rejected)
 
 
-def render_items(items: list[tuple[str, str, dict, str, str]], output: Output, config: SiteConfig,
-                 workers: int, manifest: PageManifest, meanwhile: Callable[[], None] = lambda: None) -> dict[str, str]:
-    """Render (path, url, navigation, digests of its HTML and JSON twin as last written or '') items, in worker
+def render_items(items: list[tuple[str, str, dict, str, str, str]], output: Output, config: SiteConfig,
+                 workers: int, manifest: PageManifest,
+                 meanwhile: Callable[[], None] = lambda: None) -> tuple[dict[str, str], set[bytes]]:
+    """Render (path, url, navigation, digests of its HTML and JSON twin as last written or '', digest of
+    its text as the pages stage vouches for it or '') items, in worker
     processes when there are enough. Returns the pages rejected (url: why), whose files the last
-    build made are kept (`keep_last_good`).
+    build made are kept (`keep_last_good`), and the keys of the render cache's entries made or used.
     `meanwhile` runs here while they render, once every worker is started (so that no process
     is forked while a thread it starts may hold a lock); when the items are rendered here, after
     them. What it writes must not be a question page's file."""
@@ -487,16 +561,17 @@ def render_items(items: list[tuple[str, str, dict, str, str]], output: Output, c
                     future.cancel()
                 raise
             results = [future.result() for future in rendering]
-    rejected = {}
-    for written, unchanged, seen, entries, refused in results:
+    rejected, used = {}, set()
+    for written, unchanged, seen, entries, refused, cache_used in results:
         output.written += written
         output.unchanged += unchanged
         output.seen |= seen
         manifest.current.update(entries)
         rejected.update(refused)
+        used |= cache_used
     for url in rejected:
         keep_last_good(url, output, manifest)
-    return rejected
+    return rejected, used
 
 
 def keep_last_good(url: str, output: Output, manifest: PageManifest) -> None:
@@ -570,6 +645,16 @@ def pages_gone(db: sqlite_utils.Database, manifest: PageManifest,
         return [], set()
     paged, recorded = queries.question_urls(db), set(manifest.previous)
     return sorted(recorded - paged), paged - recorded - changed_urls
+
+
+def vouched_text_digests(pages_dir: Path) -> dict[str, str]:
+    """The digest of each Markdown page's text as the pages stage wrote it, by url, from its
+    manifest: a build given changes trusts the pages as that stage left them, and after a template
+    change the render cache holds each page's entry under the same digest, so no page is read.
+    Reading and hashing the 56,000 pages cost that build a twentieth of its time."""
+    with PageManifest(page_manifest_path(pages_dir), pages.pages_code_version(), pages.is_manifest_entry) as manifest:
+        manifest.open()
+        return {url: entry[1] for url, entry in manifest.previous.items()}
 
 
 def markdown_pages(pages_dir: Path) -> list[tuple[str, str]]:
@@ -654,7 +739,8 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             page_urls = None if changed is None else list(queries.question_urls(db))
             pages_made = write_question_pages(
                 pages_dir, output, neighbours(db), config, workers, manifest, page_urls,
-                meanwhile=others.write, every_page=True)
+                meanwhile=others.write, every_page=True,
+                text_digests=None if changed is None else vouched_text_digests(pages_dir))
         else:
             pages_made = write_changed_question_pages(
                 db, changed, pages_dir, output, config, workers, manifest, meanwhile=others.write)
