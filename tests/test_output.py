@@ -210,6 +210,22 @@ def test_a_noted_folder_now_a_link_out_of_the_output_is_not_swept_through(tmp_pa
     assert not (out / SCRATCH_NAME).exists()
 
 
+def test_a_link_named_like_a_temporary_file_in_a_noted_folder_is_removed_and_not_followed(tmp_path, monkeypatch):
+    # What the sweep removes is the leftover itself: a link is not a half-written file of
+    # this output's, and what it leads to (a page of the archive, a file outside) stays.
+    out = tmp_path / "out"
+    a_killed_build_writing(out, monkeypatch, "a/index.html")
+    Output(out).write("b/index.html", "another page")
+    (tmp_path / "elsewhere.txt").write_text("not the archive's")
+    os.symlink(tmp_path / "elsewhere.txt", out / "a" / ".outside.tmp")
+    os.symlink("../b/index.html", out / "a" / ".inside.tmp")
+    removed = Output(out).remove_leftovers(())
+    assert removed == ["a/.index.html.99999.1.tmp", "a/.inside.tmp", "a/.outside.tmp"]
+    assert sorted(path.name for path in (out / "a").iterdir()) == ["index.html"]
+    assert (out / "b" / "index.html").read_text() == "another page"
+    assert (tmp_path / "elsewhere.txt").read_text() == "not the archive's"
+
+
 def test_a_notes_line_a_killed_writer_left_half_written_is_skipped(tmp_path):
     notes = tmp_path / "notes"
     notes.write_bytes(b'"a"\n"b/c"\n"d/e')

@@ -254,16 +254,29 @@ class Output:
         own notes are dropped unread: each of its writes renamed or removed its temporary
         file, or failed the build. Call it when no one else writes here."""
         scratch = [] if self.scratch.is_symlink() else temporary_files(self.scratch)
-        removed = self.remove([f"{SCRATCH_NAME}/{path.name}" for path in scratch])
+        removed = self.remove_leftover_files([f"{SCRATCH_NAME}/{path.name}" for path in scratch])
         for notes in [] if self.scratch.is_symlink() else sorted(self.scratch.glob(f"*{NOTES_SUFFIX}")):
             if not notes.name.startswith(f"{BUILD}."):
-                removed += self.remove(self.noted_leftovers(notes))
+                removed += self.remove_leftover_files(self.noted_leftovers(notes))
             notes.unlink(missing_ok=True)
         self.forget_notes()
         with contextlib.suppress(FileNotFoundError, OSError):
             self.scratch.rmdir()
-        return removed + self.remove([path.name for path in temporary_files(self.root)
-                                      if any(fnmatch(path.name, name) for name in names)])
+        return removed + self.remove_leftover_files([path.name for path in temporary_files(self.root)
+                                                     if any(fnmatch(path.name, name) for name in names)])
+
+    def remove_leftover_files(self, relative_paths: list[str]) -> list[str]:
+        """`remove` for the leftovers `remove_leftovers` found in real folders of the output: each
+        name itself is removed, never followed. A link named like a temporary file is not one of
+        this output's, and what it leads to (a page of the archive, a file outside) is left be."""
+        removed = []
+        for relative in relative_paths:
+            self.changing()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.root_path, relative))
+                removed.append(relative)
+        self.prune_empty_folders(removed)
+        return removed
 
     def noted_leftovers(self, notes: Path) -> list[str]:
         """The temporary files (relative paths) in the folders another build's notes name, of
