@@ -234,6 +234,15 @@ def test_a_notes_line_a_killed_writer_left_half_written_is_skipped(tmp_path):
     assert output_module.noted_folders(notes) == ["a"]
 
 
+def test_notes_that_cannot_be_read_stop_no_build_and_the_other_notes_are_still_swept(tmp_path, monkeypatch):
+    # A folder named like a notes file (or one whose bytes cannot be read) is not a note of
+    # any build's: the build sweeps what the readable notes name, and ends.
+    half = a_killed_build_writing(tmp_path, monkeypatch, "a/index.html")
+    (tmp_path / SCRATCH_NAME / f"another.1{output_module.NOTES_SUFFIX}").mkdir()
+    assert Output(tmp_path).remove_leftovers(()) == [f"a/{half.name}"]
+    assert sorted(path.name for path in (tmp_path / "a").iterdir()) == ["index.html"]
+
+
 def test_confirm_unchanged_claims_files_only_when_all_still_hold_what_was_written(tmp_path):
     Output(tmp_path).write("a/index.html", "a")
     Output(tmp_path).write("a/index.json", "{}")

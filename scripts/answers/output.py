@@ -258,7 +258,8 @@ class Output:
         for notes in [] if self.scratch.is_symlink() else sorted(self.scratch.glob(f"*{NOTES_SUFFIX}")):
             if not notes.name.startswith(f"{BUILD}."):
                 removed += self.remove_leftover_files(self.noted_leftovers(notes))
-            notes.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a folder of that name is no build's notes: left be
+                notes.unlink()
         self.forget_notes()
         with contextlib.suppress(FileNotFoundError, OSError):
             self.scratch.rmdir()
@@ -327,9 +328,14 @@ def open_notes(scratch: str) -> int:
 
 def noted_folders(notes: Path) -> list[str]:
     """The folders a notes file names (relative to the output folder); a line a killed
-    writer left half written is skipped: it had made no temporary file there yet."""
+    writer left half written is skipped: it had made no temporary file there yet. None from
+    what cannot be read (a folder of that name): no build of this output's wrote it."""
+    try:
+        lines = notes.read_bytes().split(b"\n")[:-1]
+    except OSError:
+        return []
     folders = []
-    for line in notes.read_bytes().split(b"\n")[:-1]:
+    for line in lines:
         with contextlib.suppress(ValueError):
             folder = orjson.loads(line)
             if isinstance(folder, str):
