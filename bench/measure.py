@@ -43,6 +43,17 @@ def run_measured(command: list[str], cwd: Path | None = None, env: dict | None =
     return Measured(seconds, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime)
 
 
+def set_aside(folder: Path, into: Path) -> None:
+    """Move a folder into `into` at once, to be removed when the measuring is done. Removing a
+    built archive (hundreds of thousands of files) takes minutes on this disk, and for minutes
+    afterwards each file made on it searches past those removed (ext4 without a journal:
+    `recently_deleted`): the fresh build measured just after removing the last run's folder
+    took 152 s, against 109 s on the same quiet machine with nothing removed before it."""
+    if folder.exists():
+        into.mkdir(parents=True, exist_ok=True)
+        folder.rename(into / f"{folder.name}-{time.time_ns()}")
+
+
 def load_average() -> str:
     one, five, fifteen = os.getloadavg()
     return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"

@@ -29,13 +29,14 @@ from build import Build, BuildFigures
 from edits import CurrentMonth
 from hugo import HugoSite
 from load import compare
-from measure import Measured, load_average, machine, run_measured
+from measure import Measured, load_average, machine, run_measured, set_aside
 from report import Goal, Table, goals_markdown, goals_text, megabytes, seconds, write_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
 BIN = Path(sys.executable).parent
 OUT = ROOT / "build" / "bench"
+SET_ASIDE = ROOT / "build" / "bench-set-aside"
 CORPUS_SOURCES = [CORPUS / "uk-parliament-wq-api-json", CORPUS / "uk-parliament-wq-longform-sqlite"]
 MEMBERS = [CORPUS / "members", CORPUS / "parlparse-members"]
 QUESTION_TEMPLATE = ROOT / "templates" / "site" / "question.html"
@@ -131,7 +132,7 @@ def hugo_cases(build: Build, month: CurrentMonth) -> Iterator[tuple[str, Measure
 # -- the run ----------------------------------------------------------------------------------------
 
 def prepare(today: datetime.date) -> tuple[Build, CurrentMonth]:
-    shutil.rmtree(OUT, ignore_errors=True)
+    set_aside(OUT, SET_ASIDE)  # the last run's, removed once this one is measured
     OUT.mkdir(parents=True)
     content = OUT / "content"
     shutil.copytree(ROOT / "content", content)
@@ -204,7 +205,8 @@ def main() -> None:
                   f"ours {megabytes(ours.peak_mb)}, Hugo {megabytes(theirs.peak_mb)}")
         save()
     print(f"\n{pages:,} questions; {(time.perf_counter() - started) / 60:.1f} min in all. "
-          f"Written to {DOC.relative_to(ROOT)}.")
+          f"Written to {DOC.relative_to(ROOT)}; removing the last run's folder…", flush=True)
+    shutil.rmtree(SET_ASIDE, ignore_errors=True)
 
 
 NOT_MEASURED = "not measured in this run"

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from answers import search
 from build import Build
-from measure import load_average, machine
+from measure import load_average, machine, set_aside
 from report import Table, megabytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,22 +91,13 @@ def api_sources(size: float, folder: Path) -> list[Path]:
     return [API, folder] if size > 1 else [API]
 
 
-def set_aside(folder: Path) -> None:
-    """Move a folder out of the way at once, to be removed when the measuring is done: removing
-    a built site (hundreds of thousands of files) takes minutes on this disk, which the time
-    budget should not pay for between sizes."""
-    if folder.exists():
-        SET_ASIDE.mkdir(parents=True, exist_ok=True)
-        folder.rename(SET_ASIDE / f"{folder.name}-{time.time_ns()}")
-
-
 def run_size(size: float) -> dict:
     """A fresh build at a size (a multiple of the corpus's API questions), with content/ and the
     longform full texts; its figures per stage. Its inputs and output are kept until the end."""
     synthetic_dir = OUT / "inputs" / f"{size:g}x"
-    set_aside(synthetic_dir)
+    set_aside(synthetic_dir, SET_ASIDE)
     out = OUT / f"{size:g}x"
-    set_aside(out)
+    set_aside(out, SET_ASIDE)
     sources = [ROOT / "content", *api_sources(size, synthetic_dir), CORPUS / "uk-parliament-wq-longform-sqlite"]
     build = Build(out, sources, MEMBERS)
     figures = build.run()
