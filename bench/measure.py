@@ -48,7 +48,7 @@ def set_aside(folder: Path, into: Path) -> None:
     built archive (hundreds of thousands of files) takes minutes on this disk, and for minutes
     afterwards each file made on it searches past those removed (ext4 without a journal:
     `recently_deleted`): the fresh build measured just after removing the last run's folder
-    took 152 s, against 109 s on the same quiet machine with nothing removed before it."""
+    took 152 s, against 110-135 s in three runs with nothing removed before them."""
     if folder.exists():
         into.mkdir(parents=True, exist_ok=True)
         folder.rename(into / f"{folder.name}-{time.time_ns()}")
