@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from answers.sources import api_json  # noqa: E402
 from edits import CurrentMonth  # noqa: E402
 from load import parse_wrk  # noqa: E402
+from measure import set_aside  # noqa: E402
 from scale import FIGURES, growth_exponent, per_question_ratios, projected, synthetic  # noqa: E402
 
 WRK_REPORT = """Running 8s test @ http://127.0.0.1:8001/answers/question_list.json
@@ -112,3 +113,15 @@ def test_the_benchmarks_document_keeps_the_scale_section_another_benchmark_wrote
     write_markdown(doc, "# Benchmarks\n\nnew intro", [("Figures", "new")], keep="Scale")
     assert doc.read_text() == ("# Benchmarks\n\nnew intro\n\n## Figures\n\nnew\n\n"
                                "## Scale\n\n| questions |\n|---|\n| 55,989 |\n")
+
+
+def test_a_last_runs_folder_is_set_aside_whole_and_the_next_run_starts_from_none(tmp_path):
+    out, into = tmp_path / "bench", tmp_path / "bench-set-aside"
+    for run in ("first", "second"):
+        set_aside(out, into)
+        out.mkdir()  # as the bench's fresh build needs it: new and empty
+        (out / "page.html").write_text(run)
+    set_aside(out, into)
+    set_aside(out, into)  # nothing there: nothing moved
+    assert not out.exists()
+    assert sorted(folder.joinpath("page.html").read_text() for folder in into.iterdir()) == ["first", "second"]
