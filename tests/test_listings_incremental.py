@@ -642,3 +642,35 @@ def test_a_body_listing_read_in_its_index_order_is_in_the_order_of_every_listing
             "order by coalesce(date_answered, date_tabled) desc, key desc", [body])]
         assert rows == expected
         assert [row["key"] for row in queries.listing_rows(archive, 1, "body", body, 7, 5)] == expected[5:12]
+
+
+def test_every_listing_read_one_at_a_time_holds_what_each_questions_places_name(archive, tmp_path):
+    """A full build reads the listings one at a time, grouped by SQLite; each holds exactly the
+    questions whose places name it, newest first: a member who asked and answered a question
+    lists it once, headings spelled two ways share one listing, a day written with a time joins
+    its date's, and a day that is no date is in no day's listing."""
+    add(archive, question(600, "2024-07-04", HOME_OFFICE, OTHER_MINISTER, heading="POLICE"),
+        question(601, "2024-07-04", HOME_OFFICE, heading="Visas"),
+        question(602, "2024-07-04", HOME_OFFICE, heading="Visas"))
+    archive.execute("update questions set date_answered = '2024-07-04T09:30:00' where uin = '601'")
+    archive.execute("update questions set date_tabled = '2024-13-45', date_answered = null where uin = '602'")
+    archive.conn.commit()
+    names = queries.Names.load(archive)
+    with closing(listing_record.ListingRecord(tmp_path / "record.sqlite", "")) as record:
+        reference = listings.Reference.load(archive, names, record)
+
+    expected: dict[str, list[str]] = {}
+    places = sorted(queries.listed_places(archive, [key for (key,) in archive.execute("select key from questions")]),
+                    key=lambda row: (row["day"] or "", row["key"]), reverse=True)
+    for row in places:
+        for owner in listings.owners_of(row, reference):
+            expected.setdefault(owner, []).append(row["key"])
+    groups = list(listings.listed_groups(archive, reference))
+
+    assert [owner for owner, _ in groups] == sorted(expected)
+    assert {owner: [item["key"] for item in items] for owner, items in groups} == expected
+    minister = "member:" + OTHER_MINISTER.id
+    assert Counter(item["uin"] for item in dict(groups)[minister])["600"] == 1
+    assert {item["uin"] for item in dict(groups)["heading:police"]} >= {"600", "101"}
+    assert "601" in {item["uin"] for item in dict(groups)["day:2024-07-04"]}
+    assert not any(item["uin"] == "602" for owner, items in groups if owner.startswith("day:") for item in items)

@@ -244,14 +244,15 @@ class ListingRecord:
         with self.connection as connection:
             self.write_pages(connection, pages)
 
-    def save(self, shown: dict[str, Placed], forget: Iterable[str],
+    def save(self, shown: Iterable[tuple[str, Placed]], forget: Iterable[str],
              pages: dict[str, PageEntry], owners: Iterable[str] | None,
-             timeliness_inputs: dict[str, list], figures: list[dict], tallies: dict[str, list],
+             timeliness_inputs: Iterable[tuple[str, list]], figures: list[dict], tallies: dict[str, list],
              headings: dict[str, dict | None]) -> None:
         """Record what this build showed and wrote, in one transaction: `shown` and
-        `timeliness_inputs` replace the entries of their keys and `forget` drops keys no longer
-        in the archive; `pages` replaces every page of `owners` (all pages, and all questions,
-        when `owners` is None: a full build); `figures` are the timeliness figures shown and
+        `timeliness_inputs` (pairs of a key and its entry, read as they are saved) replace the
+        entries of their keys and `forget` drops keys no longer in the archive; `pages` replaces
+        every page of `owners` (all pages, and all questions, when `owners` is None: a full
+        build); `figures` are the timeliness figures shown and
         `tallies` what the archive's were made from (saved with them: each vouches for the other);
         `headings` replace the index entries of their slugs (None: the slug has no questions)."""
         forgotten = (json.dumps(sorted(forget)),)
@@ -267,13 +268,13 @@ class ListingRecord:
                                    forgotten)
             connection.executemany(
                 "insert or replace into timeliness values (?, ?)",
-                ((key, json.dumps(inputs)) for key, inputs in timeliness_inputs.items()))
+                ((key, json.dumps(inputs)) for key, inputs in timeliness_inputs))
             connection.executemany("insert or replace into meta values (?, ?)",
                                    [("figures", json.dumps(figures)), ("tallies", json.dumps(tallies))])
             connection.executemany(
                 "insert or replace into listed values (?, ?, ?, ?, ?, ?, ?)",
                 ((key, place.url, json.dumps(sorted(place.owners)), place.day, place.asker, place.answerer,
-                  place.heading) for key, place in shown.items()))
+                  place.heading) for key, place in shown))
             connection.executemany("delete from headings where slug = ?",
                                    ((slug,) for slug, entry in headings.items() if entry is None))
             connection.executemany("insert or replace into headings values (?, ?, ?)",

@@ -4,7 +4,8 @@ the About, API, search and 404 pages. Each paginated listing has a JSON twin.
 Reads answers.db and the record of the last build's listings (listing_record.py); writes the
 listing pages into the site's `Output` and brings the record up to date.
 
-Given no change set, every listing is rendered (a first or full build). Given the keys of the
+Given no change set, every listing is rendered (a first or full build), read one listing at a
+time: a full build holds the largest listing, not every question. Given the keys of the
 questions that changed, only the listings that show one of them, before or after the change,
 are loaded and rendered, with the pages that count them (home, About, the indexes, the
 month, year and letter pages of those listings); within those, a page whose inputs are the
@@ -17,15 +18,17 @@ the newest are read and made.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import cached_property, partial
 
+import orjson
 import sqlite_utils
 
 from . import changes, clean, listing_record, model, queries, render, timeliness, urls
@@ -46,6 +49,12 @@ ONE_READ_OWNERS = 40
 # listing: in the same lists; a heading's, titled by its most used spelling: spelled as before),
 # only the pages holding them, and the newest, change.
 SETTLING_KINDS = ("body:", "member:", "heading:", "day:")
+# The kinds of listing that show questions (queries.LISTED_UNDER), each a listing of each value.
+LISTING_KINDS = ("body", "day", "heading", "member")
+# How many questions' item digests and twins a build keeps at most: a question is listed four
+# or five times, and a full build, reading one kind of listing after another, would otherwise
+# keep every question's.
+ITEM_CACHE_LIMIT = 20_000
 
 
 @dataclass
@@ -199,6 +208,7 @@ class ListingWriter:
         digest = self.item_digests.get(item["key"])
         if digest is None:
             digest = self.item_digests[item["key"]] = inputs_digest(item)
+            bound(self.item_digests)
         return digest
 
     def item_twin(self, item: dict) -> dict:
@@ -206,7 +216,14 @@ class ListingWriter:
         twin = self.item_twins.get(item["key"])
         if twin is None:
             twin = self.item_twins[item["key"]] = twin_item(item, self.config)
+            bound(self.item_twins)
         return twin
+
+
+def bound(cache: dict) -> None:
+    "Start a cache of items again once it holds ITEM_CACHE_LIMIT of them."
+    if len(cache) > ITEM_CACHE_LIMIT:
+        cache.clear()
 
 
 def page_count(total: int) -> int:
@@ -343,17 +360,41 @@ def owners_of(place: dict, reference: Reference) -> list[str]:
     """The listings that show a question (`place` has its day, answering body, asking and
     answering member ids and heading): 'day:…', 'body:…', 'member:…' and 'heading:…'."""
     owners = []
-    if day := real_date(place["day"]):  # parsed once: twice, it was a fifth of placing every question
-        owners.append("day:" + day)
-    if place["answering_body"] in reference.bodies:
-        owners.append("body:" + place["answering_body"])
-    for member_id in (place["asking_member_id"], place["answering_member_id"]):
-        if member_id and "member:" + member_id not in owners:
-            owners.append("member:" + member_id)
-    if place["heading"]:
-        slug = reference.heading_slugs.get(place["heading"]) or urls.heading_slug(place["heading"])
-        owners.append("heading:" + slug)
+    for kind, column in PLACE_KINDS:
+        if (value := listed_under(kind, place[column], reference)) and f"{kind}:{value}" not in owners:
+            owners.append(f"{kind}:{value}")
     return owners
+
+
+# Each listing that may show a question, in the order `owners_of` names them: its kind, and
+# the column of the question's place that it files the question under.
+PLACE_KINDS = (("day", "day"), ("body", "answering_body"), ("member", "asking_member_id"),
+               ("member", "answering_member_id"), ("heading", "heading"))
+
+
+def listed_under(kind: str, value: str | None, reference: Reference) -> str | None:
+    """Which listing of this kind shows a question filed under `value` (its day, answering body,
+    member id or heading), named as its owner names it after the kind: None where none does."""
+    if not value:
+        return None
+    if kind == "day":
+        return real_date(value)
+    if kind == "body":
+        return value if value in reference.bodies else None
+    if kind == "heading":
+        return reference.heading_slugs.get(value) or urls.heading_slug(value)
+    return value
+
+
+def listed_groups(db, reference: Reference, kinds: Iterable[str] = LISTING_KINDS) -> Iterator[tuple[str, list[dict]]]:
+    """(owner, its items, newest first) of every listing of these kinds that shows a question,
+    in owner order: what the listings show, read one listing at a time (the largest listing is
+    held, not the archive). A member's items are those they asked and answered together."""
+    for kind in sorted(kinds):
+        owners = {value: owner for value in queries.listed_values(db, kind)
+                  if (owner := listed_under(kind, value, reference))}
+        for owner, rows in queries.grouped_listing_rows(db, SNIPPET + 1, kind, owners):
+            yield f"{kind}:{owner}", [as_item(row, reference) for row in rows]
 
 
 def placed(place: dict, url: str, reference: Reference) -> Placed:
@@ -362,24 +403,17 @@ def placed(place: dict, url: str, reference: Reference) -> Placed:
                   place["answering_member_id"], place["heading"])
 
 
-def item_place(item: dict) -> dict:
-    return {"day": item["day"], "answering_body": item["body"]["name"] if item["body"] else None,
-            "asking_member_id": item["asker_id"], "answering_member_id": item["answerer_id"],
-            "heading": item["heading"]}
+def every_place(db, reference: Reference) -> Iterator[tuple[str, Placed]]:
+    "(key, where it is listed, as the record keeps it) of every question, in key order, read in batches."
+    return ((row["key"], placed(row, row["url"], reference)) for row in queries.places_in_batches(db))
 
 
-def places_of(items: list[dict], reference: Reference) -> dict[str, Placed]:
-    "Key -> where each of these items is listed, as the record keeps it."
-    return {item["key"]: placed(item_place(item), item["url"], reference) for item in items}
-
-
-def group_by_owner(items: list[dict], places: dict[str, Placed]) -> dict[str, list[dict]]:
-    "Owner -> its items, newest first (a member's both asked and answered); `places` as `places_of` gives them."
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for item in items:
-        for owner in places[item["key"]].owners:
-            groups[owner].append(item)
-    return groups
+def places_digest(places: Iterable[tuple[str, Placed]]) -> str:
+    "A digest of every question's place (`every_place`), made as they are read."
+    digest = hashlib.sha256()
+    for key, place in places:
+        digest.update(orjson.dumps([key, *place.__dict__.values()]))
+    return digest.hexdigest()
 
 
 def owner_items(db, reference: Reference, owner: str) -> list[dict]:
@@ -888,21 +922,19 @@ def as_of(figures: list[dict]) -> str | None:
 
 def write_everything(writer: ListingWriter, figures: Future, reference: Reference) -> ListingsReport:
     db = writer.db
-    items = load_items(db, reference)
-    shown = places_of(items, reference)  # worked out once: for the groups and for the record
-    write_owners(writer, reference, group_by_owner(items, shown), figures.result().rows)
+    write_owners(writer, reference, listed_groups(db, reference), figures.result().rows)
     write_indexes(writer, reference, heading_index(reference), months_shown=None, letters_shown=None)
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
     removed = remove_pages(writer, set(writer.record.pages_of(None)) - set(writer.pages))
     # Saved only when it differs, so that a build that changes nothing leaves the record's bytes.
     # The tallies count more finely than the figures shown: two databases may differ in them alone.
-    content = inputs_digest({key: list(place.__dict__.values()) for key, place in shown.items()},
+    content = inputs_digest(places_digest(every_place(db, reference)),
                             {url: list(entry.__dict__.values()) for url, entry in writer.pages.items()},
                             figures.result().tallies)
     if not writer.record.is_current() or writer.record.meta("content") != content:
-        writer.record.save(shown, forget=(), pages=writer.pages, owners=None,
-                           timeliness_inputs=queries.timeliness_inputs(db), figures=figures.result().rows,
+        writer.record.save(every_place(db, reference), forget=(), pages=writer.pages, owners=None,
+                           timeliness_inputs=queries.timeliness_inputs_in_batches(db), figures=figures.result().rows,
                            tallies=figures.result().tallies, headings=heading_index(reference))
         writer.record.set_meta({"content": content})
     listed = sorted(url for url, entry in writer.pages.items() if entry.in_sitemap)
@@ -973,8 +1005,8 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
     removed = remove_pages(writer, set(stale))
     added = [url for url, entry in writer.pages.items() if entry.in_sitemap and url not in previous]
     urls_changed = bool(added) or any(previous[url].in_sitemap for url in stale)
-    record.save(after, forget=changed - set(after), pages=writer.pages, owners=rendered,
-                timeliness_inputs=timeliness_inputs, figures=figures, tallies=kept.tallies,
+    record.save(after.items(), forget=changed - set(after), pages=writer.pages, owners=rendered,
+                timeliness_inputs=timeliness_inputs.items(), figures=figures, tallies=kept.tallies,
                 headings={} if headings is None else {slug: headings.get(slug) for slug in touched})
     record.set_meta({"content": None})  # no digest of the whole record is kept up to date here
     question_urls = sorted({place.url for place in [*before.values(), *after.values()]})
@@ -983,16 +1015,15 @@ def write_changed(writer: ListingWriter, changed: set[str], figures_soon: Future
 
 
 def items_of(db, reference: Reference, owners: set[str], before: dict[str, Placed],
-             after: dict[str, Placed]) -> tuple[dict[str, list[dict]], dict[str, int]]:
-    """The items of these listings, newest first: a query limited to each, or, for more
-    listings than one read of every question costs, that read (a day's or a heading's query
-    reads the whole table). A body's listing, the longest, is read only from the oldest page
-    that the changed questions (`before` and `after` the change) can alter: for those, the
-    second dict gives how many items the whole listing holds."""
+             after: dict[str, Placed]) -> tuple[Iterable[tuple[str, list[dict]]], dict[str, int]]:
+    """(owner, its items, newest first) of these listings: a query limited to each, or, for
+    more listings than one read of every question costs, that read, one listing at a time (a
+    day's or a heading's query reads the whole table). A body's listing, the longest, is read
+    only from the oldest page that the changed questions (`before` and `after` the change) can
+    alter: for those, the dict gives how many items the whole listing holds."""
     if len(owners) > ONE_READ_OWNERS:
-        items = load_items(db, reference)
-        groups = group_by_owner(items, places_of(items, reference))
-        return {owner: groups.get(owner, []) for owner in owners}, {}
+        kinds = {owner.split(":", 1)[0] for owner in owners}
+        return ((owner, items) for owner, items in listed_groups(db, reference, kinds) if owner in owners), {}
     groups, totals = {}, {}
     for owner in sorted(owners):
         kind, name = owner.split(":", 1)
@@ -1000,7 +1031,7 @@ def items_of(db, reference: Reference, owners: set[str], before: dict[str, Place
             groups[owner], totals[owner] = body_tail(db, reference, name, ChangedIn(owner, before, after))
         else:
             groups[owner] = owner_items(db, reference, owner)
-    return groups, totals
+    return sorted(groups.items()), totals
 
 
 @dataclass
@@ -1078,13 +1109,13 @@ def letters_to_show(record: ListingRecord, headings: dict[str, dict], slugs: set
     return {slug[0] for slug in slugs}
 
 
-def write_owners(writer: ListingWriter, reference: Reference, groups: dict[str, list[dict]],
+def write_owners(writer: ListingWriter, reference: Reference, groups: Iterable[tuple[str, list[dict]]],
                  timeliness_rows: list[dict], totals: dict[str, int] | None = None) -> None:
-    """The listings of each owner in `groups`; an owner with no items has no pages. `totals`:
-    for the listings whose `groups` hold only their newest items, how many they hold in all."""
+    """The listings of each (owner, its items) in `groups`; an owner with no items has no pages.
+    `totals`: for the listings whose `groups` hold only their newest items, how many they hold in all."""
     by_body = timeliness.by_body(timeliness_rows)
     posts = reference.posts
-    for owner, items in sorted(groups.items()):
+    for owner, items in groups:
         kind, value = owner.split(":", 1)
         if not items:
             continue

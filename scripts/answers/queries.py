@@ -273,13 +273,89 @@ def latest_answered_rows(db: sqlite_utils.Database, snippet: int, limit: int):
         {"snippet": snippet, "limit": limit, **TITLE_CHARS})
 
 
+# A question's place, as the listings' record keeps it (`listed_places`): name -> its SQL.
+PLACE_COLUMNS = {"key": "key", "url": "url", "day": "coalesce(date_answered, date_tabled)",
+                 "answering_body": "answering_body", "asking_member_id": "asking_member_id",
+                 "answering_member_id": "answering_member_id", "heading": "heading"}
+
+
 def listed_places(db: sqlite_utils.Database, keys: list[str]):
     "Where the questions with these keys are listed: url, day, body, asker, answerer, heading."
-    return db.query(
-        """select key, url, coalesce(date_answered, date_tabled) as day, answering_body,
-                  asking_member_id, answering_member_id, heading
-           from questions where key in (select value from json_each(:keys))""",
-        {"keys": json.dumps(sorted(keys))})
+    columns = ", ".join(f"{sql} as {name}" for name, sql in PLACE_COLUMNS.items())
+    return db.query(f"select {columns} from questions where key in (select value from json_each(:keys))",
+                    {"keys": json.dumps(sorted(keys))})
+
+
+# What each kind of listing files a question under, as `grouped_listing_rows` reads them: the
+# value, and the condition on the row. A member's listing holds the questions they asked, and
+# those they answered but did not ask. Fixed strings: never SQL made from a value.
+LISTED_UNDER = {
+    "body": [("answering_body", "1")],
+    "day": [("coalesce(date_answered, date_tabled)", "1")],
+    "heading": [("heading", "1")],
+    "member": [("asking_member_id", "1"), ("answering_member_id", "asking_member_id is not answering_member_id")],
+}
+
+
+def listed_values(db: sqlite_utils.Database, kind: str) -> set:
+    "Every value that questions are filed under by one kind of listing (LISTED_UNDER)."
+    return {value for column, _ in LISTED_UNDER[kind]
+            for (value,) in db.execute(f"select distinct {column} from questions where {column} is not null")}
+
+
+def grouped_listing_rows(db: sqlite_utils.Database, snippet: int, kind: str, owners: dict):
+    """Every listing of one kind (LISTED_UNDER) as `listing_rows` gives each: (owner, its rows,
+    newest first), in the owners' order. `owners` maps each value a question is filed under to
+    the listing that shows it; a value it leaves out is in none. One read, sorted by SQLite, and
+    one listing at a time in Python: a full build holds the largest listing, not the archive.
+    Each listing is one step of SQLite (`listing_rows` says why)."""
+    rows = " union all ".join(
+        f"select {LISTING_COLUMNS}, owners.owner from questions cross join owners"
+        f" on owners.value = {column} where {condition}" for column, condition in LISTED_UNDER[kind])
+    # CROSS JOIN: every question read once, each value looked up in an index SQLite makes of the
+    # owners, rather than the owners read in full for every question.
+    found = db.execute(
+        f"""with owners(value, owner) as materialized (select key, value from json_each(:owners))
+            select owner, json_group_array(json_array(position, {', '.join(LISTING_NAMES)})) from (
+              select row_number() over (partition by owner order by {PLACE_ORDER}) as position, *
+              from ({rows}))
+            group by owner order by owner""",
+        {"owners": json.dumps(owners), "snippet": snippet, **TITLE_CHARS})
+    for owner, listed in found:
+        yield owner, [dict(zip(LISTING_NAMES, row[1:], strict=True))
+                      for row in sorted(orjson.loads(listed), key=itemgetter(0))]
+
+
+def places_in_batches(db: sqlite_utils.Database, batch: int = 5000):
+    """Every question's place (as `listed_places` gives them), in key order, read `batch` at a
+    time, each batch in one step of SQLite: a full build saves them without holding them all."""
+    return in_key_order(db, PLACE_COLUMNS, batch)
+
+
+def timeliness_inputs_in_batches(db: sqlite_utils.Database, batch: int = 5000):
+    "(key, its values of TIMELINESS_INPUTS) of every question, in key order, read `batch` at a time."
+    columns = {"key": "key", **{name: name for name in TIMELINESS_INPUTS}}
+    for row in in_key_order(db, columns, batch):
+        yield row["key"], [row[name] for name in TIMELINESS_INPUTS]
+
+
+def in_key_order(db: sqlite_utils.Database, columns: dict[str, str], batch: int):
+    """Every question as a dict of these columns (name -> SQL; `key` among them), in key order,
+    read `batch` at a time, each batch in one step of SQLite (`listing_rows` says why)."""
+    names = list(columns)
+    after = ""
+    while True:
+        [(found,)] = db.execute(
+            f"""select json_group_array(json_array({', '.join(names)})) from (
+                  select {', '.join(f'{sql} as {name}' for name, sql in columns.items())}
+                  from questions where key > :after order by key limit :batch)""",
+            {"after": after, "batch": batch}).fetchall()
+        rows = [dict(zip(names, row, strict=True)) for row in orjson.loads(found)]
+        if not rows:
+            return
+        rows.sort(key=itemgetter("key"))  # an aggregate's input order is SQLite's to choose
+        yield from rows
+        after = rows[-1]["key"]
 
 
 def count_by(db: sqlite_utils.Database, column: str) -> dict:
