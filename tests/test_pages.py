@@ -293,23 +293,38 @@ def test_a_first_build_in_worker_processes_writes_what_one_process_does(edge_db,
     assert again.skipped == 3 and again.written == []
 
 
-def test_a_first_build_in_worker_processes_reads_what_every_page_shows_once(edge_db, tmp_path, monkeypatch):
-    "The members, lists and other questions are read by the build, not again by each worker."
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_first_build_reads_what_every_page_shows_once_and_each_batch_only_the_questions_it_names(
+        edge_db, tmp_path, monkeypatch, workers):
+    """The members, bodies and citations are read by the build, not again by each worker; each
+    batch of pages reads only the questions its pages name, never every question's."""
     loads = tmp_path / "loads"
-    load = pages.PageContext.load
+    load_shared, for_rows = pages.PageContext.load_shared, pages.PageContext.for_rows
 
-    def noted_load(*args, **kwargs):
-        with loads.open("a") as file:  # a file: a worker's count would stay in the worker
-            file.write("load\n")
-        return load(*args, **kwargs)
+    def noted(name, load):
+        def noting(*args, **kwargs):
+            context = load(*args, **kwargs)
+            with loads.open("a") as file:  # a file: a worker's count would stay in the worker
+                file.write(f"{name} {len(context.questions)}\n")
+            return context
+        return noting
 
-    monkeypatch.setattr(pages.PageContext, "load", noted_load)
-    monkeypatch.setattr(pages, "WORKERS", 2)
+    def every_question(*args, **kwargs):
+        raise AssertionError("a build read every question at once")
+
+    monkeypatch.setattr(pages.PageContext, "load_shared", classmethod(noted("shared", load_shared.__func__)))
+    monkeypatch.setattr(pages.PageContext, "for_rows", noted("batch", for_rows))
+    monkeypatch.setattr(pages.PageContext, "load", classmethod(every_question))
+    monkeypatch.setattr(pages, "WORKERS", workers)
     monkeypatch.setattr(pages, "PARALLEL_FROM", 2)
     monkeypatch.setattr(pages, "CHUNK", 1)  # a task a page, so that both workers make pages
     report = pages.write_pages(edge_db, tmp_path / "pages")
     assert report.rendered == 3 and len(report.written) == 3
-    assert loads.read_text() == "load\n"
+    lines = loads.read_text().splitlines()
+    assert lines[0] == "shared 0" and lines.count("shared 0") == 1
+    batches = [int(line.split()[1]) for line in lines[1:]]
+    # A batch a page, each holding the questions its page names, never all three.
+    assert len(batches) == 3 and all(count < 3 for count in batches)
 
 
 @pytest.mark.parametrize("spoil", ["delete", "corrupt", "truncate", "foreign", "wrong shape", "code"])

@@ -17,7 +17,7 @@ import multiprocessing
 import re
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -266,6 +266,9 @@ def json_escape(character: re.Match) -> str:
     return f"\\u{ord(character[0]):04x}"
 
 
+INDEX_KEPT = 50_000  # index entries a pages process keeps between batches (about 50 MB)
+
+
 @dataclass
 class PageContext:
     members: dict[str, dict]
@@ -276,28 +279,54 @@ class PageContext:
     as_of: str | None = None  # queries.timeliness_as_of: the day unanswered questions are counted to
     group_texts: dict[str, dict] = field(default_factory=dict)  # queries.load_group_texts
     asked_before: dict = field(default_factory=dict)  # queries.load_asked_before
+    # Of `for_rows`: the questions' index entries read for earlier batches, shared by the
+    # contexts it makes. A question is named by many pages (an "asked before" list names four),
+    # so each is read about once, up to INDEX_KEPT of them.
+    index_kept: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def load(cls, db: sqlite_utils.Database, as_of: str | None = None) -> PageContext:
-        "Everything every page may show; `as_of` is `queries.timeliness_as_of` (read here if not given)."
-        return cls(queries.load_members(db), queries.load_bodies(db), queries.load_question_index(db),
-                   queries.load_sources(db), queries.citation_links(db), as_of or changes.latest_date(db),
-                   queries.load_group_texts(db), queries.load_asked_before(db))
+        "Everything any page may show: `load_shared`, with every question."
+        return replace(cls.load_shared(db, as_of), questions=queries.load_question_index(db),
+                       group_texts=queries.load_group_texts(db), asked_before=queries.load_asked_before(db))
+
+    @classmethod
+    def load_shared(cls, db: sqlite_utils.Database, as_of: str | None = None) -> PageContext:
+        """What pages show of members, bodies, sources and citations, without the questions they
+        name (`for_rows` adds those); `as_of` is `queries.timeliness_as_of` (read here if not given)."""
+        return cls(queries.load_members(db), queries.load_bodies(db), {}, queries.load_sources(db),
+                   queries.citation_links(db), as_of or changes.latest_date(db))
 
     @classmethod
     def load_for(cls, db: sqlite_utils.Database, rows: list[dict], as_of: str | None) -> PageContext:
         "What the pages of these rows show: only the other questions they name are indexed."
-        links = queries.citation_links(db)
-        named = {row["key"] for row in rows}  # a group's page lists its own question too
-        named.update(key for row in rows for key in json.loads(row.get("grouped_keys") or "[]"))
+        return cls.load_shared(db, as_of).for_rows(db, rows)
+
+    def for_rows(self, db: sqlite_utils.Database, rows: list[dict]) -> PageContext:
+        """This context with what the pages of these rows name: their "asked before" lists, and
+        the questions they cite, are cited by, group or list, read for them alone. Pages made a
+        batch at a time so hold their batch's questions, not the archive's."""
+        links = self.citations
+        # A group's page lists its own question too, each with its text.
+        grouped = {key for row in rows if row.get("grouped_keys")
+                   for key in [row["key"], *json.loads(row["grouped_keys"])]}
         asked_before = queries.load_asked_before(db, {row["key"] for row in rows})
+        named = set(grouped)
         for row in rows:
             named.update(cite["key"] for cite in links[0].get(row["key"], []))
             named.update(links[1].get(row["key"], []))
             named.update(earlier["key"] for earlier in asked_before.get(row["key"], []))
-        return cls(queries.load_members(db), queries.load_bodies(db),
-                   queries.load_question_index(db, named), queries.load_sources(db), links, as_of,
-                   queries.load_group_texts(db, named), asked_before)
+        return replace(self, questions=self.index_of(db, named),
+                       group_texts=queries.load_group_texts(db, grouped), asked_before=asked_before)
+
+    def index_of(self, db: sqlite_utils.Database, keys: set[str]) -> dict[str, dict]:
+        "The index entries of the questions with these keys (those that exist), read once where kept."
+        missing = keys - self.index_kept.keys()
+        if len(self.index_kept) + len(missing) > INDEX_KEPT:
+            self.index_kept.clear()
+            missing = keys
+        self.index_kept.update(queries.load_question_index(db, missing))
+        return {key: self.index_kept[key] for key in keys if key in self.index_kept}
 
 
 def pages_code_version() -> str:
@@ -351,12 +380,15 @@ def write_every_page(db: sqlite_utils.Database, state: dict, output: Output, man
     """Every question's page. Where no page can be skipped (no manifest entries: a first
     build, or new code) and there are enough of them, `workers` processes make them."""
     keys = [key for (key,) in db.execute("select key from questions order by key")]
-    context = PageContext.load(db, as_of=state["as_of"])
+    context = PageContext.load_shared(db, as_of=state["as_of"])
     if workers > 1 and len(keys) >= PARALLEL_FROM and not manifest.previous:
         write_pages_in_workers(queries.database_file(db), keys, context, output, manifest, report, workers)
     else:
-        for row in queries.question_rows(db):
-            write_page(row, context, output, manifest, report)
+        for chunk in chunked(keys):
+            rows = list(queries.question_rows_of(db, set(chunk)))
+            chunk_context = context.for_rows(db, rows)
+            for row in rows:
+                write_page(row, chunk_context, output, manifest, report)
     report.removed = output.remove_stale(("index.md", "*.tmp"))
     report.removed += output.remove_leftovers(("*.tmp",))
 
@@ -414,12 +446,17 @@ CHUNK = 500  # pages a task: small enough for the workers to finish together
 _worker: dict = {}
 
 
+def chunked(keys: list[str]) -> list[list[str]]:
+    "The keys in batches of CHUNK, each made with what its pages name (`PageContext.for_rows`)."
+    return [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
+
+
 def write_pages_in_workers(db_path: str, keys: list[str], context: PageContext, output: Output,
                            manifest: PageManifest, report: PagesReport, workers: int) -> None:
     """Every page, made and written in `workers` processes, each with an Output of its own.
-    The workers are forked, and share the context this process loaded: each loading its own
-    took 2 s of CPU (most of it the "asked before" lists), the same work in every worker."""
-    chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
+    The workers are forked, and share what this process loaded of members, bodies, sources and
+    citations (`PageContext.load_shared`); each batch reads the questions its pages name."""
+    chunks = chunked(keys)
     output.changing()  # the workers write with Outputs of their own
     _worker["context"] = context  # what the forked workers start from (its pages copied only when written)
     try:
@@ -450,8 +487,10 @@ def _write_chunk(keys: list[str]) -> tuple[list[str], int, set[str], dict]:
     as made, every file claimed, and each page's manifest entry."""
     output = Output(Path(_worker["out_dir"]))
     entries = {}
-    for row in queries.question_rows_of(_worker["db"], set(keys)):
-        meta, texts = front_matter(row, _worker["context"]), body_inputs(row)
+    rows = list(queries.question_rows_of(_worker["db"], set(keys)))
+    context = _worker["context"].for_rows(_worker["db"], rows)
+    for row in rows:
+        meta, texts = front_matter(row, context), body_inputs(row)
         entries[row["url"]] = written_page(row, meta, texts, inputs_digest(meta, texts), output)
     return output.written, output.unchanged, output.seen, entries
 

@@ -173,11 +173,13 @@ def load_asked_before(db: sqlite_utils.Database, keys: set[str] | None = None) -
     if "related" not in db.table_names():
         return listed
     only = "" if keys is None else "where r.key in (select value from json_each(:keys))"
-    for row in db.query(f"""select r.key, r.related_key, q.asking_member_id from related r
-                            join questions q on q.key = r.related_key {only} order by r.key, r.rank""",
-                        {"keys": json.dumps(sorted(keys or ()))}):
-        listed.setdefault(row["key"], []).append(
-            {"key": row["related_key"], "asking_member_id": row["asking_member_id"]})
+    # In one step of SQLite (`one_step_dict` says why), each list put in its order here.
+    [(found,)] = db.execute(
+        f"""select json_group_array(json_array(r.key, r.rank, r.related_key, q.asking_member_id))
+            from related r join questions q on q.key = r.related_key {only}""",
+        {"keys": json.dumps(sorted(keys or ()))}).fetchall()
+    for key, _, related_key, asker in sorted(orjson.loads(found), key=itemgetter(0, 1)):
+        listed.setdefault(key, []).append({"key": related_key, "asking_member_id": asker})
     return listed
 
 
