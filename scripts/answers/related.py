@@ -865,23 +865,41 @@ def write_related(db: sqlite_utils.Database, changed: Iterable[str], workers: in
     else:
         results = [lists_of(Finder(db, scorer(), sessions=sessions), chosen)]
     report = RelatedReport(questions=len(chosen))
-    batch = [row for rows, _, _ in results for row in rows]
-    made = [query for _, made, _ in results for query in made]
-    report.queries = sum(reads for _, _, reads in results)
     with db.atomic():
+        hold_made(db, results, report)  # first: the workers read the database until it returns
         listed_before = {} if everything else lists_held(db, chosen)
         db.execute("delete from related where key in (select value from json_each(?))", [json.dumps(chosen)])
-        db.conn.executemany("insert into related (key, related_key, rank, score) "  # parameterised
-                            "values (:key, :related_key, :rank, :score)", batch)
-        db.conn.executemany(
-            "insert or replace into related_queries (key, day, terms, least, fifth, session_start, inputs) "
-            "values (:key, :day, :terms, :least, :fifth, :session_start, :inputs)", made)
+        db.execute(f"insert into related select * from temp.{MADE_LISTS}")
+        db.execute(f"insert or replace into related_queries select * from temp.{MADE_QUERIES}")
+        db.execute(f"drop table temp.{MADE_LISTS}")
+        db.execute(f"drop table temp.{MADE_QUERIES}")
         if archive.changed_rows():
             db["meta"].upsert_all(archive.changed_rows(), pk="name")
         if not everything:
             note_list_changes(db, chosen, listed_before)
-    report.listed = len(batch)
     return report
+
+
+# The lists and queries made, held in temporary tables as the workers return them: they are
+# written to the database only once the workers, which read it, are done, and a full pass of a
+# million questions would hold gigabytes of them in memory.
+MADE_LISTS, MADE_QUERIES = "related_made", "related_queries_made"
+
+
+def hold_made(db: sqlite_utils.Database, results: Iterable[tuple[list[dict], list[dict], int]],
+              report: RelatedReport) -> None:
+    "Each (lists, queries, terms read) of `results` into the temporary tables, counted in `report`."
+    for table, like in ((MADE_LISTS, "related"), (MADE_QUERIES, "related_queries")):
+        db.execute(f"drop table if exists temp.{table}")  # left by a pass that failed on this connection
+        db.execute(f"create temp table {table} as select * from {like} where 0")
+    for lists, made, reads in results:
+        db.conn.executemany(f"insert into temp.{MADE_LISTS} (key, related_key, rank, score) "  # parameterised
+                            "values (:key, :related_key, :rank, :score)", lists)
+        db.conn.executemany(
+            f"insert into temp.{MADE_QUERIES} (key, day, terms, least, fifth, session_start, inputs) "
+            "values (:key, :day, :terms, :least, :fifth, :session_start, :inputs)", made)
+        report.listed += len(lists)
+        report.queries += reads
 
 
 def lists_held(db: sqlite_utils.Database, keys: list[str]) -> dict[str, list[str]]:
@@ -934,7 +952,8 @@ DAY_ORDERED_INDEX = f"{BY_DAY}.questions_by_day"  # as a worker's connection nam
 _worker: dict = {}
 
 
-def full_pass(db_path: str, keys: list[str], workers: int, statistics: Statistics) -> list[tuple]:
+def full_pass(db_path: str, keys: list[str], workers: int, statistics: Statistics) -> Iterator[tuple]:
+    "The lists and queries of these questions (as `lists_of`), a chunk at a time, as the workers make them."
     chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
     index_path = Path(f"{db_path}{DAY_ORDERED_SUFFIX}")
     try:
@@ -944,7 +963,8 @@ def full_pass(db_path: str, keys: list[str], workers: int, statistics: Statistic
         _worker["index"] = read_index(db_path, str(index_path), Scorer(statistics))
         if workers <= 1:
             _start_worker(db_path, str(index_path))
-            return list(map(_lists_of_chunk, chunks))
+            yield from map(_lists_of_chunk, chunks)
+            return
         # Here: multiprocessing is slow to import.
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -953,7 +973,7 @@ def full_pass(db_path: str, keys: list[str], workers: int, statistics: Statistic
         # The with-block shuts the pool down even when a chunk fails.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_start_worker, initargs=(db_path, str(index_path))) as pool:
-            return list(pool.map(_lists_of_chunk, chunks))
+            yield from pool.map(_lists_of_chunk, chunks)
     finally:
         _worker.clear()  # closes this process's connection to the index, if it opened one
         for leftover in (index_path, Path(f"{index_path}-journal")):
