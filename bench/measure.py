@@ -6,12 +6,17 @@ Reads nothing but /proc and the commands' own results; writes nothing.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+LAUNCHER = Path(__file__).resolve().with_name("launch.py")
 
 
 @dataclass
@@ -29,18 +34,19 @@ class Measured:
 def run_measured(command: list[str], cwd: Path | None = None, env: dict | None = None) -> Measured:
     """Run a command to completion. Its peak memory comes from wait4, which reports the largest
     resident set of the process and of every descendant it waited for (render workers,
-    Pagefind), the figure `/usr/bin/time -v` prints. A failing command raises: a benchmark of a
-    broken build means nothing."""
+    Pagefind), the figure `/usr/bin/time -v` prints; the command is started by `launch.py`, so
+    that the figure is not this process's own (see there). A failing command raises: a
+    benchmark of a broken build means nothing."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise subprocess.CalledProcessError(process.returncode, command, output)
-    return Measured(seconds, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime)
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "usage.json"
+        process = subprocess.run([sys.executable, str(LAUNCHER), str(report), *command], cwd=cwd, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        seconds = time.perf_counter() - started
+        if process.returncode != 0:
+            raise subprocess.CalledProcessError(process.returncode, command, process.stdout)
+        usage = json.loads(report.read_text(encoding="utf-8"))
+    return Measured(seconds, usage["peak_kb"] / 1024, process.stdout, usage["cpu_seconds"])
 
 
 def set_aside(folder: Path, into: Path) -> None:

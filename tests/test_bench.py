@@ -1,7 +1,7 @@
 """The benchmarks' own inputs: the changes they file look to the db stage like what a fetch
 files, synthetic questions are labelled and keyed apart from real ones, and wrk's report reads
 back as the figures it prints, and the scale benchmark's projection follows the growth it
-measured. No time is asserted."""
+measured, and a command's peak memory is its own. No time is asserted."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from answers.sources import api_json  # noqa: E402
 from edits import CurrentMonth  # noqa: E402
 from load import parse_wrk  # noqa: E402
-from measure import set_aside  # noqa: E402
+from measure import run_measured, set_aside  # noqa: E402
 from scale import FIGURES, growth_exponent, per_question_ratios, projected, synthetic  # noqa: E402
 
 WRK_REPORT = """Running 8s test @ http://127.0.0.1:8001/answers/question_list.json
@@ -125,3 +125,17 @@ def test_a_last_runs_folder_is_set_aside_whole_and_the_next_run_starts_from_none
     set_aside(out, into)  # nothing there: nothing moved
     assert not out.exists()
     assert sorted(folder.joinpath("page.html").read_text() for folder in into.iterdir()) == ["first", "second"]
+
+
+def test_a_commands_peak_memory_is_its_own_not_the_measuring_process():
+    """Linux reports, as a child's peak memory, at least the peak of the process it was started
+    from: a stage measured after the benchmark itself held hundreds of megabytes reported as
+    much. Started through the launcher, each command's figure is its own."""
+    held = bytearray(256 * 2**20)
+    held[::4096] = b"x" * len(held[::4096])  # every page touched: resident
+    del held
+    small = run_measured(["true"])
+    large = run_measured([sys.executable, "-c", "x = bytearray(160 * 2**20); x[::4096] = b'x' * len(x[::4096])"])
+    assert small.peak_mb < 64
+    assert 160 <= large.peak_mb < 256
+    assert large.cpu_seconds > 0
