@@ -195,7 +195,8 @@ and system time of each stage and the processes it waited for (render workers, P
 machine shared with other work it is the steadier measure of cost per question; "÷ 1x's" divides
 each stage's CPU time per question by that at the corpus's own size (the goal: at most 1.2).
 Peak memory is that of each stage's largest process (the goal: at most {MEMORY_GOAL_MB:,} MB); the site
-stage's is Pagefind's or a render worker's. Search bundles hold at most
+stage's is that of its main process (the listings), a render worker or Pagefind, each
+started afresh (`bench/launch.py`). Search bundles hold at most
 {search.SHARD_LIMIT:,} questions each (`search.SHARD_LIMIT`). Rows marked *projected* were
 not run: each figure is grown from the largest measured size as a power of the size, the power
 fitted by least squares through the measured sizes from 1x up; rows marked *measured (run
