@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import sqlite3
 from pathlib import Path
 
 import lxml.html
@@ -256,6 +257,33 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         assert list(db.execute("select * from related_queries order by key")) == queries_made
     assert len(made[1]) > 12
     assert made[2] == made[1]
+
+
+def test_a_full_pass_that_cannot_hold_its_lists_stops_its_workers_before_the_error_is_reported(
+        tmp_path, monkeypatch):
+    """The lists a full pass makes are held in temporary tables as the workers return them; when
+    those fill (the disk under SQLite's temporary files is full), the workers stop and the copy
+    of the index goes before the error reaches the build, and the database keeps its lists: a
+    build reporting the error must not wait for the workers to make every other list first."""
+    import multiprocessing
+
+    monkeypatch.setattr(related, "FULL_PASS_FROM", 2)  # the day-ordered index, in workers
+    monkeypatch.setattr(related, "CHUNK", 5)  # twelve tasks
+    rows = [question(f"fares-{number:02d}", f"2024-09-{1 + number % 28:02d}", f"{100 + number}", f"{number % 5}",
+                     "Bus Services: Fares", f"To ask the Secretary of State for Transport, whether the bus fare "
+                     f"cap covers rural route {number}" + " and the village services" * 20 + ".")
+               for number in range(60)]
+    db = archive_db(tmp_path, rows)
+    db.conn.commit()
+    db.execute("pragma temp.max_page_count = 6")  # a temporary store that fills after a few lists
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        try:
+            related.write_related(db, [], workers=2, everything=True)
+        finally:  # as the build reports the error: before the error is done with
+            assert multiprocessing.active_children() == []
+            assert sorted(path.name for path in tmp_path.iterdir()) == ["answers.db"]
+    assert db.execute("select count(*) from related").fetchone()[0] == 0
+    assert not db.conn.in_transaction
 
 
 # Questions on one subject with the words repeated and answers of every length: bm25 weighs

@@ -59,7 +59,7 @@ import math
 import re
 import sqlite3
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -892,14 +892,21 @@ def hold_made(db: sqlite_utils.Database, results: Iterable[tuple[list[dict], lis
     for table, like in ((MADE_LISTS, "related"), (MADE_QUERIES, "related_queries")):
         db.execute(f"drop table if exists temp.{table}")  # left by a pass that failed on this connection
         db.execute(f"create temp table {table} as select * from {like} where 0")
-    for lists, made, reads in results:
-        db.conn.executemany(f"insert into temp.{MADE_LISTS} (key, related_key, rank, score) "  # parameterised
-                            "values (:key, :related_key, :rank, :score)", lists)
-        db.conn.executemany(
-            f"insert into temp.{MADE_QUERIES} (key, day, terms, least, fifth, session_start, inputs) "
-            "values (:key, :day, :terms, :least, :fifth, :session_start, :inputs)", made)
-        report.listed += len(lists)
-        report.queries += reads
+    try:
+        for lists, made, reads in results:
+            db.conn.executemany(f"insert into temp.{MADE_LISTS} (key, related_key, rank, score) "  # parameterised
+                                "values (:key, :related_key, :rank, :score)", lists)
+            db.conn.executemany(
+                f"insert into temp.{MADE_QUERIES} (key, day, terms, least, fifth, session_start, inputs) "
+                "values (:key, :day, :terms, :least, :fifth, :session_start, :inputs)", made)
+            report.listed += len(lists)
+            report.queries += reads
+    finally:
+        # A full pass left part way (the tables could not hold its lists: a full disk) stops its
+        # workers and removes its copy of the index now: left to the garbage collector, they made
+        # every other list first, while the build reported the error.
+        if isinstance(results, Generator):
+            results.close()
 
 
 def lists_held(db: sqlite_utils.Database, keys: list[str]) -> dict[str, list[str]]:
