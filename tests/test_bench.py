@@ -8,8 +8,12 @@ from __future__ import annotations
 import datetime
 import gzip
 import json
+import signal
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -139,3 +143,11 @@ def test_a_commands_peak_memory_is_its_own_not_the_measuring_process():
     assert small.peak_mb < 64
     assert 160 <= large.peak_mb < 256
     assert large.cpu_seconds > 0
+
+
+def test_a_command_killed_by_a_signal_is_reported_killed_as_when_it_was_started_directly():
+    "A stage the kernel kills for want of memory is reported so, not as an exit status of the launcher's making."
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        run_measured([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    assert failed.value.returncode == -signal.SIGKILL
+    assert "SIGKILL" in str(failed.value)
