@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import random
 import sqlite3
 from pathlib import Path
@@ -265,8 +266,6 @@ def test_a_full_pass_that_cannot_hold_its_lists_stops_its_workers_before_the_err
     those fill (the disk under SQLite's temporary files is full), the workers stop and the copy
     of the index goes before the error reaches the build, and the database keeps its lists: a
     build reporting the error must not wait for the workers to make every other list first."""
-    import multiprocessing
-
     monkeypatch.setattr(related, "FULL_PASS_FROM", 2)  # the day-ordered index, in workers
     monkeypatch.setattr(related, "CHUNK", 5)  # twelve tasks
     rows = [question(f"fares-{number:02d}", f"2024-09-{1 + number % 28:02d}", f"{100 + number}", f"{number % 5}",

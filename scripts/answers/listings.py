@@ -411,9 +411,16 @@ def every_place(db, reference: Reference) -> Iterator[tuple[str, Placed]]:
 def places_digest(places: Iterable[tuple[str, Placed]]) -> str:
     "A digest of every question's place (`every_place`), made as they are read."
     digest = hashlib.sha256()
+    for _ in digested(places, digest):
+        pass
+    return digest.hexdigest()
+
+
+def digested(places: Iterable[tuple[str, Placed]], digest) -> Iterator[tuple[str, Placed]]:
+    "The places, each added to `digest` (hashlib's) as it passes: `places_digest` of them when all have."
     for key, place in places:
         digest.update(orjson.dumps([key, *place.__dict__.values()]))
-    return digest.hexdigest()
+        yield key, place
 
 
 def owner_items(db, reference: Reference, owner: str) -> list[dict]:
@@ -927,18 +934,26 @@ def write_everything(writer: ListingWriter, figures: Future, reference: Referenc
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
     removed = remove_pages(writer, set(writer.record.pages_of(None)) - set(writer.pages))
-    # Saved only when it differs, so that a build that changes nothing leaves the record's bytes.
-    # The tallies count more finely than the figures shown: two databases may differ in them alone.
-    content = inputs_digest(places_digest(every_place(db, reference)),
-                            {url: list(entry.__dict__.values()) for url, entry in writer.pages.items()},
-                            figures.result().tallies)
-    if not writer.record.is_current() or writer.record.meta("content") != content:
-        writer.record.save(every_place(db, reference), forget=(), pages=writer.pages, owners=None,
-                           timeliness_inputs=queries.timeliness_inputs_in_batches(db), figures=figures.result().rows,
-                           tallies=figures.result().tallies, headings=heading_index(reference))
-        writer.record.set_meta({"content": content})
+    save_everything(writer, figures.result(), reference)
     listed = sorted(url for url, entry in writer.pages.items() if entry.in_sitemap)
     return ListingsReport(len(listed), lambda: listed, removed)
+
+
+def save_everything(writer: ListingWriter, figures: Figures, reference: Reference) -> None:
+    """The record of a full build: saved only when it differs, so that a build that changes
+    nothing leaves the record's bytes. Every question's place is read once where the record
+    must be saved anyway (none kept, or under other code), digested as it is saved."""
+    db, record = writer.db, writer.record
+    # The tallies count more finely than the figures shown: two databases may differ in them alone.
+    rest = ({url: list(entry.__dict__.values()) for url, entry in writer.pages.items()}, figures.tallies)
+    if record.is_current() and record.meta("content") == inputs_digest(places_digest(every_place(db, reference)),
+                                                                       *rest):
+        return
+    places = hashlib.sha256()
+    record.save(digested(every_place(db, reference), places), forget=(), pages=writer.pages, owners=None,
+                timeliness_inputs=queries.timeliness_inputs_in_batches(db), figures=figures.rows,
+                tallies=figures.tallies, headings=heading_index(reference))
+    record.set_meta({"content": inputs_digest(places.hexdigest(), *rest)})
 
 
 def remove_pages(writer: ListingWriter, page_urls: set[str]) -> list[str]:
