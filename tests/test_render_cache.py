@@ -488,9 +488,7 @@ def test_a_page_whose_text_changed_renders_all_its_parts_again(archive, parts_re
 
 def test_a_page_whose_neighbours_changed_renders_its_parts_again(archive, monkeypatch, parts_rendered):
     "The previous and next links are inputs of the page: a part may show them."
-    real = site.neighbours
-    monkeypatch.setattr(site, "neighbours", lambda db: {url: {"previous": None, "next": None}
-                                                        for url in real(db)})
+    monkeypatch.setattr(site, "navigation_of", lambda db, page_urls: {})
     page_manifest_path(archive / "site").unlink()
     build(archive)
     assert len(parts_rendered) == PAGES * len(site.QUESTION_PARTS)

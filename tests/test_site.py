@@ -10,6 +10,7 @@ import posixpath
 import shutil
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -250,6 +251,57 @@ def test_question_page_links_official_record_datasette_and_neighbours(built_site
         assert twin["answering_body"]["name"] == "Department for Education"
     offices = [text_of(e) for e in document.xpath("//span[@class='office']")]
     assert offices == ["Minister for School Standards"]
+
+
+def test_each_pages_links_are_its_bodys_questions_before_and_after_it(built_site):
+    """A page's previous and next links: the questions of its answering body in the order of the
+    date answered (or tabled, while unanswered), then of key; none beyond the body's first and last."""
+    rows = db_rows(built_site, """select url, key, answering_body, coalesce(date_answered, date_tabled, '') as day
+                                  from questions where answering_body is not null""")
+    ordered = sorted(rows, key=lambda row: (row["answering_body"], row["day"], row["key"]))
+    # Neighbours answered the same day: the key orders them.
+    assert any(a["answering_body"] == b["answering_body"] and a["day"] == b["day"]
+               for a, b in pairwise(ordered))
+    expected = {}
+    for before, row, after in zip([None, *ordered[:-1]], ordered, [*ordered[1:], None], strict=True):
+        expected[row["url"]] = tuple(other["url"] if other and other["answering_body"] == row["answering_body"]
+                                     else None for other in (before, after))
+    db = sqlite_utils.Database(built_site.db)
+    try:
+        found = site.navigation_of(db, [row["url"] for row in rows])
+    finally:
+        db.close()
+    assert {url: tuple((nav[side] or {}).get("url") for side in ("previous", "next"))
+            for url, nav in found.items()} == expected
+
+
+def test_a_full_build_reads_the_pages_links_a_chunk_at_a_time(tmp_path, monkeypatch):
+    """The links of every question are never held at once: each chunk of pages rendered reads
+    its own, and every page still links its body's questions before and after it."""
+    asked, real = [], site.navigation_of
+
+    def recorded(db, page_urls):
+        asked.append(sorted(page_urls))
+        return real(db, page_urls)
+
+    monkeypatch.setattr(site, "navigation_of", recorded)
+    monkeypatch.setattr(site, "CHUNK", 2)
+    days = ["2024-01-03", "2024-01-02", "2024-01-03", "2024-01-05", "2024-01-04"]
+    build_site_from_questions(tmp_path, [
+        Question(house="Commons", uin=str(number), date_tabled="2024-01-01", date_answered=day,
+                 heading=f"Heading {number}", answering_body="Home Office",
+                 asking_member=MemberRef("name:a", name="A Member"), question_text=f"Question {number}?",
+                 answer_html="<p>Answered.</p>")
+        for number, day in enumerate(days, start=1)])
+    question_urls = {f"commons/2024-01-01/{number}/" for number in range(1, 6)}
+    assert max(map(len, asked)) == 2 and set().union(*asked) == question_urls
+    # In date order, then key: 2 (the 2nd), 1 and 3 (the 3rd), 5 (the 4th), 4 (the 5th).
+    order = ["2", "1", "3", "5", "4"]
+    for place, number in enumerate(order):
+        document = parse(tmp_path / "site" / f"commons/2024-01-01/{number}/index.html")
+        links = {link.get("rel"): link.get("href") for link in document.xpath("//nav[@class='prev-next']//a")}
+        assert links.get("prev") == (f"../{order[place - 1]}/" if place else None)
+        assert links.get("next") == (f"../{order[place + 1]}/" if place + 1 < len(order) else None)
 
 
 def test_tables_are_wrapped_in_a_scrollable_region(built_site):
@@ -632,7 +684,7 @@ def test_changed_neighbour_renders_the_pages_that_link_it(built_site, site_copy)
 
     db = sqlite_utils.Database(site_copy / "answers.db")
     url = "commons/2024-08-30/3283/"
-    nav = site.neighbours(db)[url]
+    nav = site.navigation_of(db, [url])[url]
     linked_from = {link["url"] for link in (nav["previous"], nav["next"]) if link}
     db.close()
     change_rows(site_copy / "answers.db", "commons-2024-08-30-3283", {"heading": "A changed heading"})

@@ -17,7 +17,7 @@ import json
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -88,21 +88,6 @@ class QuestionPages:
     skipped: int = 0
     removed: list[str] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
-
-
-def neighbours(db: sqlite_utils.Database) -> dict[str, dict]:
-    """Each question's previous and next question within its answering body, in date order
-    (answer date, or the date tabled while unanswered)."""
-    links: dict[str, dict] = {}
-    previous = None
-    for row in queries.body_order_rows(db):
-        entry = {"url": row["url"], "title": urls.question_title(row)}
-        links[row["url"]] = {"previous": None, "next": None}
-        if previous and previous["body"] == row["answering_body"]:
-            links[row["url"]]["previous"] = previous["entry"]
-            links[previous["entry"]["url"]]["next"] = entry
-        previous = {"body": row["answering_body"], "entry": entry}
-    return links
 
 
 def question_context(meta: dict, body_html: str, config: SiteConfig) -> dict:
@@ -248,17 +233,19 @@ TWIN_CODE = (question_twin, to_json_bytes, render.to_json)
 _worker: dict = {}
 
 
-def _start_pool_worker(out_dir: str, config: SiteConfig) -> None:
+def _start_pool_worker(out_dir: str, config: SiteConfig, db_path: str | None) -> None:
     """`_start_worker` in a render worker of a pool: what it inherited from the build (the
-    navigation of every page, the manifest's entries) is never scanned by the cyclic garbage
+    manifest's entries, the pages to render) is never scanned by the cyclic garbage
     collector, whose full collections walked it all (a tenth of a second each, and every page
     of memory they touch is copied from the build's), though none of it becomes garbage here.
     Not in a build's own process, whose objects may."""
     gc.freeze()
-    _start_worker(out_dir, config)
+    _start_worker(out_dir, config, db_path)
 
 
-def _start_worker(out_dir: str, config: SiteConfig) -> None:
+def _start_worker(out_dir: str, config: SiteConfig, db_path: str | None = None) -> None:
+    """Ready this process to render chunks of pages into `out_dir`; with `db_path`, the database
+    that the previous and next links of pages given none are read from (`chunk_navigation`)."""
     follow_the_build()
     _worker["env"] = make_environment(config, Path(out_dir))
     # The templates do not change while a build renders: not checked on disk for every page.
@@ -269,6 +256,35 @@ def _start_worker(out_dir: str, config: SiteConfig) -> None:
         _worker["cache"].close()
     _worker["cache"] = render_cache.PageCache(render_cache.cache_path(Path(out_dir)), twin_code=TWIN_CODE,
                                               part_versions=question_part_versions(config))
+    if _worker.get("db") is not None:
+        _worker["db"].close()
+    _worker["db"] = queries.read_only(db_path) if db_path else None
+
+
+def _finish_worker() -> None:
+    """Close what `_start_worker` opened, now rather than when the process exits: the cache's
+    write-ahead log goes with its last connection, so that a build killed later (making the
+    search index) leaves none."""
+    _worker["cache"].close()
+    if _worker.get("db") is not None:
+        _worker["db"].close()
+        _worker["db"] = None
+
+
+def chunk_navigation(items: list[tuple[str, str, dict | None, str, str, str]]) -> list[tuple]:
+    """The chunk's items, each with its previous and next links: those an item gives, else read
+    for the whole chunk in one query of the worker's database (`navigation_of`)."""
+    unknown = [key for _, key, nav, *_ in items if nav is None]
+    if not unknown:
+        return items
+    found = navigation_of(_worker["db"], unknown)
+    return [(path, key, nav if nav is not None else found.get(key, no_neighbours()), *rest)
+            for path, key, nav, *rest in items]
+
+
+def no_neighbours() -> dict:
+    "The links of a page with no previous or next question in its body (each page its own dict)."
+    return {"previous": None, "next": None}
 
 
 def _render_chunk(items: list[tuple[str, str, dict, str, str, str]]) -> tuple[list[str], int, set[str], dict,
@@ -279,6 +295,7 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str, str]]) -> tuple[li
     pages rejected (url: why) and the keys of the render cache's entries it made or used."""
     output = Output(Path(_worker["out_dir"]))
     entries, rejected = {}, {}
+    items = chunk_navigation(items)
     # Read once: the digest must describe exactly the text that was rendered. A page whose text's
     # digest the pages stage vouches for is not read while the render cache holds its entry.
     texts = [None if text_digest else read_page(path) for path, *_, text_digest in items]
@@ -487,17 +504,22 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
                          workers: int, manifest: PageManifest | None = None,
                          page_urls: list[str] | None = None,
                          meanwhile: Callable[[], None] = lambda: None,
-                         every_page: bool | None = None, text_digests: dict[str, str] | None = None) -> QuestionPages:
+                         every_page: bool | None = None, text_digests: dict[str, str] | None = None,
+                         db_path: str | None = None) -> QuestionPages:
     """Render the Markdown pages into `output` (in `workers` processes when there is more
     than one chunk of pages to render), skipping those the manifest shows up to date;
     returns how many were rendered and skipped, and those rejected. `page_urls`: only the pages at these
-    urls (`links` holds their navigation), else every page in `pages_dir`; `every_page`: whether
+    urls, else every page in `pages_dir`; `every_page`: whether
     they are all the pages there are (by default, only when `page_urls` is not given);
     `text_digests`: the digest of each page's text by its url, where the pages stage vouches for
     it (`vouched_text_digests`), so that the page need not be read.
+    `links`: each page's previous and next links, by url (none where it has no entry); or, given
+    `db_path`, read from that database a chunk of pages at a time (`navigation_of`), by the
+    worker that renders them, and here only where the manifest may show a page up to date: the
+    links of every question, held at once, were the largest thing a full build held.
     `meanwhile` runs once, while the workers render (see `render_items`)."""
     manifest = manifest or PageManifest(None, "")
-    empty = {"previous": None, "next": None}
+    empty = no_neighbours()
     strays = {}
     if page_urls is None:
         found, strays = set_strays_apart(markdown_pages(pages_dir))
@@ -509,17 +531,24 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     items, skipped = [], 0
     written_before = manifest.written_before()
     text_digests = text_digests or {}
-    for path, key in found:
-        nav = links.get(key, empty)
-        if is_up_to_date(path, key, nav, output, manifest):
-            skipped += 1
-        else:
-            before = written_before.get(key)
-            # A page the current manifest vouched for was checked just now and failed: its twin
-            # is not trusted. One rendered because the code changed may trust its twin.
-            twin = "" if key in manifest.previous else twin_written_before(before, key)
-            items.append((path, key, nav, html_written_before(before, key), twin, text_digests.get(key, "")))
-    rendered, used = render_items(items, output, config, workers, manifest, meanwhile)
+    # Only a page the manifest holds an entry for can be up to date, and only then are its links wanted here.
+    checking = db_path is not None and bool(manifest.previous)
+    with closing(queries.read_only(db_path)) if checking else nullcontext() as db:
+        for start in range(0, len(found), CHUNK):
+            window = found[start:start + CHUNK]
+            known = navigation_of(db, [key for _, key in window]) if checking else links
+            for path, key in window:
+                nav = known.get(key, empty)
+                if is_up_to_date(path, key, nav, output, manifest):
+                    skipped += 1
+                    continue
+                before = written_before.get(key)
+                # A page the current manifest vouched for was checked just now and failed: its twin
+                # is not trusted. One rendered because the code changed may trust its twin.
+                twin = "" if key in manifest.previous else twin_written_before(before, key)
+                items.append((path, key, None if db_path is not None and not checking else nav,
+                              html_written_before(before, key), twin, text_digests.get(key, "")))
+    rendered, used = render_items(items, output, config, workers, manifest, meanwhile, db_path)
     rejected = strays | rendered
     if (page_urls is None if every_page is None else every_page) and items and not skipped:
         # every page was rendered: what the cache did not give is unused
@@ -527,12 +556,13 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     return QuestionPages(len(items), skipped, rejected=rejected)
 
 
-def render_items(items: list[tuple[str, str, dict, str, str, str]], output: Output, config: SiteConfig,
-                 workers: int, manifest: PageManifest,
-                 meanwhile: Callable[[], None] = lambda: None) -> tuple[dict[str, str], set[bytes]]:
+def render_items(items: list[tuple[str, str, dict | None, str, str, str]], output: Output, config: SiteConfig,
+                 workers: int, manifest: PageManifest, meanwhile: Callable[[], None] = lambda: None,
+                 db_path: str | None = None) -> tuple[dict[str, str], set[bytes]]:
     """Render (path, url, navigation, digests of its HTML and JSON twin as last written or '', digest of
     its text as the pages stage vouches for it or '') items, in worker
-    processes when there are enough. Returns the pages rejected (url: why), whose files the last
+    processes when there are enough; an item's navigation None: read from the database at
+    `db_path` with its chunk's (`chunk_navigation`). Returns the pages rejected (url: why), whose files the last
     build made are kept (`keep_last_good`), and the keys of the render cache's entries made or used.
     `meanwhile` runs here while they render, once every worker is started (so that no process
     is forked while a thread it starts may hold a lock); when the items are rendered here, after
@@ -542,17 +572,17 @@ def render_items(items: list[tuple[str, str, dict, str, str, str]], output: Outp
         output.changing()  # the workers write with Outputs of their own
         render_cache.prepare(render_cache.cache_path(output.root))
     if workers <= 1 or len(chunks) <= 1:
-        _start_worker(str(output.root), config)
-        results = list(map(_render_chunk, chunks))
-        # Closed now, not when the process exits: the cache's write-ahead log goes with its last
-        # connection, so that a build killed later (making the search index) leaves none.
-        _worker["cache"].close()
+        _start_worker(str(output.root), config, db_path)
+        try:
+            results = list(map(_render_chunk, chunks))
+        finally:
+            _finish_worker()
         meanwhile()
     else:
         # The with-block shuts the pool down even when a chunk fails. With the fork start method,
         # the first submit starts every worker.
         with ProcessPoolExecutor(workers, initializer=_start_pool_worker,
-                                 initargs=(str(output.root), config)) as pool:
+                                 initargs=(str(output.root), config, db_path)) as pool:
             rendering = [pool.submit(_render_chunk, chunk) for chunk in chunks]
             try:
                 meanwhile()
@@ -738,9 +768,9 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             # of the questions it holds, read from there instead of walking 56,000 folders.
             page_urls = None if changed is None else list(queries.question_urls(db))
             pages_made = write_question_pages(
-                pages_dir, output, neighbours(db), config, workers, manifest, page_urls,
+                pages_dir, output, {}, config, workers, manifest, page_urls,
                 meanwhile=others.write, every_page=True,
-                text_digests=None if changed is None else vouched_text_digests(pages_dir))
+                text_digests=None if changed is None else vouched_text_digests(pages_dir), db_path=str(db_path))
         else:
             pages_made = write_changed_question_pages(
                 db, changed, pages_dir, output, config, workers, manifest, meanwhile=others.write)
