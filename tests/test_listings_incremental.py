@@ -116,6 +116,29 @@ def test_every_page_number_a_listing_had_still_answers(archive, tmp_path):
             assert (site / urls.page_url(url, number) / "index.html").is_file(), (url, number)
 
 
+def test_a_full_build_holds_one_page_of_a_growing_listing_at_a_time(tmp_path, monkeypatch):
+    """A body's, a day's and a heading's listings grow with the archive: a full build reads each
+    a page at a time, and writes the very files it would write from whole lists."""
+    read, real = [], queries.grouped_listing_pages
+
+    def recorded(db, snippet, kind, owners, page_size):
+        for found in real(db, snippet, kind, owners, page_size):
+            read.append((kind, found[0], len(found[3])))
+            yield found
+
+    monkeypatch.setattr(queries, "grouped_listing_pages", recorded)
+    db = make_archive(tmp_path / "answers.db")
+    write(db, tmp_path / "site")
+    paged = [(kind, owner, rows) for kind, owner, rows in read if kind != "member"]
+    assert {kind for kind, _, _ in paged} == {"body", "day", "heading"}
+    assert max(rows for _, _, rows in paged) == listings.PAGE_SIZE
+    assert [rows for kind, owner, rows in paged if owner == EDUCATION] == [50, 50]  # 100 questions, two reads
+    monkeypatch.setattr(listings, "PAGED_KINDS", ())  # every listing read whole
+    write(db, tmp_path / "whole")
+    assert files_of(tmp_path / "site") == files_of(tmp_path / "whole")
+    db.close()
+
+
 def test_a_question_moved_to_another_body_leaves_one_listing_and_enters_the_other(archive, tmp_path):
     moved = next(archive.query("select key, url from questions where answering_body = ? order by key",
                                [EDUCATION]))

@@ -27,6 +27,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import cached_property, partial
+from itertools import chain, groupby
+from operator import itemgetter
 
 import orjson
 import sqlite_utils
@@ -51,6 +53,7 @@ ONE_READ_OWNERS = 40
 SETTLING_KINDS = ("body:", "member:", "heading:", "day:")
 # The kinds of listing that show questions (queries.LISTED_UNDER), each a listing of each value.
 LISTING_KINDS = ("body", "day", "heading", "member")
+PAGED_KINDS = ("body", "day", "heading")  # read a page at a time by a full build (`write_everything`)
 # How many questions' item digests and twins a build keeps at most: a question is listed four
 # or five times, and a full build, reading one kind of listing after another, would otherwise
 # keep every question's.
@@ -149,6 +152,14 @@ class ListingWriter:
             if not (number < count and self.is_settled(owner, chunk) and self.keep_page(urls.page_url(url, number))):
                 self.listing_page(url, chunk, number, total, context, owner, newest_only)
         self.forward_page(url, count, context, owner)
+
+    def paginate_in_order(self, url: str, total: int, pages: Iterable[tuple[int, list[dict]]], context: dict,
+                          owner: str, newest_only: dict | None = None) -> None:
+        """Every page of a listing of `total` items, as a full build's `paginate` makes them from
+        the whole list, from `pages`: each page's number and items (newest first), the oldest first."""
+        for number, chunk in pages:
+            self.listing_page(url, chunk, number, total, context, owner, newest_only)
+        self.forward_page(url, page_count(total), context, owner)
 
     def paginate_pages(self, url: str, chunks: dict[int, list[dict]], total: int, context: dict, owner: str,
                        newest_only: dict | None = None) -> None:
@@ -391,10 +402,27 @@ def listed_groups(db, reference: Reference, kinds: Iterable[str] = LISTING_KINDS
     in owner order: what the listings show, read one listing at a time (the largest listing is
     held, not the archive). A member's items are those they asked and answered together."""
     for kind in sorted(kinds):
-        owners = {value: owner for value in queries.listed_values(db, kind)
-                  if (owner := listed_under(kind, value, reference))}
-        for owner, rows in queries.grouped_listing_rows(db, SNIPPET + 1, kind, owners):
+        for owner, rows in queries.grouped_listing_rows(db, SNIPPET + 1, kind, owners_of_kind(db, kind, reference)):
             yield f"{kind}:{owner}", [as_item(row, reference) for row in rows]
+
+
+def listed_pages(db, reference: Reference, kind: str) -> Iterator[tuple[str, int, Iterator[tuple[int, list[dict]]]]]:
+    """(owner, how many items its listing holds, its pages: (number, its items newest first),
+    the oldest first) of every listing of one kind that shows a question, in owner order: what
+    `listed_groups` gives, read a page at a time, so that a full build holds one page and not the
+    largest listing (the longest body's holds a seventh of the archive). Each owner's pages are
+    to be taken before the next owner's."""
+    pages = queries.grouped_listing_pages(db, SNIPPET + 1, kind, owners_of_kind(db, kind, reference), PAGE_SIZE)
+    for owner, found in groupby(pages, key=itemgetter(0)):
+        first = next(found)
+        yield (f"{kind}:{owner}", first[1],
+               ((number, [as_item(row, reference) for row in rows]) for *_, number, rows in chain([first], found)))
+
+
+def owners_of_kind(db, kind: str, reference: Reference) -> dict:
+    "Each value questions are filed under by one kind of listing -> the listing that shows them (`listed_under`)."
+    return {value: owner for value in queries.listed_values(db, kind)
+            if (owner := listed_under(kind, value, reference))}
 
 
 def placed(place: dict, url: str, reference: Reference) -> Placed:
@@ -461,11 +489,14 @@ def day_counts(db) -> dict[str, int]:
 
 
 def write_day(writer: ListingWriter, day: str, items: list[dict]) -> None:
-    writer.paginate(urls.day_url(day), items, {
-        "title": f"Questions on {day}", "day": day, "kind": "day",
-        "intro": "Questions answered on this day, and questions tabled this day that "
-                 "are still awaiting an answer.",
-    }, owner="day:" + day)
+    writer.paginate(urls.day_url(day), items, day_context(day), owner="day:" + day)
+
+
+def day_context(day: str) -> dict:
+    "What every page of a day's listing shows besides its items."
+    return {"title": f"Questions on {day}", "day": day, "kind": "day",
+            "intro": "Questions answered on this day, and questions tabled this day that "
+                     "are still awaiting an answer."}
 
 
 def write_calendar(writer: ListingWriter, counts: dict[str, int], months_shown: set[str] | None) -> None:
@@ -711,8 +742,12 @@ def count_headings(reference: Reference) -> dict[str, dict]:
 
 
 def write_heading(writer: ListingWriter, slug: str, name: str, items: list[dict]) -> None:
-    writer.paginate(urls.heading_slug_url(slug), items, {"title": name, "kind": "heading"},
-                    owner="heading:" + slug)
+    writer.paginate(urls.heading_slug_url(slug), items, heading_context(name), owner="heading:" + slug)
+
+
+def heading_context(name: str) -> dict:
+    "What every page of a heading's listing shows besides its items."
+    return {"title": name, "kind": "heading"}
 
 
 def write_heading_indexes(writer: ListingWriter, headings: dict[str, dict],
@@ -929,7 +964,9 @@ def as_of(figures: list[dict]) -> str | None:
 
 def write_everything(writer: ListingWriter, figures: Future, reference: Reference) -> ListingsReport:
     db = writer.db
-    write_owners(writer, reference, listed_groups(db, reference), figures.result().rows)
+    write_paged_listings(writer, reference, figures.result().rows)
+    write_owners(writer, reference, listed_groups(db, reference, set(LISTING_KINDS) - set(PAGED_KINDS)),
+                 figures.result().rows)
     write_indexes(writer, reference, heading_index(reference), months_shown=None, letters_shown=None)
     write_fixed_pages(writer)
     # Pages the last build made and this one did not (a renamed member's old address): gone.
@@ -937,6 +974,23 @@ def write_everything(writer: ListingWriter, figures: Future, reference: Referenc
     save_everything(writer, figures.result(), reference)
     listed = sorted(url for url, entry in writer.pages.items() if entry.in_sitemap)
     return ListingsReport(len(listed), lambda: listed, removed)
+
+
+def write_paged_listings(writer: ListingWriter, reference: Reference, timeliness_rows: list[dict]) -> None:
+    """Every listing of PAGED_KINDS, as `write_owners` writes them from whole lists, read and
+    written a page at a time: a body's listing grows with the archive. Not the members', whose
+    own page shows the newest of both their lists."""
+    by_body, headings = timeliness.by_body(timeliness_rows), heading_index(reference)
+    for owner, total, pages in chain(*(listed_pages(writer.db, reference, kind) for kind in PAGED_KINDS)):
+        kind, value = owner.split(":", 1)
+        if kind == "day":
+            url, context, newest_only = urls.day_url(value), day_context(value), None
+        elif kind == "body":
+            body = reference.bodies[value]
+            url, context, newest_only = body["url"], body_context(body), {"timeliness": by_body.get(value, [])}
+        else:
+            url, context, newest_only = urls.heading_slug_url(value), heading_context(headings[value]["name"]), None
+        writer.paginate_in_order(url, total, pages, context, owner, newest_only)
 
 
 def save_everything(writer: ListingWriter, figures: Figures, reference: Reference) -> None:

@@ -13,6 +13,7 @@ import json
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
+from itertools import groupby
 from operator import itemgetter
 from pathlib import Path, PurePath
 
@@ -308,9 +309,26 @@ def listed_values(db: sqlite_utils.Database, kind: str) -> set:
 def grouped_listing_rows(db: sqlite_utils.Database, snippet: int, kind: str, owners: dict):
     """Every listing of one kind (LISTED_UNDER) as `listing_rows` gives each: (owner, its rows,
     newest first), in the owners' order. `owners` maps each value a question is filed under to
-    the listing that shows it; a value it leaves out is in none. One read, sorted by SQLite, and
-    one listing at a time in Python: a full build holds the largest listing, not the archive.
-    Each listing is one step of SQLite (`listing_rows` says why)."""
+    the listing that shows it; a value it leaves out is in none. Read as `grouped_listing_pages`
+    reads them, one listing at a time in Python: a full build holds the largest listing, not the archive."""
+    for owner, pages in groupby(grouped_listing_pages(db, snippet, kind, owners, GROUP_PAGE), key=itemgetter(0)):
+        # Pages come oldest first, each newest first.
+        yield owner, [row for *_, rows in reversed(list(pages)) for row in rows]
+
+
+# The questions a step of `grouped_listing_pages` gives where the caller wants whole listings:
+# one step of SQLite for the longest body's 8,300 rows, as before.
+GROUP_PAGE = 1_000_000_000
+
+
+def grouped_listing_pages(db: sqlite_utils.Database, snippet: int, kind: str, owners: dict, page_size: int):
+    """Every listing of one kind (LISTED_UNDER) as `listing_rows` gives each, in pages of
+    `page_size` counted from its oldest question: (owner, how many questions its listing holds,
+    the page's number, 1 for the oldest, and its rows, newest first), in the owners' order, each
+    owner's pages oldest first. `owners` maps each value a question is filed under to the
+    listing that shows it; a value it leaves out is in none. One read, sorted by SQLite, and a
+    page at a time in Python: a full build holds a page, not the largest listing. Each page is
+    one step of SQLite (`listing_rows` says why)."""
     rows = " union all ".join(
         f"select {LISTING_COLUMNS}, owners.owner from questions cross join owners"
         f" on owners.value = {column} where {condition}" for column, condition in LISTED_UNDER[kind])
@@ -318,14 +336,16 @@ def grouped_listing_rows(db: sqlite_utils.Database, snippet: int, kind: str, own
     # owners, rather than the owners read in full for every question.
     found = db.execute(
         f"""with owners(value, owner) as materialized (select key, value from json_each(:owners))
-            select owner, json_group_array(json_array(position, {', '.join(LISTING_NAMES)})) from (
-              select row_number() over (partition by owner order by {PLACE_ORDER}) as position, *
-              from ({rows}))
-            group by owner order by owner""",
-        {"owners": json.dumps(owners), "snippet": snippet, **TITLE_CHARS})
-    for owner, listed in found:
-        yield owner, [dict(zip(LISTING_NAMES, row[1:], strict=True))
-                      for row in sorted(orjson.loads(listed), key=itemgetter(0))]
+            select owner, total, page, json_group_array(json_array(position, {', '.join(LISTING_NAMES)})) from (
+              select (total - position) / :page_size + 1 as page, * from (
+                select row_number() over (partition by owner order by {PLACE_ORDER}) as position,
+                       count(*) over (partition by owner) as total, *
+                from ({rows})))
+            group by owner, page order by owner, page""",
+        {"owners": json.dumps(owners), "snippet": snippet, "page_size": page_size, **TITLE_CHARS})
+    for owner, total, page, listed in found:
+        yield owner, total, page, [dict(zip(LISTING_NAMES, row[1:], strict=True))
+                                   for row in sorted(orjson.loads(listed), key=itemgetter(0))]
 
 
 def places_in_batches(db: sqlite_utils.Database, batch: int = 5000):
