@@ -22,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from markupsafe import Markup
 
-from answers import feeds, listing_record, pages, search, site, urls
+from answers import feeds, listing_record, pages, schema, search, site, urls
 from answers.manifest import page_manifest_contents, page_manifest_path
 from answers.model import MemberRef, Question
 from answers.output import Output
@@ -271,6 +271,37 @@ def test_each_pages_links_are_its_bodys_questions_before_and_after_it(built_site
         found = site.navigation_of(db, [row["url"] for row in rows])
     finally:
         db.close()
+    assert {url: tuple((nav[side] or {}).get("url") for side in ("previous", "next"))
+            for url, nav in found.items()} == expected
+
+
+# Rows that put the neighbour query's edges together: no body, a missing or empty date (the
+# date tabled stands in for a missing answer date, not for an empty one), a time after a day,
+# several questions of one body on one day (their keys order them), keys of every case.
+NAVIGATION_ROWS = st.lists(
+    st.tuples(st.text("aBé_0", min_size=1, max_size=3), st.sampled_from([None, "Home Office", "HM Treasury"]),
+              *[st.sampled_from([None, "", "2024-01-02", "2024-01-02T09:00:00", "2024-01-03"])] * 2),
+    unique_by=lambda row: row[0], max_size=12)
+
+
+@given(NAVIGATION_ROWS)
+def test_each_pages_links_are_those_of_its_body_sorted_by_day_then_key(rows):
+    """`navigation_of` against a plain sort of the rows: each question with a body links the
+    one before and after it in its body's order; a question of no body links none."""
+    db = sqlite_utils.Database(memory=True)
+    schema.create_schema(db)
+    db["questions"].insert_all({"key": key, "url": f"commons/2024-01-01/{index}/", "answering_body": body,
+                                "date_answered": answered, "date_tabled": tabled, "heading": f"Heading {key}"}
+                               for index, (key, body, answered, tabled) in enumerate(rows))
+    questions = list(db.query("select url, key, answering_body, date_answered, date_tabled from questions"))
+    expected = {}
+    for body in {row["answering_body"] for row in questions} - {None}:
+        ordered = sorted((row for row in questions if row["answering_body"] == body),
+                         key=lambda row: ([day for day in (row["date_answered"], row["date_tabled"], "")
+                                           if day is not None][0], row["key"]))
+        for before, row, after in zip([None, *ordered[:-1]], ordered, [*ordered[1:], None], strict=True):
+            expected[row["url"]] = tuple(other and other["url"] for other in (before, after))
+    found = site.navigation_of(db, [row["url"] for row in questions])
     assert {url: tuple((nav[side] or {}).get("url") for side in ("previous", "next"))
             for url, nav in found.items()} == expected
 
