@@ -133,6 +133,13 @@ def test_a_full_build_holds_one_page_of_a_growing_listing_at_a_time(tmp_path, mo
     assert {kind for kind, _, _ in paged} == {"body", "day", "heading"}
     assert max(rows for _, _, rows in paged) == listings.PAGE_SIZE
     assert [rows for kind, owner, rows in paged if owner == EDUCATION] == [50, 50]  # 100 questions, two reads
+    # Page 1 the 50 oldest, by the day answered (or tabled) and then the key; the listing's own url the rest.
+    oldest_first = ["https://answers.example.org/" + row["url"] for row in sorted(
+        db.query("select url, key, coalesce(date_answered, date_tabled, '') as day from questions "
+                 "where answering_body = ?", [EDUCATION]), key=lambda row: (row["day"], row["key"]))]
+    for page, shown in [("page/1/", oldest_first[:50]), ("", oldest_first[50:])]:
+        twin = json.loads((tmp_path / "site" / EDUCATION_URL / page / "index.json").read_text())
+        assert [item["url"] for item in twin["items"]] == shown[::-1]
     monkeypatch.setattr(listings, "PAGED_KINDS", ())  # every listing read whole
     write(db, tmp_path / "whole")
     assert files_of(tmp_path / "site") == files_of(tmp_path / "whole")

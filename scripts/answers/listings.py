@@ -4,8 +4,9 @@ the About, API, search and 404 pages. Each paginated listing has a JSON twin.
 Reads answers.db and the record of the last build's listings (listing_record.py); writes the
 listing pages into the site's `Output` and brings the record up to date.
 
-Given no change set, every listing is rendered (a first or full build), read one listing at a
-time: a full build holds the largest listing, not every question. Given the keys of the
+Given no change set, every listing is rendered (a first or full build): a day's, a body's
+or a heading's read a page at a time, a member's whole (their own page shows the newest of both
+their lists), so that a full build holds the largest member's listing, not every question. Given the keys of the
 questions that changed, only the listings that show one of them, before or after the change,
 are loaded and rendered, with the pages that count them (home, About, the indexes, the
 month, year and letter pages of those listings); within those, a page whose inputs are the
