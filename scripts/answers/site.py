@@ -516,7 +516,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     `links`: each page's previous and next links, by url (none where it has no entry); or, given
     `db_path`, read from that database a chunk of pages at a time (`navigation_of`), by the
     worker that renders them, and here only where the manifest may show a page up to date: the
-    links of every question, held at once, were the largest thing a full build held.
+    links of every question, held at once, were among the largest things a full build held.
     `meanwhile` runs once, while the workers render (see `render_items`)."""
     manifest = manifest or PageManifest(None, "")
     empty = no_neighbours()
