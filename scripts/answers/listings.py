@@ -489,10 +489,6 @@ def day_counts(db) -> dict[str, int]:
     return dict(counts)
 
 
-def write_day(writer: ListingWriter, day: str, items: list[dict]) -> None:
-    writer.paginate(urls.day_url(day), items, day_context(day), owner="day:" + day)
-
-
 def day_context(day: str) -> dict:
     "What every page of a day's listing shows besides its items."
     return {"title": f"Questions on {day}", "day": day, "kind": "day",
@@ -742,10 +738,6 @@ def count_headings(reference: Reference) -> dict[str, dict]:
     return index
 
 
-def write_heading(writer: ListingWriter, slug: str, name: str, items: list[dict]) -> None:
-    writer.paginate(urls.heading_slug_url(slug), items, heading_context(name), owner="heading:" + slug)
-
-
 def heading_context(name: str) -> dict:
     "What every page of a heading's listing shows besides its items."
     return {"title": name, "kind": "heading"}
@@ -983,14 +975,7 @@ def write_paged_listings(writer: ListingWriter, reference: Reference, timeliness
     own page shows the newest of both their lists."""
     by_body, headings = timeliness.by_body(timeliness_rows), heading_index(reference)
     for owner, total, pages in chain(*(listed_pages(writer.db, reference, kind) for kind in PAGED_KINDS)):
-        kind, value = owner.split(":", 1)
-        if kind == "day":
-            url, context, newest_only = urls.day_url(value), day_context(value), None
-        elif kind == "body":
-            body = reference.bodies[value]
-            url, context, newest_only = body["url"], body_context(body), {"timeliness": by_body.get(value, [])}
-        else:
-            url, context, newest_only = urls.heading_slug_url(value), heading_context(headings[value]["name"]), None
+        url, context, newest_only = listing_of(*owner.split(":", 1), reference, by_body, headings)
         writer.paginate_in_order(url, total, pages, context, owner, newest_only)
 
 
@@ -1183,22 +1168,32 @@ def write_owners(writer: ListingWriter, reference: Reference, groups: Iterable[t
                  timeliness_rows: list[dict], totals: dict[str, int] | None = None) -> None:
     """The listings of each (owner, its items) in `groups`; an owner with no items has no pages.
     `totals`: for the listings whose `groups` hold only their newest items, how many they hold in all."""
-    by_body = timeliness.by_body(timeliness_rows)
+    by_body, headings = timeliness.by_body(timeliness_rows), heading_index(reference)
     posts = reference.posts
     for owner, items in groups:
         kind, value = owner.split(":", 1)
         if not items:
             continue
-        if kind == "day":
-            write_day(writer, value, items)
-        elif kind == "body":
-            write_body(writer, reference.bodies[value], items, by_body.get(value, []), (totals or {}).get(owner))
-        elif kind == "member":
+        if kind == "member":
             member = queries.member_or_placeholder(reference.members, value)
             write_member(writer, member, items, posts.get(value, []))
-        elif kind == "heading":
-            write_heading(writer, value, heading_index(reference)[value]["name"], items)
+        else:
+            url, context, newest_only = listing_of(kind, value, reference, by_body, headings)
+            writer.paginate(url, items, context, owner=owner, newest_only=newest_only, total=(totals or {}).get(owner))
     timeliness.write_page(writer, timeliness_rows, reference.bodies)
+
+
+def listing_of(kind: str, value: str, reference: Reference, by_body: dict[str, list[dict]],
+               headings: dict[str, dict]) -> tuple[str, dict, dict | None]:
+    """The url of a day's, a body's or a heading's listing, what each of its pages shows besides
+    its items, and what its newest page alone shows (`by_body`: the timeliness figures of each
+    body; `headings`: `heading_index`)."""
+    if kind == "day":
+        return urls.day_url(value), day_context(value), None
+    if kind == "body":
+        body = reference.bodies[value]
+        return body["url"], body_context(body), {"timeliness": by_body.get(value, [])}
+    return urls.heading_slug_url(value), heading_context(headings[value]["name"]), None
 
 
 def write_indexes(writer: ListingWriter, reference: Reference, headings: dict[str, dict] | None,
