@@ -18,6 +18,7 @@ import glob
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 # What a build makes is published as it is, by a web server that may run as another user:
@@ -96,19 +97,32 @@ def write_replacing(path: str, data: bytes, scratch: str | None = None) -> None:
     except FileNotFoundError:  # the scratch folder, made on first use
         make_folders(os.path.dirname(temporary))
         handle = open_new(temporary)
+    fill_and_rename(handle, temporary, data, lambda filled: os.replace(filled, path))
+
+
+def fill_and_rename(handle: int, temporary: str, data: bytes, rename: Callable[[str], None]) -> None:
+    """Make the open file at `temporary` hold exactly `data`, readable by all, close it and
+    `rename` it into place; if any of that fails, the temporary file goes."""
     try:
         try:
-            os.fchmod(handle, PUBLIC_FILE)  # whatever the umask: what pages hold is public
-            view = memoryview(data)
-            while view:
-                view = view[os.write(handle, view):]
+            os.fchmod(handle, PUBLIC_FILE)  # whatever the umask (or its mode before): what pages hold is public
+            fill(handle, data)
         finally:
             os.close(handle)
-        os.replace(temporary, path)
+        rename(temporary)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def fill(handle: int, data: bytes) -> None:
+    "Make the open file hold exactly `data`: written from its start, then cut to its length."
+    view = memoryview(data)
+    offset = 0
+    while offset < len(data):
+        offset += os.pwrite(handle, view[offset:], offset)
+    os.ftruncate(handle, len(data))
 
 
 def open_new(path: str) -> int:

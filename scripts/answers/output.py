@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import hashlib
 import json
 import os
 import secrets
+import shutil
 import stat
 import sys
 import weakref
@@ -26,6 +28,7 @@ from pathlib import Path
 import orjson
 
 from .atomic import make_folder, make_folders, temporary_files, write_replacing
+from .replaced_files import FOLDER_PREFIX, ReplacedFiles
 
 # Hidden, and swept at the end of every build (`remove_leftovers`): where the files written
 # through a link are made before they are renamed into place, and the notes of the folders each
@@ -64,6 +67,9 @@ class Output:
     noted_folders: set[str] = field(default_factory=set)
     notes: int | None = None
     closing_notes: weakref.finalize | None = field(default=None, repr=False)  # closes `notes` once
+    # Where given, a file written over another is made by filling one this writer replaced
+    # earlier (replaced_files.py): a render worker's, kept from chunk to chunk.
+    replaced: ReplacedFiles | None = None
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -102,10 +108,19 @@ class Output:
             self.unchanged += 1
             return False
         self.changing()
-        self.note_folder(folder)
-        write_replacing(path, data)
+        if self.replaced is not None and folder not in self.made_folders:
+            self.replaced.write(path, data)
+        else:
+            self.note_folder(folder)
+            write_replacing(path, data)
         self.written.append(relative_path)
         return True
+
+    def replacing_files(self) -> ReplacedFiles:
+        """A new set of replaced files for a writer of this output (`replaced`), in a folder of its
+        own in the scratch folder, made on first use and swept by `remove_leftovers`."""
+        name = f"{FOLDER_PREFIX}{BUILD}.{os.getpid()}.{secrets.token_hex(4)}"
+        return ReplacedFiles(os.path.join(self.scratch_path, name))
 
     def note_folder(self, folder: str) -> None:
         """Note, before its first temporary file is made there, a folder this writer writes in:
@@ -250,12 +265,16 @@ class Output:
     def remove_leftovers(self, names: tuple[str, ...]) -> list[str]:
         """Delete what killed builds left, without walking the folders below: the scratch
         folder's files (half-written files), the half-written files in the folders that other
-        builds' notes name (`note_folder`), then the notes and the folder, and the files directly
-        in the output folder whose names match `names` (a manifest half saved). This build's
-        own notes are dropped unread: each of its writes renamed or removed its temporary
-        file, or failed the build. Call it when no one else writes here."""
+        builds' notes name (`note_folder`), then the notes, the folders of replaced files
+        (`replacing_files`) and the scratch folder, and the files directly in the output folder
+        whose names match `names` (a manifest half saved). This build's own notes are dropped
+        unread: each of its writes renamed or removed its temporary file, or failed the build;
+        its replaced files are old bytes no page shows. Call it when no one else writes here."""
         scratch = [] if self.scratch.is_symlink() else temporary_files(self.scratch)
         removed = self.remove_leftover_files([f"{SCRATCH_NAME}/{path.name}" for path in scratch])
+        for folder in [] if self.scratch.is_symlink() else self.scratch.glob(f"{glob.escape(FOLDER_PREFIX)}*"):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
         for notes in [] if self.scratch.is_symlink() else sorted(self.scratch.glob(f"*{NOTES_SUFFIX}")):
             if not notes.name.startswith(f"{BUILD}."):
                 removed += self.remove_leftover_files(self.noted_leftovers(notes))

@@ -477,15 +477,16 @@ def write_pages_in_workers(db_path: str, keys: list[str], context: PageContext, 
 
 
 def _start_worker(db_path: str, out_dir: str) -> None:
-    "A worker's own read-only connection, beside the context it inherited."
+    """A worker's own read-only connection, beside the context it inherited, and its files replaced
+    (kept from chunk to chunk: one is filled again some pages later)."""
     follow_the_build()
-    _worker.update(db=queries.read_only(db_path), out_dir=out_dir)
+    _worker.update(db=queries.read_only(db_path), out_dir=out_dir, replaced=Output(Path(out_dir)).replacing_files())
 
 
 def _write_chunk(keys: list[str]) -> tuple[list[str], int, set[str], dict]:
     """Make and write the pages of these questions; what was written, how many were already
     as made, every file claimed, and each page's manifest entry."""
-    output = Output(Path(_worker["out_dir"]))
+    output = Output(Path(_worker["out_dir"]), replaced=_worker["replaced"])
     entries = {}
     rows = list(queries.question_rows_of(_worker["db"], set(keys)))
     context = _worker["context"].for_rows(_worker["db"], rows)

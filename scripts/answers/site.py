@@ -252,6 +252,8 @@ def _start_worker(out_dir: str, config: SiteConfig, db_path: str | None = None) 
     _worker["env"].auto_reload = False
     _worker["config"] = config
     _worker["out_dir"] = out_dir
+    # Kept from chunk to chunk: a file this worker replaced is filled again some pages later.
+    _worker["replaced"] = Output(Path(out_dir)).replacing_files()
     if "cache" in _worker:  # a second build in this process: its own run of the cache
         _worker["cache"].close()
     _worker["cache"] = render_cache.PageCache(render_cache.cache_path(Path(out_dir)), twin_code=TWIN_CODE,
@@ -293,7 +295,7 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str, str]]) -> tuple[li
     how many files were already up to date, every path it wrote or confirmed (so that the
     build knows which files are still part of the archive), each page's manifest entry, the
     pages rejected (url: why) and the keys of the render cache's entries it made or used."""
-    output = Output(Path(_worker["out_dir"]))
+    output = Output(Path(_worker["out_dir"]), replaced=_worker["replaced"])
     entries, rejected = {}, {}
     items = chunk_navigation(items)
     # Read once: the digest must describe exactly the text that was rendered. A page whose text's

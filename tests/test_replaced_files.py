@@ -1,0 +1,197 @@
+"""Replacing files by filling the ones replaced before: every path holds what was last written
+to it, few files are made, and a file that anyone else can still see is never filled."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from answers import replaced_files
+from answers.output import SCRATCH_NAME, Output
+from answers.replaced_files import DELAY, ReplacedFiles
+
+
+def pages(root, count: int) -> list[str]:
+    "`count` pages, each in a folder of its own as question pages are, holding 'old <n>'."
+    paths = []
+    for number in range(count):
+        folder = root / "site" / str(number)
+        folder.mkdir(parents=True)
+        (folder / "index.html").write_bytes(f"old {number}".encode())
+        paths.append(str(folder / "index.html"))
+    return paths
+
+
+def holds(pid: int, path: str) -> bool:
+    "Whether the process has the file open."
+    try:
+        return any(os.path.realpath(f"/proc/{pid}/fd/{fd}") == path for fd in os.listdir(f"/proc/{pid}/fd"))
+    except FileNotFoundError:  # a descriptor closed while listed
+        return False
+
+
+def new_bytes(number: int) -> bytes:
+    return f"new {number} ".encode() * (number % 7 + 1)
+
+
+def test_each_page_holds_its_new_bytes_and_only_the_first_writes_make_files(tmp_path):
+    paths = pages(tmp_path, 3 * DELAY)
+    old_inodes = {os.stat(path).st_ino for path in paths}
+    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    for number, path in enumerate(paths):
+        found = os.stat(path)
+        assert open(path, "rb").read() == new_bytes(number)
+        assert stat.S_IMODE(found.st_mode) == 0o644 and found.st_nlink == 1
+    made = {os.stat(path).st_ino for path in paths} - old_inodes
+    # A file is made for each write until DELAY + 1 are set aside; after that each write fills one.
+    assert len(made) == DELAY + 1
+    # What is set aside holds only old bytes, in the writer's folder, none of them a page's file.
+    assert len(os.listdir(writer.folder)) == DELAY + 1
+
+
+def test_a_page_held_open_keeps_the_bytes_its_reader_opened(tmp_path):
+    paths = pages(tmp_path, 3 * DELAY)
+    reader = open(paths[0], "rb")  # a server streaming the old page, or keeping it open
+    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    assert reader.read() == b"old 0"
+    reader.close()
+    assert open(paths[0], "rb").read() == new_bytes(0)
+
+
+def test_a_page_another_process_holds_open_keeps_its_bytes(tmp_path):
+    paths = pages(tmp_path, 3 * DELAY)
+    reader = subprocess.Popen([sys.executable, "-c", "import sys; f = open(sys.argv[1], 'rb');"
+                               " sys.stdin.read(); sys.stdout.write(f.read().decode())", paths[1]],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not holds(reader.pid, paths[1]):
+        assert time.monotonic() < deadline and reader.poll() is None, "the reader never opened the page"
+        time.sleep(0.01)
+    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    out, _ = reader.communicate(b"")
+    assert out == b"old 1"
+
+
+def test_a_page_sent_without_copying_arrives_as_it_was_sent(tmp_path):
+    """A server that sends a page with `sendfile` (nginx, Caddy) hands the socket the file's pages
+    in memory and may close the file before they leave: the bytes that arrive are the old
+    page's, though its file was filled with another page's meanwhile."""
+    paths = pages(tmp_path, 3 * DELAY)
+    old = b"<p>the old page</p>" * 1000
+    with open(paths[0], "wb") as page:
+        page.write(old)
+    with socket.create_server(("127.0.0.1", 0)) as server, \
+            socket.create_connection(server.getsockname()) as client:
+        connection, _ = server.accept()
+        with connection:
+            with open(paths[0], "rb") as page:
+                sent = 0
+                while sent < len(old):
+                    sent += os.sendfile(connection.fileno(), page.fileno(), sent, len(old) - sent)
+            # The page is closed, its bytes still in the sockets, unread. Every page is replaced
+            # now, and the first one's file is filled again DELAY pages on.
+            writer = ReplacedFiles(str(tmp_path / "replaced"))
+            for number, path in enumerate(paths):
+                writer.write(path, new_bytes(number))
+            received = b""
+            while len(received) < len(old):
+                received += client.recv(65536)
+    assert received == old
+    assert open(paths[0], "rb").read() == new_bytes(0)
+
+
+def test_a_copy_made_with_hard_links_keeps_its_bytes(tmp_path):
+    paths = pages(tmp_path, 3 * DELAY)
+    copies = []
+    for number, path in enumerate(paths):  # as `cp -al site backup` makes it
+        copies.append(tmp_path / f"backup-{number}")
+        os.link(path, copies[-1])
+    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    assert [copy.read_bytes() for copy in copies] == [f"old {number}".encode() for number in range(len(paths))]
+    assert [open(path, "rb").read() for path in paths] == [new_bytes(n) for n in range(len(paths))]
+
+
+def test_a_link_in_place_of_a_page_is_replaced_and_what_it_leads_to_never_filled(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"not the archive's")
+    paths = pages(tmp_path, 3 * DELAY)
+    os.unlink(paths[0])
+    os.symlink(outside, paths[0])
+    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    assert not os.path.islink(paths[0]) and open(paths[0], "rb").read() == new_bytes(0)
+    assert outside.read_bytes() == b"not the archive's"
+
+
+def test_a_failed_replace_leaves_the_file_in_place_and_nothing_to_fill(tmp_path, monkeypatch):
+    monkeypatch.setattr(replaced_files, "DELAY", 0)
+    paths = pages(tmp_path, 4)
+    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    writer.write(paths[0], b"first")
+    real_replace = os.replace
+
+    def failing(source, target):
+        if target == paths[1]:
+            raise OSError("the disk is full")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", failing)
+    try:
+        writer.write(paths[1], b"second")
+    except OSError:
+        pass
+    monkeypatch.setattr(os, "replace", real_replace)
+    writer.write(paths[2], b"third")
+    writer.write(paths[3], b"fourth")
+    # The page whose replace failed still holds its old bytes: its second name was taken back,
+    # so no later write filled it.
+    assert [open(path, "rb").read() for path in paths] == [b"first", b"old 1", b"third", b"fourth"]
+    assert os.stat(paths[1]).st_nlink == 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.binary(max_size=40)), max_size=40), st.integers(0, 3))
+def test_whatever_the_order_each_path_holds_what_was_last_written_to_it(tmp_path_factory, writes, delay):
+    root = tmp_path_factory.mktemp("writes")
+    original = replaced_files.DELAY
+    replaced_files.DELAY = delay
+    try:
+        writer = ReplacedFiles(str(root / "replaced"))
+        last = {}
+        for number, data in writes:
+            path = str(root / f"{number}.html")
+            writer.write(path, data)
+            last[path] = data
+            assert {p: open(p, "rb").read() for p in last} == last
+    finally:
+        replaced_files.DELAY = original
+
+
+def test_the_build_sweeps_what_its_writers_set_aside(tmp_path):
+    output = Output(tmp_path / "site")
+    for number in range(3 * DELAY):
+        output.write(f"{number}/index.html", f"old {number}")
+    writer = Output(tmp_path / "site", replaced=output.replacing_files())
+    for number in range(3 * DELAY):
+        writer.write(f"{number}/index.html", new_bytes(number))
+    assert os.listdir(writer.replaced.folder)
+    output.remove_leftovers(("*.tmp",))
+    assert not (tmp_path / "site" / SCRATCH_NAME).exists()
+    assert [(tmp_path / "site" / str(n) / "index.html").read_bytes() for n in range(3 * DELAY)] == [
+        new_bytes(n) for n in range(3 * DELAY)]
