@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from answers import replaced_files
 from answers.output import SCRATCH_NAME, Output
-from answers.replaced_files import DELAY, ReplacedFiles
+from answers.replaced_files import ReplacedFiles
+
+# Enough pages that the first ones' files are filled again, with a writer that settles none.
+PAGES = 200
 
 
 def pages(root, count: int) -> list[str]:
@@ -42,9 +45,9 @@ def new_bytes(number: int) -> bytes:
 
 
 def test_each_page_holds_its_new_bytes_and_only_the_first_writes_make_files(tmp_path):
-    paths = pages(tmp_path, 3 * DELAY)
+    paths = pages(tmp_path, PAGES)
     old_inodes = {os.stat(path).st_ino for path in paths}
-    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
     for number, path in enumerate(paths):
         writer.write(path, new_bytes(number))
     for number, path in enumerate(paths):
@@ -52,16 +55,30 @@ def test_each_page_holds_its_new_bytes_and_only_the_first_writes_make_files(tmp_
         assert open(path, "rb").read() == new_bytes(number)
         assert stat.S_IMODE(found.st_mode) == 0o644 and found.st_nlink == 1
     made = {os.stat(path).st_ino for path in paths} - old_inodes
-    # A file is made for each write until DELAY + 1 are set aside; after that each write fills one.
-    assert len(made) == DELAY + 1
-    # What is set aside holds only old bytes, in the writer's folder, none of them a page's file.
-    assert len(os.listdir(writer.folder)) == DELAY + 1
+    # The first write makes a file; every later one fills the file the write before replaced.
+    assert len(made) == 1
+    # Set aside, in the writer's folder: the last page's old file, none of them a page's file.
+    assert len(os.listdir(writer.folder)) == 1
+
+
+def test_a_file_is_filled_again_only_once_it_has_settled(tmp_path):
+    paths = pages(tmp_path, 6)
+    now = [0.0]
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=10, clock=lambda: now[0])
+    old_inodes = [os.stat(path).st_ino for path in paths]
+    for number, path in enumerate(paths[:3]):
+        writer.write(path, new_bytes(number))
+    assert not {os.stat(path).st_ino for path in paths[:3]} & set(old_inodes)  # three new files
+    now[0] = 10.0
+    writer.write(paths[3], new_bytes(3))
+    assert os.stat(paths[3]).st_ino == old_inodes[0]  # the first page's old file, settled
+    assert [open(path, "rb").read() for path in paths[:4]] == [new_bytes(n) for n in range(4)]
 
 
 def test_a_page_held_open_keeps_the_bytes_its_reader_opened(tmp_path):
-    paths = pages(tmp_path, 3 * DELAY)
+    paths = pages(tmp_path, PAGES)
     reader = open(paths[0], "rb")  # a server streaming the old page, or keeping it open
-    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
     for number, path in enumerate(paths):
         writer.write(path, new_bytes(number))
     assert reader.read() == b"old 0"
@@ -70,7 +87,7 @@ def test_a_page_held_open_keeps_the_bytes_its_reader_opened(tmp_path):
 
 
 def test_a_page_another_process_holds_open_keeps_its_bytes(tmp_path):
-    paths = pages(tmp_path, 3 * DELAY)
+    paths = pages(tmp_path, PAGES)
     reader = subprocess.Popen([sys.executable, "-c", "import sys; f = open(sys.argv[1], 'rb');"
                                " sys.stdin.read(); sys.stdout.write(f.read().decode())", paths[1]],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -78,7 +95,7 @@ def test_a_page_another_process_holds_open_keeps_its_bytes(tmp_path):
     while not holds(reader.pid, paths[1]):
         assert time.monotonic() < deadline and reader.poll() is None, "the reader never opened the page"
         time.sleep(0.01)
-    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
     for number, path in enumerate(paths):
         writer.write(path, new_bytes(number))
     out, _ = reader.communicate(b"")
@@ -89,7 +106,7 @@ def test_a_page_sent_without_copying_arrives_as_it_was_sent(tmp_path):
     """A server that sends a page with `sendfile` (nginx, Caddy) hands the socket the file's pages
     in memory and may close the file before they leave: the bytes that arrive are the old
     page's, though its file was filled with another page's meanwhile."""
-    paths = pages(tmp_path, 3 * DELAY)
+    paths = pages(tmp_path, PAGES)
     old = b"<p>the old page</p>" * 1000
     with open(paths[0], "wb") as page:
         page.write(old)
@@ -102,8 +119,8 @@ def test_a_page_sent_without_copying_arrives_as_it_was_sent(tmp_path):
                 while sent < len(old):
                     sent += os.sendfile(connection.fileno(), page.fileno(), sent, len(old) - sent)
             # The page is closed, its bytes still in the sockets, unread. Every page is replaced
-            # now, and the first one's file is filled again DELAY pages on.
-            writer = ReplacedFiles(str(tmp_path / "replaced"))
+            # now, and the first one's file is filled again the next write.
+            writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
             for number, path in enumerate(paths):
                 writer.write(path, new_bytes(number))
             received = b""
@@ -114,12 +131,12 @@ def test_a_page_sent_without_copying_arrives_as_it_was_sent(tmp_path):
 
 
 def test_a_copy_made_with_hard_links_keeps_its_bytes(tmp_path):
-    paths = pages(tmp_path, 3 * DELAY)
+    paths = pages(tmp_path, PAGES)
     copies = []
     for number, path in enumerate(paths):  # as `cp -al site backup` makes it
         copies.append(tmp_path / f"backup-{number}")
         os.link(path, copies[-1])
-    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
     for number, path in enumerate(paths):
         writer.write(path, new_bytes(number))
     assert [copy.read_bytes() for copy in copies] == [f"old {number}".encode() for number in range(len(paths))]
@@ -129,20 +146,56 @@ def test_a_copy_made_with_hard_links_keeps_its_bytes(tmp_path):
 def test_a_link_in_place_of_a_page_is_replaced_and_what_it_leads_to_never_filled(tmp_path):
     outside = tmp_path / "outside.txt"
     outside.write_bytes(b"not the archive's")
-    paths = pages(tmp_path, 3 * DELAY)
+    paths = pages(tmp_path, PAGES)
     os.unlink(paths[0])
     os.symlink(outside, paths[0])
-    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
     for number, path in enumerate(paths):
         writer.write(path, new_bytes(number))
     assert not os.path.islink(paths[0]) and open(paths[0], "rb").read() == new_bytes(0)
     assert outside.read_bytes() == b"not the archive's"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user takes root")
+def test_a_file_of_another_user_is_never_given_to_a_page(tmp_path):
+    paths = pages(tmp_path, PAGES)
+    for path in paths[:10]:
+        os.chown(path, 4321, 4321)
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    assert {os.stat(path).st_uid for path in paths} == {os.geteuid()}
+
+
+def test_a_file_with_extended_attributes_is_never_given_to_a_page(tmp_path):
+    paths = pages(tmp_path, PAGES)
+    try:
+        os.setxattr(paths[0], "user.note", b"page 0's")
+    except OSError:
+        pytest.skip("this file system keeps no extended attributes")
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    assert [path for path in paths if os.listxattr(path)] == []
+
+
+def test_refilling_turned_off_makes_every_file_anew(tmp_path, monkeypatch):
+    monkeypatch.setenv("REFILL_FILES", "0")
+    output = Output(tmp_path / "site")
+    assert output.replacing_files() is None
+    for number in range(PAGES):
+        output.write(f"{number}/index.html", f"old {number}")
+    again = Output(tmp_path / "site", replaced=output.replacing_files())
+    for number in range(PAGES):
+        again.write(f"{number}/index.html", new_bytes(number))
+    assert [(tmp_path / "site" / str(n) / "index.html").read_bytes() for n in range(PAGES)] == [
+        new_bytes(n) for n in range(PAGES)]
+    assert list((tmp_path / "site" / SCRATCH_NAME).glob("replaced.*")) == []  # nothing set aside
+
+
 def test_a_failed_replace_leaves_the_file_in_place_and_nothing_to_fill(tmp_path, monkeypatch):
-    monkeypatch.setattr(replaced_files, "DELAY", 0)
     paths = pages(tmp_path, 4)
-    writer = ReplacedFiles(str(tmp_path / "replaced"))
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
     writer.write(paths[0], b"first")
     real_replace = os.replace
 
@@ -167,31 +220,28 @@ def test_a_failed_replace_leaves_the_file_in_place_and_nothing_to_fill(tmp_path,
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.binary(max_size=40)), max_size=40), st.integers(0, 3))
-def test_whatever_the_order_each_path_holds_what_was_last_written_to_it(tmp_path_factory, writes, delay):
+def test_whatever_the_order_each_path_holds_what_was_last_written_to_it(tmp_path_factory, writes, settle):
     root = tmp_path_factory.mktemp("writes")
-    original = replaced_files.DELAY
-    replaced_files.DELAY = delay
-    try:
-        writer = ReplacedFiles(str(root / "replaced"))
-        last = {}
-        for number, data in writes:
-            path = str(root / f"{number}.html")
-            writer.write(path, data)
-            last[path] = data
-            assert {p: open(p, "rb").read() for p in last} == last
-    finally:
-        replaced_files.DELAY = original
+    ticks = iter(range(10_000))
+    writer = ReplacedFiles(str(root / "replaced"), settle=settle, clock=lambda: next(ticks))
+    last = {}
+    for number, data in writes:
+        path = str(root / f"{number}.html")
+        writer.write(path, data)
+        last[path] = data
+        assert {p: open(p, "rb").read() for p in last} == last
 
 
 def test_the_build_sweeps_what_its_writers_set_aside(tmp_path):
     output = Output(tmp_path / "site")
-    for number in range(3 * DELAY):
+    for number in range(PAGES):
         output.write(f"{number}/index.html", f"old {number}")
     writer = Output(tmp_path / "site", replaced=output.replacing_files())
-    for number in range(3 * DELAY):
+    writer.replaced.settle = 0
+    for number in range(PAGES):
         writer.write(f"{number}/index.html", new_bytes(number))
     assert os.listdir(writer.replaced.folder)
     output.remove_leftovers(("*.tmp",))
     assert not (tmp_path / "site" / SCRATCH_NAME).exists()
-    assert [(tmp_path / "site" / str(n) / "index.html").read_bytes() for n in range(3 * DELAY)] == [
-        new_bytes(n) for n in range(3 * DELAY)]
+    assert [(tmp_path / "site" / str(n) / "index.html").read_bytes() for n in range(PAGES)] == [
+        new_bytes(n) for n in range(PAGES)]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import orjson
 
+from . import replaced_files
 from .atomic import make_folder, make_folders, temporary_files, write_replacing
 from .replaced_files import FOLDER_PREFIX, ReplacedFiles
 
@@ -68,7 +69,7 @@ class Output:
     notes: int | None = None
     closing_notes: weakref.finalize | None = field(default=None, repr=False)  # closes `notes` once
     # Where given, a file written over another is made by filling one this writer replaced
-    # earlier (replaced_files.py): a render worker's, kept from chunk to chunk.
+    # earlier (replaced_files.py): a render or pages worker's, kept from chunk to chunk.
     replaced: ReplacedFiles | None = None
 
     def __post_init__(self) -> None:
@@ -94,9 +95,11 @@ class Output:
         checked once a build (`checked_folder`) instead of resolving every path, the old bytes
         are read without following a link (and not at all in a folder this build made, nor when
         the caller says `changed`: it knows by their digests that the bytes differ from those
-        last written there), and the new ones replace them in one step (`write_replacing`),
-        from a temporary file beside the target, in a folder noted first (`note_folder`). A
-        path of any other shape ('..', a folder that is a link) takes `write_resolved`."""
+        last written there), and the new ones replace them in one step: from a file this
+        writer replaced earlier (`replaced`, when given, and the folder is not new), else from a
+        temporary file beside the target, in a folder noted first (`note_folder`;
+        `write_replacing`). A path of any other shape ('..', a folder that is a link) takes
+        `write_resolved`."""
         folder, _, name = relative_path.rpartition("/")
         directory = self.checked_folder(folder) if is_plain(relative_path) else None
         if directory is None:
@@ -116,9 +119,12 @@ class Output:
         self.written.append(relative_path)
         return True
 
-    def replacing_files(self) -> ReplacedFiles:
+    def replacing_files(self) -> ReplacedFiles | None:
         """A new set of replaced files for a writer of this output (`replaced`), in a folder of its
-        own in the scratch folder, made on first use and swept by `remove_leftovers`."""
+        own in the scratch folder, made on first use and swept by `remove_leftovers`; None where
+        refilling is turned off (`replaced_files.enabled`)."""
+        if not replaced_files.enabled():
+            return None
         name = f"{FOLDER_PREFIX}{BUILD}.{os.getpid()}.{secrets.token_hex(4)}"
         return ReplacedFiles(os.path.join(self.scratch_path, name))
 

@@ -2,9 +2,10 @@
 
 A writer replaces a file by renaming a complete new one over it (atomic.py), which frees the
 old one. Here the old file is not freed but set aside: before the rename it is linked under a
-name in a folder of the writer's own, and some writes later that file is emptied, filled with
-the next file's bytes and renamed over it in turn. A build that replaces all 56,000 question
-pages then makes and frees a few dozen files instead of 56,000 each.
+name in a folder of the writer's own, and once it has been set aside for `SETTLE_SECONDS` it is
+emptied, filled with the next file's bytes and renamed over that file in turn. A build that
+replaces all 56,000 question pages then makes and frees only the files its writers set aside
+in their first half second, instead of 56,000 each.
 
 Why: on ext4 without a journal (this machine's file system), making a file searches past every
 inode freed in its group in the last minutes, and with the `discard` mount option freeing a
@@ -12,19 +13,28 @@ file's blocks waits for the disk. 20,000 pages, each in a folder of its own, rep
 one, three times over: 5.9-8.0 s (2.6-5.2 s of system time, growing as freed files pile up) the
 plain way, 2.6-3.3 s (1.6-2.1 s) this way.
 
-A set-aside file is filled again only when nothing but this writer can see its bytes:
+A set-aside file is filled again only when no one else can see its bytes and it is as a new
+file of the writer's would be:
 - it is a regular file, linked as it was (a link is never followed), and the writer's name
   for it is its only one (link count 1): a copy of the output made with hard links
   (`cp -al`, `rsync --link-dest`) keeps its bytes;
+- it is the writer's own (a build run as root must not hand one user's file to another's page)
+  and carries no extended attributes but the system's security labels;
 - no process holds it open or mapped, which a write lease proves (the kernel grants one only
   then; it is let go at once): a web server that opened the old page before it was replaced,
   or keeps pages open, goes on reading the bytes it opened;
 - its bytes in memory are let go, not written over (`emptied`): a server that sent the old
   page without copying it (`sendfile`) and closed it before the bytes left sends the old bytes;
-- `DELAY` more files were set aside since: a reader part way through opening the old page
-  when it was replaced has long had it open.
+- it was set aside `SETTLE_SECONDS` ago: a reader part way through opening the old page when
+  it was replaced has long had it open.
 A file that fails any of these is dropped and a new one made, as a plain replace does; where
 the file system has no hard links, leases or zeroed ranges, every write makes a new file.
+
+What no check here can see is a reference to the old file that is not an open file: a handle
+kept by `O_PATH`, or by an NFS server for its clients (an output exported over NFSv3, say). Such
+a reference reads the bytes of whichever page the file was filled with next, where after a
+plain replace it would fail as stale. `REFILL_FILES=0` in the environment turns refilling off
+(`enabled`) for an output shared that way.
 
 The folders (`FOLDER_PREFIX`, in the output's scratch folder) are removed by the build once its
 writers are done (`Output.remove_leftovers`), a killed build's by the next one.
@@ -40,13 +50,16 @@ import mmap
 import os
 import signal
 import stat
+import time
 from collections import deque
 
 from .atomic import fill_and_rename, make_folder, make_folders, open_new
+from .settings import REFILL_FILES
 
 FOLDER_PREFIX = "replaced."
-# Files set aside before the first is filled again: a few hundred kilobytes kept a writer.
-DELAY = 64
+# How long a file is set aside before it is filled again: a writer keeps the files it replaced
+# in that time, about 1,500 pages' (10 MB) after a template change.
+SETTLE_SECONDS = 0.5
 # fallocate(2), which the os module gives only without modes: its mode that turns a range of a
 # file into zeros by letting go of its pages in memory and marking its blocks unwritten.
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -55,15 +68,25 @@ FALLOC_FL_ZERO_RANGE = 0x10
 # Refusals of a lease that say the file is shared (or not the writer's to lease), not that the
 # file system has no leases.
 SHARED = {errno.EAGAIN, errno.EBUSY, errno.EACCES}
+# Refusals of fallocate that say the file system cannot zero a range at all.
+CANNOT_ZERO = {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS}
+# The extended attributes a new file may carry too: security labels the system gives every file.
+SYSTEM_ATTRIBUTES = "security."
+
+
+def enabled() -> bool:
+    "Whether writers refill the files they replaced: unless `REFILL_FILES=0` in the environment."
+    return os.environ.get(REFILL_FILES.envvar, str(REFILL_FILES.default)).strip() != "0"
 
 
 class ReplacedFiles:
     "One writer's files set aside, and the replacing of files that fills them again."
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, settle: float = SETTLE_SECONDS, clock=time.monotonic):
         self.folder = folder
+        self.settle, self.clock = settle, clock
         self.made = False
-        self.aside: deque[str] = deque()
+        self.aside: deque[tuple[float, str]] = deque()  # (when, name), oldest first
         self.names = 0
         self.reusing = True  # False once the file system has shown it cannot tell a file unshared
 
@@ -80,7 +103,7 @@ class ReplacedFiles:
             os.replace(name, path)
         except BaseException:
             if aside is not None:  # still the live file's other name: never to be filled
-                self.aside.pop()
+                self.aside.pop()  # (its link count of 2 would keep it from being filled, too)
                 with contextlib.suppress(OSError):
                     os.unlink(aside)
             raise
@@ -94,16 +117,16 @@ class ReplacedFiles:
             os.link(path, aside, follow_symlinks=False)
         except OSError:  # nothing there (a new file), or not linkable here: made anew next time
             return None
-        self.aside.append(aside)
+        self.aside.append((self.clock(), aside))
         return aside
 
     def reusable(self) -> tuple[int, str] | None:
-        """The oldest set-aside file, opened for writing, once DELAY more were set aside, if it
-        is a regular file with no other name that no process holds; None otherwise (and a file
+        """The oldest set-aside file, opened for writing and emptied, once it has been set aside
+        for `settle` seconds, if no one else can see it (`unshared`); None otherwise (and a file
         that fails is dropped)."""
-        if len(self.aside) <= DELAY:
+        if not self.aside or self.clock() - self.aside[0][0] < self.settle:
             return None
-        name = self.aside.popleft()
+        _, name = self.aside.popleft()
         try:
             # Not blocking: a named pipe set aside would wait for a reader.
             handle = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -118,10 +141,16 @@ class ReplacedFiles:
         return None
 
     def unshared(self, handle: int) -> bool:
-        "Whether the open file is a regular file whose only name is ours and no process holds."
+        """Whether the open file is a regular file of the writer's own, as a new one would be,
+        whose only name is ours and that no process holds."""
         found = os.fstat(handle)
-        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1:
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1 or found.st_uid != os.geteuid():
             return False
+        try:
+            if any(not name.startswith(SYSTEM_ATTRIBUTES) for name in os.listxattr(handle)):
+                return False
+        except OSError:  # a file system without extended attributes: none to carry over
+            pass
         try:
             # A lease broken by someone opening the file meanwhile signals this process: with
             # SIGURG, which is ignored, and not SIGIO, which would end it.
@@ -140,12 +169,13 @@ class ReplacedFiles:
         (`sendfile`, as nginx and Caddy do) and closed it before the bytes left still holds those
         pages, and sends the old bytes; written over, they would send the next page's. (Cutting
         the file to nothing lets them go too, but frees its blocks, which costs what a new file
-        does.) False, and no more reusing, where the file system cannot."""
+        does.) False where it cannot be (and no more reusing where the file system cannot)."""
         found = os.fstat(handle)
         unit = max(mmap.PAGESIZE, found.st_blksize)  # whole pages and blocks: none zeroed in place
         span = -(-found.st_size // unit) * unit
         if span and LIBC.fallocate(handle, FALLOC_FL_ZERO_RANGE, 0, span) != 0:
-            self.reusing = False
+            if ctypes.get_errno() in CANNOT_ZERO:
+                self.reusing = False
             return False
         return True
 

@@ -28,6 +28,9 @@ PAGES_DIR = Setting(f"{BUILD_DIR.default}/pages",
 SITE_DIR = Setting(f"{BUILD_DIR.default}/site",
                    "The static archive: written by `site`, served by `serve`.")
 WORKERS = Setting(2, "Processes rendering pages.")
+REFILL_FILES = Setting(1, "1: the pages and site workers refill the files they replaced once no one else "
+                          "can see them; 0: every file is made anew (an output read through file handles, "
+                          "as an NFS export is).", envvar="REFILL_FILES")
 
 HOST = Setting("127.0.0.1", "The address both servers listen on.")
 SITE_PORT = Setting(8000, "Port of the static archive.")
