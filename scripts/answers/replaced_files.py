@@ -124,7 +124,7 @@ class ReplacedFiles:
         """The oldest set-aside file, opened for writing and emptied, once it has been set aside
         for `settle` seconds, if no one else can see it (`unshared`); None otherwise (and a file
         that fails is dropped)."""
-        if not self.aside or self.clock() - self.aside[0][0] < self.settle:
+        if not (self.reusing and self.aside) or self.clock() - self.aside[0][0] < self.settle:
             return None
         _, name = self.aside.popleft()
         try:
