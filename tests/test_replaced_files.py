@@ -205,10 +205,8 @@ def test_a_failed_replace_leaves_the_file_in_place_and_nothing_to_fill(tmp_path,
         return real_replace(source, target)
 
     monkeypatch.setattr(os, "replace", failing)
-    try:
+    with pytest.raises(OSError, match="the disk is full"):
         writer.write(paths[1], b"second")
-    except OSError:
-        pass
     monkeypatch.setattr(os, "replace", real_replace)
     writer.write(paths[2], b"third")
     writer.write(paths[3], b"fourth")
