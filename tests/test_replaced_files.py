@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from answers import site
 from answers.output import SCRATCH_NAME, Output
+from answers.render import SiteConfig
 from answers.replaced_files import ReplacedFiles
 
 # Enough pages that the first ones' files are filled again, with a writer that settles none.
@@ -243,3 +245,28 @@ def test_the_build_sweeps_what_its_writers_set_aside(tmp_path):
     assert not (tmp_path / "site" / SCRATCH_NAME).exists()
     assert [(tmp_path / "site" / str(n) / "index.html").read_bytes() for n in range(PAGES)] == [
         new_bytes(n) for n in range(PAGES)]
+
+
+def test_a_site_build_after_a_change_fills_the_files_of_pages_it_replaced(built_site, tmp_path, monkeypatch):
+    """The render workers' writes go through their replaced files: after a change that re-renders
+    every question page (a new base URL), nearly every page is a file that another page had, and
+    no page is left with the old bytes."""
+    site_dir = tmp_path / "site"
+    site.build_site(built_site.db, built_site.pages, site_dir, built_site.config, workers=1)
+    pages_before = sorted(site_dir.glob("*/*/*/index.html"))  # question pages and listings
+    filled = []
+
+    class Counted(ReplacedFiles):
+        def reusable(self):
+            found = super().reusable()
+            filled.append(found is not None)
+            return found
+
+    monkeypatch.setattr(Output, "replacing_files", lambda output: Counted(
+        os.path.join(output.scratch_path, "replaced.test"), settle=0))
+    config = SiteConfig(base_url="https://elsewhere.example.org/")
+    site.build_site(built_site.db, built_site.pages, site_dir, config, workers=1)
+    assert len(filled) > 1000  # the question pages; the listings are the main process's
+    assert filled.count(True) >= len(filled) - 1  # all but the first write fill a replaced file
+    assert all("https://elsewhere.example.org/" in path.read_text() for path in pages_before)
+    assert not (site_dir / SCRATCH_NAME).exists()
