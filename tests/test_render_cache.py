@@ -140,6 +140,29 @@ def test_a_template_change_rerenders_every_page_without_markdown(archive, monkey
     assert not (archive / "site-without-cache.render-cache.sqlite").exists()
 
 
+def test_a_first_build_asks_its_empty_cache_nothing_and_the_next_finds_every_page(tmp_path, monkeypatch,
+                                                                                   tmp_path_factory, markdown_calls):
+    # A first build asked the empty cache once a page for a body it could not hold.
+    queries = []
+
+    def counting(connection):
+        connection.set_trace_callback(lambda sql: queries.append(sql) if sql.startswith("select") else None)
+        return connection
+
+    real_connect = render_cache.connect
+    monkeypatch.setattr(render_cache, "connect", lambda path: counting(real_connect(path)))
+    build_site_from_questions(tmp_path, [question(n, *texts) for n, texts in enumerate(TEXTS, 1)])
+    assert len(markdown_calls) == BODIES
+    assert not [sql for sql in queries if "from pages" in sql or "from bodies" in sql]
+    assert len(cache_rows(tmp_path / "site")) == BODIES
+    assert len(cache_rows(tmp_path / "site", "pages")) == PAGES
+
+    queries.clear()
+    report = build_after_template_change(tmp_path, monkeypatch, tmp_path_factory)
+    assert report.rendered == PAGES and len(markdown_calls) == BODIES  # none since the first build
+    assert [sql for sql in queries if "from pages" in sql]
+
+
 @pytest.fixture
 def yaml_parses(monkeypatch) -> list[str]:
     "Every front matter the site stage parses as YAML from now on."
@@ -157,7 +180,8 @@ def test_a_template_change_rerenders_every_page_without_parsing_yaml(archive, mo
 
 
 def read_front_matter(path: Path, header: str, page_digest: str) -> dict:
-    "A page's front matter as a worker reads it, through the cache at `path`, the page then done."
+    "A page's front matter as a worker of a new build reads it, through the cache at `path`, the page then done."
+    render_cache.prepare(path)
     cache = render_cache.PageCache(path)
     cache.prefetch([page_digest])
     page = cache.page(page_digest)
@@ -175,7 +199,6 @@ def test_a_front_matter_refused_is_never_kept_and_one_orjson_cannot_write_is_par
     refused (page_shape.py), each time, never kept. An integer beyond 64 bits is JSON, but not
     orjson's, which keeps the entries: its page renders, and is not kept."""
     path = tmp_path / "site.render-cache.sqlite"
-    render_cache.prepare(path)
     meta = {"key": "commons-2024-01-02-1", "url": "commons/2024-01-02/1/", "title": "A question",
             "house": "Commons", "has_answer": False, "has_original_answer": False,
             **dict.fromkeys(pages.FLAGS, False)}

@@ -25,7 +25,8 @@ The main process `prepare`s the file before the render workers start (it replace
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
 chunk of pages in one query (`prefetch`), and writes new entries, each with its mark (in a
 table of marks apart from the entries, which lists them without reading them), in one
-transaction a chunk (WAL mode lets the other worker read meanwhile). An entry it uses is only
+transaction a chunk (WAL mode lets the other worker read meanwhile); in a run that began with
+no entry at all (a first build), it looks nothing up. An entry it uses is only
 remembered (`take_used`): after a template change every entry is used, and marking each one
 again rewrote 112,000 rows a build. After a build that rendered every question page, `prune`
 drops the entries that build neither made nor used, so the file never grows beyond one archive's
@@ -154,6 +155,12 @@ def start_run(connection: sqlite3.Connection) -> int:
         row = connection.execute("select value from facts where name = 'run'").fetchone()
         run = int(row[0]) + 1 if row else 1
         connection.execute("insert or replace into facts values ('run', ?)", (str(run),))
+        # A run that begins with no entry finds none of its own pages' (each worker keeps what
+        # it made itself): its workers look nothing up, where a first build asked the cache
+        # once a page for a body it could not hold.
+        empty = connection.execute("select not exists (select 1 from marks)").fetchone()[0]
+        connection.execute("insert or replace into facts values ('empty_at_run', ?)",
+                           (str(run) if empty else "",))
     return run
 
 
@@ -195,11 +202,12 @@ def prune(path: Path, used: set[bytes]) -> int:
         return 0
 
 
-def current_run(connection: sqlite3.Connection) -> int:
-    row = connection.execute("select value from facts where name = 'run'").fetchone()
-    if row is None:
+def current_run(connection: sqlite3.Connection) -> tuple[int, bool]:
+    "The run `prepare` started, and whether the cache held no entry when it did."
+    facts = dict(connection.execute("select name, value from facts where name in ('run', 'empty_at_run')"))
+    if "run" not in facts:
         raise sqlite3.DatabaseError("the render cache has no run: it was not prepared")
-    return int(row[0])
+    return int(facts["run"]), facts.get("empty_at_run") == facts["run"]
 
 
 class Entries:
@@ -234,6 +242,7 @@ class PageCache:
         self.used: set[bytes] = set()  # entries made or used since `take_used`, in either table
         self.page_keys: dict[str, bytes] = {}  # the keys of the pages `prefetch` looked up, by digest
         self.connection = self.run = None
+        self.began_empty = False  # then nothing is looked up: there is nothing to find
         if path is not None:
             self.guard(self.open)
 
@@ -241,14 +250,14 @@ class PageCache:
         if not self.path.exists():  # never prepared: no cache for this build
             return
         self.connection = connect(self.path)
-        self.run = current_run(self.connection)
+        self.run, self.began_empty = current_run(self.connection)
 
     def prefetch(self, page_digests: list[str]) -> None:
         "Look up the entries of the pages of these digests: one query a batch."
         self.pages.found = {}  # the last chunk's entries are not this one's
         # Kept for `page`, which would hash each digest again.
         self.page_keys = {digest: self.pages.key(digest) for digest in page_digests}
-        if self.connection:
+        if self.connection and not self.began_empty:
             self.guard(self.look_up, self.pages, set(self.page_keys.values()))
 
     def look_up(self, entries: Entries, keys: set[bytes]) -> None:
@@ -265,7 +274,7 @@ class PageCache:
             return entries.new[key]
         if key in entries.found:
             return entries.found[key]
-        return self.guard(self.lookup, entries, key) if self.connection else None
+        return self.guard(self.lookup, entries, key) if self.connection and not self.began_empty else None
 
     def page(self, page_digest: str) -> CachedPage:
         key = self.page_keys.get(page_digest) or self.pages.key(page_digest)
