@@ -199,6 +199,21 @@ def test_one_new_answer_s_downloads_are_made_in_a_process_of_their_own_where_one
     assert_same_as_clean_build(folder, tmp_path)
 
 
+def test_one_new_answer_s_other_files_start_before_its_question_pages_so_the_downloads_work_beside_them(
+        archive, monkeypatch):
+    # A change renders its few question pages in the build's own process: after the other files,
+    # the downloads' process (forked by them) waited for the pages before it could start.
+    folder, content = archive
+    happened = []
+    write_others, render_chunk = site.OtherFiles.write, site._render_chunk
+    monkeypatch.setattr(site.OtherFiles, "write", lambda self: happened.append("other files") or write_others(self))
+    monkeypatch.setattr(site, "_render_chunk", lambda items: happened.append("question pages") or render_chunk(items))
+    file_month(content, "2024-08", [ANSWERED_104])
+    _, site_report = build(folder, content)
+    assert happened == ["other files", "question pages"]
+    assert site_report.rendered == 4 and "answers.db.gz" in site_report.downloads.written
+
+
 def test_a_downloads_process_that_fails_fails_the_build_with_its_error(archive, monkeypatch):
     folder, content = archive
 

@@ -567,19 +567,20 @@ def render_items(items: list[tuple[str, str, dict | None, str, str, str]], outpu
     `db_path` with its chunk's (`chunk_navigation`). Returns the pages rejected (url: why), whose files the last
     build made are kept (`keep_last_good`), and the keys of the render cache's entries made or used.
     `meanwhile` runs here while they render, once every worker is started (so that no process
-    is forked while a thread it starts may hold a lock); when the items are rendered here, after
-    them. What it writes must not be a question page's file."""
+    is forked while a thread it starts may hold a lock); when the items are rendered here, before
+    them, so that the downloads it starts in a process of their own work beside these pages too.
+    What it writes must not be a question page's file."""
     chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
     if items:
         output.changing()  # the workers write with Outputs of their own
         render_cache.prepare(render_cache.cache_path(output.root))
     if workers <= 1 or len(chunks) <= 1:
+        meanwhile()
         _start_worker(str(output.root), config, db_path)
         try:
             results = list(map(_render_chunk, chunks))
         finally:
             _finish_worker()
-        meanwhile()
     else:
         # The with-block shuts the pool down even when a chunk fails. With the fork start method,
         # the first submit starts every worker.
