@@ -52,18 +52,21 @@ import orjson
 from . import clean, page_shape, pages, render
 
 SUFFIX = ".render-cache.sqlite"
-FORMAT = "4"  # the layout of the file; a file of another layout is replaced
+FORMAT = "5"  # the layout of the file; a file of another layout is replaced
 BATCH = 500  # pending entries that make a worker write before its chunk ends
 BUSY_MS = 20_000  # how long a worker waits for the other one's write before giving up on its own
+# The entries are rowid tables, their keys in an index beside: in a table without rowids, whose
+# interior pages hold whole rows, entries of a few kilobytes made a tree eight levels deep,
+# every level spilling onto overflow pages (35 reads of the file to find one page's entry).
 TABLES = """
 create table if not exists bodies (
     key blob primary key,  -- sha256 of the renderer's version and the Markdown text
     html text not null
-) without rowid;
+);
 create table if not exists pages (
     key blob primary key,  -- sha256 of the page version and the digest of the page's inputs
     page blob not null  -- {meta, html, body, twin, parts: {part name: [part version, HTML]}}, as JSON (orjson's bytes)
-) without rowid;
+);
 -- Each entry's key and the run that made it, apart from the entries: `prune` lists the entries
 -- here without reading half a gigabyte of pages.
 create table if not exists marks (
