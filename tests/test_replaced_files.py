@@ -3,18 +3,20 @@ to it, few files are made, and a file that anyone else can still see is never fi
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from answers import site
+from answers import replaced_files, site
 from answers.output import SCRATCH_NAME, Output
 from answers.render import SiteConfig
 from answers.replaced_files import ReplacedFiles
@@ -199,14 +201,20 @@ def test_a_failed_replace_leaves_the_file_in_place_and_nothing_to_fill(tmp_path,
     paths = pages(tmp_path, 4)
     writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
     writer.write(paths[0], b"first")
-    real_replace = os.replace
+    real_replace, real_swap = os.replace, replaced_files.swap_names
 
     def failing(source, target):
         if target == paths[1]:
-            raise OSError("the disk is full")
+            raise OSError(errno.EIO, "the disk is full")
         return real_replace(source, target)
 
+    def failing_swap(first, second):
+        if second == paths[1]:
+            raise OSError(errno.EIO, "the disk is full")
+        return real_swap(first, second)
+
     monkeypatch.setattr(os, "replace", failing)
+    monkeypatch.setattr(replaced_files, "swap_names", failing_swap)
     with pytest.raises(OSError, match="the disk is full"):
         writer.write(paths[1], b"second")
     monkeypatch.setattr(os, "replace", real_replace)
@@ -216,6 +224,40 @@ def test_a_failed_replace_leaves_the_file_in_place_and_nothing_to_fill(tmp_path,
     # so no later write filled it.
     assert [open(path, "rb").read() for path in paths] == [b"first", b"old 1", b"third", b"fourth"]
     assert os.stat(paths[1]).st_nlink == 1
+
+
+def test_a_folder_in_place_of_a_page_stays_where_it_was_and_the_write_fails(tmp_path):
+    # Swapped away with the page it stands for, a folder would go with the writer's folder.
+    paths = pages(tmp_path, 4)
+    os.unlink(paths[1])
+    os.mkdir(paths[1])
+    (Path(paths[1]) / "kept.txt").write_bytes(b"someone's")
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
+    writer.write(paths[0], new_bytes(0))
+    with pytest.raises(IsADirectoryError):
+        writer.write(paths[1], new_bytes(1))
+    for number in (2, 3):
+        writer.write(paths[number], new_bytes(number))
+    assert (Path(paths[1]) / "kept.txt").read_bytes() == b"someone's"
+    assert [open(paths[n], "rb").read() for n in (0, 2, 3)] == [new_bytes(n) for n in (0, 2, 3)]
+
+
+def test_a_file_system_that_cannot_swap_names_links_and_renames(tmp_path, monkeypatch):
+    paths = pages(tmp_path, PAGES)
+    old_inodes = {os.stat(path).st_ino for path in paths}
+    tried = []
+
+    def refused(first, second):
+        tried.append(second)
+        raise OSError(errno.EINVAL, "not here")
+
+    monkeypatch.setattr(replaced_files, "swap_names", refused)
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    assert [open(path, "rb").read() for path in paths] == [new_bytes(n) for n in range(PAGES)]
+    assert len(tried) == 1 and not writer.swapping  # asked once
+    assert len({os.stat(path).st_ino for path in paths} - old_inodes) == 1  # filled all the same
 
 
 @settings(max_examples=60, deadline=None)
