@@ -226,16 +226,21 @@ def test_a_failed_replace_leaves_the_file_in_place_and_nothing_to_fill(tmp_path,
     assert os.stat(paths[1]).st_nlink == 1
 
 
-def test_a_folder_in_place_of_a_page_stays_where_it_was_and_the_write_fails(tmp_path):
-    # Swapped away with the page it stands for, a folder would go with the writer's folder.
+def test_a_folder_in_place_of_a_page_is_never_swapped_away_and_the_write_fails(tmp_path, monkeypatch):
+    # Swapped away with the page it stands for, a folder would be in the writer's folder until
+    # swapped back: a build killed meanwhile left it to be swept.
     paths = pages(tmp_path, 4)
     os.unlink(paths[1])
     os.mkdir(paths[1])
     (Path(paths[1]) / "kept.txt").write_bytes(b"someone's")
+    swapped, real_swap = [], replaced_files.swap_names
+    monkeypatch.setattr(replaced_files, "swap_names", lambda first, second: swapped.append(second) or
+                        real_swap(first, second))
     writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
     writer.write(paths[0], new_bytes(0))
     with pytest.raises(IsADirectoryError):
         writer.write(paths[1], new_bytes(1))
+    assert paths[1] not in swapped
     for number in (2, 3):
         writer.write(paths[number], new_bytes(number))
     assert (Path(paths[1]) / "kept.txt").read_bytes() == b"someone's"
@@ -287,6 +292,20 @@ def test_the_build_sweeps_what_its_writers_set_aside(tmp_path):
     assert not (tmp_path / "site" / SCRATCH_NAME).exists()
     assert [(tmp_path / "site" / str(n) / "index.html").read_bytes() for n in range(PAGES)] == [
         new_bytes(n) for n in range(PAGES)]
+
+
+def test_a_folder_found_among_the_replaced_files_is_left_by_the_sweep(tmp_path):
+    output = Output(tmp_path / "site")
+    output.write("1/index.html", "old 1")
+    writer = Output(tmp_path / "site", replaced=output.replacing_files())
+    writer.write("1/index.html", new_bytes(1))
+    # As a build killed between swapping a folder out of a page's place and back would leave it.
+    moved = Path(writer.replaced.folder) / "99"
+    moved.mkdir()
+    (moved / "kept.txt").write_bytes(b"someone's")
+    output.remove_leftovers(("*.tmp",))
+    assert (moved / "kept.txt").read_bytes() == b"someone's"
+    assert [path.name for path in Path(writer.replaced.folder).iterdir()] == ["99"]  # the files went
 
 
 def test_a_site_build_after_a_change_fills_the_files_of_pages_it_replaced(built_site, tmp_path, monkeypatch):

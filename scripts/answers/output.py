@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import stat
 import sys
 import weakref
@@ -280,7 +279,7 @@ class Output:
         removed = self.remove_leftover_files([f"{SCRATCH_NAME}/{path.name}" for path in scratch])
         for folder in [] if self.scratch.is_symlink() else self.scratch.glob(f"{glob.escape(FOLDER_PREFIX)}*"):
             if folder.is_dir() and not folder.is_symlink():
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_replaced_files(folder)
         for notes in [] if self.scratch.is_symlink() else sorted(self.scratch.glob(f"*{NOTES_SUFFIX}")):
             if not notes.name.startswith(f"{BUILD}."):
                 removed += self.remove_leftover_files(self.noted_leftovers(notes))
@@ -337,6 +336,20 @@ class Output:
         "A folder removed: `write` checks it again, and makes it, if a file is written there later."
         self.checked_folders.pop(folder, None)
         self.made_folders.discard(folder)
+
+
+def remove_replaced_files(folder: Path) -> None:
+    """Remove a folder of replaced files (`replacing_files`): its files, then the folder. A
+    folder found in it is left, and the folder with it: only a build killed while swapping a
+    folder found in a page's place back there (`ReplacedFiles.swap_aside`) leaves one, and it is
+    not the build's to delete."""
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.is_dir(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def open_notes(scratch: str) -> int:

@@ -134,17 +134,22 @@ class ReplacedFiles:
         one's name there, set aside as `set_aside` would have linked it: one step across folders
         instead of two (a link and a rename, which on ext4 took three times as long, two
         writers taking turns at its lock on renames across folders). False, nothing changed,
-        where there is no regular file at `path` to set aside (none there, or a folder or a link,
-        swapped back at once) or the names cannot be swapped."""
+        where there is no regular file at `path` to set aside (none there, or a folder or a link;
+        one put there between the look and the swap is swapped back at once) or the names cannot
+        be swapped."""
         if not (self.reusing and self.swapping):
             return False
         try:
+            # Only a regular file: a folder swapped away, then left in the folder by a build
+            # killed before it was swapped back, would go when the folder is swept.
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                return False
             swap_names(name, path)
         except OSError as error:  # nothing there (a new file); or, on a file system that cannot,
             if error.errno in CANNOT_SWAP:  # never again
                 self.swapping = False
             return False
-        if not stat.S_ISREG(os.lstat(name).st_mode):  # a folder or a link is put back where it was
+        if not stat.S_ISREG(os.lstat(name).st_mode):  # put there meanwhile: put back where it was
             swap_names(name, path)
             return False
         self.aside.append((self.clock(), name))
