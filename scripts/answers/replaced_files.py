@@ -74,7 +74,7 @@ SHARED = {errno.EAGAIN, errno.EBUSY, errno.EACCES}
 CANNOT_ZERO = {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS}
 # The extended attributes a new file may carry too: security labels the system gives every file.
 SYSTEM_ATTRIBUTES = "security."
-# renameat2(2), which the os module lacks either: its flag that swaps what two names lead to.
+# renameat2(2), which the os module lacks too: its flag that swaps what two names lead to.
 RENAME_EXCHANGE = 2
 AT_FDCWD = -100  # names relative to the working folder, as os.replace takes them
 # Refusals of a swap that say the file system cannot swap names at all.
