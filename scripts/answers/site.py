@@ -747,8 +747,8 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
     is checked against the manifest (and its files re-hashed), and the files this build did not
     write are removed (a question, member, body, heading, day or listing page that no longer
     exists). The other files (listings, feeds, sitemap, downloads) are written while the render
-    workers render the question pages, or after the pages when they are rendered in this
-    process.
+    workers render the question pages, or before the pages when they are rendered in this
+    process (so that the downloads' own process works beside them).
 
     `changed` below is what the listings, feeds and sitemap are given: the keys of the
     questions whose pages may differ since the last complete build (deleted questions
