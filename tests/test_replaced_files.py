@@ -247,6 +247,26 @@ def test_a_folder_in_place_of_a_page_is_never_swapped_away_and_the_write_fails(t
     assert [open(paths[n], "rb").read() for n in (0, 2, 3)] == [new_bytes(n) for n in (0, 2, 3)]
 
 
+def test_each_page_is_set_aside_by_swapping_names_where_the_file_system_can(tmp_path, monkeypatch):
+    probe = [tmp_path / "a", tmp_path / "b"]
+    for path in probe:
+        path.write_bytes(path.name.encode())
+    try:
+        replaced_files.swap_names(str(probe[0]), str(probe[1]))
+    except OSError:
+        pytest.skip("this file system cannot swap names")
+    assert probe[0].read_bytes() == b"b" and probe[1].read_bytes() == b"a"
+    paths = pages(tmp_path, PAGES)
+    linked = []
+    real_link = os.link
+    monkeypatch.setattr(os, "link", lambda *args, **kwargs: linked.append(args) or real_link(*args, **kwargs))
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number))
+    assert linked == [] and writer.swapping  # one swap a page, no link and rename
+    assert [open(path, "rb").read() for path in paths] == [new_bytes(n) for n in range(PAGES)]
+
+
 def test_a_file_system_that_cannot_swap_names_links_and_renames(tmp_path, monkeypatch):
     paths = pages(tmp_path, PAGES)
     old_inodes = {os.stat(path).st_ino for path in paths}
