@@ -268,6 +268,22 @@ def test_stale_files_are_removed_with_their_empty_folders_but_kept_folders_stay(
     assert (tmp_path / "pagefind" / "index.html").exists() and (tmp_path / "notes.txt").exists()
 
 
+def test_a_folder_that_began_empty_holds_nothing_stale_and_is_not_walked(tmp_path, monkeypatch):
+    fresh = Output(tmp_path / "fresh")
+    used = Output(tmp_path / "used")
+    used.write("old/index.html", "from an earlier build")
+    again = Output(tmp_path / "used")
+    for output in (fresh, again):
+        output.write("new/index.html", "this build's")
+    walked = []
+    real_walk = output_module.walk_sorted
+    monkeypatch.setattr(output_module, "walk_sorted", lambda root: walked.append(root) or real_walk(root))
+    assert fresh.began_empty and fresh.remove_stale(("*.html",)) == [] and walked == []
+    assert (tmp_path / "fresh" / "new" / "index.html").read_text() == "this build's"
+    assert not again.began_empty and again.remove_stale(("*.html",)) == ["old/index.html"]
+    assert walked == [str(tmp_path / "used")]
+
+
 def test_removing_stale_files_does_not_follow_a_link_to_a_folder_outside(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / "index.html").write_text("not the build's")

@@ -70,11 +70,16 @@ class Output:
     # Where given, a file written over another is made by filling one this writer replaced
     # earlier (replaced_files.py): a render or pages worker's, kept from chunk to chunk.
     replaced: ReplacedFiles | None = None
+    # Whether the folder held nothing when this writer was made: then every file in it is this
+    # build's, and `remove_stale` need not walk it (a second or more at the end of a first build).
+    began_empty: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
         make_folders(self.root)
         self.root_path = str(self.root)
+        with os.scandir(self.root_path) as entries:
+            self.began_empty = next(entries, None) is None
         self.scratch = self.root / SCRATCH_NAME
         self.scratch_path = str(self.scratch)
         if self.scratch.is_symlink():  # written through, it would put every file outside first
@@ -238,7 +243,10 @@ class Output:
         """Delete the files whose names match any of `names` (glob patterns) that this build
         did not write or confirm, leaving alone the top-level folders named in `spare_folders`; then
         the folders that removal left empty, and those found empty (a build killed between
-        removing a file and its folder left them). Returns the removed paths, relative."""
+        removing a file and its folder left them). Returns the removed paths, relative. Where
+        the folder began empty (`began_empty`), none: every file in it is one this build wrote."""
+        if self.began_empty:
+            return []
         removed, empty = [], []
         for folder, subfolders, files in walk_sorted(self.root_path):
             if folder == self.root_path:
