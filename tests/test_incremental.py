@@ -412,6 +412,26 @@ def test_a_moved_latest_date_rewrites_the_pages_whose_status_it_turns(archive, t
     assert_same_as_clean_build(folder, tmp_path)
 
 
+def test_a_first_build_takes_its_pages_from_the_database_and_makes_what_a_walk_of_them_makes(tmp_path, monkeypatch):
+    """`answers build` into empty folders: the pages stage has just written every question's page
+    into a folder that held nothing, so the site stage knows the pages from the database instead
+    of walking their folders; the site stage run alone over the same pages walks them, and makes
+    the very same files."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    folder, content = tmp_path / "build", make_archive(tmp_path)
+    walked = []
+    markdown_pages = site.markdown_pages
+    monkeypatch.setattr(site, "markdown_pages", lambda pages_dir: walked.append(pages_dir) or markdown_pages(pages_dir))
+    result = CliRunner().invoke(cli, ["build", str(content), "--db", str(folder / "answers.db"),
+                                      "--pages", str(folder / "pages"), "--out", str(folder / "site"),
+                                      "--no-search", "--workers", "1", "--base-url", CONFIG.base_url])
+    assert result.exit_code == 0, result.output
+    assert walked == [] and "7 question pages (7 rendered" in result.output
+    site.build_site(folder / "answers.db", folder / "pages", tmp_path / "walked", CONFIG, workers=1)
+    assert walked == [folder / "pages"]
+    assert files_of(folder / "site") == files_of(tmp_path / "walked")
+
+
 def test_the_member_files_are_parsed_once_and_again_only_when_they_change(archive, tmp_path, monkeypatch):
     """`answers build --members`: the member reference files are parsed when the database is
     built afresh with them; a later build with records to resolve reads the directory back from

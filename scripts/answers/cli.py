@@ -204,15 +204,16 @@ def fail_if_rejected(report, strict: bool) -> None:
 
 def run_site(db_path: Path, pages_dir: Path, out_dir: Path, base_url: str, datasette_url: str,
              workers: int, search: bool, check_all: bool = False,
-             indexing: IndexingProcess | None = None):
+             indexing: IndexingProcess | None = None, pages_made_afresh: bool = False):
     """The site stage, then the search index's report: that of `indexing`, made beside
-    (`search_beside`), or of an indexing made now."""
+    (`search_beside`), or of an indexing made now. `pages_made_afresh`: the pages stage has just
+    written every page into an empty folder (`PagesReport.made_afresh`)."""
     from . import site as site_stage
     from .render import SiteConfig
 
     config = SiteConfig(base_url=base_url, datasette_url=datasette_url)
     report = site_stage.build_site(db_path, pages_dir, out_dir, config, workers=workers,
-                                   check_all=check_all)
+                                   check_all=check_all, pages_made_afresh=pages_made_afresh)
     print_site_report(report, out_dir)
     if search:
         print_index_report(index_search(db_path, out_dir, check_all, indexing))
@@ -302,9 +303,9 @@ def build_all(context: click.Context, sources: tuple[str, ...], db_path: Path,
     context.invoke(db, sources=sources, db_path=str(db_path), members_dirs=members_dirs,
                    strict=strict)
     with search_beside(db_path, out_dir, search) as indexing:
-        run_pages(db_path, pages_dir)
+        pages_report = run_pages(db_path, pages_dir)
         site_report = run_site(db_path, pages_dir, out_dir, base_url, datasette_url, workers, search,
-                               indexing=indexing)
+                               indexing=indexing, pages_made_afresh=pages_report.made_afresh)
     fail_if_rejected(site_report, strict)
 
 

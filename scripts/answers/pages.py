@@ -55,6 +55,9 @@ class PagesReport:
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
+    # Every question's page written into a folder that held nothing: the folder holds exactly
+    # the pages of the database's questions, and the site stage need not walk it to know them.
+    made_afresh: bool = False
 
 
 @cache  # called for every paragraph: an import statement each time cost a first build 0.25 s
@@ -366,6 +369,7 @@ def write_pages(db_path: Path, out_dir: Path, check_all: bool = False) -> PagesR
             return report
         if change.everything or not manifest.holds_entries():
             write_every_page(db, change.state, output, manifest, report, WORKERS)
+            report.made_afresh = output.began_empty
         else:
             write_changed_pages(db, change, output, manifest, report)
         if not manifest.unchanged(change.state):

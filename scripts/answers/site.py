@@ -739,7 +739,7 @@ NOT_GENERATED = ("static", "pagefind", "downloads")
 
 def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig | None = None,
                workers: int | None = None,
-               check_all: bool = False) -> SiteReport:
+               check_all: bool = False, pages_made_afresh: bool = False) -> SiteReport:
     """Write the archive. Driven by the database's change log (changes.py) when the pages stage
     has made the pages of this same database: only the question pages of changed questions and
     of those showing them are rendered again, the files of removed questions removed, the rest
@@ -752,7 +752,11 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
 
     `changed` below is what the listings, feeds and sitemap are given: the keys of the
     questions whose pages may differ since the last complete build (deleted questions
-    included), or None for "everything"."""
+    included), or None for "everything".
+
+    `pages_made_afresh`: the pages stage, in this same process, has just written every
+    question's page into a folder that held nothing (`pages.PagesReport.made_afresh`), so the
+    pages are those of the database's questions, and no stray page can be among them."""
     config = config or SiteConfig()
     workers = workers or min(2, os.cpu_count() or 1)
     output = Output(out_dir)
@@ -767,9 +771,11 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
         others = OtherFiles(db, db_path, output, config, change, manifest, beside, check_all)
         on_leaving.callback(others.close)
         if changed is None or manifest.other_code_state is not None:  # new code: every question page
-            # Given changes, the pages stage has completed on this database: its pages are those
-            # of the questions it holds, read from there instead of walking 56,000 folders.
-            page_urls = None if changed is None else list(queries.question_urls(db))
+            # Given changes, the pages stage has completed on this database (or has just made
+            # every page afresh): its pages are those of the questions it holds, read from there
+            # instead of walking 56,000 folders.
+            known = changed is not None or pages_made_afresh
+            page_urls = list(queries.question_urls(db)) if known else None
             pages_made = write_question_pages(
                 pages_dir, output, {}, config, workers, manifest, page_urls,
                 meanwhile=others.write, every_page=True,
