@@ -398,8 +398,18 @@ def test_a_full_pass_adds_up_shares_in_bulk_as_one_at_a_time_to_the_last_bit(tmp
         assert (ranked_least, list(ranked)) == (least, sorted(matches, key=lambda pair: (-pair[0], pair[1])))
         compared += len(found)
         tied += len(matches) - len({score for score, _ in matches})
+    # Scored for a question its terms do not find (a floor of zero): every question they find
+    # matches, and none they do not.
+    floorless = 0
+    for row in rows[::25]:
+        terms, before = full.query_terms(row), full.bound(row["date_tabled"])
+        least, found = full.scorer.matches(terms, -1, before, full.index)
+        bulk_least, scores, rowids = full.scorer.matches_in_bulk(terms, -1, before, full.index)
+        assert least == bulk_least == 0.0
+        assert sorted(zip(scores.tolist(), rowids.tolist(), strict=True)) == sorted(found)
+        floorless += len(found)
     full.db.close()
-    assert compared > 2000 and tied > 100
+    assert compared > 2000 and tied > 100 and floorless > 100
 
 
 def test_words_tokenized_together_get_the_terms_they_get_one_by_one(tmp_path):

@@ -81,6 +81,7 @@ NEVER_COMMON = 50  # ... but in a small archive, no word in fewer questions than
 # A question listed must match at least this share of how well the question matches its own
 # query: one shared word of a dozen is not the same subject.
 LEAST_SHARE = 0.3
+ABOVE_ZERO = math.nextafter(0.0, 1.0)  # the least total a question any term found can have
 # How much one occurrence of a query term counts, by the column it is in: the headings are the
 # official record's subject index. The answer is not searched.
 COLUMN_WEIGHTS = {"heading": 4.0, "question_text": 1.0}
@@ -359,8 +360,10 @@ class Scorer:
             return least, numpy.zeros(0), numpy.zeros(0, dtype=numpy.int64)
         totals = numpy.bincount(numpy.concatenate([rowids[:end] for (rowids, _), end in found]),
                                 weights=numpy.concatenate([shares[:end] for (_, shares), end in found]))
-        # Every share is above zero: a question no term found totals zero, and is no match.
-        matched = numpy.flatnonzero((totals >= least) & (totals > 0.0))
+        # Every share is above zero: a question no term found totals zero, and is no match. One
+        # comparison over every rowid, not two and their `and`: a sixth of this search's time
+        # at 224,000 questions, and it grows with the archive.
+        matched = numpy.flatnonzero(totals >= max(least, ABOVE_ZERO))
         return least, totals[matched], matched
 
     @staticmethod
