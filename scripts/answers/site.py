@@ -625,11 +625,11 @@ def keep_last_good(url: str, output: Output, manifest: PageManifest) -> None:
 
 def navigation_of(db: sqlite_utils.Database, page_urls: list[str]) -> dict[str, dict]:
     "The previous and next links of the pages at these urls, as `neighbours` gives them."
-    def link(value: str | None) -> dict | None:
-        row = json.loads(value) if value else None
-        return row and {"url": row["url"], "title": urls.question_title(row)}
-    return {row["url"]: {"previous": link(row["previous"]), "next": link(row["next"])}
-            for row in queries.neighbour_rows(db, page_urls)}
+    found = queries.neighbour_rowids(db, page_urls)
+    links = {row["rowid"]: {"url": row["url"], "title": urls.question_title(row)}
+             for row in queries.title_rows(db, {rowid for _, *pair in found for rowid in pair if rowid is not None})}
+    return {url: {"previous": links.get(previous), "next": links.get(following)}
+            for url, previous, following in found}
 
 
 def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], pages_dir: Path,
