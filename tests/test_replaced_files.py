@@ -16,10 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from answers import output as output_module
 from answers import replaced_files, site
 from answers.output import SCRATCH_NAME, Output
 from answers.render import SiteConfig
-from answers.replaced_files import ReplacedFiles
+from answers.replaced_files import FOLDER_PREFIX, ReplacedFiles
 
 # Enough pages that the first ones' files are filled again, with a writer that settles none.
 PAGES = 200
@@ -351,3 +352,42 @@ def test_a_site_build_after_a_change_fills_the_files_of_pages_it_replaced(built_
     assert filled.count(True) >= len(filled) - 1  # all but the first write fill a replaced file
     assert all("https://elsewhere.example.org/" in path.read_text() for path in pages_before)
     assert not (site_dir / SCRATCH_NAME).exists()
+
+
+def test_render_workers_sweep_their_own_replaced_files_as_they_exit(built_site, tmp_path, monkeypatch):
+    """Each render worker of a pool removes the files it set aside as it exits, beside the other:
+    the build's own sweep finds none left. The files are never refilled here (an hour to settle),
+    so that every replaced page is still set aside when its worker exits."""
+    site_dir = tmp_path / "site"
+    site.build_site(built_site.db, built_site.pages, site_dir, built_site.config, workers=2)
+    swept = tmp_path / "swept.txt"
+    sweep = output_module.remove_replaced_files
+
+    def counted(folder):
+        held = len(os.listdir(folder)) if folder.is_dir() else 0
+        with open(swept, "a") as log:
+            log.write(f"{os.getpid()} {held}\n")
+        sweep(folder)
+
+    left_at_build_sweep = []
+    build_sweep = Output.remove_leftovers
+
+    def recorded(output, names):
+        left_at_build_sweep.extend(output.scratch.glob(f"{FOLDER_PREFIX}*"))
+        return build_sweep(output, names)
+
+    monkeypatch.setattr(output_module, "remove_replaced_files", counted)
+    monkeypatch.setattr(Output, "remove_leftovers", recorded)
+    monkeypatch.setattr(Output, "replacing_files", lambda output: ReplacedFiles(
+        os.path.join(output.scratch_path, f"{FOLDER_PREFIX}test.{os.getpid()}"), settle=3600))
+    monkeypatch.setattr(site, "CHUNK", 50)  # chunks enough for both workers
+    config = SiteConfig(base_url="https://elsewhere.example.org/")
+    report = site.build_site(built_site.db, built_site.pages, site_dir, config, workers=2)
+    sweeps = [line.split() for line in swept.read_text().splitlines()]
+    assert len({pid for pid, _ in sweeps}) == 2 and str(os.getpid()) not in {pid for pid, _ in sweeps}
+    # Every question page and its twin were replaced; the twins are kept (no base URL in them).
+    assert sum(int(held) for _, held in sweeps) == report.question_pages
+    assert left_at_build_sweep == []
+    assert not (site_dir / SCRATCH_NAME).exists()
+    assert all("https://elsewhere.example.org/" in (site_dir / path).read_text()
+               for path in report.written if path.endswith("index.html"))

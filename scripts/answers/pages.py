@@ -27,7 +27,14 @@ import sqlite_utils
 from . import answer_diff, changes, citations, clean, model, queries, timeliness, urls
 from .clean import html_to_text
 from .manifest import PageManifest
-from .output import DuplicateOutputError, Output, bytes_digest, inputs_digest, stage_code_digest
+from .output import (
+    DuplicateOutputError,
+    Output,
+    bytes_digest,
+    inputs_digest,
+    stage_code_digest,
+    sweep_when_worker_exits,
+)
 from .settings import WORKERS as WORKERS_SETTING
 from .workers import follow_the_build
 
@@ -485,6 +492,7 @@ def _start_worker(db_path: str, out_dir: str) -> None:
     (kept from chunk to chunk: one is filled again some pages later)."""
     follow_the_build()
     _worker.update(db=queries.read_only(db_path), out_dir=out_dir, replaced=Output(Path(out_dir)).replacing_files())
+    sweep_when_worker_exits(_worker["replaced"])
 
 
 def _write_chunk(keys: list[str]) -> tuple[list[str], int, set[str], dict]:

@@ -39,7 +39,8 @@ plain replace it would fail as stale. `REFILL_FILES=0` in the environment turns 
 (`enabled`) for an output shared that way.
 
 The folders (`FOLDER_PREFIX`, in the output's scratch folder) are removed by the build once its
-writers are done (`Output.remove_leftovers`), a killed build's by the next one.
+writers are done (`Output.remove_leftovers`), a killed build's by the next one; a pool worker
+removes its own as it exits (`output.sweep_when_worker_exits`), beside the other workers.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ from . import (
 )
 from .atomic import replace_if_changed
 from .manifest import PageManifest, page_manifest_path
-from .output import Output, bytes_digest, inputs_digest, stage_code_digest
+from .output import Output, bytes_digest, inputs_digest, stage_code_digest, sweep_when_worker_exits
 from .pages import PageError, split_page_text
 from .render import STATIC, SiteConfig, TemplateCache, make_environment, render_markdown, to_json_bytes
 from .workers import ForkedCall, follow_the_build
@@ -241,6 +241,7 @@ def _start_pool_worker(out_dir: str, config: SiteConfig, db_path: str | None) ->
     Not in a build's own process, whose objects may."""
     gc.freeze()
     _start_worker(out_dir, config, db_path)
+    sweep_when_worker_exits(_worker["replaced"])
 
 
 def _start_worker(out_dir: str, config: SiteConfig, db_path: str | None = None) -> None:
