@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from answers import output as output_module
+from answers import pages as pages_stage
 from answers import replaced_files, site
+from answers.manifest import page_manifest_path
 from answers.output import SCRATCH_NAME, Output
 from answers.render import SiteConfig
 from answers.replaced_files import FOLDER_PREFIX, ReplacedFiles
@@ -354,40 +357,78 @@ def test_a_site_build_after_a_change_fills_the_files_of_pages_it_replaced(built_
     assert not (site_dir / SCRATCH_NAME).exists()
 
 
-def test_render_workers_sweep_their_own_replaced_files_as_they_exit(built_site, tmp_path, monkeypatch):
-    """Each render worker of a pool removes the files it set aside as it exits, beside the other:
-    the build's own sweep finds none left. The files are never refilled here (an hour to settle),
-    so that every replaced page is still set aside when its worker exits."""
-    site_dir = tmp_path / "site"
-    site.build_site(built_site.db, built_site.pages, site_dir, built_site.config, workers=2)
-    swept = tmp_path / "swept.txt"
-    sweep = output_module.remove_replaced_files
+@dataclass
+class WorkerSweeps:
+    """What the sweeps of a build's replaced files found: each process's, as (its pid, the files
+    its folder held), and the folders left when the build's own sweep began."""
+    log: Path
+    left_at_build_sweep: list[Path]
+
+    def by_process(self) -> list[tuple[str, int]]:
+        return [(pid, int(held)) for pid, held in (line.split() for line in self.log.read_text().splitlines())]
+
+
+def watch_sweeps(folder: Path, monkeypatch) -> WorkerSweeps:
+    """Each sweep of a folder of replaced files logged in `folder` (a file: workers are processes of their
+    own), and the files never refilled (an hour to settle), so that every file a writer replaced
+    is still set aside when it is swept."""
+    folder.mkdir()
+    found = WorkerSweeps(folder / "swept.txt", [])
+    sweep, build_sweep = output_module.remove_replaced_files, Output.remove_leftovers
 
     def counted(folder):
         held = len(os.listdir(folder)) if folder.is_dir() else 0
-        with open(swept, "a") as log:
+        with open(found.log, "a") as log:
             log.write(f"{os.getpid()} {held}\n")
         sweep(folder)
 
-    left_at_build_sweep = []
-    build_sweep = Output.remove_leftovers
-
     def recorded(output, names):
-        left_at_build_sweep.extend(output.scratch.glob(f"{FOLDER_PREFIX}*"))
+        found.left_at_build_sweep.extend(output.scratch.glob(f"{FOLDER_PREFIX}*"))
         return build_sweep(output, names)
 
     monkeypatch.setattr(output_module, "remove_replaced_files", counted)
     monkeypatch.setattr(Output, "remove_leftovers", recorded)
     monkeypatch.setattr(Output, "replacing_files", lambda output: ReplacedFiles(
         os.path.join(output.scratch_path, f"{FOLDER_PREFIX}test.{os.getpid()}"), settle=3600))
+    return found
+
+
+def test_render_workers_sweep_their_own_replaced_files_as_they_exit(built_site, tmp_path, monkeypatch):
+    """Each render worker of a pool removes the files it set aside as it exits, beside the other:
+    the build's own sweep finds none left."""
+    site_dir = tmp_path / "site"
+    site.build_site(built_site.db, built_site.pages, site_dir, built_site.config, workers=2)
+    sweeps = watch_sweeps(tmp_path / "sweeps", monkeypatch)
     monkeypatch.setattr(site, "CHUNK", 50)  # chunks enough for both workers
     config = SiteConfig(base_url="https://elsewhere.example.org/")
     report = site.build_site(built_site.db, built_site.pages, site_dir, config, workers=2)
-    sweeps = [line.split() for line in swept.read_text().splitlines()]
-    assert len({pid for pid, _ in sweeps}) == 2 and str(os.getpid()) not in {pid for pid, _ in sweeps}
-    # Every question page and its twin were replaced; the twins are kept (no base URL in them).
-    assert sum(int(held) for _, held in sweeps) == report.question_pages
-    assert left_at_build_sweep == []
+    swept = sweeps.by_process()
+    assert len({pid for pid, _ in swept}) == 2 and str(os.getpid()) not in {pid for pid, _ in swept}
+    # Every question page was replaced; its twin is kept (no base URL in it).
+    assert sum(held for _, held in swept) == report.question_pages
+    assert sweeps.left_at_build_sweep == []
     assert not (site_dir / SCRATCH_NAME).exists()
     assert all("https://elsewhere.example.org/" in (site_dir / path).read_text()
                for path in report.written if path.endswith("index.html"))
+
+
+def test_pages_workers_sweep_their_own_replaced_files_as_they_exit(built_site, tmp_path, monkeypatch):
+    """So do the pages stage's workers, which make every page when the manifest holds none (new
+    code): here over pages spoiled by hand, each of which they replace."""
+    out = tmp_path / "pages"
+    monkeypatch.setattr(pages_stage, "WORKERS", 2)
+    monkeypatch.setattr(pages_stage, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(pages_stage, "CHUNK", 50)
+    pages_stage.write_pages(built_site.db, out)
+    made = sorted(out.rglob("index.md"))
+    expected = {path: path.read_bytes() for path in made}
+    for path in made:
+        path.write_text("spoiled")
+    page_manifest_path(out).unlink()
+    sweeps = watch_sweeps(tmp_path / "sweeps", monkeypatch)
+    pages_stage.write_pages(built_site.db, out)
+    swept = sweeps.by_process()
+    assert len({pid for pid, _ in swept}) == 2 and str(os.getpid()) not in {pid for pid, _ in swept}
+    assert sum(held for _, held in swept) == len(made)
+    assert sweeps.left_at_build_sweep == []
+    assert {path: path.read_bytes() for path in made} == expected
