@@ -432,3 +432,22 @@ def test_pages_workers_sweep_their_own_replaced_files_as_they_exit(built_site, t
     assert sum(held for _, held in swept) == len(made)
     assert sweeps.left_at_build_sweep == []
     assert {path: path.read_bytes() for path in made} == expected
+
+
+def test_a_workers_sweep_removes_nothing_through_a_link(tmp_path):
+    """A worker's own folder of replaced files, or the scratch folder it is in, swapped for a link
+    while the build ran: what the link leads to is left as it is."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "1").write_bytes(b"someone's")
+    scratch = tmp_path / "site" / SCRATCH_NAME
+    scratch.mkdir(parents=True)
+    (scratch / f"{FOLDER_PREFIX}linked").symlink_to(elsewhere)
+    output_module.remove_own_replaced_files(scratch / f"{FOLDER_PREFIX}linked")
+    linked_scratch = tmp_path / "other-site" / SCRATCH_NAME
+    linked_scratch.parent.mkdir()
+    linked_scratch.symlink_to(tmp_path)  # "elsewhere" is then a folder in it
+    output_module.remove_own_replaced_files(linked_scratch / "elsewhere")
+    assert (elsewhere / "1").read_bytes() == b"someone's"
+    output_module.remove_own_replaced_files(elsewhere)  # a real folder: swept
+    assert not elsewhere.exists()

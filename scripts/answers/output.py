@@ -364,11 +364,19 @@ def sweep_when_worker_exits(replaced: ReplacedFiles | None) -> None:
     """Remove a pool worker's replaced files (`Output.replacing_files`) as the worker exits, when
     its pool shuts down: the workers sweep their own folders side by side, where the build's
     `remove_leftovers` took them one after the other (0.4 s of a template change's 9 s, with
-    nothing else running). A folder a killed worker leaves is still swept by the build."""
+    nothing else running). A killed worker breaks its pool and the build: the next build sweeps
+    what it left."""
     if replaced is not None:
         from multiprocessing import util  # here: only a worker needs it, and it is slow to import
 
-        util.Finalize(None, remove_replaced_files, args=(Path(replaced.folder),), exitpriority=0)
+        util.Finalize(None, remove_own_replaced_files, args=(Path(replaced.folder),), exitpriority=0)
+
+
+def remove_own_replaced_files(folder: Path) -> None:
+    """`remove_replaced_files` for a writer's own folder, unless it, or the scratch folder it is
+    in, is now a link: as `remove_leftovers` does, nothing is removed through one."""
+    if not (folder.is_symlink() or folder.parent.is_symlink()):
+        remove_replaced_files(folder)
 
 
 def open_notes(scratch: str) -> int:
