@@ -376,11 +376,11 @@ def watch_sweeps(folder: Path, monkeypatch) -> WorkerSweeps:
     found = WorkerSweeps(folder / "swept.txt", [])
     sweep, build_sweep = output_module.remove_replaced_files, Output.remove_leftovers
 
-    def counted(folder):
-        held = len(os.listdir(folder)) if folder.is_dir() else 0
+    def counted(replaced_folder):
+        held = len(os.listdir(replaced_folder)) if replaced_folder.is_dir() else 0
         with open(found.log, "a") as log:
             log.write(f"{os.getpid()} {held}\n")
-        sweep(folder)
+        sweep(replaced_folder)
 
     def recorded(output, names):
         found.left_at_build_sweep.extend(output.scratch.glob(f"{FOLDER_PREFIX}*"))
