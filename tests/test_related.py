@@ -376,40 +376,86 @@ def many_questions(count: int) -> list[dict]:
     return rows
 
 
-def test_a_full_pass_adds_up_shares_in_bulk_as_one_at_a_time_to_the_last_bit(tmp_path):
+@pytest.mark.parametrize("window", [related.WINDOW, 150])
+def test_a_full_pass_adds_up_shares_in_bulk_as_one_at_a_time_to_the_last_bit(tmp_path, monkeypatch, window):
     """`Scorer.matches_in_bulk` (numpy) gives what `Scorer.matches` gives, every score to the
-    bit, and a full pass ranks the matches as a few questions' lists do, ties by key."""
+    bit, and a full pass ranks the matches as a few questions' lists do, ties by key: over
+    every earlier question, and over a window of the last 150 (about a month's)."""
+    monkeypatch.setattr(related, "WINDOW", window)
     rows = many_questions(600)
     # The same words asked again by others: scores exactly equal, ranked by key.
     rows += [dict(row, key=f"again-{row['key']}", asking_member_id="99") for row in rows[::9]]
     statistics = related.Statistics.of_database(archive_db(tmp_path / "stats", rows))
     full = day_ordered_finder(tmp_path / "full", rows, statistics)
-    compared = tied = 0
+    compared = tied = cut = 0
     for row in rows:
         terms = full.query_terms(row)
         if not terms:
             continue
-        own, before = full.rowid(row["key"]), full.bound(row["date_tabled"])
-        least, found = full.scorer.matches(terms, own, before, full.index)
-        bulk_least, scores, rowids = full.scorer.matches_in_bulk(terms, own, before, full.index)
+        own, (after, before) = full.rowid(row["key"]), full.bounds(row["date_tabled"])
+        least, found = full.scorer.matches(terms, own, after, before, full.index)
+        bulk_least, scores, rowids = full.scorer.matches_in_bulk(terms, own, after, before, full.index)
         assert (bulk_least, sorted(zip(scores.tolist(), rowids.tolist(), strict=True))) == (least, sorted(found))
         ranked_least, ranked = full.ranked_matches(terms, row)
         matches = full.matches(terms, row)[1]
         assert (ranked_least, list(ranked)) == (least, sorted(matches, key=lambda pair: (-pair[0], pair[1])))
         compared += len(found)
         tied += len(matches) - len({score for score, _ in matches})
+        cut += after > 0
     # Scored for a question its terms do not find (a floor of zero): every question they find
     # matches, and none they do not.
     floorless = 0
     for row in rows[::25]:
-        terms, before = full.query_terms(row), full.bound(row["date_tabled"])
-        least, found = full.scorer.matches(terms, -1, before, full.index)
-        bulk_least, scores, rowids = full.scorer.matches_in_bulk(terms, -1, before, full.index)
+        terms, (after, before) = full.query_terms(row), full.bounds(row["date_tabled"])
+        least, found = full.scorer.matches(terms, -1, after, before, full.index)
+        bulk_least, scores, rowids = full.scorer.matches_in_bulk(terms, -1, after, before, full.index)
         assert least == bulk_least == 0.0
         assert sorted(zip(scores.tolist(), rowids.tolist(), strict=True)) == sorted(found)
         floorless += len(found)
     full.db.close()
-    assert compared > 2000 and tied > 100 and floorless > 100
+    assert compared > 1500 and tied > 100 and floorless > 100
+    assert (cut > 400) if window < len(rows) else (cut == 0)  # most questions' windows left some out
+
+
+def test_a_window_holds_the_latest_whole_days_of_at_most_window_questions(monkeypatch):
+    monkeypatch.setattr(related, "WINDOW", 5)
+    window_days = [("2024-01-01", 3), ("2024-01-02", 2), ("2024-01-03", 2), ("2024-01-04", 4), ("2024-01-05", 1)]
+    window = related.Window(window_days)
+    assert window.start("2024-01-01") == ""  # nothing earlier
+    assert window.start("2024-01-03") == ""  # five earlier: every one
+    assert window.start("2024-01-04") == "2024-01-02"  # seven earlier: four searched, not the first day's three
+    assert window.start("2024-01-05") == "2024-01-04"
+    assert window.start("2024-01-09") == "2024-01-04"  # a day with none of its own: the same rule
+    assert window.starts() == {"2024-01-04": "2024-01-02", "2024-01-05": "2024-01-04"}
+    monkeypatch.setattr(related, "WINDOW", 3)
+    window = related.Window(window_days)
+    assert window.start("2024-01-05") == "2024-01-05"  # the day before alone holds more: none searched
+    assert window.start("2024-01-09") == "2024-01-05"
+
+
+def test_a_list_is_chosen_from_its_window_alone_in_a_full_pass_as_for_a_few_questions(tmp_path, monkeypatch):
+    rows = many_questions(300)  # about three a day, over four months
+
+    def lists_made(name: str, window: int, full_pass_from: int) -> list[tuple]:
+        monkeypatch.setattr(related, "WINDOW", window)
+        monkeypatch.setattr(related, "FULL_PASS_FROM", full_pass_from)
+        with archive_db(tmp_path / name, rows) as db:
+            db.conn.commit()
+            assert related.write_related(db, [], workers=2, everything=True).questions == len(rows)
+            return list(db.execute("""select r.key, q.date_tabled, r.related_key, l.date_tabled from related r
+                                      join questions q on q.key = r.key join questions l on l.key = r.related_key
+                                      order by r.key, r.rank"""))
+
+    windowed = lists_made("few", 60, 10_000)
+    assert lists_made("full", 60, 2) == windowed  # the day-ordered index, in two workers
+    with sqlite_utils.Database(tmp_path / "few" / "answers.db") as db:
+        window = related.Window.from_database(db)
+    assert all(window.start(day) <= listed_day < day for _, day, _, listed_day in windowed)
+    # Every earlier question searched: many lists name questions from before their window.
+    unbounded = lists_made("unbounded", len(rows), 10_000)
+    before_window = [key for key, day, _, listed_day in unbounded if listed_day < window.start(day)]
+    assert len(before_window) > 100
+    assert len(windowed) > 600
 
 
 def test_words_tokenized_together_get_the_terms_they_get_one_by_one(tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from answers import build, pages
+from answers import build, pages, related
 from answers.members import MemberDirectory
 
 SUBJECTS = ("Agriculture", "Special Educational Needs", "Schools", "Housing", "Asylum", "Undocumented Migrants")
@@ -196,6 +196,29 @@ def test_a_late_question_that_starts_a_session_changes_the_lists_of_the_same_ask
                                       "To ask the Secretary of State for Justice, how many prisons are overcrowded."))
     assert asked_again in listing(archive.db_path, "commons-2024-09-02-2000")
     assert report.related.questions == 2  # the late question's own list, and the one it moved
+
+
+def test_a_late_question_on_an_earlier_day_moves_the_windows_of_the_questions_after_it(tmp_path, monkeypatch):
+    "A list is chosen from the last WINDOW questions before its day: a late arrival can push one out."
+    monkeypatch.setattr(related, "WINDOW", 3)
+    to_transport = "To ask the Secretary of State for Transport, "
+    fares = "Bus Services: Fares"
+    archive = Archive(tmp_path)
+    archive.add(*[api_question(number, f"2024-09-0{number}", f"{2000 + number}", number, fares,
+                               to_transport + f"whether the bus fare cap covers rural route {number}.")
+                  for number in range(1, 6)])
+    fourth, fifth = "commons-2024-09-04-2004", "commons-2024-09-05-2005"
+    assert set(lists(archive.db_path, fourth)) == {"commons-2024-09-01-2001", "commons-2024-09-02-2002",
+                                                "commons-2024-09-03-2003"}
+    assert set(lists(archive.db_path, fifth)) == {"commons-2024-09-02-2002", "commons-2024-09-03-2003",
+                                               "commons-2024-09-04-2004"}
+    # On another subject, tabled on the third day: the fourth and fifth questions' windows
+    # now start a day later, and each leaves out the earliest question it listed.
+    report = archive.add(api_question(6, "2024-09-03", "2100", 6, "Prisons: Overcrowding",
+                                      "To ask the Secretary of State for Justice, how many prisons are overcrowded."))
+    assert set(lists(archive.db_path, fourth)) == {"commons-2024-09-02-2002", "commons-2024-09-03-2003"}
+    assert set(lists(archive.db_path, fifth)) == {"commons-2024-09-03-2003", "commons-2024-09-04-2004"}
+    assert report.related.questions == 3  # the late question's own list, and the two it moved
 
 
 # -- the members' constituencies ---------------------------------------------------------------

@@ -7,7 +7,9 @@ closest, and `related_queries`: what each question's list was made from and what
 question must score to enter it (see "Incremental" below).
 
 What counts as "asked before":
-- earlier: tabled on an earlier day than the question;
+- earlier: tabled on an earlier day than the question, and among the WINDOW questions tabled
+  last before that day (whole days: `Window`), so that a list costs as much to make however
+  large the archive grows;
 - by someone else, or in another session: a different asking member, or (the same member
   asking again) tabled before the question's session began. Sessions are the ones the data
   shows (`citations.Sessions`: a session starts where the UINs restart);
@@ -34,20 +36,22 @@ each query term (`share`, bm25's formula) from postings read out of the index (`
 A question keeps every match scoring at least LEAST_SHARE of its own score; among equal
 scores the key decides. A full pass (FULL_PASS_FROM questions or more: a rebuild) reads the
 postings of a copy of the index whose rowids follow the day tabled (`write_day_ordered_index`)
-into memory once, before forking its workers, which share it and stop each term's postings
-at the first question tabled that day or later, and add up the shares with numpy rather than
-one at a time (the same sums, in the same order). A few questions read the postings of their
-query's terms only, from the archive's own index, as they need them: the same shares, to
-the last bit, either way.
+into memory once, before forking its workers, which share it and read each term's postings
+from the first question of the window's first day to the first tabled on the question's own
+day, and add up the shares with numpy rather than one at a time (the same sums, in the same
+order). A few questions read the postings of their query's terms only, from the archive's
+own index, as they need them: the same shares, to the last bit, either way; the rules of the
+list leave out what is outside the window.
 
 Incremental: the db stage recomputes exactly the lists that can differ from a clean build's
 (`affected`). A question whose heading, text, day, house, asker or group changed (or that is
 new) has its own list made again, and so does every later question that lists it now or that
-it can enter: whose query it scores at least the floor of, and at least the fifth listed
-score of (`related_queries` keeps each question's query terms, floor and fifth score). A
-change of answer alone changes no list. So do the questions whose session began on another
-day than before (the data's sessions moved) and those whose words a changed constituency
-strips differently.
+it can enter: whose window holds its day, and whose query it scores at least the floor of,
+and at least the fifth listed score of (`related_queries` keeps each question's query terms,
+floor and fifth score). A change of answer alone changes no list. So do the questions whose
+session began on another day than before (the data's sessions moved), those whose window
+now starts on another day (questions arrived or moved on the days before them), and those
+whose words a changed constituency strips differently.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 import sqlite_utils
@@ -72,6 +77,10 @@ from .citations import Sessions
 from .workers import follow_the_build
 
 LIMIT = 5  # earlier questions listed per question
+# Earlier questions a question's list is chosen from, at most: the latest, by whole days (see
+# `Window`). More than this archive holds, so that every list here is chosen from them all; in
+# the whole record (about a million questions since 2014), about the last fifteen months.
+WINDOW = 100_000
 MAX_TERMS = 12  # distinctive words of a question's text put into its query (and of its heading)
 # Words of a text counted to find its rarest: no real question has more than 55 distinct ones,
 # and a text of a million words must not cost a million counts.
@@ -94,6 +103,7 @@ TOTALS_FILE = "totals.tsv"
 # The db's `meta` rows recording the sessions and constituencies the lists were made with.
 SESSIONS_META = "related_sessions"
 CONSTITUENCIES_META = "related_constituencies"
+WINDOW_META = "related_window"  # ... and the first day searched for each day's questions (`Window`)
 
 # "To ask the Secretary of State for Foreign, Commonwealth and Development Affairs, what ..."
 # -> "what ...": up to the comma after which the question itself starts.
@@ -331,21 +341,23 @@ class Scorer:
                 score = score + share(self.weight(term), counts[term], norm)
         return score
 
-    def matches(self, terms: list[str], own: int, before: int, index: Index) -> tuple[float, list[tuple[float, int]]]:
-        """The floor of question `own` (LEAST_SHARE of its own score), and every question below
-        rowid `before` matching any of `terms` and scoring at least the floor, as (score,
-        rowid). Each score is summed term by term in the query's order."""
-        own_score, ends = self.own_score_and_ends(terms, own, before, index)
+    def matches(self, terms: list[str], own: int, after: int, before: int,
+                index: Index) -> tuple[float, list[tuple[float, int]]]:
+        """The floor of question `own` (LEAST_SHARE of its own score), and every question from
+        rowid `after` to below rowid `before` matching any of `terms` and scoring at least the
+        floor, as (score, rowid). Each score is summed term by term in the query's order."""
+        own_score, ends = self.own_score_and_ends(terms, own, after, before, index)
         scores: dict[int, float] = {}
         add = scores.get
-        for term, end in ends:
+        for term, start, end in ends:
             rowids, shares = index.postings(term)
-            for rowid, part in zip(rowids[:end], shares[:end], strict=True):
+            for rowid, part in zip(rowids[start:end], shares[start:end], strict=True):
                 scores[rowid] = add(rowid, 0.0) + part
         least = own_score * LEAST_SHARE
         return least, [(score, rowid) for rowid, score in scores.items() if score >= least]
 
-    def matches_in_bulk(self, terms: list[str], own: int, before: int, index: Index) -> tuple[float, object, object]:
+    def matches_in_bulk(self, terms: list[str], own: int, after: int, before: int,
+                        index: Index) -> tuple[float, object, object]:
         """`matches`, the same to the last bit, for the thousands of questions of a full pass:
         numpy's bincount adds up each question's shares in the order they are given, term by
         term in the query's order, as `matches` does one share at a time in Python (most of a
@@ -353,30 +365,32 @@ class Scorer:
         (ascending)."""
         import numpy  # here: only a full pass needs it, and it is slow to import
 
-        own_score, ends = self.own_score_and_ends(terms, own, before, index)
+        own_score, ends = self.own_score_and_ends(terms, own, after, before, index)
         least = own_score * LEAST_SHARE
-        found = [(index.as_numpy(term), end) for term, end in ends if end]
+        found = [(index.as_numpy(term), start, end) for term, start, end in ends if end > start]
         if not found:
             return least, numpy.zeros(0), numpy.zeros(0, dtype=numpy.int64)
-        totals = numpy.bincount(numpy.concatenate([rowids[:end] for (rowids, _), end in found]),
-                                weights=numpy.concatenate([shares[:end] for (_, shares), end in found]))
+        # Counted from `after`: as many totals as the window holds questions, whatever the archive's size.
+        totals = numpy.bincount(numpy.concatenate([rowids[start:end] for (rowids, _), start, end in found]) - after,
+                                weights=numpy.concatenate([shares[start:end] for (_, shares), start, end in found]))
         # Every share is above zero: a question no term found totals zero, and is no match. One
         # comparison over every rowid, not two and their `and`: a sixth of this search's time
-        # at 224,000 questions, and it grows with the archive.
+        # with 224,000 questions searched.
         matched = numpy.flatnonzero(totals >= max(least, ABOVE_ZERO))
-        return least, totals[matched], matched
+        return least, totals[matched], matched + after
 
     @staticmethod
-    def own_score_and_ends(terms: list[str], own: int, before: int, index: Index) -> tuple[float, list]:
+    def own_score_and_ends(terms: list[str], own: int, after: int, before: int, index: Index) -> tuple[float, list]:
         """Question `own`'s score for its query's `terms` (summed in the query's order), and
-        each term with how many of its postings are below rowid `before`."""
+        each term with the slice of its postings from rowid `after` to below rowid `before`
+        (term, start, end)."""
         own_score, ends = 0.0, []
         for term in terms:
             rowids, shares = index.postings(term)
             at = bisect.bisect_left(rowids, own)
             if at < len(rowids) and rowids[at] == own:
                 own_score = own_score + shares[at]
-            ends.append((term, bisect.bisect_left(rowids, before)))
+            ends.append((term, bisect.bisect_left(rowids, after), bisect.bisect_left(rowids, before)))
         return own_score, ends
 
 
@@ -506,21 +520,53 @@ def inputs_of(row: dict) -> str:
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 
+class Window:
+    """Which earlier questions a question's list is chosen from: those tabled on the days before
+    its own, back to the earliest day from which they number at most WINDOW. Whole days, so
+    that whether a question is searched depends on its day alone, as the day-ordered index
+    and the rules of the list see it. An archive of fewer questions searches them all."""
+
+    def __init__(self, day_counts: list[tuple[str, int]]):
+        "`day_counts`: (day, questions tabled that day), by day."
+        self.size = WINDOW  # as it is now: a window made stays the same
+        self.days = [day for day, _ in day_counts]
+        # The questions tabled before each day, and before a day after the last.
+        self.tabled_before = list(accumulate((count for _, count in day_counts), initial=0))
+
+    @classmethod
+    def from_database(cls, db: sqlite_utils.Database) -> Window:
+        return cls(db.execute("""select substr(date_tabled, 1, 10) as day, count(*) from questions
+                                 where date_tabled > '' group by day order by day""").fetchall())
+
+    def start(self, day: str) -> str:
+        "The first day searched for a question tabled on `day`: '' when it is every earlier day."
+        earlier = self.tabled_before[bisect.bisect_left(self.days, day)]
+        first = bisect.bisect_left(self.tabled_before, earlier - self.size)
+        if not first:
+            return ""
+        return self.days[first] if first < len(self.days) else day  # past the last: none searched
+
+    def starts(self) -> dict[str, str]:
+        "Day -> its first day searched, for the days whose search starts after the first day."
+        return {day: start for day in self.days if (start := self.start(day))}
+
+
 class Finder:
     "Earlier questions on the same subject, one question at a time, from one database."
 
     def __init__(self, db: sqlite_utils.Database, scorer: Scorer, index: Index | None = None,
-                 by_day: bool = False, sessions: Sessions | None = None):
+                 by_day: bool = False, sessions: Sessions | None = None, window: Window | None = None):
         """`index`: the postings searched; by default the archive's own index, read a term at
         a time. `by_day`: `index` is the day-ordered copy that `_start_worker` attached to
         `db` (whose rowids follow the day tabled, so that a search stops at the question's
-        day). `sessions`: those of `db`, if already read."""
+        day). `sessions`, `window`: those of `db`, if already read."""
         self.db = db
         self.scorer = scorer
         self.statistics = scorer.statistics
         self.index = index or Index(db, "main.questions_fts", scorer)
         self.sessions = sessions or Sessions.from_database(db)
         self.constituencies = Constituencies.from_database(db)
+        self.window = window or Window.from_database(db)
         # rowid -> key, and key -> (day tabled, asker, the keys its group names): what the rules
         # of the list look at. A full pass reads every question's at the start; the lists of a
         # few questions read those of the questions their searches find, as they find them.
@@ -607,13 +653,13 @@ class Finder:
                 for rank, (score, key) in enumerate(chosen, start=1)], query
 
     def matches(self, terms: list[str], row: dict) -> tuple[float, list[tuple[float, str]]]:
-        "The question's floor, and every earlier-numbered match at or above it, as (score, key)."
-        own, before = self.rowid(row["key"]), self.bound(row["date_tabled"][:10])
+        "The question's floor, and every match numbered within its `bounds` at or above it, as (score, key)."
+        own, (after, before) = self.rowid(row["key"]), self.bounds(row["date_tabled"][:10])
         if self.knows_all:
-            least, scores, rowids = self.scorer.matches_in_bulk(terms, own, before, self.index)
+            least, scores, rowids = self.scorer.matches_in_bulk(terms, own, after, before, self.index)
             found = list(zip(scores.tolist(), rowids.tolist(), strict=True))
         else:
-            least, found = self.scorer.matches(terms, own, before, self.index)
+            least, found = self.scorer.matches(terms, own, after, before, self.index)
             self.learn_rowids(rowid for _, rowid in found)
         return least, [(score, self.key_of[rowid]) for score, rowid in found]
 
@@ -627,7 +673,7 @@ class Finder:
         import numpy
 
         least, scores, rowids = self.scorer.matches_in_bulk(
-            terms, self.rowid(row["key"]), self.bound(row["date_tabled"][:10]), self.index)
+            terms, self.rowid(row["key"]), *self.bounds(row["date_tabled"][:10]), self.index)
         order = numpy.lexsort((self.key_ranks()[rowids], -scores))  # the last key sorts first
         return least, ((score, self.key_of[rowid])
                        for score, rowid in zip(scores[order].tolist(), rowids[order].tolist(), strict=True))
@@ -642,13 +688,17 @@ class Finder:
             self.ranks_of_keys[numpy.array(by_key, dtype=numpy.int64)] = numpy.arange(len(by_key))
         return self.ranks_of_keys
 
-    def bound(self, day: str) -> int:
-        "The first rowid a search for a question tabled on `day` leaves out."
-        return self.first_of_day.get(day, self.unbounded)
+    def bounds(self, day: str) -> tuple[int, int]:
+        """The rowids a search for a question tabled on `day` reads: from the first, to the
+        first it leaves out. From the day-ordered index, those of its window (`Window`);
+        from the archive's own, every rowid, and the rules of the list leave out the rest."""
+        start = self.window.start(day)
+        return self.first_of_day.get(start, 0), self.first_of_day.get(day, self.unbounded)
 
     def wanted(self, row: dict):
         "Whether a question (by key) may be listed as asked before this one."
         tabled = row["date_tabled"][:10]
+        first_day = self.window.start(tabled)
         session_start = self.session_start(row)
         asker = row["asking_member_id"]
         # The question and those answered with it, whichever of them names the other.
@@ -656,8 +706,8 @@ class Finder:
 
         def wanted(key: str) -> bool:
             other_tabled, other_asker, other_group = self.by_key[key]
-            return ("" < other_tabled < tabled and key not in own_group and row["key"] not in other_group
-                    and (other_asker != asker or other_tabled < session_start))
+            return ("" < other_tabled < tabled and first_day <= other_tabled and key not in own_group
+                    and row["key"] not in other_group and (other_asker != asker or other_tabled < session_start))
         return wanted
 
 
@@ -730,7 +780,9 @@ def affected(db: sqlite_utils.Database, changed: list[str], scorer: Callable[[],
     todo.update(key for (key,) in db.execute(
         "select key from related where related_key in (select value from json_each(?))",
         [json.dumps([row["key"] for row in moved])]))
-    todo.update(entered(db, moved, scorer))
+    todo.update(entered(db, moved, scorer, archive.window))
+    if archive.moved(WINDOW_META):
+        todo.update(moved_windows(db, *archive.moved(WINDOW_META)))
     if archive.moved(SESSIONS_META):
         todo.update(moved_sessions(db, sessions, *archive.moved(SESSIONS_META)))
     if archive.moved(CONSTITUENCIES_META):
@@ -738,10 +790,10 @@ def affected(db: sqlite_utils.Database, changed: list[str], scorer: Callable[[],
     return todo
 
 
-def entered(db: sqlite_utils.Database, moved: list[dict], scorer_of: Callable[[], Scorer]) -> set[str]:
-    """The later questions whose list a moved question may now enter: it scores at least their
-    floor, and at least their fifth listed score if they list five (the rules of who may be
-    listed are left to the list made again)."""
+def entered(db: sqlite_utils.Database, moved: list[dict], scorer_of: Callable[[], Scorer], window: Window) -> set[str]:
+    """The later questions whose list a moved question may now enter: their window holds its
+    day, and it scores at least their floor, and at least their fifth listed score if they
+    list five (the other rules of who may be listed are left to the list made again)."""
     days = sorted((row["date_tabled"] or "")[:10] for row in moved if row["date_tabled"])
     if not days:
         return set()
@@ -750,7 +802,8 @@ def entered(db: sqlite_utils.Database, moved: list[dict], scorer_of: Callable[[]
     found = set()
     for row in moved:
         day = (row["date_tabled"] or "")[:10]
-        candidates = [candidate for candidate in later if candidate[1] > day] if day else []
+        candidates = [candidate for candidate in later
+                      if window.start(candidate[1]) <= day < candidate[1]] if day else []
         if not candidates:
             continue
         scorer = scorer_of()
@@ -780,6 +833,14 @@ def moved_sessions(db: sqlite_utils.Database, sessions: Sessions, held: dict, no
                 if (session[0] if session else "") != start:
                     found.add(key)
     return found
+
+
+def moved_windows(db: sqlite_utils.Database, held: dict[str, str], now: dict[str, str]) -> set[str]:
+    """The questions whose window starts on another day than when their list was made (day ->
+    its first day searched was `held`, is `now`; a day not named searches every day before)."""
+    days = sorted(day for day in set(held) | set(now) if held.get(day, "") != now.get(day, ""))
+    return {key for (key,) in db.execute(
+        "select key from related_queries where day in (select value from json_each(?))", [json.dumps(days)])}
 
 
 def moved_constituencies(db: sqlite_utils.Database, held: dict, now: dict) -> set[str]:
@@ -812,13 +873,16 @@ def constituencies_of(db: sqlite_utils.Database) -> dict[str, str]:
 
 class ArchiveInputs:
     """What the lists read of the archive as a whole, beside the questions: the sessions the
-    data shows and the members' constituencies, as `meta` holds them from when the lists were
-    last made, and as they are now."""
+    data shows, the members' constituencies and the days each day's window starts, as `meta`
+    holds them from when the lists were last made, and as they are now."""
 
     def __init__(self, db: sqlite_utils.Database, sessions: Sessions):
-        self.now = {SESSIONS_META: spans_of(sessions), CONSTITUENCIES_META: constituencies_of(db)}
+        self.window = Window.from_database(db)
+        self.now = {SESSIONS_META: spans_of(sessions), CONSTITUENCIES_META: constituencies_of(db),
+                    WINDOW_META: self.window.starts()}
         self.held = {name: json.loads(value) for name, value in db.execute(
-            "select name, value from meta where name in (?, ?)", list(self.now))}
+            "select name, value from meta where name in (select value from json_each(?))",
+            [json.dumps(list(self.now))])}
 
     def moved(self, name: str) -> tuple | None:
         "(held, now) of what moved since the lists were made; None if it did not, or none were made."
@@ -866,7 +930,7 @@ def write_related(db: sqlite_utils.Database, changed: Iterable[str], workers: in
             raise FullPassNeeded(f"{len(chosen)} lists to make again")
         results = full_pass(path, chosen, workers, scorer().statistics)
     else:
-        results = [lists_of(Finder(db, scorer(), sessions=sessions), chosen)]
+        results = [lists_of(Finder(db, scorer(), sessions=sessions, window=archive.window), chosen)]
     report = RelatedReport(questions=len(chosen))
     with db.atomic():
         hold_made(db, results, report)  # first: the workers read the database until it returns
