@@ -221,6 +221,28 @@ def test_a_late_question_on_an_earlier_day_moves_the_windows_of_the_questions_af
     assert report.related.questions == 3  # the late question's own list, and the two it moved
 
 
+def test_a_question_arriving_on_the_first_day_of_a_later_questions_window_enters_its_list(tmp_path, monkeypatch):
+    monkeypatch.setattr(related, "WINDOW", 3)
+    to_transport = "To ask the Secretary of State for Transport, "
+    fares = "Bus Services: Fares"
+
+    def on_fares(number: int, day: str) -> dict:
+        return api_question(number, day, f"{2000 + number}", number, fares,
+                            to_transport + f"whether the bus fare cap covers rural route {number}.")
+    archive = Archive(tmp_path)
+    archive.add(on_fares(1, "2024-09-01"), on_fares(2, "2024-09-01"), on_fares(3, "2024-09-02"),
+                on_fares(4, "2024-09-03"), on_fares(5, "2024-09-04"))
+    last = "commons-2024-09-04-2005"
+    # Four questions before its day: its window starts on the second day.
+    assert set(lists(archive.db_path, last)) == {"commons-2024-09-02-2003", "commons-2024-09-03-2004"}
+    # One more on the second day: still three, so the window stays, and the new one enters.
+    report = archive.add(on_fares(6, "2024-09-02"))
+    assert set(lists(archive.db_path, last)) == {"commons-2024-09-02-2003", "commons-2024-09-02-2006",
+                                                 "commons-2024-09-03-2004"}
+    # Its own list, the one it entered, and the third day's, whose window now starts a day later.
+    assert report.related.questions == 3
+
+
 # -- the members' constituencies ---------------------------------------------------------------
 
 # The current MPs as the Department for Education publishes them: one a row, with the MNIS id

@@ -797,18 +797,19 @@ def entered(db: sqlite_utils.Database, moved: list[dict], scorer_of: Callable[[]
     days = sorted((row["date_tabled"] or "")[:10] for row in moved if row["date_tabled"])
     if not days:
         return set()
-    later = [(key, day, json.loads(terms), least, fifth) for key, day, terms, least, fifth in db.execute(
-        "select key, day, terms, least, fifth from related_queries where day > ? and terms <> '[]'", [days[0]])]
+    rows = db.execute("select key, day, terms, least, fifth from related_queries where day > ? and terms <> '[]'",
+                      [days[0]]).fetchall()
+    first_day = {day: window.start(day) for day in {row[1] for row in rows}}  # once a day, not once a pair
+    later = [(key, first_day[day], day, json.loads(terms), least, fifth) for key, day, terms, least, fifth in rows]
     found = set()
     for row in moved:
         day = (row["date_tabled"] or "")[:10]
-        candidates = [candidate for candidate in later
-                      if window.start(candidate[1]) <= day < candidate[1]] if day else []
+        candidates = [candidate for candidate in later if candidate[1] <= day < candidate[2]] if day else []
         if not candidates:
             continue
         scorer = scorer_of()
         document = scorer.document(row["heading"], row["question_text"])
-        for key, _, terms, least, fifth in candidates:
+        for key, _, _, terms, least, fifth in candidates:
             if not document[0].keys().isdisjoint(terms):
                 score = scorer.score(terms, document)
                 if score >= least and (fifth is None or score >= fifth):
