@@ -433,6 +433,15 @@ def test_a_window_holds_the_latest_whole_days_of_at_most_window_questions(monkey
     assert window.start("2024-01-09") == "2024-01-05"
 
 
+def test_a_window_counts_a_days_questions_whatever_times_they_carry(tmp_path):
+    rows = [question(f"q{number}", tabled, f"{number}", "1", None, "To ask, whether buses run.")
+            for number, tabled in enumerate(["2024-01-02T09:30:00", "2024-01-01", "2024-01-02", None,
+                                             "2024-01-01T00:00:00", "2024-01-02T17:00:00", "2024-01-03"])]
+    with archive_db(tmp_path, rows) as db:
+        window = related.Window.from_database(db)
+    assert (window.days, window.tabled_before) == (["2024-01-01", "2024-01-02", "2024-01-03"], [0, 2, 5, 6])
+
+
 def test_a_list_is_chosen_from_its_window_alone_in_a_full_pass_as_for_a_few_questions(tmp_path, monkeypatch):
     rows = many_questions(300)  # about three a day, over four months
 
