@@ -370,14 +370,16 @@ class Scorer:
         found = [(index.as_numpy(term), start, end) for term, start, end in ends if end > start]
         if not found:
             return least, numpy.zeros(0), numpy.zeros(0, dtype=numpy.int64)
-        # Counted from `after`: as many totals as the window holds questions, whatever the archive's size.
-        totals = numpy.bincount(numpy.concatenate([rowids[start:end] for (rowids, _), start, end in found]) - after,
+        posted = numpy.concatenate([rowids[start:end] for (rowids, _), start, end in found])
+        # Counted from `after`: as many totals as the window holds questions, whatever the
+        # archive's size (from 0, not moved, in an archive smaller than a window).
+        totals = numpy.bincount(posted - after if after else posted,
                                 weights=numpy.concatenate([shares[start:end] for (_, shares), start, end in found]))
         # Every share is above zero: a question no term found totals zero, and is no match. One
         # comparison over every rowid, not two and their `and`: a sixth of this search's time
         # with 224,000 questions searched.
         matched = numpy.flatnonzero(totals >= max(least, ABOVE_ZERO))
-        return least, totals[matched], matched + after
+        return least, totals[matched], matched + after if after else matched
 
     @staticmethod
     def own_score_and_ends(terms: list[str], own: int, after: int, before: int, index: Index) -> tuple[float, list]:
@@ -390,7 +392,8 @@ class Scorer:
             at = bisect.bisect_left(rowids, own)
             if at < len(rowids) and rowids[at] == own:
                 own_score = own_score + shares[at]
-            ends.append((term, bisect.bisect_left(rowids, after), bisect.bisect_left(rowids, before)))
+            # No window's first rowid (most questions, in an archive smaller than a window): no search for it.
+            ends.append((term, bisect.bisect_left(rowids, after) if after else 0, bisect.bisect_left(rowids, before)))
         return own_score, ends
 
 
@@ -532,6 +535,7 @@ class Window:
         self.days = [day for day, _ in day_counts]
         # The questions tabled before each day, and before a day after the last.
         self.tabled_before = list(accumulate((count for _, count in day_counts), initial=0))
+        self.start_of: dict[str, str] = {}  # day -> `start`: asked for each question, twice
 
     @classmethod
     def from_database(cls, db: sqlite_utils.Database) -> Window:
@@ -545,6 +549,11 @@ class Window:
 
     def start(self, day: str) -> str:
         "The first day searched for a question tabled on `day`: '' when it is every earlier day."
+        if day not in self.start_of:
+            self.start_of[day] = self.first_day(day)
+        return self.start_of[day]
+
+    def first_day(self, day: str) -> str:
         earlier = self.tabled_before[bisect.bisect_left(self.days, day)]
         first = bisect.bisect_left(self.tabled_before, earlier - self.size)
         if not first:
