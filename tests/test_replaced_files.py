@@ -187,6 +187,22 @@ def test_a_file_with_extended_attributes_is_never_given_to_a_page(tmp_path):
     assert [path for path in paths if os.listxattr(path)] == []
 
 
+def test_a_page_filled_into_a_file_of_any_mode_or_length_is_public_and_exactly_its_bytes(tmp_path):
+    """A file set aside keeps its mode and length unless they must change: one made private, or
+    longer than the page that fills it, is made public and cut; one as long or shorter is not cut short."""
+    paths = pages(tmp_path, PAGES)
+    for number, path in enumerate(paths):
+        os.chmod(path, 0o600 if number % 2 else 0o644)
+        with open(path, "ab") as page:  # lengths either side of every new page's, across whole blocks
+            page.write(b"-" * (number * 97 % 9000))
+    writer = ReplacedFiles(str(tmp_path / "replaced"), settle=0)
+    for number, path in enumerate(paths):
+        writer.write(path, new_bytes(number) * (number % 5 * 300 + 1))
+    for number, path in enumerate(paths):
+        assert open(path, "rb").read() == new_bytes(number) * (number % 5 * 300 + 1)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
 def test_refilling_turned_off_makes_every_file_anew(tmp_path, monkeypatch):
     monkeypatch.setenv("REFILL_FILES", "0")
     output = Output(tmp_path / "site")

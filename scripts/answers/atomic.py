@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Callable
@@ -100,13 +101,18 @@ def write_replacing(path: str, data: bytes, scratch: str | None = None) -> None:
     fill_and_rename(handle, temporary, data, lambda filled: os.replace(filled, path))
 
 
-def fill_and_rename(handle: int, temporary: str, data: bytes, rename: Callable[[str], None]) -> None:
+def fill_and_rename(handle: int, temporary: str, data: bytes, rename: Callable[[str], None],
+                    held: os.stat_result | None = None) -> None:
     """Make the open file at `temporary` hold exactly `data`, readable by all, close it and
-    `rename` it into place; if any of that fails, the temporary file goes."""
+    `rename` it into place; if any of that fails, the temporary file goes. `held` is the open
+    file's status when it is not one `open_new` has just made: a file filled again keeps its
+    mode and length unless they must change (a call each, for each of 56,000 pages)."""
     try:
         try:
-            os.fchmod(handle, PUBLIC_FILE)  # whatever the umask (or its mode before): what pages hold is public
-            fill(handle, data)
+            # Whatever the umask (or its mode before): what pages hold is public.
+            if held is None or stat.S_IMODE(held.st_mode) != PUBLIC_FILE:
+                os.fchmod(handle, PUBLIC_FILE)
+            fill(handle, data, held.st_size if held is not None else 0)
         finally:
             os.close(handle)
         rename(temporary)
@@ -116,13 +122,15 @@ def fill_and_rename(handle: int, temporary: str, data: bytes, rename: Callable[[
         raise
 
 
-def fill(handle: int, data: bytes) -> None:
-    "Make the open file hold exactly `data`: written from its start, then cut to its length."
+def fill(handle: int, data: bytes, length: int = 0) -> None:
+    """Make the open file, `length` bytes long, hold exactly `data`: written from its start,
+    then cut to its length where the file was longer."""
     view = memoryview(data)
     offset = 0
     while offset < len(data):
         offset += os.pwrite(handle, view[offset:], offset)
-    os.ftruncate(handle, len(data))
+    if length > len(data):
+        os.ftruncate(handle, len(data))
 
 
 def open_new(path: str) -> int:

@@ -68,6 +68,7 @@ SETTLE_SECONDS = 0.5
 LIBC = ctypes.CDLL(None, use_errno=True)
 LIBC.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
 FALLOC_FL_ZERO_RANGE = 0x10
+FALLOC_FL_KEEP_SIZE = 0x01  # and the file's length as it was, not grown to the whole blocks zeroed
 # Refusals of a lease that say the file is shared (or not the writer's to lease), not that the
 # file system has no leases.
 SHARED = {errno.EAGAIN, errno.EBUSY, errno.EACCES}
@@ -112,8 +113,8 @@ class ReplacedFiles:
     def write(self, path: str, data: bytes) -> None:
         """Replace the file at `path` with `data` in one step (a file of that name or none),
         filling a set-aside file when one may be, and setting aside the file it replaces."""
-        handle, name = self.reusable() or self.new_file()
-        fill_and_rename(handle, name, data, lambda filled: self.replace(filled, path))
+        handle, name, held = self.reusable() or self.new_file()
+        fill_and_rename(handle, name, data, lambda filled: self.replace(filled, path), held)
 
     def replace(self, name: str, path: str) -> None:
         """Put the filled file at `path` in one step, the file there set aside: the two swapped
@@ -168,10 +169,10 @@ class ReplacedFiles:
         self.aside.append((self.clock(), aside))
         return aside
 
-    def reusable(self) -> tuple[int, str] | None:
-        """The oldest set-aside file, opened for writing and emptied, once it has been set aside
-        for `settle` seconds, if no one else can see it (`unshared`); None otherwise (and a file
-        that fails is dropped)."""
+    def reusable(self) -> tuple[int, str, os.stat_result] | None:
+        """The oldest set-aside file, opened for writing and emptied, with its status, once it has
+        been set aside for `settle` seconds, if no one else can see it (`unshared`); None
+        otherwise (and a file that fails is dropped)."""
         if not (self.reusing and self.aside) or self.clock() - self.aside[0][0] < self.settle:
             return None
         _, name = self.aside.popleft()
@@ -180,19 +181,19 @@ class ReplacedFiles:
             handle = os.open(name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:
             handle = None
-        if handle is not None and self.unshared(handle) and self.emptied(handle):
-            return handle, name
+        held = os.fstat(handle) if handle is not None else None
+        if held is not None and self.unshared(handle, held) and self.emptied(handle, held):
+            return handle, name, held
         if handle is not None:
             os.close(handle)
         with contextlib.suppress(OSError):
             os.unlink(name)
         return None
 
-    def unshared(self, handle: int) -> bool:
-        """Whether the open file is a regular file of the writer's own, as a new one would be,
-        whose only name is ours and that no process holds."""
-        found = os.fstat(handle)
-        if not stat.S_ISREG(found.st_mode) or found.st_nlink != 1 or found.st_uid != os.geteuid():
+    def unshared(self, handle: int, held: os.stat_result) -> bool:
+        """Whether the open file (of status `held`) is a regular file of the writer's own, as a
+        new one would be, whose only name is ours and that no process holds."""
+        if not stat.S_ISREG(held.st_mode) or held.st_nlink != 1 or held.st_uid != os.geteuid():
             return False
         try:
             if any(not name.startswith(SYSTEM_ATTRIBUTES) for name in os.listxattr(handle)):
@@ -211,30 +212,31 @@ class ReplacedFiles:
         fcntl.fcntl(handle, fcntl.F_SETLEASE, fcntl.F_UNLCK)
         return True
 
-    def emptied(self, handle: int) -> bool:
+    def emptied(self, handle: int, held: os.stat_result) -> bool:
         """Empty the open file of its bytes, keeping its blocks: its pages in memory are let go
         rather than written over. A web server that sent the old page without copying it
         (`sendfile`, as nginx and Caddy do) and closed it before the bytes left still holds those
         pages, and sends the old bytes; written over, they would send the next page's. (Cutting
         the file to nothing lets them go too, but frees its blocks, which costs what a new file
-        does.) False where it cannot be (and no more reusing where the file system cannot)."""
-        found = os.fstat(handle)
-        unit = max(mmap.PAGESIZE, found.st_blksize)  # whole pages and blocks: none zeroed in place
-        span = -(-found.st_size // unit) * unit
-        if span and LIBC.fallocate(handle, FALLOC_FL_ZERO_RANGE, 0, span) != 0:
+        does.) Its length is kept, that of `held`: a page written over one as long or longer
+        need not be cut. False where it cannot be (and no more reusing where the file system
+        cannot)."""
+        unit = max(mmap.PAGESIZE, held.st_blksize)  # whole pages and blocks: none zeroed in place
+        span = -(-held.st_size // unit) * unit
+        if span and LIBC.fallocate(handle, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, span) != 0:
             if ctypes.get_errno() in CANNOT_ZERO:
                 self.reusing = False
             return False
         return True
 
-    def new_file(self) -> tuple[int, str]:
+    def new_file(self) -> tuple[int, str, None]:
         "A new empty file in the folder (made on first use), opened for writing."
         if not self.made:
             make_folders(os.path.dirname(self.folder))
             make_folder(self.folder)  # FileExistsError if anything holds the name: never written through
             self.made = True
         name = self.next_name()
-        return open_new(name), name
+        return open_new(name), name, None
 
     def next_name(self) -> str:
         self.names += 1
