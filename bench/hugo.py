@@ -2,7 +2,8 @@
 
 Reads `<build>/pages/**/index.md`; writes a theme-less Hugo project of our own making (one
 config, one template that renders a page's title and content, the same work as our question
-template's core) under `<work>/hugo/`, and Hugo's output under `<work>/hugo/public/`.
+template's core) under `<work>/hugo/`, and Hugo's output under `<work>/hugo/public/` (or another
+folder there that a run names).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ class HugoSite:
         }
         (self.root / "config.json").write_text(json.dumps(config, indent=1))
 
-    def build(self) -> Measured:
-        return run_measured(["hugo", "--quiet", "--source", str(self.root)])
+    def build(self, folder: str = "public") -> Measured:
+        "A build of every page into `folder` of the project (Hugo's publishDir)."
+        return run_measured(["hugo", "--quiet", "--source", str(self.root), "--destination", str(self.root / folder)])
 
     def change_template(self, mark: str) -> None:
         "A template change that shows in every page, as a real one would."

@@ -96,9 +96,9 @@ def test_the_scale_projection_follows_the_growth_fitted_from_1x_up():
 def test_a_run_cut_short_states_every_goal_and_which_were_not_measured():
     from measure import Measured
     from report import goals_markdown
-    from run import judge
+    from run import Compared, judge
 
-    cold = ("cold", Measured(40.0, 2000.0, "", 38.0), Measured(200.0, 300.0, "", 170.0))
+    cold = Compared("cold", [(Measured(40.0, 2000.0, "", 38.0), Measured(200.0, 300.0, "", 170.0))])
     goals = judge({}, [cold], [])
     assert len(goals) == 9
     verdicts = {goal.text: (goal.verdict, goal.measured) for goal in goals}
@@ -107,6 +107,26 @@ def test_a_run_cut_short_states_every_goal_and_which_were_not_measured():
     assert verdicts["fresh through make build <= 90 s"] == ("not measured", "not measured in this run")
     assert "| site stage warm (template change) >= 2.5x Hugo's pages/s | not measured in this run | not measured |" \
         in goals_markdown(goals)
+
+
+def test_a_case_run_in_pairs_is_judged_and_shown_by_its_median_pair():
+    from measure import Measured
+    from run import Compared, judge, pairs_text
+
+    def pair(hugo: float, ours: float, peak: float = 200.0) -> tuple:
+        return Measured(hugo, 2000.0, "", hugo), Measured(ours, peak, "", ours)
+
+    # Ratios 0.60x, 0.50x, 0.85x in the order run: the figure is the median's, not the first's,
+    # the last's, the best's or the mean (0.65x); the largest memory of any pair counts.
+    cold = Compared("cold", [pair(24.0, 40.0), pair(20.0, 40.0), pair(25.5, 30.0, 900.0)])
+    assert cold.median() == cold.pairs[0]
+    warm = Compared("warm: template changed", [pair(20.0, 8.0), pair(20.0, 10.0)])  # 2.50x and 2.00x
+    verdicts = {goal.text: (goal.verdict, goal.measured) for goal in judge({}, [cold, warm], [])}
+    assert verdicts["site stage cold >= 0.6x Hugo's pages/s"] == ("yes", "0.60x")
+    assert verdicts["site stage warm (template change) >= 2.5x Hugo's pages/s"] == ("yes", "2.50x")
+    assert verdicts["peak memory of every stage <= 4 GB"] == ("yes", "largest 900 MB")
+    assert pairs_text(cold) == "; the median of 3 pairs in turn, whose ratios were 0.60x, 0.50x, 0.85x"
+    assert pairs_text(Compared("no change", [pair(20.0, 0.2)])) == ""
 
 
 def test_the_benchmarks_document_keeps_the_scale_section_another_benchmark_wrote(tmp_path):
