@@ -258,11 +258,12 @@ NOT_MEASURED = "not measured in this run"
 
 
 def pairs_text(compared: Compared) -> str:
-    "What the other pairs of a case measured twice or more gave: their ratios in the order run."
+    "What every pair of a case measured twice or more gave, in the order run: its ratio, Hugo's time and ours."
     if len(compared.pairs) < 2:
         return ""
-    return (f"; the median of {len(compared.pairs)} pairs in turn, whose ratios were "
-            + ", ".join(f"{ratio:.2f}x" for ratio in compared.ratios()))
+    return (f"; the median of {len(compared.pairs)} pairs in turn: " + ", ".join(
+        f"{ratio:.2f}x ({seconds(theirs.seconds)} / {seconds(ours.seconds)})"
+        for ratio, (theirs, ours) in zip(compared.ratios(), compared.pairs, strict=True)))
 
 
 def judge(builds: dict[str, BuildFigures], hugo: list[Compared], load) -> list[Goal]:

@@ -125,7 +125,8 @@ def test_a_case_run_in_pairs_is_judged_and_shown_by_its_median_pair():
     assert verdicts["site stage cold >= 0.6x Hugo's pages/s"] == ("yes", "0.60x")
     assert verdicts["site stage warm (template change) >= 2.5x Hugo's pages/s"] == ("yes", "2.50x")
     assert verdicts["peak memory of every stage <= 4 GB"] == ("yes", "largest 900 MB")
-    assert pairs_text(cold) == "; the median of 3 pairs in turn, whose ratios were 0.60x, 0.50x, 0.85x"
+    assert pairs_text(cold) == ("; the median of 3 pairs in turn: 0.60x (24.0 s / 40.0 s), 0.50x (20.0 s / 40.0 s), "
+                                "0.85x (25.5 s / 30.0 s)")
     assert pairs_text(Compared("no change", [pair(20.0, 0.2)])) == ""
 
 
