@@ -46,8 +46,8 @@ DOC = ROOT / "docs" / "BENCHMARKS.md"
 GB4 = 4096
 # The cases of the site stage against Hugo whose ratio is a goal run as this many pairs, Hugo
 # then ours, in turn, and the median pair's ratio is the figure: on this shared machine one
-# pair's ratio moved by a quarter between runs of the same code (cold 0.48x-0.60x, after a
-# template change 1.57x-2.45x).
+# pair's ratio moved by up to a third between two runs of the same code minutes apart (cold
+# 0.55x and 0.60x, after a template change 1.57x and 2.06x).
 PAIRS = 3
 
 
@@ -340,12 +340,13 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
   no theme, no list pages), `contentDir` set to `build/bench/pages`, against
   `answers site --no-search` into `build/bench/site-vs-hugo`. Each case runs Hugo first, then
   ours, each once what the run before wrote is on the disk (`sync`). *cold* and *warm* run as
-  {pairs} such pairs in turn, and give the median pair's figures, the other ratios beside
-  them; each cold pair writes into empty folders of its own, and each warm pair makes a
-  template change of its own. Pages/s counts question pages; our stage also writes listings, feeds, the sitemap and
-  downloads in that time. *warm*: a visible change to `templates/site/question.html` (and to
-  Hugo's template), undone afterwards, with the render cache the earlier cases filled;
-  *warm, no render cache*: a second template change, with the render cache
+  {pairs} such pairs in turn, and give the median pair's figures, with every pair's ratio and
+  times (Hugo's / ours) beside them; each cold pair writes into empty folders of its own, and
+  each warm pair makes a template change of its own. Pages/s counts question pages; our stage
+  also writes listings, feeds, the sitemap and downloads in that time. *warm*: a visible
+  change to `templates/site/question.html` (and to Hugo's template), undone afterwards, with
+  the render cache the earlier cases filled; *warm, no render cache*: a second template
+  change, with the render cache
   (`build/bench/site-vs-hugo.render-cache.sqlite`) removed first; *one page changed*: a
   sentence added to the benchmark's answer in the current month's file, taken through `answers
   db` and `answers pages` (not timed), as the site stage renders what the change log names.
