@@ -127,6 +127,11 @@ class Compared:
         ranked = sorted(range(len(ratios)), key=ratios.__getitem__)
         return self.pairs[ranked[len(ranked) // 2]]
 
+    def ratio(self) -> float:
+        "The case's figure: the median pair's ratio."
+        theirs, ours = self.median()
+        return theirs.seconds / ours.seconds
+
 
 def in_turn(theirs: Callable[[], Measured], ours: list[str]) -> tuple[Measured, Measured]:
     """Hugo's run, then our command's, each begun once what the run before it wrote is on the
@@ -244,7 +249,7 @@ def main() -> None:
         hugo.append(compared)
         theirs, ours = compared.median()
         table.add(f"site vs Hugo: {compared.case}", seconds(ours.seconds),
-                  f"{pages / ours.seconds:,.0f} pages/s, {theirs.seconds / ours.seconds:.2f}x Hugo "
+                  f"{pages / ours.seconds:,.0f} pages/s, {compared.ratio():.2f}x Hugo "
                   f"(Hugo {seconds(theirs.seconds)}, {pages / theirs.seconds:,.0f} pages/s); CPU "
                   f"{seconds(ours.cpu_seconds)} vs Hugo's {seconds(theirs.cpu_seconds)}{pairs_text(compared)}",
                   f"ours {megabytes(ours.peak_mb)}, Hugo {megabytes(theirs.peak_mb)}")
@@ -269,7 +274,7 @@ def pairs_text(compared: Compared) -> str:
 def judge(builds: dict[str, BuildFigures], hugo: list[Compared], load) -> list[Goal]:
     """Each goal with its figure (a ratio to Hugo, the median pair's); a goal whose case has not
     been measured (yet) says so."""
-    ratios = {compared.case: Compared(compared.case, [compared.median()]).ratios()[0] for compared in hugo}
+    ratios = {compared.case: compared.ratio() for compared in hugo}
     peaks = [figure for figures in builds.values() for figure in (figures.db, figures.pages, figures.site)]
     peaks += [ours for compared in hugo for _, ours in compared.pairs]
     served = {name: (ours, plain) for name, ours, plain in load}
