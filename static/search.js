@@ -221,8 +221,10 @@
   function resultElement(data) {
     var item = element("li");
     var heading = element("h3");
-    var link = element("a", decode(data.meta.title || data.url));
-    link.href = safeHref(data.url);
+    // The page's own URL is the record's metadata: Pagefind's own URL for it is its record's file.
+    var url = decode(data.meta.url || "");
+    var link = element("a", decode(data.meta.title || "") || url);
+    link.href = safeHref(url);
     heading.appendChild(link);
     item.appendChild(heading);
     var facts = [data.meta.uin ? "UIN " + data.meta.uin : "", data.meta.house, data.meta.body,

@@ -5,6 +5,7 @@ do not count."""
 from __future__ import annotations
 
 import datetime
+import hashlib
 import html
 import json
 import os
@@ -28,6 +29,8 @@ from processes import ended_within, is_running
 
 SEED_URL = "commons/2018-11-21/p40657d7024/"
 CHANGED_URL = "commons/2024-08-30/3283/"
+# A record's file in its bundle's scratch folder: its question's URL, '/' made '_'.
+RECORD_NAME = re.compile(r"[a-z0-9-]+_(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|undated)_[a-z0-9-]+\.html")
 HOSTILE = ["<img src=x onerror=alert(document.domain)>", '"><script>alert(1)</script>',
            "&lt;img src=x onerror=alert(1)&gt;", "&#60;svg onload=alert(1)&#62;",
            "it's `x` & y\x00\x1b[31m", "Office of <svg/onload=alert(1)>"]
@@ -446,9 +449,40 @@ def test_a_record_is_never_written_outside_the_index_whatever_its_url(built_site
     assert not list((tmp_path / "site" / "pagefind").glob("*records*"))
     scratch = tmp_path / ("site" + search.SCRATCH_SUFFIX)
     assert not any("escape" in path.parts for path in tmp_path.rglob("*"))
-    # What the scratch folders hold are records at their URLs' paths and their lists.
-    assert all(path.name in ("index.html", search.SCRATCH_LIST, fragment_reuse.MAP_NAME)
-               for path in scratch.rglob("*") if path.is_file())
+    # What the scratch folders hold: each bundle's records, straight in its folder and named by
+    # their URLs, and its lists.
+    files = [path for path in scratch.rglob("*") if path.is_file()]
+    assert files and all(path.parent.parent == scratch for path in files)
+    assert all(path.name in (search.SCRATCH_LIST, fragment_reuse.MAP_NAME)
+               or RECORD_NAME.fullmatch(path.name) for path in files)
+
+
+@pytest.mark.parametrize("listed", [
+    "old layout",  # a folder a record, and a list of URLs alone
+    {"layout": search.SCRATCH_LAYOUT, "records": {"/../../outside/": "0"}},
+    {"layout": search.SCRATCH_LAYOUT, "records": {"/commons/2024-08-30/3283": "0"}},
+])
+def test_a_scratch_list_of_another_layout_or_naming_no_question_is_not_trusted(tmp_path, listed):
+    url, record = "/" + CHANGED_URL, "<p>The record</p>"
+    source = tmp_path / "scratch" / "2024"
+    nested = source / CHANGED_URL / "index.html"
+    nested.parent.mkdir(parents=True)
+    nested.write_text(record)
+    outside = tmp_path / "outside.html"
+    outside.write_text("not the index's")
+    if listed == "old layout":
+        listed = {url: hashlib.sha256(record.encode()).hexdigest()}
+    (source / search.SCRATCH_LIST).write_text(json.dumps(listed))
+    search.sync_records([(url, record)], source)
+    # Emptied and written again: the record straight in the folder, and nothing else but the list.
+    assert sorted(path.name for path in source.iterdir()) == \
+        sorted([search.SCRATCH_LIST, "commons_2024-08-30_3283.html"])
+    assert (source / "commons_2024-08-30_3283.html").read_text() == record
+    assert outside.read_text() == "not the index's"
+    # Trusted from then on: a record that did not change is not written again.
+    (source / "commons_2024-08-30_3283.html").write_text("left as it was")
+    search.sync_records([(url, record)], source)
+    assert (source / "commons_2024-08-30_3283.html").read_text() == "left as it was"
 
 
 def test_kept_records_spare_rendering_the_unchanged_questions_and_change_no_byte(index_copy,

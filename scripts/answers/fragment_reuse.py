@@ -101,7 +101,7 @@ def learn(bundle: Path, digest_of: dict[str, str], prefilled: dict[str, str]) ->
     """The written bundle's fragment map (name -> record digest), reading only the fragments
     not pre-filled; None if anything is not as a run without collision leaves it (see the
     module's docstring): then the bundle must be indexed again into an empty folder.
-    `digest_of` is each record's URL -> record digest."""
+    `digest_of` is the URL Pagefind gives each record (search.indexed_url) -> its digest."""
     try:
         names = bundle_order.page_hashes(bundle)
         on_disk = {path.name for path in (bundle / FRAGMENTS).iterdir()}
