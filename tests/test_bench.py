@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from answers.sources import api_json  # noqa: E402
 from edits import CurrentMonth  # noqa: E402
 from load import parse_wrk  # noqa: E402
-from measure import run_measured, set_aside  # noqa: E402
+from measure import idle_memory_reclaim, run_measured, set_aside  # noqa: E402
 from scale import FIGURES, growth_exponent, per_question_ratios, projected, synthetic  # noqa: E402
 
 WRK_REPORT = """Running 8s test @ http://127.0.0.1:8001/answers/question_list.json
@@ -172,3 +172,25 @@ def test_a_command_killed_by_a_signal_is_reported_killed_as_when_it_was_started_
         run_measured([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
     assert failed.value.returncode == -signal.SIGKILL
     assert "SIGKILL" in str(failed.value)
+
+
+def damon_monitor(root: Path, name: str, state: str, action: str, least_age: int) -> None:
+    "A DAMON monitor as Linux lists it: its state, one context's aggregation and one scheme."
+    monitor = root / name
+    context = monitor / "contexts" / "0"
+    scheme = context / "schemes" / "0"
+    (context / "monitoring_attrs" / "intervals").mkdir(parents=True)
+    (scheme / "access_pattern" / "age").mkdir(parents=True)
+    (monitor / "state").write_text(state + "\n")
+    (context / "monitoring_attrs" / "intervals" / "aggr_us").write_text("5000000\n")
+    (scheme / "action").write_text(action + "\n")
+    (scheme / "access_pattern" / "age" / "min").write_text(f"{least_age}\n")
+
+
+def test_the_machine_facts_say_whether_idle_memory_is_paged_out_and_after_how_long(tmp_path):
+    assert idle_memory_reclaim(tmp_path / "none") == "kept (no DAMON pageout found)"
+    damon_monitor(tmp_path, "0", "off", "pageout", 12)  # not running
+    damon_monitor(tmp_path, "1", "on", "stat", 12)  # running, only counting
+    assert idle_memory_reclaim(tmp_path) == "kept (no DAMON pageout found)"
+    damon_monitor(tmp_path, "2", "on", "pageout", 12)  # ages count aggregations of 5 s
+    assert idle_memory_reclaim(tmp_path) == "paged out once idle 60 s (DAMON)"
