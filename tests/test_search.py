@@ -720,3 +720,29 @@ def test_an_indexing_in_a_process_of_its_own_ends_with_a_build_killed_alone(tmp_
             os.kill(indexing, signal.SIGKILL)
 
 
+
+
+@pytest.mark.parametrize("already_set", [None, "tcache_max:65536"])
+def test_pagefind_reads_the_allocator_settings_it_is_given_unless_the_user_set_their_own(
+        monkeypatch, already_set):
+    # Pagefind's allocator takes the settings only under the variable its build reads: a Pagefind
+    # built otherwise would ignore them silently, and index with three times the page faults.
+    if already_set is None:
+        monkeypatch.delenv(search.PAGEFIND_ALLOCATOR_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(search.PAGEFIND_ALLOCATOR_VARIABLE, already_set)
+    environment = search.pagefind_environment()
+    environment[search.PAGEFIND_ALLOCATOR_VARIABLE] += ",stats_print:true"  # its settings, at exit
+    shown = subprocess.run([search.pagefind_binary(), "--version"], env=environment,
+                           capture_output=True, text=True, check=True)
+    settings = already_set or search.PAGEFIND_ALLOCATOR_SETTINGS
+    assert f"opt.tcache_max: {settings.split(':')[1]}" in shown.stdout + shown.stderr
+
+
+def test_the_bundles_pagefind_is_run_with_those_allocator_settings(tmp_path, monkeypatch):
+    # Settings the allocator refuses, and is told to stop on: the indexing fails, so they reached it.
+    monkeypatch.delenv(search.PAGEFIND_ALLOCATOR_VARIABLE, raising=False)
+    monkeypatch.setattr(search, "PAGEFIND_ALLOCATOR_SETTINGS", "abort_conf:true,tcache_max:none")
+    record = [("/" + CHANGED_URL, "<html><body><main data-pagefind-body><p>Zeppelins</p></main></body></html>")]
+    with pytest.raises(search.SearchIndexError, match="pagefind failed"):
+        search.write_bundle(record, tmp_path / "bundle", tmp_path / "scratch")
