@@ -235,6 +235,17 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         for number in range(12)])
     monkeypatch.setattr(related, "FULL_PASS_FROM", 2)  # the day-ordered index
     monkeypatch.setattr(related, "CHUNK", 5)  # three tasks
+    forked = []
+    start = related.ForkedCall.start
+
+    def noted_start(name, function, *args):
+        forked.append(function.__name__)
+        return start(name, function, *args)
+
+    monkeypatch.setattr(related.ForkedCall, "start", noted_start)
+    write_copy = related.write_day_ordered_index
+    monkeypatch.setattr(related, "write_day_ordered_index",
+                        lambda *args: forked.append("copy") or write_copy(*args))
     made = {}
     for workers in (1, 2):
         monkeypatch.setattr(build, "WORKERS", workers)
@@ -247,6 +258,9 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         with sqlite_utils.Database(db_path) as db:
             made[workers] = list(db.execute("select * from related order by key, rank"))
         assert sorted(path.name for path in db_path.parent.iterdir()) == ["answers.db"]  # no copy left over
+    # Each build made one copy of the index, and read its postings beside its other work, in a
+    # process of their own; the full pass took them from there.
+    assert forked == ["copy", "read_postings"] * 2
     monkeypatch.setattr(related, "FULL_PASS_FROM", 1000)
     with sqlite_utils.Database(tmp_path / "1" / "answers.db") as db:  # the index as it is, one process
         queries_made = list(db.execute("select * from related_queries order by key"))
@@ -258,6 +272,27 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         assert list(db.execute("select * from related_queries order by key")) == queries_made
     assert len(made[1]) > 12
     assert made[2] == made[1]
+
+
+def test_a_rebuild_failing_before_its_full_pass_leaves_no_copy_of_the_index_and_no_process(
+        tmp_path, monkeypatch):
+    "The copy made ahead, and the process reading it, end with the build that made them."
+    source = api_file(tmp_path / "a.json", *[
+        api_question(3000 + number, f"2024-09-{number + 1:02d}", number % 3, "Bus Services: Fares",
+                     f"To ask the Secretary of State for Transport, whether route {number} will run.")
+        for number in range(4)])
+    monkeypatch.setattr(related, "FULL_PASS_FROM", 2)
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(build.citations, "write_citations", fail)
+    db_path = tmp_path / "db" / "answers.db"
+    db_path.parent.mkdir()
+    with pytest.raises(OSError, match="disk full"):
+        build.build_database([source], db_path)
+    assert multiprocessing.active_children() == []
+    assert list(db_path.parent.iterdir()) == []
 
 
 def test_a_full_pass_that_cannot_hold_its_lists_stops_its_workers_before_the_error_is_reported(
@@ -299,10 +334,9 @@ def day_ordered_finder(folder: Path, rows: list[dict], statistics: related.Stati
     "The Finder of a full pass's worker, over an archive of these rows."
     archive_db(folder, rows).close()
     db_path = folder / "answers.db"
-    index_path = folder / f"answers.db{related.DAY_ORDERED_SUFFIX}"
-    related.write_day_ordered_index(str(db_path), index_path)
-    related._worker["index"] = related.read_index(str(db_path), str(index_path), related.Scorer(statistics))
-    related._start_worker(str(db_path), str(index_path))
+    day_ordered = related.DayOrderedIndex(str(db_path), statistics)  # its copy stays, for the Finder
+    related._worker["index"] = day_ordered.index()
+    related._start_worker(str(db_path), str(day_ordered.path))
     related._worker.pop("index")
     return related._worker.pop("finder")
 

@@ -437,18 +437,29 @@ def update_database(db: sqlite_utils.Database, readable, report: BuildReport, ve
             # A new lineage: the change log starts again, so the later stages start afresh.
             set_meta(db, rebuilt_generation=report.generation, lineage=uuid.uuid4().hex)
         load_changed_files(store, readable, report, progress)
-    if indexed_later:
-        schema.index_questions(db)
-    with db.atomic():
-        cited_before = changes.resolved_citations(db)
-        # Read once for both: the questions stay as they are for the rest of the build.
-        sessions = citations.Sessions.from_database(db)
-        report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
-    # In a rebuild this is committed, and the "asked before" workers read the file itself; in
-    # an update's transaction the lists are made in this process, from what it has written (up
-    # to related.FULL_PASS_FROM lists: more, and the update is made again on a copy).
-    report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions,
-                                           everything=report.rebuild_reason is not None)
+    # A rebuild's "asked before" lists come from a day-ordered copy of the questions' index: made
+    # now, and its postings read beside the questions' own indexes and the citations.
+    statistics = day_ordered = None
+    if report.rebuild_reason is not None:
+        statistics = related.Statistics.read()
+        day_ordered = related.DayOrderedIndex.beside(db, statistics)
+    try:
+        if indexed_later:
+            schema.index_questions(db)
+        with db.atomic():
+            cited_before = changes.resolved_citations(db)
+            # Read once for both: the questions stay as they are for the rest of the build.
+            sessions = citations.Sessions.from_database(db)
+            report.citations = citations.write_citations(db, changed_keys(db, report.generation), sessions)
+        # In a rebuild this is committed, and the "asked before" workers read the file itself; in
+        # an update's transaction the lists are made in this process, from what it has written (up
+        # to related.FULL_PASS_FROM lists: more, and the update is made again on a copy).
+        report.related = related.write_related(db, changed_keys(db, report.generation), WORKERS, sessions,
+                                               statistics, everything=report.rebuild_reason is not None,
+                                               day_ordered=day_ordered)
+    finally:
+        if day_ordered is not None:
+            day_ordered.close()
     with db.atomic():
         changes.note_citation_changes(db, cited_before)
     report.changed = db.execute("select count(*) from changes where generation = ?",
