@@ -239,8 +239,9 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
     start = related.ForkedCall.start
 
     def noted_start(name, function, *args):
-        forked.append(function.__name__)
-        return start(name, function, *args)
+        call = start(name, function, *args)
+        forked.append(function.__name__ if call is not None else "not forked")
+        return call
 
     monkeypatch.setattr(related.ForkedCall, "start", noted_start)
     write_copy = related.write_day_ordered_index
@@ -282,6 +283,17 @@ def test_a_rebuild_failing_before_its_full_pass_leaves_no_copy_of_the_index_and_
                      f"To ask the Secretary of State for Transport, whether route {number} will run.")
         for number in range(4)])
     monkeypatch.setattr(related, "FULL_PASS_FROM", 2)
+    forked = []
+    start = related.ForkedCall.start
+
+    def noted_start(name, function, *args):
+        forked.append(start(name, function, *args))
+        return forked[-1]
+
+    monkeypatch.setattr(related.ForkedCall, "start", noted_start)
+    # Postings as large as a whole archive's, far beyond what a pipe holds unread: the reading
+    # would wait for ever to send them.
+    monkeypatch.setattr(related, "read_postings", lambda *args: ({}, {"bus": (bytes(16 << 20), b"")}))
 
     def fail(*args):
         raise OSError("disk full")
@@ -291,6 +303,7 @@ def test_a_rebuild_failing_before_its_full_pass_leaves_no_copy_of_the_index_and_
     db_path.parent.mkdir()
     with pytest.raises(OSError, match="disk full"):
         build.build_database([source], db_path)
+    assert len(forked) == 1 and forked[0] is not None  # the reading had begun
     assert multiprocessing.active_children() == []
     assert list(db_path.parent.iterdir()) == []
 

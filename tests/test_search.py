@@ -744,5 +744,5 @@ def test_the_bundles_pagefind_is_run_with_those_allocator_settings(tmp_path, mon
     monkeypatch.delenv(search.PAGEFIND_ALLOCATOR_VARIABLE, raising=False)
     monkeypatch.setattr(search, "PAGEFIND_ALLOCATOR_SETTINGS", "abort_conf:true,tcache_max:none")
     record = [("/" + CHANGED_URL, "<html><body><main data-pagefind-body><p>Zeppelins</p></main></body></html>")]
-    with pytest.raises(search.SearchIndexError, match="pagefind failed"):
+    with pytest.raises(search.SearchIndexError, match="Invalid conf value: tcache_max:none"):
         search.write_bundle(record, tmp_path / "bundle", tmp_path / "scratch")

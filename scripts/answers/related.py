@@ -1056,6 +1056,8 @@ def full_pass(db_path: str, keys: list[str], workers: int, statistics: Statistic
     make them; from `day_ordered` when the build made it ahead (`DayOrderedIndex.beside`), else
     from one made here."""
     chunks = [keys[i:i + CHUNK] for i in range(0, len(keys), CHUNK)]
+    if day_ordered is not None and day_ordered.scorer.statistics is not statistics:
+        raise ValueError("the day-ordered copy was read with other statistics than the pass scores with")
     try:
         day_ordered = day_ordered or DayOrderedIndex(db_path, statistics)
         # Read once, before the workers start: forked from this process, they share it (its pages
@@ -1123,8 +1125,8 @@ class DayOrderedIndex:
         return Index.of_postings(self.scorer, norms, read)
 
     def close(self) -> None:
-        if self.reading is not None:
-            self.reading.close()
+        if self.reading is not None:  # never taken: the postings it would send are not wanted
+            self.reading.cancel()
             self.reading = None
         for leftover in (self.path, Path(f"{self.path}-journal")):
             leftover.unlink(missing_ok=True)

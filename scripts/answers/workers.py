@@ -81,9 +81,16 @@ class ForkedCall:
         return value
 
     def close(self) -> None:
-        "Wait for the process to end: a build that fails meanwhile leaves none running."
+        """Wait for the process to end: a build that fails meanwhile leaves none running. Only
+        for a result that fits the pipe's buffer, or one already received: a larger one keeps
+        the process waiting to send it, for ever. Else `cancel`."""
         self.process.join()
         self.receiver.close()
+
+    def cancel(self) -> None:
+        "End the process now, its result not wanted (what it writes is its caller's to sweep)."
+        self.process.kill()
+        self.close()
 
 
 def call_in_child(sender, function, args) -> None:
