@@ -46,10 +46,16 @@ def missing_message(missing: list[Path]) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    "Mark the tests that use a corpus fixture, before `-m` selects by marker."
+    """Mark the tests that use a corpus fixture, before `-m` selects by marker; and run last the
+    tests that make Datasette in this process (marked `datasette_in_process`). Its threads (a
+    write thread a database, looping for ever; its executor) outlive it, and a build forks its
+    helpers (downloads, the search index, Asked before's postings) only while its process runs
+    one thread (workers.ForkedCall): every build test before them then forks as `answers build`
+    does, rather than fall back to threads."""
     for item in items:
         if CORPUS_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.corpus)
+    items.sort(key=lambda item: item.get_closest_marker("datasette_in_process") is not None)
 
 
 @pytest.hookimpl(trylast=True)

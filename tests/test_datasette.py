@@ -24,6 +24,8 @@ from answers.build import build_database
 from answers.members import MemberDirectory
 from conftest import CORPUS
 
+pytestmark = pytest.mark.datasette_in_process  # runs last: see conftest
+
 ARCHIVE_URL = "http://archive.test/"
 CORRECTED = "commons-2024-08-30-3283"  # Schools: Finance, corrected on 2024-11-26
 HOLDING = "commons-2024-11-12-13768"  # still a holding answer in the samples

@@ -13,7 +13,7 @@ import uvicorn
 from answers import serve
 from test_datasette import ARCHIVE_URL, CORRECTED, answers_db  # noqa: F401 (the fixture)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.datasette_in_process]  # the latter: see conftest
 
 LINE = 20  # px: about one line of the listing's text
 FEW_LINES = 6 * LINE

@@ -17,6 +17,8 @@ from answers import serve, settings
 from answers.cli import cli
 from answers.render import SiteConfig
 
+pytestmark = pytest.mark.datasette_in_process  # runs last: see conftest
+
 SHOWN_BY = {
     "db": [settings.DB_PATH],
     "pages": [settings.DB_PATH, settings.PAGES_DIR],

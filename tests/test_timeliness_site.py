@@ -21,7 +21,7 @@ from answers.members import MemberDirectory
 from answers.render import SiteConfig
 from conftest import served
 
-pytestmark = pytest.mark.corpus
+pytestmark = [pytest.mark.corpus, pytest.mark.datasette_in_process]  # the latter: see conftest
 
 BODIES = {"Home Office": "bodies/home-office/",
           "Department of Health and Social Care": "bodies/department-of-health-and-social-care/"}

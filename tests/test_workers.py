@@ -92,3 +92,11 @@ def test_an_error_in_a_forked_call_that_cannot_be_sent_back_as_it_is_is_still_to
 
 def test_a_forked_call_gives_back_what_its_function_returned():
     assert forked_call_told("", 'ForkedCall.start("adding", sum, [1, 2, 3])') == "returned 6\n"
+
+
+def test_builds_in_this_suite_run_in_a_one_thread_process_as_answers_build_does():
+    """Every thread the tests before this one started has ended (those that make Datasette here,
+    whose threads cannot end, run after it: see conftest). A thread left running would make every
+    later build fall back from forking its helpers to threads, and its tests pass without the
+    forked ways ever running."""
+    assert [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()] == []
