@@ -8,7 +8,6 @@ import math
 import multiprocessing
 import random
 import sqlite3
-import threading
 from pathlib import Path
 
 import lxml.html
@@ -227,10 +226,18 @@ def test_a_listed_question_retitled_rewrites_the_page_listing_it(tmp_path):
         "Bus Services: Concessions"]
 
 
-def as_a_build_runs(monkeypatch) -> None:
-    """The db stage forks only while its process runs one thread (workers.ForkedCall), as
-    `answers build` does here; this test process may still hold threads of earlier tests."""
-    monkeypatch.setattr(threading, "active_count", lambda: 1)
+def noting_forks(monkeypatch) -> list:
+    """The calls `workers.ForkedCall` forked from here on, each noted as it started: None where it
+    did not fork (another thread running: the suite runs the tests that leave threads last)."""
+    forked = []
+    start = related.ForkedCall.start
+
+    def noted_start(name, function, *args):
+        forked.append(start(name, function, *args))
+        return forked[-1]
+
+    monkeypatch.setattr(related.ForkedCall, "start", noted_start)
+    return forked
 
 
 def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, monkeypatch):
@@ -242,17 +249,7 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         for number in range(12)])
     monkeypatch.setattr(related, "FULL_PASS_FROM", 2)  # the day-ordered index
     monkeypatch.setattr(related, "CHUNK", 5)  # three tasks
-    forked = []
-    start = related.ForkedCall.start
-
-    def noted_start(name, function, *args):
-        call = start(name, function, *args)
-        forked.append(function.__name__ if call is not None else "not forked")
-        return call
-
-    as_a_build_runs(monkeypatch)
-
-    monkeypatch.setattr(related.ForkedCall, "start", noted_start)
+    forked = noting_forks(monkeypatch)
     write_copy = related.write_day_ordered_index
     monkeypatch.setattr(related, "write_day_ordered_index",
                         lambda *args: forked.append("copy") or write_copy(*args))
@@ -270,7 +267,8 @@ def test_a_full_pass_in_worker_processes_lists_what_one_process_does(tmp_path, m
         assert sorted(path.name for path in db_path.parent.iterdir()) == ["answers.db"]  # no copy left over
     # Each build made one copy of the index, and read its postings beside its other work, in a
     # process of their own; the full pass took them from there.
-    assert forked == ["copy", "read_postings"] * 2
+    assert [call if call == "copy" else call and call.process.name for call in forked] == \
+        ["copy", "asked before's postings"] * 2
     monkeypatch.setattr(related, "FULL_PASS_FROM", 1000)
     with sqlite_utils.Database(tmp_path / "1" / "answers.db") as db:  # the index as it is, one process
         queries_made = list(db.execute("select * from related_queries order by key"))
@@ -292,15 +290,7 @@ def test_a_rebuild_failing_before_its_full_pass_leaves_no_copy_of_the_index_and_
                      f"To ask the Secretary of State for Transport, whether route {number} will run.")
         for number in range(4)])
     monkeypatch.setattr(related, "FULL_PASS_FROM", 2)
-    forked = []
-    start = related.ForkedCall.start
-
-    def noted_start(name, function, *args):
-        forked.append(start(name, function, *args))
-        return forked[-1]
-
-    monkeypatch.setattr(related.ForkedCall, "start", noted_start)
-    as_a_build_runs(monkeypatch)
+    forked = noting_forks(monkeypatch)
     # Postings as large as a whole archive's, far beyond what a pipe holds unread: the reading
     # would wait for ever to send them.
     monkeypatch.setattr(related, "read_postings", lambda *args: ({}, {"bus": (bytes(16 << 20), b"")}))

@@ -720,8 +720,6 @@ def test_an_indexing_in_a_process_of_its_own_ends_with_a_build_killed_alone(tmp_
             os.kill(indexing, signal.SIGKILL)
 
 
-
-
 @pytest.mark.parametrize("already_set", [None, "tcache_max:65536"])
 def test_pagefind_reads_the_allocator_settings_it_is_given_unless_the_user_set_their_own(
         monkeypatch, already_set):
