@@ -898,6 +898,21 @@ def test_a_page_whose_front_matter_was_edited_wrong_is_rejected_naming_its_file(
     assert not (tmp_path / "site" / "commons").exists()
 
 
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\r"])
+def test_a_page_saved_with_other_line_ends_makes_the_same_files(tmp_path, line_end):
+    """A page edited by hand in an editor that ends lines otherwise (Windows: CR LF; old Macs: CR)
+    is read as the same text: its HTML page and JSON twin are those of the page as written."""
+    page = hand_made_page(tmp_path / "pages", "https://example.org/")
+    as_written = site.write_question_pages(tmp_path / "pages", Output(tmp_path / "lf"), {}, SiteConfig(), workers=1)
+    page.write_bytes(page.read_bytes().replace(b"\n", line_end))
+    resaved = site.write_question_pages(tmp_path / "pages", Output(tmp_path / "other"), {}, SiteConfig(), workers=1)
+    assert as_written.rejected == resaved.rejected == {}
+    for name in ("index.html", "index.json"):
+        written = (tmp_path / "lf" / "commons/2024-01-02/1" / name).read_bytes()
+        assert b"Partly" in written and b"\r" not in written
+        assert (tmp_path / "other" / "commons/2024-01-02/1" / name).read_bytes() == written
+
+
 def test_pages_edited_wrong_by_hand_keep_their_last_good_files_until_mended(built_site, site_copy):
     """A template change renders every page again: one page edited by hand into broken front
     matter, and one whose front matter claims another question's url, are rejected by name; the

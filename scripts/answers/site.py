@@ -376,11 +376,15 @@ def page_digest(text: str | Exception | None, text_digest: str, nav: dict) -> st
 def read_page(path: str) -> str | Exception:
     "A Markdown page's text, or why it cannot be read (a page deleted or garbled by hand)."
     try:
-        # By its plain string: a Path for each of 56,000 pages cost more than the read.
-        with open(path, encoding="utf-8") as page:
-            return page.read()
+        # By its plain string: a Path for each of 56,000 pages cost more than the read. Read as
+        # bytes, unbuffered, and decoded at once: a text file's reader and the terminal check its
+        # opening makes took 9.7 us a page where this takes 6.9 us.
+        with open(path, "rb", buffering=0) as page:
+            text = page.readall().decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return error
+    # Line ends as a text file's reader gives them: a page edited by hand on Windows reads the same.
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def render_own_page(text: str, url: str, nav: dict, renderer: PageRenderer) -> tuple[dict, str, str, str]:
