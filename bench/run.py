@@ -47,8 +47,11 @@ GB4 = 4096
 # The cases of the site stage against Hugo whose ratio is a goal run as this many pairs, Hugo
 # then ours, in turn, and the median pair's ratio is the figure: on this shared machine one
 # pair's ratio moved by up to a third between two runs of the same code minutes apart (cold
-# 0.55x and 0.60x, after a template change 1.57x and 2.06x).
-PAIRS = 3
+# 0.55x and 0.60x, after a template change 1.57x and 2.06x). The median of three still moved:
+# three runs of the same site stage gave cold 0.57x, 0.598x and 0.77x (its nine pairs 0.53-0.86x,
+# their median 0.71x), after a template change 2.38x-2.92x (nine pairs 2.26-3.30x, median
+# 2.65x). Five pairs cost about three minutes more.
+PAIRS = 5
 
 
 def ensure_tools() -> None:
