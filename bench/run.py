@@ -50,7 +50,7 @@ GB4 = 4096
 # 0.55x and 0.60x, after a template change 1.57x and 2.06x). The median of three still moved:
 # three runs of the same site stage gave cold 0.57x, 0.598x and 0.77x (its nine pairs 0.53-0.86x,
 # their median 0.71x), after a template change 2.38x-2.92x (nine pairs 2.26-3.30x, median
-# 2.65x). Five pairs cost about three minutes more.
+# 2.65x). Five pairs cost about two minutes more (11.0-11.4 min a run in all).
 PAIRS = 5
 
 

@@ -65,7 +65,7 @@ DATABASE_FILE = "answers.db.gz"
 # By zlib-ng, one below zlib's default: a fresh build compresses the whole database, and over
 # the corpus's (281 MB, in pieces of 256 KiB) level 5 took 1.63 s where 6 took 2.04 s, for files
 # 0.3% larger (all the downloads: 3.8-4.0 s of CPU against 4.3-4.5 s, 83.8 MB against 83.5 MB).
-# Level 4 makes them 2.6% larger for little more; 9 makes the database 1% smaller in 2.5 times
+# Level 4 makes them 2.6% larger for little more speed; 9 makes the database 1% smaller in 2.5 times
 # the time; ISA-L's fastest levels are eight times as fast, but make files 7-12% larger.
 COMPRESS_LEVEL = 5
 # answers.db.gz is one gzip member per piece of this size of the database, so that a change
