@@ -1118,10 +1118,10 @@ class DayOrderedIndex:
     def index(self) -> Index:
         "Every posting of the copy: read in this process, or taken from the reading beside."
         if self.reading is None:
-            with closing(queries.read_only(self.path)) as db:
-                return Index(db, DAY_ORDERED_POSTINGS, self.scorer, every_term=True)
-        reading, self.reading = self.reading, None
-        norms, read = reading.result()
+            norms, read = read_postings(str(self.path), self.scorer.statistics)
+        else:
+            reading, self.reading = self.reading, None
+            norms, read = reading.result()
         return Index.of_postings(self.scorer, norms, read)
 
     def close(self) -> None:
