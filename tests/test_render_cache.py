@@ -4,6 +4,7 @@ entry, a damaged cache file is replaced, and entries a full build did not use ar
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from contextlib import closing
@@ -16,7 +17,7 @@ import yaml
 from answers import listings, pages, render, render_cache, site
 from answers import output as output_module
 from answers.build import set_meta
-from answers.manifest import page_manifest_path
+from answers.manifest import page_manifest_contents, page_manifest_path
 from answers.model import MemberRef, Question
 from answers.output import Output
 from answers.render import SiteConfig
@@ -516,3 +517,67 @@ def test_a_page_whose_neighbours_changed_renders_its_parts_again(archive, monkey
     build(archive)
     assert len(parts_rendered) == PAGES * len(site.QUESTION_PARTS)
     assert not any('rel="next"' in path.read_text(encoding="utf-8") for path in question_pages(archive))
+
+
+def links_read(monkeypatch) -> list[str]:
+    "The url of every page whose previous and next links the site stage reads from now on."
+    calls, real = [], site.navigation_of
+    monkeypatch.setattr(site, "navigation_of", lambda db, page_urls: calls.extend(page_urls) or real(db, page_urls))
+    return calls
+
+
+def site_entries(site_dir: Path) -> dict:
+    "What the site's manifest records of each question page."
+    return page_manifest_contents(site_dir)["entries"]
+
+
+def same_as_a_build_without_cache(archive: Path, monkeypatch) -> bool:
+    "Whether the site holds what a build from scratch, without the cache, writes, and records the same of each page."
+    without_cache(monkeypatch)
+    build(archive, "site-without-cache")
+    return (files_of(archive / "site") == files_of(archive / "site-without-cache")
+            and site_entries(archive / "site") == site_entries(archive / "site-without-cache"))
+
+
+def test_a_question_template_change_reads_no_links_and_writes_what_a_build_from_scratch_writes(
+        built_archive, monkeypatch, tmp_path_factory):
+    "The database and the code that reads the links are the last build's: so is each page's digest."
+    archive = built_archive
+    read = links_read(monkeypatch)
+    assert build_after_template_change(archive, monkeypatch, tmp_path_factory).rendered == PAGES and read == []
+    assert same_as_a_build_without_cache(archive, monkeypatch)
+    assert sum('rel="next"' in path.read_text(encoding="utf-8") for path in question_pages(archive)) == PAGES - 1
+
+
+def test_a_page_that_needs_its_links_reads_them(built_archive, monkeypatch, tmp_path_factory):
+    """A part to render (here the previous and next links' own), or a twin to write, which takes the
+    page's text: the links are read, and the pages are those a build from scratch makes."""
+    archive = built_archive
+    read = links_read(monkeypatch)
+    changed_template(monkeypatch, tmp_path_factory.mktemp("changed") / "templates", "_prev_next.html",
+                     "<!-- links changed -->\n")
+    assert build(archive).rendered == PAGES and sorted(read) == sorted(site_entries(archive / "site"))
+    twin = next((archive / "site" / "commons").glob("*/1/index.json"))
+    twin.unlink()
+    read.clear()
+    build_after_template_change(archive, monkeypatch, tmp_path_factory)
+    assert read == [twin.parent.relative_to(archive / "site").as_posix() + "/"] and twin.exists()
+    assert same_as_a_build_without_cache(archive, monkeypatch)
+
+
+def test_the_last_builds_links_are_kept_only_for_the_same_text_and_the_same_code(built_archive, monkeypatch,
+                                                                                 tmp_path_factory):
+    archive = built_archive
+    manifest = page_manifest_path(archive / "site")
+    with closing(sqlite3.connect(manifest)) as connection, connection:
+        url, entry = connection.execute("select key, entry from entries order by key limit 1").fetchone()
+        connection.execute("update entries set entry = json_set(entry, '$[6]', 'another text') where key = ?", [url])
+    read = links_read(monkeypatch)
+    build_after_template_change(archive, monkeypatch, tmp_path_factory)
+    recorded, before = json.loads(site_entries(archive / "site")[url]), json.loads(entry)
+    assert read == [url] and recorded[:2] + recorded[3:] == before[:2] + before[3:]  # all but the new HTML's digest
+    # Other code reading the links: every page's are read again.
+    monkeypatch.setattr(site, "NAVIGATION_CODE", (*site.NAVIGATION_CODE, render.__file__))
+    read.clear()
+    assert build(archive).rendered == PAGES and sorted(read) == sorted(site_entries(archive / "site"))
+    assert same_as_a_build_without_cache(archive, monkeypatch)

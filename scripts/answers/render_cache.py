@@ -402,6 +402,14 @@ class CachedPage:
         self.made = self.made or len(parts) != len(kept)  # a part no longer placed: the entry changes
         return {name: html for name, (_, html) in parts.items()}
 
+    def makes_page_alone(self, url: str) -> bool:
+        """Whether the held entry makes the page at `url` with nothing besides: it gives that url,
+        and every part at the part's current version, so that no part is rendered."""
+        if self.held is None or self.held["meta"].get("url") != url:
+            return False
+        kept = self.held["parts"]
+        return all(kept.get(name, (None,))[0] == version for name, version in self.cache.part_versions.items())
+
     @property
     def twin_digest(self) -> str | None:
         return self.held["twin"] if self.held is not None else None

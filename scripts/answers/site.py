@@ -21,6 +21,7 @@ from contextlib import ExitStack, closing, nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import orjson
@@ -206,6 +207,8 @@ def render_question_page(meta: dict, body_html: str, nav: dict, env, config: Sit
     def parts_context() -> dict:
         # Made once, by the first part rendered; not functools.cache, whose wrapper, made for
         # every page, cost a page from the render cache a hundredth of its time.
+        if nav is None:  # a page given no links is one whose parts all come from its entry
+            raise LookupError(f"a part of {meta.get('url')!r} is rendered without its previous and next links")
         if not made:
             made.append({**context, **part_context(meta, nav, config)})
         return made[0]
@@ -274,15 +277,57 @@ def _finish_worker() -> None:
         _worker["db"] = None
 
 
-def chunk_navigation(items: list[tuple[str, str, dict | None, str, str, str]]) -> list[tuple]:
+class KeptLinks(NamedTuple):
+    """What the last complete build recorded of a page whose text and links are as they were then
+    (see `write_question_pages`): the digest of its inputs, and the urls of its previous and next links."""
+    digest: str
+    previous: str
+    next: str
+
+
+class PageItem(NamedTuple):
+    "A question page for a render worker to render and write."
+    path: str  # its Markdown page
+    url: str
+    nav: dict | None  # its previous and next links; None: read by the worker (`chunk_navigation`)
+    html_before: str  # the digest of the HTML the last build wrote for it ('' when unknown)
+    twin_before: str  # of its JSON twin likewise
+    text_digest: str  # of its text, where the pages stage vouches for it: then not read ('' otherwise)
+    kept: KeptLinks | None = None  # its links as the last build had them, when they still hold: not read
+
+
+def chunk_navigation(items: list[PageItem]) -> list[PageItem]:
     """The chunk's items, each with its previous and next links: those an item gives, else read
-    for the whole chunk in one query of the worker's database (`navigation_of`)."""
-    unknown = [key for _, key, nav, *_ in items if nav is None]
-    if not unknown:
-        return items
-    found = navigation_of(_worker["db"], unknown)
-    return [(path, key, nav if nav is not None else found.get(key, no_neighbours()), *rest)
-            for path, key, nav, *rest in items]
+    for the whole chunk in one query of the worker's database (`navigation_of`); but for an item
+    that keeps the last build's (`PageItem.kept`), whose links are read only if its page needs them."""
+    unknown = [item.url for item in items if item.nav is None and item.kept is None]
+    return with_links(items, unknown) if unknown else items
+
+
+def with_links(items: list[PageItem], page_urls: list[str]) -> list[PageItem]:
+    "The items, those at these urls with their links read now, in one query, and no longer kept."
+    found = navigation_of(_worker["db"], page_urls)
+    wanted = set(page_urls)
+    return [item._replace(nav=found.get(item.url, no_neighbours()), kept=None) if item.url in wanted else item
+            for item in items]
+
+
+def links_where_wanted(items: list[PageItem], digests: list[str],
+                       cache: render_cache.PageCache) -> tuple[list[PageItem], list[str], list]:
+    """The chunk's items, digests and the render cache's entries of the items that keep the last
+    build's links (None for the others): such a page needs its links only when its entry does not
+    make it alone (`CachedPage.makes_page_alone`, a part to render, or no entry); those are read
+    now, in one query, and their digests worked out from them."""
+    pages = [cache.page(digest) if item.kept else None for item, digest in zip(items, digests, strict=True)]
+    lacking = [item.url for item, page in zip(items, pages, strict=True)
+               if page is not None and not page.makes_page_alone(item.url)]
+    if not lacking:
+        return items, digests, pages
+    items = with_links(items, lacking)
+    for index, item in enumerate(items):
+        if pages[index] is not None and item.kept is None:
+            digests[index], pages[index] = question_digest(None, item.nav, item.text_digest), None
+    return items, digests, pages
 
 
 def no_neighbours() -> dict:
@@ -290,8 +335,7 @@ def no_neighbours() -> dict:
     return {"previous": None, "next": None}
 
 
-def _render_chunk(items: list[tuple[str, str, dict, str, str, str]]) -> tuple[list[str], int, set[str], dict,
-                                                                              dict, set[bytes]]:
+def _render_chunk(items: list[PageItem]) -> tuple[list[str], int, set[str], dict, dict, set[bytes]]:
     """Render and write a chunk of question pages in a worker process. Returns what it wrote,
     how many files were already up to date, every path it wrote or confirmed (so that the
     build knows which files are still part of the archive), each page's manifest entry, the
@@ -301,56 +345,76 @@ def _render_chunk(items: list[tuple[str, str, dict, str, str, str]]) -> tuple[li
     items = chunk_navigation(items)
     # Read once: the digest must describe exactly the text that was rendered. A page whose text's
     # digest the pages stage vouches for is not read while the render cache holds its entry.
-    texts = [None if text_digest else read_page(path) for path, *_, text_digest in items]
-    digests = [page_digest(text, text_digest, nav)
-               for (_, _, nav, _, _, text_digest), text in zip(items, texts, strict=True)]
+    texts = [None if item.text_digest else read_page(item.path) for item in items]
+    text_digests = [item.text_digest or text_digest_of(text) for item, text in zip(items, texts, strict=True)]
+    digests = [item.kept.digest if item.kept else question_digest(None, item.nav, text_digest) if text_digest else ""
+               for item, text_digest in zip(items, text_digests, strict=True)]
     cache = _worker["cache"]
     cache.prefetch([digest for digest in digests if digest])
-    for item, text, digest in zip(items, texts, digests, strict=True):
-        path, key, nav, html_before, *_ = item
+    items, digests, held_pages = links_where_wanted(items, digests, cache)
+    for item, text, text_digest, digest, held_page in zip(items, texts, text_digests, digests, held_pages,
+                                                          strict=True):
         try:
-            page, digest, meta, html, twin = render_chunk_page(output, cache, item, text, digest)
+            made = render_chunk_page(output, cache, item, text, text_digest, digest, held_page)
         except PageError as error:  # a page edited wrong by hand: said, and the build goes on
-            rejected[key] = f"{path}: {error}"
+            rejected[item.url] = f"{item.path}: {error}"
             continue
         except Exception as error:
             # Anything else points to the code (a template, a helper), not to one page: rejecting
             # every page would let the build sweep all their files as stale. It stops, naming the page.
-            error.add_note(f"while rendering {path}")
+            error.add_note(f"while rendering {item.path}")
             raise
         # Encoded once, for its digest and its file alike.
-        url, data = meta["url"], html.encode("utf-8")
+        url, data = made.meta["url"], made.html.encode("utf-8")
         html_digest = bytes_digest(data)
         # Bytes other than the last build wrote here: the old file need not be read to know it.
-        output.write(urls.html_file(url), data, changed=html_before not in ("", html_digest))
-        twin_digest = twin()
-        page.done(twin_digest)
-        entries[key] = [digest, url, html_digest, twin_digest, *neighbour_urls(nav)]
+        output.write(urls.html_file(url), data, changed=item.html_before not in ("", html_digest))
+        twin_digest = made.twin()
+        made.page.done(twin_digest)
+        entries[item.url] = [made.digest, url, html_digest, twin_digest, *made.neighbours, made.text_digest]
     cache.flush()
     return output.written, output.unchanged, output.seen, entries, rejected, cache.take_used()
 
 
-def render_chunk_page(output: Output, cache: render_cache.PageCache, item: tuple, text: str | Exception | None,
-                      digest: str) -> tuple[render_cache.CachedPage, str, dict, str, Callable[[], str]]:
-    """One page of `_render_chunk`'s: (its entry in the render cache, the digest of its inputs, its
-    front matter, its HTML page, what writes its JSON twin and gives the digest of its bytes).
-    A page not read (`text` None) is made from its entry when the cache holds it and its twin is
-    kept; else from its text, read now. Raises `PageError` for a page that cannot be rendered."""
-    path, key, nav, _, twin_before, _ = item
+class MadePage(NamedTuple):
+    "A page as `render_chunk_page` made it."
+    page: render_cache.CachedPage  # its entry in the render cache
+    digest: str  # of its inputs
+    meta: dict  # its front matter
+    html: str  # its HTML page
+    twin: Callable[[], str]  # writes its JSON twin (unless kept) and gives the digest of its bytes
+    neighbours: list[str]  # the urls of its previous and next links ('' for none)
+    text_digest: str  # of the text it was made from
+
+
+def render_chunk_page(output: Output, cache: render_cache.PageCache, item: PageItem, text: str | Exception | None,
+                      text_digest: str, digest: str, held_page: render_cache.CachedPage | None = None) -> MadePage:
+    """One page of `_render_chunk`'s, from its text (or why it could not be read) and the digests
+    of its text and inputs. A page not read (`text` None) is made from its entry (`held_page`,
+    else looked up now) when the cache holds it and its twin is kept; else from its text, read
+    now (and its links, if it kept the last build's). Raises `PageError` for a page that cannot
+    be rendered."""
     if text is None:
-        page = cache.page(digest)
-        held = render_held_page(output, page, key, nav, twin_before)
+        page = held_page or cache.page(digest)
+        held = render_held_page(output, page, item.url, item.nav, item.twin_before)
         if held is not None:
             meta, html, twin_digest = held
-            return page, digest, meta, html, lambda: twin_digest
-        text = read_page(path)
-        digest = page_digest(text, "", nav)
+            neighbours = [item.kept.previous, item.kept.next] if item.kept else neighbour_urls(item.nav)
+            return MadePage(page, digest, meta, html, lambda: twin_digest, neighbours, text_digest)
+        text, text_digest = read_page(item.path), ""
     if isinstance(text, Exception):
         raise PageError(str(text))
+    if not text_digest:  # read just now: its digests are worked out from the text as it is
+        if item.kept:  # and its links read, where its entry made it but for its twin, which takes its text
+            item = with_links([item], [item.url])[0]
+        text_digest = bytes_digest(text)
+        digest = question_digest(None, item.nav, text_digest)
     page = cache.page(digest)
     renderer = PageRenderer(page.front_matter, page.body, page.parts)
-    meta, body, body_html, html = render_own_page(text, key, nav, renderer)
-    return page, digest, meta, html, partial(write_twin, output, page.twin_digest, twin_before, meta, body, body_html)
+    meta, body, body_html, html = render_own_page(text, item.url, item.nav, renderer)
+    return MadePage(page, digest, meta, html,
+                    partial(write_twin, output, page.twin_digest, item.twin_before, meta, body, body_html),
+                    neighbour_urls(item.nav), text_digest)
 
 
 def render_held_page(output: Output, page: render_cache.CachedPage, url: str, nav: dict,
@@ -367,10 +431,9 @@ def render_held_page(output: Output, page: render_cache.CachedPage, url: str, na
     return meta, render_question_page(meta, body_html, nav, _worker["env"], _worker["config"], page.parts), twin_digest
 
 
-def page_digest(text: str | Exception | None, text_digest: str, nav: dict) -> str:
-    """`question_digest` of a page's text, or of the digest of its text (`text_digest`) when it
-    was not read; '' for a page that could not be read."""
-    return question_digest(text, nav, text_digest) if text_digest or isinstance(text, str) else ""
+def text_digest_of(text: str | Exception | None) -> str:
+    "The digest of a page's text ('' for a page not read, or that could not be)."
+    return bytes_digest(text) if isinstance(text, str) else ""
 
 
 def read_page(path: str) -> str | Exception:
@@ -439,9 +502,11 @@ def neighbour_urls(nav: dict) -> list[str]:
 
 def is_manifest_entry(entry) -> bool:
     """[digest of the page's inputs, url of its files, digests of its HTML and JSON as written,
-    urls of its previous and next links]: a page is kept only if its files still hold what the
-    build wrote; the links tell a later build which pages linked to a question that moved."""
-    return (isinstance(entry, list) and len(entry) == 6
+    urls of its previous and next links, digest of its text]: a page is kept only if its files
+    still hold what the build wrote; the links tell a later build which pages linked to a
+    question that moved; with the text's digest, a build after a change of code alone knows the
+    pages whose inputs are as they were without reading their links (`kept_links`)."""
+    return (isinstance(entry, list) and len(entry) == 7
             and all(isinstance(part, str) for part in entry))
 
 
@@ -466,20 +531,31 @@ def question_part_versions(config: SiteConfig) -> dict[str, str]:
     return {name: question_code_version(config, name) for name in QUESTION_PARTS}
 
 
+# What reads a question page's previous and next links from the database (`navigation_of`).
+NAVIGATION_CODE = (__file__, queries.__file__, urls.__file__)
+
+
 def site_code_version(config: SiteConfig) -> str:
-    """What besides its inputs decides a question page's bytes (code, templates and config),
-    then, after a '-', what decides the files every build renders: a change to the first part
-    alone renders again only the question pages."""
+    """What besides its inputs decides a question page's bytes (code, templates and config);
+    after a '-', what decides the files every build renders; after another, the code that reads
+    the pages' links. A change to the first part alone renders again only the question pages."""
     question_pages = question_code_version(config, *QUESTION_TEMPLATES)
     every_build = stage_code_digest(render.templates_used(*EVERY_BUILD_TEMPLATES), ("Jinja2",),
                                     json.dumps(asdict(config), sort_keys=True))
-    return f"{question_pages}-{every_build}"
+    navigation = stage_code_digest([Path(module) for module in NAVIGATION_CODE], ())
+    return f"{question_pages}-{every_build}-{navigation}"
+
+
+def same_version_part(manifest: PageManifest, version: str, part: int) -> bool:
+    "Whether the last complete build, under other code, ran this part of `version` (`site_code_version`) alike."
+    other = (manifest.other_code_version or "").split("-")
+    return (manifest.other_code_state is not None and len(other) > part
+            and other[part] == version.split("-")[part])
 
 
 def only_question_code_changed(manifest: PageManifest, version: str) -> bool:
     "Whether the last complete build ran other code that renders the files of every build alike."
-    other = manifest.other_code_version or ""
-    return manifest.other_code_state is not None and other.partition("-")[2] == version.partition("-")[2]
+    return same_version_part(manifest, version, 1)
 
 
 def html_written_before(entry: list[str] | None, url: str) -> str:
@@ -512,7 +588,7 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
                          page_urls: list[str] | None = None,
                          meanwhile: Callable[[], None] = lambda: None,
                          every_page: bool | None = None, text_digests: dict[str, str] | None = None,
-                         db_path: str | None = None) -> QuestionPages:
+                         db_path: str | None = None, links_kept: bool = False) -> QuestionPages:
     """Render the Markdown pages into `output` (in `workers` processes when there is more
     than one chunk of pages to render), skipping those the manifest shows up to date;
     returns how many were rendered and skipped, and those rejected. `page_urls`: only the pages at these
@@ -524,6 +600,8 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     `db_path`, read from that database a chunk of pages at a time (`navigation_of`), by the
     worker that renders them, and here only where the manifest may show a page up to date: the
     links of every question, held at once, were among the largest things a full build held.
+    `links_kept`: the database, and the code that reads the links, are as they were for the last
+    complete build (under other code), so a page whose text is too keeps the links it had (`kept_links`).
     `meanwhile` runs once, while the workers render (see `render_items`)."""
     manifest = manifest or PageManifest(None, "")
     empty = no_neighbours()
@@ -553,8 +631,10 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
                 # A page the current manifest vouched for was checked just now and failed: its twin
                 # is not trusted. One rendered because the code changed may trust its twin.
                 twin = "" if key in manifest.previous else twin_written_before(before, key)
-                items.append((path, key, None if db_path is not None and not checking else nav,
-                              html_written_before(before, key), twin, text_digests.get(key, "")))
+                text_digest = text_digests.get(key, "")
+                items.append(PageItem(path, key, None if db_path is not None and not checking else nav,
+                                      html_written_before(before, key), twin, text_digest,
+                                      kept_links(before, key, text_digest) if links_kept else None))
     rendered, used = render_items(items, output, config, workers, manifest, meanwhile, db_path)
     rejected = strays | rendered
     if (page_urls is None if every_page is None else every_page) and items and not skipped:
@@ -563,14 +643,22 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     return QuestionPages(len(items), skipped, rejected=rejected)
 
 
-def render_items(items: list[tuple[str, str, dict | None, str, str, str]], output: Output, config: SiteConfig,
+def kept_links(entry: list[str] | None, url: str, text_digest: str) -> KeptLinks | None:
+    """What the last build recorded of the page at `url` (its `entry`), when it was rendered from this
+    same text (`text_digest`, as the pages stage vouches for it): given that its links are as they
+    were too (`write_question_pages`'s `links_kept`), so are its inputs and their digest."""
+    if entry is None or entry[1] != url or not text_digest or entry[6] != text_digest:
+        return None
+    return KeptLinks(entry[0], entry[4], entry[5])
+
+
+def render_items(items: list[PageItem], output: Output, config: SiteConfig,
                  workers: int, manifest: PageManifest, meanwhile: Callable[[], None] = lambda: None,
                  db_path: str | None = None) -> tuple[dict[str, str], set[bytes]]:
-    """Render (path, url, navigation, digests of its HTML and JSON twin as last written or '', digest of
-    its text as the pages stage vouches for it or '') items, in worker
-    processes when there are enough; an item's navigation None: read from the database at
-    `db_path` with its chunk's (`chunk_navigation`). Returns the pages rejected (url: why), whose files the last
-    build made are kept (`keep_last_good`), and the keys of the render cache's entries made or used.
+    """Render the items, in worker processes when there are enough; an item's navigation None:
+    read from the database at `db_path` with its chunk's (`chunk_navigation`). Returns the pages
+    rejected (url: why), whose files the last build made are kept (`keep_last_good`), and the
+    keys of the render cache's entries made or used.
     `meanwhile` runs here while they render, once every worker is started (so that no process
     is forked while a thread it starts may hold a lock); when the items are rendered here, before
     them, so that the downloads it starts in a process of their own work beside these pages too.
@@ -659,7 +747,7 @@ def write_changed_question_pages(db: sqlite_utils.Database, keys: set[str], page
     gone, unrecorded = pages_gone(db, manifest, changed_urls)
     wanted = changed_urls | unrecorded
     for url in changed_urls:
-        wanted.update(filter(None, (manifest.previous.get(url) or [])[4:]))  # its neighbours before
+        wanted.update(filter(None, (manifest.previous.get(url) or [])[4:6]))  # its neighbours before
     wanted = sorted(wanted.difference(gone))
     written = write_question_pages(pages_dir, output, navigation_of(db, wanted), config,
                                    workers, manifest, wanted, meanwhile)
@@ -784,7 +872,10 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             pages_made = write_question_pages(
                 pages_dir, output, {}, config, workers, manifest, page_urls,
                 meanwhile=others.write, every_page=True,
-                text_digests=None if changed is None else vouched_text_digests(pages_dir), db_path=str(db_path))
+                text_digests=None if changed is None else vouched_text_digests(pages_dir), db_path=str(db_path),
+                # No question changed since the last complete build, under other code: if that code
+                # read the links as this does, each page's links are the ones it had.
+                links_kept=changed == set() and same_version_part(manifest, manifest.version, 2))
         else:
             pages_made = write_changed_question_pages(
                 db, changed, pages_dir, output, config, workers, manifest, meanwhile=others.write)
