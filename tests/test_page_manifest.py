@@ -53,6 +53,19 @@ def test_manifest_is_taken_only_for_the_same_code(tmp_path):
     other.close()
 
 
+def test_entries_are_read_a_batch_at_a_time_and_only_the_valid_ones(tmp_path):
+    out = tmp_path / "site"
+    saved(out, {"a/": "digest a", "b/": "digest b", "c/": ["not", "text"]})
+    for version in ("v1", "v2"):  # this code's entries, or another's (what the files held)
+        taken = PageManifest.take(Output(out), version, is_text)
+        stored = taken.written_before()
+        assert stored.batch(["a/", "c/", "d/"]) == {"a/": "digest a"} and stored.batch([]) == {}
+        assert stored.batch(["b/", "a/"]) == {"a/": "digest a", "b/": "digest b"}
+        stored.all()  # once every entry is read, from there
+        assert stored.batch(["b/", "c/"]) == {"b/": "digest b"}
+        taken.close()
+
+
 def test_a_build_that_changes_a_file_withdraws_the_entries_until_it_saves(tmp_path):
     out = tmp_path / "pages"
     saved(out, {"a/": "digest"}, state={"generation": 1})

@@ -10,6 +10,7 @@ import posixpath
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from itertools import pairwise
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -887,6 +888,47 @@ def test_pages_that_cannot_be_read_are_rejected_by_name_and_the_rest_rendered_in
     assert len(good) > 2 and made.rendered == len(good) + 2
     assert all((tmp_path / "site" / url / "index.html").is_file() for url in good)
     assert not (tmp_path / "site" / day / "0000").exists()
+
+
+def test_the_render_workers_begin_while_the_build_makes_the_later_chunks(built_site, tmp_path, monkeypatch):
+    """What each chunk needs of the manifests is looked up as the chunk is made, once the workers
+    have the first; a failure while making one stops the build and leaves no worker behind."""
+    pages_dir = tmp_path / "pages"
+    day = Path("commons") / "2024-08-30"
+    shutil.copytree(built_site.pages / day, pages_dir / day)
+    happened = []
+
+    class RecordedPool(ProcessPoolExecutor):
+        def submit(self, *args, **kwargs):
+            happened.append("submitted")
+            return super().submit(*args, **kwargs)
+
+    def looked_up(page_urls: list[str]) -> dict[str, str]:
+        happened.append(len(page_urls))
+        return {}
+
+    monkeypatch.setattr(site, "ProcessPoolExecutor", RecordedPool)
+    monkeypatch.setattr(site, "CHUNK", 2)
+    made = site.write_question_pages(pages_dir, Output(tmp_path / "site"), {}, SiteConfig(), workers=2,
+                                     text_digests=looked_up)
+    pages_made = len(list((pages_dir / day).rglob("index.md")))
+    assert made.rendered == pages_made > 6 and made.rejected == {}
+    assert len(list((tmp_path / "site" / day).rglob("index.html"))) == pages_made
+    assert [event for event in happened if event != "submitted"] == [2] * (pages_made // 2) + [1] * (pages_made % 2)
+    last_lookup = max(place for place, event in enumerate(happened) if event != "submitted")
+    assert happened.index("submitted") < last_lookup
+
+    def failing(page_urls: list[str]) -> dict[str, str]:
+        if len(happened) > 4:
+            raise OSError("the pages' manifest is gone")
+        happened.append(page_urls)
+        return {}
+
+    happened.clear()
+    with pytest.raises(OSError, match="manifest is gone"):
+        site.write_question_pages(pages_dir, Output(tmp_path / "again"), {}, SiteConfig(), workers=2,
+                                  text_digests=failing)
+    assert "submitted" in happened and multiprocessing.active_children() == []
 
 
 def test_a_page_whose_front_matter_was_edited_wrong_is_rejected_naming_its_file(tmp_path):

@@ -262,6 +262,17 @@ class StoredEntries(Mapping):
                                    if entry is not _MISSING and self.valid_entry(entry)}
         return self.everything
 
+    def batch(self, keys: list[str]) -> dict:
+        "The valid entries of these keys, by key, read in one query (or from every entry, once read)."
+        if self.everything is not None:
+            return {key: self.everything[key] for key in keys if key in self.everything}
+        if self.connection is None or not keys:
+            return {}
+        rows = self.connection.execute("select key, entry from entries where key in (select value from json_each(?))",
+                                       (json.dumps(keys),))
+        decoded = ((key, decode_entry(text)) for key, text in rows)
+        return {key: entry for key, entry in decoded if entry is not _MISSING and self.valid_entry(entry)}
+
     def with_part(self, values: set[str] | list[str]) -> dict:
         """The entries whose indexed part (see `PageManifest`) is one of `values`, by key, valid
         or not: they are asked for what the file holds (a page to remove), not what to trust."""
@@ -343,7 +354,6 @@ class PageManifest:
     connection: sqlite3.Connection | None = None  # open on a file that is a manifest
     unusable: bool = False  # a file is there that is no manifest (damaged, or another's)
     other_code: bool = False  # the file holds a complete build's entries under other code
-    other_code_entries: dict | None = None  # read when `written_before` first wants them
 
     @classmethod
     def take(cls, output: Output, version: str, valid_entry: Callable[[object], bool],
@@ -398,15 +408,13 @@ class PageManifest:
             if state is not None:
                 self.other_code_state, self.other_code_version = state, version
 
-    def written_before(self) -> dict:
-        """The last complete build's entries, under this code or another (empty when there was
-        none): what each page's files held when it wrote them, unless changed by hand since."""
-        if self.previous:
+    def written_before(self) -> StoredEntries:
+        """The last complete build's entries, under this code or another (none when there was
+        none): what each page's files held when it wrote them, unless changed by hand since.
+        Each read when it is looked up, or a batch at a time (`StoredEntries.batch`)."""
+        if self.previous.connection is not None:
             return self.previous
-        if self.other_code_entries is None:
-            other = StoredEntries(self.connection if self.other_code else None, self.valid_entry)
-            self.other_code_entries = other.all()
-        return self.other_code_entries
+        return StoredEntries(self.connection if self.other_code else None, self.valid_entry)
 
     def holds_entries(self) -> bool:
         "Whether the last build's entries could be read."

@@ -13,9 +13,10 @@ stage's manifest (`pages.manifest.sqlite`) and reads only the pages the render c
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack, closing, nullcontext
 from dataclasses import asdict, dataclass, field
@@ -587,15 +588,16 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
                          workers: int, manifest: PageManifest | None = None,
                          page_urls: list[str] | None = None,
                          meanwhile: Callable[[], None] = lambda: None,
-                         every_page: bool | None = None, text_digests: dict[str, str] | None = None,
+                         every_page: bool | None = None,
+                         text_digests: Callable[[list[str]], dict[str, str]] | None = None,
                          db_path: str | None = None, links_kept: bool = False) -> QuestionPages:
     """Render the Markdown pages into `output` (in `workers` processes when there is more
     than one chunk of pages to render), skipping those the manifest shows up to date;
     returns how many were rendered and skipped, and those rejected. `page_urls`: only the pages at these
     urls, else every page in `pages_dir`; `every_page`: whether
     they are all the pages there are (by default, only when `page_urls` is not given);
-    `text_digests`: the digest of each page's text by its url, where the pages stage vouches for
-    it (`vouched_text_digests`), so that the page need not be read.
+    `text_digests`: gives the digest of each page's text by its url, for a chunk of urls, where the
+    pages stage vouches for it (`vouched_text_digests`), so that the page need not be read.
     `links`: each page's previous and next links, by url (none where it has no entry); or, given
     `db_path`, read from that database a chunk of pages at a time (`navigation_of`), by the
     worker that renders them, and here only where the manifest may show a page up to date: the
@@ -604,7 +606,6 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
     complete build (under other code), so a page whose text is too keeps the links it had (`kept_links`).
     `meanwhile` runs once, while the workers render (see `render_items`)."""
     manifest = manifest or PageManifest(None, "")
-    empty = no_neighbours()
     strays = {}
     if page_urls is None:
         found, strays = set_strays_apart(markdown_pages(pages_dir))
@@ -613,34 +614,57 @@ def write_question_pages(pages_dir: Path, output: Output, links: dict, config: S
         # before any worker could start.
         folder = os.path.join(str(pages_dir), "")
         found = [(folder + urls.markdown_file(url), url) for url in sorted(page_urls)]
-    items, skipped = [], 0
+    made = QuestionPages()
+    chunks = page_chunks(found, output, manifest, links, text_digests or (lambda page_urls: {}), db_path,
+                         links_kept, made)
+    rendered, used = render_items(chunks, output, config, workers, manifest, meanwhile, db_path)
+    made.rejected = strays | rendered
+    if (page_urls is None if every_page is None else every_page) and made.rendered and not made.skipped:
+        # every page was rendered: what the cache did not give is unused
+        render_cache.prune(render_cache.cache_path(output.root), used)
+    return made
+
+
+def page_chunks(found: list[tuple[str, str]], output: Output, manifest: PageManifest, links: dict,
+                text_digests: Callable[[list[str]], dict[str, str]], db_path: str | None, links_kept: bool,
+                made: QuestionPages) -> Iterator[list[PageItem]]:
+    """The pages `found` ((path, url), in order) that are not up to date (`is_up_to_date`), as the
+    render workers' items, `CHUNK` at a time (`write_question_pages` says what the arguments
+    are). What each needs of the manifests is looked up a chunk at a time as the chunk is made,
+    so that the workers begin on the first while the build makes the rest: reading every entry
+    of both manifests first kept both workers waiting half a second. Counts the items, and the
+    pages skipped, in `made`."""
+    empty = no_neighbours()
+    items = []
     written_before = manifest.written_before()
-    text_digests = text_digests or {}
     # Only a page the manifest holds an entry for can be up to date, and only then are its links wanted here.
     checking = db_path is not None and bool(manifest.previous)
     with closing(queries.read_only(db_path)) if checking else nullcontext() as db:
         for start in range(0, len(found), CHUNK):
             window = found[start:start + CHUNK]
-            known = navigation_of(db, [key for _, key in window]) if checking else links
+            keys = [key for _, key in window]
+            known = navigation_of(db, keys) if checking else links
+            entries, digests = written_before.batch(keys), text_digests(keys)
             for path, key in window:
                 nav = known.get(key, empty)
                 if is_up_to_date(path, key, nav, output, manifest):
-                    skipped += 1
+                    made.skipped += 1
                     continue
-                before = written_before.get(key)
+                before = entries.get(key)
                 # A page the current manifest vouched for was checked just now and failed: its twin
                 # is not trusted. One rendered because the code changed may trust its twin.
                 twin = "" if key in manifest.previous else twin_written_before(before, key)
-                text_digest = text_digests.get(key, "")
+                text_digest = digests.get(key, "")
                 items.append(PageItem(path, key, None if db_path is not None and not checking else nav,
                                       html_written_before(before, key), twin, text_digest,
                                       kept_links(before, key, text_digest) if links_kept else None))
-    rendered, used = render_items(items, output, config, workers, manifest, meanwhile, db_path)
-    rejected = strays | rendered
-    if (page_urls is None if every_page is None else every_page) and items and not skipped:
-        # every page was rendered: what the cache did not give is unused
-        render_cache.prune(render_cache.cache_path(output.root), used)
-    return QuestionPages(len(items), skipped, rejected=rejected)
+            while len(items) >= CHUNK:
+                made.rendered += CHUNK
+                yield items[:CHUNK]
+                items = items[CHUNK:]
+    if items:
+        made.rendered += len(items)
+        yield items
 
 
 def kept_links(entry: list[str] | None, url: str, text_digest: str) -> KeptLinks | None:
@@ -652,10 +676,11 @@ def kept_links(entry: list[str] | None, url: str, text_digest: str) -> KeptLinks
     return KeptLinks(entry[0], entry[4], entry[5])
 
 
-def render_items(items: list[PageItem], output: Output, config: SiteConfig,
+def render_items(chunks: Iterable[list[PageItem]], output: Output, config: SiteConfig,
                  workers: int, manifest: PageManifest, meanwhile: Callable[[], None] = lambda: None,
                  db_path: str | None = None) -> tuple[dict[str, str], set[bytes]]:
-    """Render the items, in worker processes when there are enough; an item's navigation None:
+    """Render the chunks of items, each chunk handed to a worker process as soon as it is made,
+    when there are enough (more than one) and workers to render them; an item's navigation None:
     read from the database at `db_path` with its chunk's (`chunk_navigation`). Returns the pages
     rejected (url: why), whose files the last build made are kept (`keep_last_good`), and the
     keys of the render cache's entries made or used.
@@ -663,15 +688,16 @@ def render_items(items: list[PageItem], output: Output, config: SiteConfig,
     is forked while a thread it starts may hold a lock); when the items are rendered here, before
     them, so that the downloads it starts in a process of their own work beside these pages too.
     What it writes must not be a question page's file."""
-    chunks = [items[i:i + CHUNK] for i in range(0, len(items), CHUNK)]
-    if items:
+    chunks = iter(chunks)
+    first = list(itertools.islice(chunks, 2))  # one chunk alone is rendered here
+    if first:
         output.changing()  # the workers write with Outputs of their own
         render_cache.prepare(render_cache.cache_path(output.root))
-    if workers <= 1 or len(chunks) <= 1:
+    if workers <= 1 or len(first) <= 1:
         meanwhile()
         _start_worker(str(output.root), config, db_path)
         try:
-            results = list(map(_render_chunk, chunks))
+            results = list(map(_render_chunk, itertools.chain(first, chunks)))
         finally:
             _finish_worker()
     else:
@@ -679,8 +705,10 @@ def render_items(items: list[PageItem], output: Output, config: SiteConfig,
         # the first submit starts every worker.
         with ProcessPoolExecutor(workers, initializer=_start_pool_worker,
                                  initargs=(str(output.root), config, db_path)) as pool:
-            rendering = [pool.submit(_render_chunk, chunk) for chunk in chunks]
+            rendering = []
             try:
+                for chunk in itertools.chain(first, chunks):
+                    rendering.append(pool.submit(_render_chunk, chunk))
                 meanwhile()
             except BaseException:
                 for future in rendering:  # the chunks not yet started are not waited for
@@ -773,14 +801,16 @@ def pages_gone(db: sqlite_utils.Database, manifest: PageManifest,
     return sorted(recorded - paged), paged - recorded - changed_urls
 
 
-def vouched_text_digests(pages_dir: Path) -> dict[str, str]:
-    """The digest of each Markdown page's text as the pages stage wrote it, by url, from its
-    manifest: a build given changes trusts the pages as that stage left them, and after a template
-    change the render cache holds each page's entry under the same digest, so no page is read.
-    Reading and hashing the 56,000 pages cost that build a twentieth of its time."""
-    with PageManifest(page_manifest_path(pages_dir), pages.pages_code_version(), pages.is_manifest_entry) as manifest:
-        manifest.open()
-        return {url: entry[1] for url, entry in manifest.previous.items()}
+def vouched_text_digests(pages_dir: Path, on_leaving: ExitStack) -> Callable[[list[str]], dict[str, str]]:
+    """What gives the digest of each Markdown page's text as the pages stage wrote it, by url, for
+    a chunk of urls at a time, from that stage's manifest (open until `on_leaving` closes): a build
+    given changes trusts the pages as that stage left them, and after a template change the render
+    cache holds each page's entry under the same digest, so no page is read. Reading and hashing
+    the 56,000 pages cost that build a twentieth of its time."""
+    manifest = on_leaving.enter_context(
+        PageManifest(page_manifest_path(pages_dir), pages.pages_code_version(), pages.is_manifest_entry))
+    manifest.open()
+    return lambda page_urls: {url: entry[1] for url, entry in manifest.previous.batch(page_urls).items()}
 
 
 def markdown_pages(pages_dir: Path) -> list[tuple[str, str]]:
@@ -872,7 +902,8 @@ def build_site(db_path: Path, pages_dir: Path, out_dir: Path, config: SiteConfig
             pages_made = write_question_pages(
                 pages_dir, output, {}, config, workers, manifest, page_urls,
                 meanwhile=others.write, every_page=True,
-                text_digests=None if changed is None else vouched_text_digests(pages_dir), db_path=str(db_path),
+                text_digests=None if changed is None else vouched_text_digests(pages_dir, on_leaving),
+                db_path=str(db_path),
                 # No question changed since the last complete build, under other code: if that code
                 # read the links as this does, each page's links are the ones it had.
                 links_kept=changed == set() and same_version_part(manifest, manifest.version, 2))
