@@ -7,7 +7,8 @@ writes only changed bytes and refuses any path outside the output folder. A mani
 from (its Markdown and its neighbours), so that unchanged question pages are not rendered again.
 After a template change, a build given changes takes each Markdown page's digest from the pages
 stage's manifest (`pages.manifest.sqlite`) and reads only the pages the render cache
-(render_cache.py) does not hold.
+(render_cache.py) does not hold; with no question changed since the last complete build, a page
+whose text is as it was keeps the links that build recorded (`kept_links`), not read again.
 """
 
 from __future__ import annotations
