@@ -200,9 +200,10 @@ def render_question_html(text: str, nav: dict, env, config: SiteConfig,
     return meta, body, body_html, render_question_page(meta, body_html, nav, env, config, renderer.parts)
 
 
-def render_question_page(meta: dict, body_html: str, nav: dict, env, config: SiteConfig,
+def render_question_page(meta: dict, body_html: str, nav: dict | None, env, config: SiteConfig,
                          parts: Callable[[dict[str, Callable[[], str]]], dict[str, str]]) -> str:
-    "A question page's HTML from its front matter and its body's HTML; `parts` as `PageRenderer.parts`."
+    """A question page's HTML from its front matter and its body's HTML; `parts` as `PageRenderer.parts`.
+    `nav` None: links not read, for a page whose parts all come from its entry in the render cache."""
     context = question_context(meta, body_html, config)
     made = []
 
@@ -419,7 +420,7 @@ def render_chunk_page(output: Output, cache: render_cache.PageCache, item: PageI
                     neighbour_urls(item.nav), text_digest)
 
 
-def render_held_page(output: Output, page: render_cache.CachedPage, url: str, nav: dict,
+def render_held_page(output: Output, page: render_cache.CachedPage, url: str, nav: dict | None,
                      twin_before: str) -> tuple[dict, str, str] | None:
     """The page at `url` from its entry in the render cache alone, its text unread: (its front
     matter, its HTML page, its twin's digest). None unless the entry is held, gives this url and
