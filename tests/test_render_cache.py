@@ -14,7 +14,7 @@ import pytest
 import sqlite_utils
 import yaml
 
-from answers import listings, pages, render, render_cache, site
+from answers import listings, page_shape, pages, render, render_cache, site
 from answers import output as output_module
 from answers.build import set_meta
 from answers.manifest import page_manifest_contents, page_manifest_path
@@ -581,3 +581,17 @@ def test_the_last_builds_links_are_kept_only_for_the_same_text_and_the_same_code
     read.clear()
     assert build(archive).rendered == PAGES and sorted(read) == sorted(site_entries(archive / "site"))
     assert same_as_a_build_without_cache(archive, monkeypatch)
+
+
+def test_a_part_asked_to_render_without_the_pages_links_stops_rather_than_show_none(archive):
+    "Links are left unread only for a page whose parts all come from its entry: any other is a fault in the code."
+    page = next((archive / "pages").glob("commons/*/1/index.md"))
+    header, body = pages.split_page_text(page.read_text(encoding="utf-8"))
+    meta = page_shape.read_front_matter(header)
+    config = SiteConfig()
+    env = render.make_environment(config)
+    render_all = site.PageRenderer().parts
+    with pytest.raises(LookupError, match="without its previous and next links"):
+        site.render_question_page(meta, render.render_markdown(body), None, env, config, render_all)
+    html = site.render_question_page(meta, render.render_markdown(body), site.no_neighbours(), env, config, render_all)
+    assert meta["title"] in html
