@@ -25,7 +25,8 @@ def main() -> None:
             os._exit(127)  # not found or not runnable: as a shell reports it
     _, status, usage = os.wait4(child, 0)
     with open(report, "w", encoding="utf-8") as file:
-        json.dump({"peak_kb": usage.ru_maxrss, "cpu_seconds": usage.ru_utime + usage.ru_stime}, file)
+        json.dump({"peak_kb": usage.ru_maxrss, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                   "system_seconds": usage.ru_stime}, file)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:  # killed: sys.exit(-9) would exit with the status 247, which says nothing
         if -code != signal.SIGKILL:  # SIGKILL's action cannot be set; another's (SIGINT: Python's) ends this process

@@ -25,12 +25,15 @@ DAMON_MONITORS = Path("/sys/kernel/mm/damon/admin/kdamonds")
 class Measured:
     """One run of a command: wall seconds, peak resident memory of its largest process, and
     the CPU seconds (user and system) of it and the descendants it waited for, which a busy
-    machine inflates far less than the wall time."""
+    machine inflates far less than the wall time, and the system's part of them: the kernel's
+    work making files, which on this disk grows several times over for minutes after many
+    files were removed (`set_aside`), whoever removed them."""
 
     seconds: float
     peak_mb: float
     output: str = ""
     cpu_seconds: float = 0.0
+    system_seconds: float = 0.0
 
 
 def run_measured(command: list[str], cwd: Path | None = None, env: dict | None = None) -> Measured:
@@ -48,7 +51,8 @@ def run_measured(command: list[str], cwd: Path | None = None, env: dict | None =
         if process.returncode != 0:
             raise subprocess.CalledProcessError(process.returncode, command, process.stdout)
         usage = json.loads(report.read_text(encoding="utf-8"))
-    return Measured(seconds, usage["peak_kb"] / 1024, process.stdout, usage["cpu_seconds"])
+    return Measured(seconds, usage["peak_kb"] / 1024, process.stdout, usage["cpu_seconds"],
+                    usage["system_seconds"])
 
 
 def set_aside(folder: Path, into: Path) -> None:

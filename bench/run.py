@@ -193,6 +193,10 @@ def prepare(today: datetime.date) -> tuple[Build, CurrentMonth]:
     return Build(OUT, [content, *CORPUS_SOURCES], MEMBERS), month
 
 
+def cpu_text(measured: Measured) -> str:
+    return f"{seconds(measured.cpu_seconds)} ({seconds(measured.system_seconds)} system)"
+
+
 def ratio(ours: float, theirs: float) -> str:
     return f"{ours / theirs:.2f}" if theirs else "n/a (no request completed on plain Datasette)"
 
@@ -254,7 +258,7 @@ def main() -> None:
         table.add(f"site vs Hugo: {compared.case}", seconds(ours.seconds),
                   f"{pages / ours.seconds:,.0f} pages/s, {compared.ratio():.2f}x Hugo "
                   f"(Hugo {seconds(theirs.seconds)}, {pages / theirs.seconds:,.0f} pages/s); CPU "
-                  f"{seconds(ours.cpu_seconds)} vs Hugo's {seconds(theirs.cpu_seconds)}{pairs_text(compared)}",
+                  f"{cpu_text(ours)} vs Hugo's {cpu_text(theirs)}{pairs_text(compared)}",
                   f"ours {megabytes(ours.peak_mb)}, Hugo {megabytes(theirs.peak_mb)}")
         save()
     print(f"\n{pages:,} questions; {(time.perf_counter() - started) / 60:.1f} min in all. "
@@ -360,7 +364,9 @@ same run (Hugo, plain Datasette) and read as a ratio; the load average is record
   db` and `answers pages` (not timed), as the site stage renders what the change log names.
   Hugo rebuilds everything each time; ours renders only what changed. A ratio is Hugo's wall
   time over ours (above 1: we are faster); CPU is user +
-  system seconds of each command and its workers, which a busy machine inflates far less.
+  system seconds of each command and its workers, which a busy machine inflates far less, and
+  in brackets the system's part: the kernel making files, which grows several times over for
+  minutes after many files were removed from this disk.
 - **search index**: the search phase of the *one new answer* build: the bundles holding the
   questions whose pages the site build touched (each at most {shard_limit} questions), re-indexed by
   Pagefind (two bundles at a time, one process each). Its memory is the largest child

@@ -166,6 +166,14 @@ def test_a_commands_peak_memory_is_its_own_not_the_measuring_process():
     assert large.cpu_seconds > 0
 
 
+def test_a_commands_system_time_is_reported_apart_within_its_cpu_time():
+    "Making files is the kernel's work: a command that makes many shows it as system time."
+    made = run_measured([sys.executable, "-c", "import os, tempfile\n"
+                         "with tempfile.TemporaryDirectory() as d:\n"
+                         "    for i in range(20000): os.close(os.open(f'{d}/{i}', os.O_CREAT | os.O_WRONLY))"])
+    assert 0 < made.system_seconds <= made.cpu_seconds
+
+
 def test_a_command_killed_by_a_signal_is_reported_killed_as_when_it_was_started_directly():
     "A stage the kernel kills for want of memory is reported so, not as an exit status of the launcher's making."
     with pytest.raises(subprocess.CalledProcessError) as failed:
