@@ -91,7 +91,8 @@ def machine() -> dict[str, str]:
     return {
         "cores": str(os.cpu_count()),
         "memory": f"{memory_gb():.1f} GB",
-        "Python": platform.python_version(),
+        # Which build: a distribution's (profile-guided) and a plain source build differ by about a tenth.
+        "Python": f"{platform.python_version()} ({os.path.realpath(sys.executable)})",
         "Hugo": tool_version(["hugo", "version"]),
         "wrk": tool_version(["wrk", "--version"]),
         "system": f"{platform.system()} {platform.release()}",
