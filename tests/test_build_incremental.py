@@ -337,8 +337,9 @@ def test_an_update_that_remakes_many_lists_is_made_on_a_copy_for_the_lists_worke
     assert not db_path.with_name(".answers.db.building").exists()
 
 
-def test_files_read_ahead_by_a_reader_process_store_what_one_process_does(tmp_path, monkeypatch):
-    "Each file read and checked in a reader process, in order: the same rows, rejects and counts."
+def test_files_read_ahead_by_reader_processes_store_what_one_process_does(tmp_path, monkeypatch):
+    """Each file read and checked in one of two reader processes, stored in order: the same rows,
+    rejects and counts."""
     from answers import build
 
     content = tmp_path / "content"
@@ -350,6 +351,7 @@ def test_files_read_ahead_by_a_reader_process_store_what_one_process_does(tmp_pa
     made = {}
     for read_ahead_from in (99, 2):
         monkeypatch.setattr(build, "READ_AHEAD_FROM", read_ahead_from)
+        monkeypatch.setattr(build, "READERS", 2)
         monkeypatch.setattr(build, "AHEAD", 1)
         db_path = tmp_path / f"from-{read_ahead_from}" / "answers.db"
         report = build_database([content], db_path)
