@@ -239,14 +239,14 @@ def record_fields(row: dict) -> dict:
     heading, uin = inert(row["heading"]), inert(row["uin"])
     status = ("Withdrawn" if row["is_withdrawn"]
               else "Answered" if row["date_answered"] or row["answer_text"] else "Awaiting answer")
-    fields = {
-        "url": "/" + row["url"], "title": urls.question_title(row), "uin": uin,
-        "heading": heading, "question": inert(row["question_text"]),
-        "answer": inert(row["answer_text"]), "house": HOUSES.get(row["house"], row["house"]),
+    fields = {name: inert(value) for name, value in {
+        "url": "/" + row["url"], "title": urls.question_title(row),
+        "house": HOUSES.get(row["house"], row["house"]),
         "body": row["answering_body"], "member": row["member"], "status": status,
         "year": date[:4], "date": date, "long_date": long_date(date),
-    }
-    fields = {name: inert(value) for name, value in fields.items()}
+    }.items()}
+    # Made inert once: the question and answer are most of a record's text.
+    fields.update(uin=uin, heading=heading, question=inert(row["question_text"]), answer=inert(row["answer_text"]))
     # Words before the question in the searched text: excerpts start after them.
     fields["lead"] = str(len(heading.split()) + len(uin.split()))
     return fields
