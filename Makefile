@@ -16,8 +16,8 @@ SCALE_MINUTES ?= 40
 # can make a virtual environment, else the first python3 on the PATH; `make setup PYTHON=…`
 # chooses. A distribution's build (Debian's) is compiled with profile-guided optimization and
 # its interpreter is not a shared library, where a plain source build (pyenv's by default) is
-# neither: on this project's site stage, cold over the whole corpus, Debian's 3.11 took 9-13%
-# less CPU than pyenv's 3.11 (templates and Markdown 11-13% faster, the same output).
+# neither: on this project's site stage, cold over the whole corpus, Debian's 3.11 took 6-13%
+# less CPU than pyenv's 3.11 (templates and Markdown 10-13% quicker; the same site, byte for byte).
 # Expanded only when the environment is made.
 SYSTEM_PYTHON = $(shell /usr/bin/python3 -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && echo /usr/bin/python3)
