@@ -562,7 +562,7 @@ def settle_accounts(db: sqlite_utils.Database, files: list[FileReport]) -> None:
 
 # Files read and checked ahead of the store, by reader processes: the store, in this process,
 # is the other half of the work. Over the corpus one reader kept the store waiting for half
-# its time (6.7 s of 13.3 s), two for 3.2-3.7 s. From READ_AHEAD_FROM files on; READERS files
+# its time (6.7 s of 13.3 s), two for 2.8-3.7 s. From READ_AHEAD_FROM files on; READERS files
 # are read at once, and AHEAD at most wait in memory for the store.
 READ_AHEAD_FROM = 4
 READERS = WORKERS
