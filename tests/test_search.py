@@ -5,6 +5,7 @@ do not count."""
 from __future__ import annotations
 
 import datetime
+import gzip
 import hashlib
 import html
 import json
@@ -627,6 +628,34 @@ def test_a_lengthened_name_makes_the_bundle_again_and_keeps_no_map(built_site, t
     assert not (scratch / fragment_reuse.MAP_NAME).exists()
     search.update_index(db_path, tmp_path / "fresh")
     assert tree(site_dir / "pagefind") == tree(tmp_path / "fresh" / "pagefind")
+
+
+def test_a_fragments_url_is_read_from_its_first_bytes_or_else_from_the_whole_of_it(built_site, tmp_path):
+    """The URL Pagefind gives a record is read from the start of its fragment, and only where
+    it is not there from the whole file; a file that is not a whole fragment gives none."""
+    fragments = sorted((built_site.site / "pagefind" / "2024" / fragment_reuse.FRAGMENTS).iterdir())
+    shown = {json.loads(gzip.decompress(path.read_bytes())[len(b"pagefind_dcd"):])["url"]: path for path in fragments}
+    assert len(shown) == len(fragments) > 1
+    assert {fragment_reuse.fragment_url(str(path)): path for path in fragments} == shown
+    url, path = next(iter(shown.items()))
+    content = json.loads(gzip.decompress(path.read_bytes())[len(b"pagefind_dcd"):])
+
+    def packed(name: str, data: dict | None = None, signature: bytes = b"pagefind_dcd") -> str:
+        target = tmp_path / name
+        target.write_bytes(gzip.compress(signature + json.dumps(data or content).encode()))
+        return str(target)
+
+    long_url = "/commons_2024-01-01_" + "9" * 600 + ".html"
+    assert fragment_reuse.fragment_url(packed("reordered", {"content": "x", **content})) == url
+    assert fragment_reuse.fragment_url(packed("long", dict(content, url=long_url))) == long_url
+    assert fragment_reuse.fragment_url(packed("unsigned", signature=b"")) is None
+    # Only the start is read: a file cut after it still names its URL; one cut before, none.
+    whole = path.read_bytes()
+    for name, data, expected in [("cut late", whole[:len(whole) // 2], url), ("cut early", whole[:20], None),
+                                 ("not gzip", b'pagefind_dcd{"url":"/a.html"}', None), ("empty", b"", None)]:
+        (tmp_path / name).write_bytes(data)
+        assert fragment_reuse.fragment_url(str(tmp_path / name)) == expected, name
+    assert fragment_reuse.fragment_url(str(tmp_path / "missing")) is None
 
 
 def test_a_map_learned_for_another_bundle_or_code_is_not_used(built_site, tmp_path, monkeypatch):

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import zlib
 from pathlib import Path
 
 from . import bundle_order
@@ -41,6 +42,13 @@ MAP_NAME = ".fragments.json"  # in a bundle's scratch folder: not HTML, so not i
 FRAGMENTS = "fragment"
 SUFFIX = ".pf_fragment"
 PLAIN_NAME_LENGTH = len("en_") + 7  # Pagefind's name before any collision lengthens it
+# A fragment is gzip'd JSON whose first key is the record's URL: the URL is read from its first
+# bytes alone (HEAD_BYTES once decompressed): for the 55,989 fragments of a fresh index (2.5 KB
+# each), 0.7 s of CPU where decompressing and parsing each whole took 1.3-1.6 s.
+URL_START = bundle_order.SIGNATURE + b'{"url":'
+HEAD_BYTES = 512
+GZIP_WINDOW = 16 + zlib.MAX_WBITS  # zlib's wbits for a gzip stream
+JSON_DECODER = json.JSONDecoder()
 
 
 def record_digest(html: str) -> str:
@@ -111,9 +119,9 @@ def learn(bundle: Path, digest_of: dict[str, str], prefilled: dict[str, str]) ->
             or not all(is_plain_name(name) for name in names)
             or on_disk != {name + SUFFIX for name in names}):
         return None
-    fragments = {}
+    fragments, folder = {}, os.path.join(bundle, FRAGMENTS)
     for name in names:
-        digest = prefilled.get(name) or digest_of.get(fragment_url(bundle / FRAGMENTS / (name + SUFFIX)))
+        digest = prefilled.get(name) or digest_of.get(fragment_url(os.path.join(folder, name + SUFFIX)))
         if digest is None:
             return None
         fragments[name] = digest
@@ -122,14 +130,41 @@ def learn(bundle: Path, digest_of: dict[str, str], prefilled: dict[str, str]) ->
     return fragments
 
 
-def fragment_url(path: Path) -> str | None:
+def fragment_url(path: str) -> str | None:
     "The URL a fragment file shows (Pagefind's packed JSON), or None if it is not one."
     try:
-        data = gzip.decompress(path.read_bytes())
+        with open(path, "rb", buffering=0) as fragment:
+            packed = fragment.readall()
+    except OSError:
+        return None
+    url = url_from_head(packed)
+    return url if url is not None else url_from_whole(packed)
+
+
+def url_from_head(packed: bytes) -> str | None:
+    """The URL from the fragment's first bytes, where it starts them as Pagefind writes it; None
+    where it does not (another layout, a URL longer than the head, a head that is damaged)."""
+    try:
+        head = zlib.decompressobj(GZIP_WINDOW).decompress(packed, HEAD_BYTES)
+    except zlib.error:
+        return None
+    if not head.startswith(URL_START):
+        return None
+    try:  # the head may end inside a character, after the URL: only the URL is decoded
+        url, _ = JSON_DECODER.raw_decode(head[len(URL_START):].decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    return url if isinstance(url, str) else None
+
+
+def url_from_whole(packed: bytes) -> str | None:
+    "The URL from the whole fragment, decompressed and parsed."
+    try:
+        data = gzip.decompress(packed)
         if not data.startswith(bundle_order.SIGNATURE):
             return None
         url = json.loads(data[len(bundle_order.SIGNATURE):]).get("url")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, EOFError, zlib.error):
         return None
     return url if isinstance(url, str) else None
 
