@@ -330,18 +330,23 @@ def grouped_listing_pages(db: sqlite_utils.Database, snippet: int, kind: str, ow
     listing that shows it; a value it leaves out is in none. One read, sorted by SQLite, and a
     page at a time in Python: a full build holds a page, not the largest listing. Each page is
     one step of SQLite (`listing_rows` says why)."""
-    rows = " union all ".join(
-        f"select {LISTING_COLUMNS}, owners.owner from questions cross join owners"
+    placed = " union all ".join(
+        f"select key, date_answered, date_tabled, owners.owner from questions cross join owners"
         f" on owners.value = {column} where {condition}" for column, condition in LISTED_UNDER[kind])
-    # CROSS JOIN: every question read once, each value looked up in an index SQLite makes of the
-    # owners, rather than the owners read in full for every question.
+    # CROSS JOINs: every question read once, each value looked up in an index SQLite makes of the
+    # owners, rather than the owners read in full for every question; then each placed question's
+    # row read by its key, in the listings' order. Numbered and sorted by its key, dates and owner
+    # alone before its row is read whole: sorting whole rows (each with its snippet and title)
+    # took SQLite a third longer (over the whole corpus, 3.2 s for the four kinds against 4.3 s).
     found = db.execute(
-        f"""with owners(value, owner) as materialized (select key, value from json_each(:owners))
+        f"""with owners(value, owner) as materialized (select key, value from json_each(:owners)),
+            placed(listed_key, owner, position, total) as materialized (
+              select key, owner, row_number() over (partition by owner order by {PLACE_ORDER}),
+                     count(*) over (partition by owner)
+              from ({placed}))
             select owner, total, page, json_group_array(json_array(position, {', '.join(LISTING_NAMES)})) from (
-              select (total - position) / :page_size + 1 as page, * from (
-                select row_number() over (partition by owner order by {PLACE_ORDER}) as position,
-                       count(*) over (partition by owner) as total, *
-                from ({rows})))
+              select (total - position) / :page_size + 1 as page, owner, total, position, {LISTING_COLUMNS}
+              from placed cross join questions on questions.key = placed.listed_key)
             group by owner, page order by owner, page""",
         {"owners": json.dumps(owners), "snippet": snippet, "page_size": page_size, **TITLE_CHARS})
     for owner, total, page, listed in found:
