@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
+import orjson
 import sqlite_utils
 
 from . import bundle_order, changes, clean, fragment_reuse, queries, record_cache, render, urls
@@ -257,7 +258,7 @@ def records(db: sqlite_utils.Database, urls: list[str], template,
     """(url, record HTML) for the questions at these URLs, in URL order. With a cache, only the
     questions whose row (or the record code) changed since their record was kept are rendered."""
     [(found,)] = db.execute(RECORD_QUERY, {"urls": json.dumps(urls)}).fetchall()
-    rows = sorted(json.loads(found), key=lambda row: row["url"])
+    rows = sorted(orjson.loads(found), key=lambda row: row["url"])
     if cache is None:
         return [("/" + row["url"], template.render(r=record_fields(row))) for row in rows]
     kept, version, items, fresh = cache.kept(urls), record_version(), [], []
@@ -339,11 +340,14 @@ def sync_records(items: list[tuple[str, str]], source: Path) -> None:
         held = {}
     source.mkdir(parents=True, exist_ok=True)
     holds = {}
+    # By plain strings: a Path a record cost 3.5 us more (56,000 written to memory: 0.71 s against 0.51 s).
+    folder = str(source)
     for url, html in items:
         data = html.encode("utf-8")
         holds[url] = hashlib.sha256(data).hexdigest()
         if held.get(url) != holds[url]:
-            record_path(source, url).write_bytes(data)
+            with open(os.path.join(folder, record_name(url)), "wb") as record:
+                record.write(data)
     for url in held.keys() - holds.keys():
         record_path(source, url).unlink(missing_ok=True)
     listed.write_text(json.dumps({"layout": SCRATCH_LAYOUT, "records": holds}, sort_keys=True),
