@@ -49,7 +49,7 @@ def row_digest(version: str, row: dict) -> str:
     text, integers and nulls (the same digests over the whole corpus, in a third of the time)."""
     try:
         text = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, text that is not UTF-8
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, which json writes
         text = json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
     return hashlib.sha256(f"{version}\0".encode() + text).hexdigest()
 
