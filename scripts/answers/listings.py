@@ -822,7 +822,8 @@ def write_fixed_pages(writer: ListingWriter) -> None:
 def listings_code_version(config: SiteConfig) -> str:
     "What besides the database decides the listings' bytes: code, templates and config."
     modules = [__file__, queries.__file__, urls.__file__, timeliness.__file__, render.__file__,
-               listing_record.__file__, model.__file__, clean.__file__, timeliness.METADATA]
+               render.MARKDOWN_SHORTCUT, listing_record.__file__, model.__file__, clean.__file__,
+               timeliness.METADATA]
     templates = [*render.templates_used(*LISTING_TEMPLATES), SITE_TEMPLATES / API_TEXT]
     return stage_code_digest([*map(str, modules), *templates], ("Jinja2", "MarkupSafe", "Markdown"),
                              json.dumps(asdict(config), sort_keys=True))

@@ -15,11 +15,12 @@ the others come from the entry. A page refused (page_shape.py: front matter of t
 or that JSON cannot hold as it is, a date YAML read as a date, say) has no entry, nor has one
 whose front matter orjson cannot write (an integer beyond 64 bits). Bodies' HTML is kept apart
 too, keyed by the renderer's version (Python-Markdown's and nh3's versions, the Markdown
-extensions and settings, the tags kept, the code of `render_markdown` and the cleaning rules of
-`clean.py`) and the Markdown text, for the pages whose entry misses while their body does not (a
-neighbour moved, a member's name changed); a page's entry names its body's, so that using the
-one marks the other. A renderer change simply misses every entry. Entries are JSON written and
-read by orjson: the json module took up to three times as long to parse them.
+extensions and settings, the tags kept, the code of `render_markdown`, the cleaning rules of
+`clean.py` and the shortcut of `plain_text.py`) and the Markdown text, for the pages whose
+entry misses while their body does not (a neighbour moved, a member's name changed); a page's
+entry names its body's, so that using the one marks the other. A renderer change simply misses
+every entry. Entries are JSON written and read by orjson: the json module took up to three
+times as long to parse them.
 
 The main process `prepare`s the file before the render workers start (it replaces a corrupt
 one, and starts a new run); each worker `open`s its own connection, looks up the entries of a
@@ -104,6 +105,7 @@ def renderer_version() -> str:
     for function in RENDERER_CODE:
         digest.update(inspect.getsource(function).encode())
     digest.update(Path(clean.__file__).read_bytes())
+    digest.update(render.MARKDOWN_SHORTCUT.read_bytes())
     return digest.hexdigest()
 
 

@@ -518,8 +518,8 @@ def is_manifest_entry(entry) -> bool:
 EVERY_BUILD_TEMPLATES = ("downloads.html", "robots.txt", "sitemap.xml", "sitemap_index.xml")
 
 
-QUESTION_CODE = (__file__, render.__file__, pages.__file__, page_shape.__file__, urls.__file__, model.__file__,
-                 clean.__file__, timeline.__file__, timeliness.__file__)
+QUESTION_CODE = (__file__, render.__file__, render.MARKDOWN_SHORTCUT, pages.__file__, page_shape.__file__,
+                 urls.__file__, model.__file__, clean.__file__, timeline.__file__, timeliness.__file__)
 QUESTION_PACKAGES = ("Markdown", "nh3", "Jinja2", "MarkupSafe", "orjson", "PyYAML")
 
 
