@@ -60,13 +60,13 @@ class ShortcutInlineProcessor(InlineProcessor):
     "The inline processor, giving back unchanged a text that holds no pattern's character."
 
     needed: re.Pattern | None = None
-    patterns_seen: tuple | None = None
+    read_patterns = False
 
     def run(self, tree, ancestors=None):
-        # Checked at each run, not once: an extension loaded after this one may add a pattern.
-        patterns = tuple(self.inlinePatterns)
-        if patterns != self.patterns_seen:
-            self.needed, self.patterns_seen = needed_characters(self.inlinePatterns), patterns
+        # At the first run, not when registered: an extension loaded after this one may add a
+        # pattern, and every extension has registered its own by the time a text is converted.
+        if not self.read_patterns:
+            self.needed, self.read_patterns = needed_characters(self.inlinePatterns), True
         return super().run(tree, ancestors)
 
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
