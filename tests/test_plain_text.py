@@ -1,6 +1,7 @@
-"""The inline shortcut (plain_text.py): Python-Markdown with it gives the same HTML as without
-it, for any text and for the corpus's answers, and it passes over plain text only while every
-inline pattern registered is one it knows."""
+"""The shortcuts of plain_text.py: Python-Markdown with them gives the same HTML as without
+them, for any text and for the corpus's answers; the inline one passes over plain text only
+while every inline pattern registered is one it knows, and neither takes the place of another
+extension's step."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import markdown
 import sqlite_utils
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markdown.htmlparser import HTMLExtractor
 from markdown.inlinepatterns import SimpleTextInlineProcessor
+from markdown.preprocessors import HtmlBlockPreprocessor
 from markdown.treeprocessors import InlineProcessor
 
 from answers import pages, render
-from answers.plain_text import NEEDED_CHARACTERS, PlainTextShortcut, ShortcutInlineProcessor
+from answers.plain_text import (
+    NEEDED_CHARACTERS,
+    PlainTextShortcut,
+    ShortcutHtmlBlockPreprocessor,
+    ShortcutInlineProcessor,
+)
 
 # What Markdown's inline patterns start from, and what lies around them.
 PIECES = ["`", "``", "\\", "\\`", "[", "]", "(", ")", "![", "[a]: http://x.org", "[a][]", "<",
@@ -80,6 +88,38 @@ def test_a_pattern_it_does_not_know_turns_the_shortcut_off():
     renamed.inlinePatterns.register(OwnLink(r"(qq)"), "link", 160)
     converted(renamed, "plain")
     assert renamed.treeprocessors["inline"].needed is None
+
+
+def test_a_text_without_tags_or_references_skips_the_html_parser_and_one_with_them_does_not(monkeypatch):
+    converter = render.markdown_converter()
+    assert type(converter.preprocessors["html_block"]) is ShortcutHtmlBlockPreprocessor
+    fed = []
+    real = HTMLExtractor.feed
+    monkeypatch.setattr(HTMLExtractor, "feed", lambda self, data: fed.append(data) or real(self, data))
+    plain = "## Answer\n\nThe Department has *no* plans (see [the guidance](https://example.org)).\n"
+    assert converted(converter, plain) == converted(PLAIN, plain)
+    assert len(fed) == 1  # the plain converter's alone
+    for text in ["<table><tr><td>1</td></tr></table>\n\nText", "Costs &pound;5 &amp more", "a <!-- c --> b"]:
+        fed.clear()
+        assert converted(converter, text) == converted(PLAIN, text)
+        assert len(fed) == 2, text
+
+
+def test_another_extensions_own_step_is_left_in_place():
+    class OwnInline(InlineProcessor):
+        pass
+
+    class OwnHtmlBlock(HtmlBlockPreprocessor):
+        pass
+
+    class OwnSteps(markdown.extensions.Extension):
+        def extendMarkdown(self, md):
+            md.treeprocessors.register(OwnInline(md), "inline", 20)
+            md.preprocessors.register(OwnHtmlBlock(md), "html_block", 20)
+
+    converter = markdown.Markdown(extensions=[OwnSteps(), PlainTextShortcut()])
+    assert type(converter.treeprocessors["inline"]) is OwnInline
+    assert type(converter.preprocessors["html_block"]) is OwnHtmlBlock
 
 
 def test_the_corpus_answers_render_the_same_with_the_shortcut_as_without_it(corpus_db):
