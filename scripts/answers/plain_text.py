@@ -102,7 +102,12 @@ class PlainTextShortcut(Extension):
     "Registers the shortcuts in place of Python-Markdown's own steps, where those are registered."
 
     def extendMarkdown(self, md):
-        if type(md.treeprocessors["inline"]) is InlineProcessor:
+        if is_registered(md.treeprocessors, "inline", InlineProcessor):
             md.treeprocessors.register(ShortcutInlineProcessor(md), "inline", INLINE_PRIORITY)
-        if type(md.preprocessors["html_block"]) is HtmlBlockPreprocessor:
+        if is_registered(md.preprocessors, "html_block", HtmlBlockPreprocessor):
             md.preprocessors.register(ShortcutHtmlBlockPreprocessor(md), "html_block", HTML_BLOCK_PRIORITY)
+
+
+def is_registered(registry: Registry, name: str, kind: type) -> bool:
+    "Whether Python-Markdown's own step of this kind is the one registered under `name`."
+    return name in registry and type(registry[name]) is kind
