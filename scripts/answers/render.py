@@ -32,8 +32,8 @@ STATIC = ROOT / "static"
 # because the pages stage escapes their backticks.
 MARKDOWN_EXTENSIONS = ("tables", "sane_lists", "fenced_code")
 MARKDOWN_OUTPUT_FORMAT = "html"
-# The inline shortcut the converter runs with (plain_text.py), imported with Python-Markdown
-# when a process first renders: a stage's version covers it wherever it covers this module.
+# The shortcuts the converter runs with (plain_text.py), imported with Python-Markdown when a
+# process first renders: a stage's version covers them wherever it covers this module.
 MARKDOWN_SHORTCUT = Path(__file__).with_name("plain_text.py")
 # An answer never holds an h1 (the store drops it); the site's own pages start with one.
 RENDER_TAGS = ANSWER_TAGS | {"h1"}
